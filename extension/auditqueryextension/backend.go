@@ -1,0 +1,21 @@
+package auditqueryextension
+
+import (
+	"github.com/otelcol-audit/otelcol-audit/internal/health"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// Backend is what the exporter that owns a store hands to this extension: the store's read side
+// and the pipeline's health. The extension never opens a second writer on the same database.
+type Backend struct {
+	Store  store.Store
+	Health health.Source
+}
+
+// BackendRegistry is implemented by the query extension. The auditexporter finds it among the
+// host's extensions (its `query` setting names the extension) and registers at Start, and
+// unregisters at Shutdown before it closes the store; between the two the API answers 503.
+type BackendRegistry interface {
+	RegisterBackend(b Backend) error
+	UnregisterBackend()
+}

@@ -1,0 +1,233 @@
+package record
+
+import (
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// Attribute names the default mapping reads. They follow OpenTelemetry semantic conventions where
+// one exists and use the audit.* namespace where none does.
+const (
+	AttrID         = "audit.id"
+	AttrLevel      = "audit.level"
+	AttrEventName  = "event.name"
+	AttrTenantID   = "tenant.id"
+	AttrUserID     = "user.id"
+	AttrEndUserID  = "enduser.id"
+	AttrUserName   = "user.name"
+	AttrCompanyID  = "audit.company_id"
+	AttrEmployeeID = "audit.employee_id"
+	AttrActorID    = "audit.actor_id"
+	AttrEntityID   = "audit.entity_id"
+	AttrEntityType = "audit.entity_type"
+	AttrClientAddr = "client.address"
+	AttrUserAgent  = "user_agent.original"
+	AttrGeoCountry = "geo.country.iso_code"
+	AttrGeoCity    = "geo.locality.name"
+	AttrMethod     = "http.request.method"
+	AttrPath       = "url.path"
+	AttrStatusCode = "http.response.status_code"
+	AttrDurationMS = "audit.duration_ms"
+	AttrTags       = "audit.tags"
+	AttrService    = "service.name"
+
+	// BodyAttribute is where a structured (map or slice) body lands in Attributes.
+	BodyAttribute = "body"
+)
+
+// Mapping says where tenant ids come from. The other fields follow the fixed table in
+// docs/ARCHITECTURE.md.
+type Mapping struct {
+	// TenantAttributes are looked up first in the log record's attributes, then in the
+	// resource's, in order; the first non-empty value is the tenant.
+	TenantAttributes []string `mapstructure:"tenant_attributes"`
+}
+
+// DefaultMapping is the mapping of the design: tenant.id on the record, then on the resource.
+func DefaultMapping() Mapping {
+	return Mapping{TenantAttributes: []string{AttrTenantID}}
+}
+
+// FromLogs maps every log record of ld. fallbackTenant is used when no tenant attribute is
+// present (the authenticated client's tenant, or DefaultTenant). now stands in for a record
+// with neither a timestamp nor an observed timestamp.
+func (m Mapping) FromLogs(ld plog.Logs, fallbackTenant string, now time.Time) []Record {
+	out := make([]Record, 0, ld.LogRecordCount())
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		res := rl.Resource().Attributes()
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			sl := sls.At(j)
+			lrs := sl.LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				out = append(out, m.fromLogRecord(lrs.At(k), sl.Scope().Name(), res, fallbackTenant, now))
+			}
+		}
+	}
+	return out
+}
+
+func (m Mapping) fromLogRecord(lr plog.LogRecord, scope string, res pcommon.Map, fallbackTenant string, now time.Time) Record {
+	attrs := lr.Attributes()
+	// used collects the attribute keys that became columns; the rest stay in Attributes.
+	used := make(map[string]bool, 24)
+	str := func(keys ...string) string {
+		for _, k := range keys {
+			if v, ok := attrs.Get(k); ok {
+				if s := v.AsString(); s != "" {
+					used[k] = true
+					return s
+				}
+			}
+		}
+		return ""
+	}
+
+	r := Record{
+		ID:             str(AttrID),
+		SeverityText:   lr.SeverityText(),
+		SeverityNumber: int32(lr.SeverityNumber()),
+		Scope:          scope,
+	}
+
+	r.Timestamp, r.ObservedTimestamp = timestamps(lr, now)
+
+	if lvl, err := ParseLevel(str(AttrLevel)); err == nil {
+		r.Level = lvl
+	} else {
+		r.Level = LevelFromSeverity(int32(lr.SeverityNumber()), lr.SeverityText())
+	}
+
+	r.Event = lr.EventName()
+	if r.Event == "" {
+		r.Event = str(AttrEventName)
+	}
+
+	r.TenantID = m.tenant(attrs, res, used, fallbackTenant)
+	r.UserID = str(AttrUserID, AttrEndUserID)
+	r.Username = str(AttrUserName)
+	r.CompanyID = str(AttrCompanyID)
+	r.EmployeeID = str(AttrEmployeeID)
+	r.ActorID = str(AttrActorID)
+	if r.ActorID == "" {
+		r.ActorID = r.UserID
+	}
+	r.EntityID = str(AttrEntityID)
+	r.EntityType = str(AttrEntityType)
+	r.IPAddress = str(AttrClientAddr)
+	r.UserAgent = str(AttrUserAgent)
+	r.GeoCountry = str(AttrGeoCountry)
+	r.GeoCity = str(AttrGeoCity)
+	r.Method = str(AttrMethod)
+	r.Path = str(AttrPath)
+	if v, ok := attrs.Get(AttrStatusCode); ok {
+		if n, ok := intValue(v); ok {
+			r.StatusCode = int(n)
+			used[AttrStatusCode] = true
+		}
+	}
+	if v, ok := attrs.Get(AttrDurationMS); ok {
+		if f, ok := floatValue(v); ok {
+			r.DurationMS = f
+			used[AttrDurationMS] = true
+		}
+	}
+	if v, ok := attrs.Get(AttrTags); ok && v.Type() == pcommon.ValueTypeSlice {
+		s := v.Slice()
+		r.Tags = make([]string, 0, s.Len())
+		for i := 0; i < s.Len(); i++ {
+			r.Tags = append(r.Tags, s.At(i).AsString())
+		}
+		used[AttrTags] = true
+	}
+
+	if tid := lr.TraceID(); !tid.IsEmpty() {
+		r.TraceID = tid.String()
+	}
+	if sid := lr.SpanID(); !sid.IsEmpty() {
+		r.SpanID = sid.String()
+	}
+	if v, ok := res.Get(AttrService); ok {
+		r.ServiceName = v.AsString()
+	}
+
+	r.Attributes = make(map[string]any, attrs.Len()-len(used)+1)
+	attrs.Range(func(k string, v pcommon.Value) bool {
+		if !used[k] {
+			r.Attributes[k] = v.AsRaw()
+		}
+		return true
+	})
+	switch body := lr.Body(); body.Type() {
+	case pcommon.ValueTypeStr:
+		r.Message = body.Str()
+	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
+		r.Attributes[BodyAttribute] = body.AsRaw()
+	case pcommon.ValueTypeEmpty:
+	default:
+		r.Message = body.AsString()
+	}
+	r.Resource = res.AsRaw()
+	return r
+}
+
+func (m Mapping) tenant(attrs, res pcommon.Map, used map[string]bool, fallback string) string {
+	for _, k := range m.TenantAttributes {
+		if v, ok := attrs.Get(k); ok && v.AsString() != "" {
+			used[k] = true
+			return v.AsString()
+		}
+	}
+	for _, k := range m.TenantAttributes {
+		if v, ok := res.Get(k); ok && v.AsString() != "" {
+			return v.AsString()
+		}
+	}
+	if fallback != "" {
+		return fallback
+	}
+	return DefaultTenant
+}
+
+func timestamps(lr plog.LogRecord, now time.Time) (ts, observed time.Time) {
+	observed = now
+	if o := lr.ObservedTimestamp(); o != 0 {
+		observed = o.AsTime()
+	}
+	ts = observed
+	if t := lr.Timestamp(); t != 0 {
+		ts = t.AsTime()
+	}
+	return ts.UTC(), observed.UTC()
+}
+
+func intValue(v pcommon.Value) (int64, bool) {
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		return v.Int(), true
+	case pcommon.ValueTypeDouble:
+		return int64(v.Double()), true
+	case pcommon.ValueTypeStr:
+		n, err := strconv.ParseInt(v.Str(), 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+func floatValue(v pcommon.Value) (float64, bool) {
+	switch v.Type() {
+	case pcommon.ValueTypeDouble:
+		return v.Double(), true
+	case pcommon.ValueTypeInt:
+		return float64(v.Int()), true
+	case pcommon.ValueTypeStr:
+		f, err := strconv.ParseFloat(v.Str(), 64)
+		return f, err == nil
+	}
+	return 0, false
+}

@@ -1,0 +1,86 @@
+// Package store defines how audit records are kept: the Store contract every backend
+// (sqlitestore, clickhousestore) implements, the query filter, and the keyset cursor.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+)
+
+// Errors a backend returns so callers can tell what went wrong without parsing text.
+var (
+	// ErrNotFound: no record with that id is visible to the caller.
+	ErrNotFound = errors.New("record not found")
+	// ErrInvalidCursor: the cursor was not produced by this store, or was altered.
+	ErrInvalidCursor = errors.New("invalid cursor")
+	// ErrInvalidQuery: the filter cannot be run (for example bad search syntax). The API maps
+	// it to 400; every other error is the store's fault and maps to 503.
+	ErrInvalidQuery = errors.New("invalid query")
+)
+
+// Page limits.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Filter selects records. Zero fields do not filter. TenantID "" means every tenant: only
+// callers with the admin role may query that way, which the query API enforces.
+type Filter struct {
+	TenantID string
+	Levels   []record.Level // any of these
+	MinLevel record.Level   // at or above this
+	Event    string
+	UserID   string
+	ActorID  string
+	EntityID string
+	TraceID  string
+	IP       string
+	Start    time.Time // inclusive
+	End      time.Time // exclusive
+	Text     string    // words that must appear in message, event or attributes
+}
+
+// Page asks for at most Limit records after Cursor (from a previous Result).
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// EffectiveLimit is Limit clamped to [1, MaxLimit], with DefaultLimit for zero.
+func (p Page) EffectiveLimit() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultLimit
+	case p.Limit > MaxLimit:
+		return MaxLimit
+	}
+	return p.Limit
+}
+
+// Result is one page, newest first. NextCursor is empty on the last page.
+type Result struct {
+	Records    []record.Record
+	NextCursor string
+}
+
+// Store keeps audit records. Implementations are safe for concurrent use.
+type Store interface {
+	// Migrate brings the schema to the version this binary knows. It refuses a schema newer
+	// than that.
+	Migrate(ctx context.Context) error
+	// Insert writes records of one tenant in one transaction. A record whose id is already
+	// stored is ignored, so replays after a crash never duplicate.
+	Insert(ctx context.Context, tenant string, records []record.Record) error
+	// Query returns records matching f, newest first (timestamp, then id, descending).
+	Query(ctx context.Context, f Filter, p Page) (Result, error)
+	// Get returns one record; tenant "" looks across tenants. ErrNotFound if absent.
+	Get(ctx context.Context, tenant, id string) (record.Record, error)
+	// Trace returns the records of one trace, oldest first.
+	Trace(ctx context.Context, tenant, traceID string) ([]record.Record, error)
+	// Close releases the store. Calling it twice is safe.
+	Close() error
+}
