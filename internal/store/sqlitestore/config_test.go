@@ -1,0 +1,173 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestConfig_DefaultsAreValid(t *testing.T) {
+	cfg := DefaultConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("DefaultConfig().Validate() = %v", err)
+	}
+	want := Config{Path: "./data/audit.db", Synchronous: "NORMAL", BusyTimeout: 5 * time.Second, CacheSizeKiB: 16 * 1024}
+	if cfg != want {
+		t.Errorf("DefaultConfig() = %+v, want %+v", cfg, want)
+	}
+}
+
+func TestConfig_ValidateNamesTheOffendingField(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		field  string
+	}{
+		{"an empty path is refused", func(c *Config) { c.Path = " " }, "path:"},
+		{"a path with a question mark is refused", func(c *Config) { c.Path = "/tmp/a?b.db" }, "path:"},
+		{"an unknown synchronous mode is refused", func(c *Config) { c.Synchronous = "SOMETIMES" }, "synchronous:"},
+		{"a negative busy timeout is refused", func(c *Config) { c.BusyTimeout = -time.Second }, "busy_timeout:"},
+		{"a negative cache size is refused", func(c *Config) { c.CacheSizeKiB = -1 }, "cache_size_kib:"},
+		{"a negative mmap size is refused", func(c *Config) { c.MmapSize = -1 }, "mmap_size:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.mutate(&cfg)
+			err := cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("Validate() = %v, want an error naming %q", err, tc.field)
+			}
+		})
+	}
+	t.Run("every invalid field is reported at once", func(t *testing.T) {
+		cfg := Config{Path: "", Synchronous: "x", BusyTimeout: -1, CacheSizeKiB: -1, MmapSize: -1}
+		err := cfg.Validate()
+		for _, field := range []string{"path:", "synchronous:", "busy_timeout:", "cache_size_kib:", "mmap_size:"} {
+			if err == nil || !strings.Contains(err.Error(), field) {
+				t.Errorf("Validate() = %v, want it to name %q", err, field)
+			}
+		}
+	})
+	t.Run("synchronous is case-insensitive", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Synchronous = "full"
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("Validate() = %v", err)
+		}
+	})
+}
+
+func TestOpen_RefusesAnInvalidConfigBeforeTouchingTheDisk(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "never")
+	cfg := DefaultConfig()
+	cfg.Path = filepath.Join(dir, "audit.db")
+	cfg.Synchronous = "bogus"
+	if _, err := Open(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "synchronous:") {
+		t.Fatalf("Open = %v, want the synchronous error", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("Open created %s for an invalid config (stat: %v)", dir, err)
+	}
+}
+
+func TestOpen_FailsClearlyWhenTheDirectoryCannotBeCreated(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "plain-file")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Path = filepath.Join(file, "audit.db") // a directory inside a regular file
+	_, err := Open(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "create directory of path") {
+		t.Fatalf("Open = %v, want a directory error", err)
+	}
+}
+
+// pragmas reads the settings the DSN must have applied to one connection.
+func pragmas(t *testing.T, c *sql.Conn) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, name := range []string{"journal_mode", "synchronous", "busy_timeout", "foreign_keys", "query_only", "cache_size", "mmap_size", "wal_autocheckpoint", "journal_size_limit"} {
+		var v string
+		if err := c.QueryRowContext(context.Background(), "PRAGMA "+name).Scan(&v); err != nil {
+			t.Fatalf("PRAGMA %s: %v", name, err)
+		}
+		out[name] = v
+	}
+	return out
+}
+
+func TestOpen_AppliesThePragmasToEveryConnection(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Path = filepath.Join(t.TempDir(), "audit.db")
+	cfg.Synchronous = "FULL"
+	cfg.BusyTimeout = 1500 * time.Millisecond
+	cfg.CacheSizeKiB = 4096
+	cfg.MmapSize = 1 << 20
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+
+	common := map[string]string{
+		"journal_mode": "wal", "synchronous": "2", "busy_timeout": "1500",
+		"foreign_keys": "0", "cache_size": "-4096", "mmap_size": "1048576",
+		"wal_autocheckpoint": "16384", "journal_size_limit": "67108864",
+	}
+	check := func(role string, c *sql.Conn, queryOnly string) {
+		got := pragmas(t, c)
+		for k, want := range common {
+			if got[k] != want {
+				t.Errorf("%s: PRAGMA %s = %s, want %s", role, k, got[k], want)
+			}
+		}
+		if got["query_only"] != queryOnly {
+			t.Errorf("%s: PRAGMA query_only = %s, want %s", role, got["query_only"], queryOnly)
+		}
+	}
+
+	w, err := s.write.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("writer", w, "0")
+	_ = w.Close()
+
+	// Hold every reader at once so that each one of the pool is a distinct connection.
+	n := readConnections()
+	conns := make([]*sql.Conn, n)
+	for i := range conns {
+		if conns[i], err = s.read.Conn(context.Background()); err != nil {
+			t.Fatalf("reader %d: %v", i, err)
+		}
+	}
+	for i, c := range conns {
+		check("reader "+string(rune('0'+i)), c, "1")
+		if _, err := c.ExecContext(context.Background(), "DELETE FROM audit_logs"); err == nil {
+			t.Errorf("reader %d could write", i)
+		}
+		_ = c.Close()
+	}
+}
+
+func TestStore_CloseIsSafeFromManyGoroutines(t *testing.T) {
+	s := openTemp(t)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,251 @@
+package sqlitestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func records(prefix string, n int) []record.Record {
+	out := make([]record.Record, n)
+	for i := range out {
+		out[i] = record.Record{
+			ID: fmt.Sprintf("%s-%04d", prefix, i), Timestamp: t0.Add(time.Duration(i) * time.Millisecond),
+			Level: record.LevelInfo, Event: "user.login", Message: fmt.Sprintf("login number %d", i),
+			Attributes: map[string]any{"seq": int64(i)},
+		}
+	}
+	return out
+}
+
+func count(t *testing.T, s *Store, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.read.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func TestInsert_BatchesOfEverySizeAroundTheStatementWidthAreStoredWhole(t *testing.T) {
+	s := openTemp(t)
+	total := 0
+	for _, n := range []int{1, 49, 50, 51, 100, 137} {
+		recs := records(fmt.Sprintf("size%d", n), n)
+		if err := s.Insert(context.Background(), "acme", recs); err != nil {
+			t.Fatalf("Insert %d records: %v", n, err)
+		}
+		total += n
+		if got := count(t, s, `SELECT count(*) FROM audit_logs WHERE id LIKE ?`, fmt.Sprintf("size%d-%%", n)); got != n {
+			t.Errorf("a batch of %d stored %d rows", n, got)
+		}
+	}
+	if got := count(t, s, `SELECT count(*) FROM audit_logs`); got != total {
+		t.Errorf("stored %d rows, want %d", got, total)
+	}
+	// One prepared statement per width used: 1, 49, 50, 1 (from 51), 37 (from 137).
+	s.inserts.mu.Lock()
+	widths := len(s.inserts.bySize)
+	s.inserts.mu.Unlock()
+	if widths != 4 {
+		t.Errorf("%d statement widths prepared, want 4 (1, 37, 49, 50)", widths)
+	}
+}
+
+func TestInsert_ValuesJSONCannotHoldAreStoredNotRefused(t *testing.T) {
+	s := openTemp(t)
+	r := record.Record{
+		ID: "nan", Timestamp: t0, Level: record.LevelInfo, DurationMS: math.NaN(),
+		Attributes: map[string]any{"ratio": math.NaN(), "nested": map[string]any{"limit": math.Inf(1)}, "ok": "yes"},
+	}
+	if err := s.Insert(context.Background(), "acme", []record.Record{r}); err != nil {
+		t.Fatalf("Insert with NaN and Inf values: %v", err)
+	}
+	got, err := s.Get(context.Background(), "acme", "nan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DurationMS != 0 {
+		t.Errorf("a NaN duration reads back as %v, want 0", got.DurationMS)
+	}
+	if got.Attributes["ratio"] != "NaN" || got.Attributes["ok"] != "yes" {
+		t.Errorf("attributes = %v, want ratio \"NaN\" and ok kept", got.Attributes)
+	}
+	if nested, _ := got.Attributes["nested"].(map[string]any); nested["limit"] != "+Inf" {
+		t.Errorf("nested attributes = %v, want limit \"+Inf\"", got.Attributes["nested"])
+	}
+}
+
+func TestInsert_RefusesRecordsItCannotStoreFaithfully(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*record.Record)
+		reason string
+	}{
+		{"an empty id", func(r *record.Record) { r.ID = "" }, "id is empty"},
+		{"a timestamp before 1678", func(r *record.Record) { r.Timestamp = time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC) }, "timestamp 1500-01-01T00:00:00Z is outside"},
+		{"an observed timestamp after 2262", func(r *record.Record) { r.ObservedTimestamp = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC) }, "observed_timestamp 2300-01-01T00:00:00Z is outside"},
+		{"another tenant's record", func(r *record.Record) { r.TenantID = "globex" }, `differs from the batch's tenant "acme"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTemp(t)
+			recs := records("bad", 3)
+			tc.mutate(&recs[2])
+			err := s.Insert(context.Background(), "acme", recs)
+			if err == nil || !strings.Contains(err.Error(), tc.reason) || !strings.Contains(err.Error(), "record 2") {
+				t.Fatalf("Insert = %v, want an error about record 2 saying %q", err, tc.reason)
+			}
+			if n := count(t, s, `SELECT count(*) FROM audit_logs`); n != 0 {
+				t.Errorf("%d records of the refused batch were stored", n)
+			}
+		})
+	}
+}
+
+func TestInsert_ARecordWithoutAnyTenantGoesToTheDefaultTenant(t *testing.T) {
+	s := openTemp(t)
+	if err := s.Insert(context.Background(), "", records("nt", 1)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(context.Background(), record.DefaultTenant, "nt-0000")
+	if err != nil {
+		t.Fatalf("Get(default): %v", err)
+	}
+	if got.TenantID != record.DefaultTenant {
+		t.Errorf("TenantID = %q, want %q", got.TenantID, record.DefaultTenant)
+	}
+}
+
+func TestInsert_StoresJSONAsWritten(t *testing.T) {
+	s := openTemp(t)
+	r := records("json", 1)
+	r[0].Attributes = map[string]any{"html": "<b>a & b</b>"}
+	if err := s.Insert(context.Background(), "acme", r); err != nil {
+		t.Fatal(err)
+	}
+	var attrs, tags string
+	if err := s.read.QueryRow(`SELECT attributes, tags FROM audit_logs WHERE id = 'json-0000'`).Scan(&attrs, &tags); err != nil {
+		t.Fatal(err)
+	}
+	if attrs != `{"html":"<b>a & b</b>"}` || tags != "[]" {
+		t.Errorf("stored attributes %s and tags %s; want unescaped JSON and []", attrs, tags)
+	}
+}
+
+func TestInsert_HonoursACancelledContext(t *testing.T) {
+	s := openTemp(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Insert(ctx, "acme", records("ctx", 3)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Insert with a cancelled context = %v, want context.Canceled", err)
+	}
+}
+
+// The full-text index is external content: only the triggers keep it in step with audit_logs.
+// Replayed (ignored) inserts must add nothing to it and deletes (retention) must remove.
+func TestFTS_StaysInStepWithTheTableThroughReplaysAndDeletes(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	recs := records("fts", 120)
+	recs[7].Message = "quarantined upload"
+	for range 2 {
+		if err := s.Insert(ctx, "acme", recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.write.Exec(`DELETE FROM audit_logs WHERE id IN ('fts-0007', 'fts-0008')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.Exec(`INSERT INTO audit_fts (audit_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
+		t.Errorf("FTS5 integrity-check against audit_logs: %v", err)
+	}
+	res, err := s.Query(ctx, store.Filter{Text: "quarantined"}, store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Records) != 0 {
+		t.Errorf("a deleted record is still found: %v", res.Records[0].ID)
+	}
+	if n := count(t, s, `SELECT count(*) FROM audit_fts WHERE audit_fts MATCH 'login'`); n != 118 {
+		t.Errorf("the index finds %d rows for a word of every record, want 118", n)
+	}
+}
+
+// Query picks one of two plans for a search by the number of matches; both must return the
+// same pages.
+func TestQuery_BothSearchPlansReturnTheSamePages(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	recs := records("plan", 300)
+	for i := range recs {
+		recs[i].TenantID = []string{"acme", "globex"}[i%2]
+		recs[i].Timestamp = t0.Add(time.Duration(i/4) * time.Second) // ties, broken by id
+		if i%3 == 0 {
+			recs[i].Message = "password reset requested"
+		}
+	}
+	for _, tenant := range []string{"acme", "globex"} {
+		var batch []record.Record
+		for _, r := range recs {
+			if r.TenantID == tenant {
+				batch = append(batch, r)
+			}
+		}
+		if err := s.Insert(ctx, tenant, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filters := []store.Filter{
+		{Text: "password reset"},
+		{TenantID: "acme", Text: "reset"},
+		{TenantID: "globex", Text: "login OR reset", Start: t0.Add(10 * time.Second), End: t0.Add(60 * time.Second)},
+	}
+	walk := func(f store.Filter, searchFirst bool) []string {
+		match, err := ftsQuery(f.Text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		p := store.Page{Limit: 7}
+		for {
+			query, args, err := buildQuery(f, match, searchFirst, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := s.selectRecords(ctx, query, args, 8)
+			if err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+			for i, r := range page {
+				if i < 7 {
+					out = append(out, r.ID)
+				}
+			}
+			if len(page) <= 7 {
+				return out
+			}
+			last := page[6]
+			p.Cursor = store.Cursor{TimestampNanos: last.Timestamp.UnixNano(), ID: last.ID}.Encode()
+		}
+	}
+	for _, f := range filters {
+		timeFirst, searchFirst := walk(f, false), walk(f, true)
+		if len(timeFirst) == 0 {
+			t.Errorf("filter %+v matched nothing; the comparison needs matches", f)
+		}
+		if !slices.Equal(timeFirst, searchFirst) {
+			t.Errorf("filter %+v: the plans disagree:\ntime first:   %v\nsearch first: %v", f, timeFirst, searchFirst)
+		}
+	}
+}

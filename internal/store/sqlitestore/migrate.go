@@ -1,0 +1,109 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrSchemaTooNew is matched (errors.Is) by the error Open and Migrate return when the database
+// was migrated by a newer otelcol-audit than this one. Running on would risk writing rows the
+// newer schema does not expect, so the store refuses to start.
+var ErrSchemaTooNew = errors.New("database schema is newer than this binary supports")
+
+// SchemaTooNewError says which versions were found and supported.
+type SchemaTooNewError struct {
+	Found, Supported int
+}
+
+func (e *SchemaTooNewError) Error() string {
+	return fmt.Sprintf("database schema version %d is newer than this binary supports (%d); upgrade otelcol-audit", e.Found, e.Supported)
+}
+
+// Is makes errors.Is(err, ErrSchemaTooNew) true.
+func (e *SchemaTooNewError) Is(target error) bool { return target == ErrSchemaTooNew }
+
+// migration is one schema version: SQL statements applied together in one transaction.
+type migration struct {
+	version int
+	steps   []string
+}
+
+// schemaVersionDDL keeps one row per applied version, so the file itself says when it was
+// upgraded; the current version is the largest.
+const schemaVersionDDL = `CREATE TABLE IF NOT EXISTS schema_version (
+	version    INTEGER NOT NULL PRIMARY KEY,
+	applied_at INTEGER NOT NULL
+) STRICT`
+
+const (
+	selectSchemaVersion = `SELECT COALESCE(MAX(version), 0) FROM schema_version`
+	insertSchemaVersion = `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`
+)
+
+// migrate brings db to the last version of list, one transaction per version, so a failure
+// leaves the database at the last version that completed. db must be the writer: its
+// transactions begin IMMEDIATE, so two processes migrating the same file take turns and the
+// second finds the work done.
+func migrate(ctx context.Context, db *sql.DB, list []migration) error {
+	latest := len(list)
+	for {
+		applied, err := migrateOne(ctx, db, list)
+		if err != nil {
+			return err
+		}
+		if applied == latest {
+			return nil
+		}
+	}
+}
+
+// migrateOne applies the next pending migration, if any, and returns the version the database
+// is at afterwards.
+func migrateOne(ctx context.Context, db *sql.DB, list []migration) (version int, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: migrate: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, schemaVersionDDL); err != nil {
+		return 0, fmt.Errorf("sqlitestore: migrate: create schema_version: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, selectSchemaVersion).Scan(&current); err != nil {
+		return 0, fmt.Errorf("sqlitestore: migrate: read schema_version: %w", err)
+	}
+	latest := len(list)
+	switch {
+	case current > latest:
+		return 0, fmt.Errorf("sqlitestore: %w", &SchemaTooNewError{Found: current, Supported: latest})
+	case current == latest:
+		return current, tx.Commit()
+	}
+	next := list[current]
+	if next.version != current+1 {
+		// A programming error in the list, caught by the tests before any release.
+		return 0, fmt.Errorf("sqlitestore: migrate: migration at index %d has version %d, want %d", current, next.version, current+1)
+	}
+	for i, step := range next.steps {
+		if _, err := tx.ExecContext(ctx, step); err != nil {
+			return 0, fmt.Errorf("sqlitestore: migrate to version %d: step %d: %w", next.version, i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, insertSchemaVersion, next.version, time.Now().UnixNano()); err != nil {
+		return 0, fmt.Errorf("sqlitestore: migrate to version %d: record version: %w", next.version, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlitestore: migrate to version %d: commit: %w", next.version, err)
+	}
+	return next.version, nil
+}
+
+// SchemaVersion is the schema version this binary migrates databases to.
+func SchemaVersion() int { return len(migrations) }

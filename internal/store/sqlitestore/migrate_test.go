@@ -1,0 +1,200 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+)
+
+// versions lists schema_version's rows.
+func versions(t *testing.T, db *sql.DB) []int {
+	t.Helper()
+	rows, err := db.Query(`SELECT version FROM schema_version ORDER BY version`)
+	if err != nil {
+		t.Fatalf("read schema_version: %v", err)
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// openRaw opens path as a writer without migrating, as another binary version would.
+func openRaw(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Path = path
+	db, err := openPool(context.Background(), cfg.dsn(false), 1)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func hasColumn(t *testing.T, db *sql.DB, table, column string) bool {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
+func TestMigrate_ANewFileIsAtTheLatestVersion(t *testing.T) {
+	s := openTemp(t)
+	if got := versions(t, s.write); !slices.Equal(got, []int{1}) {
+		t.Errorf("schema_version = %v, want [1]", got)
+	}
+	if SchemaVersion() != len(migrations) {
+		t.Errorf("SchemaVersion() = %d, want %d", SchemaVersion(), len(migrations))
+	}
+	for i, m := range migrations {
+		if m.version != i+1 {
+			t.Errorf("migrations[%d].version = %d, want %d: versions must be consecutive", i, m.version, i+1)
+		}
+	}
+}
+
+func TestMigrate_ReopeningAFileAppliesNothingTwice(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	cfg := DefaultConfig()
+	cfg.Path = path
+	for i := 0; i < 3; i++ {
+		s, err := Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("Open #%d: %v", i+1, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := versions(t, openRaw(t, path)); !slices.Equal(got, []int{1}) {
+		t.Errorf("after three opens schema_version = %v, want [1]", got)
+	}
+}
+
+// A v1 file written by this binary is upgraded by a later one: the test plays the later binary
+// by appending a version 2 to the list.
+func TestMigrate_UpgradesAV1FileAndKeepsItsRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	cfg := DefaultConfig()
+	cfg.Path = path
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := record.Record{ID: "kept", Timestamp: time.Now(), Level: record.LevelInfo, Message: "written at v1"}
+	if err := s.Insert(context.Background(), "acme", []record.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	v2 := append(slices.Clone(migrations), migration{version: 2, steps: []string{
+		`ALTER TABLE audit_logs ADD COLUMN region TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX audit_logs_region ON audit_logs (region)`,
+	}})
+	db := openRaw(t, path)
+	if err := migrate(context.Background(), db, v2); err != nil {
+		t.Fatalf("migrate to v2: %v", err)
+	}
+	if got := versions(t, db); !slices.Equal(got, []int{1, 2}) {
+		t.Errorf("schema_version = %v, want [1 2]", got)
+	}
+	if !hasColumn(t, db, "audit_logs", "region") {
+		t.Error("the v2 column is missing")
+	}
+	var msg string
+	if err := db.QueryRow(`SELECT message FROM audit_logs WHERE id = 'kept'`).Scan(&msg); err != nil || msg != "written at v1" {
+		t.Errorf("the v1 record after the upgrade: %q, %v", msg, err)
+	}
+	if err := migrate(context.Background(), db, v2); err != nil {
+		t.Fatalf("migrate to v2 again: %v", err)
+	}
+	if got := versions(t, db); !slices.Equal(got, []int{1, 2}) {
+		t.Errorf("a second migrate changed schema_version to %v", got)
+	}
+}
+
+func TestMigrate_AFailedStepLeavesTheVersionAndSchemaUntouched(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	s := openAt(t, path)
+	_ = s.Close()
+
+	broken := append(slices.Clone(migrations), migration{version: 2, steps: []string{
+		`ALTER TABLE audit_logs ADD COLUMN region TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX broken ON no_such_table (x)`,
+	}})
+	db := openRaw(t, path)
+	err := migrate(context.Background(), db, broken)
+	if err == nil {
+		t.Fatal("a failing migration reported success")
+	}
+	if got := versions(t, db); !slices.Equal(got, []int{1}) {
+		t.Errorf("schema_version = %v after a failed step, want [1]", got)
+	}
+	if hasColumn(t, db, "audit_logs", "region") {
+		t.Error("the first step of the failed migration was kept")
+	}
+}
+
+func TestMigrate_RefusesADatabaseFromANewerBinary(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	s := openAt(t, path)
+	_ = s.Close()
+	db := openRaw(t, path)
+	if _, err := db.Exec(insertSchemaVersion, 7, time.Now().UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	cfg := DefaultConfig()
+	cfg.Path = path
+	_, err := Open(context.Background(), cfg)
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("Open = %v, want ErrSchemaTooNew", err)
+	}
+	const want = "sqlitestore: database schema version 7 is newer than this binary supports (1); upgrade otelcol-audit"
+	if err.Error() != want {
+		t.Errorf("error = %q, want %q", err.Error(), want)
+	}
+}
+
+func TestMigrate_RefusesAFileThatHoldsSomethingElse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	db := openRaw(t, path)
+	if _, err := db.Exec(`CREATE TABLE audit_logs (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	cfg := DefaultConfig()
+	cfg.Path = path
+	if _, err := Open(context.Background(), cfg); err == nil {
+		t.Fatal("Open migrated over a foreign audit_logs table")
+	}
+}
+
+func openAt(t *testing.T, path string) *Store {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Path = path
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	return s
+}

@@ -1,0 +1,107 @@
+package sqlitestore
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// queryPlan returns EXPLAIN QUERY PLAN's detail lines for query, joined by " | ".
+func queryPlan(t *testing.T, s *Store, query string, args []any) string {
+	t.Helper()
+	rows, err := s.read.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN QUERY PLAN %s: %v", query, err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatalf("scan plan: %v", err)
+		}
+		lines = append(lines, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("plan rows: %v", err)
+	}
+	return strings.Join(lines, " | ")
+}
+
+// The API's queries must read one page's rows from an index already in (timestamp, id) order:
+// a plan that sorts ("USE TEMP B-TREE FOR ORDER BY") reads every match before returning the
+// first page, which on an audit table of millions of rows is the difference between
+// milliseconds and seconds.
+func TestQueryPlans_UseAnIndexInPageOrder(t *testing.T) {
+	s := openTemp(t)
+	cursor := store.Cursor{TimestampNanos: time.Now().UnixNano(), ID: "x"}.Encode()
+	tests := []struct {
+		name      string
+		filter    store.Filter
+		wantIndex string
+	}{
+		{"a tenant's listing walks the tenant time index", store.Filter{TenantID: "acme"}, "audit_logs_tenant_time"},
+		{"an admin's listing walks the time index", store.Filter{}, "audit_logs_time"},
+		{"a tenant's time window walks the tenant time index", store.Filter{TenantID: "acme", Start: time.Now().Add(-time.Hour), End: time.Now()}, "audit_logs_tenant_time"},
+		{"a user filter walks the tenant user index", store.Filter{TenantID: "acme", UserID: "u1"}, "audit_logs_tenant_user_time"},
+		{"an event filter walks the tenant event index", store.Filter{TenantID: "acme", Event: "user.login"}, "audit_logs_tenant_event_time"},
+		{"a trace filter walks the partial trace index", store.Filter{TenantID: "acme", TraceID: "abc"}, "audit_logs_trace"},
+		{"an ip filter walks the partial ip index", store.Filter{IP: "10.0.0.1"}, "audit_logs_ip"},
+		{"a level filter walks the tenant time index and filters", store.Filter{TenantID: "acme", Levels: []record.Level{record.LevelError, record.LevelSecurity}}, "audit_logs_tenant_time"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			query, args, err := buildQuery(tc.filter, "", false, store.Page{Cursor: cursor})
+			if err != nil {
+				t.Fatalf("buildQuery: %v", err)
+			}
+			plan := queryPlan(t, s, query, args)
+			if !strings.Contains(plan, "INDEX "+tc.wantIndex+" ") {
+				t.Errorf("plan does not use %s: %s", tc.wantIndex, plan)
+			}
+			if strings.Contains(plan, "TEMP B-TREE") {
+				t.Errorf("plan sorts: %s", plan)
+			}
+		})
+	}
+
+	t.Run("a trace is read from the partial trace index in order", func(t *testing.T) {
+		plan := queryPlan(t, s, traceRecordsForTenant, []any{"abc", "acme"})
+		if !strings.Contains(plan, "INDEX audit_logs_trace ") || strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("trace plan: %s", plan)
+		}
+	})
+	t.Run("a record is found by its unique id", func(t *testing.T) {
+		plan := queryPlan(t, s, getByIDAndTenant, []any{"id", "acme"})
+		if !strings.Contains(plan, "sqlite_autoindex_audit_logs_1") {
+			t.Errorf("get plan: %s", plan)
+		}
+	})
+	t.Run("a common word is checked while walking the tenant time index", func(t *testing.T) {
+		query, args, err := buildQuery(store.Filter{TenantID: "acme"}, `"login"`, false, store.Page{Cursor: cursor})
+		if err != nil {
+			t.Fatalf("buildQuery: %v", err)
+		}
+		plan := queryPlan(t, s, query, args)
+		if !strings.Contains(plan, "INDEX audit_logs_tenant_time ") || strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("common-word plan: %s", plan)
+		}
+	})
+	t.Run("a rare word drives the join from its matches", func(t *testing.T) {
+		query, args, err := buildQuery(store.Filter{TenantID: "acme"}, `"login"`, true, store.Page{Cursor: cursor})
+		if err != nil {
+			t.Fatalf("buildQuery: %v", err)
+		}
+		plan := queryPlan(t, s, query, args)
+		scanHits := strings.Index(plan, "SCAN hits")
+		lookup := strings.Index(plan, "SEARCH audit_logs USING INTEGER PRIMARY KEY")
+		if scanHits < 0 || lookup < scanHits {
+			t.Errorf("rare-word plan does not look rows up from the matches: %s", plan)
+		}
+	})
+}

@@ -1,0 +1,237 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+const (
+	selectRecords = "SELECT " + columnList + " FROM audit_logs"
+
+	getByID          = selectRecords + " WHERE id = ?"
+	getByIDAndTenant = selectRecords + " WHERE id = ? AND tenant_id = ?"
+
+	// The "trace_id <> ''" term lets SQLite use the partial index audit_logs_trace.
+	traceRecords          = selectRecords + " WHERE trace_id = ? AND trace_id <> '' ORDER BY timestamp, id"
+	traceRecordsForTenant = selectRecords + " WHERE trace_id = ? AND trace_id <> '' AND tenant_id = ? ORDER BY timestamp, id"
+)
+
+// searchFirstBelow decides how a text search runs. A word found in fewer rows than this is
+// looked up first and its rows sorted by time (cost: its matches). A more common word is
+// checked while walking the time index (cost: the rows walked until a page is full), which
+// avoids sorting a large share of the table for one page. SQLite keeps no statistics on FTS5
+// terms, so Query counts the matches, up to this bound, and picks.
+const searchFirstBelow = 5000
+
+const countMatches = `SELECT count(*) FROM (SELECT 1 FROM audit_fts WHERE audit_fts MATCH ? LIMIT ?)`
+
+// Query returns one page of records matching f, newest first.
+func (s *Store) Query(ctx context.Context, f store.Filter, p store.Page) (store.Result, error) {
+	match, err := ftsQuery(f.Text)
+	if err != nil {
+		return store.Result{}, fmt.Errorf("sqlitestore: query: %w", err)
+	}
+	searchFirst := false
+	if match != "" {
+		var n int
+		if err := s.read.QueryRowContext(ctx, countMatches, match, searchFirstBelow).Scan(&n); err != nil {
+			return store.Result{}, fmt.Errorf("sqlitestore: query: count matches: %w", classifySearchError(err))
+		}
+		searchFirst = n < searchFirstBelow
+	}
+	query, args, err := buildQuery(f, match, searchFirst, p)
+	if err != nil {
+		return store.Result{}, err
+	}
+	limit := p.EffectiveLimit()
+	recs, err := s.selectRecords(ctx, query, args, limit+1)
+	if err != nil {
+		if match != "" {
+			err = classifySearchError(err)
+		}
+		return store.Result{}, fmt.Errorf("sqlitestore: query: %w", err)
+	}
+	var res store.Result
+	if len(recs) > limit {
+		// The extra row only proves that another page exists; the cursor points after the
+		// last row returned, not after the extra one.
+		recs = recs[:limit]
+		last := recs[limit-1]
+		res.NextCursor = store.Cursor{TimestampNanos: last.Timestamp.UnixNano(), ID: last.ID}.Encode()
+	}
+	res.Records = recs
+	return res, nil
+}
+
+// buildQuery renders f and p as one SELECT with every value bound; match is f.Text already
+// translated by ftsQuery. For a filter on a tenant, two levels, a time range and common words,
+// after a cursor, it reads:
+//
+//	SELECT id, timestamp, ... FROM audit_logs
+//	WHERE tenant_id = ? AND level IN (?, ?) AND timestamp >= ? AND timestamp < ?
+//	  AND seq IN (SELECT rowid FROM audit_fts WHERE audit_fts MATCH ?)
+//	  AND (timestamp, id) < (?, ?)
+//	ORDER BY timestamp DESC, id DESC LIMIT ?
+//
+// The row-value comparison is the keyset condition: it is a range of every index that ends in
+// (timestamp, id), so a page costs its own rows whatever its depth.
+//
+// With searchFirst (rare words), the matches are materialized and drive the join; CROSS JOIN
+// is SQLite's way of fixing the join order:
+//
+//	WITH hits (seq) AS MATERIALIZED (SELECT rowid FROM audit_fts WHERE audit_fts MATCH ?)
+//	SELECT id, timestamp, ... FROM hits CROSS JOIN audit_logs USING (seq)
+//	WHERE tenant_id = ? AND ...
+//	ORDER BY timestamp DESC, id DESC LIMIT ?
+func buildQuery(f store.Filter, match string, searchFirst bool, p store.Page) (string, []any, error) {
+	var (
+		where []string
+		args  []any
+	)
+	cond := func(sql string, values ...any) {
+		where = append(where, sql)
+		args = append(args, values...)
+	}
+
+	if f.TenantID != "" {
+		cond("tenant_id = ?", f.TenantID)
+	}
+	if len(f.Levels) > 0 {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(f.Levels)), ", ")
+		values := make([]any, len(f.Levels))
+		for i, l := range f.Levels {
+			values[i] = int64(l)
+		}
+		cond("level IN ("+marks+")", values...)
+	}
+	if f.MinLevel != 0 {
+		cond("level >= ?", int64(f.MinLevel))
+	}
+	if f.Event != "" {
+		cond("event = ?", f.Event)
+	}
+	if f.UserID != "" {
+		cond("user_id = ?", f.UserID)
+	}
+	if f.ActorID != "" {
+		cond("actor_id = ?", f.ActorID)
+	}
+	if f.EntityID != "" {
+		cond("entity_id = ?", f.EntityID)
+	}
+	if f.TraceID != "" {
+		cond("trace_id = ? AND trace_id <> ''", f.TraceID)
+	}
+	if f.IP != "" {
+		cond("ip_address = ? AND ip_address <> ''", f.IP)
+	}
+	if !f.Start.IsZero() {
+		cond("timestamp >= ?", clampNanos(f.Start))
+	}
+	if !f.End.IsZero() {
+		cond("timestamp < ?", clampNanos(f.End))
+	}
+	if match != "" && !searchFirst {
+		cond("seq IN (SELECT rowid FROM audit_fts WHERE audit_fts MATCH ?)", match)
+	}
+	cursor, ok, err := store.DecodeCursor(p.Cursor)
+	if err != nil {
+		return "", nil, fmt.Errorf("sqlitestore: query: cursor: %w", err)
+	}
+	if ok {
+		cond("(timestamp, id) < (?, ?)", cursor.TimestampNanos, cursor.ID)
+	}
+
+	var b strings.Builder
+	if match != "" && searchFirst {
+		b.WriteString("WITH hits (seq) AS MATERIALIZED (SELECT rowid FROM audit_fts WHERE audit_fts MATCH ?) ")
+		b.WriteString("SELECT " + columnList + " FROM hits CROSS JOIN audit_logs USING (seq)")
+		args = append([]any{match}, args...)
+	} else {
+		b.WriteString(selectRecords)
+	}
+	if len(where) > 0 {
+		b.WriteString(" WHERE ")
+		b.WriteString(strings.Join(where, " AND "))
+	}
+	b.WriteString(" ORDER BY timestamp DESC, id DESC LIMIT ?")
+	args = append(args, p.EffectiveLimit()+1)
+	return b.String(), args, nil
+}
+
+// clampNanos is t in Unix nanoseconds, clamped to what int64 holds, so a bound far in the past
+// or future still compares correctly with every stored timestamp.
+func clampNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// Get returns the record with id; tenant "" looks across tenants. A record of another tenant
+// is reported as absent, not as forbidden, so ids cannot be probed across tenants.
+func (s *Store) Get(ctx context.Context, tenant, id string) (record.Record, error) {
+	var row *sql.Row
+	if tenant == "" {
+		row = s.read.QueryRowContext(ctx, getByID, id)
+	} else {
+		row = s.read.QueryRowContext(ctx, getByIDAndTenant, id, tenant)
+	}
+	r, err := scanRecord(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return record.Record{}, fmt.Errorf("sqlitestore: get %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return record.Record{}, fmt.Errorf("sqlitestore: get %q: %w", id, err)
+	}
+	return r, nil
+}
+
+// Trace returns every record of one trace, oldest first; tenant "" looks across tenants.
+// An unknown trace is an empty result, not an error.
+func (s *Store) Trace(ctx context.Context, tenant, traceID string) ([]record.Record, error) {
+	if traceID == "" {
+		return nil, fmt.Errorf("sqlitestore: trace: %w: trace id is empty", store.ErrInvalidQuery)
+	}
+	query, args := traceRecords, []any{traceID}
+	if tenant != "" {
+		query, args = traceRecordsForTenant, []any{traceID, tenant}
+	}
+	recs, err := s.selectRecords(ctx, query, args, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: trace %q: %w", traceID, err)
+	}
+	return recs, nil
+}
+
+// selectRecords runs query on the read pool and scans every row; sizeHint preallocates.
+func (s *Store) selectRecords(ctx context.Context, query string, args []any, sizeHint int) ([]record.Record, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	recs := make([]record.Record, 0, sizeHint)
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}

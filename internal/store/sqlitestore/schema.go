@@ -1,0 +1,100 @@
+package sqlitestore
+
+// migrations is the schema's history. Entry i brings the database from version i to i+1; it is
+// never edited once released, only appended to, because databases in the field are at every
+// version in between.
+var migrations = []migration{
+	{version: 1, steps: schemaV1},
+}
+
+// schemaV1 is the first schema.
+//
+// audit_logs is an ordinary rowid table: seq is its INTEGER PRIMARY KEY (an alias of the rowid)
+// and id is a UNIQUE column. A WITHOUT ROWID table keyed by id would save the UNIQUE index, but
+// the FTS5 table below is external-content and addresses rows by an integer rowid. seq is
+// declared rather than left implicit because VACUUM may renumber an implicit rowid, which
+// would silently point the full-text index at the wrong rows.
+//
+// Indexes are few on purpose: the single writer is the embedded path's ceiling and every index
+// is written on every insert. Each one serves a query the API makes, newest first, without a
+// sort step (they end in timestamp, id so that the keyset condition is a range of the index):
+//   - tenant_time: a tenant's listing, with start/end and the cursor.
+//   - time: the same for an admin's listing across tenants.
+//   - tenant_user_time, tenant_event_time: the two filters the viewer offers first.
+//   - trace, ip: lookups of rare values. Partial (only rows that have one), because many audit
+//     records carry neither; queries repeat the index's "is not empty" condition so SQLite uses them.
+//
+// Not indexed: level (five values; an index on it would lure the planner into sorting every
+// match, while walking the time index and filtering stops after one page), actor_id and
+// entity_id (walked the same way), and company_id (no filter uses it yet). A later migration
+// adds them when a measured query needs one.
+//
+// STRICT makes SQLite reject a value of the wrong type instead of storing it silently.
+var schemaV1 = []string{
+	`CREATE TABLE audit_logs (
+	seq                INTEGER PRIMARY KEY,
+	id                 TEXT    NOT NULL UNIQUE,
+	timestamp          INTEGER NOT NULL,
+	observed_timestamp INTEGER NOT NULL,
+	level              INTEGER NOT NULL,
+	severity_text      TEXT    NOT NULL DEFAULT '',
+	severity_number    INTEGER NOT NULL DEFAULT 0,
+	event              TEXT    NOT NULL DEFAULT '',
+	message            TEXT    NOT NULL DEFAULT '',
+	tenant_id          TEXT    NOT NULL,
+	user_id            TEXT    NOT NULL DEFAULT '',
+	username           TEXT    NOT NULL DEFAULT '',
+	company_id         TEXT    NOT NULL DEFAULT '',
+	employee_id        TEXT    NOT NULL DEFAULT '',
+	actor_id           TEXT    NOT NULL DEFAULT '',
+	entity_id          TEXT    NOT NULL DEFAULT '',
+	entity_type        TEXT    NOT NULL DEFAULT '',
+	ip_address         TEXT    NOT NULL DEFAULT '',
+	user_agent         TEXT    NOT NULL DEFAULT '',
+	geo_country        TEXT    NOT NULL DEFAULT '',
+	geo_city           TEXT    NOT NULL DEFAULT '',
+	method             TEXT    NOT NULL DEFAULT '',
+	path               TEXT    NOT NULL DEFAULT '',
+	status_code        INTEGER NOT NULL DEFAULT 0,
+	duration_ms        REAL,
+	trace_id           TEXT    NOT NULL DEFAULT '',
+	span_id            TEXT    NOT NULL DEFAULT '',
+	service_name       TEXT    NOT NULL DEFAULT '',
+	scope              TEXT    NOT NULL DEFAULT '',
+	tags               TEXT    NOT NULL DEFAULT '[]',
+	attributes         TEXT    NOT NULL DEFAULT '{}',
+	resource           TEXT    NOT NULL DEFAULT '{}'
+) STRICT`,
+	`CREATE INDEX audit_logs_tenant_time ON audit_logs (tenant_id, timestamp, id)`,
+	`CREATE INDEX audit_logs_time ON audit_logs (timestamp, id)`,
+	`CREATE INDEX audit_logs_tenant_user_time ON audit_logs (tenant_id, user_id, timestamp, id)`,
+	`CREATE INDEX audit_logs_tenant_event_time ON audit_logs (tenant_id, event, timestamp, id)`,
+	`CREATE INDEX audit_logs_trace ON audit_logs (trace_id, timestamp, id) WHERE trace_id <> ''`,
+	`CREATE INDEX audit_logs_ip ON audit_logs (ip_address, timestamp, id) WHERE ip_address <> ''`,
+
+	// The full-text index keeps no copy of the text (content=audit_logs) and no per-row
+	// column sizes (columnsize=0: results are ordered by time, never ranked by bm25), which
+	// keeps each insert's extra work to the index postings.
+	`CREATE VIRTUAL TABLE audit_fts USING fts5(
+	message, event, attributes,
+	content = 'audit_logs', content_rowid = 'seq',
+	columnsize = 0,
+	tokenize = 'unicode61 remove_diacritics 2'
+)`,
+	// Records are immutable, so insert and delete (retention) are what keep the index in step;
+	// the update trigger only guards a future migration that rewrites rows.
+	`CREATE TRIGGER audit_logs_fts_insert AFTER INSERT ON audit_logs BEGIN
+	INSERT INTO audit_fts (rowid, message, event, attributes)
+	VALUES (new.seq, new.message, new.event, new.attributes);
+END`,
+	`CREATE TRIGGER audit_logs_fts_delete AFTER DELETE ON audit_logs BEGIN
+	INSERT INTO audit_fts (audit_fts, rowid, message, event, attributes)
+	VALUES ('delete', old.seq, old.message, old.event, old.attributes);
+END`,
+	`CREATE TRIGGER audit_logs_fts_update AFTER UPDATE OF message, event, attributes ON audit_logs BEGIN
+	INSERT INTO audit_fts (audit_fts, rowid, message, event, attributes)
+	VALUES ('delete', old.seq, old.message, old.event, old.attributes);
+	INSERT INTO audit_fts (rowid, message, event, attributes)
+	VALUES (new.seq, new.message, new.event, new.attributes);
+END`,
+}

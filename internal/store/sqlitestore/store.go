@@ -1,0 +1,131 @@
+// Package sqlitestore is the embedded default store: one SQLite file (modernc.org/sqlite, pure
+// Go) in WAL mode, with one writer connection and a pool of read-only connections, versioned
+// migrations, and an FTS5 index over message, event and attributes. README.md in this folder
+// describes the schema, the pragmas and the search syntax.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	// The driver registers itself as "sqlite".
+	_ "modernc.org/sqlite"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+const driverName = "sqlite"
+
+// Store is a store.Store on one SQLite file.
+//
+// Concurrency: SQLite admits one writer at a time, so writes go through a pool of exactly one
+// connection and queue in database/sql rather than spinning on SQLITE_BUSY. Reads use a
+// separate pool of query_only connections; in WAL mode they never wait for the writer and
+// each statement sees one consistent snapshot.
+type Store struct {
+	cfg   Config
+	write *sql.DB
+	read  *sql.DB // the same handle as write for ":memory:"
+
+	inserts insertStatements
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open validates cfg, creates the file's directory, opens the connections and migrates the
+// schema. The caller must Close the store.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: invalid config: %w", err)
+	}
+	if cfg.Path != memoryPath {
+		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
+			return nil, fmt.Errorf("sqlitestore: create directory of path %q: %w", cfg.Path, err)
+		}
+	}
+
+	write, err := openPool(ctx, cfg.dsn(false), 1)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open writer on %q: %w", cfg.Path, err)
+	}
+	s := &Store{cfg: cfg, write: write, read: write}
+	s.inserts.db = write
+
+	if err := migrate(ctx, write, migrations); err != nil {
+		_ = write.Close()
+		return nil, err
+	}
+
+	if cfg.Path != memoryPath {
+		// Opened after the migration so that the readers find the file in WAL mode and the
+		// schema in place.
+		read, err := openPool(ctx, cfg.dsn(true), readConnections())
+		if err != nil {
+			_ = write.Close()
+			return nil, fmt.Errorf("sqlitestore: open readers on %q: %w", cfg.Path, err)
+		}
+		s.read = read
+	}
+	return s, nil
+}
+
+// readConnections bounds the read pool. Queries are CPU-bound in SQLite's VM, so more
+// connections than cores only add page caches.
+func readConnections() int {
+	return max(2, runtime.GOMAXPROCS(0))
+}
+
+func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
+	db, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	// Idle connections are kept for good: each holds its page cache and prepared statements.
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	// Ping opens the first connection, which applies the DSN's pragmas: a bad file or an
+	// unusable directory fails here rather than at the first insert.
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Migrate brings the schema to the version this binary knows. Open already did; it is safe to
+// call again.
+func (s *Store) Migrate(ctx context.Context) error {
+	return migrate(ctx, s.write, migrations)
+}
+
+// Close closes the connections. Calls after the first return the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if err := s.inserts.close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqlitestore: close statements: %w", err))
+		}
+		if s.read != s.write {
+			if err := s.read.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("sqlitestore: close readers: %w", err))
+			}
+		}
+		// Closing the last connection checkpoints the WAL into the database file.
+		if err := s.write.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqlitestore: close writer: %w", err))
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}

@@ -1,0 +1,683 @@
+// Package storetest is the contract every store.Store backend passes: one suite, run by each
+// backend's tests against a real database, so that the query API behaves the same on SQLite
+// and ClickHouse.
+//
+// Beyond the interface's doc comments, the suite pins down:
+//   - Records read back equal what was inserted, as RecordDiff defines equal (nanosecond UTC
+//     timestamps; attributes and resource as JSON values).
+//   - The first write of an id wins; later writes of it, in the same batch or another, are
+//     ignored without error.
+//   - A batch is atomic: a record refused for its tenant fails the batch and stores nothing.
+//   - Query orders by (timestamp, id) descending; NextCursor is empty exactly on the last page;
+//     a cursor walk sees every record that existed when it began exactly once, whatever is
+//     inserted meanwhile.
+//   - Filter.Text syntax: words (all must appear, in message, event or attributes, ignoring
+//     case and punctuation), "quoted phrases", a trailing * for a prefix, and the uppercase
+//     operators AND, OR, NOT with parentheses. An unterminated quote, an unbalanced parenthesis
+//     or an operator missing a term is store.ErrInvalidQuery.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// Open returns a new, empty, migrated store and arranges (t.Cleanup) for it to be closed. The
+// suite may close it first, so Close must be idempotent.
+type Open func(t *testing.T) store.Store
+
+// Run runs the whole contract against stores made by open, one fresh store per subtest.
+func Run(t *testing.T, open Open) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, open Open)
+	}{
+		{"InsertedRecordsReadBackEqual", testRoundTrip},
+		{"TimestampsComeBackInUTCToTheNanosecond", testTimestampsUTC},
+		{"InsertIsIdempotentByID", testIdempotentInsert},
+		{"InsertFillsAnEmptyTenantFromTheBatch", testTenantFilledFromBatch},
+		{"InsertRefusesARecordOfAnotherTenantAndStoresNothing", testTenantMismatch},
+		{"EmptyInsertIsANoOp", testEmptyInsert},
+		{"EveryFilterFieldSelectsExactlyItsRecords", testFilters},
+		{"TenantFilterNeverReturnsAnotherTenantsRecords", testTenantIsolation},
+		{"PaginationWalksEveryRecordOnceInOrder", testPagination},
+		{"CursorIsStableWhileRecordsAreInserted", testCursorStability},
+		{"PageLimitIsClampedToItsBounds", testLimits},
+		{"TraceReturnsItsRecordsOldestFirst", testTrace},
+		{"TextSearchFindsWordsOfMessagesEventsAndAttributes", testTextSearch},
+		{"InvalidCursorIsErrInvalidCursor", testInvalidCursor},
+		{"BadSearchSyntaxIsErrInvalidQuery", testBadSearch},
+		{"GetOfAMissingIDIsErrNotFound", testGetMissing},
+		{"ConcurrentInsertsAndQueriesAreSafe", testConcurrency},
+		{"MigrateIsIdempotent", testMigrateAgain},
+		{"CloseTwiceIsSafe", testCloseTwice},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, open) })
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+func mustInsert(t *testing.T, s store.Store, tenant string, recs []record.Record) {
+	t.Helper()
+	if err := s.Insert(ctx(t), tenant, recs); err != nil {
+		t.Fatalf("Insert(%q, %d records): %v", tenant, len(recs), err)
+	}
+}
+
+func mustQuery(t *testing.T, s store.Store, f store.Filter, p store.Page) store.Result {
+	t.Helper()
+	res, err := s.Query(ctx(t), f, p)
+	if err != nil {
+		t.Fatalf("Query(%+v, %+v): %v", f, p, err)
+	}
+	return res
+}
+
+// queryAll walks every page of f and returns all records.
+func queryAll(t *testing.T, s store.Store, f store.Filter, limit int) []record.Record {
+	t.Helper()
+	var out []record.Record
+	p := store.Page{Limit: limit}
+	for pages := 0; ; pages++ {
+		if pages > 100000 {
+			t.Fatal("pagination does not end")
+		}
+		res := mustQuery(t, s, f, p)
+		out = append(out, res.Records...)
+		if res.NextCursor == "" {
+			return out
+		}
+		p.Cursor = res.NextCursor
+	}
+}
+
+func ids(recs []record.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// newestFirst sorts ids of recs by (timestamp, id) descending: the order Query promises.
+func newestFirst(recs []record.Record) []string {
+	sorted := slices.Clone(recs)
+	slices.SortFunc(sorted, func(a, b record.Record) int {
+		if c := b.Timestamp.Compare(a.Timestamp); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	return ids(sorted)
+}
+
+func testRoundTrip(t *testing.T, open Open) {
+	s := open(t)
+	full := FullRecord("0195b4a0-0000-7000-8000-000000000001", "acme", base)
+	sparse := record.Record{
+		ID: "0195b4a0-0000-7000-8000-000000000002", Timestamp: base.Add(time.Second),
+		Level: record.LevelInfo, TenantID: "acme",
+	}
+	mustInsert(t, s, "acme", []record.Record{full, sparse})
+
+	for _, want := range []record.Record{full, sparse} {
+		got, err := s.Get(ctx(t), "acme", want.ID)
+		if err != nil {
+			t.Fatalf("Get(%q): %v", want.ID, err)
+		}
+		if d := RecordDiff(want, got); d != "" {
+			t.Errorf("Get(%q) differs from the inserted record: %s", want.ID, d)
+		}
+	}
+	res := mustQuery(t, s, store.Filter{TenantID: "acme"}, store.Page{})
+	if len(res.Records) != 2 {
+		t.Fatalf("Query returned %d records, want 2", len(res.Records))
+	}
+	if d := RecordDiff(full, res.Records[1]); d != "" {
+		t.Errorf("Query's copy of the full record differs: %s", d)
+	}
+	trace, err := s.Trace(ctx(t), "acme", full.TraceID)
+	if err != nil {
+		t.Fatalf("Trace: %v", err)
+	}
+	if len(trace) != 1 || RecordDiff(full, trace[0]) != "" {
+		t.Errorf("Trace's copy of the full record differs: %v", trace)
+	}
+}
+
+func testTimestampsUTC(t *testing.T, open Open) {
+	s := open(t)
+	india := time.FixedZone("IST", 5*3600+1800)
+	r := record.Record{
+		ID: "ts-1", Timestamp: time.Date(2024, 2, 29, 23, 59, 59, 999999999, india),
+		ObservedTimestamp: time.Date(2024, 3, 1, 0, 0, 0, 1, india), Level: record.LevelInfo,
+	}
+	mustInsert(t, s, "acme", []record.Record{r})
+	got, err := s.Get(ctx(t), "", "ts-1")
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	r.TenantID = "acme"
+	if d := RecordDiff(r, got); d != "" {
+		t.Errorf("a record written in another zone differs: %s", d)
+	}
+	if got.Timestamp.Nanosecond() != 999999999 {
+		t.Errorf("Timestamp kept %d ns, want 999999999", got.Timestamp.Nanosecond())
+	}
+}
+
+func testIdempotentInsert(t *testing.T, open Open) {
+	s := open(t)
+	first := simpleRecords("dup", "acme", 5, time.Second)
+	mustInsert(t, s, "acme", first)
+	mustInsert(t, s, "acme", first) // a replay of the same batch
+
+	// A later batch mixing two known ids (with altered content) and two new ones, where one of
+	// the new ids also appears twice.
+	changed := slices.Clone(first[:2])
+	for i := range changed {
+		changed[i].Message = "altered by a replay"
+	}
+	fresh := simpleRecords("new", "acme", 2, time.Second)
+	mixed := append(append(changed, fresh...), fresh[0])
+	mustInsert(t, s, "acme", mixed)
+
+	all := queryAll(t, s, store.Filter{}, 1000)
+	if len(all) != 7 {
+		t.Fatalf("stored %d records after replays, want 7: %v", len(all), ids(all))
+	}
+	for _, want := range first[:2] {
+		got, err := s.Get(ctx(t), "acme", want.ID)
+		if err != nil {
+			t.Fatalf("Get(%q): %v", want.ID, err)
+		}
+		if got.Message != want.Message {
+			t.Errorf("record %s has message %q: the first write must win, want %q", want.ID, got.Message, want.Message)
+		}
+	}
+}
+
+func testTenantFilledFromBatch(t *testing.T, open Open) {
+	s := open(t)
+	recs := simpleRecords("fill", "", 3, time.Second)
+	recs[2].TenantID = "acme" // same as the batch: allowed
+	mustInsert(t, s, "acme", recs)
+	for _, r := range recs {
+		got, err := s.Get(ctx(t), "acme", r.ID)
+		if err != nil {
+			t.Fatalf("Get(acme, %q): %v", r.ID, err)
+		}
+		if got.TenantID != "acme" {
+			t.Errorf("record %s stored under tenant %q, want acme", r.ID, got.TenantID)
+		}
+	}
+	if recs[0].TenantID != "" {
+		t.Errorf("Insert modified the caller's record: TenantID = %q", recs[0].TenantID)
+	}
+}
+
+func testTenantMismatch(t *testing.T, open Open) {
+	s := open(t)
+	recs := simpleRecords("mix", "acme", 3, time.Second)
+	recs[1].TenantID = "globex"
+	if err := s.Insert(ctx(t), "acme", recs); err == nil {
+		t.Fatal("Insert accepted a globex record in an acme batch")
+	}
+	if got := queryAll(t, s, store.Filter{}, 1000); len(got) != 0 {
+		t.Errorf("a refused batch stored %d records: %v", len(got), ids(got))
+	}
+}
+
+func testEmptyInsert(t *testing.T, open Open) {
+	s := open(t)
+	if err := s.Insert(ctx(t), "acme", nil); err != nil {
+		t.Fatalf("Insert(nil): %v", err)
+	}
+	if res := mustQuery(t, s, store.Filter{}, store.Page{}); len(res.Records) != 0 || res.NextCursor != "" {
+		t.Errorf("an empty store returned %+v", res)
+	}
+}
+
+func testFilters(t *testing.T, open Open) {
+	s := open(t)
+	fixture := filterFixture()
+	mustInsert(t, s, "acme", fixture[:8])
+	mustInsert(t, s, "globex", fixture[8:])
+
+	tests := []struct {
+		name   string
+		filter store.Filter
+		want   []string
+	}{
+		{"no filter returns every tenant's records newest first", store.Filter{},
+			[]string{"r09", "r08", "r07", "r06", "r05", "r04", "r03", "r02", "r01"}},
+		{"tenant returns only that tenant's records", store.Filter{TenantID: "acme"},
+			[]string{"r08", "r07", "r06", "r05", "r04", "r03", "r02", "r01"}},
+		{"an unknown tenant returns nothing", store.Filter{TenantID: "initech"}, nil},
+		{"levels return any of the listed levels", store.Filter{Levels: []record.Level{record.LevelWarn, record.LevelSecurity}},
+			[]string{"r08", "r04", "r02"}},
+		{"min level returns that level and the more severe ones", store.Filter{MinLevel: record.LevelError},
+			[]string{"r09", "r04", "r03"}},
+		{"event matches exactly", store.Filter{Event: "user.login"},
+			[]string{"r09", "r04", "r02", "r01"}},
+		{"user id matches exactly", store.Filter{UserID: "u1"},
+			[]string{"r09", "r07", "r03", "r01"}},
+		{"actor id matches exactly", store.Filter{ActorID: "admin-1"}, []string{"r03"}},
+		{"entity id matches exactly", store.Filter{EntityID: "doc-1"},
+			[]string{"r09", "r06", "r03"}},
+		{"trace id matches exactly", store.Filter{TraceID: "0af7651916cd43dd8448eb211c80319c"},
+			[]string{"r09", "r04", "r03"}},
+		{"ip matches exactly", store.Filter{IP: "10.0.0.1"},
+			[]string{"r09", "r07", "r03", "r01"}},
+		{"start is inclusive", store.Filter{Start: at(4)},
+			[]string{"r09", "r08", "r07", "r06", "r05"}},
+		{"end is exclusive", store.Filter{End: at(4)},
+			[]string{"r04", "r03", "r02", "r01"}},
+		{"start and end select a window", store.Filter{Start: at(2), End: at(5)},
+			[]string{"r05", "r04", "r03"}},
+		{"a window one nanosecond wide holds the record at its start", store.Filter{Start: at(2), End: at(2).Add(time.Nanosecond)},
+			[]string{"r03"}},
+		{"text finds a word of the message", store.Filter{Text: "failed"},
+			[]string{"r09", "r04", "r02"}},
+		{"text finds a word of an attribute value", store.Filter{Text: "expired"}, []string{"r02"}},
+		{"text finds a word of the event", store.Filter{Text: "delete"}, []string{"r08", "r03"}},
+		{"filters combine with AND", store.Filter{TenantID: "acme", UserID: "u2", MinLevel: record.LevelWarn},
+			[]string{"r08", "r02"}},
+		{"text combines with the other filters", store.Filter{TenantID: "acme", Text: "login", MinLevel: record.LevelWarn},
+			[]string{"r04", "r02"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ids(queryAll(t, s, tc.filter, 2))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Query(%+v) = %v, want %v", tc.filter, got, tc.want)
+			}
+		})
+	}
+}
+
+func testTenantIsolation(t *testing.T, open Open) {
+	s := open(t)
+	// The same events in both tenants: same users, events, traces, IPs and words.
+	for _, tenant := range []string{"acme", "globex"} {
+		recs := filterFixture()
+		for i := range recs {
+			recs[i].ID = tenant + "-" + recs[i].ID
+			recs[i].TenantID = tenant
+		}
+		mustInsert(t, s, tenant, recs)
+	}
+	filters := []store.Filter{
+		{}, {UserID: "u1"}, {Event: "user.login"}, {ActorID: "u2"}, {EntityID: "doc-1"},
+		{TraceID: "0af7651916cd43dd8448eb211c80319c"}, {IP: "10.0.0.1"}, {Text: "login"},
+		{MinLevel: record.LevelWarn}, {Start: at(0), End: at(100)},
+	}
+	for _, f := range filters {
+		f.TenantID = "acme"
+		got := queryAll(t, s, f, 3)
+		if len(got) == 0 {
+			t.Errorf("Query(%+v) returned nothing; the isolation check needs matches", f)
+		}
+		for _, r := range got {
+			if r.TenantID != "acme" || !strings.HasPrefix(r.ID, "acme-") {
+				t.Errorf("Query(%+v) returned %s of tenant %q", f, r.ID, r.TenantID)
+			}
+		}
+		f.TenantID = ""
+		if all := queryAll(t, s, f, 3); len(all) != 2*len(got) {
+			t.Errorf("Query(%+v) across tenants returned %d records, want twice acme's %d", f, len(all), len(got))
+		}
+	}
+
+	if _, err := s.Get(ctx(t), "acme", "globex-r01"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get(acme, globex-r01) = %v, want ErrNotFound", err)
+	}
+	if r, err := s.Get(ctx(t), "", "globex-r01"); err != nil || r.TenantID != "globex" {
+		t.Errorf("Get across tenants = %+v, %v; want the globex record", r, err)
+	}
+	trace, err := s.Trace(ctx(t), "globex", "0af7651916cd43dd8448eb211c80319c")
+	if err != nil {
+		t.Fatalf("Trace: %v", err)
+	}
+	if len(trace) == 0 {
+		t.Error("Trace(globex) returned nothing")
+	}
+	for _, r := range trace {
+		if r.TenantID != "globex" {
+			t.Errorf("Trace(globex) returned %s of tenant %q", r.ID, r.TenantID)
+		}
+	}
+}
+
+func testPagination(t *testing.T, open Open) {
+	s := open(t)
+	// Groups of seven records share a timestamp, so the id must break ties; ids are inserted
+	// in shuffled order so that insertion order cannot pass for the id order.
+	var recs []record.Record
+	for i := 0; i < 250; i++ {
+		ts := base.Add(time.Duration(i/7) * time.Millisecond)
+		recs = append(recs, record.Record{ID: fmt.Sprintf("p-%03d", (i*37)%250), Timestamp: ts, ObservedTimestamp: ts, Level: record.LevelInfo})
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	rng.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
+	mustInsert(t, s, "acme", recs)
+	want := newestFirst(recs)
+
+	for _, limit := range []int{1, 17, 50, 249, 250, 1000} {
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			var got []string
+			p := store.Page{Limit: limit}
+			for {
+				res := mustQuery(t, s, store.Filter{TenantID: "acme"}, p)
+				got = append(got, ids(res.Records)...)
+				if res.NextCursor == "" {
+					break
+				}
+				if len(res.Records) != limit {
+					t.Fatalf("a page with a next cursor holds %d records, want %d", len(res.Records), limit)
+				}
+				if len(got) > len(want) {
+					t.Fatalf("pagination returned more than the %d records stored", len(want))
+				}
+				p.Cursor = res.NextCursor
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("walk with limit %d returned %d records, not every record once in order", limit, len(got))
+			}
+		})
+	}
+}
+
+func testCursorStability(t *testing.T, open Open) {
+	s := open(t)
+	initial := simpleRecords("old", "acme", 300, time.Second)
+	mustInsert(t, s, "acme", initial)
+	want := newestFirst(initial)
+
+	// The inserter writes records around, between and on the initial timestamps (newer,
+	// older, and equal ones whose ids sort on both sides of the initial ids) until stopped.
+	var (
+		batches atomic.Int64
+		stop    = make(chan struct{})
+		wg      sync.WaitGroup
+		failure atomic.Value
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rng := rand.New(rand.NewPCG(3, 4))
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			batch := make([]record.Record, 10)
+			for i := range batch {
+				ts := base.Add(time.Duration(rng.IntN(320)-10) * time.Second)
+				prefix := "new"
+				if rng.IntN(2) == 0 {
+					prefix = "aaa" // sorts before "old" at an equal timestamp
+				}
+				batch[i] = record.Record{ID: fmt.Sprintf("%s-%d-%d", prefix, n, i), Timestamp: ts, ObservedTimestamp: ts, Level: record.LevelInfo}
+			}
+			if err := s.Insert(context.Background(), "acme", batch); err != nil {
+				failure.Store(err)
+				return
+			}
+			batches.Add(1)
+		}
+	}()
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+
+	seen := map[string]bool{}
+	var walk []string
+	var prev *record.Record
+	p := store.Page{Limit: 20}
+	for {
+		// Every page waits for at least one more concurrent batch, so rows are inserted
+		// between every two pages.
+		target := batches.Load() + 1
+		for batches.Load() < target {
+			if err, ok := failure.Load().(error); ok {
+				t.Fatalf("concurrent Insert: %v", err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		res := mustQuery(t, s, store.Filter{TenantID: "acme"}, p)
+		for i := range res.Records {
+			r := res.Records[i]
+			if seen[r.ID] {
+				t.Fatalf("record %s returned twice", r.ID)
+			}
+			seen[r.ID] = true
+			if prev != nil && (r.Timestamp.After(prev.Timestamp) || r.Timestamp.Equal(prev.Timestamp) && r.ID > prev.ID) {
+				t.Fatalf("record %s follows %s out of order", r.ID, prev.ID)
+			}
+			prev = &res.Records[i]
+			if strings.HasPrefix(r.ID, "old-") {
+				walk = append(walk, r.ID)
+			}
+		}
+		if res.NextCursor == "" {
+			break
+		}
+		p.Cursor = res.NextCursor
+	}
+	if !slices.Equal(walk, want) {
+		t.Errorf("the walk returned %d initial records, want each of the %d exactly once in order", len(walk), len(want))
+	}
+}
+
+func testLimits(t *testing.T, open Open) {
+	s := open(t)
+	mustInsert(t, s, "acme", simpleRecords("lim", "acme", store.MaxLimit+5, time.Millisecond))
+	tests := []struct {
+		name  string
+		limit int
+		want  int
+	}{
+		{"a zero limit returns the default page", 0, store.DefaultLimit},
+		{"a negative limit returns the default page", -3, store.DefaultLimit},
+		{"a limit above the maximum returns the maximum", store.MaxLimit * 10, store.MaxLimit},
+		{"a limit in range is honoured", 7, 7},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := mustQuery(t, s, store.Filter{}, store.Page{Limit: tc.limit})
+			if len(res.Records) != tc.want {
+				t.Errorf("Limit %d returned %d records, want %d", tc.limit, len(res.Records), tc.want)
+			}
+			if res.NextCursor == "" {
+				t.Error("a page followed by more records has no next cursor")
+			}
+		})
+	}
+}
+
+func testTrace(t *testing.T, open Open) {
+	s := open(t)
+	const trace, other = "4bf92f3577b34da6a3ce929d0e0e4736", "00000000000000000000000000000abc"
+	var recs []record.Record
+	for i := 0; i < 12; i++ {
+		ts := base.Add(time.Duration(i/3) * time.Microsecond) // ties broken by id
+		id := fmt.Sprintf("tr-%02d", (i*5)%12)
+		tid := trace
+		if i%4 == 3 {
+			tid = other
+		}
+		recs = append(recs, record.Record{ID: id, Timestamp: ts, ObservedTimestamp: ts, Level: record.LevelInfo, TraceID: tid})
+	}
+	recs = append(recs, record.Record{ID: "no-trace", Timestamp: base, Level: record.LevelInfo})
+	rng := rand.New(rand.NewPCG(5, 6))
+	rng.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
+	mustInsert(t, s, "acme", recs)
+
+	var want []record.Record
+	for _, r := range recs {
+		if r.TraceID == trace {
+			want = append(want, r)
+		}
+	}
+	oldestFirst := newestFirst(want)
+	slices.Reverse(oldestFirst)
+
+	got, err := s.Trace(ctx(t), "acme", trace)
+	if err != nil {
+		t.Fatalf("Trace: %v", err)
+	}
+	if !slices.Equal(ids(got), oldestFirst) {
+		t.Errorf("Trace = %v, want %v", ids(got), oldestFirst)
+	}
+	if got, err := s.Trace(ctx(t), "", trace); err != nil || len(got) != len(want) {
+		t.Errorf("Trace across tenants returned %d records (err %v), want %d", len(got), err, len(want))
+	}
+	if got, err := s.Trace(ctx(t), "acme", "ffffffffffffffffffffffffffffffff"); err != nil || len(got) != 0 {
+		t.Errorf("Trace of an unknown trace = %v, %v; want no records and no error", ids(got), err)
+	}
+}
+
+func testTextSearch(t *testing.T, open Open) {
+	s := open(t)
+	fixture := filterFixture()
+	mustInsert(t, s, "acme", fixture[:8])
+	mustInsert(t, s, "globex", fixture[8:])
+
+	tests := []struct {
+		name string
+		text string
+		want []string
+	}{
+		{"plain words must all appear", "login failed", []string{"r09", "r04", "r02"}},
+		{"words ignore case", "LOGIN Failed", []string{"r09", "r04", "r02"}},
+		{"a quoted phrase needs its words in order", `"failed from"`, []string{"r04"}},
+		{"a phrase in another order matches nothing", `"failed login"`, nil},
+		{"an email address in an attribute is found as typed", "carol@example.com", []string{"r06"}},
+		{"an attribute value word is found", "high", []string{"r04"}},
+		{"a prefix matches longer words", "log*", []string{"r09", "r07", "r04", "r02", "r01"}},
+		{"OR matches either word", "refreshed OR viewed", []string{"r06", "r05"}},
+		{"NOT excludes a word", "login NOT globex NOT succeeded", []string{"r04", "r02"}},
+		{"parentheses group", "(refreshed OR viewed) NOT cache", []string{"r06"}},
+		{"lowercase operators are words", "login and failed", nil},
+		{"a word nobody wrote matches nothing", "zebra", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ids(queryAll(t, s, store.Filter{Text: tc.text}, 100))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Text %q = %v, want %v", tc.text, got, tc.want)
+			}
+		})
+	}
+}
+
+func testInvalidCursor(t *testing.T, open Open) {
+	s := open(t)
+	mustInsert(t, s, "acme", simpleRecords("c", "acme", 3, time.Second))
+	for _, c := range []string{"not base64!", "bm9wZQ", store.Cursor{TimestampNanos: 1, ID: "x"}.Encode()[1:]} {
+		_, err := s.Query(ctx(t), store.Filter{}, store.Page{Cursor: c})
+		if !errors.Is(err, store.ErrInvalidCursor) {
+			t.Errorf("Query with cursor %q: err = %v, want ErrInvalidCursor", c, err)
+		}
+	}
+}
+
+func testBadSearch(t *testing.T, open Open) {
+	s := open(t)
+	mustInsert(t, s, "acme", filterFixture()[:3])
+	for _, text := range []string{`"login failed`, `(login OR logout`, `login)`, `login OR`, `AND login`, `NOT login`, `()`} {
+		_, err := s.Query(ctx(t), store.Filter{Text: text}, store.Page{})
+		if !errors.Is(err, store.ErrInvalidQuery) {
+			t.Errorf("Text %q: err = %v, want ErrInvalidQuery", text, err)
+		}
+	}
+}
+
+func testGetMissing(t *testing.T, open Open) {
+	s := open(t)
+	mustInsert(t, s, "acme", simpleRecords("g", "acme", 1, time.Second))
+	for _, tenant := range []string{"", "acme"} {
+		if _, err := s.Get(ctx(t), tenant, "no-such-id"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Get(%q, no-such-id) = %v, want ErrNotFound", tenant, err)
+		}
+	}
+}
+
+func testConcurrency(t *testing.T, open Open) {
+	s := open(t)
+	const writers, batches, perBatch = 4, 10, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*batches*2)
+	for w := 0; w < writers; w++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			tenant := fmt.Sprintf("tenant-%d", w)
+			for b := 0; b < batches; b++ {
+				if err := s.Insert(context.Background(), tenant, simpleRecords(fmt.Sprintf("w%d-b%d", w, b), tenant, perBatch, time.Millisecond)); err != nil {
+					errs <- err
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for b := 0; b < batches; b++ {
+				if _, err := s.Query(context.Background(), store.Filter{TenantID: fmt.Sprintf("tenant-%d", w), Text: "record"}, store.Page{Limit: 50}); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent use: %v", err)
+	}
+	if got := len(queryAll(t, s, store.Filter{}, store.MaxLimit)); got != writers*batches*perBatch {
+		t.Errorf("stored %d records, want %d", got, writers*batches*perBatch)
+	}
+}
+
+func testMigrateAgain(t *testing.T, open Open) {
+	s := open(t)
+	mustInsert(t, s, "acme", simpleRecords("m", "acme", 2, time.Second))
+	if err := s.Migrate(ctx(t)); err != nil {
+		t.Fatalf("Migrate on a current schema: %v", err)
+	}
+	if got := queryAll(t, s, store.Filter{}, 10); len(got) != 2 {
+		t.Errorf("after Migrate the store holds %d records, want 2", len(got))
+	}
+}
+
+func testCloseTwice(t *testing.T, open Open) {
+	s := open(t)
+	if err := s.Close(); err != nil {
+		t.Fatalf("first Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := s.Insert(ctx(t), "acme", simpleRecords("closed", "acme", 1, time.Second)); err == nil {
+		t.Error("Insert after Close succeeded")
+	}
+}
