@@ -1,0 +1,255 @@
+package auditqueryextension
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/health"
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+)
+
+// api is the HTTP query API. It is a plain http.Handler so that tests can drive it with
+// httptest and the extension can hand it to confighttp, which wraps it with auth, CORS,
+// decompression and telemetry.
+type api struct {
+	apiSettings
+	logger   *zap.Logger
+	backends *backendSlot
+	mux      *http.ServeMux
+}
+
+// apiSettings is what the API takes from the extension's configuration.
+type apiSettings struct {
+	authConfigured bool
+	// authParams are query parameters the auth extension reads (confighttp's request_params,
+	// e.g. a token for browsers that cannot set headers); they are accepted everywhere.
+	authParams []string
+	// queryTimeout bounds every store call. It also bounds how long UnregisterBackend, and so
+	// the exporter's shutdown, can wait for requests in flight.
+	queryTimeout time.Duration
+}
+
+func newAPI(logger *zap.Logger, backends *backendSlot, set apiSettings) *api {
+	a := &api{apiSettings: set, logger: logger, backends: backends, mux: http.NewServeMux()}
+	a.routes()
+	return a
+}
+
+// routes is the API's table of contents. Paths are registered without a method so that a wrong
+// method reaches route's own 405 (in the API's JSON shape) instead of the mux's plain-text one.
+func (a *api) routes() {
+	a.route("/api/v1/logs", a.listLogs)
+	a.route("/api/v1/logs/{id}", a.getLog)
+	a.route("/api/v1/traces/{trace_id}", a.getTrace)
+	a.route("/api/v1/health", a.health)
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, notFound("no such endpoint: "+quote(r.URL.Path)))
+	})
+}
+
+// handlerFunc writes a success itself and returns the error to answer otherwise.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) *apiError
+
+// route serves GET (and HEAD, which net/http answers without a body) on pattern.
+func (a *api) route(pattern string, h handlerFunc) {
+	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: codeMethodNotAllowed, Message: r.Method + " is not allowed here; use GET"})
+			return
+		}
+		if e := h(w, r); e != nil {
+			writeError(w, e)
+		}
+	})
+}
+
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+type logsResponse struct {
+	Records []record.Record `json:"records"`
+	// NextCursor is omitted on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+func (a *api) listLogs(w http.ResponseWriter, r *http.Request) *apiError {
+	caller, e := principalFromRequest(r, a.authConfigured)
+	if e != nil {
+		return e
+	}
+	p := newParams(r.URL.Query(), filterParams, []string{paramLimit, paramCursor}, a.authParams)
+	filter := p.parseFilter()
+	page := p.page()
+	if p.err != nil {
+		return p.err
+	}
+	if filter.TenantID, e = caller.scope(filter.TenantID); e != nil {
+		return e
+	}
+
+	b, release, ok := a.backends.acquire()
+	if !ok {
+		return errNoBackend
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(r.Context(), a.queryTimeout)
+	defer cancel()
+	res, err := b.Store.Query(ctx, filter, page)
+	if err != nil {
+		return a.storeError("query", err)
+	}
+	writeJSON(w, http.StatusOK, logsResponse{
+		Records:    a.visible(filter.TenantID, res.Records),
+		NextCursor: res.NextCursor,
+	})
+	return nil
+}
+
+func (a *api) getLog(w http.ResponseWriter, r *http.Request) *apiError {
+	caller, e := principalFromRequest(r, a.authConfigured)
+	if e != nil {
+		return e
+	}
+	p := newParams(r.URL.Query(), []string{paramTenant}, a.authParams)
+	requested := p.single(paramTenant)
+	if p.err != nil {
+		return p.err
+	}
+	tenant, e := caller.scope(requested)
+	if e != nil {
+		return e
+	}
+
+	b, release, ok := a.backends.acquire()
+	if !ok {
+		return errNoBackend
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(r.Context(), a.queryTimeout)
+	defer cancel()
+	rec, err := b.Store.Get(ctx, tenant, r.PathValue("id"))
+	if err != nil {
+		return a.storeError("get", err)
+	}
+	if len(a.visible(tenant, []record.Record{rec})) == 0 {
+		return notFound("record not found")
+	}
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+type traceResponse struct {
+	TraceID string          `json:"trace_id"`
+	Records []record.Record `json:"records"`
+}
+
+func (a *api) getTrace(w http.ResponseWriter, r *http.Request) *apiError {
+	caller, e := principalFromRequest(r, a.authConfigured)
+	if e != nil {
+		return e
+	}
+	traceID, e := parseTraceID("trace_id", r.PathValue("trace_id"))
+	if e != nil {
+		return e
+	}
+	p := newParams(r.URL.Query(), []string{paramTenant}, a.authParams)
+	requested := p.single(paramTenant)
+	if p.err != nil {
+		return p.err
+	}
+	tenant, e := caller.scope(requested)
+	if e != nil {
+		return e
+	}
+
+	b, release, ok := a.backends.acquire()
+	if !ok {
+		return errNoBackend
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(r.Context(), a.queryTimeout)
+	defer cancel()
+	records, err := b.Store.Trace(ctx, tenant, traceID)
+	if err != nil {
+		return a.storeError("trace", err)
+	}
+	// A trace with no visible record is answered like a record that does not exist, so that a
+	// viewer cannot tell another tenant's trace from an unknown one.
+	records = a.visible(tenant, records)
+	if len(records) == 0 {
+		return notFound("no records of trace " + traceID)
+	}
+	writeJSON(w, http.StatusOK, traceResponse{TraceID: traceID, Records: records})
+	return nil
+}
+
+// Health states. "degraded" comes from the pipeline snapshot (its own status).
+const (
+	statusOK          = "ok"
+	statusUnavailable = "unavailable"
+)
+
+type healthResponse struct {
+	Status   string           `json:"status"`
+	Store    string           `json:"store"`
+	Pipeline *health.Snapshot `json:"pipeline,omitempty"`
+}
+
+// health answers 200 while a store is registered, even when the pipeline is degraded: records
+// are still readable, and a load balancer must not pull the query API because the write path is
+// retrying. Without a store it answers 503.
+func (a *api) health(w http.ResponseWriter, r *http.Request) *apiError {
+	caller, e := principalFromRequest(r, a.authConfigured)
+	if e != nil {
+		return e
+	}
+	p := newParams(r.URL.Query(), a.authParams)
+	if p.err != nil {
+		return p.err
+	}
+
+	b, release, ok := a.backends.acquire()
+	if !ok {
+		writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: statusUnavailable, Store: statusUnavailable})
+		return nil
+	}
+	defer release()
+	resp := healthResponse{Status: statusOK, Store: statusOK}
+	if b.Health != nil {
+		snap := b.Health.Health()
+		// The last error text can name files, hosts or another tenant's data; only an admin
+		// sees it. Viewers still see the counts and the status.
+		if !caller.isAdmin() {
+			snap.LastError = ""
+		}
+		if snap.Status != "" {
+			resp.Status = snap.Status
+		}
+		resp.Pipeline = &snap
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// visible keeps the records of tenant ("" keeps all). The store already filtered by tenant; this
+// second check makes tenant isolation not depend on every backend getting it right, and a record
+// dropped here is a store bug worth an error in the log.
+func (a *api) visible(tenant string, records []record.Record) []record.Record {
+	out := make([]record.Record, 0, len(records))
+	if tenant == "" {
+		return append(out, records...)
+	}
+	for _, rec := range records {
+		if rec.TenantID == tenant {
+			out = append(out, rec)
+		}
+	}
+	if dropped := len(records) - len(out); dropped > 0 {
+		a.logger.Error("audit store returned records of another tenant; they were withheld",
+			zap.String("tenant", tenant), zap.Int("withheld", dropped))
+	}
+	return out
+}

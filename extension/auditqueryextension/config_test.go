@@ -1,0 +1,120 @@
+package auditqueryextension
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/metadata"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	withDefaults := func(edit func(*Config)) *Config {
+		cfg := createDefaultConfig().(*Config)
+		edit(cfg)
+		return cfg
+	}
+	tests := []struct {
+		id            component.ID
+		want          *Config
+		wantErr       string
+		wantDecodeErr string
+	}{
+		{
+			id:   component.NewID(metadata.Type),
+			want: withDefaults(func(*Config) {}),
+		},
+		{
+			id: component.NewIDWithName(metadata.Type, "custom"),
+			want: withDefaults(func(c *Config) {
+				c.NetAddr.Endpoint = "127.0.0.1:9099"
+				c.ReadHeaderTimeout = 5 * time.Second
+				c.WriteTimeout = 10 * time.Second
+				c.QueryTimeout = 5 * time.Second
+			}),
+		},
+		{
+			id: component.NewIDWithName(metadata.Type, "open_with_auth"),
+			want: withDefaults(func(c *Config) {
+				c.NetAddr.Endpoint = "0.0.0.0:8089"
+				c.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: component.MustNewID("bearertokenauth")}})
+			}),
+		},
+		{
+			id: component.NewIDWithName(metadata.Type, "open_allowed"),
+			want: withDefaults(func(c *Config) {
+				c.NetAddr.Endpoint = "0.0.0.0:8089"
+				c.AllowUnauthenticated = true
+			}),
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "open_without_auth"),
+			wantErr: `endpoint "0.0.0.0:8089" is not loopback and no auth is configured; set auth or allow_unauthenticated: true`,
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "all_interfaces_without_auth"),
+			wantErr: `endpoint ":8089" is not loopback and no auth is configured`,
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "empty_endpoint"),
+			wantErr: "endpoint: must not be empty",
+		},
+		{
+			id: component.NewIDWithName(metadata.Type, "full"),
+			want: withDefaults(func(c *Config) {
+				c.NetAddr.Endpoint = "0.0.0.0:8089"
+				c.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: component.MustNewID("oidc")}})
+				c.TLS = configoptional.Some(configtls.ServerConfig{Config: configtls.Config{
+					CertFile: "/etc/otelcol-audit/tls/query.crt",
+					KeyFile:  "/etc/otelcol-audit/tls/query.key",
+				}})
+				c.CORS = configoptional.Some(confighttp.CORSConfig{AllowedOrigins: []string{"https://audit.example.com"}})
+				c.ReadHeaderTimeout = 10 * time.Second
+			}),
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "zero_query_timeout"),
+			wantErr: "query_timeout: must be positive, got 0s",
+		},
+		{
+			id:            component.NewIDWithName(metadata.Type, "misspelled_option"),
+			wantDecodeErr: "allow_unauthenticate",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id.String(), func(t *testing.T) {
+			cfg := createDefaultConfig()
+			sub, err := cm.Sub(tt.id.String())
+			require.NoError(t, err)
+			err = sub.Unmarshal(cfg)
+			if tt.wantDecodeErr != "" {
+				require.Error(t, err, "a misspelled key must not be ignored")
+				assert.Contains(t, err.Error(), tt.wantDecodeErr)
+				return
+			}
+			require.NoError(t, err)
+
+			err = confmap.Validate(cfg)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, cfg)
+		})
+	}
+}
