@@ -1,0 +1,139 @@
+package redactprocessor
+
+// This file covers what mdatagen's generated_component_test.go would (mdatagen is not available
+// from the module proxy here).
+
+import (
+	"context"
+	"testing"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/otelcol-audit/otelcol-audit/processor/redactprocessor/internal/metadata"
+)
+
+func TestComponentFactoryType(t *testing.T) {
+	if got := NewFactory().Type(); got != metadata.Type {
+		t.Errorf("factory type = %q, want %q", got, metadata.Type)
+	}
+	if metadata.Type.String() != "redact" {
+		t.Errorf("metadata.Type = %q, want redact", metadata.Type)
+	}
+}
+
+func TestComponentConfigStruct(t *testing.T) {
+	if err := componenttest.CheckConfigStruct(NewFactory().CreateDefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestComponentDefaultConfigIsValid(t *testing.T) {
+	if err := NewFactory().CreateDefaultConfig().(*Config).Validate(); err != nil {
+		t.Fatalf("default config does not validate: %v", err)
+	}
+}
+
+func TestComponentLifecycle(t *testing.T) {
+	factory := NewFactory()
+	tests := []struct {
+		name   string
+		create func(ctx context.Context, set processor.Settings, cfg component.Config) (component.Component, error)
+		// consume sends one empty batch of the signal through the created component.
+		consume func(ctx context.Context, c component.Component) error
+	}{
+		{
+			name: "logs",
+			create: func(ctx context.Context, set processor.Settings, cfg component.Config) (component.Component, error) {
+				return factory.CreateLogs(ctx, set, cfg, consumertest.NewNop())
+			},
+			consume: func(ctx context.Context, c component.Component) error {
+				return c.(processor.Logs).ConsumeLogs(ctx, plog.NewLogs())
+			},
+		},
+		{
+			name: "traces",
+			create: func(ctx context.Context, set processor.Settings, cfg component.Config) (component.Component, error) {
+				return factory.CreateTraces(ctx, set, cfg, consumertest.NewNop())
+			},
+			consume: func(ctx context.Context, c component.Component) error {
+				return c.(processor.Traces).ConsumeTraces(ctx, ptrace.NewTraces())
+			},
+		},
+		{
+			name: "metrics",
+			create: func(ctx context.Context, set processor.Settings, cfg component.Config) (component.Component, error) {
+				return factory.CreateMetrics(ctx, set, cfg, consumertest.NewNop())
+			},
+			consume: func(ctx context.Context, c component.Component) error {
+				return c.(processor.Metrics).ConsumeMetrics(ctx, pmetric.NewMetrics())
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" starts, consumes and shuts down with the default config", func(t *testing.T) {
+			ctx := context.Background()
+			c, err := tt.create(ctx, processortest.NewNopSettings(metadata.Type), factory.CreateDefaultConfig())
+			if err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			if err := c.Start(ctx, componenttest.NewNopHost()); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			if err := tt.consume(ctx, c); err != nil {
+				t.Fatalf("consume: %v", err)
+			}
+			if err := c.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			if err := c.Shutdown(ctx); err != nil {
+				t.Fatalf("second Shutdown: %v", err)
+			}
+		})
+		t.Run(tt.name+" shuts down without having started", func(t *testing.T) {
+			ctx := context.Background()
+			c, err := tt.create(ctx, processortest.NewNopSettings(metadata.Type), factory.CreateDefaultConfig())
+			if err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			if err := c.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown before Start: %v", err)
+			}
+		})
+		t.Run(tt.name+" reports that it mutates data", func(t *testing.T) {
+			c, err := tt.create(context.Background(), processortest.NewNopSettings(metadata.Type), factory.CreateDefaultConfig())
+			if err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			if !mutatesData(c) {
+				t.Error("Capabilities().MutatesData = false, want true: the processor rewrites values in place")
+			}
+		})
+	}
+}
+
+func mutatesData(c component.Component) bool {
+	switch p := c.(type) {
+	case processor.Logs:
+		return p.Capabilities().MutatesData
+	case processor.Traces:
+		return p.Capabilities().MutatesData
+	case processor.Metrics:
+		return p.Capabilities().MutatesData
+	}
+	return false
+}
+
+func TestComponent_InvalidConfigFailsCreation(t *testing.T) {
+	cfg := &Config{Mask: "x", CustomRules: []CustomRuleConfig{{Name: "a", Regex: "("}}}
+	_, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+	if err == nil {
+		t.Fatal("CreateLogs accepted an invalid expression")
+	}
+}
