@@ -1,0 +1,56 @@
+package auditexporter
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+
+	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
+)
+
+// What mdatagen's generated_component_test.go would cover.
+func TestComponent_FactoryTypeAndConfigStruct(t *testing.T) {
+	f := NewFactory()
+	if f.Type() != metadata.Type {
+		t.Errorf("type = %v, want %v", f.Type(), metadata.Type)
+	}
+	if err := componenttest.CheckConfigStruct(f.CreateDefaultConfig()); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestComponent_Lifecycle(t *testing.T) {
+	f := NewFactory()
+	newExporter := func(t *testing.T) (cfgPath string, start, shutdown func() error) {
+		cfg := f.CreateDefaultConfig().(*Config)
+		cfg.Store.SQLite.Path = filepath.Join(t.TempDir(), "audit.db")
+		exp, err := f.CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Store.SQLite.Path,
+			func() error { return exp.Start(context.Background(), componenttest.NewNopHost()) },
+			func() error { return exp.Shutdown(context.Background()) }
+	}
+	t.Run("start then shutdown twice", func(t *testing.T) {
+		_, start, shutdown := newExporter(t)
+		if err := start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := shutdown(); err != nil {
+			t.Fatal(err)
+		}
+		if err := shutdown(); err != nil {
+			t.Errorf("second shutdown: %v", err)
+		}
+	})
+	t.Run("shutdown without start", func(t *testing.T) {
+		_, _, shutdown := newExporter(t)
+		if err := shutdown(); err != nil {
+			t.Error(err)
+		}
+	})
+}

@@ -1,0 +1,67 @@
+package auditexporter
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+)
+
+func TestConfig_LoadsFromYAML(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queryID := component.MustNewID("auditquery")
+	custom := createDefaultConfig().(*Config)
+	custom.Store.SQLite.Path = "/var/lib/otelcol-audit/audit.db"
+	custom.Query = &queryID
+	custom.MinLevel = record.LevelWarn
+	custom.Mapping.TenantAttributes = []string{"org.id", "tenant.id"}
+
+	cases := []struct {
+		name    string
+		id      component.ID
+		want    *Config
+		wantErr string
+	}{
+		{name: "an empty section is the default config", id: component.NewID(metadata.Type), want: createDefaultConfig().(*Config)},
+		{name: "every setting is read", id: component.NewIDWithName(metadata.Type, "custom"), want: custom},
+		{name: "an unknown backend is named", id: component.NewIDWithName(metadata.Type, "bad_backend"), wantErr: `store.backend: unknown backend "mongodb"`},
+		{name: "an unknown level is refused while decoding", id: component.NewIDWithName(metadata.Type, "bad_level"), wantErr: `unknown level "verbose"`},
+		{name: "a mapping without tenant attributes is refused", id: component.NewIDWithName(metadata.Type, "no_tenant_attributes"), wantErr: "mapping.tenant_attributes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := createDefaultConfig()
+			sub, err := cm.Sub(c.id.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = sub.Unmarshal(cfg)
+			if err == nil {
+				err = confmap.Validate(cfg)
+			}
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error = %v, want it to contain %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := cfg.(*Config)
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("config = %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
