@@ -2,6 +2,7 @@ package auditqueryextension
 
 import (
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
@@ -18,4 +19,12 @@ type Backend struct {
 type BackendRegistry interface {
 	RegisterBackend(b Backend) error
 	UnregisterBackend()
+}
+
+// RecordPublisher is implemented by the query extension to feed its live stream. The exporter
+// calls Publish once per batch after the batch is committed to the store, so a subscriber never
+// sees a record that a query could not find. Publish must not block: slow subscribers are the
+// extension's problem, never the write path's.
+type RecordPublisher interface {
+	Publish(records []record.Record)
 }

@@ -19,6 +19,9 @@ var (
 	// ErrInvalidQuery: the filter cannot be run (for example bad search syntax). The API maps
 	// it to 400; every other error is the store's fault and maps to 503.
 	ErrInvalidQuery = errors.New("invalid query")
+	// ErrInvalidRecord: a record can never be stored as it is (no id, a timestamp out of the
+	// backend's range). Retrying cannot help; the exporter sets such a batch aside in the DLQ.
+	ErrInvalidRecord = errors.New("invalid record")
 )
 
 // Page limits.
