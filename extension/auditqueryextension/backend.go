@@ -1,6 +1,8 @@
 package auditqueryextension
 
 import (
+	"context"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -11,6 +13,14 @@ import (
 type Backend struct {
 	Store  store.Store
 	Health health.Source
+	// Retention runs the exporter's retention policy on demand (admin API); nil when the
+	// exporter has none.
+	Retention RetentionRunner
+}
+
+// RetentionRunner applies the retention policy now and reports what it removed.
+type RetentionRunner interface {
+	RunRetention(ctx context.Context) (store.PruneResult, error)
 }
 
 // BackendRegistry is implemented by the query extension. The auditexporter finds it among the
