@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/dlq"
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// fixture builds a real DLQ directory: one dead batch (tenant acme, 2 records, refused as
+// invalid), one pending batch (tenant globex, 3 records, one failed retry), one torn file.
+func fixture(t *testing.T) (dir, dead, pending, torn string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "dlq")
+	q, err := dlq.Open(dir, dlq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(id, tenant string) record.Record {
+		return record.Record{ID: id, TenantID: tenant, Timestamp: time.Date(2026, 11, 23, 1, 40, 0, 0, time.UTC),
+			Level: record.LevelInfo, Event: "user.login", Message: "login ok", UserID: "u-1"}
+	}
+	if err := q.Put("acme", []record.Record{rec("a-1", "acme"), rec("a-2", "acme")}, errors.New("insert: database is locked")); err != nil {
+		t.Fatal(err)
+	}
+	invalid := func(context.Context, string, []record.Record) error {
+		return fmt.Errorf("sqlitestore: insert: record 0: %w: timestamp out of range", store.ErrInvalidRecord)
+	}
+	if _, err := q.Scan(context.Background(), invalid); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // distinct creation milliseconds: a stable order
+	if err := q.Put("globex", []record.Record{rec("g-1", "globex"), rec("g-2", "globex"), rec("g-3", "globex")}, errors.New("dial tcp: connection refused")); err != nil {
+		t.Fatal(err)
+	}
+	down := func(context.Context, string, []record.Record) error {
+		return errors.New("dial tcp 127.0.0.1:9000: connection refused")
+	}
+	if _, err := q.Scan(context.Background(), down); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := os.ReadDir(dir)
+	for _, n := range names {
+		switch {
+		case strings.HasSuffix(n.Name(), ".dead"):
+			dead = n.Name()
+		case strings.HasSuffix(n.Name(), ".batch"):
+			pending = n.Name()
+		}
+	}
+	if dead == "" || pending == "" {
+		t.Fatalf("fixture: files %v", names)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, pending))
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn = "initech_9999999999999_00000000000000ff.batch"
+	if err := os.WriteFile(filepath.Join(dir, torn), data[:len(data)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir, dead, pending, torn
+}
+
+func runCmd(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestDLQList_PrintsAnAlignedTableOldestFirstWithASummary(t *testing.T) {
+	dir, dead, pending, torn := fixture(t)
+	code, out, errOut := runCmd("dlq", "list", "--dir", dir)
+	if code != exitOK || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 6 {
+		t.Fatalf("output has %d lines, want header, 3 rows, blank, summary:\n%s", len(lines), out)
+	}
+	for i, want := range []string{dead, pending, torn} {
+		if !strings.HasPrefix(lines[i+1], want+" ") {
+			t.Errorf("row %d = %q, want it to start with %s", i+1, lines[i+1], want)
+		}
+	}
+	// Aligned: every column starts at the same offset on every row.
+	col := strings.Index(lines[0], "STATE")
+	for _, l := range lines[1:4] {
+		if l[col-2:col] != "  " || l[col] == ' ' {
+			t.Errorf("row not aligned under STATE at %d: %q", col, l)
+		}
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`\.dead\s+dead\s+acme\s+2\s+[\d.]+ (?:B|KiB)\s+1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+sqlitestore: insert: record 0: invalid record`),
+		regexp.MustCompile(`\.batch\s+batch\s+globex\s+3\s+[\d.]+ (?:B|KiB)\s+1\s+.*connection refused`),
+		regexp.MustCompile(`initech_.*\.batch\s+batch\s+globex\s+3\s+.*UNREADABLE: corrupt batch file`),
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("output does not match %s:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(lines[5], "3 files (2 batch, 0 processing, 1 dead, 0 corrupt)") {
+		t.Errorf("summary = %q", lines[5])
+	}
+}
+
+func TestDLQList_JSONListsEveryFileForScripts(t *testing.T) {
+	dir, dead, _, torn := fixture(t)
+	code, out, _ := runCmd("dlq", "list", "--json", "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	var got struct {
+		Files []dlq.Entry `json:"files"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if len(got.Files) != 3 || got.Files[0].Name != dead || got.Files[0].State != dlq.StateDead ||
+		got.Files[2].Name != torn || got.Files[2].Problem == "" {
+		t.Errorf("files = %+v", got.Files)
+	}
+}
+
+func TestDLQList_OfAnEmptyDirectorySaysSo(t *testing.T) {
+	dir := t.TempDir()
+	code, out, _ := runCmd("dlq", "list", "--dir", dir)
+	if code != exitOK || !strings.Contains(out, "no batch files in "+dir) {
+		t.Errorf("exit %d, output %q", code, out)
+	}
+	code, out, _ = runCmd("dlq", "list", "--dir", dir, "--json")
+	if code != exitOK || !strings.Contains(out, `"files": []`) {
+		t.Errorf("exit %d, JSON %q, want an empty files array", code, out)
+	}
+}
+
+func TestDLQInspect_ShowsTheHeaderAndOneRecordPerLine(t *testing.T) {
+	dir, dead, _, _ := fixture(t)
+	id := strings.TrimSuffix(dead, ".dead")
+	// The name without its extension, and the flags after it, are accepted too.
+	code, out, errOut := runCmd("dlq", "inspect", id, "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{
+		"name:          " + dead + "\n",
+		"state:         dead\n",
+		"tenant:        acme\n",
+		"records:       2\n",
+		"failures:      1\n",
+		"last error:    sqlitestore: insert: record 0: invalid record: timestamp out of range\n",
+		"records (one JSON object per line):\n{\"id\":\"a-1\"",
+		"\n{\"id\":\"a-2\"",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestDLQInspect_JSONHoldsHeaderAndRecords(t *testing.T) {
+	dir, dead, _, _ := fixture(t)
+	code, out, _ := runCmd("dlq", "inspect", "--json", "--dir", dir, dead)
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	var got dlq.Inspection
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Header.Tenant != "acme" || got.Header.Failures != 1 || len(got.Records) != 2 || got.Records[1].ID != "a-2" {
+		t.Errorf("inspection = %+v", got)
+	}
+}
+
+func TestDLQInspect_FailsWithExitOneOnAMissingOrCorruptBatch(t *testing.T) {
+	dir, _, _, torn := fixture(t)
+	cases := []struct{ name, arg, want string }{
+		{"a missing batch is reported", "nope_1_00", "batch file not found"},
+		{"a path outside the directory is refused", "../../etc/passwd", "not a batch file name"},
+		{"a torn batch is reported as corrupt", torn, "corrupt batch file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCmd("dlq", "inspect", "--dir", dir, tc.arg)
+			if code != exitFail || out != "" || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 1 and %q", code, out, errOut, tc.want)
+			}
+		})
+	}
+}
+
+func TestDLQRequeue_MovesADeadBatchBackWithItsFailureCountReset(t *testing.T) {
+	dir, dead, _, _ := fixture(t)
+	code, out, errOut := runCmd("dlq", "requeue", "--dir", dir, dead)
+	id := strings.TrimSuffix(dead, ".dead")
+	if code != exitOK || !strings.Contains(out, "requeued "+id+".batch\n") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	in, err := dlq.Inspect(dir, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.State != dlq.StateBatch || in.Header.Failures != 0 || in.Header.Requeues != 1 {
+		t.Errorf("after requeue: state %s, header %+v", in.State, in.Header)
+	}
+	code, _, errOut = runCmd("dlq", "requeue", "--dir", dir, id+".batch")
+	if code != exitFail || !strings.Contains(errOut, "batch is not dead") {
+		t.Errorf("requeue of a pending batch: exit %d, stderr %q; want 1, not dead", code, errOut)
+	}
+}
+
+func TestDLQRequeue_AllDeadReportsEveryNameAsJSON(t *testing.T) {
+	dir, dead, _, _ := fixture(t)
+	code, out, _ := runCmd("dlq", "requeue", "--all-dead", "--json", "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	var got struct{ Requeued []string }
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Requeued) != 1 || got.Requeued[0] != strings.TrimSuffix(dead, ".dead")+".batch" {
+		t.Errorf("requeued = %v", got.Requeued)
+	}
+	code, out, _ = runCmd("dlq", "requeue", "--all-dead", "--dir", dir)
+	if code != exitOK || !strings.Contains(out, "no dead batches") {
+		t.Errorf("second run: exit %d, %q", code, out)
+	}
+}
+
+func TestRun_UsageErrorsExitWithTwoAndPrintTheUsage(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"no command at all", nil},
+		{"an unknown command", []string{"wal"}},
+		{"dlq without a subcommand", []string{"dlq"}},
+		{"an unknown dlq subcommand", []string{"dlq", "purge"}},
+		{"an unknown flag", []string{"dlq", "list", "--force"}},
+		{"list with an argument", []string{"dlq", "list", "extra"}},
+		{"inspect without a name", []string{"dlq", "inspect"}},
+		{"inspect with two names", []string{"dlq", "inspect", "a", "b"}},
+		{"requeue without a name", []string{"dlq", "requeue"}},
+		{"requeue with a name and --all-dead", []string{"dlq", "requeue", "x", "--all-dead"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCmd(tc.args...)
+			if code != exitUsage || out != "" || !strings.Contains(errOut, "usage: auditctl") {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and the usage on stderr", code, out, errOut)
+			}
+		})
+	}
+}
+
+func TestRun_HelpPrintsTheUsageAndSucceeds(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"dlq", "list", "-h"}} {
+		code, out, _ := runCmd(args...)
+		if code != exitOK || !strings.Contains(out, "usage: auditctl") {
+			t.Errorf("%v: exit %d, stdout %q", args, code, out)
+		}
+	}
+}
