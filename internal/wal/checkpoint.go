@@ -1,0 +1,243 @@
+package wal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"go.uber.org/zap"
+)
+
+// Checkpoint file, version 1 (28 bytes), replaced atomically (temp file, fsync, rename,
+// directory fsync) so a crash leaves either the old or the new mark, never a mix:
+//
+//	0..7   magic "AWALCKPT"
+//	8..9   format version, uint16 big endian (1)
+//	10..11 reserved, zero
+//	12..15 segment number of the low-water mark, uint32 big endian
+//	16..23 offset of the low-water mark, uint64 big endian
+//	24..27 CRC-32C (Castagnoli) of bytes 0..23
+const (
+	checkpointName    = "checkpoint"
+	checkpointTmpName = "checkpoint.tmp"
+	checkpointMagic   = "AWALCKPT"
+	checkpointSize    = 28
+)
+
+func encodeCheckpoint(p Position) []byte {
+	b := make([]byte, checkpointSize)
+	copy(b, checkpointMagic)
+	binary.BigEndian.PutUint16(b[8:], formatVersion)
+	binary.BigEndian.PutUint32(b[12:], uint32(p.Segment))
+	binary.BigEndian.PutUint64(b[16:], uint64(p.Offset))
+	binary.BigEndian.PutUint32(b[24:], crc32.Checksum(b[:24], castagnoli))
+	return b
+}
+
+func decodeCheckpoint(b []byte) (Position, error) {
+	switch {
+	case len(b) != checkpointSize:
+		return Position{}, fmt.Errorf("checkpoint is %d bytes, want %d", len(b), checkpointSize)
+	case string(b[:8]) != checkpointMagic:
+		return Position{}, fmt.Errorf("checkpoint magic %q is not %q", b[:8], checkpointMagic)
+	case binary.BigEndian.Uint16(b[8:]) != formatVersion:
+		return Position{}, fmt.Errorf("checkpoint version %d is not supported", binary.BigEndian.Uint16(b[8:]))
+	case crc32.Checksum(b[:24], castagnoli) != binary.BigEndian.Uint32(b[24:]):
+		return Position{}, errors.New("checkpoint CRC mismatch")
+	}
+	off := binary.BigEndian.Uint64(b[16:])
+	if off > 1<<62 {
+		return Position{}, fmt.Errorf("checkpoint offset %d is impossible", off)
+	}
+	return Position{Segment: int(binary.BigEndian.Uint32(b[12:])), Offset: int64(off)}, nil
+}
+
+// readCheckpoint returns the persisted low-water mark, the zero Position when there is
+// none. An unreadable checkpoint is logged and ignored: replaying from the first segment
+// only replays entries again, which the store tolerates, while refusing to start would
+// leave every acknowledged entry stranded.
+func readCheckpoint(dir string, log *zap.Logger) (Position, error) {
+	b, err := os.ReadFile(filepath.Join(dir, checkpointName))
+	if errors.Is(err, os.ErrNotExist) {
+		return Position{}, nil
+	}
+	if err != nil {
+		return Position{}, fmt.Errorf("wal: read checkpoint: %w", err)
+	}
+	p, err := decodeCheckpoint(b)
+	if err != nil {
+		log.Warn("WAL checkpoint is unreadable; replaying every segment", zap.String("dir", dir), zap.Error(err))
+		return Position{}, nil
+	}
+	return p, nil
+}
+
+func writeCheckpoint(dir string, p Position) error {
+	tmp := filepath.Join(dir, checkpointTmpName)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("wal: write checkpoint: %w", err)
+	}
+	_, err = f.Write(encodeCheckpoint(p))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, checkpointName))
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("wal: write checkpoint %v: %w", p, err)
+	}
+	return nil
+}
+
+// Done marks the entry at pos as fully handled (committed to the store or set aside in a
+// dead-letter queue). It only updates memory and may be called from many goroutines in
+// any order; the low-water mark it moves is persisted, and segments below it deleted, by
+// Checkpoint (called every Options.CheckpointInterval and by Close).
+func (w *WAL) Done(pos Position) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	pending := w.outstanding[w.head:]
+	i, found := slices.BinarySearchFunc(pending, pos, Position.Compare)
+	if !found {
+		return fmt.Errorf("%w: %v", ErrUnknownPosition, pos)
+	}
+	if _, dup := w.done[pos]; dup {
+		return fmt.Errorf("%w: %v (already done)", ErrUnknownPosition, pos)
+	}
+	if i > 0 {
+		w.done[pos] = struct{}{}
+		return nil
+	}
+	w.head++
+	for w.head < len(w.outstanding) {
+		next := w.outstanding[w.head]
+		if _, ok := w.done[next]; !ok {
+			break
+		}
+		delete(w.done, next)
+		w.head++
+	}
+	// Reclaim the consumed prefix once it dominates the slice, keeping Done amortised O(log n).
+	if w.head > 1024 && w.head*2 > len(w.outstanding) {
+		w.outstanding = append(w.outstanding[:0], w.outstanding[w.head:]...)
+		w.head = 0
+	}
+	return nil
+}
+
+// LowWater returns the lowest position not yet marked done: the first outstanding entry,
+// or, when none is outstanding, the position the next entry will be written at (as far
+// as registered entries tell). Every entry below it is done.
+func (w *WAL) LowWater() Position {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lowWaterLocked()
+}
+
+func (w *WAL) lowWaterLocked() Position {
+	if w.head < len(w.outstanding) {
+		return w.outstanding[w.head]
+	}
+	return w.tail
+}
+
+// registerLocked records entries that are now on disk (appended or replayed) as
+// outstanding. Callers register in increasing position order, which keeps
+// w.outstanding sorted.
+func (w *WAL) registerLocked(pos Position, end int64) {
+	w.outstanding = append(w.outstanding, pos)
+	w.tail = Position{Segment: pos.Segment, Offset: end}
+}
+
+// Checkpoint persists the current low-water mark and deletes every segment entirely below
+// it (the active segment is never below it). It is safe to call at any time after Replay;
+// the WAL calls it itself every Options.CheckpointInterval and on Close.
+func (w *WAL) Checkpoint() error {
+	w.mu.Lock()
+	closed := w.closed
+	w.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return w.checkpoint()
+}
+
+func (w *WAL) checkpoint() error {
+	w.cpMu.Lock()
+	defer w.cpMu.Unlock()
+
+	w.mu.Lock()
+	if !w.replayed {
+		w.mu.Unlock()
+		return nil
+	}
+	mark := w.lowWaterLocked()
+	moved := mark != w.checkpointed
+	w.mu.Unlock()
+
+	if moved {
+		// In interval mode entries below the mark may still sit in the page cache. The mark
+		// must never pass an entry that a crash could still take away, or new entries
+		// written at those offsets after restart would sit below the mark and be skipped.
+		w.wmu.Lock()
+		err := w.syncActiveLocked()
+		w.wmu.Unlock()
+		if err != nil {
+			return fmt.Errorf("wal: checkpoint: %w", err)
+		}
+		if err := writeCheckpoint(w.dir, mark); err != nil {
+			return err
+		}
+		w.mu.Lock()
+		w.checkpointed = mark
+		w.mu.Unlock()
+	}
+	return w.deleteSegmentsBelow(mark.Segment)
+}
+
+// deleteSegmentsBelow removes segment files numbered below n. A segment leaves the
+// in-memory list only once its file is gone, so a failed removal is retried next time.
+func (w *WAL) deleteSegmentsBelow(n int) error {
+	w.mu.Lock()
+	var doomed []int
+	for _, s := range w.segments {
+		if s.num < n {
+			doomed = append(doomed, s.num)
+		}
+	}
+	w.mu.Unlock()
+	if len(doomed) == 0 {
+		return nil
+	}
+	var errs []error
+	var removed []int
+	for _, num := range doomed {
+		if err := os.Remove(segmentPath(w.dir, num)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("wal: delete segment %s: %w", segmentName(num), err))
+			continue
+		}
+		removed = append(removed, num)
+	}
+	w.mu.Lock()
+	w.segments = slices.DeleteFunc(w.segments, func(s segmentInfo) bool { return slices.Contains(removed, s.num) })
+	w.mu.Unlock()
+	if len(removed) > 0 {
+		if err := syncDir(w.dir); err != nil {
+			errs = append(errs, fmt.Errorf("wal: delete segments: %w", err))
+		}
+		w.log.Debug("WAL segments deleted below the checkpoint", zap.Ints("segments", removed))
+	}
+	return errors.Join(errs...)
+}

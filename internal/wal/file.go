@@ -1,0 +1,35 @@
+package wal
+
+import (
+	"fmt"
+	"os"
+)
+
+// segmentFile is the part of *os.File the writer uses. It exists so tests can inject
+// write and sync failures (a full disk) without a special filesystem.
+type segmentFile interface {
+	WriteAt(p []byte, off int64) (int, error)
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
+
+func openOSFile(path string, flag int, perm os.FileMode) (segmentFile, error) {
+	return os.OpenFile(path, flag, perm)
+}
+
+// syncDir makes a file creation, rename or removal in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory for fsync: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fsync directory: %w", err)
+	}
+	return nil
+}
