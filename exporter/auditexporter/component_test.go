@@ -2,7 +2,6 @@ package auditexporter
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -25,8 +24,7 @@ func TestComponent_FactoryTypeAndConfigStruct(t *testing.T) {
 func TestComponent_Lifecycle(t *testing.T) {
 	f := NewFactory()
 	newExporter := func(t *testing.T) (cfgPath string, start, shutdown func() error) {
-		cfg := f.CreateDefaultConfig().(*Config)
-		cfg.Store.SQLite.Path = filepath.Join(t.TempDir(), "audit.db")
+		cfg := testConfig(t)
 		exp, err := f.CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
 		if err != nil {
 			t.Fatal(err)

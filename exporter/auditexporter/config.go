@@ -3,8 +3,10 @@ package auditexporter
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configretry"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
@@ -12,6 +14,34 @@ import (
 
 // Config is the exporter's configuration. Defaults live in createDefaultConfig.
 type Config struct {
+	// Mode is "durable" (every acknowledged record is in the write-ahead log, fsynced) or
+	// "volatile" (RAM only: fastest, loses the queued records if the process dies).
+	Mode string `mapstructure:"mode"`
+
+	// DataDir holds the write-ahead log (wal/) and the dead-letter queue (dlq/).
+	DataDir string `mapstructure:"data_dir"`
+
+	// WAL tunes the write-ahead log (durable mode).
+	WAL WALConfig `mapstructure:"wal"`
+
+	// Batch says when queued records are flushed to the store.
+	Batch BatchConfig `mapstructure:"batch"`
+
+	// MaxQueueSize bounds the records waiting in memory for a flush.
+	MaxQueueSize int `mapstructure:"max_queue_size"`
+
+	// OnQueueFull is what happens to a request that does not fit in the queue: "dlq" (write it
+	// to the dead-letter queue on disk: nothing lost), "block" (refuse it with a retryable
+	// error so the sender retries) or "drop" (volatile mode only: count and discard).
+	OnQueueFull string `mapstructure:"on_queue_full"`
+
+	// RetryOnFailure is the backoff of a failed insert; once MaxElapsedTime has passed the
+	// batch goes to the dead-letter queue. The defaults retry 3 times, after 1s, 2s and 4s.
+	RetryOnFailure configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+
+	// DLQ tunes the dead-letter queue.
+	DLQ DLQConfig `mapstructure:"dlq"`
+
 	// Store selects and configures the backend that keeps the records.
 	Store StoreConfig `mapstructure:"store"`
 
@@ -29,6 +59,32 @@ type Config struct {
 	_ struct{}
 }
 
+// WALConfig tunes the write-ahead log.
+type WALConfig struct {
+	// Sync is "always" (fsync before acknowledging: no acknowledged record is ever lost) or
+	// "interval" (fsync every SyncInterval: a power loss may lose that window).
+	Sync         string        `mapstructure:"sync"`
+	SyncInterval time.Duration `mapstructure:"sync_interval"`
+	SegmentSize  int64         `mapstructure:"segment_size"`
+}
+
+// BatchConfig says when queued records are flushed: MaxSize records of one tenant, or the
+// oldest queued record has waited FlushInterval, whichever comes first.
+type BatchConfig struct {
+	MaxSize       int           `mapstructure:"max_size"`
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
+	// Workers is the number of concurrent flushes. SQLite has one writer, so more than one
+	// mostly overlaps encoding with writing; ClickHouse benefits from more.
+	Workers int `mapstructure:"workers"`
+}
+
+// DLQConfig tunes the dead-letter queue and its retry engine.
+type DLQConfig struct {
+	ScanInterval time.Duration `mapstructure:"scan_interval"`
+	MaxFailures  int           `mapstructure:"max_failures"`
+	MaxBytes     int64         `mapstructure:"max_bytes"`
+}
+
 // StoreConfig selects the backend.
 type StoreConfig struct {
 	// Backend is "sqlite" (the embedded default).
@@ -36,13 +92,79 @@ type StoreConfig struct {
 	SQLite  sqlitestore.Config `mapstructure:"sqlite"`
 }
 
-const backendSQLite = "sqlite"
+const (
+	backendSQLite = "sqlite"
+
+	modeDurable  = "durable"
+	modeVolatile = "volatile"
+
+	syncAlways   = "always"
+	syncInterval = "interval"
+
+	onFullDLQ   = "dlq"
+	onFullBlock = "block"
+	onFullDrop  = "drop"
+)
 
 var _ component.Config = (*Config)(nil)
 
 // Validate checks the configuration without touching the disk or the network.
 func (c *Config) Validate() error {
 	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch c.Mode {
+	case modeDurable, modeVolatile:
+	default:
+		add("mode: unknown mode %q: expected %q or %q", c.Mode, modeDurable, modeVolatile)
+	}
+	if c.DataDir == "" {
+		add("data_dir: must not be empty")
+	}
+	switch c.WAL.Sync {
+	case syncAlways:
+	case syncInterval:
+		if c.WAL.SyncInterval <= 0 {
+			add("wal.sync_interval: must be positive with sync: interval, got %s", c.WAL.SyncInterval)
+		}
+	default:
+		add("wal.sync: unknown policy %q: expected %q or %q", c.WAL.Sync, syncAlways, syncInterval)
+	}
+	if c.WAL.SegmentSize < 1<<20 {
+		add("wal.segment_size: must be at least 1 MiB, got %d", c.WAL.SegmentSize)
+	}
+	if c.Batch.MaxSize < 1 {
+		add("batch.max_size: must be at least 1, got %d", c.Batch.MaxSize)
+	}
+	if c.Batch.FlushInterval <= 0 {
+		add("batch.flush_interval: must be positive, got %s", c.Batch.FlushInterval)
+	}
+	if c.Batch.Workers < 1 {
+		add("batch.workers: must be at least 1, got %d", c.Batch.Workers)
+	}
+	if c.MaxQueueSize < c.Batch.MaxSize {
+		add("max_queue_size: must be at least batch.max_size (%d), got %d", c.Batch.MaxSize, c.MaxQueueSize)
+	}
+	switch c.OnQueueFull {
+	case onFullDLQ, onFullBlock:
+	case onFullDrop:
+		if c.Mode == modeDurable {
+			add("on_queue_full: %q would discard records that durable mode promises to keep; use %q or %q, or mode: %q", onFullDrop, onFullDLQ, onFullBlock, modeVolatile)
+		}
+	default:
+		add("on_queue_full: unknown policy %q: expected %q, %q or %q", c.OnQueueFull, onFullDLQ, onFullBlock, onFullDrop)
+	}
+	if err := c.RetryOnFailure.Validate(); err != nil {
+		add("retry_on_failure: %w", err)
+	}
+	if c.DLQ.ScanInterval <= 0 {
+		add("dlq.scan_interval: must be positive, got %s", c.DLQ.ScanInterval)
+	}
+	if c.DLQ.MaxFailures < 1 {
+		add("dlq.max_failures: must be at least 1, got %d", c.DLQ.MaxFailures)
+	}
+	if c.DLQ.MaxBytes < 1<<20 {
+		add("dlq.max_bytes: must be at least 1 MiB, got %d", c.DLQ.MaxBytes)
+	}
 	switch c.Store.Backend {
 	case backendSQLite:
 		if err := c.Store.SQLite.Validate(); err != nil {

@@ -4,32 +4,63 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension"
+	"github.com/otelcol-audit/otelcol-audit/internal/dlq"
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
+	"github.com/otelcol-audit/otelcol-audit/internal/wal"
 )
 
-// auditExporter is the write path: assign ids, map, filter by level, insert per tenant.
-// This first version inserts synchronously, so an acknowledged record is already committed to
-// the store; the write-ahead log and DLQ take over that guarantee in the durability engine.
-type auditExporter struct {
-	cfg    *Config
-	logger *zap.Logger
-	now    func() time.Time
+var (
+	errNotStarted   = errors.New("auditexporter: not started")
+	errShuttingDown = errors.New("auditexporter: shutting down, not accepting records")
+	errQueueFull    = errors.New("auditexporter: queue full")
+)
 
-	store    store.Store
-	registry auditqueryextension.BackendRegistry
+// auditExporter is the write path. Read it top to bottom: consumeLogs assigns ids, maps and
+// filters, appends to the WAL and acknowledges; flush workers (writer.go) batch, insert, retry
+// and set failed batches aside in the DLQ; the DLQ's retry engine inserts them later.
+type auditExporter struct {
+	cfg       *Config
+	logger    *zap.Logger
+	telemetry component.TelemetrySettings
+	now       func() time.Time
+
+	// openStore opens the configured backend; tests replace it to inject failures.
+	openStore func(ctx context.Context, cfg StoreConfig) (store.Store, error)
+
+	host      component.Host
+	store     store.Store
+	wal       *wal.WAL // nil in volatile mode
+	dlq       *dlq.Queue
+	queue     *batchQueue
+	metrics   *metadata.TelemetryBuilder
+	registry  auditqueryextension.BackendRegistry
+	publisher auditqueryextension.RecordPublisher
+
+	accepting    atomic.Bool
+	shutdownOnce sync.Once
+	// runCtx is cancelled when shutdown runs out of time: retries stop and what is left stays
+	// in the WAL for the next start.
+	runCtx    context.Context
+	cancelRun context.CancelFunc
+	workers   sync.WaitGroup
 
 	mu            sync.Mutex // guards the health fields below
 	failureCount  int64
@@ -39,16 +70,113 @@ type auditExporter struct {
 }
 
 func newAuditExporter(cfg *Config, set exporter.Settings) *auditExporter {
-	return &auditExporter{cfg: cfg, logger: set.Logger, now: time.Now}
+	return &auditExporter{
+		cfg: cfg, logger: set.Logger, telemetry: set.TelemetrySettings, now: time.Now,
+		openStore: openConfiguredStore,
+	}
+}
+
+func openConfiguredStore(ctx context.Context, cfg StoreConfig) (store.Store, error) {
+	st, err := sqlitestore.Open(ctx, cfg.SQLite)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %q: %w", cfg.SQLite.Path, err)
+	}
+	return st, nil
 }
 
 func (e *auditExporter) start(ctx context.Context, host component.Host) error {
-	st, err := sqlitestore.Open(ctx, e.cfg.Store.SQLite)
-	if err != nil {
-		return fmt.Errorf("auditexporter: open sqlite store %q: %w", e.cfg.Store.SQLite.Path, err)
-	}
-	e.store = st
+	e.host = host
+	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
+	e.queue = newBatchQueue(e.cfg.Batch.MaxSize, e.cfg.Batch.FlushInterval, e.now)
 
+	var err error
+	if e.metrics, err = metadata.NewTelemetryBuilder(e.telemetry, metadata.WithObservers(
+		func() int64 { return int64(e.queue.depth()) },
+		func() int64 { return e.walBytes() },
+		func() int64 { return int64(e.dlqStats().Files) },
+		func() int64 { return int64(e.dlqStats().DeadFiles) },
+	)); err != nil {
+		return fmt.Errorf("auditexporter: telemetry: %w", err)
+	}
+
+	if e.store, err = e.openStore(ctx, e.cfg.Store); err != nil {
+		return fmt.Errorf("auditexporter: %w", err)
+	}
+
+	e.dlq, err = dlq.Open(filepath.Join(e.cfg.DataDir, "dlq"), dlq.Options{
+		ScanInterval: e.cfg.DLQ.ScanInterval,
+		MaxFailures:  e.cfg.DLQ.MaxFailures,
+		MaxBytes:     e.cfg.DLQ.MaxBytes,
+		Logger:       e.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("auditexporter: open dead-letter queue: %w", err)
+	}
+
+	if e.cfg.Mode == modeDurable {
+		if err := e.openAndReplayWAL(); err != nil {
+			return err
+		}
+	}
+
+	for i := 0; i < e.cfg.Batch.Workers; i++ {
+		e.workers.Add(1)
+		go e.flushLoop()
+	}
+	if err := e.dlq.Start(e.insertSetAside); err != nil {
+		return fmt.Errorf("auditexporter: start dead-letter retry engine: %w", err)
+	}
+
+	if err := e.registerWithQueryExtension(host); err != nil {
+		return err
+	}
+	e.accepting.Store(true)
+	return nil
+}
+
+// openAndReplayWAL queues every entry the previous run acknowledged but did not finish. It runs
+// before the exporter accepts anything, so replayed records go first.
+func (e *auditExporter) openAndReplayWAL() error {
+	w, err := wal.Open(filepath.Join(e.cfg.DataDir, "wal"), wal.Options{
+		SegmentSize:  e.cfg.WAL.SegmentSize,
+		Sync:         wal.SyncMode(e.cfg.WAL.Sync),
+		SyncInterval: e.cfg.WAL.SyncInterval,
+		Logger:       e.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("auditexporter: open write-ahead log: %w", err)
+	}
+	e.wal = w
+	replayed := 0
+	stats, err := w.Replay(func(pos wal.Position, payload []byte) error {
+		recs, derr := decodeEntry(payload)
+		if derr != nil {
+			// The frame's checksum held but its content does not decode: nothing can be
+			// recovered from it, and keeping it would pin the WAL forever.
+			e.logger.Error("write-ahead log entry cannot be decoded; skipping it", zap.Any("position", pos), zap.Error(derr))
+			e.markDone(pos)
+			return nil
+		}
+		replayed += len(recs)
+		e.enqueue(pos, recs)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("auditexporter: replay write-ahead log: %w", err)
+	}
+	if replayed > 0 || stats.TornTails > 0 || len(stats.Corrupt) > 0 {
+		e.logger.Info("write-ahead log replayed", zap.Int("records", replayed), zap.Int("entries", stats.Entries),
+			zap.Int("torn_tails_cut", stats.TornTails), zap.Int64("torn_bytes", stats.TornBytes),
+			zap.Int("corrupt_ranges_skipped", len(stats.Corrupt)))
+	}
+	for _, c := range stats.Corrupt {
+		e.logger.Error("write-ahead log corruption skipped", zap.Error(c))
+	}
+	e.metrics.ExporterAuditRecordsReplayed.Add(context.Background(), int64(replayed))
+	return nil
+}
+
+func (e *auditExporter) registerWithQueryExtension(host component.Host) error {
 	if e.cfg.Query == nil {
 		return nil
 	}
@@ -64,47 +192,143 @@ func (e *auditExporter) start(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("auditexporter: query: register with %q: %w", e.cfg.Query, err)
 	}
 	e.registry = reg
+	e.publisher, _ = ext.(auditqueryextension.RecordPublisher)
 	return nil
 }
 
-func (e *auditExporter) shutdown(context.Context) error {
-	if e.registry != nil {
-		e.registry.UnregisterBackend()
-		e.registry = nil
-	}
-	if e.store == nil {
-		return nil
-	}
-	err := e.store.Close()
-	e.store = nil
+// shutdown stops intake, flushes the queue (until ctx's deadline), stops the DLQ engine,
+// closes the WAL with its checkpoint, and closes the store. Safe before start and twice: only
+// the first call does anything.
+func (e *auditExporter) shutdown(ctx context.Context) error {
+	var err error
+	e.shutdownOnce.Do(func() { err = e.doShutdown(ctx) })
 	return err
 }
 
-func (e *auditExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
-	if e.store == nil {
-		return errNotStarted
-	}
-	record.EnsureIDs(ld)
-	recs := e.cfg.Mapping.FromLogs(ld, authenticatedTenant(ctx), e.now())
-	for tenant, batch := range groupByTenant(recs, e.cfg.MinLevel) {
-		if err := e.store.Insert(ctx, tenant, batch); err != nil {
-			e.noteFailure(err)
-			// Not permanent: the store may come back, so the sender should retry.
-			return fmt.Errorf("auditexporter: insert %d records for tenant %q: %w", len(batch), tenant, err)
+func (e *auditExporter) doShutdown(ctx context.Context) error {
+	e.accepting.Store(false)
+	var errs []error
+	if e.queue != nil {
+		e.queue.close()
+		drained := make(chan struct{})
+		go func() { e.workers.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			// Out of time: stop retrying. Unflushed records stay in the WAL (durable) and are
+			// replayed at the next start.
+			e.cancelRun()
+			<-drained
 		}
 	}
-	e.noteSuccess()
+	if e.cancelRun != nil {
+		e.cancelRun()
+	}
+	if e.metrics != nil {
+		e.metrics.Shutdown()
+	}
+	if e.dlq != nil {
+		e.dlq.Stop()
+	}
+	if e.wal != nil {
+		errs = append(errs, e.wal.Close())
+	}
+	if e.registry != nil {
+		e.registry.UnregisterBackend()
+	}
+	if e.store != nil {
+		errs = append(errs, e.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (e *auditExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
+	if e.queue == nil {
+		return errNotStarted
+	}
+	if !e.accepting.Load() {
+		return errShuttingDown
+	}
+	record.EnsureIDs(ld)
+	all := e.cfg.Mapping.FromLogs(ld, authenticatedTenant(ctx), e.now())
+	recs := keepAtOrAbove(all, e.cfg.MinLevel)
+	e.metrics.ExporterAuditRecordsReceived.Add(ctx, int64(len(all)))
+	e.metrics.ExporterAuditRecordsDropped.Add(ctx, int64(len(all)-len(recs)), metric.WithAttributes(reasonMinLevel))
+	if len(recs) == 0 {
+		return nil
+	}
+
+	if !e.queue.fits(len(recs), e.cfg.MaxQueueSize) {
+		return e.onQueueFull(ctx, recs)
+	}
+
+	var pos wal.Position
+	if e.wal != nil {
+		payload, err := encodeEntry(recs)
+		if err != nil {
+			return fmt.Errorf("auditexporter: %w", err)
+		}
+		// The acknowledgement: once Append returns, the records survive a crash.
+		if pos, err = e.wal.Append(ctx, payload); err != nil {
+			e.noteFailure(err)
+			return fmt.Errorf("auditexporter: write-ahead log: %w", err)
+		}
+	}
+	e.enqueue(pos, recs)
 	return nil
 }
 
-// groupByTenant keeps the records at or above minLevel (security always) and splits them into
-// one batch per tenant, because a store transaction holds one tenant's records.
-func groupByTenant(recs []record.Record, minLevel record.Level) map[string][]record.Record {
+// enqueue splits an acknowledged entry into per-tenant items; the entry is done when all are.
+func (e *auditExporter) enqueue(pos wal.Position, recs []record.Record) {
+	byTenant := splitByTenant(recs)
+	entry := &walEntry{pending: len(byTenant)}
+	if e.wal != nil {
+		entry.onDone = func() { e.markDone(pos) }
+	}
+	items := make([]*item, 0, len(byTenant))
+	for tenant, trecs := range byTenant {
+		items = append(items, &item{entry: entry, tenant: tenant, records: trecs})
+	}
+	e.queue.push(items...)
+}
+
+// onQueueFull applies the configured policy to a request that does not fit in the queue.
+func (e *auditExporter) onQueueFull(ctx context.Context, recs []record.Record) error {
+	switch e.cfg.OnQueueFull {
+	case onFullDrop:
+		e.metrics.ExporterAuditRecordsDropped.Add(ctx, int64(len(recs)), metric.WithAttributes(reasonQueueFull))
+		return nil
+	case onFullDLQ:
+		// The DLQ write is atomic and fsynced, as durable as the WAL: acknowledging after it
+		// keeps the promise without holding the records in memory.
+		for tenant, trecs := range splitByTenant(recs) {
+			if err := e.dlq.Put(tenant, trecs, errQueueFull); err != nil {
+				return fmt.Errorf("auditexporter: queue full and dead-letter queue refused the records: %w", err)
+			}
+			e.metrics.ExporterAuditRecordsDlq.Add(ctx, int64(len(trecs)))
+		}
+		e.dlq.Kick()
+		return nil
+	default: // block
+		return errQueueFull
+	}
+}
+
+// keepAtOrAbove keeps the records at or above minLevel; security records are always kept.
+func keepAtOrAbove(recs []record.Record, minLevel record.Level) []record.Record {
+	kept := recs[:0:0]
+	for _, r := range recs {
+		if r.Level >= minLevel || r.Level == record.LevelSecurity {
+			kept = append(kept, r)
+		}
+	}
+	return kept
+}
+
+// splitByTenant groups records by tenant, because a store transaction holds one tenant.
+func splitByTenant(recs []record.Record) map[string][]record.Record {
 	out := make(map[string][]record.Record, 1)
 	for _, r := range recs {
-		if r.Level < minLevel && r.Level != record.LevelSecurity {
-			continue
-		}
 		out[r.TenantID] = append(out[r.TenantID], r)
 	}
 	return out
@@ -125,25 +349,67 @@ func authenticatedTenant(ctx context.Context) string {
 
 func (e *auditExporter) noteFailure(err error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.failureCount++
 	e.lastFailureAt = e.now().UTC()
 	e.lastError = err.Error()
+	wasFailing := e.failing
 	e.failing = true
-	e.logger.Warn("audit records not stored", zap.Error(err))
+	e.mu.Unlock()
+	if !wasFailing {
+		e.logger.Warn("audit records not stored yet; they wait in the WAL/DLQ", zap.Error(err))
+		componentstatus.ReportStatus(e.host, componentstatus.NewRecoverableErrorEvent(err))
+	}
 }
 
 func (e *auditExporter) noteSuccess() {
 	e.mu.Lock()
+	wasFailing := e.failing
 	e.failing = false
 	e.mu.Unlock()
+	if wasFailing {
+		e.logger.Info("store accepts records again")
+		componentstatus.ReportStatus(e.host, componentstatus.NewEvent(componentstatus.StatusOK))
+		// Drain what the outage set aside now rather than at the next scan.
+		e.dlq.Kick()
+	}
+}
+
+// markDone tells the WAL an entry is committed or set aside, so its space can be reclaimed.
+func (e *auditExporter) markDone(pos wal.Position) {
+	if err := e.wal.Done(pos); err != nil {
+		// Harmless for the data (at worst the entry is replayed and deduplicated), but it
+		// means the bookkeeping is off: say so.
+		e.logger.Warn("write-ahead log: done for an unknown position", zap.Any("position", pos), zap.Error(err))
+	}
+}
+
+func (e *auditExporter) walBytes() int64 {
+	if w := e.wal; w != nil {
+		return w.Size()
+	}
+	return 0
+}
+
+func (e *auditExporter) dlqStats() dlq.Stats {
+	if q := e.dlq; q != nil {
+		return q.Stats()
+	}
+	return dlq.Stats{}
 }
 
 // Health implements health.Source for the query extension.
 func (e *auditExporter) Health() health.Snapshot {
+	d := e.dlqStats()
+	depth := 0
+	if q := e.queue; q != nil {
+		depth = q.depth()
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := health.Snapshot{Status: "ok", FailureCount: e.failureCount, LastError: e.lastError}
+	s := health.Snapshot{
+		Status: "ok", FailureCount: e.failureCount, LastError: e.lastError,
+		QueueDepth: depth, DLQFiles: d.Files, DeadFiles: d.DeadFiles,
+	}
 	if !e.lastFailureAt.IsZero() {
 		t := e.lastFailureAt
 		s.LastFailureAt = &t
@@ -153,5 +419,3 @@ func (e *auditExporter) Health() health.Snapshot {
 	}
 	return s
 }
-
-var errNotStarted = errors.New("auditexporter: not started")

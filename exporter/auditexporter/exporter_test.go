@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -19,11 +20,20 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
+// testConfig is the default config on temp directories with a short flush interval.
+func testConfig(t *testing.T) *Config {
+	dir := t.TempDir()
+	cfg := createDefaultConfig().(*Config)
+	cfg.DataDir = dir
+	cfg.Store.SQLite.Path = filepath.Join(dir, "audit.db")
+	cfg.Batch.FlushInterval = 20 * time.Millisecond
+	return cfg
+}
+
 // startExporter runs a real exporter on a temp SQLite file and returns it with the file's path.
 func startExporter(t *testing.T, edit func(*Config), host component.Host) (exporter.Logs, string) {
 	t.Helper()
-	cfg := createDefaultConfig().(*Config)
-	cfg.Store.SQLite.Path = filepath.Join(t.TempDir(), "audit.db")
+	cfg := testConfig(t)
 	if edit != nil {
 		edit(cfg)
 	}
@@ -148,8 +158,7 @@ func TestExporter_RefusesAMissingOrWrongQueryExtension(t *testing.T) {
 		{"the named extension is not an auditquery extension", hostWith(map[component.ID]component.Component{queryID: notARegistry{}}), "is not an auditquery extension"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := createDefaultConfig().(*Config)
-			cfg.Store.SQLite.Path = filepath.Join(t.TempDir(), "audit.db")
+			cfg := testConfig(t)
 			cfg.Query = &queryID
 			exp, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
 			if err != nil {

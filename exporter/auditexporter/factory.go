@@ -4,8 +4,10 @@ package auditexporter
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
@@ -26,6 +28,22 @@ func NewFactory() exporter.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
+		Mode:    modeDurable,
+		DataDir: "./data",
+		WAL:     WALConfig{Sync: syncAlways, SyncInterval: 100 * time.Millisecond, SegmentSize: 64 << 20},
+		Batch:   BatchConfig{MaxSize: 100, FlushInterval: 5 * time.Second, Workers: 2},
+		// The defaults: a batch of 100 or 5 seconds, 1,000 queued records.
+		MaxQueueSize: 1000,
+		OnQueueFull:  onFullDLQ,
+		RetryOnFailure: configretry.BackOffConfig{
+			Enabled:         true,
+			InitialInterval: time.Second,
+			Multiplier:      2,
+			MaxInterval:     4 * time.Second,
+			// Attempts at 0s, 1s, 3s and 7s: three retries, then the DLQ.
+			MaxElapsedTime: 7 * time.Second,
+		},
+		DLQ: DLQConfig{ScanInterval: time.Minute, MaxFailures: 10, MaxBytes: 1 << 30},
 		Store: StoreConfig{
 			Backend: backendSQLite,
 			SQLite:  sqlitestore.DefaultConfig(),

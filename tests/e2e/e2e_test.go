@@ -47,6 +47,9 @@ processors:
   redact: {}
 exporters:
   audit:
+    data_dir: %[7]s
+    batch:
+      flush_interval: 100ms
     store:
       sqlite:
         path: %[6]s
@@ -61,7 +64,7 @@ service:
   telemetry:
     metrics:
       level: none
-`, p.grpc, p.http, p.audit, p.query, p.metrics, filepath.Join(dataDir, "audit.db"))
+`, p.grpc, p.http, p.audit, p.query, p.metrics, filepath.Join(dataDir, "audit.db"), dataDir)
 }
 
 type apiRecord struct {
@@ -138,6 +141,8 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 		TraceID string      `json:"trace_id"`
 		Records []apiRecord `json:"records"`
 	}
+	// Acknowledged means durable, not yet queryable: records appear after the next flush.
+	waitForTrace(t, queryURL, traceID, 2)
 	getJSON(t, queryURL+"/api/v1/traces/"+traceID, &got)
 	if got.TraceID != traceID {
 		t.Errorf("trace_id = %q, want %q", got.TraceID, traceID)
@@ -199,6 +204,7 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 	var readme struct {
 		Records []apiRecord `json:"records"`
 	}
+	waitForTrace(t, queryURL, "5b8efff798038103d269b633813fc60c", 1)
 	getJSON(t, queryURL+"/api/v1/traces/5b8efff798038103d269b633813fc60c", &readme)
 	if len(readme.Records) != 1 || readme.Records[0].Event != "user.login" || readme.Records[0].TenantID != "acme" ||
 		readme.Records[0].Attributes["password"] != "[REDACTED]" {
@@ -211,6 +217,27 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 
 	// Nothing on disk holds the planted secret.
 	assertNoFileContains(t, dataDir, "hunter2")
+}
+
+// waitForTrace polls the trace endpoint until it lists want records.
+func waitForTrace(t *testing.T, queryURL, traceID string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(queryURL + "/api/v1/traces/" + traceID)
+		if err == nil {
+			var body struct {
+				Records []json.RawMessage `json:"records"`
+			}
+			ok := resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&body) == nil && len(body.Records) >= want
+			resp.Body.Close()
+			if ok {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("trace %s did not show %d records within 20s", traceID, want)
 }
 
 func getJSON(t *testing.T, url string, v any) {

@@ -1,0 +1,255 @@
+package auditexporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// flakyStore is a real store whose inserts fail while down is set: the outage the write path
+// must survive.
+type flakyStore struct {
+	store.Store
+	down     atomic.Bool
+	attempts atomic.Int64
+}
+
+func (f *flakyStore) Insert(ctx context.Context, tenant string, recs []record.Record) error {
+	f.attempts.Add(1)
+	if f.down.Load() {
+		return errors.New("store unavailable (test outage)")
+	}
+	return f.Store.Insert(ctx, tenant, recs)
+}
+
+// newTestExporter builds the exporter directly so a test can inject the store.
+func newTestExporter(t *testing.T, cfg *Config, wrap func(store.Store) store.Store) *auditExporter {
+	t.Helper()
+	e := newAuditExporter(cfg, exportertest.NewNopSettings(metadata.Type))
+	if wrap != nil {
+		open := e.openStore
+		e.openStore = func(ctx context.Context, sc StoreConfig) (store.Store, error) {
+			st, err := open(ctx, sc)
+			if err != nil {
+				return nil, err
+			}
+			return wrap(st), nil
+		}
+	}
+	if err := e.start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
+	return e
+}
+
+func numbered(prefix string, n int) plog.Logs {
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	for i := 0; i < n; i++ {
+		lr := lrs.AppendEmpty()
+		lr.SetEventName("test.event")
+		lr.Attributes().PutStr(record.AttrID, fmt.Sprintf("%s-%05d", prefix, i))
+	}
+	return ld
+}
+
+// storedIDs counts the stored records by id through the store the exporter holds.
+func storedIDs(t *testing.T, st store.Store) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	page := store.Page{Limit: store.MaxLimit}
+	for {
+		res, err := st.Query(context.Background(), store.Filter{}, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Records {
+			out[r.ID]++
+		}
+		if res.NextCursor == "" {
+			return out
+		}
+		page.Cursor = res.NextCursor
+	}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDurability_FlushesByIntervalWithoutAFullBatch(t *testing.T) {
+	e := newTestExporter(t, testConfig(t), nil)
+	if err := e.consumeLogs(context.Background(), numbered("a", 3)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "3 records in the store", func() bool { return len(storedIDs(t, e.store)) == 3 })
+}
+
+func TestDurability_OutageThenRecoveryStoresEverythingExactlyOnce(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.RetryOnFailure.InitialInterval = 5 * time.Millisecond
+	cfg.RetryOnFailure.MaxInterval = 10 * time.Millisecond
+	cfg.RetryOnFailure.MaxElapsedTime = 30 * time.Millisecond
+	cfg.DLQ.ScanInterval = 50 * time.Millisecond
+	var flaky *flakyStore
+	e := newTestExporter(t, cfg, func(st store.Store) store.Store {
+		flaky = &flakyStore{Store: st}
+		flaky.down.Store(true)
+		return flaky
+	})
+	for i := 0; i < 5; i++ {
+		if err := e.consumeLogs(context.Background(), numbered(fmt.Sprintf("o%d", i), 40)); err != nil {
+			t.Fatalf("an outage must not refuse records: %v", err)
+		}
+	}
+	eventually(t, "batches set aside in the DLQ", func() bool { return e.dlqStats().Files > 0 })
+	if h := e.Health(); h.Status != "degraded" || h.FailureCount == 0 || h.LastError == "" {
+		t.Errorf("health during the outage = %+v", h)
+	}
+	if len(storedIDs(t, flaky.Store)) != 0 {
+		t.Fatal("records stored while the store was down")
+	}
+
+	flaky.down.Store(false)
+	eventually(t, "all 200 records stored", func() bool { return len(storedIDs(t, flaky.Store)) == 200 })
+	eventually(t, "the DLQ drained", func() bool { return e.dlqStats().Files == 0 })
+	for id, n := range storedIDs(t, flaky.Store) {
+		if n != 1 {
+			t.Errorf("%s stored %d times", id, n)
+		}
+	}
+	if h := e.Health(); h.Status != "ok" {
+		t.Errorf("health after recovery = %+v", h)
+	}
+}
+
+func TestDurability_AcknowledgedRecordsSurviveAnAbandonedRunThroughTheWAL(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Batch.FlushInterval = time.Hour // nothing flushes: the records exist only in the WAL
+	cfg.Batch.MaxSize = 10000
+	cfg.MaxQueueSize = 10000
+	first := newAuditExporter(cfg, exportertest.NewNopSettings(metadata.Type))
+	if err := first.start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.consumeLogs(context.Background(), numbered("w", 50)); err != nil {
+		t.Fatal(err)
+	}
+	// Simulate a crash: close the files without flushing the queue.
+	first.cancelRun()
+	_ = first.wal.Close()
+	first.dlq.Stop()
+	_ = first.store.Close()
+
+	second := newTestExporter(t, cfg, nil)
+	if err := second.shutdown(context.Background()); err != nil { // shutdown flushes the replayed records
+		t.Fatal(err)
+	}
+	reopened := newTestExporter(t, cfg, nil)
+	got := storedIDs(t, reopened.store)
+	if len(got) != 50 {
+		t.Fatalf("after replay %d of 50 acknowledged records are stored", len(got))
+	}
+}
+
+func TestDurability_QueueFullPolicies(t *testing.T) {
+	full := func(t *testing.T, policy, mode string) (*auditExporter, *flakyStore) {
+		cfg := testConfig(t)
+		cfg.Mode = mode
+		cfg.OnQueueFull = policy
+		cfg.Batch.MaxSize = 10
+		cfg.MaxQueueSize = 10
+		cfg.Batch.FlushInterval = time.Hour
+		var flaky *flakyStore
+		e := newTestExporter(t, cfg, func(st store.Store) store.Store { flaky = &flakyStore{Store: st}; return flaky })
+		// A first request fills the queue below a batch... then the next does not fit.
+		if err := e.consumeLogs(context.Background(), numbered("fill", 9)); err != nil {
+			t.Fatal(err)
+		}
+		return e, flaky
+	}
+	t.Run("block refuses with a retryable error and keeps nothing", func(t *testing.T) {
+		e, _ := full(t, onFullBlock, modeDurable)
+		err := e.consumeLogs(context.Background(), numbered("x", 5))
+		if !errors.Is(err, errQueueFull) {
+			t.Fatalf("error = %v, want errQueueFull", err)
+		}
+		if d := e.queue.depth(); d != 9 {
+			t.Errorf("queue depth %d, want 9", d)
+		}
+	})
+	t.Run("dlq spills the request to disk and acknowledges it", func(t *testing.T) {
+		e, flaky := full(t, onFullDLQ, modeDurable)
+		if err := e.consumeLogs(context.Background(), numbered("x", 5)); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the spilled records reach the store", func() bool {
+			ids := storedIDs(t, flaky.Store)
+			return ids["x-00000"] == 1 && ids["x-00004"] == 1
+		})
+	})
+	t.Run("drop discards in volatile mode", func(t *testing.T) {
+		e, _ := full(t, onFullDrop, modeVolatile)
+		if err := e.consumeLogs(context.Background(), numbered("x", 5)); err != nil {
+			t.Fatal(err)
+		}
+		if d := e.queue.depth(); d != 9 {
+			t.Errorf("queue depth %d, want 9: the dropped request must not be queued", d)
+		}
+		if _, err := os.Stat(filepath.Join(e.cfg.DataDir, "wal")); !os.IsNotExist(err) {
+			t.Errorf("volatile mode created a WAL directory (stat error %v)", err)
+		}
+	})
+}
+
+func TestDurability_ConcurrentSendersAllLand(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxQueueSize = 100000
+	e := newTestExporter(t, cfg, nil)
+	var wg sync.WaitGroup
+	for s := 0; s < 16; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				if err := e.consumeLogs(context.Background(), numbered(fmt.Sprintf("s%d-%d", s, i), 10)); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	eventually(t, "1600 records stored", func() bool { return len(storedIDs(t, e.store)) == 1600 })
+}
+
+func TestDurability_ConsumeAfterShutdownIsRefused(t *testing.T) {
+	e := newTestExporter(t, testConfig(t), nil)
+	if err := e.shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.consumeLogs(context.Background(), numbered("late", 1)); !errors.Is(err, errShuttingDown) {
+		t.Errorf("error = %v, want errShuttingDown", err)
+	}
+}

@@ -1,0 +1,178 @@
+package auditexporter
+
+import (
+	"sync"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+)
+
+// walEntry is one acknowledged ConsumeLogs call. Its records may span several tenants and so
+// several queue items; the entry is done (and its WAL space reclaimable) when every item is
+// committed to the store or safely in the DLQ.
+type walEntry struct {
+	mu      sync.Mutex
+	pending int
+	onDone  func() // nil in volatile mode
+}
+
+func (e *walEntry) itemDone() {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	e.pending--
+	last := e.pending == 0
+	e.mu.Unlock()
+	if last && e.onDone != nil {
+		e.onDone()
+	}
+}
+
+// item is one tenant's share of one entry.
+type item struct {
+	entry    *walEntry
+	tenant   string
+	records  []record.Record
+	enqueued time.Time
+}
+
+// batchQueue holds items per tenant until a flush worker takes them. A batch is one tenant's
+// whole items, up to maxSize records (a single larger item is a batch of its own), because a
+// store transaction holds one tenant and an item's records must commit together for its entry
+// to be done.
+type batchQueue struct {
+	mu       sync.Mutex
+	tenants  map[string][]*item
+	counts   map[string]int // records per tenant
+	records  int
+	closed   bool
+	notify   chan struct{} // wakes one waiting worker; capacity 1
+	closing  chan struct{} // closed by close: wakes every worker
+	maxSize  int
+	interval time.Duration
+	now      func() time.Time
+}
+
+func newBatchQueue(maxSize int, interval time.Duration, now func() time.Time) *batchQueue {
+	return &batchQueue{
+		tenants: map[string][]*item{}, counts: map[string]int{},
+		notify: make(chan struct{}, 1), closing: make(chan struct{}),
+		maxSize: maxSize, interval: interval, now: now,
+	}
+}
+
+// depth is the number of records waiting.
+func (q *batchQueue) depth() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.records
+}
+
+// push adds items; it never refuses (capacity is checked by the caller, under reserve).
+func (q *batchQueue) push(items ...*item) {
+	q.mu.Lock()
+	for _, it := range items {
+		it.enqueued = q.now()
+		q.tenants[it.tenant] = append(q.tenants[it.tenant], it)
+		q.counts[it.tenant] += len(it.records)
+		q.records += len(it.records)
+	}
+	q.mu.Unlock()
+	q.wake()
+}
+
+// fits reports whether n more records fit under limit. An empty queue always accepts, so
+// that a single request larger than the queue is not refused forever.
+func (q *batchQueue) fits(n, limit int) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.records == 0 || q.records+n <= limit
+}
+
+func (q *batchQueue) wake() {
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+// close makes next return the remaining batches without waiting for them to fill, then nil.
+func (q *batchQueue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.closing)
+	}
+}
+
+// next blocks until a batch is ready: a tenant has maxSize records, or its oldest item has
+// waited flush interval, or the queue is closing. It returns nil when closed and empty.
+func (q *batchQueue) next() []*item {
+	for {
+		q.mu.Lock()
+		batch, wait := q.takeReadyLocked()
+		closed := q.closed
+		q.mu.Unlock()
+		if batch != nil {
+			q.wake() // another worker may find another ready tenant
+			return batch
+		}
+		if closed {
+			return nil
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-q.notify:
+		case <-q.closing:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// takeReadyLocked removes and returns one ready batch, or says how long until the oldest item
+// is due.
+func (q *batchQueue) takeReadyLocked() ([]*item, time.Duration) {
+	now := q.now()
+	var dueTenant string
+	var oldest time.Time
+	for tenant, items := range q.tenants {
+		if q.counts[tenant] >= q.maxSize || q.closed {
+			return q.takeLocked(tenant), 0
+		}
+		if oldest.IsZero() || items[0].enqueued.Before(oldest) {
+			oldest, dueTenant = items[0].enqueued, tenant
+		}
+	}
+	if dueTenant == "" {
+		return nil, q.interval
+	}
+	if wait := oldest.Add(q.interval).Sub(now); wait > 0 {
+		return nil, wait
+	}
+	return q.takeLocked(dueTenant), 0
+}
+
+func (q *batchQueue) takeLocked(tenant string) []*item {
+	items := q.tenants[tenant]
+	n, cut := 0, 0
+	for cut < len(items) {
+		if cut > 0 && n+len(items[cut].records) > q.maxSize {
+			break
+		}
+		n += len(items[cut].records)
+		cut++
+	}
+	batch := items[:cut:cut]
+	if cut == len(items) {
+		delete(q.tenants, tenant)
+		delete(q.counts, tenant)
+	} else {
+		q.tenants[tenant] = items[cut:]
+		q.counts[tenant] -= n
+	}
+	q.records -= n
+	return batch
+}
