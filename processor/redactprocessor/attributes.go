@@ -13,55 +13,74 @@ const (
 )
 
 // redactMap applies the field rules to every key of m and the value rules to every value that
-// no field rule masked, at any depth. rep may be nil.
+// no field rule replaced, at any depth.
 func (p *redactProcessor) redactMap(m pcommon.Map, rep *redact.Report) {
 	m.Range(func(k string, v pcommon.Value) bool {
 		switch verdict, rule := p.redactor.ClassifyKey(k); verdict {
-		case redact.KeyAllowed:
+		case redact.KeyAllowed, redact.KeyIgnored:
 		case redact.KeySecret:
-			// The whole value goes, whatever its type: a map under "credentials" is as secret
-			// as a string. An already masked value is not counted again.
-			if v.Type() == pcommon.ValueTypeStr && v.Str() == p.redactor.Mask() {
-				break
-			}
-			v.SetStr(p.redactor.Mask())
-			if rep != nil {
-				rep.AddField(rule)
-			}
+			p.replaceWhole(v, rule, rep)
 		default:
-			p.redactValue(v, rep)
+			p.redactValue(v, verdict, rep)
 		}
 		return true
 	})
 }
 
+// replaceWhole replaces a value under a secret key, whatever its type: a map under
+// "credentials" is as secret as a string. A value that is already a redaction marker is left
+// and not counted again.
+func (p *redactProcessor) replaceWhole(v pcommon.Value, rule string, rep *redact.Report) {
+	if v.Type() == pcommon.ValueTypeStr && p.redactor.IsMarker(v.Str()) {
+		return
+	}
+	action := p.redactor.FieldAction(rule)
+	secret := ""
+	if action != redact.ActionMask {
+		secret = v.AsString() // the value's JSON for maps and slices, so hashes stay stable
+	}
+	v.SetStr(p.redactor.Replacement(action, secret))
+	rep.AddField(rule)
+}
+
 // redactValue applies the value rules to v and, for maps and slices, to everything inside.
-// Byte values are not scanned.
-func (p *redactProcessor) redactValue(v pcommon.Value, rep *redact.Report) {
+// verdict is that of the key v is under (KeyPlain for bodies and slice elements under plain
+// keys). Byte values are not scanned.
+func (p *redactProcessor) redactValue(v pcommon.Value, verdict redact.KeyVerdict, rep *redact.Report) {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
 		s := v.Str()
-		if out := p.redactor.RedactString(s, rep); out != s {
+		var out string
+		if verdict == redact.KeySuspect {
+			out = p.redactor.RedactSuspectString(s, rep)
+		} else {
+			out = p.redactor.RedactString(s, rep)
+		}
+		if out != s {
 			v.SetStr(out)
 		}
 	case pcommon.ValueTypeInt:
-		if p.redactor.RedactInt(v.Int(), rep) {
-			v.SetStr(p.redactor.Mask())
+		if out, ok := p.redactor.RedactInt(v.Int(), rep); ok {
+			v.SetStr(out)
 		}
 	case pcommon.ValueTypeMap:
 		p.redactMap(v.Map(), rep)
 	case pcommon.ValueTypeSlice:
 		sl := v.Slice()
 		for i := 0; i < sl.Len(); i++ {
-			p.redactValue(sl.At(i), rep)
+			p.redactValue(sl.At(i), verdict, rep)
 		}
 	}
 }
 
 // summarize records rep on the item whose attributes are attrs, adding to a summary an earlier
-// redact processor in the pipeline may have left.
-func (p *redactProcessor) summarize(attrs pcommon.Map, rep *redact.Report) {
-	if !p.summary || rep.Count == 0 {
+// redact processor in the pipeline may have left, and adds rep to the batch's totals.
+func (p *redactProcessor) summarize(attrs pcommon.Map, rep, batch *redact.Report) {
+	if rep.Count == 0 {
+		return
+	}
+	batch.Merge(rep)
+	if !p.summary {
 		return
 	}
 	count := int64(rep.Count)

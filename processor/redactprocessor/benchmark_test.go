@@ -59,7 +59,7 @@ func benchLogs(n int, withSecrets bool) plog.Logs {
 // BenchmarkProcessLogs measures the processor's own work (walk + engine) on batches of 100
 // records; copying the batch before each run is excluded from the timing.
 func BenchmarkProcessLogs(b *testing.B) {
-	p, err := newRedactProcessor(createDefaultConfig().(*Config))
+	p, err := newRedactProcessor(createDefaultConfig().(*Config), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

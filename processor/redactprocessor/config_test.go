@@ -1,6 +1,7 @@
 package redactprocessor
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -28,7 +29,7 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name:     "an empty section gives the defaults",
 			id:       component.NewID(metadata.Type),
-			expected: &Config{Mask: "[REDACTED]"},
+			expected: &Config{Mask: "[REDACTED]", Scopes: allScopes, DefaultAction: "mask", JSONMaxBytes: 65536},
 		},
 		{
 			name: "every option is read",
@@ -38,11 +39,19 @@ func TestLoadConfig(t *testing.T) {
 				Summary:    true,
 				AllowKeys:  []string{"session.id", "Trace.Token"},
 				FieldRules: FieldRulesConfig{Add: []string{"employee_salary", "x-internal-signature"}, Remove: []string{"session", "pin"}},
-				ValueRules: ValueRulesConfig{Disable: []string{"basic_auth"}},
+				ValueRules: ValueRulesConfig{Disable: []string{"basic_auth"}, Enable: []string{"email", "phone"}},
 				CustomRules: []CustomRuleConfig{
 					{Name: "badge_pin", Regex: `pin-(\d{4})`},
 					{Name: "employee_id", Regex: `EMP\d{6}`},
 				},
+				IgnoreKeys:    []string{"trace_id", "content.sha256"},
+				Scopes:        []string{"log_attributes", "log_body", "span_attributes"},
+				DefaultAction: "partial",
+				Actions: map[string]string{
+					"card_number": "partial", "jwt": "hash", "field": "hash", "field:employee_salary": "mask", "badge_pin": "mask",
+				},
+				HashKey:      "0123456789abcdef0123456789abcdef",
+				JSONMaxBytes: 4096,
 			},
 		},
 		{
@@ -96,6 +105,56 @@ func TestLoadConfig(t *testing.T) {
 			wantErrs: []string{"allow_keys[0]: must not be empty"},
 		},
 		{
+			name:     "a hash action without a key names the action and hash_key",
+			id:       component.NewIDWithName(metadata.Type, "hash_without_key"),
+			wantErrs: []string{"hash_key: required because actions.jwt is hash"},
+		},
+		{
+			name:     "a hash default action without a key names default_action",
+			id:       component.NewIDWithName(metadata.Type, "hash_default_without_key"),
+			wantErrs: []string{"hash_key: required because default_action is hash"},
+		},
+		{
+			name:     "a short hash key is rejected",
+			id:       component.NewIDWithName(metadata.Type, "short_hash_key"),
+			wantErrs: []string{"hash_key: must be at least 32 bytes, got 5"},
+		},
+		{
+			name:     "a hash key and a key file cannot both be set",
+			id:       component.NewIDWithName(metadata.Type, "two_hash_keys"),
+			wantErrs: []string{"hash_key: set either hash_key or hash_key_file, not both"},
+		},
+		{
+			name:     "an unknown action is rejected with its rule",
+			id:       component.NewIDWithName(metadata.Type, "bad_action"),
+			wantErrs: []string{`actions.jwt: unknown action "drop"`, `default_action: unknown action "erase"`},
+		},
+		{
+			name:     "an action for a rule that does not exist is rejected",
+			id:       component.NewIDWithName(metadata.Type, "unknown_action_rule"),
+			wantErrs: []string{"actions.jwtt: no such rule", "actions.field:pasword: no such rule", "actions.field:pin: no such rule"},
+		},
+		{
+			name:     "enabling a rule that is not optional is rejected",
+			id:       component.NewIDWithName(metadata.Type, "bad_enable"),
+			wantErrs: []string{`value_rules.enable[0]: "jwt" is not an optional rule`, `value_rules.enable[1]: "email" is also in value_rules.disable`},
+		},
+		{
+			name:     "an unknown scope is rejected",
+			id:       component.NewIDWithName(metadata.Type, "bad_scope"),
+			wantErrs: []string{`scopes[1]: unknown scope "span_names"`},
+		},
+		{
+			name:     "an empty scope list is rejected",
+			id:       component.NewIDWithName(metadata.Type, "no_scopes"),
+			wantErrs: []string{"scopes: must name at least one of"},
+		},
+		{
+			name:     "an empty ignored key and a zero JSON limit are rejected",
+			id:       component.NewIDWithName(metadata.Type, "bad_ignore_and_json"),
+			wantErrs: []string{"ignore_keys[0]: must not be empty", "json_max_bytes: must be positive"},
+		},
+		{
 			name: "every problem is reported at once",
 			id:   component.NewIDWithName(metadata.Type, "several_problems"),
 			wantErrs: []string{
@@ -139,17 +198,87 @@ func TestLoadConfig(t *testing.T) {
 
 func TestConfig_ValidConfigBuildsAProcessor(t *testing.T) {
 	// Validate and the engine must agree: what Validate accepts, the engine builds.
-	cfg := &Config{
-		Mask:        "#",
-		AllowKeys:   []string{"a"},
-		FieldRules:  FieldRulesConfig{Add: []string{"xy"}, Remove: []string{"API-KEY"}},
-		ValueRules:  ValueRulesConfig{Disable: []string{"jwt", "key_value"}},
-		CustomRules: []CustomRuleConfig{{Name: "n", Regex: `\d+`}},
-	}
+	cfg := defaultConfig(func(c *Config) {
+		c.Mask = "#"
+		c.AllowKeys = []string{"a"}
+		c.IgnoreKeys = []string{"b"}
+		c.FieldRules = FieldRulesConfig{Add: []string{"xy"}, Remove: []string{"API-KEY"}}
+		c.ValueRules = ValueRulesConfig{Disable: []string{"jwt", "key_value"}, Enable: []string{"ipv6"}}
+		c.CustomRules = []CustomRuleConfig{{Name: "n", Regex: `\d+`}}
+		c.Actions = map[string]string{"n": "hash", "field:xy": "partial", "field:password": "mask"}
+		c.HashKey = "0123456789abcdef0123456789abcdef"
+	})
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
-	if _, err := newRedactProcessor(cfg); err != nil {
+	if _, err := newRedactProcessor(cfg, nil); err != nil {
 		t.Fatalf("newRedactProcessor with a valid config: %v", err)
+	}
+}
+
+func TestConfig_HashKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "key")
+	if err := os.WriteFile(good, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	short := filepath.Join(dir, "short")
+	if err := os.WriteFile(short, []byte("abc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hashing := func(file string) *Config {
+		return defaultConfig(func(c *Config) { c.DefaultAction = "hash"; c.HashKeyFile = file })
+	}
+
+	t.Run("a key read from a file hashes like the same inline key", func(t *testing.T) {
+		fromFile, err := newRedactProcessor(hashing(good), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inline, err := newRedactProcessor(defaultConfig(func(c *Config) {
+			c.DefaultAction = "hash"
+			c.HashKey = "0123456789abcdef0123456789abcdef"
+		}), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := fromFile.redactor.RedactString("password=hunter2", nil)
+		b := inline.redactor.RedactString("password=hunter2", nil)
+		if a != b || !strings.HasPrefix(a, "password=[HMAC:") {
+			t.Errorf("file key gave %q, inline key %q; want the same HMAC marker", a, b)
+		}
+	})
+	t.Run("a missing file is an error naming hash_key_file", func(t *testing.T) {
+		_, err := newRedactProcessor(hashing(filepath.Join(dir, "absent")), nil)
+		if err == nil || !strings.Contains(err.Error(), "hash_key_file: read key") {
+			t.Errorf("err = %v, want a hash_key_file read error", err)
+		}
+	})
+	t.Run("a short key in a file is an error naming hash_key_file", func(t *testing.T) {
+		_, err := newRedactProcessor(hashing(short), nil)
+		if err == nil || !strings.Contains(err.Error(), "hash_key_file:") || !strings.Contains(err.Error(), "3 bytes") {
+			t.Errorf("err = %v, want a hash_key_file length error", err)
+		}
+	})
+}
+
+func TestConfig_ReadmeExampleValidates(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, "readme").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	if err := sub.Unmarshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := confmap.Validate(cfg); err != nil {
+		t.Fatalf("the README example does not validate: %v", err)
+	}
+	if cfg.Actions["field:password"] != "mask" || cfg.HashKeyFile == "" || len(cfg.Scopes) != len(allScopes) {
+		t.Errorf("the README example was not read whole: %+v", cfg)
 	}
 }

@@ -5,6 +5,7 @@ package redactprocessor
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
@@ -31,20 +32,27 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		Mask: redact.DefaultMask,
+		Mask:          redact.DefaultMask,
+		Scopes:        slices.Clone(allScopes),
+		DefaultAction: redact.ActionNameMask,
+		JSONMaxBytes:  redact.DefaultJSONMaxBytes,
 	}
 }
 
-func newProcessorFromConfig(cfg component.Config) (*redactProcessor, error) {
+func newProcessorFromConfig(set processor.Settings, cfg component.Config) (*redactProcessor, error) {
 	c, ok := cfg.(*Config)
 	if !ok {
 		return nil, fmt.Errorf("redact: config is %T, not *redactprocessor.Config", cfg)
 	}
-	return newRedactProcessor(c)
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, fmt.Errorf("redact: create telemetry: %w", err)
+	}
+	return newRedactProcessor(c, tb)
 }
 
 func createLogs(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
-	p, err := newProcessorFromConfig(cfg)
+	p, err := newProcessorFromConfig(set, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +61,7 @@ func createLogs(ctx context.Context, set processor.Settings, cfg component.Confi
 }
 
 func createTraces(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
-	p, err := newProcessorFromConfig(cfg)
+	p, err := newProcessorFromConfig(set, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +70,7 @@ func createTraces(ctx context.Context, set processor.Settings, cfg component.Con
 }
 
 func createMetrics(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
-	p, err := newProcessorFromConfig(cfg)
+	p, err := newProcessorFromConfig(set, cfg)
 	if err != nil {
 		return nil, err
 	}

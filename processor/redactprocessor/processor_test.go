@@ -333,7 +333,7 @@ func TestTraces_SpanEventAndLinkAttributesAreRedacted(t *testing.T) {
 	wantStr(t, s.Events().At(0).Attributes(), "bad key "+mask, "exception.message")
 	wantStr(t, s.Links().At(0).Attributes(), mask, "peer.jwt")
 	count, rules := summaryOf(t, s.Attributes())
-	if count != 4 || !slices.Equal(rules, []string{"field:authorization", "key_value", "pem_private_key", "field:jwt"}) {
+	if count != 4 || !slices.Equal(rules, []string{"field:authorization", "url_query", "key_value", "pem_private_key", "field:jwt"}) {
 		t.Errorf("span summary = %d %q, want 4 covering span, event and link", count, rules)
 	}
 	if q := out.ScopeSpans().At(0).Spans().At(1).Attributes(); q.Len() != 1 {

@@ -50,7 +50,7 @@ func cardsInGroups(s string, groups []digitGroup, dst []span, id int) []span {
 				break
 			}
 			if digits >= minCardDigits && isCard(s, groups[a:b+1]) {
-				dst = append(dst, span{groups[a].start, groups[b].end, id})
+				dst = append(dst, span{start: groups[a].start, end: groups[b].end, rule: id})
 				a = b
 				break
 			}

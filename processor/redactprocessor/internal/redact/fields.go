@@ -76,6 +76,7 @@ type fieldMatcher struct {
 	// a key is read once instead of once per pattern.
 	byFirst [256][]candidate
 	allow   map[string]struct{} // lower-cased exact keys that are never redacted
+	ignore  map[string]struct{} // lower-cased exact keys whose values are not scanned
 }
 
 // normalizePattern lower-cases a pattern and drops every separator, so that it can be searched
@@ -101,12 +102,12 @@ func IsDefaultFieldPattern(p string) bool {
 	return false
 }
 
-func newFieldMatcher(add, remove, allow []string) (*fieldMatcher, error) {
+func newFieldMatcher(add, remove, allow, ignore []string) (*fieldMatcher, error) {
 	removed := make(map[string]bool, len(remove))
 	for _, r := range remove {
 		removed[normalizePattern(r)] = true
 	}
-	m := &fieldMatcher{allow: make(map[string]struct{}, len(allow))}
+	m := &fieldMatcher{}
 	seen := make(map[string]bool)
 	addPattern := func(p string) error {
 		n := normalizePattern(p)
@@ -145,19 +146,32 @@ func newFieldMatcher(add, remove, allow []string) (*fieldMatcher, error) {
 		}
 		m.byFirst[p.norm[0]] = append(m.byFirst[p.norm[0]], c)
 	}
-	for _, k := range allow {
-		lower := []byte(k)
-		for i, c := range lower {
-			lower[i] = toLower(c) // ASCII only, as in allowed
-		}
-		m.allow[string(lower)] = struct{}{}
-	}
+	m.allow = lowerSet(allow)
+	m.ignore = lowerSet(ignore)
 	return m, nil
 }
 
+// lowerSet is the set of keys lower-cased (ASCII only, as in inSet).
+func lowerSet(keys []string) map[string]struct{} {
+	set := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		lower := []byte(k)
+		for i, c := range lower {
+			lower[i] = toLower(c)
+		}
+		set[string(lower)] = struct{}{}
+	}
+	return set
+}
+
 // allowed reports whether key is in allow_keys (exact, ASCII case-insensitive).
-func (m *fieldMatcher) allowed(key string) bool {
-	if len(m.allow) == 0 {
+func (m *fieldMatcher) allowed(key string) bool { return inSet(m.allow, key) }
+
+// ignored reports whether key is in ignore_keys (exact, ASCII case-insensitive).
+func (m *fieldMatcher) ignored(key string) bool { return inSet(m.ignore, key) }
+
+func inSet(set map[string]struct{}, key string) bool {
+	if len(set) == 0 {
 		return false
 	}
 	var stack [maxKeyLen]byte
@@ -165,16 +179,27 @@ func (m *fieldMatcher) allowed(key string) bool {
 	for i := 0; i < len(key); i++ {
 		lower = append(lower, toLower(key[i]))
 	}
-	_, ok := m.allow[string(lower)]
+	_, ok := set[string(lower)]
 	return ok
 }
 
 // match returns the pattern that makes key sensitive, or nil. It does not consult allow_keys.
 // When several patterns hit, the one listed first (defaults, then additions) is reported.
 func (m *fieldMatcher) match(key string) *fieldPattern {
+	p, _ := m.lookup(key)
+	return p
+}
+
+// lookup returns the pattern that makes key sensitive (or nil) and whether key is suspect
+// (its last word is one of suspectWords), normalising the key once for both answers.
+func (m *fieldMatcher) lookup(key string) (*fieldPattern, bool) {
 	var bufStack [maxKeyLen]byte
 	var startStack [64]int
 	buf, starts := normalizeKey(key, bufStack[:0], startStack[:0])
+	return m.matchNormalized(buf, starts), isSuspect(buf, starts)
+}
+
+func (m *fieldMatcher) matchNormalized(buf []byte, starts []int) *fieldPattern {
 	best := len(m.patterns)
 	for i := 0; i+1 < len(buf); i++ {
 		for _, c := range m.byFirst[buf[i]] {

@@ -17,6 +17,7 @@ var plantedSecrets = []string{
 	"378282246310005",
 	testPEM,
 	"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH PRIVATE KEY-----",
+	ghpToken, ghPAT, glToken, slackBot, stripeLive, googleKey,
 }
 
 // FuzzRedactString checks the value scanner's safety properties on arbitrary input:

@@ -16,7 +16,11 @@ import "strings"
 //
 // An unquoted value that is an HTTP auth scheme ("Bearer", "Basic", ...) takes the next word
 // with it.
-func findKeyValues(fm *fieldMatcher, s string, dst []span, id int) []span {
+//
+// The same pass serves high_entropy (entropyID >= 0): the value of a pair whose key no field
+// rule matches but whose last word is suspect is reported when it looks random. Either id may
+// be -1 when its rule is off.
+func findKeyValues(fm *fieldMatcher, s string, dst []span, kvID, entropyID int) []span {
 	for i := 0; i < len(s); {
 		j := strings.IndexAny(s[i:], "=:")
 		if j < 0 {
@@ -24,11 +28,21 @@ func findKeyValues(fm *fieldMatcher, s string, dst []span, id int) []span {
 		}
 		sep := i + j
 		i = sep + 1
-		if vs, ve, ok := keyValueAt(fm, s, sep); ok {
-			dst = append(dst, span{vs, ve, id})
-			if ve > i {
-				i = ve
-			}
+		key, vs, ve, ok := keyValueAt(s, sep)
+		if !ok || fm.allowed(key) {
+			continue
+		}
+		p, suspect := fm.lookup(key)
+		id := -1
+		switch {
+		case p != nil:
+			id = kvID
+		case suspect && entropyID >= 0 && looksRandom(s[vs:ve]):
+			id = entropyID
+		}
+		if id >= 0 {
+			dst = append(dst, span{start: vs, end: ve, rule: id})
+			i = max(i, ve)
 		}
 	}
 	return dst
@@ -39,12 +53,14 @@ func findKeyValues(fm *fieldMatcher, s string, dst []span, id int) []span {
 // padding) and still finds "....database.password=".
 const maxInlineKeyLen = 128
 
-func keyValueAt(fm *fieldMatcher, s string, sep int) (vs, ve int, ok bool) {
+// keyValueAt reads the pair around the separator at sep: the key before it and the span of the
+// value after it. ok is false when there is no key or no value.
+func keyValueAt(s string, sep int) (key string, vs, ve int, ok bool) {
 	c := s[sep]
 	if sep+1 < len(s) {
 		next := s[sep+1]
 		if c == '=' && next == '=' || c == ':' && next == '/' {
-			return 0, 0, false // comparison or URL scheme
+			return "", 0, 0, false // comparison or URL scheme
 		}
 	}
 	k := sep
@@ -64,12 +80,9 @@ func keyValueAt(fm *fieldMatcher, s string, sep int) (vs, ve int, ok bool) {
 		k--
 	}
 	if k == keyEnd {
-		return 0, 0, false
+		return "", 0, 0, false
 	}
-	key := s[k:keyEnd]
-	if fm.allowed(key) || fm.match(key) == nil {
-		return 0, 0, false
-	}
+	key = s[k:keyEnd]
 
 	v := sep + 1
 	spaced := false
@@ -78,7 +91,7 @@ func keyValueAt(fm *fieldMatcher, s string, sep int) (vs, ve int, ok bool) {
 		spaced = true
 	}
 	if v >= len(s) {
-		return 0, 0, false
+		return "", 0, 0, false
 	}
 	switch {
 	case s[v] == '\\' && v+1 < len(s) && s[v+1] == '"':
@@ -108,7 +121,7 @@ func keyValueAt(fm *fieldMatcher, s string, sep int) (vs, ve int, ok bool) {
 			ve = extendOverNextWord(s, ve)
 		}
 	}
-	return vs, ve, ve > vs
+	return key, vs, ve, ve > vs
 }
 
 func isInlineKeyChar(c byte) bool {

@@ -3,6 +3,7 @@ package redact
 import (
 	"encoding/base64"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -14,34 +15,61 @@ const (
 	RulePEMPrivateKey  = "pem_private_key"
 	RuleCardNumber     = "card_number"
 	RuleAWSAccessKeyID = "aws_access_key_id"
+	RuleAWSSecretKey   = "aws_secret_access_key"
+	RuleGitHubToken    = "github_token"
+	RuleGitLabToken    = "gitlab_token"
+	RuleSlackToken     = "slack_token"
+	RuleSlackWebhook   = "slack_webhook"
+	RuleStripeKey      = "stripe_key"
+	RuleGoogleAPIKey   = "google_api_key"
 	RuleURLPassword    = "url_password"
+	RuleURLQuery       = "url_query"
 	RuleKeyValue       = "key_value"
+	RuleJSON           = "json"
+	RuleHighEntropy    = "high_entropy"
+	RuleEmail          = "email"
+	RuleIPv4           = "ipv4"
+	RuleIPv6           = "ipv6"
+	RulePhone          = "phone"
 
 	// FieldRulePrefix starts the name a field rule reports under: "field:password".
 	FieldRulePrefix = "field:"
+	// FieldRuleAction is the actions key that applies to every field rule.
+	FieldRuleAction = "field"
 )
 
-// BuiltinValueRules lists the built-in value rules in the order they run.
+// BuiltinValueRules lists the built-in value rules in the order they run. When findings of
+// several rules overlap, the rule listed first decides the action.
 var BuiltinValueRules = []string{
 	RuleJWT, RuleBearerToken, RuleBasicAuth, RulePEMPrivateKey, RuleCardNumber,
-	RuleAWSAccessKeyID, RuleURLPassword, RuleKeyValue,
+	RuleAWSAccessKeyID, RuleAWSSecretKey, RuleGitHubToken, RuleGitLabToken, RuleSlackToken,
+	RuleSlackWebhook, RuleStripeKey, RuleGoogleAPIKey, RuleURLPassword, RuleURLQuery,
+	RuleKeyValue, RuleJSON, RuleHighEntropy, RuleEmail, RuleIPv4, RuleIPv6, RulePhone,
 }
+
+// OptionalValueRules are the built-in rules that are off unless enabled: they find personal
+// data an audit trail often needs to keep.
+var OptionalValueRules = []string{RuleEmail, RuleIPv4, RuleIPv6, RulePhone}
 
 // IsBuiltinValueRule reports whether name is one of BuiltinValueRules.
-func IsBuiltinValueRule(name string) bool {
-	for _, r := range BuiltinValueRules {
-		if r == name {
-			return true
-		}
-	}
-	return false
-}
+func IsBuiltinValueRule(name string) bool { return slices.Contains(BuiltinValueRules, name) }
 
-// span is a byte range of the scanned string to be replaced by the mask, and the rule that found
-// it (an index into Redactor.rules).
+// IsOptionalValueRule reports whether name is one of OptionalValueRules.
+func IsOptionalValueRule(name string) bool { return slices.Contains(OptionalValueRules, name) }
+
+// Where a span's replacement goes, which decides how it is written.
+const (
+	kindText       uint8 = iota // plain text: the replacement as is
+	kindJSONString              // inside a JSON string: JSON-escaped
+	kindJSONValue               // a whole non-string JSON value: a JSON string literal
+)
+
+// span is a byte range of the scanned string to be replaced, and the rule that found it (an
+// index into Redactor.rules).
 type span struct {
 	start, end int
 	rule       int
+	kind       uint8
 }
 
 // valueRule finds secrets in a string. Before find runs, RedactString checks the rule's gate
@@ -49,13 +77,16 @@ type span struct {
 // most rules never see most strings. find appends the spans it finds to dst and returns it; it
 // must not allocate when it finds nothing.
 type valueRule struct {
-	name string
-	gate gate
-	find func(s string, dst []span, id int) []span
+	name   string
+	gate   gate
+	mask   gateMask // gate compiled by New
+	find   func(s string, dst []span, id int) []span
+	action Action
 }
 
 // gate is a necessary condition for a rule to find anything: at least minDigits ASCII digits,
-// and for each string in each, at least one of its bytes in the scanned string.
+// and for each string in each, at least one of its bytes in the scanned string. New compiles it
+// into bit masks (gateMask).
 type gate struct {
 	each      []string
 	minDigits int
@@ -63,27 +94,62 @@ type gate struct {
 
 func gateOf(each ...string) gate { return gate{each: each} }
 
-func (g *gate) admits(p *stringProfile) bool {
+// gateMask is a compiled gate: each group is a set of byte classes (bits of
+// Redactor.byteBits), and a string passes when its profile has a bit of every group.
+type gateMask struct {
+	groups    []uint64
+	minDigits int
+}
+
+func (g *gateMask) admits(p *stringProfile) bool {
 	if p.digits < g.minDigits {
 		return false
 	}
-	for _, chars := range g.each {
-		found := false
-		for i := 0; i < len(chars) && !found; i++ {
-			found = p.seen[chars[i]]
-		}
-		if !found {
+	for _, m := range g.groups {
+		if p.bits&m == 0 {
 			return false
 		}
 	}
 	return true
 }
 
-// stringProfile is what one pass over a string tells the gates: which bytes occur and how many
-// ASCII digits there are. A table of flags (plain stores, no read-modify-write chain) is
-// cheaper to fill than a bit set.
+// byteBits maps each byte some gate mentions to one of 64 bits; bytes no gate mentions map to
+// 0. When more than 64 bytes are mentioned, several share a bit, which can only make a gate
+// admit more strings, never fewer: a gate stays a necessary condition.
+type byteBits [256]uint64
+
+func newByteBits(rules []valueRule) *byteBits {
+	var bb byteBits
+	next := 0
+	for _, r := range rules {
+		for _, group := range r.gate.each {
+			for i := 0; i < len(group); i++ {
+				if bb[group[i]] == 0 {
+					bb[group[i]] = 1 << (next % 64)
+					next++
+				}
+			}
+		}
+	}
+	return &bb
+}
+
+func (bb *byteBits) compile(g gate) gateMask {
+	gm := gateMask{minDigits: g.minDigits}
+	for _, group := range g.each {
+		var m uint64
+		for i := 0; i < len(group); i++ {
+			m |= bb[group[i]]
+		}
+		gm.groups = append(gm.groups, m)
+	}
+	return gm
+}
+
+// stringProfile is what one pass over a string tells the gates: which byte classes occur and
+// how many ASCII digits there are. Both accumulate in registers.
 type stringProfile struct {
-	seen   [256]bool
+	bits   uint64
 	digits int
 }
 
@@ -94,12 +160,15 @@ var digitValue = func() (t [256]uint8) {
 	return t
 }()
 
-func (p *stringProfile) fill(s string) {
+func (p *stringProfile) fill(s string, bb *byteBits) {
+	var bits uint64
+	digits := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		p.seen[c] = true
-		p.digits += int(digitValue[c])
+		bits |= bb[c]
+		digits += int(digitValue[c])
 	}
+	p.bits, p.digits = bits, digits
 }
 
 // The built-in expressions are compiled once, at package initialisation; nothing on the hot path
@@ -118,58 +187,84 @@ var (
 	urlPasswordRe = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@]*:([^\s@/]+)@`)
 )
 
-func builtinRules(fm *fieldMatcher) []valueRule {
+// builtinRules returns every built-in rule. The key_value and high_entropy closures read r's
+// rule indexes when they run, after New has set them.
+func builtinRules(r *Redactor, fm *fieldMatcher) []valueRule {
 	return []valueRule{
-		{RuleJWT, gateOf("e", "y", "J", "."), func(s string, dst []span, id int) []span {
+		{name: RuleJWT, gate: gateOf("e", "y", "J", "."), find: func(s string, dst []span, id int) []span {
 			if !strings.Contains(s, "eyJ") {
 				return dst
 			}
 			return appendMatches(jwtRe, s, 0, dst, id)
 		}},
-		{RuleBearerToken, gateOf("bB", "rR"), func(s string, dst []span, id int) []span {
+		{name: RuleBearerToken, gate: gateOf("bB", "rR"), find: func(s string, dst []span, id int) []span {
 			if !containsFoldASCII(s, "bearer") {
 				return dst
 			}
 			for _, m := range bearerRe.FindAllStringSubmatchIndex(s, -1) {
 				if looksLikeBearerToken(s[m[2]:m[3]]) {
-					dst = append(dst, span{m[2], m[3], id})
+					dst = append(dst, span{start: m[2], end: m[3], rule: id})
 				}
 			}
 			return dst
 		}},
-		{RuleBasicAuth, gateOf("bB", "cC"), func(s string, dst []span, id int) []span {
+		{name: RuleBasicAuth, gate: gateOf("bB", "cC"), find: func(s string, dst []span, id int) []span {
 			if !containsFoldASCII(s, "basic") {
 				return dst
 			}
 			for _, m := range basicRe.FindAllStringSubmatchIndex(s, -1) {
 				if isBasicCredential(s[m[2]:m[3]]) {
-					dst = append(dst, span{m[2], m[3], id})
+					dst = append(dst, span{start: m[2], end: m[3], rule: id})
 				}
 			}
 			return dst
 		}},
-		{RulePEMPrivateKey, gateOf("-", "P", "K"), func(s string, dst []span, id int) []span {
+		{name: RulePEMPrivateKey, gate: gateOf("-", "P", "K"), find: func(s string, dst []span, id int) []span {
 			if !strings.Contains(s, "PRIVATE KEY") || !strings.Contains(s, "-----BEGIN") {
 				return dst
 			}
 			return appendMatches(pemRe, s, 0, dst, id)
 		}},
-		{RuleCardNumber, gate{minDigits: minCardDigits}, findCardNumbers},
-		{RuleAWSAccessKeyID, gateOf("A", "I", "KS"), func(s string, dst []span, id int) []span {
+		{name: RuleCardNumber, gate: gate{minDigits: minCardDigits}, find: findCardNumbers},
+		{name: RuleAWSAccessKeyID, gate: gateOf("A", "I", "KS"), find: func(s string, dst []span, id int) []span {
 			if !strings.Contains(s, "AKIA") && !strings.Contains(s, "ASIA") {
 				return dst
 			}
 			return appendMatches(awsRe, s, 0, dst, id)
 		}},
-		{RuleURLPassword, gateOf(":", "/", "@"), func(s string, dst []span, id int) []span {
+		// "aws" or "secret" in any case, and at least 40 bytes (digits are not required).
+		{name: RuleAWSSecretKey, gate: gateOf("aAsS", "wWeE", "sScC"), find: findAWSSecretKeys},
+		{name: RuleGitHubToken, gate: gateOf("g", "h", "_"), find: findTokens(&githubToken, &githubPAT)},
+		{name: RuleGitLabToken, gate: gateOf("g", "l", "-"), find: findTokens(&gitlabPAT)},
+		{name: RuleSlackToken, gate: gateOf("x", "-"), find: findTokens(&slackToken, &slackAppToken)},
+		{name: RuleSlackWebhook, gate: gateOf("h", "k", "/"), find: findSlackWebhooks},
+		{name: RuleStripeKey, gate: gateOf("sr", "k", "_"), find: findTokens(&stripeSecretKey, &stripeRestrictedKey)},
+		{name: RuleGoogleAPIKey, gate: gateOf("A", "I", "z"), find: findTokens(&googleAPIKey)},
+		{name: RuleURLPassword, gate: gateOf(":", "/", "@"), find: func(s string, dst []span, id int) []span {
 			if !strings.Contains(s, "://") || strings.IndexByte(s, '@') < 0 {
 				return dst
 			}
 			return appendMatches(urlPasswordRe, s, 1, dst, id)
 		}},
-		{RuleKeyValue, gateOf("=:"), func(s string, dst []span, id int) []span {
-			return findKeyValues(fm, s, dst, id)
+		{name: RuleURLQuery, gate: gateOf("?", "="), find: func(s string, dst []span, id int) []span {
+			return findQueryParams(fm, s, dst, id)
 		}},
+		{name: RuleKeyValue, gate: gateOf("=:"), find: func(s string, dst []span, id int) []span {
+			return findKeyValues(fm, s, dst, id, r.entropyID)
+		}},
+		// json has no find: RedactString parses JSON documents itself and reports under it.
+		{name: RuleJSON},
+		// With key_value on, its pass reports high_entropy too; this one runs only without it.
+		{name: RuleHighEntropy, gate: gateOf("=:"), find: func(s string, dst []span, id int) []span {
+			if r.kvID >= 0 {
+				return dst
+			}
+			return findKeyValues(fm, s, dst, -1, id)
+		}},
+		{name: RuleEmail, gate: gateOf("@", "."), find: findEmails},
+		{name: RuleIPv4, gate: gate{each: []string{"."}, minDigits: 4}, find: findIPv4},
+		{name: RuleIPv6, gate: gateOf(":"), find: findIPv6},
+		{name: RulePhone, gate: gate{each: []string{"+"}, minDigits: minPhoneDigits}, find: findPhones},
 	}
 }
 
@@ -179,7 +274,7 @@ func appendMatches(re *regexp.Regexp, s string, group int, dst []span, id int) [
 	for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
 		a, b := m[2*group], m[2*group+1]
 		if a >= 0 && b > a {
-			dst = append(dst, span{a, b, id})
+			dst = append(dst, span{start: a, end: b, rule: id})
 		}
 	}
 	return dst
