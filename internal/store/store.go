@@ -84,6 +84,14 @@ type Store interface {
 	Get(ctx context.Context, tenant, id string) (record.Record, error)
 	// Trace returns the records of one trace, oldest first.
 	Trace(ctx context.Context, tenant, traceID string) ([]record.Record, error)
+	// Stats returns the aggregates of q (see Stats). A query Normalize refuses is an error
+	// wrapping ErrInvalidQuery.
+	Stats(ctx context.Context, q StatsQuery) (Stats, error)
+	// Prune deletes the records whose timestamp is before now minus their level's retention
+	// period, in short transactions so that inserts are never blocked for long, and reports
+	// how many it removed per level. Records are gone from search too. On error, the result
+	// still reports what was removed before it.
+	Prune(ctx context.Context, policy RetentionPolicy, now time.Time) (PruneResult, error)
 	// Close releases the store. Calling it twice is safe.
 	Close() error
 }

@@ -27,7 +27,22 @@ type Config struct {
 	// MmapSize is how many bytes of the file are memory-mapped for reads. 0 disables mmap: with
 	// it, an I/O error surfaces as SIGBUS instead of an error, so it is an explicit choice.
 	MmapSize int64 `mapstructure:"mmap_size"`
+
+	// Tenancy is where tenants' records live: TenancySingleDatabase (one file at Path, the
+	// tenant in a column) or TenancyDatabasePerTenant (one file per tenant in Directory).
+	Tenancy string `mapstructure:"tenancy"`
+	// Directory holds one file per tenant, <tenant>.db, with database_per_tenant.
+	Directory string `mapstructure:"directory"`
+	// MaxActiveConnections is how many tenant files database_per_tenant keeps open at once;
+	// the least recently used idle one is closed to open another.
+	MaxActiveConnections int `mapstructure:"max_active_connections"`
 }
+
+// Tenancy modes.
+const (
+	TenancySingleDatabase    = "single_database"
+	TenancyDatabasePerTenant = "database_per_tenant"
+)
 
 // Defaults, in one place.
 const (
@@ -35,6 +50,10 @@ const (
 	DefaultSynchronous  = "NORMAL"
 	DefaultBusyTimeout  = 5 * time.Second
 	DefaultCacheSizeKiB = 16 * 1024
+
+	DefaultTenancy              = TenancySingleDatabase
+	DefaultDirectory            = "./data/tenants"
+	DefaultMaxActiveConnections = 50
 )
 
 // memoryPath is SQLite's name for a private in-memory database.
@@ -47,6 +66,10 @@ func DefaultConfig() Config {
 		Synchronous:  DefaultSynchronous,
 		BusyTimeout:  DefaultBusyTimeout,
 		CacheSizeKiB: DefaultCacheSizeKiB,
+
+		Tenancy:              DefaultTenancy,
+		Directory:            DefaultDirectory,
+		MaxActiveConnections: DefaultMaxActiveConnections,
 	}
 }
 
@@ -73,6 +96,21 @@ func (c Config) Validate() error {
 	}
 	if c.MmapSize < 0 {
 		errs = append(errs, fmt.Errorf("mmap_size: %d must not be negative", c.MmapSize))
+	}
+	switch c.Tenancy {
+	case "", TenancySingleDatabase: // "" for a Config built without DefaultConfig
+	case TenancyDatabasePerTenant:
+		switch {
+		case strings.TrimSpace(c.Directory) == "":
+			errs = append(errs, errors.New("directory: must not be empty with tenancy database_per_tenant"))
+		case c.Directory == memoryPath || strings.ContainsAny(c.Directory, "?\x00"):
+			errs = append(errs, fmt.Errorf("directory: %q must be a directory path without '?' or NUL", c.Directory))
+		}
+		if c.MaxActiveConnections < 1 {
+			errs = append(errs, fmt.Errorf("max_active_connections: %d must be at least 1", c.MaxActiveConnections))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("tenancy: %q is not %s or %s", c.Tenancy, TenancySingleDatabase, TenancyDatabasePerTenant))
 	}
 	return errors.Join(errs...)
 }

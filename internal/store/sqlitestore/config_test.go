@@ -16,7 +16,10 @@ func TestConfig_DefaultsAreValid(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("DefaultConfig().Validate() = %v", err)
 	}
-	want := Config{Path: "./data/audit.db", Synchronous: "NORMAL", BusyTimeout: 5 * time.Second, CacheSizeKiB: 16 * 1024}
+	want := Config{
+		Path: "./data/audit.db", Synchronous: "NORMAL", BusyTimeout: 5 * time.Second, CacheSizeKiB: 16 * 1024,
+		Tenancy: "single_database", Directory: "./data/tenants", MaxActiveConnections: 50,
+	}
 	if cfg != want {
 		t.Errorf("DefaultConfig() = %+v, want %+v", cfg, want)
 	}
@@ -34,6 +37,16 @@ func TestConfig_ValidateNamesTheOffendingField(t *testing.T) {
 		{"a negative busy timeout is refused", func(c *Config) { c.BusyTimeout = -time.Second }, "busy_timeout:"},
 		{"a negative cache size is refused", func(c *Config) { c.CacheSizeKiB = -1 }, "cache_size_kib:"},
 		{"a negative mmap size is refused", func(c *Config) { c.MmapSize = -1 }, "mmap_size:"},
+		{"an unknown tenancy is refused", func(c *Config) { c.Tenancy = "per_user" }, "tenancy:"},
+		{"database per tenant without a directory is refused", func(c *Config) {
+			c.Tenancy, c.Directory = TenancyDatabasePerTenant, ""
+		}, "directory:"},
+		{"database per tenant in memory is refused", func(c *Config) {
+			c.Tenancy, c.Directory = TenancyDatabasePerTenant, ":memory:"
+		}, "directory:"},
+		{"database per tenant with no open file allowed is refused", func(c *Config) {
+			c.Tenancy, c.MaxActiveConnections = TenancyDatabasePerTenant, 0
+		}, "max_active_connections:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

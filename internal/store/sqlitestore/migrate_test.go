@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -53,10 +54,19 @@ func hasColumn(t *testing.T, db *sql.DB, table, column string) bool {
 	return n == 1
 }
 
+// allVersions is [1 2 ... SchemaVersion()].
+func allVersions() []int {
+	out := make([]int, SchemaVersion())
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
+}
+
 func TestMigrate_ANewFileIsAtTheLatestVersion(t *testing.T) {
 	s := openTemp(t)
-	if got := versions(t, s.write); !slices.Equal(got, []int{1}) {
-		t.Errorf("schema_version = %v, want [1]", got)
+	if got := versions(t, s.write); !slices.Equal(got, allVersions()) {
+		t.Errorf("schema_version = %v, want %v", got, allVersions())
 	}
 	if SchemaVersion() != len(migrations) {
 		t.Errorf("SchemaVersion() = %d, want %d", SchemaVersion(), len(migrations))
@@ -81,14 +91,14 @@ func TestMigrate_ReopeningAFileAppliesNothingTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := versions(t, openRaw(t, path)); !slices.Equal(got, []int{1}) {
-		t.Errorf("after three opens schema_version = %v, want [1]", got)
+	if got := versions(t, openRaw(t, path)); !slices.Equal(got, allVersions()) {
+		t.Errorf("after three opens schema_version = %v, want %v", got, allVersions())
 	}
 }
 
-// A v1 file written by this binary is upgraded by a later one: the test plays the later binary
-// by appending a version 2 to the list.
-func TestMigrate_UpgradesAV1FileAndKeepsItsRecords(t *testing.T) {
+// A file written by this binary is upgraded by a later one: the test plays the later binary
+// by appending a version N+1 to the list.
+func TestMigrate_UpgradesAFileAndKeepsItsRecords(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	cfg := DefaultConfig()
 	cfg.Path = path
@@ -104,16 +114,17 @@ func TestMigrate_UpgradesAV1FileAndKeepsItsRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	v2 := append(slices.Clone(migrations), migration{version: 2, steps: []string{
+	next := SchemaVersion() + 1
+	v2 := append(slices.Clone(migrations), migration{version: next, steps: []string{
 		`ALTER TABLE audit_logs ADD COLUMN region TEXT NOT NULL DEFAULT ''`,
 		`CREATE INDEX audit_logs_region ON audit_logs (region)`,
 	}})
 	db := openRaw(t, path)
 	if err := migrate(context.Background(), db, v2); err != nil {
-		t.Fatalf("migrate to v2: %v", err)
+		t.Fatalf("migrate to v%d: %v", next, err)
 	}
-	if got := versions(t, db); !slices.Equal(got, []int{1, 2}) {
-		t.Errorf("schema_version = %v, want [1 2]", got)
+	if got := versions(t, db); !slices.Equal(got, append(allVersions(), next)) {
+		t.Errorf("schema_version = %v, want %v", got, append(allVersions(), next))
 	}
 	if !hasColumn(t, db, "audit_logs", "region") {
 		t.Error("the v2 column is missing")
@@ -123,9 +134,9 @@ func TestMigrate_UpgradesAV1FileAndKeepsItsRecords(t *testing.T) {
 		t.Errorf("the v1 record after the upgrade: %q, %v", msg, err)
 	}
 	if err := migrate(context.Background(), db, v2); err != nil {
-		t.Fatalf("migrate to v2 again: %v", err)
+		t.Fatalf("migrate to v%d again: %v", next, err)
 	}
-	if got := versions(t, db); !slices.Equal(got, []int{1, 2}) {
+	if got := versions(t, db); !slices.Equal(got, append(allVersions(), next)) {
 		t.Errorf("a second migrate changed schema_version to %v", got)
 	}
 }
@@ -135,7 +146,7 @@ func TestMigrate_AFailedStepLeavesTheVersionAndSchemaUntouched(t *testing.T) {
 	s := openAt(t, path)
 	_ = s.Close()
 
-	broken := append(slices.Clone(migrations), migration{version: 2, steps: []string{
+	broken := append(slices.Clone(migrations), migration{version: SchemaVersion() + 1, steps: []string{
 		`ALTER TABLE audit_logs ADD COLUMN region TEXT NOT NULL DEFAULT ''`,
 		`CREATE INDEX broken ON no_such_table (x)`,
 	}})
@@ -144,8 +155,8 @@ func TestMigrate_AFailedStepLeavesTheVersionAndSchemaUntouched(t *testing.T) {
 	if err == nil {
 		t.Fatal("a failing migration reported success")
 	}
-	if got := versions(t, db); !slices.Equal(got, []int{1}) {
-		t.Errorf("schema_version = %v after a failed step, want [1]", got)
+	if got := versions(t, db); !slices.Equal(got, allVersions()) {
+		t.Errorf("schema_version = %v after a failed step, want %v", got, allVersions())
 	}
 	if hasColumn(t, db, "audit_logs", "region") {
 		t.Error("the first step of the failed migration was kept")
@@ -168,7 +179,7 @@ func TestMigrate_RefusesADatabaseFromANewerBinary(t *testing.T) {
 	if !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("Open = %v, want ErrSchemaTooNew", err)
 	}
-	const want = "sqlitestore: database schema version 7 is newer than this binary supports (1); upgrade otelcol-audit"
+	want := fmt.Sprintf("sqlitestore: database schema version 7 is newer than this binary supports (%d); upgrade otelcol-audit", SchemaVersion())
 	if err.Error() != want {
 		t.Errorf("error = %q, want %q", err.Error(), want)
 	}
@@ -197,4 +208,54 @@ func openAt(t *testing.T, path string) *Store {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
 	return s
+}
+
+// indexColumns lists an index's columns in order.
+func indexColumns(t *testing.T, db *sql.DB, index string) []string {
+	t.Helper()
+	rows, err := db.Query(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`, index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// A file left at version 1 by the first release reaches version 2 at Open: its time indexes
+// carry the columns Stats reads, and its records are kept.
+func TestMigrate_Version2WidensTheTimeIndexesOfAV1File(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	db := openRaw(t, path)
+	if err := migrate(context.Background(), db, migrations[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id) VALUES ('v1-row', 1, 1, 2, 'acme')`); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	s := openAt(t, path)
+	defer s.Close()
+	if got := versions(t, s.write); !slices.Equal(got, allVersions()) {
+		t.Errorf("schema_version = %v, want %v", got, allVersions())
+	}
+	for index, want := range map[string][]string{
+		"audit_logs_tenant_time": {"tenant_id", "timestamp", "id", "level", "event", "user_id"},
+		"audit_logs_time":        {"timestamp", "id", "level", "event", "user_id", "tenant_id"},
+	} {
+		if got := indexColumns(t, s.write, index); !slices.Equal(got, want) {
+			t.Errorf("%s columns = %v, want %v", index, got, want)
+		}
+	}
+	if _, err := s.Get(context.Background(), "acme", "v1-row"); err != nil {
+		t.Errorf("the v1 record after the upgrade: %v", err)
+	}
 }

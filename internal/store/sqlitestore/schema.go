@@ -5,6 +5,7 @@ package sqlitestore
 // version in between.
 var migrations = []migration{
 	{version: 1, steps: schemaV1},
+	{version: 2, steps: schemaV2},
 }
 
 // schemaV1 is the first schema.
@@ -97,4 +98,24 @@ END`,
 	INSERT INTO audit_fts (rowid, message, event, attributes)
 	VALUES (new.seq, new.message, new.event, new.attributes);
 END`,
+}
+
+// schemaV2 makes Stats read indexes only. Stats groups every row of a time range by level,
+// event and user; with v1's indexes each row of the range cost a lookup into the table (rows
+// of about 1 KiB), and the top lists scanned a tenant's whole event or user index: about 230
+// ms for one tenant's day on a 1M-row file. Carrying level, event and user_id in the two time
+// indexes turns the three statements into range scans of a covering index (about 10 ms).
+//
+// The columns are appended to the existing time indexes rather than put in a new index: the
+// prefix (tenant_id, timestamp, id) that listings and keyset pages use is unchanged, and the
+// writer maintains wider entries instead of one more B-tree per insert. The retention delete
+// walks audit_logs_time too, and now finds each row's level there.
+//
+// On an existing file the rebuild takes about 1.5 s per index per million rows, once, at the
+// first start of this version.
+var schemaV2 = []string{
+	`DROP INDEX audit_logs_tenant_time`,
+	`CREATE INDEX audit_logs_tenant_time ON audit_logs (tenant_id, timestamp, id, level, event, user_id)`,
+	`DROP INDEX audit_logs_time`,
+	`CREATE INDEX audit_logs_time ON audit_logs (timestamp, id, level, event, user_id, tenant_id)`,
 }

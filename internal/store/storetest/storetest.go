@@ -15,6 +15,10 @@
 //     case and punctuation), "quoted phrases", a trailing * for a prefix, and the uppercase
 //     operators AND, OR, NOT with parentheses. An unterminated quote, an unbalanced parenthesis
 //     or an operator missing a term is store.ErrInvalidQuery.
+//   - Stats: ByLevel lists every level; top lists rank by count, then key; records without an
+//     event or user are not ranked; the histogram lists every epoch-aligned bucket of the range.
+//   - Prune removes exactly the records older than their level's period (one exactly at the
+//     cutoff is kept), from every tenant, and search no longer finds them.
 package storetest
 
 import (
@@ -60,6 +64,12 @@ func Run(t *testing.T, open Open) {
 		{"BadSearchSyntaxIsErrInvalidQuery", testBadSearch},
 		{"GetOfAMissingIDIsErrNotFound", testGetMissing},
 		{"ConcurrentInsertsAndQueriesAreSafe", testConcurrency},
+		{"StatsCountLevelsAndRankTopEventsAndUsers", testStatsCounts},
+		{"StatsHistogramListsEveryBucketIncludingEmptyOnes", testStatsHistogram},
+		{"StatsRefuseQueriesTheyCannotAnswer", testStatsRefusals},
+		{"PruneRemovesExactlyTheExpiredRecordsOfEachLevel", testPruneRemovesExactlyTheExpired},
+		{"PruneWithZeroPeriodsKeepsEverything", testPruneKeepsForever},
+		{"PrunedRecordsAreNoLongerFound", testPrunedRecordsAreNotFound},
 		{"MigrateIsIdempotent", testMigrateAgain},
 		{"CloseTwiceIsSafe", testCloseTwice},
 	}

@@ -1,0 +1,194 @@
+package sqlitestore
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// The query benchmarks run on one file of queryBenchRows records spread over queryBenchSpan,
+// built on the first run (a minute or two at the store's insert ceiling) and cached in the
+// system temp directory under a name that carries the schema version, so later runs, and
+// every benchmark of a run, reuse it. Benchmarks run only with -bench, and -short skips them,
+// so `go test ./...` never builds it. Delete the file to rebuild it.
+const (
+	queryBenchRows  = 1_000_000
+	queryBenchSpan  = 30 * 24 * time.Hour
+	queryBenchBatch = 1000
+)
+
+// queryBenchEnd is the dataset's newest timestamp: fixed, so the cached file and the queries
+// agree whatever day the benchmark runs.
+var queryBenchEnd = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+func queryBenchPath() string {
+	return filepath.Join(os.TempDir(), "otelcol-audit-bench", fmt.Sprintf("query-%dk-schema%d.db", queryBenchRows/1000, SchemaVersion()))
+}
+
+// queryBenchStore opens the cached 1M-row file, building it first when absent.
+func queryBenchStore(b *testing.B) *Store {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("the query benchmarks need a 1M-row file; not in -short")
+	}
+	path := queryBenchPath()
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		buildQueryBenchFile(b, path)
+	}
+	cfg := DefaultConfig()
+	cfg.Path = path
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// buildQueryBenchFile writes the dataset to a temporary name and renames it when complete, so
+// an interrupted build is never mistaken for the dataset.
+func buildQueryBenchFile(b *testing.B, path string) {
+	b.Helper()
+	tmp := path + ".building"
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		_ = os.Remove(tmp + suffix)
+	}
+	cfg := DefaultConfig()
+	cfg.Path = tmp
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	started := time.Now()
+	rng := rand.New(rand.NewPCG(2025, 6))
+	step := queryBenchSpan / queryBenchRows
+	ts := queryBenchEnd.Add(-queryBenchSpan)
+	for done := 0; done < queryBenchRows; {
+		// benchBatches makes the realistic records; the timestamps are spread over the span.
+		batches, tenants := benchBatches(rng, queryBenchBatch, ts)
+		for i, batch := range batches {
+			for j := range batch {
+				ts = ts.Add(step/2 + time.Duration(rng.Int64N(int64(step))))
+				batch[j].Timestamp, batch[j].ObservedTimestamp = ts, ts.Add(3*time.Millisecond)
+			}
+			if err := s.Insert(context.Background(), tenants[i], batch); err != nil {
+				b.Fatal(err)
+			}
+			done += len(batch)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("built %d records in %s at %s", queryBenchRows, time.Since(started).Round(time.Second), path)
+}
+
+// sampleStrings returns up to n distinct values of a column, spread over the file.
+func sampleStrings(b *testing.B, s *Store, query string, n int) []string {
+	b.Helper()
+	rows, err := s.read.Query(query, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		b.Fatalf("no sample for %s", query)
+	}
+	return out
+}
+
+// runLatency runs op b.N times and reports the median and 99th percentile latency.
+func runLatency(b *testing.B, op func(i int) error) {
+	b.Helper()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := op(i); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// BenchmarkQuery1M measures the API's reads on a 1M-row file (4 tenants, 500 users, 8 events,
+// half the records in a trace, 30 days): the first page (100 records) of each kind of query,
+// and stats over one day. Run with
+//
+//	go test -run '^$' -bench BenchmarkQuery1M -benchtime 200x ./internal/store/sqlitestore/
+func BenchmarkQuery1M(b *testing.B) {
+	s := queryBenchStore(b)
+	ctx := context.Background()
+	traces := sampleStrings(b, s, `SELECT trace_id FROM audit_logs WHERE trace_id <> '' AND seq % 997 = 0 LIMIT ?`, 500)
+	sessions := sampleStrings(b, s, `SELECT json_extract(attributes, '$."session.id"') FROM audit_logs WHERE seq % 1009 = 0 LIMIT ?`, 500)
+	rng := rand.New(rand.NewPCG(7, 8))
+	tenant := func() string { return fmt.Sprintf("tenant-%d", rng.IntN(4)) }
+	day := func() (time.Time, time.Time) {
+		start := queryBenchEnd.Add(-queryBenchSpan).Add(time.Duration(rng.Int64N(int64(queryBenchSpan - 24*time.Hour))))
+		return start, start.Add(24 * time.Hour)
+	}
+	query := func(f store.Filter) error {
+		_, err := s.Query(ctx, f, store.Page{Limit: 100})
+		return err
+	}
+	cases := []struct {
+		name string
+		op   func(i int) error
+	}{
+		{"trace", func(i int) error {
+			_, err := s.Trace(ctx, "", traces[i%len(traces)])
+			return err
+		}},
+		{"user+range", func(int) error {
+			start, end := day()
+			return query(store.Filter{TenantID: tenant(), UserID: fmt.Sprintf("user-%03d", rng.IntN(500)), Start: start, End: end})
+		}},
+		{"event", func(int) error {
+			return query(store.Filter{TenantID: tenant(), Event: benchEvents[rng.IntN(len(benchEvents))]})
+		}},
+		{"fts-common-words", func(int) error {
+			return query(store.Filter{TenantID: tenant(), Text: "external recipient"})
+		}},
+		{"fts-rare-word", func(i int) error {
+			return query(store.Filter{Text: sessions[i%len(sessions)]})
+		}},
+		{"stats-24h-tenant", func(int) error {
+			start, end := day()
+			_, err := s.Stats(ctx, store.StatsQuery{TenantID: tenant(), Start: start, End: end, Interval: time.Hour})
+			return err
+		}},
+		{"stats-24h-admin", func(int) error {
+			start, end := day()
+			_, err := s.Stats(ctx, store.StatsQuery{Start: start, End: end, Interval: time.Hour})
+			return err
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) { runLatency(b, c.op) })
+	}
+}
