@@ -2,13 +2,29 @@ package auditqueryextension
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/livetail"
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+)
+
+// Paths of the API. streamPath is also where the JWT gate accepts access_token.
+const (
+	logsPath      = "/api/v1/logs"
+	logPath       = "/api/v1/logs/{id}"
+	tracePath     = "/api/v1/traces/{trace_id}"
+	statsPath     = "/api/v1/stats"
+	streamPath    = "/api/v1/stream"
+	healthPath    = "/api/v1/health"
+	retentionPath = "/api/v1/retention/run"
+	openAPIPath   = "/openapi.json"
 )
 
 // api is the HTTP query API. It is a plain http.Handler so that tests can drive it with
@@ -19,6 +35,14 @@ type api struct {
 	logger   *zap.Logger
 	backends *backendSlot
 	mux      *http.ServeMux
+	// served lists "METHOD path" of every route, for the OpenAPI document's test.
+	served []string
+
+	limiter     *userLimiter // nil: no rate limit
+	streamSlots *streamLimits
+	// streamsRunning counts streams past their upgrade; Shutdown waits for them, since
+	// http.Server.Shutdown does not track hijacked WebSocket connections.
+	streamsRunning runningStreams
 }
 
 // apiSettings is what the API takes from the extension's configuration.
@@ -30,21 +54,62 @@ type apiSettings struct {
 	// queryTimeout bounds every store call. It also bounds how long UnregisterBackend, and so
 	// the exporter's shutdown, can wait for requests in flight.
 	queryTimeout time.Duration
+	// jwt, when set, authenticates every /api/ request (authConfigured is then true too).
+	jwt *jwtGate
+	// hub feeds the live stream; nil answers 503 on /api/v1/stream.
+	hub       *livetail.Hub
+	streamCfg streamSettings
+	rateLimit RateLimitConfig
+	// now is the clock (tests move it).
+	now func() time.Time
 }
 
 func newAPI(logger *zap.Logger, backends *backendSlot, set apiSettings) *api {
-	a := &api{apiSettings: set, logger: logger, backends: backends, mux: http.NewServeMux()}
+	if set.now == nil {
+		set.now = time.Now
+	}
+	if set.streamCfg == (streamSettings{}) {
+		set.streamCfg = defaultStreamSettings()
+	}
+	a := &api{
+		apiSettings: set,
+		logger:      logger,
+		backends:    backends,
+		mux:         http.NewServeMux(),
+		limiter:     newUserLimiter(set.rateLimit.Requests, set.rateLimit.Window),
+		streamSlots: newStreamLimits(set.streamCfg.maxPerUser),
+	}
 	a.routes()
 	return a
+}
+
+func defaultStreamSettings() streamSettings {
+	d := createDefaultConfig().(*Config).Stream
+	return streamSettingsFrom(d)
+}
+
+func streamSettingsFrom(c StreamConfig) streamSettings {
+	return streamSettings{
+		maxPerUser:        c.MaxPerUser,
+		heartbeatInterval: c.HeartbeatInterval,
+		writeTimeout:      c.WriteTimeout,
+		maxReplay:         c.MaxReplay,
+	}
 }
 
 // routes is the API's table of contents. Paths are registered without a method so that a wrong
 // method reaches route's own 405 (in the API's JSON shape) instead of the mux's plain-text one.
 func (a *api) routes() {
-	a.route("/api/v1/logs", a.listLogs)
-	a.route("/api/v1/logs/{id}", a.getLog)
-	a.route("/api/v1/traces/{trace_id}", a.getTrace)
-	a.route("/api/v1/health", a.health)
+	a.route(http.MethodGet, logsPath, a.listLogs, limited)
+	a.route(http.MethodGet, logPath, a.getLog, limited)
+	a.route(http.MethodGet, tracePath, a.getTrace, limited)
+	a.route(http.MethodGet, statsPath, a.stats, limited)
+	a.route(http.MethodGet, streamPath, a.stream, limited)
+	// Health is not rate limited: probes poll it, and it reads no records.
+	a.route(http.MethodGet, healthPath, a.health, unlimited)
+	a.route(http.MethodPost, retentionPath, a.runRetention, limited)
+	a.route(http.MethodGet, openAPIPath, a.openAPI, unlimited)
+	a.viewerRoutes()
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("no such endpoint: "+quote(r.URL.Path)))
 	})
@@ -53,13 +118,36 @@ func (a *api) routes() {
 // handlerFunc writes a success itself and returns the error to answer otherwise.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) *apiError
 
-// route serves GET (and HEAD, which net/http answers without a body) on pattern.
-func (a *api) route(pattern string, h handlerFunc) {
+type rateLimited bool
+
+const (
+	limited   rateLimited = true
+	unlimited rateLimited = false
+)
+
+// route serves method on pattern (GET also answers HEAD, which net/http sends without a body).
+func (a *api) route(method, pattern string, h handlerFunc, rl rateLimited) {
+	a.served = append(a.served, method+" "+pattern)
+	allow := method
+	if method == http.MethodGet {
+		allow = "GET, HEAD"
+	}
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: codeMethodNotAllowed, Message: r.Method + " is not allowed here; use GET"})
+		if r.Method != method && (method != http.MethodGet || r.Method != http.MethodHead) {
+			w.Header().Set("Allow", allow)
+			writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: codeMethodNotAllowed, Message: r.Method + " is not allowed here; use " + method})
 			return
+		}
+		if rl && a.limiter != nil {
+			// An unauthenticated request is refused by the handler anyway; it spends no budget.
+			if caller, e := principalFromRequest(r, a.authConfigured); e == nil {
+				if ok, wait := a.limiter.allow(a.callerKey(r, caller), a.now()); !ok {
+					w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+					writeError(w, &apiError{Status: http.StatusTooManyRequests, Code: codeRateLimited,
+						Message: fmt.Sprintf("more than %d requests in %s; retry later", a.rateLimit.Requests, a.rateLimit.Window)})
+					return
+				}
+			}
 		}
 		if e := h(w, r); e != nil {
 			writeError(w, e)
@@ -67,7 +155,21 @@ func (a *api) route(pattern string, h handlerFunc) {
 	})
 }
 
-func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// ServeHTTP authenticates /api/ requests when the built-in JWT check is configured. The viewer's
+// files and the OpenAPI document hold no data and stay public, so that a browser can load the
+// page that asks for the token.
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if a.jwt != nil && strings.HasPrefix(r.URL.Path, "/api/") {
+		authed, e := a.jwt.authenticate(r)
+		if e != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="auditquery"`)
+			writeError(w, e)
+			return
+		}
+		r = authed
+	}
+	a.mux.ServeHTTP(w, r)
+}
 
 type logsResponse struct {
 	Records []record.Record `json:"records"`

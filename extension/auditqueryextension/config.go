@@ -11,8 +11,15 @@ import (
 
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/confignet"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/jwtauth"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
+
+const minSecretLen = jwtauth.MinSecretLen
 
 // defaultEndpoint keeps the API on the local machine: without auth every caller is an admin, so
 // the default must not be reachable from the network.
@@ -36,6 +43,16 @@ type Config struct {
 	// with code "timeout".
 	QueryTimeout time.Duration `mapstructure:"query_timeout"`
 
+	// JWT is the API's built-in bearer token check. It is the alternative to `auth` (an
+	// authenticator extension run by confighttp); the two cannot be combined.
+	JWT configoptional.Optional[JWTConfig] `mapstructure:"jwt"`
+
+	// RateLimit bounds the REST requests of each caller.
+	RateLimit RateLimitConfig `mapstructure:"rate_limit"`
+
+	// Stream configures the live stream (/api/v1/stream).
+	Stream StreamConfig `mapstructure:"stream"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -49,21 +66,33 @@ var _ confmap.Unmarshaler = (*Config)(nil)
 // the rest.
 //
 // confmap ignores unknown keys beside a squashed Unmarshaler, so a misspelled `tls` or `auth`
-// would pass unnoticed and leave the API open; the top-level keys are checked here instead.
+// would pass unnoticed and leave the API open; the top-level keys are checked here instead, and
+// so are the keys inside this package's own sections (`stream`, `rate_limit`), which are
+// decoded the same lenient way. (`jwt` is an Optional, whose own Unmarshal is strict.)
 func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
 	known := map[string]bool{}
-	mapstructureKeys(reflect.TypeOf(*cfg), known)
+	sections := map[string]map[string]bool{}
+	mapstructureKeys(reflect.TypeOf(*cfg), known, sections)
 	for _, key := range conf.AllKeys() {
-		top, _, _ := strings.Cut(key, confmap.KeyDelimiter)
+		top, rest, nested := strings.Cut(key, confmap.KeyDelimiter)
 		if !known[top] {
 			return fmt.Errorf("%s: unknown configuration key", top)
+		}
+		if fields, ok := sections[top]; ok && nested {
+			field, _, _ := strings.Cut(rest, confmap.KeyDelimiter)
+			if !fields[field] {
+				return fmt.Errorf("%s.%s: unknown configuration key", top, field)
+			}
 		}
 	}
 	return conf.Unmarshal(cfg)
 }
 
-// mapstructureKeys adds the top-level keys a struct decodes, following squashed embeddings.
-func mapstructureKeys(t reflect.Type, into map[string]bool) {
+var configPkgPath = reflect.TypeFor[Config]().PkgPath()
+
+// mapstructureKeys adds the top-level keys a struct decodes, following squashed embeddings, and
+// the keys of each field whose type is a plain struct of this package.
+func mapstructureKeys(t reflect.Type, into map[string]bool, sections map[string]map[string]bool) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -74,13 +103,18 @@ func mapstructureKeys(t reflect.Type, into map[string]bool) {
 			continue
 		}
 		if slices.Contains(strings.Split(opts, ","), "squash") && f.Type.Kind() == reflect.Struct {
-			mapstructureKeys(f.Type, into)
+			mapstructureKeys(f.Type, into, sections)
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
 		into[name] = true
+		if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == configPkgPath && sections != nil {
+			fields := map[string]bool{}
+			mapstructureKeys(f.Type, fields, nil)
+			sections[name] = fields
+		}
 	}
 }
 
@@ -92,18 +126,35 @@ func (cfg *Config) Validate() error {
 	if cfg.QueryTimeout <= 0 {
 		return fmt.Errorf("query_timeout: must be positive, got %s", cfg.QueryTimeout)
 	}
+	if cfg.JWT.HasValue() {
+		if cfg.Auth.HasValue() {
+			return errors.New("jwt: cannot be combined with auth; configure one of them")
+		}
+		if err := cfg.JWT.Get().validate(); err != nil {
+			return err
+		}
+	}
+	if err := cfg.RateLimit.validate(); err != nil {
+		return err
+	}
+	if err := cfg.Stream.validate(); err != nil {
+		return err
+	}
 	return cfg.checkExposure()
 }
 
+// authenticated reports whether callers prove who they are (built-in JWT or an auth extension).
+func (cfg *Config) authenticated() bool { return cfg.Auth.HasValue() || cfg.JWT.HasValue() }
+
 // checkExposure refuses an open endpoint without auth.
 func (cfg *Config) checkExposure() error {
-	if cfg.Auth.HasValue() || cfg.AllowUnauthenticated {
+	if cfg.authenticated() || cfg.AllowUnauthenticated {
 		return nil
 	}
 	if isLocalEndpoint(cfg.NetAddr.Transport, cfg.NetAddr.Endpoint) {
 		return nil
 	}
-	return fmt.Errorf("endpoint %q is not loopback and no auth is configured; set auth or allow_unauthenticated: true", cfg.NetAddr.Endpoint)
+	return fmt.Errorf("endpoint %q is not loopback and no auth is configured; set jwt, auth or allow_unauthenticated: true", cfg.NetAddr.Endpoint)
 }
 
 // isLocalEndpoint reports whether only this machine can reach the endpoint: a Unix socket, or a
@@ -123,4 +174,116 @@ func isLocalEndpoint(transport confignet.TransportType, endpoint string) bool {
 	// A zone ("fe80::1%eth0") never belongs to a loopback address; ParseIP rejects it anyway.
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// JWTConfig is the built-in bearer token check. At least one key source is required; the
+// algorithms accepted are exactly those a key is configured for (HS256 for a secret, RS256 and
+// ES256 for the keys of the JWKS file).
+type JWTConfig struct {
+	// Secret is the HS256 shared secret (at least 32 bytes). Prefer SecretFile.
+	Secret configopaque.String `mapstructure:"secret"`
+	// SecretFile holds the HS256 secret; surrounding whitespace is trimmed.
+	SecretFile string `mapstructure:"secret_file"`
+	// JWKSFile is a JSON Web Key Set with the RS256/ES256 public keys. It is read at start.
+	JWKSFile string `mapstructure:"jwks_file"`
+	// Issuer, when set, must equal the token's iss.
+	Issuer string `mapstructure:"issuer"`
+	// Audience, when set, must be among the token's aud.
+	Audience string `mapstructure:"audience"`
+	// Leeway tolerates clock skew on exp, nbf and iat.
+	Leeway time.Duration `mapstructure:"leeway"`
+	// UserClaim, TenantClaim and RoleClaim name the claims that give the caller's user, tenant
+	// and role (viewer or admin).
+	UserClaim   string `mapstructure:"user_claim"`
+	TenantClaim string `mapstructure:"tenant_claim"`
+	RoleClaim   string `mapstructure:"role_claim"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// maxLeeway keeps "small" small: a leeway of hours would make exp meaningless.
+const maxLeeway = 5 * time.Minute
+
+func (j *JWTConfig) validate() error {
+	if j.Secret != "" && j.SecretFile != "" {
+		return errors.New("jwt: set secret or secret_file, not both")
+	}
+	if j.Secret == "" && j.SecretFile == "" && j.JWKSFile == "" {
+		return errors.New("jwt: one of secret, secret_file or jwks_file is required")
+	}
+	if n := len(j.Secret); n > 0 && n < minSecretLen {
+		return fmt.Errorf("jwt.secret: %d bytes is too short for HS256; use at least %d", n, minSecretLen)
+	}
+	if j.Leeway < 0 || j.Leeway > maxLeeway {
+		return fmt.Errorf("jwt.leeway: must be between 0s and %s, got %s", maxLeeway, j.Leeway)
+	}
+	for name, v := range map[string]string{"jwt.user_claim": j.UserClaim, "jwt.tenant_claim": j.TenantClaim, "jwt.role_claim": j.RoleClaim} {
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("%s: must not be empty", name)
+		}
+	}
+	return nil
+}
+
+// RateLimitConfig is a token bucket per caller: Requests per Window on average, with bursts of
+// up to Requests.
+type RateLimitConfig struct {
+	// Requests per Window; 0 disables the limit.
+	Requests int `mapstructure:"requests"`
+	// Window is the period Requests refers to.
+	Window time.Duration `mapstructure:"window"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func (r *RateLimitConfig) validate() error {
+	if r.Requests < 0 {
+		return fmt.Errorf("rate_limit.requests: must not be negative, got %d", r.Requests)
+	}
+	if r.Requests > 0 && r.Window <= 0 {
+		return fmt.Errorf("rate_limit.window: must be positive, got %s", r.Window)
+	}
+	return nil
+}
+
+// StreamConfig configures /api/v1/stream.
+type StreamConfig struct {
+	// MaxPerUser bounds the open streams of one caller; one more answers 429.
+	MaxPerUser int `mapstructure:"max_per_user"`
+	// BufferSize is how many records a stream may fall behind before it loses records (and is
+	// told with a "lagged" message).
+	BufferSize int `mapstructure:"buffer_size"`
+	// MaxSkipped ends a stream that has lost more records than this in total; 0 never does.
+	MaxSkipped int64 `mapstructure:"max_skipped"`
+	// HeartbeatInterval is how often an idle stream sends an SSE comment or a WebSocket ping,
+	// so that proxies keep it open and dead peers are noticed.
+	HeartbeatInterval time.Duration `mapstructure:"heartbeat_interval"`
+	// WriteTimeout bounds each write to a client; a client that does not read for this long is
+	// disconnected.
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// MaxReplay bounds the replay parameter.
+	MaxReplay int `mapstructure:"max_replay"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func (s *StreamConfig) validate() error {
+	switch {
+	case s.MaxPerUser < 1:
+		return fmt.Errorf("stream.max_per_user: must be at least 1, got %d", s.MaxPerUser)
+	case s.BufferSize < 1:
+		return fmt.Errorf("stream.buffer_size: must be at least 1, got %d", s.BufferSize)
+	case s.MaxSkipped < 0:
+		return fmt.Errorf("stream.max_skipped: must not be negative, got %d", s.MaxSkipped)
+	case s.HeartbeatInterval <= 0:
+		return fmt.Errorf("stream.heartbeat_interval: must be positive, got %s", s.HeartbeatInterval)
+	case s.WriteTimeout <= 0:
+		return fmt.Errorf("stream.write_timeout: must be positive, got %s", s.WriteTimeout)
+	case s.MaxReplay < 0 || s.MaxReplay > store.MaxLimit:
+		return fmt.Errorf("stream.max_replay: must be between 0 and %d, got %d", store.MaxLimit, s.MaxReplay)
+	}
+	return nil
 }

@@ -62,7 +62,7 @@ func TestLoadConfig(t *testing.T) {
 		},
 		{
 			id:      component.NewIDWithName(metadata.Type, "open_without_auth"),
-			wantErr: `endpoint "0.0.0.0:8089" is not loopback and no auth is configured; set auth or allow_unauthenticated: true`,
+			wantErr: `endpoint "0.0.0.0:8089" is not loopback and no auth is configured; set jwt, auth or allow_unauthenticated: true`,
 		},
 		{
 			id:      component.NewIDWithName(metadata.Type, "all_interfaces_without_auth"),
@@ -92,6 +92,63 @@ func TestLoadConfig(t *testing.T) {
 		{
 			id:            component.NewIDWithName(metadata.Type, "misspelled_option"),
 			wantDecodeErr: "allow_unauthenticate",
+		},
+		{
+			id: component.NewIDWithName(metadata.Type, "jwt"),
+			want: withDefaults(func(c *Config) {
+				c.NetAddr.Endpoint = "0.0.0.0:8089"
+				j := c.JWT.GetOrInsertDefault()
+				j.JWKSFile = "/etc/otelcol-audit/jwks.json"
+				j.Issuer = "https://idp.example.com"
+				j.Audience = "audit-api"
+				j.TenantClaim = "org"
+				c.RateLimit = RateLimitConfig{Requests: 600, Window: time.Minute}
+				c.Stream = StreamConfig{MaxPerUser: 10, BufferSize: 1024, MaxSkipped: 100_000, HeartbeatInterval: 30 * time.Second, WriteTimeout: 5 * time.Second, MaxReplay: 500}
+			}),
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "jwt_with_auth"),
+			wantErr: "jwt: cannot be combined with auth; configure one of them",
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "jwt_without_key"),
+			wantErr: "jwt: one of secret, secret_file or jwks_file is required",
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "jwt_short_secret"),
+			wantErr: "jwt.secret: 9 bytes is too short for HS256; use at least 32",
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "jwt_both_secrets"),
+			wantErr: "jwt: set secret or secret_file, not both",
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "jwt_huge_leeway"),
+			wantErr: "jwt.leeway: must be between 0s and 5m0s, got 1h0m0s",
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "rate_limit_without_window"),
+			wantErr: "rate_limit.window: must be positive, got 0s",
+		},
+		{
+			id:   component.NewIDWithName(metadata.Type, "rate_limit_off"),
+			want: withDefaults(func(c *Config) { c.RateLimit.Requests = 0 }),
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "stream_without_buffer"),
+			wantErr: "stream.buffer_size: must be at least 1, got 0",
+		},
+		{
+			id:            component.NewIDWithName(metadata.Type, "jwt_misspelled_key"),
+			wantDecodeErr: "jwks_fil",
+		},
+		{
+			id:            component.NewIDWithName(metadata.Type, "stream_misspelled_key"),
+			wantDecodeErr: "max_per_usr",
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "stream_replay_too_large"),
+			wantErr: "stream.max_replay: must be between 0 and 1000, got 5000",
 		},
 	}
 	for _, tt := range tests {

@@ -28,6 +28,7 @@ const (
 	codeUnavailable      = "unavailable"
 	codeTimeout          = "timeout"
 	codeInternal         = "internal"
+	codeNotImplemented   = "not_implemented"
 )
 
 // apiError is an error the API answers with. Handlers return it instead of writing, so that one

@@ -7,12 +7,16 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/livetail"
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
 // queryExtension serves the query API and is the BackendRegistry the exporter registers with.
@@ -21,8 +25,13 @@ type queryExtension struct {
 	settings extension.Settings
 	backends backendSlot
 
+	// hub is the live feed. It is set by Start and closed by Shutdown; Publish before Start or
+	// after Shutdown is a no-op, since nobody can be listening.
+	hub atomic.Pointer[livetail.Hub]
+
 	mu     sync.Mutex
 	server *http.Server
+	api    *api
 	addr   net.Addr      // where the server listens; set by Start
 	served chan struct{} // closed when the Serve goroutine has returned
 }
@@ -30,6 +39,7 @@ type queryExtension struct {
 var (
 	_ extension.Extension = (*queryExtension)(nil)
 	_ BackendRegistry     = (*queryExtension)(nil)
+	_ RecordPublisher     = (*queryExtension)(nil)
 )
 
 func newQueryExtension(cfg *Config, set extension.Settings) *queryExtension {
@@ -43,6 +53,13 @@ func (e *queryExtension) RegisterBackend(b Backend) error { return e.backends.re
 // more, so the caller may close the store right after.
 func (e *queryExtension) UnregisterBackend() { e.backends.unregister() }
 
+// Publish hands committed records to the live streams. It never blocks (see livetail.Hub).
+func (e *queryExtension) Publish(records []record.Record) {
+	if hub := e.hub.Load(); hub != nil {
+		hub.Publish(records)
+	}
+}
+
 func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	// Validate again: a Config built in code never went through the collector's validation, and
 	// the exposure rule must hold however the extension was created.
@@ -53,10 +70,22 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	if e.cfg.Auth.HasValue() {
 		authParams = e.cfg.Auth.Get().RequestParameters
 	}
+	var gate *jwtGate
+	if e.cfg.JWT.HasValue() {
+		var err error
+		if gate, err = newJWTGate(e.cfg.JWT.Get()); err != nil {
+			return fmt.Errorf("auditquery: %w", err)
+		}
+	}
+	hub := livetail.New(livetail.Options{BufferSize: e.cfg.Stream.BufferSize, MaxSkipped: e.cfg.Stream.MaxSkipped})
 	handler := newAPI(e.settings.Logger, &e.backends, apiSettings{
-		authConfigured: e.cfg.Auth.HasValue(),
+		authConfigured: e.cfg.authenticated(),
 		authParams:     authParams,
 		queryTimeout:   e.cfg.QueryTimeout,
+		jwt:            gate,
+		hub:            hub,
+		streamCfg:      streamSettingsFrom(e.cfg.Stream),
+		rateLimit:      e.cfg.RateLimit,
 	})
 
 	ln, err := e.cfg.ToListener(ctx)
@@ -72,11 +101,12 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 
 	done := make(chan struct{})
 	e.mu.Lock()
-	e.server, e.addr, e.served = srv, ln.Addr(), done
+	e.server, e.api, e.addr, e.served = srv, handler, ln.Addr(), done
 	e.mu.Unlock()
+	e.hub.Store(hub)
 
 	e.settings.Logger.Info("audit query API listening", zap.String("endpoint", ln.Addr().String()),
-		zap.Bool("auth", e.cfg.Auth.HasValue()))
+		zap.Bool("auth", e.cfg.Auth.HasValue()), zap.Bool("jwt", gate != nil))
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -90,13 +120,20 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 // before Start and when called twice.
 func (e *queryExtension) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
-	srv, done := e.server, e.served
-	e.server = nil
+	srv, handler, done := e.server, e.api, e.served
+	e.server, e.api = nil, nil
 	e.mu.Unlock()
 	if srv == nil {
 		return nil
 	}
+	// Streams first: http.Server.Shutdown waits for active requests, and a stream is active
+	// until its subscription ends. Closing the hub ends every stream with a close frame (or a
+	// final SSE event) at once.
+	if hub := e.hub.Swap(nil); hub != nil {
+		hub.Close()
+	}
 	err := srv.Shutdown(ctx)
+	handler.streamsRunning.wait(ctx)
 	select {
 	case <-done:
 	case <-ctx.Done():

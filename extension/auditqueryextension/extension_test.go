@@ -92,7 +92,7 @@ func TestExtension_ServesOverRealHTTPFromStartToShutdown(t *testing.T) {
 func TestExtension_RefusesAnOpenEndpointWithoutAuth(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.NetAddr.Endpoint = "0.0.0.0:8089"
-	want := `endpoint "0.0.0.0:8089" is not loopback and no auth is configured; set auth or allow_unauthenticated: true`
+	want := `endpoint "0.0.0.0:8089" is not loopback and no auth is configured; set jwt, auth or allow_unauthenticated: true`
 
 	require.EqualError(t, cfg.Validate(), want)
 

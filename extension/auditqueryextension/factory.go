@@ -2,12 +2,16 @@ package auditqueryextension
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/extension"
 
+	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/livetail"
 	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/metadata"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
 // NewFactory returns the factory of the auditquery extension.
@@ -23,7 +27,26 @@ func NewFactory() extension.Factory {
 func createDefaultConfig() component.Config {
 	server := confighttp.NewDefaultServerConfig()
 	server.NetAddr.Endpoint = defaultEndpoint
-	return &Config{ServerConfig: server, QueryTimeout: defaultQueryTimeout}
+	return &Config{
+		ServerConfig: server,
+		QueryTimeout: defaultQueryTimeout,
+		// Default, not Some: the block is off until the user writes `jwt:`, and then these
+		// claim names and the leeway apply unless overridden.
+		JWT: configoptional.Default(JWTConfig{
+			Leeway:      30 * time.Second,
+			UserClaim:   "sub",
+			TenantClaim: "tenant",
+			RoleClaim:   "role",
+		}),
+		RateLimit: RateLimitConfig{Requests: 100, Window: time.Minute},
+		Stream: StreamConfig{
+			MaxPerUser:        5,
+			BufferSize:        livetail.DefaultBufferSize,
+			HeartbeatInterval: 15 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			MaxReplay:         store.MaxLimit,
+		},
+	}
 }
 
 func createExtension(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
