@@ -32,6 +32,7 @@ run: $(BINARY)
 ## and the end-to-end test against the real binary.
 test: check-generated lint
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	cd testbed && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

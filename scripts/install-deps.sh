@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs everything the tests need on a fresh machine. Idempotent: safe to run again.
-# Go tools (ocb, staticcheck) are installed by the Makefile into .tools/ with `go install`.
+# Installs everything the tests need on a fresh machine, from the package registries.
+# Idempotent: safe to run again. Go tools (ocb, staticcheck) are installed by the Makefile into
+# .tools/ with `go install`.
+#   - Go: expected at /usr/local/go (the machine image has it).
+#   - Chromium (Debian's package): the web viewer's browser test drives it headless.
 set -euo pipefail
 
 if ! command -v go >/dev/null 2>&1; then
@@ -8,3 +11,17 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 go version
+
+apt_packages=()
+[ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: need root to install: ${apt_packages[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+/usr/bin/chromium --version

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/config/configretry"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/retention"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 
 	// DLQ tunes the dead-letter queue.
 	DLQ DLQConfig `mapstructure:"dlq"`
+
+	// Retention prunes expired records per level on a cron schedule; it runs where the
+	// writer is, so it never competes with a second writer.
+	Retention retention.Config `mapstructure:"retention"`
 
 	// Store selects and configures the backend that keeps the records.
 	Store StoreConfig `mapstructure:"store"`
@@ -164,6 +169,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DLQ.MaxBytes < 1<<20 {
 		add("dlq.max_bytes: must be at least 1 MiB, got %d", c.DLQ.MaxBytes)
+	}
+	if err := c.Retention.Validate(); err != nil {
+		add("retention: %w", err)
 	}
 	switch c.Store.Backend {
 	case backendSQLite:

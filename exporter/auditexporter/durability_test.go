@@ -13,6 +13,7 @@ import (
 
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
@@ -251,5 +252,27 @@ func TestDurability_ConsumeAfterShutdownIsRefused(t *testing.T) {
 	}
 	if err := e.consumeLogs(context.Background(), numbered("late", 1)); !errors.Is(err, errShuttingDown) {
 		t.Errorf("error = %v, want errShuttingDown", err)
+	}
+}
+
+func TestRetention_RunOnDemandPrunesExpiredRecordsThroughTheExporter(t *testing.T) {
+	e := newTestExporter(t, testConfig(t), nil)
+	ld := numbered("old", 2)
+	lrs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	lrs.At(0).SetTimestamp(pcommon.NewTimestampFromTime(time.Now().AddDate(-2, 0, 0)))
+	lrs.At(1).SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	if err := e.consumeLogs(context.Background(), ld); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "2 records stored", func() bool { return len(storedIDs(t, e.store)) == 2 })
+	res, err := e.RunRetention(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 1 {
+		t.Errorf("removed %d records, want the one older than every retention period", res.Total)
+	}
+	if ids := storedIDs(t, e.store); len(ids) != 1 || ids["old-00001"] != 1 {
+		t.Errorf("left %v, want only old-00001", ids)
 	}
 }

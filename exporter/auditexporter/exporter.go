@@ -22,6 +22,7 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/dlq"
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/retention"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 	"github.com/otelcol-audit/otelcol-audit/internal/wal"
@@ -51,6 +52,7 @@ type auditExporter struct {
 	dlq       *dlq.Queue
 	queue     *batchQueue
 	metrics   *metadata.TelemetryBuilder
+	retention *retention.Scheduler
 	registry  auditqueryextension.BackendRegistry
 	publisher auditqueryextension.RecordPublisher
 
@@ -77,9 +79,10 @@ func newAuditExporter(cfg *Config, set exporter.Settings) *auditExporter {
 }
 
 func openConfiguredStore(ctx context.Context, cfg StoreConfig) (store.Store, error) {
-	st, err := sqlitestore.Open(ctx, cfg.SQLite)
+	// OpenStore picks single_database or database_per_tenant from the config.
+	st, err := sqlitestore.OpenStore(ctx, cfg.SQLite)
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite store %q: %w", cfg.SQLite.Path, err)
+		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 	return st, nil
 }
@@ -125,6 +128,13 @@ func (e *auditExporter) start(ctx context.Context, host component.Host) error {
 	}
 	if err := e.dlq.Start(e.insertSetAside); err != nil {
 		return fmt.Errorf("auditexporter: start dead-letter retry engine: %w", err)
+	}
+
+	if e.retention, err = retention.NewScheduler(e.cfg.Retention, e.store.Prune, e.logger); err != nil {
+		return fmt.Errorf("auditexporter: %w", err)
+	}
+	if err := e.retention.Start(ctx); err != nil {
+		return fmt.Errorf("auditexporter: %w", err)
 	}
 
 	if err := e.registerWithQueryExtension(host); err != nil {
@@ -188,7 +198,7 @@ func (e *auditExporter) registerWithQueryExtension(host component.Host) error {
 	if !ok {
 		return fmt.Errorf("auditexporter: query: extension %q is not an auditquery extension", e.cfg.Query)
 	}
-	if err := reg.RegisterBackend(auditqueryextension.Backend{Store: e.store, Health: e}); err != nil {
+	if err := reg.RegisterBackend(auditqueryextension.Backend{Store: e.store, Health: e, Retention: e}); err != nil {
 		return fmt.Errorf("auditexporter: query: register with %q: %w", e.cfg.Query, err)
 	}
 	e.registry = reg
@@ -232,6 +242,9 @@ func (e *auditExporter) doShutdown(ctx context.Context) error {
 	}
 	if e.wal != nil {
 		errs = append(errs, e.wal.Close())
+	}
+	if e.retention != nil {
+		e.retention.Stop()
 	}
 	if e.registry != nil {
 		e.registry.UnregisterBackend()
@@ -372,6 +385,11 @@ func (e *auditExporter) noteSuccess() {
 		// Drain what the outage set aside now rather than at the next scan.
 		e.dlq.Kick()
 	}
+}
+
+// RunRetention applies the retention policy now: the query extension's admin endpoint.
+func (e *auditExporter) RunRetention(ctx context.Context) (store.PruneResult, error) {
+	return e.retention.RunNow(ctx)
 }
 
 // markDone tells the WAL an entry is committed or set aside, so its space can be reclaimed.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/retention"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
@@ -43,7 +44,8 @@ func createDefaultConfig() component.Config {
 			// Attempts at 0s, 1s, 3s and 7s: three retries, then the DLQ.
 			MaxElapsedTime: 7 * time.Second,
 		},
-		DLQ: DLQConfig{ScanInterval: time.Minute, MaxFailures: 10, MaxBytes: 1 << 30},
+		DLQ:       DLQConfig{ScanInterval: time.Minute, MaxFailures: 10, MaxBytes: 1 << 30},
+		Retention: retention.DefaultConfig(),
 		Store: StoreConfig{
 			Backend: backendSQLite,
 			SQLite:  sqlitestore.DefaultConfig(),
