@@ -211,6 +211,38 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 		t.Errorf("README example read back as %+v", readme.Records)
 	}
 
+	// The README's audit receiver example: a plain JSON event, read back with its fields.
+	event, err := os.ReadFile(filepath.Join("..", "..", "examples", "audit-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.Post(fmt.Sprintf("http://127.0.0.1:%d/v1/events", p.audit), "application/json", bytes.NewReader(event))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST examples/audit-event.json: %s", resp.Status)
+	}
+	waitForTrace(t, queryURL, "4bf92f3577b34da6a3ce929d0e0e4736", 1)
+	var posted apiRecord
+	getJSON(t, queryURL+"/api/v1/logs/evt-2f1c9a", &posted)
+	eventChecks := []struct{ name, got, want string }{
+		{"id (the idempotency key)", posted.ID, "evt-2f1c9a"},
+		{"event", posted.Event, "course.deleted"},
+		{"level", posted.Level, "warn"},
+		{"tenant_id", posted.TenantID, "acme"},
+		{"user_id", posted.UserID, "u-7"},
+		{"message", posted.Message, "course deleted by its owner"},
+		{"trace_id", posted.TraceID, "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"ip_address (from the connection)", posted.IPAddress, "127.0.0.1"},
+	}
+	for _, c := range eventChecks {
+		if c.got != c.want {
+			t.Errorf("audit event %s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+
 	if code := proc.Stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
 		t.Fatalf("exit code after SIGTERM = %d, want 0\n%s", code, proc.Output.String())
 	}
