@@ -37,5 +37,9 @@ func decodeEntry(b []byte) ([]record.Record, error) {
 	if err := dec.Decode(&recs); err != nil {
 		return nil, fmt.Errorf("decode entry: %w", err)
 	}
+	for i := range recs {
+		recs[i].Attributes, _ = record.FromJSONNumbers(recs[i].Attributes).(map[string]any)
+		recs[i].Resource, _ = record.FromJSONNumbers(recs[i].Resource).(map[string]any)
+	}
 	return recs, nil
 }

@@ -239,32 +239,10 @@ func decodeRecord(line []byte, r *record.Record) error {
 		return err
 	}
 	for k, v := range r.Attributes {
-		r.Attributes[k] = goNumbers(v)
+		r.Attributes[k] = record.FromJSONNumbers(v)
 	}
 	for k, v := range r.Resource {
-		r.Resource[k] = goNumbers(v)
+		r.Resource[k] = record.FromJSONNumbers(v)
 	}
 	return nil
-}
-
-func goNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return n
-		}
-		if f, err := strconv.ParseFloat(string(x), 64); err == nil {
-			return f
-		}
-		return string(x)
-	case map[string]any:
-		for k, e := range x {
-			x[k] = goNumbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = goNumbers(e)
-		}
-	}
-	return v
 }

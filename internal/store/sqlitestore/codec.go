@@ -164,31 +164,9 @@ func decodeObject(s string) (map[string]any, error) {
 		return nil, err
 	}
 	for k, v := range out {
-		out[k] = numbersToGo(v)
+		out[k] = record.FromJSONNumbers(v)
 	}
 	return out, nil
-}
-
-func numbersToGo(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return n
-		}
-		if f, err := strconv.ParseFloat(string(x), 64); err == nil {
-			return f
-		}
-		return string(x)
-	case map[string]any:
-		for k, e := range x {
-			x[k] = numbersToGo(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = numbersToGo(e)
-		}
-	}
-	return v
 }
 
 // rowScanner is *sql.Row or *sql.Rows.
