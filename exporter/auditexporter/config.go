@@ -10,6 +10,7 @@ import (
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/retention"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/clickhousestore"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
@@ -90,15 +91,17 @@ type DLQConfig struct {
 	MaxBytes     int64         `mapstructure:"max_bytes"`
 }
 
-// StoreConfig selects the backend.
+// StoreConfig selects the backend; only the selected backend's section is used.
 type StoreConfig struct {
-	// Backend is "sqlite" (the embedded default).
-	Backend string             `mapstructure:"backend"`
-	SQLite  sqlitestore.Config `mapstructure:"sqlite"`
+	// Backend is "sqlite" (the embedded default) or "clickhouse" (scale-out).
+	Backend    string                 `mapstructure:"backend"`
+	SQLite     sqlitestore.Config     `mapstructure:"sqlite"`
+	ClickHouse clickhousestore.Config `mapstructure:"clickhouse"`
 }
 
 const (
-	backendSQLite = "sqlite"
+	backendSQLite     = "sqlite"
+	backendClickHouse = "clickhouse"
 
 	modeDurable  = "durable"
 	modeVolatile = "volatile"
@@ -178,8 +181,12 @@ func (c *Config) Validate() error {
 		if err := c.Store.SQLite.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("store.sqlite: %w", err))
 		}
+	case backendClickHouse:
+		if err := c.Store.ClickHouse.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("store.clickhouse: %w", err))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("store.backend: unknown backend %q: expected %q", c.Store.Backend, backendSQLite))
+		errs = append(errs, fmt.Errorf("store.backend: unknown backend %q: expected %q or %q", c.Store.Backend, backendSQLite, backendClickHouse))
 	}
 	if !c.MinLevel.Valid() {
 		errs = append(errs, fmt.Errorf("min_level: unknown level %d: expected one of debug, info, warn, error, security", c.MinLevel))

@@ -24,6 +24,7 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/retention"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/clickhousestore"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 	"github.com/otelcol-audit/otelcol-audit/internal/wal"
 )
@@ -79,6 +80,15 @@ func newAuditExporter(cfg *Config, set exporter.Settings) *auditExporter {
 }
 
 func openConfiguredStore(ctx context.Context, cfg StoreConfig) (store.Store, error) {
+	if cfg.Backend == backendClickHouse {
+		// An unreachable server is not an error here: the store connects on first use, so
+		// the collector starts and records wait in the WAL and the DLQ until it answers.
+		st, err := clickhousestore.Open(ctx, cfg.ClickHouse)
+		if err != nil {
+			return nil, fmt.Errorf("open clickhouse store: %w", err)
+		}
+		return st, nil
+	}
 	// OpenStore picks single_database or database_per_tenant from the config.
 	st, err := sqlitestore.OpenStore(ctx, cfg.SQLite)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/retention"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/clickhousestore"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
@@ -47,8 +48,9 @@ func createDefaultConfig() component.Config {
 		DLQ:       DLQConfig{ScanInterval: time.Minute, MaxFailures: 10, MaxBytes: 1 << 30},
 		Retention: retention.DefaultConfig(),
 		Store: StoreConfig{
-			Backend: backendSQLite,
-			SQLite:  sqlitestore.DefaultConfig(),
+			Backend:    backendSQLite,
+			SQLite:     sqlitestore.DefaultConfig(),
+			ClickHouse: clickhousestore.DefaultConfig(),
 		},
 		MinLevel: record.LevelDebug,
 		Mapping:  record.DefaultMapping(),

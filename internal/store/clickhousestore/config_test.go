@@ -1,0 +1,62 @@
+package clickhousestore
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfig_ValidateNamesTheOffendingField(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string // "" when valid
+	}{
+		{"the default config is valid", func(*Config) {}, ""},
+		{"a tcp:// endpoint with more endpoints is valid", func(c *Config) {
+			c.Endpoint = "tcp://ch-1:9000"
+			c.Endpoints = []string{"ch-2:9000"}
+		}, ""},
+		{"a per-level ttl is valid", func(c *Config) { c.TTL = map[string]time.Duration{"debug": time.Hour, "security": 0} }, ""},
+		{"no endpoint at all is refused", func(c *Config) { c.Endpoint = "" }, "endpoint"},
+		{"an endpoint without a port is refused", func(c *Config) { c.Endpoint = "clickhouse.local" }, "endpoint"},
+		{"a database name with a dash is refused", func(c *Config) { c.Database = "audit-logs" }, "database"},
+		{"a table name with a quote is refused", func(c *Config) { c.Table = "logs`; DROP" }, "table"},
+		{"a cluster name with a space is refused", func(c *Config) { c.Cluster = "my cluster" }, "cluster"},
+		{"a zero dial timeout is refused", func(c *Config) { c.DialTimeout = 0 }, "dial_timeout"},
+		{"a zero read timeout is refused", func(c *Config) { c.ReadTimeout = 0 }, "read_timeout"},
+		{"a zero connection pool is refused", func(c *Config) { c.MaxOpenConns = 0 }, "max_open_conns"},
+		{"an unknown compression is refused", func(c *Config) { c.Compression = "gzip" }, "compression"},
+		{"an unknown schema is refused", func(c *Config) { c.Schema = "newest" }, "schema"},
+		{"database per tenant is refused with the reason", func(c *Config) { c.Tenancy = "database_per_tenant" }, "tenancy database_per_tenant is not offered"},
+		{"an unknown ttl level is refused", func(c *Config) { c.TTL = map[string]time.Duration{"warning": time.Hour} }, "ttl"},
+		{"a negative ttl is refused", func(c *Config) { c.TTL = map[string]time.Duration{"info": -time.Hour} }, "ttl"},
+		{"a password and a password file together are refused", func(c *Config) {
+			c.Password = "x"
+			c.PasswordFile = "/run/secrets/ch"
+		}, "password_file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.mutate(&cfg)
+			err := cfg.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate() = %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfig_AddressesDropSchemesAndBlanks(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Endpoint = " clickhouse://a:9000 "
+	cfg.Endpoints = []string{"", "tcp://b:9440"}
+	got := strings.Join(cfg.addresses(), ",")
+	if got != "a:9000,b:9440" {
+		t.Errorf("addresses() = %q, want a:9000,b:9440", got)
+	}
+}

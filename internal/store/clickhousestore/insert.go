@@ -1,0 +1,275 @@
+package clickhousestore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// idsPerLookup bounds the IN list of one existing-ids query.
+const idsPerLookup = 1000
+
+// Insert writes records in one native INSERT block, skipping ids that are stored already and
+// repeated ids of the batch (the first occurrence wins). Tenancy rules are sqlitestore's: a
+// record without a TenantID is stored under tenant, one whose TenantID differs from a
+// non-empty tenant fails the whole batch, and one with neither goes to record.DefaultTenant.
+//
+// How "idempotent by id" holds on ClickHouse, which has no unique constraint:
+//   - Within this process, insertMu makes the existing-ids lookup and the write one step, so a
+//     replay never writes a second row.
+//   - Across processes (two collectors replaying the same WAL), both may write. The rows share
+//     (tenant_id, timestamp, id), the table's sort key, so ReplacingMergeTree collapses them,
+//     and every read uses FINAL meanwhile; the first write has the higher insert_version and
+//     is the one kept.
+//
+// A record that can never be stored (no id, a timestamp outside the layout's range, a tenant
+// that is not the batch's) fails the batch with an error wrapping store.ErrInvalidRecord; a
+// server that cannot be reached fails it at once with the connection error. The records are
+// not modified.
+func (s *Store) Insert(ctx context.Context, tenant string, records []record.Record) error {
+	if len(records) == 0 {
+		return nil
+	}
+	if s.closed.Load() {
+		return errClosed
+	}
+	d, err := s.dialect(ctx)
+	if err != nil {
+		return fmt.Errorf("clickhousestore: insert %d records: %w", len(records), err)
+	}
+	version := insertVersion(time.Now())
+	rows := make([][]any, 0, len(records))
+	ids := make([]string, 0, len(records))
+	seen := make(map[string]bool, len(records))
+	var batchTenant string
+	var minTS, maxTS int64 = math.MaxInt64, math.MinInt64
+	for i := range records {
+		r := &records[i]
+		rowTenant := r.TenantID
+		switch {
+		case rowTenant == "" && tenant != "":
+			rowTenant = tenant
+		case rowTenant == "":
+			rowTenant = record.DefaultTenant
+		case tenant != "" && rowTenant != tenant:
+			return fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: tenant_id %q differs from the batch's tenant %q", i, r.ID, store.ErrInvalidRecord, r.TenantID, tenant)
+		}
+		row, ts, err := d.encodeRecord(r, rowTenant, version)
+		if err != nil {
+			return fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
+		}
+		if seen[r.ID] {
+			continue
+		}
+		seen[r.ID] = true
+		batchTenant = rowTenant
+		minTS, maxTS = min(minTS, ts), max(maxTS, ts)
+		rows = append(rows, row)
+		ids = append(ids, r.ID)
+	}
+
+	s.insertMu.Lock()
+	defer s.insertMu.Unlock()
+	existing, err := s.existingIDs(ctx, d, batchTenant, ids, minTS, maxTS)
+	if err != nil {
+		return fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(rows), d.logs(), err)
+	}
+	if len(existing) == len(rows) {
+		return nil
+	}
+	if s.cfg.AsyncInsert {
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"async_insert": 1, "wait_for_async_insert": 1}))
+	}
+	batch, err := s.conn.PrepareBatch(ctx, d.insertSQL())
+	if err != nil {
+		return fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(rows)-len(existing), d.logs(), err)
+	}
+	defer func() { _ = batch.Abort() }() // a no-op once sent
+	for i, row := range rows {
+		if existing[ids[i]] {
+			continue
+		}
+		if err := batch.Append(row...); err != nil {
+			return fmt.Errorf("clickhousestore: insert: record id %q: %w", ids[i], err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(rows)-len(existing), d.logs(), err)
+	}
+	return nil
+}
+
+// insertVersion orders writes so that the earliest has the highest version: ReplacingMergeTree
+// keeps the highest, and the contract says the first write wins.
+func insertVersion(now time.Time) uint64 {
+	return math.MaxUint64 - uint64(now.UnixNano())
+}
+
+// existingIDs returns which of ids are stored. tenant and the timestamp span narrow the legacy
+// lookup to the batch's range of the primary key (see existingIDsSQL).
+func (s *Store) existingIDs(ctx context.Context, d dialect, tenant string, ids []string, minTS, maxTS int64) (map[string]bool, error) {
+	found := map[string]bool{}
+	for start := 0; start < len(ids); start += idsPerLookup {
+		chunk := ids[start:min(start+idsPerLookup, len(ids))]
+		rows, err := s.conn.Query(ctx, d.existingIDsSQL(tenant, chunk, minTS, maxTS))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			found[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return found, nil
+}
+
+// encodeRecord returns r's values in insertColumns order, and its timestamp in Unix
+// nanoseconds.
+func (d dialect) encodeRecord(r *record.Record, tenant string, version uint64) ([]any, int64, error) {
+	if r.ID == "" {
+		return nil, 0, fmt.Errorf("id is empty")
+	}
+	lo, hi := d.timeRange()
+	ts, err := encodeTime("timestamp", r.Timestamp, lo, hi)
+	if err != nil {
+		return nil, 0, err
+	}
+	observed, err := encodeTime("observed_timestamp", r.ObservedTimestamp, lo, hi)
+	if err != nil {
+		return nil, 0, err
+	}
+	attrs, err := encodeJSON(r.Attributes)
+	if err != nil {
+		return nil, 0, fmt.Errorf("attributes: %w", err)
+	}
+	res, err := encodeJSON(r.Resource)
+	if err != nil {
+		return nil, 0, fmt.Errorf("resource: %w", err)
+	}
+	tags := r.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	tsTime := time.Unix(0, ts).UTC()
+	var row []any
+	if d.modern() {
+		row = []any{tsTime, time.Unix(0, observed).UTC()}
+	} else {
+		// DateTime keeps seconds; the exact instant is in the Nanos columns.
+		row = []any{tsTime, ts, observed}
+	}
+	row = append(row, r.TraceID, r.SpanID, r.SeverityText, r.SeverityNumber, r.ServiceName, r.Message)
+	if d.modern() {
+		row = append(row, flatten(r.Resource), r.Scope, flatten(r.Attributes))
+	} else {
+		row = append(row, r.Scope)
+	}
+	row = append(row, r.Event, r.ID, tenant, uint8(r.Level), r.UserID, r.Username, r.CompanyID, r.EmployeeID,
+		r.ActorID, r.EntityID, r.EntityType, r.IPAddress, r.UserAgent, r.GeoCountry, r.GeoCity, r.Method, r.Path,
+		int64(r.StatusCode), r.DurationMS, tags, attrs, res, searchText(r.Event, r.Message, attrs), version)
+	return row, ts, nil
+}
+
+// encodeTime maps the zero time to 0 (and decodeTime back), as sqlitestore does: the one
+// instant that cannot round-trip is 1970-01-01T00:00:00Z itself.
+func encodeTime(field string, t time.Time, lo, hi time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, nil
+	}
+	if t.Before(lo) || t.After(hi) {
+		return 0, fmt.Errorf("%s %s is outside the storable range %s to %s", field, t.Format(time.RFC3339Nano), lo.Format(time.RFC3339), hi.Format(time.RFC3339))
+	}
+	return t.UnixNano(), nil
+}
+
+func decodeTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// encodeJSON writes m as compact JSON without HTML escaping ("{}" for empty). A value JSON
+// cannot hold (a NaN or infinite double) is stored as its string rather than failing the
+// batch forever.
+func encodeJSON(m map[string]any) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	s, err := marshalJSON(m)
+	if err == nil {
+		return s, nil
+	}
+	return marshalJSON(jsonSafe(m))
+}
+
+func marshalJSON(v any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
+}
+
+func jsonSafe(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return strconv.FormatFloat(x, 'g', -1, 64)
+		}
+	case float32:
+		return jsonSafe(float64(x))
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonSafe(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonSafe(e)
+		}
+		return out
+	}
+	return v
+}
+
+// flatten is m as the Map(String, String) otel_logs has: strings as they are, every other
+// value as its JSON text.
+func flatten(m map[string]any) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if s, ok := v.(string); ok {
+			out[k] = s
+			continue
+		}
+		js, err := marshalJSON(jsonSafe(v))
+		if err != nil {
+			js = fmt.Sprint(v)
+		}
+		out[k] = js
+	}
+	return out
+}

@@ -1,0 +1,175 @@
+package clickhousestore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// mutationPoll is how often Prune checks whether the server finished its DELETE mutation.
+const mutationPoll = 50 * time.Millisecond
+
+// Prune removes every record older than its level's retention period at now.
+//
+//   - It first counts what expires (FINAL, so the report counts records, not row versions).
+//   - Modern layout: a month partition that lies entirely before every level's cutoff holds
+//     only expired records and is dropped whole (O(1), no rewrite). That needs every level to
+//     have a period: a level kept forever may have records in any month.
+//   - Whatever else expired goes with one ALTER TABLE ... DELETE mutation, which Prune waits
+//     for, so that on return no read finds a pruned record. The legacy layout always takes
+//     this path.
+//
+// Mutations rewrite the parts they touch; running Prune on the exporter's cron (daily by
+// default) keeps that to one rewrite per part a day.
+func (s *Store) Prune(ctx context.Context, policy store.RetentionPolicy, now time.Time) (store.PruneResult, error) {
+	res := store.PruneResult{RemovedByLevel: store.LevelCounts()}
+	d, err := s.dialect(ctx)
+	if err != nil {
+		return res, fmt.Errorf("clickhousestore: prune: %w", err)
+	}
+	cond := d.expiredCondition(policy, now)
+	if cond == "" {
+		return res, nil
+	}
+	expired, err := s.countByLevel(ctx, d.pruneCountSQL(cond))
+	if err != nil {
+		return res, fmt.Errorf("clickhousestore: prune: count expired records: %w", err)
+	}
+	var total int64
+	for _, n := range expired {
+		total += n
+	}
+	if total == 0 {
+		return res, nil
+	}
+
+	if d.modern() {
+		if err := s.dropExpiredPartitions(ctx, d, policy, now); err != nil {
+			return res, err
+		}
+		// What remains expired after the drops decides whether a mutation is needed at all.
+		left, err := s.countByLevel(ctx, d.pruneCountSQL(cond))
+		if err != nil {
+			return res, fmt.Errorf("clickhousestore: prune: count expired records: %w", err)
+		}
+		var n int64
+		for _, c := range left {
+			n += c
+		}
+		if n == 0 {
+			return reportRemoved(res, expired), nil
+		}
+	}
+	if err := s.conn.Exec(ctx, d.pruneDeleteSQL(cond)); err != nil {
+		return res, fmt.Errorf("clickhousestore: prune: delete: %w", err)
+	}
+	if err := s.waitMutations(ctx, d); err != nil {
+		return res, err
+	}
+	return reportRemoved(res, expired), nil
+}
+
+func reportRemoved(res store.PruneResult, removed map[record.Level]int64) store.PruneResult {
+	for l, n := range removed {
+		res.RemovedByLevel[l.String()] += n
+		res.Total += n
+	}
+	return res
+}
+
+func (s *Store) countByLevel(ctx context.Context, sql string) (map[record.Level]int64, error) {
+	rows, err := s.conn.Query(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[record.Level]int64{}
+	for rows.Next() {
+		var level uint8
+		var n uint64
+		if err := rows.Scan(&level, &n); err != nil {
+			return nil, err
+		}
+		out[record.Level(level)] += int64(n)
+	}
+	return out, rows.Err()
+}
+
+// droppablePartitions returns the month partitions (YYYYMM ids) that end at or before the
+// earliest cutoff of every level; none when a level is kept forever.
+func droppablePartitions(partitions []string, policy store.RetentionPolicy, now time.Time) []string {
+	var earliest time.Time
+	for i, l := range record.Levels {
+		p := policy.For(l)
+		if p <= 0 {
+			return nil
+		}
+		if c := now.Add(-p); i == 0 || c.Before(earliest) {
+			earliest = c
+		}
+	}
+	var out []string
+	for _, id := range partitions {
+		if len(id) != 6 {
+			continue
+		}
+		ym, err := strconv.Atoi(id)
+		if err != nil {
+			continue
+		}
+		end := time.Date(ym/100, time.Month(ym%100)+1, 1, 0, 0, 0, 0, time.UTC)
+		if !end.After(earliest) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (s *Store) dropExpiredPartitions(ctx context.Context, d dialect, policy store.RetentionPolicy, now time.Time) error {
+	rows, err := s.conn.Query(ctx, d.partitionsSQL())
+	if err != nil {
+		return fmt.Errorf("clickhousestore: prune: list partitions: %w", err)
+	}
+	var partitions []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("clickhousestore: prune: list partitions: %w", err)
+		}
+		partitions = append(partitions, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("clickhousestore: prune: list partitions: %w", err)
+	}
+	for _, id := range droppablePartitions(partitions, policy, now) {
+		if err := s.conn.Exec(ctx, d.dropPartitionSQL(id)); err != nil {
+			return fmt.Errorf("clickhousestore: prune: drop partition %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// waitMutations returns once the table has no unfinished mutation. The legacy server has no
+// mutations_sync setting, so both layouts poll system.mutations.
+func (s *Store) waitMutations(ctx context.Context, d dialect) error {
+	for {
+		var pending uint64
+		if err := s.conn.QueryRow(ctx, d.pendingMutationsSQL()).Scan(&pending); err != nil {
+			return fmt.Errorf("clickhousestore: prune: wait for delete: %w", err)
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("clickhousestore: prune: wait for delete (%d mutations pending; the server finishes them on its own): %w", pending, ctx.Err())
+		case <-time.After(mutationPoll):
+		}
+	}
+}

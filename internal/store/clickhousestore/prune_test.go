@@ -1,0 +1,63 @@
+package clickhousestore
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+func TestDroppablePartitions_AreMonthsEveryLevelHasExpired(t *testing.T) {
+	now := time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
+	const day = 24 * time.Hour
+	months := []string{"202401", "202502", "202503", "202504", "202506", "tuple()"}
+	tests := []struct {
+		name   string
+		policy store.RetentionPolicy
+		want   []string
+	}{
+		// The earliest cutoff is 90 days back, 2025-03-17: March ends after it.
+		{"months ending before the longest period's cutoff are dropped", store.RetentionPolicy{
+			ByLevel: map[record.Level]time.Duration{record.LevelDebug: 7 * day}, Default: 90 * day,
+		}, []string{"202401", "202502"}},
+		{"a level kept forever keeps every month", store.RetentionPolicy{
+			ByLevel: map[record.Level]time.Duration{record.LevelSecurity: 0}, Default: 7 * day,
+		}, nil},
+		{"a month ending exactly at the cutoff is dropped", store.RetentionPolicy{
+			Default: now.Sub(time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)),
+		}, []string{"202401", "202502", "202503", "202504"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := droppablePartitions(months, tc.policy, now); !slices.Equal(got, tc.want) {
+				t.Errorf("droppablePartitions = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestExpiredCondition_SkipsLevelsKeptForever(t *testing.T) {
+	d := dialect{mode: modeLegacy}
+	now := time.Unix(1_000_000, 0)
+	policy := store.RetentionPolicy{ByLevel: map[record.Level]time.Duration{record.LevelDebug: time.Second, record.LevelSecurity: 0}}
+	want := "((level = 1 AND TimestampNanos < 999999000000000))"
+	if got := d.expiredCondition(policy, now); got != want {
+		t.Errorf("expiredCondition = %q, want %q", got, want)
+	}
+	if got := d.expiredCondition(store.RetentionPolicy{}, now); got != "" {
+		t.Errorf("expiredCondition with no periods = %q, want none", got)
+	}
+}
+
+func TestAfterCursor_BreaksTimestampTiesByID(t *testing.T) {
+	c := store.Cursor{TimestampNanos: 42, ID: "o'k"}
+	if got, want := (dialect{mode: modeLegacy}).afterCursor(c), `(TimestampNanos < 42 OR (TimestampNanos = 42 AND id < 'o\'k'))`; got != want {
+		t.Errorf("legacy afterCursor = %s, want %s", got, want)
+	}
+	want := `(Timestamp < fromUnixTimestamp64Nano(toInt64(42)) OR (Timestamp = fromUnixTimestamp64Nano(toInt64(42)) AND id < 'o\'k'))`
+	if got := (dialect{mode: modeModern}).afterCursor(c); got != want {
+		t.Errorf("modern afterCursor = %s, want %s", got, want)
+	}
+}

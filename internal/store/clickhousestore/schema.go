@@ -1,0 +1,354 @@
+package clickhousestore
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+)
+
+// schemaVersion is the version of the table layout this binary writes and reads. Migrate
+// records it in <table>_schema and refuses a table recorded with a newer one.
+const schemaVersion = 1
+
+// modernMajor is the first ClickHouse major version given the modern layout: DateTime64(9),
+// Map, LowCardinality, skip indexes and TTL ... DELETE WHERE are all there and out of
+// experimental flags by 22.1.
+const modernMajor = 22
+
+// mode is a table layout.
+type mode int
+
+const (
+	modeLegacy mode = iota + 1
+	modeModern
+)
+
+func (m mode) String() string {
+	if m == modeModern {
+		return SchemaModern
+	}
+	return SchemaLegacy
+}
+
+func parseMode(s string) (mode, bool) {
+	switch s {
+	case SchemaModern:
+		return modeModern, true
+	case SchemaLegacy:
+		return modeLegacy, true
+	}
+	return 0, false
+}
+
+// serverVersion is the leading major.minor of SELECT version(): "18.16.1" or "26.7.2.1".
+type serverVersion struct{ major, minor int }
+
+func parseServerVersion(s string) (serverVersion, error) {
+	parts := strings.SplitN(strings.TrimSpace(s), ".", 3)
+	if len(parts) < 2 {
+		return serverVersion{}, fmt.Errorf("server version %q: want major.minor", s)
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return serverVersion{}, fmt.Errorf("server version %q: want major.minor", s)
+	}
+	return serverVersion{major, minor}, nil
+}
+
+func (v serverVersion) String() string { return fmt.Sprintf("%d.%d", v.major, v.minor) }
+
+// chooseMode decides the layout of a new table: what the config asks for, or by version.
+// A modern layout on an old server is refused: its CREATE TABLE would fail anyway, with a
+// less helpful message.
+func chooseMode(schema string, v serverVersion) (mode, error) {
+	supportsModern := v.major >= modernMajor
+	switch schema {
+	case SchemaLegacy:
+		return modeLegacy, nil
+	case SchemaModern:
+		if !supportsModern {
+			return 0, fmt.Errorf("schema modern needs ClickHouse %d or newer; the server is %s (use schema: auto or legacy)", modernMajor, v)
+		}
+		return modeModern, nil
+	}
+	if supportsModern {
+		return modeModern, nil
+	}
+	return modeLegacy, nil
+}
+
+// dialect renders the SQL of one table layout. Every statement names its table as
+// `database`.`table`, so the connection's default database never matters.
+type dialect struct {
+	mode    mode
+	db      string
+	table   string
+	cluster string
+	ttl     map[record.Level]time.Duration
+}
+
+func (d dialect) modern() bool { return d.mode == modeModern }
+
+func (d dialect) qualified(table string) string { return "`" + d.db + "`.`" + table + "`" }
+
+func (d dialect) logs() string { return d.qualified(d.table) }
+
+func (d dialect) meta() string { return d.qualified(d.table + "_schema") }
+
+func (d dialect) onCluster() string {
+	if d.cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER `" + d.cluster + "`"
+}
+
+// engine is ReplacingMergeTree keyed (by ORDER BY) on tenant, time and id, keeping the row
+// with the highest insert_version: Insert gives earlier writes higher versions, so when a
+// replay slips past Insert's id check, merges and FINAL keep the first write.
+func (d dialect) engine(table, args string) string {
+	if d.cluster == "" {
+		return "ReplacingMergeTree(" + args + ")"
+	}
+	path := "'/clickhouse/tables/{shard}/" + d.db + "." + table + "', '{replica}'"
+	if args != "" {
+		path += ", " + args
+	}
+	return "ReplicatedReplacingMergeTree(" + path + ")"
+}
+
+// column is one column of the logs table. A type "" means the layout has no such column.
+type column struct {
+	name         string
+	legacy       string
+	modern       string
+	modernExtras string // CODEC or DEFAULT clause, modern only
+}
+
+// columns is the logs table in insert order. The OpenTelemetry columns carry the names of the
+// collector-contrib clickhouseexporter's otel_logs, so Grafana's ClickHouse data source reads
+// the modern table as OpenTelemetry logs; the audit columns follow the API's field names.
+var columns = []column{
+	{"Timestamp", "DateTime", "DateTime64(9)", "CODEC(Delta(8), ZSTD(1))"},
+	// The legacy server's DateTime has whole seconds: the exact instant is this column.
+	{"TimestampNanos", "Int64", "", ""},
+	{"ObservedTimestamp", "", "DateTime64(9)", "CODEC(Delta(8), ZSTD(1))"},
+	{"ObservedTimestampNanos", "Int64", "", ""},
+	{"TraceId", "String", "String", "CODEC(ZSTD(1))"},
+	{"SpanId", "String", "String", "CODEC(ZSTD(1))"},
+	{"SeverityText", "String", "LowCardinality(String)", "CODEC(ZSTD(1))"},
+	{"SeverityNumber", "Int32", "Int32", ""},
+	{"ServiceName", "String", "LowCardinality(String)", "CODEC(ZSTD(1))"},
+	{"Body", "String", "String", "CODEC(ZSTD(1))"},
+	{"ResourceAttributes", "", "Map(LowCardinality(String), String)", "CODEC(ZSTD(1))"},
+	{"ScopeName", "String", "String", "CODEC(ZSTD(1))"},
+	{"LogAttributes", "", "Map(LowCardinality(String), String)", "CODEC(ZSTD(1))"},
+	{"EventName", "String", "String", "CODEC(ZSTD(1))"},
+	{"id", "String", "String", "CODEC(ZSTD(1))"},
+	{"tenant_id", "String", "LowCardinality(String)", ""},
+	{"level", "UInt8", "UInt8", ""},
+	{"user_id", "String", "String", "CODEC(ZSTD(1))"},
+	{"username", "String", "String", "CODEC(ZSTD(1))"},
+	{"company_id", "String", "String", "CODEC(ZSTD(1))"},
+	{"employee_id", "String", "String", "CODEC(ZSTD(1))"},
+	{"actor_id", "String", "String", "CODEC(ZSTD(1))"},
+	{"entity_id", "String", "String", "CODEC(ZSTD(1))"},
+	{"entity_type", "String", "LowCardinality(String)", ""},
+	{"ip_address", "String", "String", "CODEC(ZSTD(1))"},
+	{"user_agent", "String", "String", "CODEC(ZSTD(1))"},
+	{"geo_country", "String", "LowCardinality(String)", ""},
+	{"geo_city", "String", "LowCardinality(String)", ""},
+	{"method", "String", "LowCardinality(String)", ""},
+	{"path", "String", "String", "CODEC(ZSTD(1))"},
+	{"status_code", "Int64", "Int64", ""},
+	{"duration_ms", "Float64", "Float64", ""},
+	{"tags", "Array(String)", "Array(String)", "CODEC(ZSTD(1))"},
+	// Exact JSON of attributes and resource: what reads return (the maps above flatten
+	// values to strings for Grafana and lose int64 precision and nesting).
+	{"attributes_json", "String", "String", "CODEC(ZSTD(1))"},
+	{"resource_json", "String", "String", "CODEC(ZSTD(1))"},
+	// Lowercased words of event, message and attributes, space separated with a space at
+	// each end: what text search matches (see search.go).
+	{"search_text", "String", "String", "CODEC(ZSTD(1))"},
+	{"insert_version", "UInt64", "UInt64", ""},
+}
+
+// insertColumns lists the columns this layout inserts, in order.
+func (d dialect) insertColumns() []string {
+	var out []string
+	for _, c := range columns {
+		if d.columnType(c) != "" {
+			out = append(out, c.name)
+		}
+	}
+	return out
+}
+
+func (d dialect) columnType(c column) string {
+	if d.modern() {
+		return c.modern
+	}
+	return c.legacy
+}
+
+// insertSQL is the statement a native batch is prepared with. The column list is explicit:
+// the legacy server's native protocol needs it, and it keeps the OpenTelemetry defaults
+// (TraceFlags, ScopeVersion ...) filled by the server.
+func (d dialect) insertSQL() string {
+	return "INSERT INTO " + d.logs() + " (" + strings.Join(d.insertColumns(), ", ") + ")"
+}
+
+// createStatements is Migrate's DDL, in order. Each is idempotent (IF NOT EXISTS).
+func (d dialect) createStatements() []string {
+	return []string{
+		"CREATE DATABASE IF NOT EXISTS `" + d.db + "`" + d.onCluster(),
+		d.createMeta(),
+		d.createLogs(),
+	}
+}
+
+func (d dialect) createMeta() string {
+	return "CREATE TABLE IF NOT EXISTS " + d.meta() + d.onCluster() +
+		" (version UInt32, mode String, applied_at DateTime) ENGINE = " + d.engine(d.table+"_schema", "") + " ORDER BY version"
+}
+
+func (d dialect) createLogs() string {
+	var b strings.Builder
+	b.WriteString("CREATE TABLE IF NOT EXISTS " + d.logs() + d.onCluster() + " (\n")
+	var defs []string
+	for _, c := range columns {
+		typ := d.columnType(c)
+		if typ == "" {
+			continue
+		}
+		def := "    " + c.name + " " + typ
+		if d.modern() && c.modernExtras != "" {
+			def += " " + c.modernExtras
+		}
+		defs = append(defs, def)
+		if d.modern() && c.name == "Timestamp" {
+			// TimestampTime and the OpenTelemetry columns this store leaves at their
+			// defaults, as otel_logs has them, so dashboards written for it work unchanged.
+			defs = append(defs,
+				"    TimestampTime DateTime DEFAULT toDateTime(Timestamp)",
+				"    TraceFlags UInt8",
+				"    ResourceSchemaUrl LowCardinality(String) CODEC(ZSTD(1))",
+				"    ScopeSchemaUrl LowCardinality(String) CODEC(ZSTD(1))",
+				"    ScopeVersion LowCardinality(String) CODEC(ZSTD(1))",
+				"    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1))",
+			)
+		}
+	}
+	if d.modern() {
+		defs = append(defs,
+			"    INDEX idx_id id TYPE bloom_filter(0.001) GRANULARITY 1",
+			"    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1",
+			"    INDEX idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 1",
+			"    INDEX idx_actor_id actor_id TYPE bloom_filter(0.01) GRANULARITY 1",
+			"    INDEX idx_entity_id entity_id TYPE bloom_filter(0.01) GRANULARITY 1",
+			"    INDEX idx_ip_address ip_address TYPE bloom_filter(0.01) GRANULARITY 1",
+			"    INDEX idx_event EventName TYPE bloom_filter(0.01) GRANULARITY 1",
+			"    INDEX idx_search search_text TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 1",
+			"    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1",
+			"    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1",
+			"    INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1",
+			"    INDEX idx_log_attr_value mapValues(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1",
+		)
+	}
+	b.WriteString(strings.Join(defs, ",\n"))
+	b.WriteString("\n) ENGINE = " + d.engine(d.table, "insert_version"))
+	if d.modern() {
+		b.WriteString("\nPARTITION BY toYYYYMM(Timestamp)\nORDER BY (tenant_id, Timestamp, id)")
+		if ttl := d.ttlClause(); ttl != "" {
+			b.WriteString("\nTTL " + ttl)
+		}
+		b.WriteString("\nSETTINGS index_granularity = 8192")
+	} else {
+		b.WriteString("\nPARTITION BY toYYYYMM(Timestamp)\nORDER BY (tenant_id, TimestampNanos, id)")
+	}
+	return b.String()
+}
+
+// ttlClause is one DELETE rule per level with a TTL, oldest level first.
+func (d dialect) ttlClause() string {
+	var rules []string
+	for _, l := range record.Levels {
+		if p, ok := d.ttl[l]; ok && p > 0 {
+			rules = append(rules, fmt.Sprintf("toDateTime(Timestamp) + toIntervalSecond(%d) DELETE WHERE level = %d", int64(p/time.Second), l))
+		}
+	}
+	return strings.Join(rules, ", ")
+}
+
+// selectColumns are the expressions scanRecord reads, in its order. Timestamps come back as
+// Int64 Unix nanoseconds in both layouts.
+func (d dialect) selectColumns() string {
+	cols := []string{"id", "tenant_id", d.tsExpr(), d.observedExpr(), "level", "SeverityText", "SeverityNumber",
+		"EventName", "Body", "user_id", "username", "company_id", "employee_id", "actor_id", "entity_id",
+		"entity_type", "ip_address", "user_agent", "geo_country", "geo_city", "method", "path", "status_code",
+		"duration_ms", "TraceId", "SpanId", "ServiceName", "ScopeName", "tags", "attributes_json", "resource_json"}
+	return strings.Join(cols, ", ")
+}
+
+// tsExpr is the record timestamp as Int64 Unix nanoseconds.
+func (d dialect) tsExpr() string {
+	if d.modern() {
+		return "toUnixTimestamp64Nano(Timestamp)"
+	}
+	return "TimestampNanos"
+}
+
+func (d dialect) observedExpr() string {
+	if d.modern() {
+		return "toUnixTimestamp64Nano(ObservedTimestamp)"
+	}
+	return "ObservedTimestampNanos"
+}
+
+// tsColumn is the column the sort key orders by; comparisons against it use the primary key.
+func (d dialect) tsColumn() string {
+	if d.modern() {
+		return "Timestamp"
+	}
+	return "TimestampNanos"
+}
+
+// tsLiteral is a Unix-nanosecond instant typed like tsColumn.
+func (d dialect) tsLiteral(nanos int64) string {
+	if d.modern() {
+		return fmt.Sprintf("fromUnixTimestamp64Nano(toInt64(%d))", nanos)
+	}
+	return strconv.FormatInt(nanos, 10)
+}
+
+// Storable timestamp ranges. Legacy Timestamp is a DateTime (UInt32 seconds since 1970);
+// modern is DateTime64(9), from 1900 to 2262-04-11 (Int64 nanoseconds).
+var (
+	legacyMinTime = time.Unix(0, 0).UTC()
+	legacyMaxTime = time.Unix(1<<32-1, 0).UTC()
+	modernMinTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	modernMaxTime = time.Unix(0, 1<<63-1).UTC()
+)
+
+func (d dialect) timeRange() (time.Time, time.Time) {
+	if d.modern() {
+		return modernMinTime, modernMaxTime
+	}
+	return legacyMinTime, legacyMaxTime
+}
+
+// levelsSQL renders a set of levels for IN (...), ascending and without repeats.
+func levelsSQL(levels []record.Level) string {
+	s := slices.Clone(levels)
+	slices.Sort(s)
+	s = slices.Compact(s)
+	parts := make([]string, len(s))
+	for i, l := range s {
+		parts[i] = strconv.Itoa(int(l))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,91 @@
+package clickhousestore
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+func TestSearchWords_LowercaseAndDropPunctuationAndDiacritics(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []string
+	}{
+		{"punctuation separates words", "alice@example.com logged-in", []string{"alice", "example", "com", "logged", "in"}},
+		{"case is folded", "LOGIN Failed", []string{"login", "failed"}},
+		{"diacritics are removed", "Ünïcödé café", []string{"unicode", "cafe"}},
+		{"json keys and values are words", `{"reason":"password expired"}`, []string{"reason", "password", "expired"}},
+		{"nothing but punctuation has no words", "@@ --", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := searchWords(tc.in); !slices.Equal(got, tc.want) {
+				t.Errorf("searchWords(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+	if got := searchText("user.login", "Login failed"); got != " user login login failed " {
+		t.Errorf("searchText = %q", got)
+	}
+}
+
+func TestSearchCondition_RendersTheSyntaxPerLayout(t *testing.T) {
+	legacy := dialect{mode: modeLegacy}
+	modern := dialect{mode: modeModern}
+	tests := []struct {
+		name      string
+		text      string
+		d         dialect
+		want      string
+		wantError bool
+	}{
+		{"a word is a padded position on legacy", "Failed", legacy, "position(search_text, ' failed ') > 0", false},
+		{"a word also asks the token index on modern", "failed", modern, "(hasToken(search_text, 'failed') AND position(search_text, ' failed ') > 0)", false},
+		{"a prefix has no trailing space and no token", "log*", modern, "position(search_text, ' log') > 0", false},
+		{"a phrase keeps its word order", `"failed from"`, legacy, "position(search_text, ' failed from ') > 0", false},
+		{"an email address is a phrase of its words", "carol@example.com", legacy, "position(search_text, ' carol example com ') > 0", false},
+		{"NOT becomes AND NOT", "login NOT admin", legacy,
+			"(position(search_text, ' login ') > 0 AND NOT position(search_text, ' admin ') > 0)", false},
+		{"OR binds looser than AND", "a b OR c", legacy,
+			"((position(search_text, ' a ') > 0 AND position(search_text, ' b ') > 0) OR position(search_text, ' c ') > 0)", false},
+		{"a quote in a word cannot escape the literal", `it's`, legacy, "position(search_text, ' it s ') > 0", false},
+		{"a term without letters is left out", "login @@", legacy, "position(search_text, ' login ') > 0", false},
+		{"blank text is no condition", "   ", legacy, "", false},
+		{"only punctuation is refused", "@@", legacy, "", true},
+		{"an unterminated quote is refused", `"login`, legacy, "", true},
+		{"an unmatched parenthesis is refused", "login)", legacy, "", true},
+		{"an operator without a term is refused", "login OR", legacy, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.d.searchCondition(tc.text)
+			if tc.wantError {
+				if !errors.Is(err, store.ErrInvalidQuery) {
+					t.Errorf("searchCondition(%q) = %q, %v; want ErrInvalidQuery", tc.text, got, err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("searchCondition(%q) =\n  %q, %v\nwant\n  %q", tc.text, got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestQuoteString_EscapesQuoteAndBackslashOnly(t *testing.T) {
+	tests := map[string]string{
+		"plain":          "'plain'",
+		`it's`:           `'it\'s'`,
+		`back\slash`:     `'back\\slash'`,
+		`\'`:             `'\\\''`,
+		"tab\tnewline\n": "'tab\tnewline\n'",
+	}
+	for in, want := range tests {
+		if got := quoteString(in); got != want {
+			t.Errorf("quoteString(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,258 @@
+package clickhousestore
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// Every read statement is complete SQL text with its values as literals: the same string runs
+// on the server, appears in logs and errors, and is what the chDB check (ModernStatements)
+// executes. Values are quoted by quoteString; identifiers come from a validated config.
+
+// quoteString renders s as a ClickHouse string literal. Inside '...' ClickHouse treats
+// backslash as an escape character, so both it and the quote are escaped; every other byte
+// (NUL and invalid UTF-8 included) stands for itself.
+func quoteString(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', '\'':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+func quoteStrings(ss []string) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = quoteString(s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// final is the table as reads see it: FINAL collapses rows of the same (tenant, timestamp, id)
+// that merges have not yet collapsed, keeping the first write (highest insert_version).
+// Insert's id check keeps such rows rare (concurrent writers replaying the same record), so
+// FINAL mostly has nothing to do; it is there so that reads are right before merges too.
+func (d dialect) final() string { return d.logs() + " FINAL" }
+
+// filterConditions renders every field of f (but Text, see searchCondition) as ANDed
+// conditions; nil for the zero Filter.
+func (d dialect) filterConditions(f store.Filter) []string {
+	var conds []string
+	eq := func(col, v string) {
+		if v != "" {
+			conds = append(conds, col+" = "+quoteString(v))
+		}
+	}
+	eq("tenant_id", f.TenantID)
+	if len(f.Levels) > 0 {
+		conds = append(conds, "level IN ("+levelsSQL(f.Levels)+")")
+	}
+	if f.MinLevel != 0 {
+		conds = append(conds, fmt.Sprintf("level >= %d", f.MinLevel))
+	}
+	eq("EventName", f.Event)
+	eq("user_id", f.UserID)
+	eq("actor_id", f.ActorID)
+	eq("entity_id", f.EntityID)
+	eq("TraceId", f.TraceID)
+	eq("ip_address", f.IP)
+	conds = append(conds, d.timeRangeConditions(f.Start, f.End)...)
+	return conds
+}
+
+// timeRangeConditions is [start, end) with zero bounds left open. A bound outside the storable
+// range is clamped to it, which selects the same rows.
+func (d dialect) timeRangeConditions(start, end time.Time) []string {
+	var conds []string
+	lo, hi := d.timeRange()
+	if !start.IsZero() {
+		conds = append(conds, d.tsColumn()+" >= "+d.tsLiteral(clampTime(start, lo, hi).UnixNano()))
+	}
+	if !end.IsZero() {
+		conds = append(conds, d.tsColumn()+" < "+d.tsLiteral(clampTime(end, lo, hi).UnixNano()))
+	}
+	return conds
+}
+
+func clampTime(t, lo, hi time.Time) time.Time {
+	switch {
+	case t.Before(lo):
+		return lo
+	case t.After(hi):
+		return hi
+	}
+	return t
+}
+
+// afterCursor selects the records that come after c in newest-first order.
+func (d dialect) afterCursor(c store.Cursor) string {
+	ts := d.tsLiteral(c.TimestampNanos)
+	return "(" + d.tsColumn() + " < " + ts + " OR (" + d.tsColumn() + " = " + ts + " AND id < " + quoteString(c.ID) + "))"
+}
+
+func where(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// querySQL is one page of Query: limit+1 rows, so that the extra row tells a next page exists.
+func (d dialect) querySQL(f store.Filter, cursor *store.Cursor, limit int) (string, error) {
+	conds := d.filterConditions(f)
+	text, err := d.searchCondition(f.Text)
+	if err != nil {
+		return "", err
+	}
+	if text != "" {
+		conds = append(conds, text)
+	}
+	if cursor != nil {
+		conds = append(conds, d.afterCursor(*cursor))
+	}
+	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds) +
+		" ORDER BY " + d.tsColumn() + " DESC, id DESC LIMIT " + strconv.Itoa(limit+1), nil
+}
+
+func (d dialect) getSQL(tenant, id string) string {
+	conds := []string{"id = " + quoteString(id)}
+	if tenant != "" {
+		conds = append(conds, "tenant_id = "+quoteString(tenant))
+	}
+	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds) + " ORDER BY " + d.tsColumn() + " DESC LIMIT 1"
+}
+
+// maxTraceRecords bounds one Trace answer: a runaway trace must not load the server's
+// memory or the API's response without limit.
+const maxTraceRecords = 10_000
+
+func (d dialect) traceSQL(tenant, traceID string) string {
+	conds := []string{"TraceId = " + quoteString(traceID)}
+	if tenant != "" {
+		conds = append(conds, "tenant_id = "+quoteString(tenant))
+	}
+	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds) +
+		" ORDER BY " + d.tsColumn() + " ASC, id ASC LIMIT " + strconv.Itoa(maxTraceRecords)
+}
+
+// existingIDsSQL finds which ids of a batch are stored already. The modern layout looks the
+// ids up across the table (the id bloom filter skips granules); the legacy one has no skip
+// index, so it narrows the scan to the batch's tenant and time span through the primary key.
+// A replay carries the same tenant and timestamp as the first write, so it is found either way.
+func (d dialect) existingIDsSQL(tenant string, ids []string, minNanos, maxNanos int64) string {
+	conds := []string{"id IN (" + quoteStrings(ids) + ")"}
+	if !d.modern() {
+		conds = append([]string{
+			"tenant_id = " + quoteString(tenant),
+			d.tsColumn() + " >= " + d.tsLiteral(minNanos),
+			d.tsColumn() + " <= " + d.tsLiteral(maxNanos),
+		}, conds...)
+	}
+	return "SELECT DISTINCT id FROM " + d.logs() + where(conds)
+}
+
+// Stats statements. Each reads FINAL over [Start, End) of one tenant or all.
+func (d dialect) statsConditions(q store.StatsQuery) []string {
+	var conds []string
+	if q.TenantID != "" {
+		conds = append(conds, "tenant_id = "+quoteString(q.TenantID))
+	}
+	return append(conds, d.timeRangeConditions(q.Start, q.End)...)
+}
+
+func (d dialect) statsLevelsSQL(q store.StatsQuery) string {
+	return "SELECT level, count() FROM " + d.final() + where(d.statsConditions(q)) + " GROUP BY level"
+}
+
+func (d dialect) statsTopSQL(q store.StatsQuery, col string) string {
+	conds := append(d.statsConditions(q), col+" != ''")
+	return "SELECT " + col + " AS key, count() AS n FROM " + d.final() + where(conds) +
+		" GROUP BY key ORDER BY n DESC, key ASC LIMIT " + strconv.Itoa(q.Top)
+}
+
+// statsHistogramSQL counts records and failures per bucket index since the first bucket's
+// start. Every selected timestamp is at or after that start, so the index is never negative
+// and intDiv's truncation is a floor.
+func (d dialect) statsHistogramSQL(q store.StatsQuery) string {
+	first := q.BucketStart(q.Start).UnixNano()
+	var failing []record.Level
+	for _, l := range record.Levels {
+		if store.IsFailure(l) {
+			failing = append(failing, l)
+		}
+	}
+	bucket := fmt.Sprintf("intDiv(%s - %d, %d)", d.tsExpr(), first, int64(q.Interval))
+	return "SELECT " + bucket + " AS bucket, count(), countIf(level IN (" + levelsSQL(failing) + ")) FROM " + d.final() +
+		where(d.statsConditions(q)) + " GROUP BY bucket"
+}
+
+// expiredCondition selects every record older than its level's period at now; "" when no
+// level expires.
+func (d dialect) expiredCondition(policy store.RetentionPolicy, now time.Time) string {
+	var parts []string
+	lo, hi := d.timeRange()
+	for _, l := range record.Levels {
+		period := policy.For(l)
+		if period <= 0 {
+			continue
+		}
+		cutoff := clampTime(now.Add(-period), lo, hi)
+		parts = append(parts, fmt.Sprintf("(level = %d AND %s < %s)", l, d.tsColumn(), d.tsLiteral(cutoff.UnixNano())))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+func (d dialect) pruneCountSQL(cond string) string {
+	return "SELECT level, count() FROM " + d.final() + " WHERE " + cond + " GROUP BY level"
+}
+
+// pruneDeleteSQL is a mutation; the server applies it in the background (waitMutations).
+// On the modern layout mutations_sync = 2 makes the statement return once every replica has
+// applied it; the legacy server has no such setting, and Prune polls system.mutations on both.
+func (d dialect) pruneDeleteSQL(cond string) string {
+	sql := "ALTER TABLE " + d.logs() + d.onCluster() + " DELETE WHERE " + cond
+	if d.modern() {
+		sql += " SETTINGS mutations_sync = 2"
+	}
+	return sql
+}
+
+func (d dialect) partitionsSQL() string {
+	return "SELECT DISTINCT partition_id FROM system.parts WHERE database = " + quoteString(d.db) +
+		" AND table = " + quoteString(d.table) + " AND active ORDER BY partition_id"
+}
+
+func (d dialect) dropPartitionSQL(partitionID string) string {
+	return "ALTER TABLE " + d.logs() + d.onCluster() + " DROP PARTITION ID " + quoteString(partitionID)
+}
+
+func (d dialect) pendingMutationsSQL() string {
+	return "SELECT count() FROM system.mutations WHERE database = " + quoteString(d.db) +
+		" AND table = " + quoteString(d.table) + " AND is_done = 0"
+}
+
+func (d dialect) schemaVersionSQL() string {
+	return "SELECT version, mode FROM " + d.meta() + " ORDER BY version DESC LIMIT 1"
+}
+
+// recordVersionSQL prepares the native batch that records the schema version.
+func (d dialect) recordVersionSQL() string {
+	return "INSERT INTO " + d.meta() + " (version, mode, applied_at)"
+}

@@ -1,0 +1,175 @@
+package clickhousestore
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// chdbDir is the npm project of the chDB check, relative to this package.
+const chdbDir = "../../../chdb"
+
+type chdbResult struct {
+	Name  string `json:"name"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+	Rows  [][]any
+}
+
+// chdbOutput is one entry of check.mjs's answer: rows as JSONCompactEachRow lines.
+type chdbOutput struct {
+	chdbResult
+	Lines []string `json:"rows"`
+}
+
+// runOnCHDB executes statements on chDB's embedded ClickHouse. Without node or the installed
+// packages it skips locally and fails under CI, where scripts/clickhouse/install-chdb.sh must
+// have run.
+func runOnCHDB(t *testing.T, stmts []Statement) map[string]chdbResult {
+	t.Helper()
+	missing := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = "node is not installed"
+	} else if _, err := os.Stat(filepath.Join(chdbDir, "node_modules", "chdb", "package.json")); err != nil {
+		missing = "chdb/node_modules/chdb is absent (run scripts/clickhouse/install-chdb.sh)"
+	}
+	if missing != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the modern SQL check cannot run under CI: %s", missing)
+		}
+		t.Skip(missing)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "statements.json")
+	b, err := json.Marshal(stmts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", "check.mjs", file, filepath.Join(dir, "session"))
+	cmd.Dir = chdbDir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, runErr := cmd.Output()
+	var outputs []chdbOutput
+	if err := json.Unmarshal(out, &outputs); err != nil {
+		t.Fatalf("node check.mjs: %v (exit: %v)\nstdout: %s\nstderr: %s", err, runErr, out, stderr.String())
+	}
+	results := make([]chdbResult, len(outputs))
+	for i, o := range outputs {
+		results[i] = o.chdbResult
+		for _, line := range o.Lines {
+			dec := json.NewDecoder(strings.NewReader(line))
+			dec.UseNumber() // Int64 nanoseconds must not round through float64
+			var row []any
+			if err := dec.Decode(&row); err != nil {
+				t.Fatalf("%s: row %q: %v", o.Name, line, err)
+			}
+			results[i].Rows = append(results[i].Rows, row)
+		}
+	}
+	byName := map[string]chdbResult{}
+	for _, r := range results {
+		if !r.OK {
+			t.Errorf("chDB refused %q: %s", r.Name, r.Error)
+		}
+		byName[r.Name] = r
+	}
+	if runErr != nil && !t.Failed() {
+		t.Errorf("node check.mjs failed without a failed statement: %v\n%s", runErr, stderr.String())
+	}
+	t.Logf("chDB engine %v ran %d statements", byName["engine version"].Rows, len(results)-1)
+	return byName
+}
+
+// resultColumn returns column i of every row, as text.
+func resultColumn(r chdbResult, i int) []string {
+	out := make([]string, len(r.Rows))
+	for j, row := range r.Rows {
+		if i < len(row) {
+			out[j] = fmt.Sprint(row[i])
+		}
+	}
+	return out
+}
+
+func TestModernStatements_RunOnCurrentClickHouse(t *testing.T) {
+	// The server applies TTL against its own clock, so the fixture must be relative to it.
+	now := time.Now().UTC()
+	cfg := DefaultConfig()
+	cfg.Database = "audit_chdb"
+	cfg.TTL = map[string]time.Duration{"debug": 30 * 24 * time.Hour, "info": 3650 * 24 * time.Hour}
+	stmts, err := ModernStatements(cfg, now)
+	if err != nil {
+		t.Fatalf("ModernStatements: %v", err)
+	}
+	// After Prune, the store must read what is left: the same query shape as the first page.
+	d := dialect{mode: modeModern, db: cfg.Database, table: cfg.Table}
+	after, err := d.querySQL(store.Filter{}, nil, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts = append(stmts, Statement{Name: "query: after prune", SQL: after})
+
+	res := runOnCHDB(t, stmts)
+	if t.Failed() {
+		return
+	}
+	checks := []struct {
+		name string
+		col  int
+		want []string
+	}{
+		{"migrate: read schema version", 1, []string{"modern"}},
+		{"insert: look up stored ids", 0, []string{"st-0", "st-1", "st-2", "st-3", "st-4"}},
+		{"query: first page, no filter", 0, []string{"st-3", "st-2", "st-1"}},
+		{"query: every filter field", 0, []string{"st-1"}},
+		{"query: after a cursor", 0, []string{"st-1", "st-4", "st-0"}},
+		{"query: a prefix phrase", 0, []string{"st-3", "st-2", "st-1"}},
+		{"get: one tenant", 0, []string{"st-1"}},
+		{"get: across tenants", 1, []string{"globex"}},
+		{"trace", 0, []string{"st-0", "st-4", "st-1", "st-2", "st-3"}},
+		{"stats: top events", 0, []string{"user.login"}},
+		{"stats: top users", 1, []string{"2"}},
+		{"prune: count expired after", 0, nil},
+		{"prune: pending mutations", 0, []string{"0"}},
+		{"query: after prune", 0, []string{"st-3", "st-2", "st-1"}},
+	}
+	for _, c := range checks {
+		got := resultColumn(res[c.name], c.col)
+		if c.name == "insert: look up stored ids" {
+			slices.Sort(got)
+		}
+		if !slices.Equal(got, c.want) && !(len(got) == 0 && len(c.want) == 0) {
+			t.Errorf("%s: column %d = %v, want %v", c.name, c.col, got, c.want)
+		}
+	}
+	// The record read back from chDB decodes into what was inserted.
+	got := res["get: one tenant"]
+	if len(got.Rows) == 1 {
+		want := StatementFixture(now)[1]
+		if id, ts := fmt.Sprint(got.Rows[0][0]), fmt.Sprint(got.Rows[0][2]); id != want.ID || ts != fmt.Sprint(want.Timestamp.UnixNano()) {
+			t.Errorf("get: id %s at %s ns, want %s at %d ns", id, ts, want.ID, want.Timestamp.UnixNano())
+		}
+	}
+	counts := map[string]string{}
+	for _, row := range res["prune: count expired"].Rows {
+		counts[fmt.Sprint(row[0])] = fmt.Sprint(row[1])
+	}
+	if counts["1"] != "1" || counts["2"] != "1" || len(counts) != 2 {
+		t.Errorf("prune: count expired = %v, want one debug (level 1) and one info (level 2) record", counts)
+	}
+	if !slices.ContainsFunc(stmts, func(s Statement) bool { return strings.HasPrefix(s.Name, "prune: drop partition") }) {
+		t.Error("the fixture's 400-day-old month was not offered for DROP PARTITION")
+	}
+}

@@ -1,0 +1,96 @@
+package clickhousestore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// Stats answers q with four aggregate queries over the same range: counts by level, top
+// events, top users and the histogram. The histogram's empty buckets are filled in here.
+func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, error) {
+	q, err := q.Normalize()
+	if err != nil {
+		return store.Stats{}, err
+	}
+	d, err := s.dialect(ctx)
+	if err != nil {
+		return store.Stats{}, fmt.Errorf("clickhousestore: stats: %w", err)
+	}
+	st := store.Stats{ByLevel: store.LevelCounts(), Histogram: q.EmptyHistogram()}
+
+	rows, err := s.conn.Query(ctx, d.statsLevelsSQL(q))
+	if err != nil {
+		return store.Stats{}, fmt.Errorf("clickhousestore: stats: levels: %w", err)
+	}
+	for rows.Next() {
+		var level uint8
+		var n uint64
+		if err := rows.Scan(&level, &n); err != nil {
+			rows.Close()
+			return store.Stats{}, fmt.Errorf("clickhousestore: stats: levels: %w", err)
+		}
+		l := record.Level(level)
+		st.ByLevel[l.String()] += int64(n)
+		st.Total += int64(n)
+		if store.IsFailure(l) {
+			st.Failures += int64(n)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return store.Stats{}, fmt.Errorf("clickhousestore: stats: levels: %w", err)
+	}
+
+	if st.TopEvents, err = s.topCounts(ctx, d.statsTopSQL(q, "EventName")); err != nil {
+		return store.Stats{}, fmt.Errorf("clickhousestore: stats: top events: %w", err)
+	}
+	if st.TopUsers, err = s.topCounts(ctx, d.statsTopSQL(q, "user_id")); err != nil {
+		return store.Stats{}, fmt.Errorf("clickhousestore: stats: top users: %w", err)
+	}
+
+	rows, err = s.conn.Query(ctx, d.statsHistogramSQL(q))
+	if err != nil {
+		return store.Stats{}, fmt.Errorf("clickhousestore: stats: histogram: %w", err)
+	}
+	defer rows.Close()
+	first := q.BucketStart(q.Start)
+	for rows.Next() {
+		var bucket int64
+		var n, failures uint64
+		if err := rows.Scan(&bucket, &n, &failures); err != nil {
+			return store.Stats{}, fmt.Errorf("clickhousestore: stats: histogram: %w", err)
+		}
+		if bucket < 0 || bucket >= int64(len(st.Histogram)) {
+			return store.Stats{}, fmt.Errorf("clickhousestore: stats: histogram: bucket %d of %s outside the %d buckets from %s",
+				bucket, q.Interval, len(st.Histogram), first.Format(time.RFC3339Nano))
+		}
+		st.Histogram[bucket].Count += int64(n)
+		st.Histogram[bucket].Failures += int64(failures)
+	}
+	if err := rows.Err(); err != nil {
+		return store.Stats{}, fmt.Errorf("clickhousestore: stats: histogram: %w", err)
+	}
+	return st, nil
+}
+
+func (s *Store) topCounts(ctx context.Context, sql string) ([]store.Count, error) {
+	rows, err := s.conn.Query(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.Count{}
+	for rows.Next() {
+		var key string
+		var n uint64
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, err
+		}
+		out = append(out, store.Count{Key: key, Count: int64(n)})
+	}
+	return out, rows.Err()
+}

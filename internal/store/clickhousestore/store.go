@@ -1,0 +1,285 @@
+// Package clickhousestore keeps audit records in ClickHouse, through the native protocol of
+// github.com/ClickHouse/clickhouse-go/v2. It implements store.Store and passes storetest.
+//
+// It speaks to two generations of servers (see README.md): the modern layout (ClickHouse 22
+// and newer: DateTime64(9), Map, LowCardinality, skip indexes, TTL) whose OpenTelemetry
+// columns match collector-contrib's otel_logs, and a legacy layout for old servers (18.16, as
+// Debian ships it: DateTime plus an Int64 nanosecond column, JSON strings instead of maps).
+// The layout is chosen when the table is created, by the server's version, and recorded in
+// <table>_schema so that a table keeps its layout when the server is upgraded.
+package clickhousestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// Store is a ClickHouse-backed store.Store. Safe for concurrent use.
+type Store struct {
+	cfg  Config
+	conn driver.Conn
+
+	// mu guards the connection-time state: the server version and the dialect of the table,
+	// learned on the first successful round trip (Open, or later when the server was down).
+	mu      sync.Mutex
+	ready   bool
+	d       dialect
+	version string
+
+	// insertMu makes Insert's "which ids exist" check and its write one step for this process,
+	// so that two batches replaying the same ids cannot both pass the check.
+	insertMu sync.Mutex
+	closed   atomic.Bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+var errClosed = errors.New("clickhousestore: store is closed")
+
+// Open connects to the server, reads its version and, with CreateSchema, creates the database
+// and tables. When the server cannot be reached at all (nothing listens, the network is down),
+// Open still returns the store: every operation then fails fast with the connection error and
+// retries the connection, so an exporter starts and its WAL and DLQ hold records until the
+// server is back. An answer the server gives (bad credentials, a schema newer than this
+// binary, a modern layout requested from an old server) is an error of Open.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	opts, err := cfg.options(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhousestore: open %s: %w", strings.Join(cfg.addresses(), ","), err)
+	}
+	s := &Store{cfg: cfg, conn: conn}
+	if _, err := s.dialect(ctx); err != nil && isServerAnswer(err) {
+		_ = conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// options is the driver configuration of cfg.
+func (c *Config) options(ctx context.Context) (*clickhouse.Options, error) {
+	password := string(c.Password)
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("clickhousestore: password_file: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	tlsCfg, err := c.TLS.LoadTLSConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("clickhousestore: tls: %w", err)
+	}
+	method := map[string]clickhouse.CompressionMethod{
+		"none": clickhouse.CompressionNone, "lz4": clickhouse.CompressionLZ4, "zstd": clickhouse.CompressionZSTD,
+	}[c.Compression]
+	return &clickhouse.Options{
+		Protocol: clickhouse.Native,
+		Addr:     c.addresses(),
+		// No default database: every statement names its database, so Migrate can create it.
+		Auth:             clickhouse.Auth{Username: c.Username, Password: password},
+		TLS:              tlsCfg,
+		DialTimeout:      c.DialTimeout,
+		ReadTimeout:      c.ReadTimeout,
+		MaxOpenConns:     c.MaxOpenConns,
+		MaxIdleConns:     c.MaxOpenConns,
+		Compression:      &clickhouse.Compression{Method: method},
+		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
+	}, nil
+}
+
+// isServerAnswer reports whether err came from the server (an exception it sent) rather
+// than from failing to reach it.
+func isServerAnswer(err error) bool {
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) || errors.Is(err, errSchema)
+}
+
+// errSchema marks refusals of the table's schema (newer than this binary, missing).
+var errSchema = errors.New("schema")
+
+// dialect returns the table's dialect, connecting and migrating first if that has not
+// happened yet. It holds mu while connecting, so concurrent callers wait for one attempt
+// instead of each dialling a server that is down.
+func (s *Store) dialect(ctx context.Context) (dialect, error) {
+	if s.closed.Load() {
+		return dialect{}, errClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
+		return s.d, nil
+	}
+	if err := s.connectLocked(ctx, s.cfg.CreateSchema); err != nil {
+		return dialect{}, err
+	}
+	return s.d, nil
+}
+
+// Migrate creates the database and tables if they are missing (whatever CreateSchema says)
+// and checks the recorded schema version. It refuses a table written by a newer binary.
+func (s *Store) Migrate(ctx context.Context) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connectLocked(ctx, true)
+}
+
+// ServerVersion is the server's version string, "" until a connection succeeded.
+func (s *Store) ServerVersion() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
+// Layout is the table layout in use, "modern" or "legacy"; "" until a connection succeeded.
+func (s *Store) Layout() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ready {
+		return ""
+	}
+	return s.d.mode.String()
+}
+
+func (s *Store) connectLocked(ctx context.Context, create bool) error {
+	where := strings.Join(s.cfg.addresses(), ",")
+	var version string
+	if err := s.conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+		return fmt.Errorf("clickhousestore: connect to %s: %w", where, err)
+	}
+	v, err := parseServerVersion(version)
+	if err != nil {
+		return fmt.Errorf("clickhousestore: connect to %s: %w", where, err)
+	}
+	ttl, err := s.cfg.ttlByLevel()
+	if err != nil {
+		return err
+	}
+	d := dialect{db: s.cfg.Database, table: s.cfg.Table, cluster: s.cfg.Cluster, ttl: ttl}
+
+	recorded, found, err := s.recordedSchema(ctx, d)
+	if err != nil {
+		return err
+	}
+	switch {
+	case found && recorded.version > schemaVersion:
+		return fmt.Errorf("clickhousestore: %w: table %s has schema version %d; this binary knows up to %d", errSchema, d.logs(), recorded.version, schemaVersion)
+	case found:
+		d.mode = recorded.mode
+		if d.modern() && v.major < modernMajor {
+			return fmt.Errorf("clickhousestore: %w: table %s has the modern layout, which server %s cannot read", errSchema, d.logs(), v)
+		}
+	case !create:
+		return fmt.Errorf("clickhousestore: %w: table %s does not exist and create_schema is false", errSchema, d.meta())
+	default:
+		if d.mode, err = chooseMode(s.cfg.Schema, v); err != nil {
+			return fmt.Errorf("clickhousestore: %w: %w", errSchema, err)
+		}
+	}
+	if s.cfg.AsyncInsert && !d.modern() {
+		return fmt.Errorf("clickhousestore: %w: async_insert needs the modern layout (ClickHouse %d or newer); server %s", errSchema, modernMajor, v)
+	}
+	if create {
+		for _, stmt := range d.createStatements() {
+			if err := s.conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("clickhousestore: migrate: %s: %w", firstLine(stmt), err)
+			}
+		}
+		if !found {
+			if err := s.recordVersion(ctx, d); err != nil {
+				return fmt.Errorf("clickhousestore: migrate: record schema version: %w", err)
+			}
+		}
+	}
+	s.d, s.version, s.ready = d, version, true
+	return nil
+}
+
+// recordVersion writes the schema row through a native batch: an INSERT with inline VALUES
+// sent as a plain statement never completes on the 18.16 server through this driver (the
+// server answers with the block header and waits for data the driver does not send).
+func (s *Store) recordVersion(ctx context.Context, d dialect) error {
+	batch, err := s.conn.PrepareBatch(ctx, d.recordVersionSQL())
+	if err != nil {
+		return err
+	}
+	defer func() { _ = batch.Abort() }()
+	if err := batch.Append(uint32(schemaVersion), d.mode.String(), time.Now().UTC().Truncate(time.Second)); err != nil {
+		return err
+	}
+	return batch.Send()
+}
+
+type recordedSchema struct {
+	version uint32
+	mode    mode
+}
+
+// recordedSchema reads <table>_schema; found is false when the table does not exist.
+func (s *Store) recordedSchema(ctx context.Context, d dialect) (recordedSchema, bool, error) {
+	var n uint64
+	err := s.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = "+quoteString(d.db)+
+		" AND name = "+quoteString(d.table+"_schema")).Scan(&n)
+	if err != nil {
+		return recordedSchema{}, false, fmt.Errorf("clickhousestore: read schema of %s: %w", d.logs(), err)
+	}
+	if n == 0 {
+		return recordedSchema{}, false, nil
+	}
+	rows, err := s.conn.Query(ctx, d.schemaVersionSQL())
+	if err != nil {
+		return recordedSchema{}, false, fmt.Errorf("clickhousestore: read schema of %s: %w", d.logs(), err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		// Created by a Migrate that stopped before recording its version: no data can have
+		// been written through this binary yet, so it is treated as absent.
+		return recordedSchema{}, false, rows.Err()
+	}
+	var rs recordedSchema
+	var modeName string
+	if err := rows.Scan(&rs.version, &modeName); err != nil {
+		return recordedSchema{}, false, fmt.Errorf("clickhousestore: read schema of %s: %w", d.logs(), err)
+	}
+	m, ok := parseMode(modeName)
+	if !ok {
+		return recordedSchema{}, false, fmt.Errorf("clickhousestore: %w: %s records an unknown layout %q", errSchema, d.meta(), modeName)
+	}
+	rs.mode = m
+	return rs, true, rows.Err()
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
+}
+
+// Close releases the connections. Calling it twice is safe.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.conn.Close()
+}
