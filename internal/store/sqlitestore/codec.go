@@ -21,8 +21,12 @@ const columnList = "id, timestamp, observed_timestamp, level, severity_text, sev
 	"geo_city, method, path, status_code, duration_ms, trace_id, span_id, " +
 	"service_name, scope, tags, attributes, resource"
 
-// columnCount is the number of values one row binds.
-var columnCount = strings.Count(columnList, ",") + 1
+// insertColumnList is what Insert writes: columnList and search_text, the attribute text the
+// full-text index sees (derived, so never read back into a record).
+const insertColumnList = columnList + ", search_text"
+
+// columnCount is the number of values one inserted row binds.
+var columnCount = strings.Count(insertColumnList, ",") + 1
 
 // Timestamps are stored as Unix nanoseconds, which int64 holds from 1677-09-21 to 2262-04-11.
 var (
@@ -50,7 +54,7 @@ func decodeTime(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// encodeRecord appends r's column values to args in columnList order. tenant is the tenant
+// encodeRecord appends r's column values to args in insertColumnList order. tenant is the tenant
 // the row is stored under (already reconciled with r.TenantID by Insert).
 func encodeRecord(args []any, r *record.Record, tenant string) ([]any, error) {
 	if r.ID == "" {
@@ -87,7 +91,7 @@ func encodeRecord(args []any, r *record.Record, tenant string) ([]any, error) {
 		r.Event, r.Message, tenant, r.UserID, r.Username, r.CompanyID, r.EmployeeID,
 		r.ActorID, r.EntityID, r.EntityType, r.IPAddress, r.UserAgent, r.GeoCountry,
 		r.GeoCity, r.Method, r.Path, int64(r.StatusCode), duration, r.TraceID, r.SpanID,
-		r.ServiceName, r.Scope, tags, attrs, res,
+		r.ServiceName, r.Scope, tags, attrs, res, searchText(r.Attributes),
 	), nil
 }
 

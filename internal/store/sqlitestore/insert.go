@@ -13,7 +13,7 @@ import (
 
 // rowsPerStatement is how many records one INSERT carries. Multi-row statements amortise
 // SQLite's per-statement work (DESIGN.md measured 25k rows/s at one row per INSERT, 29k at 50);
-// beyond about 50 the gain flattens while the statement (31 parameters a row) keeps growing.
+// beyond about 50 the gain flattens while the statement (32 parameters a row) keeps growing.
 const rowsPerStatement = 50
 
 // insertSQL returns the INSERT for n rows:
@@ -28,7 +28,7 @@ func insertSQL(n int) string {
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", columnCount), ", ") + ")"
 	var b strings.Builder
 	b.WriteString("INSERT INTO audit_logs (")
-	b.WriteString(columnList)
+	b.WriteString(insertColumnList)
 	b.WriteString(") VALUES ")
 	for i := range n {
 		if i > 0 {

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -25,10 +26,13 @@ func (e *SchemaTooNewError) Error() string {
 // Is makes errors.Is(err, ErrSchemaTooNew) true.
 func (e *SchemaTooNewError) Is(target error) bool { return target == ErrSchemaTooNew }
 
-// migration is one schema version: SQL statements applied together in one transaction.
+// migration is one schema version, applied in one transaction: steps, then backfill (if
+// any: data that only Go can compute), then the statements of then.
 type migration struct {
-	version int
-	steps   []string
+	version  int
+	steps    []string
+	backfill func(ctx context.Context, tx *sql.Tx) error
+	then     []string
 }
 
 // schemaVersionDDL keeps one row per applied version, so the file itself says when it was
@@ -96,6 +100,16 @@ func migrateOne(ctx context.Context, db *sql.DB, list []migration) (version int,
 			return 0, fmt.Errorf("sqlitestore: migrate to version %d: step %d: %w", next.version, i+1, err)
 		}
 	}
+	if next.backfill != nil {
+		if err := next.backfill(ctx, tx); err != nil {
+			return 0, fmt.Errorf("sqlitestore: migrate to version %d: backfill: %w", next.version, err)
+		}
+	}
+	for i, step := range next.then {
+		if _, err := tx.ExecContext(ctx, step); err != nil {
+			return 0, fmt.Errorf("sqlitestore: migrate to version %d: step %d after the backfill: %w", next.version, i+1, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, insertSchemaVersion, next.version, time.Now().UnixNano()); err != nil {
 		return 0, fmt.Errorf("sqlitestore: migrate to version %d: record version: %w", next.version, err)
 	}
@@ -107,3 +121,63 @@ func migrateOne(ctx context.Context, db *sql.DB, list []migration) (version int,
 
 // SchemaVersion is the schema version this binary migrates databases to.
 func SchemaVersion() int { return len(migrations) }
+
+// backfillBatch is how many rows backfillSearchText reads and updates at a time: it bounds
+// the memory the migration holds, not the transaction, which is the whole migration.
+const backfillBatch = 1000
+
+// backfillSearchText fills search_text of the rows stored before version 3 from their
+// attributes, with the rule Insert applies (searchText), so that an old row is found by the
+// same words as a new one. Numbers are decoded as float64 here, which does not matter:
+// searchText leaves numbers out.
+func backfillSearchText(ctx context.Context, tx *sql.Tx) error {
+	update, err := tx.PrepareContext(ctx, `UPDATE audit_logs SET search_text = ? WHERE seq = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare update: %w", err)
+	}
+	defer update.Close()
+	type row struct {
+		seq  int64
+		text string
+	}
+	var last int64 = -1 << 63
+	for {
+		rows, err := tx.QueryContext(ctx, `SELECT seq, attributes FROM audit_logs WHERE seq > ? AND attributes <> '{}' ORDER BY seq LIMIT ?`, last, backfillBatch)
+		if err != nil {
+			return fmt.Errorf("read attributes after seq %d: %w", last, err)
+		}
+		var batch []row
+		for rows.Next() {
+			var seq int64
+			var attrs string
+			if err := rows.Scan(&seq, &attrs); err != nil {
+				rows.Close()
+				return fmt.Errorf("read attributes after seq %d: %w", last, err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(attrs), &m); err != nil {
+				rows.Close()
+				return fmt.Errorf("decode attributes of seq %d: %w", seq, err)
+			}
+			batch = append(batch, row{seq, searchText(m)})
+			last = seq
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("read attributes after seq %d: %w", last, err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read attributes after seq %d: %w", last, err)
+		}
+		for _, r := range batch {
+			if r.text == "" {
+				continue
+			}
+			if _, err := update.ExecContext(ctx, r.text, r.seq); err != nil {
+				return fmt.Errorf("update search_text of seq %d: %w", r.seq, err)
+			}
+		}
+		if len(batch) < backfillBatch {
+			return nil
+		}
+	}
+}

@@ -16,7 +16,7 @@ import (
 //
 // The search syntax (what users type in the viewer's search box and in ?q=):
 //
-//	login failed          every word must appear, in any order (message, event or attributes)
+//	login failed          every word must appear, in any order (message, event or attribute values)
 //	"login failed"        the words in this order, next to each other
 //	logi*                 any word starting with logi (also "login fa"* for a phrase)
 //	login OR logout       either; AND is implied between words and may be written

@@ -1,6 +1,7 @@
 // Package sqlitestore is the embedded default store: one SQLite file (modernc.org/sqlite, pure
 // Go) in WAL mode, with one writer connection and a pool of read-only connections, versioned
-// migrations, and an FTS5 index over message, event and attributes. README.md in this folder
+// migrations, and an FTS5 index over message, event and the attributes' searchable values
+// (search_text). README.md in this folder
 // describes the schema, the pragmas and the search syntax.
 package sqlitestore
 
