@@ -78,9 +78,14 @@ check-generated: $(OCB)
 	done
 	@echo "generated sources are up to date"
 
-## bench: Go benchmarks of the hot paths (figures go to BENCHMARKS.md with their ratios).
+## bench: every benchmark beside its baseline in one run (whole pipelines as real processes,
+## the store's ceiling, WAL, SQLite insert, redaction); writes BENCHMARKS.md from scratch.
+## About 8 minutes on 2 cores. BENCH_FLAGS passes more flags to testbed/cmd/benchreport (-h).
+BENCH_DURATION ?= 20s
+BENCH_DRAIN    ?= 60s
+BENCH_FLAGS    ?=
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS)
+	cd testbed && $(GO) run ./cmd/benchreport -root .. -out ../BENCHMARKS.md -duration $(BENCH_DURATION) -drain-max $(BENCH_DRAIN) $(BENCH_FLAGS)
 
 ## fuzz: a short run of every fuzz target (the corpus lives in testdata/fuzz).
 fuzz:

@@ -1,0 +1,283 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+)
+
+// Config describes one load run.
+type Config struct {
+	// Endpoint is the full URL of an OTLP/HTTP logs endpoint, e.g. http://127.0.0.1:4318/v1/logs.
+	Endpoint string
+	// Senders is the number of concurrent senders, each with one request in flight at a time.
+	Senders int
+	// BatchSize is the number of records per request.
+	BatchSize int
+	// Rate is the target of records per second over all senders; 0 sends as fast as the
+	// endpoint answers.
+	Rate float64
+	// Duration stops the run when it has passed; Records stops it after that many records
+	// have been sent. At least one of them must be set; the first reached ends the run.
+	Duration time.Duration
+	Records  int64
+	// Timeout bounds one request; a request that times out counts as failed.
+	Timeout time.Duration
+	// Pool is the number of distinct requests built before the run and sent in turn, so that
+	// building records does not take CPU from the system under test during the run.
+	Pool int
+	// Seed makes the records reproducible.
+	Seed uint64
+	// Headers are added to every request (e.g. authorization).
+	Headers map[string]string
+}
+
+// Result is what one run measured.
+type Result struct {
+	Requests int64
+	// AckedRecords were answered 2xx (less those a partial success rejected); RefusedRecords
+	// were answered otherwise or rejected; FailedRecords got no answer (transport error or
+	// timeout).
+	AckedRecords, RefusedRecords, FailedRecords int64
+	// SecretRecords is the number of acknowledged records that carried a secret.
+	SecretRecords int64
+	// Status counts answers by HTTP status code; 0 counts transport errors.
+	Status map[int]int64
+	// LastError is the last transport error or refusal seen, for the operator.
+	LastError string
+	// Elapsed runs from the first request to the last answer.
+	Elapsed time.Duration
+	// Latency holds the acknowledgement latency of every 2xx request, measured from the start
+	// of sending the request to the end of reading the answer.
+	Latency *Histogram
+}
+
+// AckedPerSecond is the acknowledged records per second over Elapsed.
+func (r Result) AckedPerSecond() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.AckedRecords) / r.Elapsed.Seconds()
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("requests=%d acked=%d refused=%d failed=%d elapsed=%s acked/s=%.0f ack-p50=%s ack-p99=%s max=%s status=%v",
+		r.Requests, r.AckedRecords, r.RefusedRecords, r.FailedRecords, r.Elapsed.Round(time.Millisecond), r.AckedPerSecond(),
+		r.Latency.Quantile(0.5), r.Latency.Quantile(0.99), r.Latency.Max(), r.Status)
+}
+
+func (c *Config) applyDefaults() error {
+	if c.Endpoint == "" {
+		return errors.New("loadgen: endpoint is empty")
+	}
+	if c.Senders <= 0 {
+		c.Senders = 1
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 100
+	}
+	if c.Duration <= 0 && c.Records <= 0 {
+		return errors.New("loadgen: neither duration nor records is set: the run would not end")
+	}
+	if c.Rate < 0 {
+		return fmt.Errorf("loadgen: rate %v is negative", c.Rate)
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.Pool <= 0 {
+		c.Pool = 64
+	}
+	return nil
+}
+
+type body struct {
+	data    []byte
+	records int
+	secrets int
+}
+
+func buildBody(b *Builder, n int) (body, error) {
+	ld, st := b.Build(n)
+	data, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+	if err != nil {
+		return body{}, fmt.Errorf("loadgen: marshal request: %w", err)
+	}
+	return body{data: data, records: st.Records, secrets: st.WithSecret}, nil
+}
+
+// Run sends load as cfg says and returns what was measured. Cancelling ctx ends the run early;
+// requests in flight are then abandoned and count as failed.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if err := cfg.applyDefaults(); err != nil {
+		return Result{}, err
+	}
+	builder := NewBuilder(cfg.Seed)
+	pool := make([]body, cfg.Pool)
+	for i := range pool {
+		var err error
+		if pool[i], err = buildBody(builder, cfg.BatchSize); err != nil {
+			return Result{}, err
+		}
+	}
+	var lastBody body // the tail of a Records-bounded run, when it is not a whole batch
+	if rem := cfg.Records % int64(cfg.BatchSize); cfg.Records > 0 && rem != 0 {
+		var err error
+		if lastBody, err = buildBody(builder, int(rem)); err != nil {
+			return Result{}, err
+		}
+	}
+	lastSlot := int64(-1)
+	if cfg.Records > 0 {
+		lastSlot = (cfg.Records+int64(cfg.BatchSize)-1)/int64(cfg.BatchSize) - 1
+	}
+
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        cfg.Senders * 2,
+		MaxIdleConnsPerHost: cfg.Senders * 2,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}}
+	defer client.CloseIdleConnections()
+
+	var interval time.Duration // between request slots, over all senders
+	if cfg.Rate > 0 {
+		interval = time.Duration(float64(cfg.BatchSize) / cfg.Rate * float64(time.Second))
+	}
+	runCtx := ctx
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
+
+	type senderResult struct {
+		requests, acked, refused, failed, secrets int64
+		status                                    map[int]int64
+		lastErr                                   string
+		hist                                      Histogram
+	}
+	results := make([]senderResult, cfg.Senders)
+	var slots atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for s := range cfg.Senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := &results[s]
+			res.status = map[int]int64{}
+			for {
+				if runCtx.Err() != nil {
+					return
+				}
+				slot := slots.Add(1) - 1
+				if lastSlot >= 0 && slot > lastSlot {
+					return
+				}
+				if interval > 0 {
+					due := start.Add(time.Duration(slot) * interval)
+					if wait := time.Until(due); wait > 0 {
+						t := time.NewTimer(wait)
+						select {
+						case <-runCtx.Done():
+							t.Stop()
+							return
+						case <-t.C:
+						}
+					}
+				}
+				b := pool[int(slot)%len(pool)]
+				if slot == lastSlot && lastBody.records > 0 {
+					b = lastBody
+				}
+				// A request in flight when the duration ends is completed, not abandoned: its
+				// answer is part of what the endpoint acknowledged.
+				reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
+				rejected, status, took, err := send(reqCtx, client, cfg, b.data)
+				cancel()
+				res.requests++
+				res.status[status]++
+				switch {
+				case err != nil && status == 0:
+					res.failed += int64(b.records)
+					res.lastErr = err.Error()
+				case err != nil:
+					res.refused += int64(b.records)
+					res.lastErr = err.Error()
+				default:
+					acked := int64(b.records) - min(max(rejected, 0), int64(b.records))
+					res.acked += acked
+					res.refused += int64(b.records) - acked
+					if acked == int64(b.records) {
+						res.secrets += int64(b.secrets)
+					}
+					res.hist.Record(took)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	out := Result{Elapsed: time.Since(start), Status: map[int]int64{}, Latency: &Histogram{}}
+	for i := range results {
+		r := &results[i]
+		out.Requests += r.requests
+		out.AckedRecords += r.acked
+		out.RefusedRecords += r.refused
+		out.FailedRecords += r.failed
+		out.SecretRecords += r.secrets
+		for k, v := range r.status {
+			out.Status[k] += v
+		}
+		if r.lastErr != "" {
+			out.LastError = r.lastErr
+		}
+		out.Latency.Merge(&r.hist)
+	}
+	return out, nil
+}
+
+// send posts one request and returns how many of its records the endpoint rejected in an
+// OTLP partial success (0 on a plain 2xx); err is set when the answer is not 2xx (status is
+// then the answer's code) or when there is no answer (status 0).
+func send(ctx context.Context, client *http.Client, cfg Config, data []byte) (rejected int64, status int, took time.Duration, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.Endpoint, bytes.NewReader(data))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("loadgen: build request for %s: %w", cfg.Endpoint, err)
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	for k, v := range cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	began := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, 0, time.Since(began), fmt.Errorf("loadgen: post %s: %w", cfg.Endpoint, err)
+	}
+	answer, readErr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	took = time.Since(began)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return 0, resp.StatusCode, took, fmt.Errorf("loadgen: %s answered %s: %.200s", cfg.Endpoint, resp.Status, answer)
+	}
+	if readErr != nil {
+		return 0, 0, took, fmt.Errorf("loadgen: read answer of %s: %w", cfg.Endpoint, readErr)
+	}
+	if len(answer) > 0 && resp.Header.Get("Content-Type") == "application/x-protobuf" {
+		er := plogotlp.NewExportResponse()
+		if er.UnmarshalProto(answer) == nil {
+			rejected = er.PartialSuccess().RejectedLogRecords()
+		}
+	}
+	return rejected, resp.StatusCode, took, nil
+}
