@@ -264,7 +264,7 @@ func TestNewScheduler_RefusesAnInvalidConfig(t *testing.T) {
 // The wall clock drives a short schedule: "@every 1s" is the shortest robfig/cron allows.
 func TestScheduler_RunsOnTheWallClock(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits for the wall clock")
+		t.Skip("waits for the wall clock; skipped with -short")
 	}
 	var runs atomic.Int64
 	prune := func(context.Context, store.RetentionPolicy, time.Time) (store.PruneResult, error) {

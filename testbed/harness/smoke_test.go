@@ -47,7 +47,7 @@ var smokeLoad = loadgen.Config{Senders: 2, BatchSize: 50, Rate: 400, Duration: 3
 
 func TestSmoke_DurableOursCommitsEveryAcknowledgedRecord(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the collector")
+		t.Skip("builds and runs the collector; skipped with -short")
 	}
 	ours, _ := binaries(t)
 	p, err := OursPipeline(ours, t.TempDir(), "durable", 100_000)
@@ -82,7 +82,7 @@ func TestSmoke_DurableOursCommitsEveryAcknowledgedRecord(t *testing.T) {
 
 func TestSmoke_StockPipelineForwardsEveryAcknowledgedRecordToTheSink(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the collector")
+		t.Skip("builds and runs the collector; skipped with -short")
 	}
 	_, stock := binaries(t)
 	s, err := sink.Start("127.0.0.1:0")

@@ -152,6 +152,16 @@ func run(ctx context.Context, o options) (*report, error) {
 		rep.wal = rep.goBench(ctx, root, "WAL append", "go", "test", "-run", "^$", "-bench", "BenchmarkAppend", "-benchtime", o.walBenchtime, "./internal/wal/")
 		rep.insert = rep.goBench(ctx, root, "SQLite insert", "go", "test", "-run", "^$", "-bench", "Insert", "-benchtime", o.storeBench, "./internal/store/sqlitestore/")
 	}
+	if !o.skipMicro {
+		for _, b := range []struct{ title, baseline, pkg, bench, benchtime string }{
+			{"Audit receiver vs OTLP/HTTP", "the real otlpreceiver on the same records, into the same kind of sink", "./receiver/auditreceiver/", "BenchmarkReceiverVsOTLPHTTP", "3s"},
+			{"Live tail latency", "none (latency from Publish to delivery; the issue's target is p99 < 100 ms)", "./extension/auditqueryextension/", "BenchmarkLiveTail$|BenchmarkLiveTailEndToEnd", "100x"},
+			{"Query API on 1M rows", "the same queries straight on the store", "./extension/auditqueryextension/", "BenchmarkQueryAPI1M", "2000x"},
+		} {
+			rep.apiBenches = append(rep.apiBenches, apiBench{title: b.title, baseline: b.baseline,
+				run: rep.goBench(ctx, root, b.title, "go", "test", "-run", "^$", "-bench", b.bench, "-benchtime", b.benchtime, b.pkg)})
+		}
+	}
 	if !o.skipRedact {
 		logf("redaction comparison (about 90 s)")
 		out, err := command(ctx, testbed, []string{"REDACTBENCH_REPORT=1"}, "go", "test", "-count=1", "-run", "TestThroughputReport", "-v", "./redactbench")

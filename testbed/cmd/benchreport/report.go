@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -41,10 +42,12 @@ type report struct {
 	pipelines         []harness.PipelineResult
 	ceiling           benchRun
 	wal, insert       benchRun
-	wideCeiling       []wideCeiling
-	redact            []string
-	redactCmd         string
-	failures          []failure
+	// apiBenches are the receiver, live-tail and query-API benchmarks, rendered as they report.
+	apiBenches  []apiBench
+	wideCeiling []wideCeiling
+	redact      []string
+	redactCmd   string
+	failures    []failure
 }
 
 func (r *report) fail(step string, err error) {
@@ -158,6 +161,9 @@ func (r *report) markdown() string {
 	}
 	if !o.skipRedact {
 		r.writeRedact(w)
+	}
+	if len(r.apiBenches) > 0 {
+		r.writeAPIBenches(w)
 	}
 	if len(r.failures) > 0 {
 		w("## Steps that failed in this run\n\n")
@@ -404,4 +410,41 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "**no**"
+}
+
+// apiBench is one Go benchmark command whose metrics already carry their own baseline (each of
+// these benchmarks measures both sides in the same iteration and reports the ratio).
+type apiBench struct {
+	title, baseline string
+	run             benchRun
+}
+
+func (r *report) writeAPIBenches(w writer) {
+	w("## 6. Receiver, query API and live tail\n\n")
+	w("Each benchmark runs both sides in the same iteration and reports its own ratio; `ns/op` is not\n")
+	w("meaningful there and is left out. A benchmark that needs the cached 1M-row SQLite file skips\n")
+	w("when it is absent (`go test -run '^$' -bench BenchmarkQuery1M -benchtime 1x ./internal/store/sqlitestore/` builds it).\n\n")
+	for _, b := range r.apiBenches {
+		w("### %s\n\n`%s` (repository root). Baseline: %s.\n\n", b.title, b.run.cmd, b.baseline)
+		if len(b.run.results) == 0 {
+			w("No result in this run (see the failures below, or the benchmark skipped).\n\n")
+			continue
+		}
+		w("| benchmark | metrics |\n|---|---|\n")
+		for _, res := range b.run.results {
+			units := make([]string, 0, len(res.Metrics))
+			for u := range res.Metrics {
+				if u != "ns/op" {
+					units = append(units, u)
+				}
+			}
+			sort.Strings(units)
+			parts := make([]string, 0, len(units))
+			for _, u := range units {
+				parts = append(parts, fmt.Sprintf("%s %s", num(res.Metrics[u]), u))
+			}
+			w("| %s | %s |\n", strings.TrimPrefix(res.Name, "Benchmark"), strings.Join(parts, ", "))
+		}
+		w("\n")
+	}
 }
