@@ -441,10 +441,19 @@ func (r *report) writeAPIBenches(w writer) {
 			sort.Strings(units)
 			parts := make([]string, 0, len(units))
 			for _, u := range units {
-				parts = append(parts, fmt.Sprintf("%s %s", num(res.Metrics[u]), u))
+				parts = append(parts, fmt.Sprintf("%s %s", metricValue(res.Metrics[u]), u))
 			}
 			w("| %s | %s |\n", strings.TrimPrefix(res.Name, "Benchmark"), strings.Join(parts, ", "))
 		}
 		w("\n")
 	}
+}
+
+// metricValue keeps two decimals for small values (ratios, milliseconds), where num's whole
+// numbers would print 0.21 as 0.
+func metricValue(v float64) string {
+	if v != 0 && v > -100 && v < 100 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	return num(v)
 }
