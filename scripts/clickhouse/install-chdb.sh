@@ -17,5 +17,8 @@ if [ "$want" = "$have" ] && [ -d node_modules/@chdb/lib-linux-x64-gnu ]; then
 	echo "clickhouse/install-chdb.sh: chdb $have already installed" >&2
 	exit 0
 fi
-npm ci --no-audit --no-fund >&2
+# Not `npm ci`: npm records chdb's optional per-platform engine packages inconsistently in the
+# lock file it writes itself, and `npm ci` then refuses the lock. `npm install --no-save`
+# installs the locked versions without rewriting package.json or the lock.
+npm install --no-audit --no-fund --no-save >&2
 echo "clickhouse/install-chdb.sh: installed chdb $(node -p 'require("./node_modules/chdb/package.json").version')" >&2
