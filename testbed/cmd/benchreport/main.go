@@ -157,6 +157,7 @@ func run(ctx context.Context, o options) (*report, error) {
 			{"Audit receiver vs OTLP/HTTP", "the real otlpreceiver on the same records, into the same kind of sink", "./receiver/auditreceiver/", "BenchmarkReceiverVsOTLPHTTP", "3s"},
 			{"Live tail latency", "none (latency from Publish to delivery; the issue's target is p99 < 100 ms)", "./extension/auditqueryextension/", "BenchmarkLiveTail$|BenchmarkLiveTailEndToEnd", "100x"},
 			{"Query API on 1M rows", "the same queries straight on the store", "./extension/auditqueryextension/", "BenchmarkQueryAPI1M", "2000x"},
+			{"SQLite queries on 1M rows", "none (latency of one query, first page of 100)", "./internal/store/sqlitestore/", "BenchmarkQuery1M", "200x"},
 		} {
 			rep.apiBenches = append(rep.apiBenches, apiBench{title: b.title, baseline: b.baseline,
 				run: rep.goBench(ctx, root, b.title, "go", "test", "-run", "^$", "-bench", b.bench, "-benchtime", b.benchtime, b.pkg)})
