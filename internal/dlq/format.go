@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -115,8 +114,8 @@ func encodeRecords(recs []record.Record) ([][]byte, error) {
 			if math.IsNaN(safe.DurationMS) || math.IsInf(safe.DurationMS, 0) {
 				safe.DurationMS = 0
 			}
-			safe.Attributes, _ = finite(safe.Attributes).(map[string]any)
-			safe.Resource, _ = finite(safe.Resource).(map[string]any)
+			safe.Attributes, _ = record.FiniteNumbers(safe.Attributes).(map[string]any)
+			safe.Resource, _ = record.FiniteNumbers(safe.Resource).(map[string]any)
 			if b, err = marshal(&safe); err != nil {
 				return nil, fmt.Errorf("encode record %d (id %q): %w", i, recs[i].ID, err)
 			}
@@ -134,34 +133,6 @@ func marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
-}
-
-// finite returns v with every non-finite float replaced by its string form.
-func finite(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return strconv.FormatFloat(x, 'g', -1, 64)
-		}
-	case float32:
-		return finite(float64(x))
-	case map[string]any:
-		if x == nil {
-			return x
-		}
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = finite(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = finite(e)
-		}
-		return out
-	}
-	return v
 }
 
 // encodeFile renders a whole batch file. h.Records is set from lines.

@@ -1,8 +1,11 @@
 package record
 
 import (
+	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
+	"strings"
 )
 
 // FromJSONNumbers turns the json.Number values of a document decoded with UseNumber into the Go
@@ -30,4 +33,45 @@ func FromJSONNumbers(v any) any {
 		}
 	}
 	return v
+}
+
+// FiniteNumbers returns a copy of v in which every non-finite float (NaN, ±Inf), which JSON
+// cannot hold, is replaced by its string form. Writers of stored records use it as the fallback
+// when encoding fails, so one odd attribute never fails a batch forever.
+func FiniteNumbers(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return strconv.FormatFloat(x, 'g', -1, 64)
+		}
+	case float32:
+		return FiniteNumbers(float64(x))
+	case map[string]any:
+		if x == nil {
+			return x
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = FiniteNumbers(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = FiniteNumbers(e)
+		}
+		return out
+	}
+	return v
+}
+
+// CompactJSON encodes v as one line of JSON without HTML escaping, the form the stores keep.
+func CompactJSON(v any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
 }

@@ -1,13 +1,9 @@
 package clickhousestore
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -215,45 +211,11 @@ func encodeJSON(m map[string]any) (string, error) {
 	if len(m) == 0 {
 		return "{}", nil
 	}
-	s, err := marshalJSON(m)
+	s, err := record.CompactJSON(m)
 	if err == nil {
 		return s, nil
 	}
-	return marshalJSON(jsonSafe(m))
-}
-
-func marshalJSON(v any) (string, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(buf.String(), "\n"), nil
-}
-
-func jsonSafe(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return strconv.FormatFloat(x, 'g', -1, 64)
-		}
-	case float32:
-		return jsonSafe(float64(x))
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonSafe(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = jsonSafe(e)
-		}
-		return out
-	}
-	return v
+	return record.CompactJSON(record.FiniteNumbers(m))
 }
 
 // flatten is m as the Map(String, String) otel_logs has: strings as they are, every other
@@ -265,7 +227,7 @@ func flatten(m map[string]any) map[string]string {
 			out[k] = s
 			continue
 		}
-		js, err := marshalJSON(jsonSafe(v))
+		js, err := record.CompactJSON(record.FiniteNumbers(v))
 		if err != nil {
 			js = fmt.Sprint(v)
 		}

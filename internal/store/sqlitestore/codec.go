@@ -1,12 +1,10 @@
 package sqlitestore
 
 import (
-	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -111,46 +109,11 @@ func encodeJSON(v any, empty string) (string, error) {
 			return empty, nil
 		}
 	}
-	s, err := marshalJSON(v)
+	s, err := record.CompactJSON(v)
 	if err == nil {
 		return s, nil
 	}
-	return marshalJSON(jsonSafe(v))
-}
-
-func marshalJSON(v any) (string, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(buf.String(), "\n"), nil
-}
-
-// jsonSafe returns a copy of v in which non-finite floats are replaced by their strings.
-func jsonSafe(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return strconv.FormatFloat(x, 'g', -1, 64)
-		}
-	case float32:
-		return jsonSafe(float64(x))
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonSafe(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = jsonSafe(e)
-		}
-		return out
-	}
-	return v
+	return record.CompactJSON(record.FiniteNumbers(v))
 }
 
 // decodeObject reads attributes or resource. Numbers come back as int64 when they are
