@@ -210,17 +210,23 @@ func (a *api) listLogs(w http.ResponseWriter, r *http.Request) *apiError {
 	return nil
 }
 
-func (a *api) getLog(w http.ResponseWriter, r *http.Request) *apiError {
+// tenantScope serves the single-record endpoints, whose only parameter is tenant: it returns
+// the tenant the caller may read ("" for an admin looking across tenants).
+func (a *api) tenantScope(r *http.Request) (string, *apiError) {
 	caller, e := principalFromRequest(r, a.authConfigured)
 	if e != nil {
-		return e
+		return "", e
 	}
 	p := newParams(r.URL.Query(), []string{paramTenant}, a.authParams)
 	requested := p.single(paramTenant)
 	if p.err != nil {
-		return p.err
+		return "", p.err
 	}
-	tenant, e := caller.scope(requested)
+	return caller.scope(requested)
+}
+
+func (a *api) getLog(w http.ResponseWriter, r *http.Request) *apiError {
+	tenant, e := a.tenantScope(r)
 	if e != nil {
 		return e
 	}
@@ -249,20 +255,11 @@ type traceResponse struct {
 }
 
 func (a *api) getTrace(w http.ResponseWriter, r *http.Request) *apiError {
-	caller, e := principalFromRequest(r, a.authConfigured)
+	tenant, e := a.tenantScope(r)
 	if e != nil {
 		return e
 	}
 	traceID, e := parseTraceID("trace_id", r.PathValue("trace_id"))
-	if e != nil {
-		return e
-	}
-	p := newParams(r.URL.Query(), []string{paramTenant}, a.authParams)
-	requested := p.single(paramTenant)
-	if p.err != nil {
-		return p.err
-	}
-	tenant, e := caller.scope(requested)
 	if e != nil {
 		return e
 	}
