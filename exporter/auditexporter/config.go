@@ -51,6 +51,10 @@ type Config struct {
 	// Store selects and configures the backend that keeps the records.
 	Store StoreConfig `mapstructure:"store"`
 
+	// TamperEvidence links every stored record onto its tenant's hash chain and signs the
+	// chain's head at checkpoints (docs/TAMPER_EVIDENCE.md).
+	TamperEvidence TamperEvidenceConfig `mapstructure:"tamper_evidence"`
+
 	// Query names the auditquery extension that serves this store. The exporter registers its
 	// store there at Start, so the extension never opens a second writer. Empty: no query API.
 	Query *component.ID `mapstructure:"query"`
@@ -89,6 +93,26 @@ type DLQConfig struct {
 	ScanInterval time.Duration `mapstructure:"scan_interval"`
 	MaxFailures  int           `mapstructure:"max_failures"`
 	MaxBytes     int64         `mapstructure:"max_bytes"`
+}
+
+// TamperEvidenceConfig is the hash chain and its signed checkpoints.
+type TamperEvidenceConfig struct {
+	// Enabled links every record the store commits onto its tenant's chain. Records stored
+	// while it is off are on no chain, and verify reports them as inserted around it.
+	Enabled bool `mapstructure:"enabled"`
+	// SigningKeyFile is an Ed25519 private key in PKCS #8 PEM (`auditctl chain keygen` or
+	// `openssl genpkey -algorithm ed25519`). Empty: checkpoints are unsigned, which catches
+	// damage and naive edits but not someone who rewrites the chain.
+	SigningKeyFile string `mapstructure:"signing_key_file"`
+	// CheckpointEveryRecords and CheckpointInterval: a tenant's head is checkpointed after this
+	// many new records, or this long after its first record since the last checkpoint,
+	// whichever comes first. Records after the last checkpoint are the part of the chain that
+	// could be rewritten undetected, so these bound the exposure.
+	CheckpointEveryRecords int           `mapstructure:"checkpoint_every_records"`
+	CheckpointInterval     time.Duration `mapstructure:"checkpoint_interval"`
+	// CheckpointDir, if set, also receives every checkpoint as a JSON file, outside the
+	// database (point it at storage the database's users cannot write).
+	CheckpointDir string `mapstructure:"checkpoint_dir"`
 }
 
 // StoreConfig selects the backend; only the selected backend's section is used.
@@ -187,6 +211,16 @@ func (c *Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("store.backend: unknown backend %q: expected %q or %q", c.Store.Backend, backendSQLite, backendClickHouse))
+	}
+	if te := c.TamperEvidence; te.Enabled {
+		if te.CheckpointEveryRecords < 1 {
+			add("tamper_evidence.checkpoint_every_records: must be at least 1, got %d", te.CheckpointEveryRecords)
+		}
+		if te.CheckpointInterval <= 0 {
+			add("tamper_evidence.checkpoint_interval: must be positive, got %s", te.CheckpointInterval)
+		}
+	} else if te.SigningKeyFile != "" {
+		add("tamper_evidence.signing_key_file: set while tamper_evidence.enabled is false; enable it or remove the key")
 	}
 	if !c.MinLevel.Valid() {
 		errs = append(errs, fmt.Errorf("min_level: unknown level %d: expected one of debug, info, warn, error, security", c.MinLevel))

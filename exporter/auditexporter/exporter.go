@@ -19,6 +19,7 @@ import (
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension"
+	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/dlq"
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -33,6 +34,7 @@ var (
 	errNotStarted   = errors.New("auditexporter: not started")
 	errShuttingDown = errors.New("auditexporter: shutting down, not accepting records")
 	errQueueFull    = errors.New("auditexporter: queue full")
+	errNoChain      = errors.New("auditexporter: tamper_evidence is off or the store keeps no chain")
 )
 
 // auditExporter is the write path. Read it top to bottom: consumeLogs assigns ids, maps and
@@ -54,8 +56,10 @@ type auditExporter struct {
 	queue     *batchQueue
 	metrics   *metadata.TelemetryBuilder
 	retention *retention.Scheduler
-	registry  auditqueryextension.BackendRegistry
-	publisher auditqueryextension.RecordPublisher
+	// checkpoints is nil when tamper_evidence is off or the store keeps no chain.
+	checkpoints *checkpointer
+	registry    auditqueryextension.BackendRegistry
+	publisher   auditqueryextension.RecordPublisher
 
 	accepting    atomic.Bool
 	shutdownOnce sync.Once
@@ -112,8 +116,13 @@ func (e *auditExporter) start(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("auditexporter: telemetry: %w", err)
 	}
 
-	if e.store, err = e.openStore(ctx, e.cfg.Store); err != nil {
+	storeCfg := e.cfg.Store
+	storeCfg.SQLite.Chain = e.cfg.TamperEvidence.Enabled
+	if e.store, err = e.openStore(ctx, storeCfg); err != nil {
 		return fmt.Errorf("auditexporter: %w", err)
+	}
+	if err := e.startCheckpoints(); err != nil {
+		return err
 	}
 
 	e.dlq, err = dlq.Open(filepath.Join(e.cfg.DataDir, "dlq"), dlq.Options{
@@ -140,7 +149,7 @@ func (e *auditExporter) start(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("auditexporter: start dead-letter retry engine: %w", err)
 	}
 
-	if e.retention, err = retention.NewScheduler(e.cfg.Retention, e.store.Prune, e.logger); err != nil {
+	if e.retention, err = retention.NewScheduler(e.cfg.Retention, e.prune, e.logger); err != nil {
 		return fmt.Errorf("auditexporter: %w", err)
 	}
 	if err := e.retention.Start(ctx); err != nil {
@@ -152,6 +161,53 @@ func (e *auditExporter) start(ctx context.Context, host component.Host) error {
 	}
 	e.accepting.Store(true)
 	return nil
+}
+
+// startCheckpoints loads the signing key and starts the checkpointer, when tamper_evidence is
+// on and the store keeps a chain.
+func (e *auditExporter) startCheckpoints() error {
+	te := e.cfg.TamperEvidence
+	if !te.Enabled {
+		return nil
+	}
+	cs, ok := e.store.(store.ChainStore)
+	if !ok {
+		e.logger.Warn("The store keeps no hash chain; tamper_evidence has no effect", zap.String("backend", e.cfg.Store.Backend))
+		return nil
+	}
+	var signer *chain.Signer
+	if te.SigningKeyFile != "" {
+		key, err := chain.LoadPrivateKey(te.SigningKeyFile)
+		if err != nil {
+			return fmt.Errorf("auditexporter: tamper_evidence.signing_key_file: %w", err)
+		}
+		signer = chain.NewSigner(key)
+		e.logger.Info("Chain checkpoints are signed", zap.String("key_id", chain.KeyID(signer.PublicKey())))
+	} else {
+		e.logger.Warn("tamper_evidence.signing_key_file is not set: chain checkpoints are unsigned, so someone who can write the database could rewrite the chain undetected")
+	}
+	e.checkpoints = newCheckpointer(cs, signer, te, e.logger, e.now)
+	e.checkpoints.start()
+	return nil
+}
+
+// prune is the retention scheduler's run: the store's Prune, then a checkpoint per tenant that
+// records the run's cutoffs, so verify tells the records it removed from deleted ones. The
+// checkpoint is written even after a failed run, which may have removed some records.
+func (e *auditExporter) prune(ctx context.Context, policy store.RetentionPolicy, now time.Time) (store.PruneResult, error) {
+	res, err := e.store.Prune(ctx, policy, now)
+	if e.checkpoints != nil && res.Total > 0 {
+		e.checkpoints.afterPrune(ctx, policy, now)
+	}
+	return res, err
+}
+
+// VerifyChain recomputes a tenant's chain: the query extension's verify endpoint.
+func (e *auditExporter) VerifyChain(ctx context.Context, tenant string, r chain.Range) (chain.Report, error) {
+	if e.checkpoints == nil {
+		return chain.Report{}, errNoChain
+	}
+	return e.checkpoints.verify(ctx, tenant, r)
 }
 
 // openAndReplayWAL queues every entry the previous run acknowledged but did not finish. It runs
@@ -208,7 +264,11 @@ func (e *auditExporter) registerWithQueryExtension(host component.Host) error {
 	if !ok {
 		return fmt.Errorf("auditexporter: query: extension %q is not an auditquery extension", e.cfg.Query)
 	}
-	if err := reg.RegisterBackend(auditqueryextension.Backend{Store: e.store, Health: e, Retention: e}); err != nil {
+	backend := auditqueryextension.Backend{Store: e.store, Health: e, Retention: e}
+	if e.checkpoints != nil {
+		backend.Verifier = e
+	}
+	if err := reg.RegisterBackend(backend); err != nil {
 		return fmt.Errorf("auditexporter: query: register with %q: %w", e.cfg.Query, err)
 	}
 	e.registry = reg
@@ -258,6 +318,10 @@ func (e *auditExporter) doShutdown(ctx context.Context) error {
 	}
 	if e.registry != nil {
 		e.registry.UnregisterBackend()
+	}
+	if e.checkpoints != nil {
+		// After the last inserts and retention run, before the store closes.
+		e.checkpoints.shutdown(ctx)
 	}
 	if e.store != nil {
 		errs = append(errs, e.store.Close())

@@ -52,6 +52,11 @@ func createDefaultConfig() component.Config {
 			SQLite:     sqlitestore.DefaultConfig(),
 			ClickHouse: clickhousestore.DefaultConfig(),
 		},
+		TamperEvidence: TamperEvidenceConfig{
+			Enabled:                true,
+			CheckpointEveryRecords: 10000,
+			CheckpointInterval:     time.Minute,
+		},
 		MinLevel: record.LevelDebug,
 		Mapping:  record.DefaultMapping(),
 	}

@@ -127,6 +127,9 @@ func (e *auditExporter) insertBatch(ctx context.Context, tenant string, recs []r
 	}
 	e.noteSuccess()
 	e.metrics.ExporterAuditRecordsPersisted.Add(ctx, int64(len(recs)))
+	if e.checkpoints != nil {
+		e.checkpoints.committed(tenant, recs)
+	}
 	if p := e.publisher; p != nil {
 		p.Publish(recs)
 	}

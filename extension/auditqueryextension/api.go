@@ -24,6 +24,7 @@ const (
 	streamPath    = "/api/v1/stream"
 	healthPath    = "/api/v1/health"
 	retentionPath = "/api/v1/retention/run"
+	verifyPath    = "/api/v1/verify"
 	openAPIPath   = "/openapi.json"
 )
 
@@ -108,6 +109,7 @@ func (a *api) routes() {
 	// Health is not rate limited: probes poll it, and it reads no records.
 	a.route(http.MethodGet, healthPath, a.health, unlimited)
 	a.route(http.MethodPost, retentionPath, a.runRetention, limited)
+	a.route(http.MethodGet, verifyPath, a.verify, limited)
 	a.route(http.MethodGet, openAPIPath, a.openAPI, unlimited)
 	a.viewerRoutes()
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package auditqueryextension
 
 import (
 	"context"
+	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -16,6 +17,14 @@ type Backend struct {
 	// Retention runs the exporter's retention policy on demand (admin API); nil when the
 	// exporter has none.
 	Retention RetentionRunner
+	// Verifier recomputes a tenant's hash chain (GET /api/v1/verify); nil when the exporter
+	// keeps no chain.
+	Verifier ChainVerifier
+}
+
+// ChainVerifier recomputes a tenant's tamper-evident chain over a range of commit times.
+type ChainVerifier interface {
+	VerifyChain(ctx context.Context, tenant string, r chain.Range) (chain.Report, error)
 }
 
 // RetentionRunner applies the retention policy now and reports what it removed.

@@ -180,6 +180,18 @@ func (p RetentionPolicy) For(l record.Level) time.Duration {
 	return p.Default
 }
 
+// Cutoffs returns, for each level kept for a limited period, the time before which its records
+// expire at now: what a prune checkpoint records (internal/chain).
+func (p RetentionPolicy) Cutoffs(now time.Time) map[record.Level]time.Time {
+	out := make(map[record.Level]time.Time, len(record.Levels))
+	for _, l := range record.Levels {
+		if period := p.For(l); period > 0 {
+			out[l] = now.Add(-period)
+		}
+	}
+	return out
+}
+
 // PruneResult reports what a retention run removed. RemovedByLevel has every level name as a
 // key, zero included; Total is their sum.
 type PruneResult struct {

@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"errors"
+	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"time"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -68,6 +69,18 @@ func (p Page) EffectiveLimit() int {
 type Result struct {
 	Records    []record.Record
 	NextCursor string
+}
+
+// ChainStore is a Store that keeps each tenant's tamper-evident chain (internal/chain): its
+// Insert links every record it stores onto the chain in the same transaction, and it keeps
+// the signed checkpoints of the chain's head.
+type ChainStore interface {
+	Store
+	chain.Source
+	// SaveCheckpoint stores a checkpoint of cp.Tenant's chain.
+	SaveCheckpoint(ctx context.Context, cp chain.Checkpoint) error
+	// ChainTenants lists the tenants that have a chain.
+	ChainTenants(ctx context.Context) ([]string, error)
 }
 
 // Store keeps audit records. Implementations are safe for concurrent use.

@@ -28,6 +28,11 @@ type Config struct {
 	// it, an I/O error surfaces as SIGBUS instead of an error, so it is an explicit choice.
 	MmapSize int64 `mapstructure:"mmap_size"`
 
+	// Chain links every stored record onto its tenant's tamper-evident chain (internal/chain).
+	// It is not read from the store's YAML: the exporter sets it from its tamper_evidence
+	// section, which also holds the signing key.
+	Chain bool `mapstructure:"-"`
+
 	// Tenancy is where tenants' records live: TenancySingleDatabase (one file at Path, the
 	// tenant in a column) or TenancyDatabasePerTenant (one file per tenant in Directory).
 	Tenancy string `mapstructure:"tenancy"`
@@ -66,6 +71,7 @@ func DefaultConfig() Config {
 		Synchronous:  DefaultSynchronous,
 		BusyTimeout:  DefaultBusyTimeout,
 		CacheSizeKiB: DefaultCacheSizeKiB,
+		Chain:        true,
 
 		Tenancy:              DefaultTenancy,
 		Directory:            DefaultDirectory,

@@ -18,7 +18,7 @@ func TestConfig_DefaultsAreValid(t *testing.T) {
 	}
 	want := Config{
 		Path: "./data/audit.db", Synchronous: "NORMAL", BusyTimeout: 5 * time.Second, CacheSizeKiB: 16 * 1024,
-		Tenancy: "single_database", Directory: "./data/tenants", MaxActiveConnections: 50,
+		Chain: true, Tenancy: "single_database", Directory: "./data/tenants", MaxActiveConnections: 50,
 	}
 	if cfg != want {
 		t.Errorf("DefaultConfig() = %+v, want %+v", cfg, want)

@@ -23,8 +23,10 @@ const rowsPerStatement = 50
 //
 // ON CONFLICT (id) DO NOTHING rather than INSERT OR IGNORE: both skip a record whose id is
 // stored (a replay), but OR IGNORE would also silently skip a row that breaks any other
-// constraint, and a store must never drop a record without an error.
-func insertSQL(n int) string {
+// constraint, and a store must never drop a record without an error. With returning, the
+// statement ends in RETURNING id, which lists the rows it stored and not the replays: those
+// are the records to link onto the chain.
+func insertSQL(n int, returning bool) string {
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", columnCount), ", ") + ")"
 	var b strings.Builder
 	b.WriteString("INSERT INTO audit_logs (")
@@ -37,36 +39,44 @@ func insertSQL(n int) string {
 		b.WriteString(row)
 	}
 	b.WriteString(" ON CONFLICT (id) DO NOTHING")
+	if returning {
+		b.WriteString(" RETURNING id")
+	}
 	return b.String()
 }
 
-// insertStatements prepares each statement size once on the writer and reuses it: a batch of
-// n records runs n/50 executions of the 50-row statement and one of the (n%50)-row statement.
+// insertStatements prepares each insert statement once on the writer and reuses it: a batch
+// of n records runs n/50 executions of the 50-row statement and one of the (n%50)-row
+// statement, and its chain links likewise.
 type insertStatements struct {
 	db *sql.DB
 
 	mu     sync.Mutex
-	bySize map[int]*sql.Stmt
+	bySQL  map[string]*sql.Stmt
 	closed bool
 }
 
-func (p *insertStatements) get(ctx context.Context, n int) (*sql.Stmt, error) {
+func (p *insertStatements) get(ctx context.Context, n int, returning bool) (*sql.Stmt, error) {
+	return p.prepare(ctx, insertSQL(n, returning))
+}
+
+func (p *insertStatements) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, errors.New("store is closed")
 	}
-	if st, ok := p.bySize[n]; ok {
+	if st, ok := p.bySQL[query]; ok {
 		return st, nil
 	}
-	st, err := p.db.PrepareContext(ctx, insertSQL(n))
+	st, err := p.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if p.bySize == nil {
-		p.bySize = make(map[int]*sql.Stmt, rowsPerStatement)
+	if p.bySQL == nil {
+		p.bySQL = make(map[string]*sql.Stmt)
 	}
-	p.bySize[n] = st
+	p.bySQL[query] = st
 	return st, nil
 }
 
@@ -75,10 +85,10 @@ func (p *insertStatements) close() error {
 	defer p.mu.Unlock()
 	p.closed = true
 	var errs []error
-	for _, st := range p.bySize {
+	for _, st := range p.bySQL {
 		errs = append(errs, st.Close())
 	}
-	p.bySize = nil
+	p.bySQL = nil
 	return errors.Join(errs...)
 }
 
@@ -90,12 +100,16 @@ func (p *insertStatements) close() error {
 // are formed per tenant, so a mismatch is a bug upstream, not data to guess about). A record
 // with neither is stored under record.DefaultTenant, as the mapping would have done.
 //
+// With the chain on (Config.Chain), the records stored (not the replays) are linked onto the
+// tenant's chain in the same transaction, in batch order.
+//
 // The records are not modified.
 func (s *Store) Insert(ctx context.Context, tenant string, records []record.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
 	args := make([]any, 0, len(records)*columnCount)
+	rowTenants := make([]string, len(records))
 	for i := range records {
 		r := &records[i]
 		rowTenant := r.TenantID
@@ -107,6 +121,7 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		case tenant != "" && rowTenant != tenant:
 			return fmt.Errorf("sqlitestore: insert: record %d (id %q): tenant_id %q differs from the batch's tenant %q", i, r.ID, r.TenantID, tenant)
 		}
+		rowTenants[i] = rowTenant
 		var err error
 		if args, err = encodeRecord(args, r, rowTenant); err != nil {
 			return fmt.Errorf("sqlitestore: insert: record %d (id %q): %w", i, r.ID, err)
@@ -115,13 +130,21 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 
 	// Statements are prepared before the transaction begins: the writer pool has one
 	// connection, which the transaction holds until it ends.
-	full, err := s.inserts.get(ctx, min(rowsPerStatement, len(records)))
+	chained := s.cfg.Chain
+	full, err := s.inserts.get(ctx, min(rowsPerStatement, len(records)), chained)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
 	}
 	tail := full
 	if rest := len(records) % rowsPerStatement; rest != 0 && len(records) > rowsPerStatement {
-		if tail, err = s.inserts.get(ctx, rest); err != nil {
+		if tail, err = s.inserts.get(ctx, rest, chained); err != nil {
+			return fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
+		}
+	}
+
+	var linksFull *sql.Stmt
+	if chained && len(records) >= linksPerStatement {
+		if linksFull, err = s.inserts.prepare(ctx, insertLinksSQL(linksPerStatement)); err != nil {
 			return fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
 		}
 	}
@@ -133,18 +156,49 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 
 	perRow := columnCount
+	var inserted map[string]bool
+	if chained {
+		inserted = make(map[string]bool, len(records))
+	}
 	for start := 0; start < len(records); start += rowsPerStatement {
 		n := min(rowsPerStatement, len(records)-start)
 		st := full
 		if n < rowsPerStatement {
 			st = tail
 		}
-		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args[start*perRow:(start+n)*perRow]...); err != nil {
+		if err := execInsert(ctx, tx.StmtContext(ctx, st), args[start*perRow:(start+n)*perRow], inserted); err != nil {
 			return fmt.Errorf("sqlitestore: insert: records %d to %d: %w", start, start+n-1, err)
+		}
+	}
+	if chained {
+		if err := s.appendLinks(ctx, tx, linksFull, records, rowTenants, inserted); err != nil {
+			return fmt.Errorf("sqlitestore: insert: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlitestore: insert: commit: %w", err)
 	}
 	return nil
+}
+
+// execInsert runs one insert statement; with inserted not nil, the statement returns the ids
+// it stored, which are added to inserted.
+func execInsert(ctx context.Context, st *sql.Stmt, args []any, inserted map[string]bool) error {
+	if inserted == nil {
+		_, err := st.ExecContext(ctx, args...)
+		return err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		inserted[id] = true
+	}
+	return rows.Err()
 }

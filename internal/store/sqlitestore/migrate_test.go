@@ -259,3 +259,36 @@ func TestMigrate_Version2WidensTheTimeIndexesOfAV1File(t *testing.T) {
 		t.Errorf("the v1 record after the upgrade: %v", err)
 	}
 }
+
+func TestMigrate_Version4StartsTheChainAfterTheRecordsItFinds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	db := openRaw(t, path)
+	if err := migrate(context.Background(), db, migrations[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id) VALUES ('v3-row', 1, 1, 2, 'acme')`); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	s := openAt(t, path)
+	defer s.Close()
+	ctx := context.Background()
+	// The history the upgrade found is not on the chain, and not reported as inserted around it.
+	if ids, err := s.Unchained(ctx, "acme", 10); err != nil || len(ids) != 0 {
+		t.Fatalf("Unchained after the upgrade = %v, %v; want none", ids, err)
+	}
+	if err := s.Insert(ctx, "acme", []record.Record{{ID: "v4-row", Timestamp: time.Unix(2, 0), Level: record.LevelInfo}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id) VALUES ('forged', 3, 3, 2, 'acme')`); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := s.Unchained(ctx, "acme", 10)
+	if err != nil || !slices.Equal(ids, []string{"forged"}) {
+		t.Fatalf("Unchained = %v, %v; want only the row written around the store", ids, err)
+	}
+	if head, err := s.ChainHead(ctx, "acme"); err != nil || head.Seq != 1 || head.RecordID != "v4-row" {
+		t.Fatalf("ChainHead = %+v, %v; want the first record stored after the upgrade at seq 1", head, err)
+	}
+}

@@ -7,6 +7,7 @@ var migrations = []migration{
 	{version: 1, steps: schemaV1},
 	{version: 2, steps: schemaV2},
 	{version: 3, steps: schemaV3, backfill: backfillSearchText, then: schemaV3Index},
+	{version: 4, steps: schemaV4},
 }
 
 // schemaV1 is the first schema.
@@ -165,4 +166,34 @@ END`,
 	VALUES (new.seq, new.message, new.event, new.search_text);
 END`,
 	`INSERT INTO audit_fts (audit_fts) VALUES ('rebuild')`,
+}
+
+// schemaV4 adds the tamper-evident chain (internal/chain): one link per committed record, in
+// commit order per tenant, and the signed checkpoints of each tenant's head. Links are kept
+// when retention removes their record, so the chain still verifies across the gap.
+//
+// Records stored before this version are not on any chain: audit_chain_start keeps the seq
+// from which every record must have a link, so verify reports rows written around the
+// collector later but not the history the upgrade found.
+var schemaV4 = []string{
+	`CREATE TABLE audit_chain (
+	tenant_id   TEXT    NOT NULL,
+	seq         INTEGER NOT NULL,
+	record_id   TEXT    NOT NULL,
+	timestamp   INTEGER NOT NULL,
+	level       INTEGER NOT NULL,
+	record_hash BLOB    NOT NULL,
+	hash        BLOB    NOT NULL,
+	PRIMARY KEY (tenant_id, seq)
+) STRICT, WITHOUT ROWID`,
+	`CREATE INDEX audit_chain_record ON audit_chain (record_id)`,
+	`CREATE TABLE audit_checkpoints (
+	tenant_id TEXT    NOT NULL,
+	seq       INTEGER NOT NULL,
+	time      INTEGER NOT NULL,
+	document  TEXT    NOT NULL
+) STRICT`,
+	`CREATE INDEX audit_checkpoints_tenant ON audit_checkpoints (tenant_id, seq, time)`,
+	`CREATE TABLE audit_chain_start (from_seq INTEGER NOT NULL) STRICT`,
+	`INSERT INTO audit_chain_start (from_seq) SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_logs`,
 }

@@ -1,0 +1,161 @@
+package auditexporter
+
+import (
+	"context"
+	"crypto/ed25519"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// checkpointer signs each tenant's chain head after checkpoint_every_records new records or
+// checkpoint_interval after the first record since its last checkpoint, after every retention
+// run (with the run's cutoffs, so verify can tell pruned records from deleted ones), and once
+// more at shutdown, so a clean stop leaves no unsigned tail.
+type checkpointer struct {
+	cs       store.ChainStore
+	signer   *chain.Signer // nil: unsigned checkpoints
+	every    int
+	interval time.Duration
+	dir      string
+	logger   *zap.Logger
+	now      func() time.Time
+
+	mu      sync.Mutex
+	pending map[string]int       // new records per tenant since its last checkpoint
+	since   map[string]time.Time // when the first of them was committed
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newCheckpointer(cs store.ChainStore, signer *chain.Signer, cfg TamperEvidenceConfig, logger *zap.Logger, now func() time.Time) *checkpointer {
+	return &checkpointer{
+		cs: cs, signer: signer, every: cfg.CheckpointEveryRecords, interval: cfg.CheckpointInterval,
+		dir: cfg.CheckpointDir, logger: logger, now: now,
+		pending: map[string]int{}, since: map[string]time.Time{},
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+}
+
+// committed counts records the store has committed (batch tenant as Store.Insert reads it).
+func (c *checkpointer) committed(tenant string, recs []record.Record) {
+	c.mu.Lock()
+	due := false
+	for i := range recs {
+		t := recs[i].TenantID
+		switch {
+		case t == "" && tenant != "":
+			t = tenant
+		case t == "":
+			t = record.DefaultTenant
+		}
+		if c.pending[t] == 0 {
+			c.since[t] = c.now()
+		}
+		c.pending[t]++
+		due = due || c.pending[t] >= c.every
+	}
+	c.mu.Unlock()
+	if due {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *checkpointer) start() { go c.loop() }
+
+func (c *checkpointer) loop() {
+	defer close(c.done)
+	// Ticking at a fraction of the interval keeps a tenant's wait close to the interval.
+	tick := time.NewTicker(max(c.interval/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.kick:
+		case <-tick.C:
+		}
+		c.checkpointDue(context.Background(), false)
+	}
+}
+
+// checkpointDue writes a periodic checkpoint for each tenant that is due (all with pending
+// records when all is true).
+func (c *checkpointer) checkpointDue(ctx context.Context, all bool) {
+	now := c.now()
+	c.mu.Lock()
+	var due []string
+	for t, n := range c.pending {
+		if all || n >= c.every || now.Sub(c.since[t]) >= c.interval {
+			due = append(due, t)
+			delete(c.pending, t)
+			delete(c.since, t)
+		}
+	}
+	c.mu.Unlock()
+	for _, t := range due {
+		c.write(ctx, t, chain.KindPeriodic, nil, now)
+	}
+}
+
+// afterPrune writes a prune checkpoint for every tenant with a chain.
+func (c *checkpointer) afterPrune(ctx context.Context, policy store.RetentionPolicy, now time.Time) {
+	tenants, err := c.cs.ChainTenants(ctx)
+	if err != nil {
+		c.logger.Error("Cannot list the chained tenants for the retention checkpoint; verify will report this run's removals as deletions until the next run", zap.Error(err))
+		return
+	}
+	cutoffs := policy.Cutoffs(now)
+	for _, t := range tenants {
+		c.write(ctx, t, chain.KindPrune, cutoffs, now)
+	}
+}
+
+func (c *checkpointer) write(ctx context.Context, tenant, kind string, cutoffs map[record.Level]time.Time, now time.Time) {
+	cp, wrote, err := store.WriteCheckpoint(ctx, c.cs, c.signer, tenant, kind, cutoffs, now)
+	if err != nil {
+		// The chain itself is intact; only its signed coverage lags until the next checkpoint.
+		c.logger.Warn("Chain checkpoint failed", zap.String("tenant", tenant), zap.String("kind", kind), zap.Error(err))
+		return
+	}
+	if !wrote || c.dir == "" {
+		return
+	}
+	if err := chain.WriteCheckpointFile(c.dir, cp); err != nil {
+		c.logger.Warn("Chain checkpoint file not written", zap.String("tenant", tenant), zap.Error(err))
+	}
+}
+
+// shutdown stops the loop and checkpoints every tenant with records since its last checkpoint.
+func (c *checkpointer) shutdown(ctx context.Context) {
+	close(c.stop)
+	<-c.done
+	c.checkpointDue(ctx, true)
+}
+
+// verify checks a tenant's chain with the exporter's own key and, when checkpoint files are
+// kept, with them too: the query extension's verify endpoint.
+func (c *checkpointer) verify(ctx context.Context, tenant string, r chain.Range) (chain.Report, error) {
+	var src chain.Source = c.cs
+	if c.dir != "" {
+		files, err := chain.ReadCheckpointFiles(c.dir, tenant)
+		if err != nil {
+			return chain.Report{}, err
+		}
+		src = chain.WithCheckpoints(src, files)
+	}
+	var pub ed25519.PublicKey
+	if c.signer != nil {
+		pub = c.signer.PublicKey()
+	}
+	return chain.Verify(ctx, src, pub, tenant, r)
+}

@@ -1,0 +1,49 @@
+package auditqueryextension
+
+import (
+	"net/http"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+)
+
+// verify recomputes one tenant's hash chain between start and end (commit times, optional) and
+// answers 200 with the report whether or not the chain is intact: "ok" and "first_broken" are
+// the finding; an error status means the check could not run. A tenant caller verifies its own
+// tenant; an admin names one. It runs under the request's context rather than the query
+// timeout: a whole chain can take longer than a page of records.
+func (a *api) verify(w http.ResponseWriter, r *http.Request) *apiError {
+	caller, e := principalFromRequest(r, a.authConfigured)
+	if e != nil {
+		return e
+	}
+	p := newParams(r.URL.Query(), []string{paramTenant, paramStart, paramEnd}, a.authParams)
+	requested := p.single(paramTenant)
+	rng := chain.Range{Start: p.time(paramStart), End: p.time(paramEnd)}
+	if p.err != nil {
+		return p.err
+	}
+	if !rng.Start.IsZero() && !rng.End.IsZero() && !rng.End.After(rng.Start) {
+		return badParam(paramEnd, "must be after start")
+	}
+	tenant, e := caller.scope(requested)
+	if e != nil {
+		return e
+	}
+	if tenant == "" {
+		return badParam(paramTenant, "is required: a chain belongs to one tenant")
+	}
+	b, release, ok := a.backends.acquire()
+	if !ok {
+		return errNoBackend
+	}
+	defer release()
+	if b.Verifier == nil {
+		return &apiError{Status: http.StatusNotImplemented, Code: codeNotImplemented, Message: "the audit exporter keeps no hash chain (tamper_evidence is off, or the store does not support it)"}
+	}
+	rep, err := b.Verifier.VerifyChain(r.Context(), tenant, rng)
+	if err != nil {
+		return a.storeError("verify", err)
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}

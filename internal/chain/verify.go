@@ -1,0 +1,271 @@
+package chain
+
+import (
+	"cmp"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+)
+
+// Source is what verify reads from a store.
+type Source interface {
+	// ChainLinks calls fn for the tenant's links with from <= Seq <= to in Seq order, each
+	// with its record as stored, or nil when no record of that id is stored for the tenant.
+	ChainLinks(ctx context.Context, tenant string, from, to uint64, fn func(Link, *record.Record) error) error
+	// ChainHead is the tenant's last link; the zero Link when the tenant has none.
+	ChainHead(ctx context.Context, tenant string) (Link, error)
+	// Checkpoints returns the tenant's checkpoints in Seq order (then Time).
+	Checkpoints(ctx context.Context, tenant string) ([]Checkpoint, error)
+	// Unchained returns up to limit ids of the tenant's records stored after chaining began
+	// that are on no link: rows written around the collector.
+	Unchained(ctx context.Context, tenant string, limit int) ([]string, error)
+}
+
+// Break is the first place where the stored trail differs from what was committed.
+type Break struct {
+	Seq      uint64 `json:"seq"`
+	RecordID string `json:"record_id,omitempty"`
+	// Reason says what kind of tampering the difference shows.
+	Reason   string `json:"reason"`
+	Expected string `json:"expected,omitempty"`
+	Found    string `json:"found,omitempty"`
+}
+
+func (b Break) String() string {
+	s := fmt.Sprintf("seq %d", b.Seq)
+	if b.RecordID != "" {
+		s += fmt.Sprintf(" (record %s)", b.RecordID)
+	}
+	s += ": " + b.Reason
+	if b.Expected != "" || b.Found != "" {
+		s += fmt.Sprintf(": expected %s, found %s", b.Expected, b.Found)
+	}
+	return s
+}
+
+// Reasons a verification fails.
+const (
+	ReasonRecordAltered      = "record altered: its content no longer matches its chain link"
+	ReasonRecordDeleted      = "record deleted: missing, and no signed retention run removed it"
+	ReasonLinkAltered        = "chain link altered: its hash does not follow from the previous link"
+	ReasonLinkMissing        = "chain link missing: a sequence number is absent"
+	ReasonLinkDuplicated     = "chain link duplicated: two links share a sequence number"
+	ReasonChainRewritten     = "chain rewritten: the recomputed head differs from a signed checkpoint"
+	ReasonBadSignature       = "checkpoint signature invalid"
+	ReasonUnchainedRecord    = "record inserted outside the chain"
+	ReasonCheckpointTooFar   = "checkpoint beyond the chain head: links after it were removed"
+	ReasonRecordTenantChange = "record moved to another tenant"
+)
+
+// Report is the outcome of one verification.
+type Report struct {
+	Tenant string `json:"tenant"`
+	OK     bool   `json:"ok"`
+	// From and To are the sequence range recomputed.
+	From uint64 `json:"from_seq"`
+	To   uint64 `json:"to_seq"`
+	// Records is how many links were checked; Pruned how many of them had their record
+	// removed by a signed retention run.
+	Records int `json:"records_checked"`
+	Pruned  int `json:"records_pruned"`
+	// Checkpoints is how many checkpoints in the range matched; Signed says whether their
+	// signatures were checked (a public key was given).
+	Checkpoints int  `json:"checkpoints_checked"`
+	Signed      bool `json:"signatures_checked"`
+	// UnsignedTail is how many links follow the last checkpoint: the part of the chain that
+	// someone with database access could still rewrite undetected.
+	UnsignedTail     uint64        `json:"unsigned_tail"`
+	FirstBroken      *Break        `json:"first_broken,omitempty"`
+	Elapsed          time.Duration `json:"-"`
+	ElapsedSeconds   float64       `json:"elapsed_seconds"`
+	RecordsPerSecond float64       `json:"records_per_second"`
+}
+
+// Range bounds a verification by commit time: the checkpoints at or before Start and at or
+// after End delimit the links recomputed, so every record committed in [Start, End] is
+// covered. Zero times mean the chain's start and its head.
+type Range struct {
+	Start, End time.Time
+}
+
+// Verify recomputes the tenant's chain over r from src, checking every stored record against
+// its link, every link against the one before it and every checkpoint in the range against
+// the recomputed head and, when pub is not nil, against its signature. It stops at the first
+// break. An error is a failure to read, not a finding.
+func Verify(ctx context.Context, src Source, pub ed25519.PublicKey, tenant string, r Range) (Report, error) {
+	started := time.Now()
+	rep := Report{Tenant: tenant, Signed: pub != nil}
+	finish := func(b *Break) (Report, error) {
+		rep.FirstBroken = b
+		rep.OK = b == nil
+		rep.Elapsed = time.Since(started)
+		rep.ElapsedSeconds = rep.Elapsed.Seconds()
+		if rep.Elapsed > 0 {
+			rep.RecordsPerSecond = float64(rep.Records) / rep.Elapsed.Seconds()
+		}
+		return rep, nil
+	}
+
+	cps, err := src.Checkpoints(ctx, tenant)
+	if err != nil {
+		return rep, err
+	}
+	head, err := src.ChainHead(ctx, tenant)
+	if err != nil {
+		return rep, err
+	}
+	if pub != nil {
+		for _, cp := range cps {
+			if err := cp.VerifySignature(pub); err != nil {
+				return finish(&Break{Seq: cp.Seq, Reason: ReasonBadSignature, Found: err.Error()})
+			}
+		}
+	}
+	if last := lastCheckpoint(cps); last != nil {
+		if last.Seq > head.Seq {
+			return finish(&Break{Seq: last.Seq, Reason: ReasonCheckpointTooFar,
+				Expected: fmt.Sprintf("a head at seq >= %d", last.Seq), Found: fmt.Sprintf("head at seq %d", head.Seq)})
+		}
+		rep.UnsignedTail = head.Seq - last.Seq
+	} else {
+		rep.UnsignedTail = head.Seq
+	}
+
+	// The start: the last checkpoint at or before r.Start, trusted because it verified (or
+	// the genesis when there is none or no start was asked for).
+	var prev Link
+	if !r.Start.IsZero() {
+		for _, cp := range cps {
+			if !cp.Time.After(r.Start) && cp.Seq > prev.Seq {
+				prev = Link{Seq: cp.Seq, Hash: cp.Head}
+			}
+		}
+	}
+	rep.From = prev.Seq + 1
+	rep.To = head.Seq
+	if !r.End.IsZero() {
+		for _, cp := range cps {
+			if !cp.Time.Before(r.End) && cp.Seq >= rep.From {
+				rep.To = min(rep.To, cp.Seq)
+			}
+		}
+	}
+
+	prunes := pruneCheckpoints(cps)
+	bySeq := checkpointsBySeq(cps)
+	var found *Break
+	err = src.ChainLinks(ctx, tenant, rep.From, rep.To, func(l Link, rec *record.Record) error {
+		if found = checkLink(prev, l, rec, prunes, &rep); found != nil {
+			return errStop
+		}
+		for _, cp := range bySeq[l.Seq] {
+			if cp.Head != l.Hash {
+				found = &Break{Seq: l.Seq, RecordID: l.RecordID, Reason: ReasonChainRewritten,
+					Expected: cp.Head.String(), Found: l.Hash.String()}
+				return errStop
+			}
+			rep.Checkpoints++
+		}
+		prev = l
+		return nil
+	})
+	switch {
+	case errors.Is(err, errStop):
+		return finish(found)
+	case err != nil:
+		return rep, err
+	}
+	if prev.Seq < rep.To {
+		return finish(&Break{Seq: prev.Seq + 1, Reason: ReasonLinkMissing,
+			Expected: fmt.Sprintf("links up to seq %d", rep.To), Found: fmt.Sprintf("the last at seq %d", prev.Seq)})
+	}
+
+	unchained, err := src.Unchained(ctx, tenant, 1)
+	if err != nil {
+		return rep, err
+	}
+	if len(unchained) > 0 {
+		return finish(&Break{RecordID: unchained[0], Reason: ReasonUnchainedRecord})
+	}
+	return finish(nil)
+}
+
+var errStop = errors.New("stop")
+
+// checkLink checks one link against the previous one and against its record.
+func checkLink(prev, l Link, rec *record.Record, prunes []Checkpoint, rep *Report) *Break {
+	switch {
+	case l.Seq == prev.Seq && prev.Seq != 0:
+		return &Break{Seq: l.Seq, RecordID: l.RecordID, Reason: ReasonLinkDuplicated}
+	case l.Seq != prev.Seq+1:
+		return &Break{Seq: prev.Seq + 1, Reason: ReasonLinkMissing,
+			Expected: fmt.Sprintf("seq %d", prev.Seq+1), Found: fmt.Sprintf("seq %d", l.Seq)}
+	}
+	if want := l.chainHash(prev.Hash); want != l.Hash {
+		return &Break{Seq: l.Seq, RecordID: l.RecordID, Reason: ReasonLinkAltered,
+			Expected: want.String(), Found: l.Hash.String()}
+	}
+	rep.Records++
+	if rec == nil {
+		if prunedBy(l, prunes) {
+			rep.Pruned++
+			return nil
+		}
+		return &Break{Seq: l.Seq, RecordID: l.RecordID, Reason: ReasonRecordDeleted}
+	}
+	if rec.TenantID != l.Tenant {
+		return &Break{Seq: l.Seq, RecordID: l.RecordID, Reason: ReasonRecordTenantChange,
+			Expected: l.Tenant, Found: rec.TenantID}
+	}
+	if got := RecordHash(*rec); got != l.RecordHash {
+		return &Break{Seq: l.Seq, RecordID: l.RecordID, Reason: ReasonRecordAltered,
+			Expected: l.RecordHash.String(), Found: got.String()}
+	}
+	return nil
+}
+
+// prunedBy reports whether a retention run after the link was committed expired it: its
+// checkpoint is at or after the link, and its cutoff for the link's level is after the
+// link's timestamp (the link's level and timestamp are covered by its hash).
+func prunedBy(l Link, prunes []Checkpoint) bool {
+	for _, cp := range prunes {
+		if cp.Seq < l.Seq {
+			continue
+		}
+		if cut, ok := cp.Cutoffs[l.Level]; ok && l.Timestamp.Before(cut) {
+			return true
+		}
+	}
+	return false
+}
+
+func pruneCheckpoints(cps []Checkpoint) []Checkpoint {
+	var out []Checkpoint
+	for _, cp := range cps {
+		if cp.Kind == KindPrune {
+			out = append(out, cp)
+		}
+	}
+	return out
+}
+
+func checkpointsBySeq(cps []Checkpoint) map[uint64][]Checkpoint {
+	out := make(map[uint64][]Checkpoint, len(cps))
+	for _, cp := range cps {
+		out[cp.Seq] = append(out[cp.Seq], cp)
+	}
+	return out
+}
+
+func lastCheckpoint(cps []Checkpoint) *Checkpoint {
+	if len(cps) == 0 {
+		return nil
+	}
+	last := slices.MaxFunc(cps, func(a, b Checkpoint) int { return cmp.Compare(a.Seq, b.Seq) })
+	return &last
+}

@@ -1,0 +1,40 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+)
+
+// WriteCheckpoint signs (with signer; unsigned when nil) and saves a checkpoint of the
+// tenant's chain head at now. It writes nothing and returns false when the tenant has no
+// chain yet, or when kind is periodic and the head has not moved since the tenant's last
+// checkpoint. A prune checkpoint carries cutoffs: which records the run was allowed to remove.
+func WriteCheckpoint(ctx context.Context, cs ChainStore, signer *chain.Signer, tenant, kind string,
+	cutoffs map[record.Level]time.Time, now time.Time) (chain.Checkpoint, bool, error) {
+	head, err := cs.ChainHead(ctx, tenant)
+	if err != nil {
+		return chain.Checkpoint{}, false, err
+	}
+	if head.Seq == 0 {
+		return chain.Checkpoint{}, false, nil
+	}
+	if kind == chain.KindPeriodic {
+		cps, err := cs.Checkpoints(ctx, tenant)
+		if err != nil {
+			return chain.Checkpoint{}, false, err
+		}
+		if n := len(cps); n > 0 && cps[n-1].Seq == head.Seq {
+			return chain.Checkpoint{}, false, nil
+		}
+	}
+	cp := signer.Sign(chain.Checkpoint{Tenant: tenant, Seq: head.Seq, Head: head.Hash,
+		Time: now.UTC(), Kind: kind, Cutoffs: cutoffs})
+	if err := cs.SaveCheckpoint(ctx, cp); err != nil {
+		return chain.Checkpoint{}, false, fmt.Errorf("checkpoint of %q: %w", tenant, err)
+	}
+	return cp, true, nil
+}
