@@ -1,12 +1,14 @@
-// Command auditctl is the operator's tool for an otelcol-audit data directory. Today it
-// manages the exporter's dead-letter queue:
+// Command auditctl is the operator's tool for an otelcol-audit data directory: it manages the
+// exporter's dead-letter queue and verifies the tamper-evident hash chain.
 //
 //	auditctl dlq list    [--dir DIR] [--json]
 //	auditctl dlq inspect [--dir DIR] [--json] NAME
 //	auditctl dlq requeue [--dir DIR] [--json] NAME | --all-dead
+//	auditctl verify      [--db FILE | --tenants-dir DIR] [--tenant T] [--public-key PEM] ...
+//	auditctl chain keygen [--out PREFIX]
 //
-// Exit codes: 0 success, 1 the operation failed, 2 usage error. It never deletes a batch;
-// see internal/dlq/README.md.
+// Exit codes: 0 success, 1 the operation failed, 2 usage error, 3 verify found tampering. It
+// never deletes a batch; see internal/dlq/README.md and docs/TAMPER_EVIDENCE.md.
 package main
 
 import (
@@ -34,8 +36,14 @@ commands:
   dlq requeue [--dir DIR] [--json] NAME           give a dead batch a fresh round of retries
   dlq requeue [--dir DIR] [--json] --all-dead     ... every dead batch
 
+  verify [--db FILE | --tenants-dir DIR] [--tenant T] [--public-key PEM]
+         [--checkpoint-dir DIR] [--start RFC3339] [--end RFC3339] [--json]
+                                                  recompute each tenant's hash chain
+  chain keygen [--out PREFIX]                     make a checkpoint signing key pair
+
 NAME is a file name from "dlq list" (with or without its .batch/.dead extension).
---dir defaults to ` + defaultDir + `. Exit codes: 0 ok, 1 failed, 2 usage.
+--dir defaults to ` + defaultDir + `, --db to ` + defaultDB + `.
+Exit codes: 0 ok, 1 failed, 2 usage, 3 verify found tampering.
 `
 
 func main() {
@@ -55,6 +63,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "dlq":
 		return runDLQ(args[1:], stdout, stderr)
+	case "verify":
+		return runVerify(args[1:], stdout, stderr)
+	case "chain":
+		return runChain(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "auditctl: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage
