@@ -87,6 +87,17 @@ BENCH_FLAGS    ?=
 bench:
 	cd testbed && $(GO) run ./cmd/benchreport -root .. -out ../BENCHMARKS.md -duration $(BENCH_DURATION) -drain-max $(BENCH_DRAIN) $(BENCH_FLAGS)
 
+## soak: the durable pipeline for an hour at half its measured max (committed) rate, sampled every
+## minute: RSS and fd growth, WAL/DLQ/SQLite sizes, backlog, ack p99 drift; writes testbed/SOAK.md.
+## Not in CI. A short run: `SOAK_DURATION=3m SOAK_INTERVAL=20s make soak`; SOAK_FLAGS passes more
+## flags to testbed/cmd/soak (-h), e.g. SOAK_FLAGS='-rate 2000' or '-basis acked'.
+SOAK_DURATION ?= 1h
+SOAK_INTERVAL ?= 1m
+SOAK_FLAGS    ?=
+.PHONY: soak
+soak:
+	cd testbed && $(GO) run ./cmd/soak -root .. -out SOAK.md -duration $(SOAK_DURATION) -interval $(SOAK_INTERVAL) $(SOAK_FLAGS)
+
 ## fuzz: a short run of every fuzz target (the corpus lives in testdata/fuzz).
 fuzz:
 	@grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u | while read d; do \
