@@ -16,8 +16,11 @@ import (
 )
 
 // DefaultBufferSize is how many records a subscriber may fall behind before it starts losing
-// records.
-const DefaultBufferSize = 256
+// records. The exporter publishes a whole committed batch at once, so the buffer must hold
+// several of the largest batches (the distribution's default config commits up to 1,000) or a
+// subscriber that keeps up would still lose part of a batch. A queued record is a pointer
+// shared by every subscriber, so 4,096 cost about 32 KiB per stream.
+const DefaultBufferSize = 4096
 
 // ErrClosed is returned by Next when the hub was closed (the server shuts down).
 var ErrClosed = errors.New("livetail: hub closed")
