@@ -24,6 +24,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
 )
 
@@ -54,6 +55,9 @@ exporters:
       sqlite:
         path: %[6]s
     query: auditquery
+    tamper_evidence:
+      signing_key_file: %[8]s
+      checkpoint_dir: %[9]s
 service:
   extensions: [auditquery]
   pipelines:
@@ -64,7 +68,8 @@ service:
   telemetry:
     metrics:
       level: none
-`, p.grpc, p.http, p.audit, p.query, p.metrics, filepath.Join(dataDir, "audit.db"), dataDir)
+`, p.grpc, p.http, p.audit, p.query, p.metrics, filepath.Join(dataDir, "audit.db"), dataDir,
+		filepath.Join(dataDir, "signing-key.pem"), filepath.Join(dataDir, "checkpoints"))
 }
 
 type apiRecord struct {
@@ -92,6 +97,7 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 		query: collectortest.FreePort(t), metrics: collectortest.FreePort(t),
 	}
 	dataDir := t.TempDir()
+	writeSigningKey(t, filepath.Join(dataDir, "signing-key.pem"))
 	proc := collectortest.Start(t, configYAML(p, dataDir))
 	queryURL := fmt.Sprintf("http://127.0.0.1:%d", p.query)
 	proc.WaitHTTP(t, queryURL+"/api/v1/health", 60*time.Second)
@@ -243,12 +249,45 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 		}
 	}
 
+	// The README's verify example: every acme record is on its chain, intact.
+	var acme struct {
+		Records []apiRecord `json:"records"`
+	}
+	getJSON(t, queryURL+"/api/v1/logs?tenant=acme&limit=1000", &acme)
+	var report struct {
+		OK          bool `json:"ok"`
+		Records     int  `json:"records_checked"`
+		Signed      bool `json:"signatures_checked"`
+		Unsigned    int  `json:"unsigned_tail"`
+		FirstBroken any  `json:"first_broken"`
+	}
+	getJSON(t, queryURL+"/api/v1/verify?tenant=acme", &report)
+	if !report.OK || report.Records != len(acme.Records) || report.Records < 2 || !report.Signed {
+		t.Errorf("verify acme = %+v; want ok over acme's %d records with signatures checked", report, len(acme.Records))
+	}
+
 	if code := proc.Stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
 		t.Fatalf("exit code after SIGTERM = %d, want 0\n%s", code, proc.Output.String())
+	}
+	// The clean stop signed acme's head, in the database and as a file outside it.
+	files, err := filepath.Glob(filepath.Join(dataDir, "checkpoints", "acme", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Errorf("no checkpoint file for acme after the stop (%v)", err)
 	}
 
 	// Nothing on disk holds the planted secret.
 	assertNoFileContains(t, dataDir, "hunter2")
+}
+
+func writeSigningKey(t *testing.T, path string) {
+	t.Helper()
+	priv, _, err := chain.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // waitForTrace polls the trace endpoint until it lists want records.
