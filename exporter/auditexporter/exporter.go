@@ -118,6 +118,7 @@ func (e *auditExporter) start(ctx context.Context, host component.Host) error {
 
 	storeCfg := e.cfg.Store
 	storeCfg.SQLite.Chain = e.cfg.TamperEvidence.Enabled
+	storeCfg.ClickHouse.Chain = e.cfg.TamperEvidence.Enabled
 	if e.store, err = e.openStore(ctx, storeCfg); err != nil {
 		return fmt.Errorf("auditexporter: %w", err)
 	}

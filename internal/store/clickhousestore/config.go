@@ -62,6 +62,11 @@ type Config struct {
 
 	// Tenancy must be single_database: every tenant in one table, in the tenant_id column.
 	Tenancy string `mapstructure:"tenancy"`
+
+	// Chain links every stored record onto its tenant's tamper-evident chain (internal/chain,
+	// see README "The chain on ClickHouse"). It is not read from the store's YAML: the exporter
+	// sets it from its tamper_evidence section, which also holds the signing key.
+	Chain bool `mapstructure:"-"`
 }
 
 // Schema layouts.
@@ -101,6 +106,7 @@ func DefaultConfig() Config {
 		CreateSchema: true,
 		Schema:       SchemaAuto,
 		Tenancy:      TenancySingleDatabase,
+		Chain:        true,
 	}
 }
 

@@ -15,23 +15,37 @@ import (
 // idsPerLookup bounds the IN list of one existing-ids query.
 const idsPerLookup = 1000
 
-// Insert writes records in one native INSERT block, skipping ids that are stored already and
-// repeated ids of the batch (the first occurrence wins). Tenancy rules are sqlitestore's: a
-// record without a TenantID is stored under tenant, one whose TenantID differs from a
-// non-empty tenant fails the whole batch, and one with neither goes to record.DefaultTenant.
+// Insert writes records in one native INSERT block per tenant, skipping ids that are stored
+// already and repeated ids of the batch (the first occurrence wins). Tenancy rules are
+// sqlitestore's: a record without a TenantID is stored under tenant, one whose TenantID differs
+// from a non-empty tenant fails the whole batch, and one with neither goes to
+// record.DefaultTenant.
 //
 // How "idempotent by id" holds on ClickHouse, which has no unique constraint:
-//   - Within this process, insertMu makes the existing-ids lookup and the write one step, so a
-//     replay never writes a second row.
+//   - Within this process, the tenant's lock (tenantState) makes the existing-ids lookup and
+//     the write one step, so a replay never writes a second row.
 //   - Across processes (two collectors replaying the same WAL), both may write. The rows share
 //     (tenant_id, timestamp, id), the table's sort key, so ReplacingMergeTree collapses them,
 //     and every read uses FINAL meanwhile; the first write has the higher insert_version and
 //     is the one kept.
 //
+// With Config.Chain, the tenant's records of the batch that are not on its chain yet are then
+// linked onto it, in batch order (linkBatch). ClickHouse has no transaction to make the rows
+// and their links one write, so the order matters, and the rows go first:
+//   - a link is only ever written for a record that is stored: a checkpoint signed after the
+//     links can never cover a record whose write failed, which no later repair could undo;
+//   - a crash or error in between leaves stored records without links, which is what a row
+//     written around the collector looks like, so verify reports them (Unchained) until the
+//     exporter's retry or WAL replay comes: the replay finds the rows stored, looks them up on
+//     the chain, and links exactly those that are not, so no record is linked twice and none
+//     stays unlinked;
+//   - the row write, the one that can fail for good (a record the server refuses), fails
+//     before anything is linked.
+//
 // A record that can never be stored (no id, a timestamp outside the layout's range, a tenant
-// that is not the batch's) fails the batch with an error wrapping store.ErrInvalidRecord; a
-// server that cannot be reached fails it at once with the connection error. The records are
-// not modified.
+// that is not the batch's) fails the batch with an error wrapping store.ErrInvalidRecord
+// before anything is written; a server that cannot be reached fails it at once with the
+// connection error. The records are not modified.
 func (s *Store) Insert(ctx context.Context, tenant string, records []record.Record) error {
 	if len(records) == 0 {
 		return nil
@@ -43,12 +57,17 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	if err != nil {
 		return fmt.Errorf("clickhousestore: insert %d records: %w", len(records), err)
 	}
+	if s.cfg.Chain {
+		// Before the rows get their insert_version: every row written from here on must be
+		// linked, and Unchained tells them by that version.
+		if err := s.ensureChainStart(ctx, d); err != nil {
+			return fmt.Errorf("clickhousestore: insert %d records: %w", len(records), err)
+		}
+	}
 	version := insertVersion(time.Now())
-	rows := make([][]any, 0, len(records))
-	ids := make([]string, 0, len(records))
+	var order []string
+	batches := map[string]*tenantBatch{}
 	seen := make(map[string]bool, len(records))
-	var batchTenant string
-	var minTS, maxTS int64 = math.MaxInt64, math.MinInt64
 	for i := range records {
 		r := &records[i]
 		rowTenant := r.TenantID
@@ -68,39 +87,85 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 			continue
 		}
 		seen[r.ID] = true
-		batchTenant = rowTenant
-		minTS, maxTS = min(minTS, ts), max(maxTS, ts)
-		rows = append(rows, row)
-		ids = append(ids, r.ID)
+		b := batches[rowTenant]
+		if b == nil {
+			b = &tenantBatch{tenant: rowTenant, minTS: math.MaxInt64, maxTS: math.MinInt64}
+			batches[rowTenant] = b
+			order = append(order, rowTenant)
+		}
+		b.add(*r, row, ts)
 	}
+	for _, t := range order {
+		if err := s.insertTenant(ctx, d, batches[t]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-	s.insertMu.Lock()
-	defer s.insertMu.Unlock()
-	existing, err := s.existingIDs(ctx, d, batchTenant, ids, minTS, maxTS)
+// tenantBatch is one tenant's part of an Insert: a batch for one tenant, the usual case, has
+// one. A batch with tenant "" may carry several.
+type tenantBatch struct {
+	tenant       string
+	records      []record.Record // with TenantID filled in, as linked
+	rows         [][]any
+	minTS, maxTS int64
+}
+
+func (b *tenantBatch) add(r record.Record, row []any, ts int64) {
+	r.TenantID = b.tenant
+	b.records = append(b.records, r)
+	b.rows = append(b.rows, row)
+	b.minTS, b.maxTS = min(b.minTS, ts), max(b.maxTS, ts)
+}
+
+func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) error {
+	st := s.tenantState(b.tenant)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	ids := make([]string, len(b.records))
+	for i, r := range b.records {
+		ids[i] = r.ID
+	}
+	existing, err := s.existingIDs(ctx, d, b.tenant, ids, b.minTS, b.maxTS)
 	if err != nil {
-		return fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(rows), d.logs(), err)
+		return fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(ids), d.logs(), err)
 	}
-	if len(existing) == len(rows) {
-		return nil
+	if len(existing) < len(ids) {
+		if err := s.writeRows(ctx, d, b, existing); err != nil {
+			return err
+		}
 	}
+	if s.cfg.Chain {
+		if err := s.linkBatch(ctx, d, st, b.tenant, b.records, existing); err != nil {
+			return fmt.Errorf("clickhousestore: insert into %s: %w", d.logs(), err)
+		}
+	}
+	return nil
+}
+
+// writeRows sends the batch's rows that are not stored yet as one native block.
+func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, existing map[string]bool) error {
+	n := len(b.rows) - len(existing)
 	if s.cfg.AsyncInsert {
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"async_insert": 1, "wait_for_async_insert": 1}))
 	}
 	batch, err := s.conn.PrepareBatch(ctx, d.insertSQL())
 	if err != nil {
-		return fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(rows)-len(existing), d.logs(), err)
+		return fmt.Errorf("clickhousestore: insert %d records into %s: %w", n, d.logs(), err)
 	}
 	defer func() { _ = batch.Abort() }() // a no-op once sent
-	for i, row := range rows {
-		if existing[ids[i]] {
+	for i, row := range b.rows {
+		id := b.records[i].ID
+		if existing[id] {
 			continue
 		}
 		if err := batch.Append(row...); err != nil {
-			return fmt.Errorf("clickhousestore: insert: record id %q: %w", ids[i], err)
+			return fmt.Errorf("clickhousestore: insert: record id %q: %w", id, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(rows)-len(existing), d.logs(), err)
+		return fmt.Errorf("clickhousestore: insert %d records into %s: %w", n, d.logs(), err)
 	}
 	return nil
 }

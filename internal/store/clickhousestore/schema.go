@@ -12,7 +12,10 @@ import (
 
 // schemaVersion is the version of the table layout this binary writes and reads. Migrate
 // records it in <table>_schema and refuses a table recorded with a newer one.
-const schemaVersion = 1
+//
+//	1: the logs table
+//	2: the tamper-evident chain: <table>_chain, <table>_checkpoints, <table>_chain_start
+const schemaVersion = 2
 
 // modernMajor is the first ClickHouse major version given the modern layout: DateTime64(9),
 // Map, LowCardinality, skip indexes and TTL ... DELETE WHERE are all there and out of
@@ -202,12 +205,16 @@ func (d dialect) insertSQL() string {
 	return "INSERT INTO " + d.logs() + " (" + strings.Join(d.insertColumns(), ", ") + ")"
 }
 
-// createStatements is Migrate's DDL, in order. Each is idempotent (IF NOT EXISTS).
+// createStatements is Migrate's DDL, in order. Each is idempotent (IF NOT EXISTS), so the
+// same list upgrades a version 1 database: only the chain's tables are new.
 func (d dialect) createStatements() []string {
 	return []string{
 		"CREATE DATABASE IF NOT EXISTS `" + d.db + "`" + d.onCluster(),
 		d.createMeta(),
 		d.createLogs(),
+		d.createChain(),
+		d.createCheckpoints(),
+		d.createChainStart(),
 	}
 }
 

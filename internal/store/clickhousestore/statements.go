@@ -1,6 +1,7 @@
 package clickhousestore
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -22,8 +24,8 @@ type Statement struct {
 
 // ModernStatements returns the modern layout's DDL and one instance of every statement the
 // store runs on it, with literal values, in an order that runs on an empty server: create,
-// record the schema version, insert StatementFixture(now), then every read, then Prune's
-// statements. The chDB check (chdb/check.mjs, run by TestModernStatements_RunOnCurrentClickHouse)
+// record the schema version, insert StatementFixture(now), then every read, the chain's
+// statements (chainStatements), then Prune's statements. The chDB check (chdb/check.mjs, run by TestModernStatements_RunOnCurrentClickHouse)
 // executes them on a current ClickHouse engine, so the modern SQL is proven valid without a
 // modern server in CI.
 //
@@ -84,6 +86,9 @@ func ModernStatements(cfg Config, now time.Time) ([]Statement, error) {
 	add("get: one tenant", d.getSQL("acme", a.ID))
 	add("get: across tenants", d.getSQL("", fixture[3].ID))
 	add("trace", d.traceSQL("", a.TraceID))
+	if err := d.chainStatements(add, fixture, now); err != nil {
+		return nil, err
+	}
 
 	q, err := store.StatsQuery{TenantID: "acme", Start: now.Add(-48 * time.Hour), End: now.Add(time.Hour)}.Normalize()
 	if err != nil {
@@ -105,6 +110,43 @@ func ModernStatements(cfg Config, now time.Time) ([]Statement, error) {
 	add("prune: pending mutations", d.pendingMutationsSQL())
 	add("prune: count expired after", d.pruneCountSQL(cond))
 	return out, nil
+}
+
+// chainStatements are the chain's statements over the fixture: chaining started an hour
+// before now, StatementChainLinks are stored, and acme's st-4 is not linked, so Unchained
+// finds it.
+func (d dialect) chainStatements(add func(name, sql string), fixture []record.Record, now time.Time) error {
+	start := now.Add(-time.Hour).UnixNano()
+	add("chain: record start", d.insertChainStartSQL()+fmt.Sprintf(" VALUES (%d)", start))
+	add("chain: read start", d.chainStartSQL())
+	links := StatementChainLinks(now)
+	tuples := make([]string, len(links))
+	for i, l := range links {
+		tuples[i] = fmt.Sprintf("(%s, %d, %s, %d, %d, %s, %s)", quoteString(l.Tenant), l.Seq, quoteString(l.RecordID),
+			encodedNanos(l.Timestamp), l.Level, hashLiteral(l.RecordHash[:]), hashLiteral(l.Hash[:]))
+	}
+	add("chain: insert links", d.insertLinksSQL()+" VALUES "+strings.Join(tuples, ", "))
+	acme := []string{fixture[0].ID, fixture[1].ID, fixture[2].ID, fixture[4].ID}
+	add("chain: look up linked ids", d.linkedIDsSQL("acme", acme))
+	add("chain: head seq", d.chainHeadSeqSQL("acme"))
+	add("chain: links page", d.chainLinksSQL("acme", 1, math.MaxUint64, chainLinksPage))
+	add("chain: records of a page", d.chainRecordsSQL(acme[:3], encodedNanos(fixture[0].Timestamp), encodedNanos(fixture[2].Timestamp)))
+	add("chain: unchained", d.unchainedSQL("acme", insertVersion(time.Unix(0, start)), 10))
+	add("chain: tenants", d.chainTenantsSQL())
+	doc, err := json.Marshal(chain.Checkpoint{Tenant: "acme", Seq: 3, Head: links[2].Hash, Time: now, Kind: chain.KindPeriodic})
+	if err != nil {
+		return err
+	}
+	add("checkpoint: save", d.insertCheckpointSQL()+fmt.Sprintf(" VALUES ('acme', 3, %d, %s)", now.UnixNano(), quoteString(string(doc))))
+	add("checkpoint: read", d.checkpointsSQL("acme"))
+	return nil
+}
+
+// StatementChainLinks are the links chainStatements stores: acme's st-0, st-1 and st-2 in
+// that order, and globex's st-3.
+func StatementChainLinks(now time.Time) []chain.Link {
+	f := StatementFixture(now)
+	return append(chain.NextAll(chain.Link{}, f[:3]), chain.Next(chain.Link{}, f[3]))
 }
 
 // StatementFixture is what ModernStatements inserts: five records at or before now.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
@@ -119,11 +120,17 @@ func TestModernStatements_RunOnCurrentClickHouse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stmts = append(stmts, Statement{Name: "query: after prune", SQL: after})
+	stmts = append(stmts, Statement{Name: "query: after prune", SQL: after},
+		Statement{Name: "chain: head hash", SQL: "SELECT lower(hex(hash)), lower(hex(record_hash)) FROM " + d.chain() + " WHERE tenant_id = 'acme' AND seq = 3"})
 
 	res := runOnCHDB(t, stmts)
 	if t.Failed() {
 		return
+	}
+	links := StatementChainLinks(now)
+	checkpointDoc, err := json.Marshal(chain.Checkpoint{Tenant: "acme", Seq: 3, Head: links[2].Hash, Time: now, Kind: chain.KindPeriodic})
+	if err != nil {
+		t.Fatal(err)
 	}
 	checks := []struct {
 		name string
@@ -144,10 +151,20 @@ func TestModernStatements_RunOnCurrentClickHouse(t *testing.T) {
 		{"prune: count expired after", 0, nil},
 		{"prune: pending mutations", 0, []string{"0"}},
 		{"query: after prune", 0, []string{"st-3", "st-2", "st-1"}},
+		{"chain: read start", 1, []string{"1"}},
+		{"chain: look up linked ids", 0, []string{"st-0", "st-1", "st-2"}},
+		{"chain: head seq", 0, []string{"3"}},
+		{"chain: links page", 1, []string{"st-0", "st-1", "st-2"}},
+		{"chain: records of a page", 0, []string{"st-0", "st-1", "st-2"}},
+		{"chain: unchained", 0, []string{"st-4"}},
+		{"chain: tenants", 0, []string{"acme", "globex"}},
+		{"chain: head hash", 0, []string{links[2].Hash.String()}},
+		{"chain: head hash", 1, []string{links[2].RecordHash.String()}},
+		{"checkpoint: read", 0, []string{string(checkpointDoc)}},
 	}
 	for _, c := range checks {
 		got := resultColumn(res[c.name], c.col)
-		if c.name == "insert: look up stored ids" {
+		if c.name == "insert: look up stored ids" || c.name == "chain: look up linked ids" || c.name == "chain: records of a page" {
 			slices.Sort(got)
 		}
 		if !slices.Equal(got, c.want) && !(len(got) == 0 && len(c.want) == 0) {

@@ -1,5 +1,6 @@
 // Package clickhousestore keeps audit records in ClickHouse, through the native protocol of
-// github.com/ClickHouse/clickhouse-go/v2. It implements store.Store and passes storetest.
+// github.com/ClickHouse/clickhouse-go/v2. It implements store.ChainStore (the records and each
+// tenant's tamper-evident chain, see chain.go) and passes storetest.Run and storetest.RunChain.
 //
 // It speaks to two generations of servers (see README.md): the modern layout (ClickHouse 22
 // and newer: DateTime64(9), Map, LowCardinality, skip indexes, TTL) whose OpenTelemetry
@@ -37,10 +38,19 @@ type Store struct {
 	d       dialect
 	version string
 
-	// insertMu makes Insert's "which ids exist" check and its write one step for this process,
-	// so that two batches replaying the same ids cannot both pass the check.
-	insertMu sync.Mutex
-	closed   atomic.Bool
+	// tenants holds each tenant's insert lock and cached chain head (tenantState): Insert's
+	// "which ids exist" check, its write and its chain links are one step per tenant in this
+	// process, so two batches replaying the same ids cannot both pass the check, and two
+	// batches cannot link after the same head. Entries live as long as the store (one per
+	// tenant ever written).
+	tenantsMu sync.Mutex
+	tenants   map[string]*tenantState
+
+	// startMu guards started: whether the chain's start is known to be recorded.
+	startMu sync.Mutex
+	started bool
+
+	closed atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -189,6 +199,9 @@ func (s *Store) connectLocked(ctx context.Context, create bool) error {
 		if d.modern() && v.major < modernMajor {
 			return fmt.Errorf("clickhousestore: %w: table %s has the modern layout, which server %s cannot read", errSchema, d.logs(), v)
 		}
+		if recorded.version < schemaVersion && !create {
+			return fmt.Errorf("clickhousestore: %w: table %s has schema version %d and this binary needs %d (the chain's tables); run once with create_schema: true to add them", errSchema, d.logs(), recorded.version, schemaVersion)
+		}
 	case !create:
 		return fmt.Errorf("clickhousestore: %w: table %s does not exist and create_schema is false", errSchema, d.meta())
 	default:
@@ -205,7 +218,7 @@ func (s *Store) connectLocked(ctx context.Context, create bool) error {
 				return fmt.Errorf("clickhousestore: migrate: %s: %w", firstLine(stmt), err)
 			}
 		}
-		if !found {
+		if !found || recorded.version < schemaVersion {
 			if err := s.recordVersion(ctx, d); err != nil {
 				return fmt.Errorf("clickhousestore: migrate: record schema version: %w", err)
 			}

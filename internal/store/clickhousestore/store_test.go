@@ -18,7 +18,7 @@ import (
 // serverAddr is the native address of the test server (scripts/clickhouse/start.sh prints it).
 // Without it the tests that need a server skip, except under CI, where a missing server is a
 // broken pipeline, not a reason to pass.
-func serverAddr(t *testing.T) string {
+func serverAddr(t testing.TB) string {
 	t.Helper()
 	addr := os.Getenv("CLICKHOUSE_ADDR")
 	if addr == "" {
@@ -33,7 +33,7 @@ func serverAddr(t *testing.T) string {
 var testDatabases atomic.Int64
 
 // openTestStore opens a store on a database of its own, dropped when the test ends.
-func openTestStore(t *testing.T, mutate func(*Config)) *Store {
+func openTestStore(t testing.TB, mutate func(*Config)) *Store {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Endpoint = serverAddr(t)
@@ -59,7 +59,7 @@ func openTestStore(t *testing.T, mutate func(*Config)) *Store {
 
 // dropDatabase removes a test database through a connection of its own: the test may have
 // closed its store already.
-func dropDatabase(t *testing.T, cfg Config) {
+func dropDatabase(t testing.TB, cfg Config) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
