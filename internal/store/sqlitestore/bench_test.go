@@ -116,21 +116,6 @@ func BenchmarkInsert(b *testing.B) {
 	}
 }
 
-// BenchmarkInsertChainCost is BenchmarkInsert's batch=1000 case with the tamper-evident chain
-// on (the default) and off, interleaved in one run so that the ratio is the chain's own cost:
-// a canonical encoding and two SHA-256 per record, and one link row per record in the same
-// transaction.
-func BenchmarkInsertChainCost(b *testing.B) {
-	for _, chained := range []bool{false, true} {
-		b.Run(fmt.Sprintf("chain=%v", chained), func(b *testing.B) {
-			runInsertBenchmark(b, 1000, func(s *Store, tenant string, batch []record.Record) error {
-				s.cfg.Chain = chained
-				return s.Insert(context.Background(), tenant, batch)
-			})
-		})
-	}
-}
-
 // BenchmarkInsertNaiveBaseline is the same work with one row per INSERT statement (prepared
 // once and reused, one transaction per batch, same schema and encoding), so that the ratio to
 // BenchmarkInsert is the gain of multi-row statements alone.
