@@ -24,7 +24,6 @@ import (
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
-	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
@@ -153,7 +152,7 @@ func TestCrash_SIGKILLLosesNoAcknowledgedRecordAndDuplicatesNone(t *testing.T) {
 		t.Fatalf("clean stop exited %d", code)
 	}
 
-	stored := countIDs(t, filepath.Join(dataDir, "audit.db"))
+	stored := collectortest.StoredIDs(t, filepath.Join(dataDir, "audit.db"))
 	lost, duplicates := 0, 0
 	for id := range acks.ids {
 		switch n := stored[id]; {
@@ -252,31 +251,5 @@ func send(ctx context.Context, t *testing.T, port int, acks *ackLog, sent, seq *
 			attribute.String("user.id", fmt.Sprintf("u%d", n%17)),
 		)
 		logger.Emit(ctx, r)
-	}
-}
-
-func countIDs(t *testing.T, path string) map[string]int {
-	t.Helper()
-	cfg := sqlitestore.DefaultConfig()
-	cfg.Path = path
-	st, err := sqlitestore.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	counts := map[string]int{}
-	page := store.Page{Limit: store.MaxLimit}
-	for {
-		res, err := st.Query(context.Background(), store.Filter{}, page)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range res.Records {
-			counts[r.ID]++
-		}
-		if res.NextCursor == "" {
-			return counts
-		}
-		page.Cursor = res.NextCursor
 	}
 }

@@ -292,7 +292,7 @@ func TestDiskFull_WALDirectory(t *testing.T) {
 		t.Errorf("the WAL reported corruption on replay:\n%s", proc.Output.String())
 	}
 
-	stored := sqliteIDCounts(t, dbPath)
+	stored := collectortest.StoredIDs(t, dbPath)
 	lost, duplicated := acks.lossAndDuplicates(stored)
 	ghosts := 0
 	for id := range acks.refused {

@@ -20,9 +20,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/otelcol-audit/otelcol-audit/internal/store"
-	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
 // needCapability skips a test whose environment lacks something it needs, except under CI,
@@ -167,33 +164,6 @@ func (a *ackLog) lossAndDuplicates(stored map[string]int) (lost, duplicated int)
 		}
 	}
 	return lost, duplicated
-}
-
-// sqliteIDCounts reads every record of the SQLite file and counts each id.
-func sqliteIDCounts(t *testing.T, path string) map[string]int {
-	t.Helper()
-	cfg := sqlitestore.DefaultConfig()
-	cfg.Path = path
-	st, err := sqlitestore.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	defer st.Close()
-	counts := map[string]int{}
-	page := store.Page{Limit: store.MaxLimit}
-	for {
-		res, err := st.Query(context.Background(), store.Filter{}, page)
-		if err != nil {
-			t.Fatalf("query %s: %v", path, err)
-		}
-		for _, r := range res.Records {
-			counts[r.ID]++
-		}
-		if res.NextCursor == "" {
-			return counts
-		}
-		page.Cursor = res.NextCursor
-	}
 }
 
 // dirBytes is the size of the regular files under dir (0 when it does not exist).

@@ -30,8 +30,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
-	"github.com/otelcol-audit/otelcol-audit/internal/store"
-	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
 const (
@@ -642,7 +640,7 @@ func TestSlowLiveTailSubscriberUnderLoad(t *testing.T) {
 	if code := proc.Stop(t, syscall.SIGTERM, 60*time.Second); code != 0 {
 		t.Errorf("the collector exited %d on SIGTERM", code)
 	}
-	stored := countIDs(t, filepath.Join(dataDir, "audit.db"))
+	stored := collectortest.StoredIDs(t, filepath.Join(dataDir, "audit.db"))
 	missing, dup := 0, 0
 	for id := range ackedSet {
 		switch stored[id] {
@@ -657,32 +655,5 @@ func TestSlowLiveTailSubscriberUnderLoad(t *testing.T) {
 		len(stored), missing, acked, dup, time.Since(testStart).Round(time.Millisecond))
 	if missing != 0 || dup != 0 || len(stored) != acked {
 		t.Errorf("store holds %d ids; %d acknowledged records missing, %d duplicated", len(stored), missing, dup)
-	}
-}
-
-// countIDs reads every record id of the SQLite store at path (the collector has stopped).
-func countIDs(t *testing.T, path string) map[string]int {
-	t.Helper()
-	cfg := sqlitestore.DefaultConfig()
-	cfg.Path = path
-	st, err := sqlitestore.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	counts := map[string]int{}
-	page := store.Page{Limit: store.MaxLimit}
-	for {
-		res, err := st.Query(context.Background(), store.Filter{}, page)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range res.Records {
-			counts[r.ID]++
-		}
-		if res.NextCursor == "" {
-			return counts
-		}
-		page.Cursor = res.NextCursor
 	}
 }

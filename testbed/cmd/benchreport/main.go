@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -189,7 +188,7 @@ func run(ctx context.Context, o options) (*report, error) {
 			rep.fail("redaction comparison", fmt.Errorf("%w\n%s", err, tail(out, 2000)))
 		}
 	}
-	rep.env.loadEnd = loadAvg()
+	rep.env.loadEnd = harness.LoadAverage()
 	rep.finished = time.Now()
 	logf("load average at end: %s", rep.env.loadEnd)
 	return rep, nil
@@ -278,39 +277,11 @@ type env struct {
 	cores, cpuModel, goVersion, kernel, loadStart, loadEnd, note string
 }
 
+// readEnv is the machine and, at the start, its load; the load at the end is read when the
+// report is written.
 func readEnv(ctx context.Context) env {
-	e := env{cores: fmt.Sprint(runtime.NumCPU()), goVersion: runtime.Version(), loadStart: loadAvg()}
-	if out, err := exec.CommandContext(ctx, "nproc").Output(); err == nil {
-		e.cores = strings.TrimSpace(string(out))
-	}
-	if out, err := exec.CommandContext(ctx, "go", "version").Output(); err == nil {
-		e.goVersion = strings.TrimPrefix(strings.TrimSpace(string(out)), "go version ")
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				e.cpuModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		e.kernel = "Linux " + strings.TrimSpace(string(b))
-	}
-	return e
-}
-
-// loadAvg is the 1, 5 and 15 minute load averages.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " / ")
+	m := harness.ReadEnvironment(ctx)
+	return env{cores: m.Cores, cpuModel: m.CPUModel, goVersion: m.GoVersion, kernel: m.Kernel, loadStart: harness.LoadAverage()}
 }
 
 // tenMillionRowFile is where the sqlitestore query benchmarks cache their 10M-row dataset

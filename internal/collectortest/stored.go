@@ -1,0 +1,38 @@
+package collectortest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
+)
+
+// StoredIDs reads every record id of the SQLite store at path, with how many times each is
+// stored: what whole-collector tests compare with the ids the collector acknowledged. Call it
+// after the collector has stopped.
+func StoredIDs(t testing.TB, path string) map[string]int {
+	t.Helper()
+	cfg := sqlitestore.DefaultConfig()
+	cfg.Path = path
+	st, err := sqlitestore.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	counts := map[string]int{}
+	page := store.Page{Limit: store.MaxLimit}
+	for {
+		res, err := st.Query(context.Background(), store.Filter{}, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Records {
+			counts[r.ID]++
+		}
+		if res.NextCursor == "" {
+			return counts
+		}
+		page.Cursor = res.NextCursor
+	}
+}
