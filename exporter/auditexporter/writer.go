@@ -3,11 +3,13 @@ package auditexporter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/dlq"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -108,11 +110,20 @@ func (e *auditExporter) insertWithRetry(ctx context.Context, tenant string, recs
 // its scans (and Stop, which waits for the insert in flight).
 const dlqInsertTimeout = 30 * time.Second
 
-// insertSetAside is the DLQ retry engine's insert.
+// insertSetAside is the DLQ retry engine's insert. When the store was already failing the
+// write path's inserts, a failure here is the outage, not this batch's fault: it is marked
+// dlq.ErrStoreUnavailable so that a long outage does not use up the batch's max_failures.
 func (e *auditExporter) insertSetAside(ctx context.Context, tenant string, recs []record.Record) error {
 	ctx, cancel := context.WithTimeout(ctx, dlqInsertTimeout)
 	defer cancel()
-	return e.insertBatch(ctx, tenant, recs)
+	e.mu.Lock()
+	wasFailing := e.failing
+	e.mu.Unlock()
+	err := e.insertBatch(ctx, tenant, recs)
+	if err != nil && wasFailing && !errors.Is(err, store.ErrInvalidRecord) {
+		return fmt.Errorf("%w: %w", dlq.ErrStoreUnavailable, err)
+	}
+	return err
 }
 
 // insertBatch is one store insert; after a commit the records go to the live feed. The DLQ's

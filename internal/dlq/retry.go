@@ -30,6 +30,10 @@ type ScanResult struct {
 	Stopped error
 }
 
+// ErrStoreUnavailable, wrapped by an InsertFunc's error, says that the store failed every insert
+// lately, not this batch: Scan records the attempt without counting it toward MaxFailures.
+var ErrStoreUnavailable = errors.New("the store is unavailable")
+
 // Scan makes one pass over the .batch files, oldest first, and inserts each with insert:
 //   - success: the file is removed;
 //   - an error wrapping store.ErrInvalidRecord: the file becomes .dead at once, and the scan
@@ -37,6 +41,9 @@ type ScanResult struct {
 //   - any other error: the failure count grows, the file goes back to .batch (or to .dead
 //     once it reaches MaxFailures), and the scan stops: the store looks down, and hammering it
 //     with the rest of the backlog would not help;
+//   - an error wrapping ErrStoreUnavailable: the same, except that the failure does not count
+//     toward MaxFailures: the store is down for every batch, and an outage longer than
+//     MaxFailures scans must not turn the backlog dead;
 //   - ctx ends (Stop) during an insert that then fails: the file goes back to .batch
 //     unchanged, since a shutdown is not the batch's failure.
 //
@@ -157,7 +164,9 @@ func (q *Queue) retryOne(ctx context.Context, id string, insert InsertFunc, res 
 
 	invalid := errors.Is(ierr, store.ErrInvalidRecord)
 	h := b.Header
-	h.Failures++
+	if !errors.Is(ierr, ErrStoreUnavailable) {
+		h.Failures++
+	}
 	h.LastError = truncateError(ierr.Error())
 	at := q.now().UTC()
 	h.LastAttemptAt = &at

@@ -66,6 +66,27 @@ func TestScan_TheTenthFailureMakesTheBatchDeadAndItIsNotRetried(t *testing.T) {
 	}
 }
 
+func TestScan_AnOutageLongerThanMaxFailuresScansKillsNoBatch(t *testing.T) {
+	q := openTest(t, Options{})
+	mustPut(t, q, "acme", records("outage", "acme", 2))
+	s := newSink()
+	s.setFail(fmt.Errorf("%w: dial tcp 127.0.0.1:9000: connection refused", ErrStoreUnavailable))
+	for i := 1; i <= 25; i++ {
+		if res := scan(t, q, s.insert); res.Failed != 1 || res.Dead != 0 || res.Stopped == nil {
+			t.Fatalf("scan %d during the outage = %+v, want 1 failed, none dead, a stop", i, res)
+		}
+	}
+	h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateBatch)))
+	if h.Failures != 0 || !strings.Contains(h.LastError, "connection refused") || h.LastAttemptAt == nil {
+		t.Errorf("header after 25 outage scans = %+v, want failures 0, the last error and attempt", h)
+	}
+	s.setFail(nil)
+	scan(t, q, s.insert)
+	if s.total() != 2 || len(filesIn(t, q.Dir())) != 0 {
+		t.Errorf("after the outage: delivered %d, files %v; want 2 and none", s.total(), filesIn(t, q.Dir()))
+	}
+}
+
 func TestScan_AnInvalidRecordErrorMakesTheBatchDeadAtOnceAndTheScanGoesOn(t *testing.T) {
 	q := openTest(t, Options{})
 	mustPut(t, q, "acme", records("bad", "acme", 1))
