@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
 // rowsPerStatement is how many records one INSERT carries. Multi-row statements amortise
@@ -119,12 +120,13 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		case rowTenant == "":
 			rowTenant = record.DefaultTenant
 		case tenant != "" && rowTenant != tenant:
-			return fmt.Errorf("sqlitestore: insert: record %d (id %q): tenant_id %q differs from the batch's tenant %q", i, r.ID, r.TenantID, tenant)
+			return fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: tenant_id %q differs from the batch's tenant %q", i, r.ID, store.ErrInvalidRecord, r.TenantID, tenant)
 		}
 		rowTenants[i] = rowTenant
 		var err error
 		if args, err = encodeRecord(args, r, rowTenant); err != nil {
-			return fmt.Errorf("sqlitestore: insert: record %d (id %q): %w", i, r.ID, err)
+			// No id, a time out of range: retrying cannot help, so the DLQ sets it aside at once.
+			return fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
 		}
 	}
 

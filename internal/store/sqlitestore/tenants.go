@@ -263,7 +263,7 @@ func (p *PerTenant) Insert(ctx context.Context, tenant string, records []record.
 		case rowTenant == "":
 			rowTenant = record.DefaultTenant
 		case tenant != "" && rowTenant != tenant:
-			return fmt.Errorf("sqlitestore: insert: record %d (id %q): tenant_id %q differs from the batch's tenant %q", i, r.ID, r.TenantID, tenant)
+			return fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: tenant_id %q differs from the batch's tenant %q", i, r.ID, store.ErrInvalidRecord, r.TenantID, tenant)
 		}
 		if err := ValidTenantID(rowTenant); err != nil {
 			return fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)

@@ -247,8 +247,13 @@ func testTenantMismatch(t *testing.T, open Open) {
 	s := open(t)
 	recs := simpleRecords("mix", "acme", 3, time.Second)
 	recs[1].TenantID = "globex"
-	if err := s.Insert(ctx(t), "acme", recs); err == nil {
+	err := s.Insert(ctx(t), "acme", recs)
+	if err == nil {
 		t.Fatal("Insert accepted a globex record in an acme batch")
+	}
+	// Retrying cannot fix it: the DLQ must set such a batch aside at once, not rescan it.
+	if !errors.Is(err, store.ErrInvalidRecord) {
+		t.Errorf("Insert = %v; want an error wrapping store.ErrInvalidRecord", err)
 	}
 	if got := queryAll(t, s, store.Filter{}, 1000); len(got) != 0 {
 		t.Errorf("a refused batch stored %d records: %v", len(got), ids(got))
