@@ -224,7 +224,7 @@ func TestQuery_BothSearchPlansReturnTheSamePages(t *testing.T) {
 		var out []string
 		p := store.Page{Limit: 7}
 		for {
-			query, args, err := buildQuery(f, match, searchFirst, p)
+			query, args, err := buildQuery(f, match, searchFirst, p, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

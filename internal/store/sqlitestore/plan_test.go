@@ -117,7 +117,7 @@ func checkQueryPlans(t *testing.T, s *Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			query, args, err := buildQuery(tc.filter, "", false, store.Page{Cursor: cursor})
+			query, args, err := buildQuery(tc.filter, "", false, store.Page{Cursor: cursor}, nil)
 			if err != nil {
 				t.Fatalf("buildQuery: %v", err)
 			}
@@ -144,7 +144,7 @@ func checkQueryPlans(t *testing.T, s *Store) {
 		}
 	})
 	t.Run("a common word is checked while walking the tenant time index", func(t *testing.T) {
-		query, args, err := buildQuery(store.Filter{TenantID: "acme"}, `"login"`, false, store.Page{Cursor: cursor})
+		query, args, err := buildQuery(store.Filter{TenantID: "acme"}, `"login"`, false, store.Page{Cursor: cursor}, nil)
 		if err != nil {
 			t.Fatalf("buildQuery: %v", err)
 		}
@@ -154,7 +154,7 @@ func checkQueryPlans(t *testing.T, s *Store) {
 		}
 	})
 	t.Run("a rare word drives the join from its matches", func(t *testing.T) {
-		query, args, err := buildQuery(store.Filter{TenantID: "acme"}, `"login"`, true, store.Page{Cursor: cursor})
+		query, args, err := buildQuery(store.Filter{TenantID: "acme"}, `"login"`, true, store.Page{Cursor: cursor}, nil)
 		if err != nil {
 			t.Fatalf("buildQuery: %v", err)
 		}

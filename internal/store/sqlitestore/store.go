@@ -38,6 +38,9 @@ type Store struct {
 	inserts insertStatements
 	// pruneChunkRows is how many rows one Prune transaction deletes.
 	pruneChunkRows int
+	// searchFirstBelow and searchWindowRows choose how a search runs (query.go; tests lower
+	// them to reach every path with few rows).
+	searchFirstBelow, searchWindowRows int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -62,7 +65,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open writer on %q: %w", cfg.Path, err)
 	}
-	s := &Store{cfg: cfg, write: write, read: write, pruneChunkRows: defaultPruneChunk}
+	s := &Store{cfg: cfg, write: write, read: write, pruneChunkRows: defaultPruneChunk, searchFirstBelow: searchFirstBelow, searchWindowRows: firstSearchWindow}
 	s.inserts.db = write
 
 	if err := ensureIncrementalVacuum(ctx, write); err != nil {
