@@ -268,4 +268,20 @@ func BenchmarkQuery1M(b *testing.B) {
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) { runLatency(b, c.op) })
 	}
+	// The file's size per record: the database file with its indexes, full-text index and
+	// chain (its -wal is checkpointed at Close and is not counted).
+	b.Run("size", func(b *testing.B) {
+		var rows int64
+		if err := s.read.QueryRow(`SELECT count(*) FROM audit_logs`).Scan(&rows); err != nil || rows == 0 {
+			b.Fatalf("count rows: %d, %v", rows, err)
+		}
+		st, err := os.Stat(queryBenchPath())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < b.N; i++ {
+		}
+		b.ReportMetric(float64(st.Size())/float64(rows), "bytes/record")
+		b.ReportMetric(float64(rows), "records")
+	})
 }
