@@ -1,14 +1,12 @@
 package clickhousestore
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/otelcol-audit/otelcol-audit/internal/store"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/searchsyntax"
 )
 
 // Text search.
@@ -68,111 +66,27 @@ func searchText(parts ...string) string {
 // searchCondition translates Filter.Text into a SQL condition over search_text. "" (and no
 // error) for a blank text; an error wrapping store.ErrInvalidQuery for a text it cannot parse.
 func (d dialect) searchCondition(text string) (string, error) {
-	toks, err := lexSearch(text)
-	if err != nil {
-		return "", fmt.Errorf("%w: search %q: %w", store.ErrInvalidQuery, text, err)
-	}
-	if len(toks) == 0 {
-		return "", nil
-	}
-	p := searchParser{toks: toks, d: d}
-	expr, err := p.or()
-	switch {
-	case err != nil:
-	case p.pos < len(p.toks):
-		err = fmt.Errorf("unmatched ')' at offset %d", p.toks[p.pos].offset)
-	case expr == "":
-		// Without a letter or digit there is no word to look for: matching nothing and
-		// dropping the filter would both answer something else than what was asked.
-		err = errors.New("no letters or digits to search for")
-	}
-	if err != nil {
-		return "", fmt.Errorf("%w: search %q: %w", store.ErrInvalidQuery, text, err)
-	}
-	return expr, nil
-}
-
-type searchTokenKind int
-
-const (
-	tokTerm searchTokenKind = iota
-	tokAnd
-	tokOr
-	tokNot
-	tokOpen
-	tokClose
-)
-
-type searchToken struct {
-	kind   searchTokenKind
-	words  []string // tokTerm: the term's words; empty when it has none
-	prefix bool     // tokTerm: the last word is a prefix
-	offset int
-}
-
-func lexSearch(text string) ([]searchToken, error) {
-	var toks []searchToken
-	i := 0
-	for i < len(text) {
-		c := text[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
-		case c == '(':
-			toks = append(toks, searchToken{kind: tokOpen, offset: i})
-			i++
-		case c == ')':
-			toks = append(toks, searchToken{kind: tokClose, offset: i})
-			i++
-		case c == '"':
-			end := strings.IndexByte(text[i+1:], '"')
-			if end < 0 {
-				return nil, fmt.Errorf("unterminated quote at offset %d", i)
-			}
-			phrase := text[i+1 : i+1+end]
-			next := i + 1 + end + 1
-			prefix := next < len(text) && text[next] == '*'
-			if prefix {
-				next++
-			}
-			toks = append(toks, searchToken{kind: tokTerm, words: searchWords(phrase), prefix: prefix, offset: i})
-			i = next
-		default:
-			start := i
-			for i < len(text) && !strings.ContainsRune(" \t\n\r()\"", rune(text[i])) {
-				i++
-			}
-			switch word := text[start:i]; word {
-			case "AND":
-				toks = append(toks, searchToken{kind: tokAnd, offset: start})
-			case "OR":
-				toks = append(toks, searchToken{kind: tokOr, offset: start})
-			case "NOT":
-				toks = append(toks, searchToken{kind: tokNot, offset: start})
-			default:
-				stem, prefix := strings.CutSuffix(word, "*")
-				toks = append(toks, searchToken{kind: tokTerm, words: searchWords(stem), prefix: prefix, offset: start})
-			}
-		}
-	}
-	return toks, nil
+	return searchsyntax.Translate(text, searchsyntax.Syntax{
+		Term: func(t searchsyntax.Term) string { return d.termSQL(searchWords(t.Text), t.Prefix) },
+		And:  "AND", Or: "OR", Not: "AND NOT",
+	})
 }
 
 // termSQL renders one term; "" for a term without words, which the parser leaves out.
-func (d dialect) termSQL(t searchToken) string {
-	if len(t.words) == 0 {
+func (d dialect) termSQL(words []string, prefix bool) string {
+	if len(words) == 0 {
 		return ""
 	}
-	needle := " " + strings.Join(t.words, " ")
-	if !t.prefix {
+	needle := " " + strings.Join(words, " ")
+	if !prefix {
 		needle += " "
 	}
 	cond := "position(search_text, " + quoteString(needle) + ") > 0"
 	if !d.modern() {
 		return cond
 	}
-	whole := t.words
-	if t.prefix {
+	whole := words
+	if prefix {
 		whole = whole[:len(whole)-1]
 	}
 	var parts []string
@@ -183,142 +97,4 @@ func (d dialect) termSQL(t searchToken) string {
 		return cond
 	}
 	return "(" + strings.Join(append(parts, cond), " AND ") + ")"
-}
-
-// searchParser is a recursive-descent parser over
-//
-//	or   = and { "OR" and }
-//	and  = not { ["AND"] not }
-//	not  = atom { "NOT" atom }
-//	atom = term | "(" or ")"
-//
-// rendering each node parenthesized. A term without words renders as "" and is left out of
-// the node it belongs to, as sqlitestore does.
-type searchParser struct {
-	toks []searchToken
-	pos  int
-	d    dialect
-}
-
-func (p *searchParser) peek() (searchToken, bool) {
-	if p.pos < len(p.toks) {
-		return p.toks[p.pos], true
-	}
-	return searchToken{}, false
-}
-
-func (p *searchParser) or() (string, error) {
-	left, err := p.and()
-	if err != nil {
-		return "", err
-	}
-	for {
-		t, ok := p.peek()
-		if !ok || t.kind != tokOr {
-			return left, nil
-		}
-		p.pos++
-		right, err := p.and()
-		if err != nil {
-			return "", err
-		}
-		left = combine(left, "OR", right)
-	}
-}
-
-func (p *searchParser) and() (string, error) {
-	left, err := p.not()
-	if err != nil {
-		return "", err
-	}
-	for {
-		t, ok := p.peek()
-		if !ok || t.kind == tokOr || t.kind == tokClose {
-			return left, nil
-		}
-		if t.kind == tokAnd {
-			p.pos++
-		}
-		right, err := p.not()
-		if err != nil {
-			return "", err
-		}
-		left = combine(left, "AND", right)
-	}
-}
-
-func (p *searchParser) not() (string, error) {
-	left, err := p.atom()
-	if err != nil {
-		return "", err
-	}
-	for {
-		t, ok := p.peek()
-		if !ok || t.kind != tokNot {
-			return left, nil
-		}
-		p.pos++
-		right, err := p.atom()
-		if err != nil {
-			return "", err
-		}
-		if left != "" && right != "" {
-			left = "(" + left + " AND NOT " + right + ")"
-		}
-	}
-}
-
-func (p *searchParser) atom() (string, error) {
-	t, ok := p.peek()
-	if !ok {
-		if p.pos == 0 {
-			return "", errors.New("nothing to search for")
-		}
-		return "", fmt.Errorf("the query ends after %s; a term must follow", describeToken(p.toks[p.pos-1]))
-	}
-	switch t.kind {
-	case tokTerm:
-		p.pos++
-		return p.d.termSQL(t), nil
-	case tokOpen:
-		p.pos++
-		inner, err := p.or()
-		if err != nil {
-			return "", err
-		}
-		closing, ok := p.peek()
-		if !ok || closing.kind != tokClose {
-			return "", fmt.Errorf("'(' at offset %d is never closed", t.offset)
-		}
-		p.pos++
-		return inner, nil
-	default:
-		return "", fmt.Errorf("%s at offset %d needs a term before it", describeToken(t), t.offset)
-	}
-}
-
-func combine(left, op, right string) string {
-	switch {
-	case left == "":
-		return right
-	case right == "":
-		return left
-	}
-	return "(" + left + " " + op + " " + right + ")"
-}
-
-func describeToken(t searchToken) string {
-	switch t.kind {
-	case tokAnd:
-		return "AND"
-	case tokOr:
-		return "OR"
-	case tokNot:
-		return "NOT"
-	case tokOpen:
-		return "'('"
-	case tokClose:
-		return "')'"
-	}
-	return "a term"
 }

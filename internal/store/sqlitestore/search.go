@@ -10,6 +10,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/searchsyntax"
 )
 
 // ftsQuery translates Filter.Text into an FTS5 MATCH expression.
@@ -34,95 +35,13 @@ import (
 // each side) is an error wrapping store.ErrInvalidQuery that says what is wrong and where.
 // An empty or blank text is no filter ("", nil).
 func ftsQuery(text string) (string, error) {
-	toks, err := lexSearch(text)
-	if err != nil {
-		return "", fmt.Errorf("%w: search %q: %w", store.ErrInvalidQuery, text, err)
-	}
-	if len(toks) == 0 {
-		return "", nil
-	}
-	p := searchParser{toks: toks}
-	expr, err := p.or()
-	switch {
-	case err != nil:
-	case p.pos < len(p.toks):
-		// Only an unmatched ')' stops the top-level expression early.
-		err = fmt.Errorf("unmatched ')' at offset %d", p.toks[p.pos].offset)
-	case expr == "":
-		// Without a letter or digit there is no word to look up. Searching for it would match
-		// nothing, and dropping the filter would match everything: neither is what was asked.
-		err = errors.New("no letters or digits to search for")
-	}
-	if err != nil {
-		return "", fmt.Errorf("%w: search %q: %w", store.ErrInvalidQuery, text, err)
-	}
-	return expr, nil
+	return searchsyntax.Translate(text, ftsSyntax)
 }
 
-type searchTokenKind int
-
-const (
-	tokTerm searchTokenKind = iota // a word or a phrase, already rendered as an FTS5 string
-	tokAnd
-	tokOr
-	tokNot
-	tokOpen
-	tokClose
-)
-
-type searchToken struct {
-	kind   searchTokenKind
-	text   string // for tokTerm: the FTS5 string, quoted, with a trailing * for a prefix
-	offset int    // byte offset in the user's text, for error messages
-}
-
-func lexSearch(text string) ([]searchToken, error) {
-	var toks []searchToken
-	i := 0
-	for i < len(text) {
-		c := text[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
-		case c == '(':
-			toks = append(toks, searchToken{kind: tokOpen, offset: i})
-			i++
-		case c == ')':
-			toks = append(toks, searchToken{kind: tokClose, offset: i})
-			i++
-		case c == '"':
-			end := strings.IndexByte(text[i+1:], '"')
-			if end < 0 {
-				return nil, fmt.Errorf("unterminated quote at offset %d", i)
-			}
-			phrase := text[i+1 : i+1+end]
-			next := i + 1 + end + 1
-			prefix := next < len(text) && text[next] == '*'
-			if prefix {
-				next++
-			}
-			toks = append(toks, searchToken{kind: tokTerm, text: ftsString(phrase, prefix), offset: i})
-			i = next
-		default:
-			start := i
-			for i < len(text) && !strings.ContainsRune(" \t\n\r()\"", rune(text[i])) {
-				i++
-			}
-			word := text[start:i]
-			switch word {
-			case "AND":
-				toks = append(toks, searchToken{kind: tokAnd, offset: start})
-			case "OR":
-				toks = append(toks, searchToken{kind: tokOr, offset: start})
-			case "NOT":
-				toks = append(toks, searchToken{kind: tokNot, offset: start})
-			default:
-				stem, prefix := strings.CutSuffix(word, "*")
-				toks = append(toks, searchToken{kind: tokTerm, text: ftsString(stem, prefix), offset: start})
-			}
-		}
-	}
-	return toks, nil
+// ftsSyntax writes a search in FTS5's query language.
+var ftsSyntax = searchsyntax.Syntax{
+	Term: func(t searchsyntax.Term) string { return ftsString(t.Text, t.Prefix) },
+	And:  "AND", Or: "OR", Not: "NOT",
 }
 
 // ftsString quotes s as an FTS5 string ("" escapes a quote). FTS5 tokenizes it like the
@@ -147,145 +66,6 @@ func hasWordChar(s string) bool {
 		}
 	}
 	return false
-}
-
-// searchParser is a recursive-descent parser over the grammar
-//
-//	or   = and { "OR" and }
-//	and  = not { ["AND"] not }
-//	not  = atom { "NOT" atom }
-//	atom = term | "(" or ")"
-//
-// and renders each node fully parenthesized, so FTS5's own precedence never matters. A term
-// without words renders as "" and is left out of the node it is part of: "x AND @@" is x,
-// "x OR @@" is x, "x NOT @@" is x, "@@ NOT x" is "".
-type searchParser struct {
-	toks []searchToken
-	pos  int
-}
-
-func (p *searchParser) peek() (searchToken, bool) {
-	if p.pos < len(p.toks) {
-		return p.toks[p.pos], true
-	}
-	return searchToken{}, false
-}
-
-func (p *searchParser) or() (string, error) {
-	left, err := p.and()
-	if err != nil {
-		return "", err
-	}
-	for {
-		t, ok := p.peek()
-		if !ok || t.kind != tokOr {
-			return left, nil
-		}
-		p.pos++
-		right, err := p.and()
-		if err != nil {
-			return "", err
-		}
-		left = combine(left, "OR", right)
-	}
-}
-
-func (p *searchParser) and() (string, error) {
-	left, err := p.not()
-	if err != nil {
-		return "", err
-	}
-	for {
-		t, ok := p.peek()
-		if !ok || t.kind == tokOr || t.kind == tokClose {
-			return left, nil
-		}
-		if t.kind == tokAnd {
-			p.pos++
-		}
-		right, err := p.not()
-		if err != nil {
-			return "", err
-		}
-		left = combine(left, "AND", right)
-	}
-}
-
-func (p *searchParser) not() (string, error) {
-	left, err := p.atom()
-	if err != nil {
-		return "", err
-	}
-	for {
-		t, ok := p.peek()
-		if !ok || t.kind != tokNot {
-			return left, nil
-		}
-		p.pos++
-		right, err := p.atom()
-		if err != nil {
-			return "", err
-		}
-		if left != "" && right != "" {
-			left = "(" + left + " NOT " + right + ")"
-		}
-	}
-}
-
-func (p *searchParser) atom() (string, error) {
-	t, ok := p.peek()
-	if !ok {
-		if p.pos == 0 {
-			return "", errors.New("nothing to search for")
-		}
-		return "", fmt.Errorf("the query ends after %s; a term must follow", describeToken(p.toks[p.pos-1]))
-	}
-	switch t.kind {
-	case tokTerm:
-		p.pos++
-		return t.text, nil
-	case tokOpen:
-		p.pos++
-		inner, err := p.or()
-		if err != nil {
-			return "", err
-		}
-		closing, ok := p.peek()
-		if !ok || closing.kind != tokClose {
-			return "", fmt.Errorf("'(' at offset %d is never closed", t.offset)
-		}
-		p.pos++
-		return inner, nil
-	default:
-		return "", fmt.Errorf("%s at offset %d needs a term before it", describeToken(t), t.offset)
-	}
-}
-
-// combine joins two rendered operands of AND or OR, leaving out an empty one.
-func combine(left, op, right string) string {
-	switch {
-	case left == "":
-		return right
-	case right == "":
-		return left
-	}
-	return "(" + left + " " + op + " " + right + ")"
-}
-
-func describeToken(t searchToken) string {
-	switch t.kind {
-	case tokAnd:
-		return "AND"
-	case tokOr:
-		return "OR"
-	case tokNot:
-		return "NOT"
-	case tokOpen:
-		return "'('"
-	case tokClose:
-		return "')'"
-	}
-	return "a term"
 }
 
 // classifySearchError turns an error FTS5 raised while evaluating a MATCH into
