@@ -51,7 +51,7 @@ func chainedDB(t *testing.T) (db, keyPrefix string) {
 		if err := st.Insert(context.Background(), tenant, recs); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := store.WriteCheckpoint(context.Background(), st, chain.NewSigner(priv), tenant, chain.KindPeriodic, nil, time.Now()); err != nil {
+		if _, _, err := store.WriteCheckpoint(context.Background(), st, chain.NewSigner(priv), tenant, chain.KindPeriodic, nil, 0, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -29,6 +29,7 @@ type checkpointer struct {
 	mu      sync.Mutex
 	pending map[string]int       // new records per tenant since its last checkpoint
 	since   map[string]time.Time // when the first of them was committed
+	signed  map[string]uint64    // the seq of each tenant's last periodic checkpoint (loop only)
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -38,7 +39,7 @@ func newCheckpointer(cs store.ChainStore, signer *chain.Signer, cfg TamperEviden
 	return &checkpointer{
 		cs: cs, signer: signer, every: cfg.CheckpointEveryRecords, interval: cfg.CheckpointInterval,
 		dir: cfg.CheckpointDir, logger: logger, now: now,
-		pending: map[string]int{}, since: map[string]time.Time{},
+		pending: map[string]int{}, since: map[string]time.Time{}, signed: map[string]uint64{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 }
@@ -103,7 +104,10 @@ func (c *checkpointer) checkpointDue(ctx context.Context, all bool) {
 	}
 	c.mu.Unlock()
 	for _, t := range due {
-		c.write(ctx, t, chain.KindPeriodic, nil, now)
+		// Replays are counted as committed but do not move the head: skip what is signed.
+		if cp, ok := c.write(ctx, t, chain.KindPeriodic, nil, c.signed[t], now); ok {
+			c.signed[t] = cp.Seq
+		}
 	}
 }
 
@@ -116,23 +120,24 @@ func (c *checkpointer) afterPrune(ctx context.Context, policy store.RetentionPol
 	}
 	cutoffs := policy.Cutoffs(now)
 	for _, t := range tenants {
-		c.write(ctx, t, chain.KindPrune, cutoffs, now)
+		c.write(ctx, t, chain.KindPrune, cutoffs, 0, now)
 	}
 }
 
-func (c *checkpointer) write(ctx context.Context, tenant, kind string, cutoffs map[record.Level]time.Time, now time.Time) {
-	cp, wrote, err := store.WriteCheckpoint(ctx, c.cs, c.signer, tenant, kind, cutoffs, now)
+// write signs and saves one checkpoint (and its file); false when none was written.
+func (c *checkpointer) write(ctx context.Context, tenant, kind string, cutoffs map[record.Level]time.Time, since uint64, now time.Time) (chain.Checkpoint, bool) {
+	cp, wrote, err := store.WriteCheckpoint(ctx, c.cs, c.signer, tenant, kind, cutoffs, since, now)
 	if err != nil {
 		// The chain itself is intact; only its signed coverage lags until the next checkpoint.
 		c.logger.Warn("Chain checkpoint failed", zap.String("tenant", tenant), zap.String("kind", kind), zap.Error(err))
-		return
+		return cp, false
 	}
-	if !wrote || c.dir == "" {
-		return
+	if wrote && c.dir != "" {
+		if err := chain.WriteCheckpointFile(c.dir, cp); err != nil {
+			c.logger.Warn("Chain checkpoint file not written", zap.String("tenant", tenant), zap.Error(err))
+		}
 	}
-	if err := chain.WriteCheckpointFile(c.dir, cp); err != nil {
-		c.logger.Warn("Chain checkpoint file not written", zap.String("tenant", tenant), zap.Error(err))
-	}
+	return cp, wrote
 }
 
 // shutdown stops the loop and checkpoints every tenant with records since its last checkpoint.

@@ -72,7 +72,7 @@ func BenchmarkChainVerify(b *testing.B) {
 	}
 	signer := chain.NewSigner(benchKey(b))
 	for _, t := range list {
-		if _, _, err := store.WriteCheckpoint(ctx, s, signer, t, chain.KindPeriodic, nil, time.Now()); err != nil {
+		if _, _, err := store.WriteCheckpoint(ctx, s, signer, t, chain.KindPeriodic, nil, 0, time.Now()); err != nil {
 			b.Fatal(err)
 		}
 	}

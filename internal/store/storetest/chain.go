@@ -142,11 +142,11 @@ func testChainCheckpoints(t *testing.T, open OpenChain, _ Tamper) {
 	s := open(t)
 	signer := newSigner(t)
 	mustInsert(t, s, "acme", chainRecords("c", "acme", 25, base))
-	cp, wrote, err := store.WriteCheckpoint(ctx(t), s, signer, "acme", chain.KindPeriodic, nil, base.Add(time.Hour))
+	cp, wrote, err := store.WriteCheckpoint(ctx(t), s, signer, "acme", chain.KindPeriodic, nil, 0, base.Add(time.Hour))
 	if err != nil || !wrote {
 		t.Fatalf("WriteCheckpoint = %v, %v", wrote, err)
 	}
-	if _, again, err := store.WriteCheckpoint(ctx(t), s, signer, "acme", chain.KindPeriodic, nil, base.Add(2*time.Hour)); err != nil || again {
+	if _, again, err := store.WriteCheckpoint(ctx(t), s, signer, "acme", chain.KindPeriodic, nil, cp.Seq, base.Add(2*time.Hour)); err != nil || again {
 		t.Fatalf("a periodic checkpoint of an unchanged head was written again (%v, %v)", again, err)
 	}
 	cps, err := s.Checkpoints(ctx(t), "acme")
@@ -184,7 +184,7 @@ func testChainPrune(t *testing.T, open OpenChain, _ Tamper) {
 	if rep := mustVerify(t, s, signer.PublicKey(), "acme"); rep.OK || rep.FirstBroken.Reason != chain.ReasonRecordDeleted || rep.FirstBroken.Seq != 1 {
 		t.Fatalf("%+v; want record 1 reported deleted before the prune checkpoint exists", rep)
 	}
-	if _, _, err := store.WriteCheckpoint(ctx(t), s, signer, "acme", chain.KindPrune, policy.Cutoffs(now), now); err != nil {
+	if _, _, err := store.WriteCheckpoint(ctx(t), s, signer, "acme", chain.KindPrune, policy.Cutoffs(now), 0, now); err != nil {
 		t.Fatal(err)
 	}
 	rep := mustVerify(t, s, signer.PublicKey(), "acme")
