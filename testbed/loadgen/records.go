@@ -81,6 +81,9 @@ type Stats struct {
 	// Attributes is the total number of log record attributes, Tenants the records per tenant.
 	Attributes int
 	Tenants    map[string]int
+	// Observed is the ObservedTimestamp every record of the request carries; the sender
+	// rewrites it per request (see body.stamp) so that no two sent records are identical.
+	Observed time.Time
 }
 
 // Builder makes requests of audit records. It is deterministic for a seed and not safe for
@@ -126,6 +129,7 @@ func (b *Builder) Build(n int) (plog.Logs, Stats) {
 	recs := sl.LogRecords()
 	recs.EnsureCapacity(n)
 	now := time.Now()
+	st.Observed = now
 	for i := 0; i < n; i++ {
 		b.seq++
 		lr := recs.AppendEmpty()

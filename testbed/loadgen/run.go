@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -104,7 +105,14 @@ type body struct {
 	data    []byte
 	records int
 	secrets int
+	// observed is the records' ObservedTimestamp and stamps the offsets of its encoded
+	// values in data (one per record).
+	observed uint64
+	stamps   []int
 }
+
+// observedTag is the protobuf key of LogRecord.observed_time_unix_nano (field 11, fixed64).
+const observedTag = 11<<3 | 1
 
 func buildBody(b *Builder, n int) (body, error) {
 	ld, st := b.Build(n)
@@ -112,7 +120,33 @@ func buildBody(b *Builder, n int) (body, error) {
 	if err != nil {
 		return body{}, fmt.Errorf("loadgen: marshal request: %w", err)
 	}
-	return body{data: data, records: st.Records, secrets: st.WithSecret}, nil
+	out := body{data: data, records: st.Records, secrets: st.WithSecret, observed: uint64(st.Observed.UnixNano())}
+	// The nine bytes key + value are unique enough in a request to find every record's copy.
+	pattern := binary.LittleEndian.AppendUint64([]byte{observedTag}, out.observed)
+	for i := 0; ; {
+		j := bytes.Index(data[i:], pattern)
+		if j < 0 {
+			break
+		}
+		out.stamps = append(out.stamps, i+j+1)
+		i += j + len(pattern)
+	}
+	if len(out.stamps) != st.Records {
+		return body{}, fmt.Errorf("loadgen: found %d observed timestamps in a request of %d records", len(out.stamps), st.Records)
+	}
+	return out, nil
+}
+
+// stamp returns a copy of the request whose records' ObservedTimestamp is moved by slot
+// nanoseconds. The pool's requests are sent many times; collectors derive a record's identity
+// from its content (so that a client's resend is stored once), and without the stamp every
+// round through the pool would be a resend.
+func (b body) stamp(slot int64) []byte {
+	out := bytes.Clone(b.data)
+	for _, off := range b.stamps {
+		binary.LittleEndian.PutUint64(out[off:], b.observed+uint64(slot))
+	}
+	return out
 }
 
 // Run sends load as cfg says and returns what was measured. Cancelling ctx ends the run early;
@@ -204,7 +238,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				// A request in flight when the duration ends is completed, not abandoned: its
 				// answer is part of what the endpoint acknowledged.
 				reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
-				rejected, status, took, err := send(reqCtx, client, cfg, b.data)
+				rejected, status, took, err := send(reqCtx, client, cfg, b.stamp(slot))
 				cancel()
 				res.requests++
 				res.status[status]++

@@ -111,3 +111,33 @@ func TestRun_AConfigThatWouldNeverEndIsRefused(t *testing.T) {
 		t.Fatalf("err = %v, want one naming endpoint", err)
 	}
 }
+
+func TestBody_EveryStampedSendOfAPoolRequestCarriesItsOwnObservedTimestamp(t *testing.T) {
+	b, err := buildBody(NewBuilder(7), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, slot := range []int64{0, 1, 128, 1 << 40} {
+		req := plogotlp.NewExportRequest()
+		if err := req.UnmarshalProto(b.stamp(slot)); err != nil {
+			t.Fatalf("slot %d: the stamped request does not decode: %v", slot, err)
+		}
+		lrs := req.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+		if lrs.Len() != 50 {
+			t.Fatalf("slot %d: %d records, want 50", slot, lrs.Len())
+		}
+		for i := 0; i < lrs.Len(); i++ {
+			if got, want := uint64(lrs.At(i).ObservedTimestamp()), b.observed+uint64(slot); got != want {
+				t.Fatalf("slot %d record %d: observed %d, want %d", slot, i, got, want)
+			}
+		}
+	}
+	// Stamping works on a copy: the pool's request stays as built.
+	req := plogotlp.NewExportRequest()
+	if err := req.UnmarshalProto(b.data); err != nil {
+		t.Fatal(err)
+	}
+	if got := uint64(req.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).ObservedTimestamp()); got != b.observed {
+		t.Fatalf("the pool's request was changed: observed %d, want %d", got, b.observed)
+	}
+}
