@@ -178,6 +178,42 @@ func TestGetLog_ReturnsTheRecordOr404(t *testing.T) {
 	}
 }
 
+func TestGetLog_AnIDTwoTenantsHoldIsEachTenantsOwnAndAmbiguousOnlyToAnAdmin(t *testing.T) {
+	s := openStore(t)
+	ts := fixtureBase
+	for _, tenant := range []string{"acme", "globex"} {
+		rec := record.Record{ID: "order-42", TenantID: tenant, Timestamp: ts, ObservedTimestamp: ts,
+			Level: record.LevelInfo, Message: tenant + "'s order"}
+		require.NoError(t, s.Insert(context.Background(), tenant, []record.Record{rec}))
+	}
+	h := testAPI(t, s, nil, true)
+
+	t.Run("an admin without tenant= is told to choose", func(t *testing.T) {
+		resp := serve(h, http.MethodGet, "/api/v1/logs/order-42", authData{"subject": "root", "role": "admin"})
+		require.Equal(t, http.StatusConflict, resp.status, "body: %s", resp.body)
+		e := resp.apiError(t)
+		assert.Equal(t, codeAmbiguousID, e.Error.Code)
+		assert.Contains(t, e.Error.Message, "tenant=")
+	})
+	for _, tenant := range []string{"acme", "globex"} {
+		t.Run("an admin naming "+tenant+" gets its record", func(t *testing.T) {
+			resp := serve(h, http.MethodGet, "/api/v1/logs/order-42?tenant="+tenant, authData{"subject": "root", "role": "admin"})
+			require.Equal(t, http.StatusOK, resp.status, "body: %s", resp.body)
+			var rec record.Record
+			resp.decode(t, &rec)
+			assert.Equal(t, tenant+"'s order", rec.Message)
+		})
+		t.Run("a viewer of "+tenant+" gets its own record and never hears of the other", func(t *testing.T) {
+			resp := serve(h, http.MethodGet, "/api/v1/logs/order-42", viewerOf(tenant))
+			require.Equal(t, http.StatusOK, resp.status, "body: %s", resp.body)
+			var rec record.Record
+			resp.decode(t, &rec)
+			assert.Equal(t, tenant, rec.TenantID)
+			assert.Equal(t, tenant+"'s order", rec.Message)
+		})
+	}
+}
+
 func TestGetTrace_ReturnsTheTraceOldestFirst(t *testing.T) {
 	f := newFixture(t)
 	h := testAPI(t, f.store, nil, false)
@@ -381,6 +417,7 @@ func TestStoreError_MapsTheContractErrorsToStatuses(t *testing.T) {
 		{"an invalid cursor is the caller's fault", fmt.Errorf("query: %w: bad timestamp", store.ErrInvalidCursor), http.StatusBadRequest, codeInvalidCursor, "cursor: not a cursor this API handed out"},
 		{"a query past its timeout says so", fmt.Errorf("query: %w", context.DeadlineExceeded), http.StatusServiceUnavailable, codeTimeout, "did not finish within 2s"},
 		{"not found is 404", fmt.Errorf("get: %w", store.ErrNotFound), http.StatusNotFound, codeNotFound, "record not found"},
+		{"an id several tenants hold is 409 and says how to choose", fmt.Errorf("get: %w", store.ErrAmbiguousID), http.StatusConflict, codeAmbiguousID, "pass tenant="},
 		{"any other error is the store's and stays private", errors.New("open /var/lib/audit/audit.db: permission denied"), http.StatusServiceUnavailable, codeUnavailable, "the audit store failed to answer"},
 	}
 	for _, tt := range tests {

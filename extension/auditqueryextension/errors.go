@@ -22,6 +22,7 @@ const (
 	codeUnauthenticated  = "unauthenticated"
 	codeForbidden        = "forbidden"
 	codeNotFound         = "not_found"
+	codeAmbiguousID      = "ambiguous_id"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeTooLarge         = "request_too_large"
 	codeRateLimited      = "rate_limited"
@@ -67,6 +68,10 @@ func (a *api) storeError(op string, err error) *apiError {
 		return &apiError{Status: http.StatusBadRequest, Code: codeInvalidQuery, Message: fromSentinel(err, store.ErrInvalidQuery)}
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("record not found")
+	case errors.Is(err, store.ErrAmbiguousID):
+		// Only an admin reads across tenants, so only an admin learns that several hold the id.
+		return &apiError{Status: http.StatusConflict, Code: codeAmbiguousID,
+			Message: "the id exists in more than one tenant (identity is tenant and id): pass tenant= to choose"}
 	case errors.Is(err, context.DeadlineExceeded):
 		a.logger.Warn("audit query timed out", zap.String("operation", op), zap.Duration("query_timeout", a.queryTimeout))
 		return &apiError{Status: http.StatusServiceUnavailable, Code: codeTimeout,

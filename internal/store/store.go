@@ -15,6 +15,9 @@ import (
 var (
 	// ErrNotFound: no record with that id is visible to the caller.
 	ErrNotFound = errors.New("record not found")
+	// ErrAmbiguousID: a lookup across tenants (tenant "") found the id in more than one
+	// tenant. Identity is (tenant_id, id); the caller must name the tenant.
+	ErrAmbiguousID = errors.New("id exists in more than one tenant")
 	// ErrInvalidCursor: the cursor was not produced by this store, or was altered.
 	ErrInvalidCursor = errors.New("invalid cursor")
 	// ErrInvalidQuery: the filter cannot be run (for example bad search syntax). The API maps
@@ -88,12 +91,14 @@ type Store interface {
 	// Migrate brings the schema to the version this binary knows. It refuses a schema newer
 	// than that.
 	Migrate(ctx context.Context) error
-	// Insert writes records of one tenant in one transaction. A record whose id is already
-	// stored is ignored, so replays after a crash never duplicate.
+	// Insert writes records of one tenant in one transaction. A record's identity is
+	// (tenant_id, id): a record whose id its tenant already stored is ignored, so replays
+	// after a crash never duplicate, while the same id in another tenant is another record.
 	Insert(ctx context.Context, tenant string, records []record.Record) error
 	// Query returns records matching f, newest first (timestamp, then id, descending).
 	Query(ctx context.Context, f Filter, p Page) (Result, error)
-	// Get returns one record; tenant "" looks across tenants. ErrNotFound if absent.
+	// Get returns one record; tenant "" looks across tenants. ErrNotFound if absent,
+	// ErrAmbiguousID if tenant is "" and several tenants hold the id.
 	Get(ctx context.Context, tenant, id string) (record.Record, error)
 	// Trace returns the records of one trace, oldest first.
 	Trace(ctx context.Context, tenant, traceID string) ([]record.Record, error)

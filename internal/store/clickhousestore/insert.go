@@ -83,10 +83,11 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		if err != nil {
 			return fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
 		}
-		if seen[r.ID] {
+		key := rowTenant + "\x00" + r.ID // identity is (tenant_id, id)
+		if seen[key] {
 			continue
 		}
-		seen[r.ID] = true
+		seen[key] = true
 		b := batches[rowTenant]
 		if b == nil {
 			b = &tenantBatch{tenant: rowTenant, minTS: math.MaxInt64, maxTS: math.MinInt64}

@@ -68,8 +68,11 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (record.Record, erro
 	if err != nil {
 		return record.Record{}, fmt.Errorf("clickhousestore: get %q: %w", id, err)
 	}
-	if len(recs) == 0 {
+	switch {
+	case len(recs) == 0:
 		return record.Record{}, fmt.Errorf("clickhousestore: get %q: %w", id, store.ErrNotFound)
+	case len(recs) > 1 && recs[0].TenantID != recs[1].TenantID:
+		return record.Record{}, fmt.Errorf("clickhousestore: get %q: %w", id, store.ErrAmbiguousID)
 	}
 	return recs[0], nil
 }

@@ -133,7 +133,8 @@ func (d dialect) getSQL(tenant, id string) string {
 	if tenant != "" {
 		conds = append(conds, "tenant_id = "+quoteString(tenant))
 	}
-	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds) + " ORDER BY " + d.tsColumn() + " DESC LIMIT 1"
+	// Two rows tell an id that several tenants hold from a unique one.
+	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds) + " ORDER BY " + d.tsColumn() + " DESC LIMIT 2"
 }
 
 // maxTraceRecords bounds one Trace answer: a runaway trace must not load the server's
@@ -149,18 +150,18 @@ func (d dialect) traceSQL(tenant, traceID string) string {
 		" ORDER BY " + d.tsColumn() + " ASC, id ASC LIMIT " + strconv.Itoa(maxTraceRecords)
 }
 
-// existingIDsSQL finds which ids of a batch are stored already. The modern layout looks the
-// ids up across the table (the id bloom filter skips granules); the legacy one has no skip
-// index, so it narrows the scan to the batch's tenant and time span through the primary key.
-// A replay carries the same tenant and timestamp as the first write, so it is found either way.
+// existingIDsSQL finds which ids of a batch its tenant stored already: identity is
+// (tenant_id, id), so another tenant's record of the same id is no replay. The modern layout
+// looks the ids up across the tenant's rows (the id bloom filter skips granules); the legacy
+// one has no skip index, so it also narrows the scan to the batch's time span through the
+// primary key. A replay carries the same tenant and timestamp as the first write, so it is
+// found either way.
 func (d dialect) existingIDsSQL(tenant string, ids []string, minNanos, maxNanos int64) string {
-	conds := []string{"id IN (" + quoteStrings(ids) + ")"}
+	conds := []string{"tenant_id = " + quoteString(tenant), "id IN (" + quoteStrings(ids) + ")"}
 	if !d.modern() {
-		conds = append([]string{
-			"tenant_id = " + quoteString(tenant),
-			d.tsColumn() + " >= " + d.tsLiteral(minNanos),
-			d.tsColumn() + " <= " + d.tsLiteral(maxNanos),
-		}, conds...)
+		conds = append(conds,
+			d.tsColumn()+" >= "+d.tsLiteral(minNanos),
+			d.tsColumn()+" <= "+d.tsLiteral(maxNanos))
 	}
 	return "SELECT DISTINCT id FROM " + d.logs() + where(conds)
 }

@@ -138,7 +138,8 @@ func TestModernStatements_RunOnCurrentClickHouse(t *testing.T) {
 		want []string
 	}{
 		{"migrate: read schema version", 1, []string{"modern"}},
-		{"insert: look up stored ids", 0, []string{"st-0", "st-1", "st-2", "st-3", "st-4"}},
+		// st-3 is globex's: the lookup is acme's, and identity is (tenant_id, id).
+		{"insert: look up stored ids", 0, []string{"st-0", "st-1", "st-2", "st-4"}},
 		{"query: first page, no filter", 0, []string{"st-3", "st-2", "st-1"}},
 		{"query: every filter field", 0, []string{"st-1"}},
 		{"query: after a cursor", 0, []string{"st-1", "st-4", "st-0"}},

@@ -122,8 +122,10 @@ func (s *Store) ChainHead(ctx context.Context, tenant string) (chain.Link, error
 	return l, nil
 }
 
-// ChainLinks calls fn for the tenant's links from..to in seq order, each with its record (found
-// by id in any tenant, so that a record moved to another tenant is seen as such) or nil.
+// ChainLinks calls fn for the tenant's links from..to in seq order, each with its record or
+// nil. A link's record is the tenant's record of that id; only when the tenant has none is
+// another tenant's record of the id given, so that a record moved to another tenant is seen as
+// such (ids are unique per tenant, not across tenants).
 func (s *Store) ChainLinks(ctx context.Context, tenant string, from, to uint64, fn func(chain.Link, *record.Record) error) error {
 	for next := from; next <= to; {
 		links, err := s.linkPage(ctx, tenant, next, to)
@@ -133,7 +135,7 @@ func (s *Store) ChainLinks(ctx context.Context, tenant string, from, to uint64, 
 		if len(links) == 0 {
 			return nil
 		}
-		recs, err := s.recordsByID(ctx, links)
+		recs, err := s.recordsByID(ctx, tenant, links)
 		if err != nil {
 			return fmt.Errorf("sqlitestore: chain records: %w", err)
 		}
@@ -168,7 +170,7 @@ func (s *Store) linkPage(ctx context.Context, tenant string, from, to uint64) ([
 	return links, rows.Err()
 }
 
-func (s *Store) recordsByID(ctx context.Context, links []chain.Link) (map[string]record.Record, error) {
+func (s *Store) recordsByID(ctx context.Context, tenant string, links []chain.Link) (map[string]record.Record, error) {
 	ids := make([]any, len(links))
 	for i, l := range links {
 		ids[i] = l.RecordID
@@ -181,7 +183,9 @@ func (s *Store) recordsByID(ctx context.Context, links []chain.Link) (map[string
 	}
 	out := make(map[string]record.Record, len(recs))
 	for _, r := range recs {
-		out[r.ID] = r
+		if have, ok := out[r.ID]; !ok || (have.TenantID != tenant && r.TenantID == tenant) {
+			out[r.ID] = r
+		}
 	}
 	return out, nil
 }

@@ -20,10 +20,10 @@ const rowsPerStatement = 50
 // insertSQL returns the INSERT for n rows:
 //
 //	INSERT INTO audit_logs (id, timestamp, ...) VALUES (?, ?, ...), (?, ?, ...)
-//	ON CONFLICT (id) DO NOTHING
+//	ON CONFLICT (id, tenant_id) DO NOTHING
 //
-// ON CONFLICT (id) DO NOTHING rather than INSERT OR IGNORE: both skip a record whose id is
-// stored (a replay), but OR IGNORE would also silently skip a row that breaks any other
+// A record's identity is (tenant_id, id). ON CONFLICT DO NOTHING rather than INSERT OR IGNORE:
+// both skip a record whose tenant already stored its id (a replay), but OR IGNORE would also silently skip a row that breaks any other
 // constraint, and a store must never drop a record without an error. With returning, the
 // statement ends in RETURNING id, which lists the rows it stored and not the replays: those
 // are the records to link onto the chain.
@@ -39,7 +39,7 @@ func insertSQL(n int, returning bool) string {
 		}
 		b.WriteString(row)
 	}
-	b.WriteString(" ON CONFLICT (id) DO NOTHING")
+	b.WriteString(" ON CONFLICT (id, tenant_id) DO NOTHING")
 	if returning {
 		b.WriteString(" RETURNING id")
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
 // versions lists schema_version's rows.
@@ -290,5 +291,63 @@ func TestMigrate_Version4StartsTheChainAfterTheRecordsItFinds(t *testing.T) {
 	}
 	if head, err := s.ChainHead(ctx, "acme"); err != nil || head.Seq != 1 || head.RecordID != "v4-row" {
 		t.Fatalf("ChainHead = %+v, %v; want the first record stored after the upgrade at seq 1", head, err)
+	}
+}
+
+// A file written at version 4, where ids were unique across tenants, reaches version 5 with
+// every row, its full-text index and its chain intact; afterwards a tenant may store an id that
+// another tenant holds.
+func TestMigrate_Version5KeysRecordsByTenantAndIDAndKeepsEveryRow(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	db := openRaw(t, path)
+	if err := migrate(ctx, db, migrations[:4]); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 300
+	for i := range rows {
+		tenant := []string{"acme", "globex"}[i%2]
+		if _, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id, message, search_text)
+			VALUES (?, ?, ?, 2, ?, ?, 'kiwi')`, fmt.Sprintf("v4-%03d", i), i, i, tenant, fmt.Sprintf("written at v4 number %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seqBefore int64
+	if err := db.QueryRow(`SELECT seq FROM audit_logs WHERE id = 'v4-007'`).Scan(&seqBefore); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	s := openAt(t, path)
+	defer s.Close()
+	if got := versions(t, s.write); !slices.Equal(got, allVersions()) {
+		t.Fatalf("schema_version = %v, want %v", got, allVersions())
+	}
+	var n int
+	var seqAfter int64
+	if err := s.write.QueryRow(`SELECT count(*) FROM audit_logs`).Scan(&n); err != nil || n != rows {
+		t.Fatalf("%d rows after the upgrade (%v), want %d", n, err, rows)
+	}
+	if err := s.write.QueryRow(`SELECT seq FROM audit_logs WHERE id = 'v4-007'`).Scan(&seqAfter); err != nil || seqAfter != seqBefore {
+		t.Fatalf("seq of a row moved from %d to %d (%v): the full-text index addresses rows by seq", seqBefore, seqAfter, err)
+	}
+	found, err := s.Query(ctx, store.Filter{TenantID: "acme", Text: "kiwi"}, store.Page{Limit: 1000})
+	if err != nil || len(found.Records) != rows/2 {
+		t.Fatalf("search after the upgrade found %d of acme's %d rows (%v)", len(found.Records), rows/2, err)
+	}
+	// acme's v4-000 is taken; globex may now store its own record of that id.
+	theirs := record.Record{ID: "v4-000", TenantID: "globex", Timestamp: time.Unix(9, 0), Level: record.LevelInfo, Message: "globex's own"}
+	if err := s.Insert(ctx, "globex", []record.Record{theirs}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, "globex", "v4-000")
+	if err != nil || got.Message != "globex's own" {
+		t.Fatalf("globex's record of an id acme holds: %+v, %v", got, err)
+	}
+	if mine, err := s.Get(ctx, "acme", "v4-000"); err != nil || mine.Message != "written at v4 number 0" {
+		t.Fatalf("acme's record after globex wrote the same id: %+v, %v", mine, err)
+	}
+	if got := indexColumns(t, s.write, "audit_chain_record"); !slices.Equal(got, []string{"tenant_id", "record_id"}) {
+		t.Errorf("audit_chain_record columns = %v, want tenant_id, record_id", got)
 	}
 }

@@ -16,7 +16,8 @@ import (
 const (
 	selectRecords = "SELECT " + columnList + " FROM audit_logs"
 
-	getByID          = selectRecords + " WHERE id = ?"
+	// Across tenants, two rows tell an ambiguous id from a unique one.
+	getByID          = selectRecords + " WHERE id = ? LIMIT 2"
 	getByIDAndTenant = selectRecords + " WHERE id = ? AND tenant_id = ?"
 
 	// The "trace_id <> ''" term lets SQLite use the partial index audit_logs_trace.
@@ -275,13 +276,19 @@ func clampNanos(t time.Time) int64 {
 // Get returns the record with id; tenant "" looks across tenants. A record of another tenant
 // is reported as absent, not as forbidden, so ids cannot be probed across tenants.
 func (s *Store) Get(ctx context.Context, tenant, id string) (record.Record, error) {
-	var row *sql.Row
 	if tenant == "" {
-		row = s.read.QueryRowContext(ctx, getByID, id)
-	} else {
-		row = s.read.QueryRowContext(ctx, getByIDAndTenant, id, tenant)
+		recs, err := s.selectRecords(ctx, getByID, []any{id}, 2)
+		switch {
+		case err != nil:
+			return record.Record{}, fmt.Errorf("sqlitestore: get %q: %w", id, err)
+		case len(recs) == 0:
+			return record.Record{}, fmt.Errorf("sqlitestore: get %q: %w", id, store.ErrNotFound)
+		case len(recs) > 1:
+			return record.Record{}, fmt.Errorf("sqlitestore: get %q: %w", id, store.ErrAmbiguousID)
+		}
+		return recs[0], nil
 	}
-	r, err := scanRecord(row)
+	r, err := scanRecord(s.read.QueryRowContext(ctx, getByIDAndTenant, id, tenant))
 	if errors.Is(err, sql.ErrNoRows) {
 		return record.Record{}, fmt.Errorf("sqlitestore: get %q: %w", id, store.ErrNotFound)
 	}

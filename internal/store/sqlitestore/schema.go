@@ -8,6 +8,7 @@ var migrations = []migration{
 	{version: 2, steps: schemaV2},
 	{version: 3, steps: schemaV3, backfill: backfillSearchText, then: schemaV3Index},
 	{version: 4, steps: schemaV4},
+	{version: 5, steps: schemaV5},
 }
 
 // schemaV1 is the first schema.
@@ -196,4 +197,80 @@ var schemaV4 = []string{
 	`CREATE INDEX audit_checkpoints_tenant ON audit_checkpoints (tenant_id, seq, time)`,
 	`CREATE TABLE audit_chain_start (from_seq INTEGER NOT NULL) STRICT`,
 	`INSERT INTO audit_chain_start (from_seq) SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_logs`,
+}
+
+// schemaV5 makes a record's identity (tenant_id, id) instead of id alone. Until v4 the UNIQUE
+// constraint on id spanned tenants, so a tenant's record whose id another tenant had used first
+// was taken for a replay and silently not stored.
+//
+// SQLite cannot drop a column constraint, so the table is rebuilt: a copy with the new key, the
+// rows copied with their seq (the full-text index addresses rows by seq, so it stays valid and
+// is not rebuilt), the old table dropped and the copy renamed. The key is UNIQUE (id, tenant_id)
+// with id first, so that a lookup by id alone (an admin's Get across tenants) still uses it;
+// Insert's conflict target names the same two columns. Indexes and triggers go with the old
+// table and are made again as v2 and v3 left them.
+//
+// On an existing file the copy and the index builds take a few seconds per million rows, once,
+// at the first start of this version, in one transaction: a failure leaves the file at v4.
+var schemaV5 = []string{
+	`CREATE TABLE audit_logs_v5 (
+	seq                INTEGER PRIMARY KEY,
+	id                 TEXT    NOT NULL,
+	timestamp          INTEGER NOT NULL,
+	observed_timestamp INTEGER NOT NULL,
+	level              INTEGER NOT NULL,
+	severity_text      TEXT    NOT NULL DEFAULT '',
+	severity_number    INTEGER NOT NULL DEFAULT 0,
+	event              TEXT    NOT NULL DEFAULT '',
+	message            TEXT    NOT NULL DEFAULT '',
+	tenant_id          TEXT    NOT NULL,
+	user_id            TEXT    NOT NULL DEFAULT '',
+	username           TEXT    NOT NULL DEFAULT '',
+	company_id         TEXT    NOT NULL DEFAULT '',
+	employee_id        TEXT    NOT NULL DEFAULT '',
+	actor_id           TEXT    NOT NULL DEFAULT '',
+	entity_id          TEXT    NOT NULL DEFAULT '',
+	entity_type        TEXT    NOT NULL DEFAULT '',
+	ip_address         TEXT    NOT NULL DEFAULT '',
+	user_agent         TEXT    NOT NULL DEFAULT '',
+	geo_country        TEXT    NOT NULL DEFAULT '',
+	geo_city           TEXT    NOT NULL DEFAULT '',
+	method             TEXT    NOT NULL DEFAULT '',
+	path               TEXT    NOT NULL DEFAULT '',
+	status_code        INTEGER NOT NULL DEFAULT 0,
+	duration_ms        REAL,
+	trace_id           TEXT    NOT NULL DEFAULT '',
+	span_id            TEXT    NOT NULL DEFAULT '',
+	service_name       TEXT    NOT NULL DEFAULT '',
+	scope              TEXT    NOT NULL DEFAULT '',
+	tags               TEXT    NOT NULL DEFAULT '[]',
+	attributes         TEXT    NOT NULL DEFAULT '{}',
+	resource           TEXT    NOT NULL DEFAULT '{}',
+	search_text        TEXT    NOT NULL DEFAULT '',
+	UNIQUE (id, tenant_id)
+) STRICT`,
+	`INSERT INTO audit_logs_v5 (seq, id, timestamp, observed_timestamp, level, severity_text,
+	severity_number, event, message, tenant_id, user_id, username, company_id, employee_id,
+	actor_id, entity_id, entity_type, ip_address, user_agent, geo_country, geo_city, method,
+	path, status_code, duration_ms, trace_id, span_id, service_name, scope, tags, attributes,
+	resource, search_text)
+SELECT seq, id, timestamp, observed_timestamp, level, severity_text, severity_number, event,
+	message, tenant_id, user_id, username, company_id, employee_id, actor_id, entity_id,
+	entity_type, ip_address, user_agent, geo_country, geo_city, method, path, status_code,
+	duration_ms, trace_id, span_id, service_name, scope, tags, attributes, resource, search_text
+FROM audit_logs ORDER BY seq`,
+	`DROP TABLE audit_logs`,
+	`ALTER TABLE audit_logs_v5 RENAME TO audit_logs`,
+	`CREATE INDEX audit_logs_tenant_time ON audit_logs (tenant_id, timestamp, id, level, event, user_id)`,
+	`CREATE INDEX audit_logs_time ON audit_logs (timestamp, id, level, event, user_id, tenant_id)`,
+	`CREATE INDEX audit_logs_tenant_user_time ON audit_logs (tenant_id, user_id, timestamp, id)`,
+	`CREATE INDEX audit_logs_tenant_event_time ON audit_logs (tenant_id, event, timestamp, id)`,
+	`CREATE INDEX audit_logs_trace ON audit_logs (trace_id, timestamp, id) WHERE trace_id <> ''`,
+	`CREATE INDEX audit_logs_ip ON audit_logs (ip_address, timestamp, id) WHERE ip_address <> ''`,
+	schemaV3Index[1],
+	schemaV3Index[2],
+	schemaV3Index[3],
+	// Chain links are looked up by their record within a tenant.
+	`DROP INDEX audit_chain_record`,
+	`CREATE INDEX audit_chain_record ON audit_chain (tenant_id, record_id)`,
 }

@@ -362,24 +362,32 @@ func (p *PerTenant) Get(ctx context.Context, tenant, id string) (record.Record, 
 		}
 		return rec, err
 	}
+	// Ids are unique per tenant only: every tenant's file is asked, and a second holder makes
+	// the id ambiguous rather than one of them picked by file order.
 	var rec record.Record
-	found := errors.New("found")
+	holders := 0
+	ambiguous := errors.New("ambiguous")
 	err := p.eachTenant(ctx, func(_ string, st *Store) error {
 		r, err := st.Get(ctx, "", id)
 		switch {
 		case err == nil:
 			rec = r
-			return found
+			if holders++; holders > 1 {
+				return ambiguous
+			}
+			return nil
 		case errors.Is(err, store.ErrNotFound):
 			return nil
 		}
 		return err
 	})
 	switch {
-	case errors.Is(err, found):
-		return rec, nil
+	case errors.Is(err, ambiguous):
+		return record.Record{}, fmt.Errorf("sqlitestore: get %q across tenants: %w", id, store.ErrAmbiguousID)
 	case err != nil:
 		return record.Record{}, fmt.Errorf("sqlitestore: get %q across tenants: %w", id, err)
+	case holders == 1:
+		return rec, nil
 	}
 	return record.Record{}, notFound
 }

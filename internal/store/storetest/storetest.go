@@ -5,8 +5,10 @@
 // Beyond the interface's doc comments, the suite pins down:
 //   - Records read back equal what was inserted, as RecordDiff defines equal (nanosecond UTC
 //     timestamps; attributes and resource as JSON values).
-//   - The first write of an id wins; later writes of it, in the same batch or another, are
-//     ignored without error.
+//   - A record's identity is (tenant_id, id): the first write of an id in a tenant wins; later
+//     writes of it in that tenant, in the same batch or another, are ignored without error,
+//     while the same id in another tenant is another record. Get across tenants (tenant "")
+//     of an id that several tenants hold is store.ErrAmbiguousID, never one picked at random.
 //   - A batch is atomic: a record refused for its tenant fails the batch and stores nothing.
 //   - Query orders by (timestamp, id) descending; NextCursor is empty exactly on the last page;
 //     a cursor walk sees every record that existed when it began exactly once, whatever is
@@ -50,6 +52,7 @@ func Run(t *testing.T, open Open) {
 		{"InsertedRecordsReadBackEqual", testRoundTrip},
 		{"TimestampsComeBackInUTCToTheNanosecond", testTimestampsUTC},
 		{"InsertIsIdempotentByID", testIdempotentInsert},
+		{"TheSameIDInTwoTenantsIsTwoRecords", testIDsAreScopedToTheirTenant},
 		{"InsertFillsAnEmptyTenantFromTheBatch", testTenantFilledFromBatch},
 		{"InsertRefusesARecordOfAnotherTenantAndStoresNothing", testTenantMismatch},
 		{"EmptyInsertIsANoOp", testEmptyInsert},
@@ -625,6 +628,45 @@ func testBadSearch(t *testing.T, open Open) {
 		if !errors.Is(err, store.ErrInvalidQuery) {
 			t.Errorf("Text %q: err = %v, want ErrInvalidQuery", text, err)
 		}
+	}
+}
+
+func testIDsAreScopedToTheirTenant(t *testing.T, open Open) {
+	s := open(t)
+	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	globex := record.Record{ID: "order-42", TenantID: "globex", Timestamp: ts, ObservedTimestamp: ts,
+		Level: record.LevelInfo, Event: "order.placed", Message: "globex order", UserID: "g-1",
+		Attributes: map[string]any{}, Resource: map[string]any{}}
+	acme := globex
+	acme.TenantID, acme.Message, acme.UserID = "acme", "acme order", "a-1"
+	acme.Timestamp = ts.Add(time.Minute)
+	acme.ObservedTimestamp = acme.Timestamp
+	// globex writes order-42 first; acme's own order-42 must not be taken for a replay of it.
+	mustInsert(t, s, "globex", []record.Record{globex})
+	mustInsert(t, s, "acme", []record.Record{acme})
+	mustInsert(t, s, "acme", []record.Record{acme}) // a replay within acme is still ignored
+
+	for _, want := range []record.Record{globex, acme} {
+		got, err := s.Get(ctx(t), want.TenantID, want.ID)
+		if err != nil {
+			t.Fatalf("Get(%q, %q): %v", want.TenantID, want.ID, err)
+		}
+		if got.TenantID != want.TenantID || got.Message != want.Message {
+			t.Errorf("Get(%q, %q) = tenant %q message %q, want %q %q", want.TenantID, want.ID, got.TenantID, got.Message, want.TenantID, want.Message)
+		}
+		recs := queryAll(t, s, store.Filter{TenantID: want.TenantID}, 100)
+		if len(recs) != 1 || recs[0].Message != want.Message {
+			t.Errorf("tenant %q lists %d records %v, want only its own %q", want.TenantID, len(recs), ids(recs), want.Message)
+		}
+	}
+	if all := queryAll(t, s, store.Filter{}, 100); len(all) != 2 {
+		t.Errorf("an admin lists %d records, want 2 (one per tenant): %v", len(all), ids(all))
+	}
+	if _, err := s.Get(ctx(t), "", "order-42"); !errors.Is(err, store.ErrAmbiguousID) {
+		t.Errorf("Get across tenants of an id two tenants hold = %v, want ErrAmbiguousID", err)
+	}
+	if got, err := s.Get(ctx(t), "", "order-42-unique"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get across tenants of an unknown id = %v, %v; want ErrNotFound", got.ID, err)
 	}
 }
 
