@@ -19,6 +19,7 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
 // flakyStore is a real store whose inserts fail while down is set: the outage the write path
@@ -274,5 +275,78 @@ func TestRetention_RunOnDemandPrunesExpiredRecordsThroughTheExporter(t *testing.
 	}
 	if ids := storedIDs(t, e.store); len(ids) != 1 || ids["old-00001"] != 1 {
 		t.Errorf("left %v, want only old-00001", ids)
+	}
+}
+
+// timedRequest is what an SDK sends: records with timestamps, no audit.id. Built anew for each
+// send, as a client's retry re-encodes the same records.
+func timedRequest(seq, n int) plog.Logs {
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	base := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	for i := range n {
+		lr := lrs.AppendEmpty()
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(base.Add(time.Duration(seq*n+i) * time.Millisecond)))
+		lr.SetObservedTimestamp(lr.Timestamp() + 5)
+		lr.SetEventName("invoice.paid")
+		lr.Body().SetStr(fmt.Sprintf("request %d record %d", seq, i))
+		lr.Attributes().PutStr("tenant.id", []string{"acme", "globex"}[i%2])
+	}
+	return ld
+}
+
+func TestDurability_EveryRequestSentTwiceIsStoredOnceCountedByContent(t *testing.T) {
+	cfg := testConfig(t)
+	e := newTestExporter(t, cfg, nil)
+	const requests, perRequest = 20, 25
+	for seq := range requests {
+		// The first answer was lost, so the client sends the same records again.
+		for range 2 {
+			if err := e.consumeLogs(context.Background(), timedRequest(seq, perRequest)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Twin records that differ only by a nanosecond are two events and stay two rows.
+	twin := timedRequest(requests, 1)
+	twin.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).SetTimestamp(
+		timedRequest(requests, 1).ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Timestamp() + 1)
+	for _, ld := range []plog.Logs{timedRequest(requests, 1), twin} {
+		if err := e.consumeLogs(context.Background(), ld); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := requests*perRequest + 2
+	// Shutdown flushes every acknowledged record; the file then holds all there will be.
+	if err := e.shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlitestore.Open(context.Background(), cfg.Store.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	byContent := map[string]int{}
+	page := store.Page{Limit: store.MaxLimit}
+	for {
+		res, err := st.Query(context.Background(), store.Filter{}, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Records {
+			byContent[r.TenantID+"|"+r.Message+"|"+r.Timestamp.Format(time.RFC3339Nano)]++
+		}
+		if res.NextCursor == "" {
+			break
+		}
+		page.Cursor = res.NextCursor
+	}
+	for content, n := range byContent {
+		if n != 1 {
+			t.Errorf("%q is stored %d times", content, n)
+		}
+	}
+	if len(byContent) != want {
+		t.Errorf("%d distinct records stored, want %d", len(byContent), want)
 	}
 }

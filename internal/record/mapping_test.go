@@ -178,14 +178,14 @@ func TestEnsureIDs_AssignsOnceAndKeepsSenderIDs(t *testing.T) {
 	ld := plog.NewLogs()
 	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
 	lrs.AppendEmpty().Attributes().PutStr(AttrID, "sender-id")
-	lrs.AppendEmpty()
+	lrs.AppendEmpty().SetTimestamp(1_700_000_000_000_000_000)
 	if n := EnsureIDs(ld); n != 1 {
 		t.Fatalf("assigned %d ids, want 1", n)
 	}
 	first, _ := lrs.At(0).Attributes().Get(AttrID)
 	second, _ := lrs.At(1).Attributes().Get(AttrID)
-	if first.Str() != "sender-id" || len(second.Str()) != 36 || second.Str()[14] != '7' {
-		t.Errorf("ids = %q, %q; want the sender's and a UUIDv7", first.Str(), second.Str())
+	if first.Str() != "sender-id" || len(second.Str()) != 36 || second.Str()[14] != '8' {
+		t.Errorf("ids = %q, %q; want the sender's and a content id (UUID version 8)", first.Str(), second.Str())
 	}
 	if n := EnsureIDs(ld); n != 0 {
 		t.Errorf("second pass assigned %d ids, want 0: a replay must keep its ids", n)

@@ -260,7 +260,23 @@ func TestServer_DefaultsForAMinimalEvent(t *testing.T) {
 	assert.True(t, lr.TraceID().IsEmpty())
 	_, hasService := sink.AllLogs()[0].ResourceLogs().At(0).Resource().Attributes().Get(record.AttrService)
 	assert.False(t, hasService, "service.name is left out rather than invented")
-	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-`, r.ids()[0], "a receiver-assigned id is a UUIDv7")
+	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-`, r.ids()[0], "a receiver-assigned id is a content id (UUID version 8)")
+}
+
+func TestServer_AnEventPostedAgainWithoutAnIDGetsTheSameID(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	srv := startServer(t, sink, nil)
+	const ev = `{"action":"invoice.paid","occurred_at":"2026-05-01T10:00:00.123456789Z","actor_id":"u-1","metadata":{"amount":12}}`
+	first := srv.post(t, "application/json", ev)
+	require.Equal(t, http.StatusAccepted, first.status, first.raw)
+	time.Sleep(2 * time.Millisecond) // a later arrival must not make it another record
+	again := srv.post(t, "application/json", ev)
+	require.Equal(t, http.StatusAccepted, again.status, again.raw)
+	assert.Equal(t, first.ids(), again.ids(), "a resent event (its answer lost) names the same record")
+
+	other := srv.post(t, "application/json", `{"action":"invoice.paid","occurred_at":"2026-05-01T10:00:00.123456789Z","actor_id":"u-1","metadata":{"amount":13}}`)
+	require.Equal(t, http.StatusAccepted, other.status, other.raw)
+	assert.NotEqual(t, first.ids(), other.ids(), "an event that differs in one metadata value is another record")
 }
 
 func TestServer_GroupsEventsByService(t *testing.T) {

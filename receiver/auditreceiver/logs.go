@@ -52,6 +52,8 @@ func buildLogs(events []event, cc clientContext, now time.Time) (plog.Logs, []st
 	ld := plog.NewLogs()
 	ids := make([]string, len(events))
 	recordsByService := make(map[string]plog.LogRecordSlice)
+	scopes := make(map[string]plog.ScopeLogs)
+	resources := make(map[string]pcommon.Map)
 	observed := pcommon.NewTimestampFromTime(now)
 
 	for i := range events {
@@ -66,17 +68,23 @@ func buildLogs(events []event, cc clientContext, now time.Time) (plog.Logs, []st
 			sl.Scope().SetName(metadata.ScopeName)
 			records = sl.LogRecords()
 			recordsByService[ev.service] = records
+			scopes[ev.service] = sl
+			resources[ev.service] = rl.Resource().Attributes()
 		}
+		lr := records.AppendEmpty()
+		fillLogRecord(lr, ev, cc, observed)
 		ids[i] = ev.id
 		if ids[i] == "" {
-			ids[i] = record.NewID()
+			// The event's content names it, arrival time aside: a sender that posts the same
+			// event again (its answer was lost) gets the same id, and the store keeps one.
+			ids[i] = record.ContentID(resources[ev.service], scopes[ev.service].Scope(), lr, false)
 		}
-		fillLogRecord(records.AppendEmpty(), ev, ids[i], cc, observed)
+		lr.Attributes().PutStr(record.AttrID, ids[i])
 	}
 	return ld, ids
 }
 
-func fillLogRecord(lr plog.LogRecord, ev *event, id string, cc clientContext, observed pcommon.Timestamp) {
+func fillLogRecord(lr plog.LogRecord, ev *event, cc clientContext, observed pcommon.Timestamp) {
 	lr.SetObservedTimestamp(observed)
 	if ev.occurredAt.IsZero() {
 		lr.SetTimestamp(observed)
@@ -95,7 +103,6 @@ func fillLogRecord(lr plog.LogRecord, ev *event, id string, cc clientContext, ob
 
 	attrs := lr.Attributes()
 	attrs.EnsureCapacity(8 + len(ev.metadata))
-	attrs.PutStr(record.AttrID, id)
 	attrs.PutStr(record.AttrLevel, ev.level.String())
 	putNonEmpty(attrs, record.AttrTenantID, ev.tenantID)
 	putNonEmpty(attrs, record.AttrActorID, ev.actorID)
