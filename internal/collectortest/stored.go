@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
@@ -12,6 +13,13 @@ import (
 // stored: what whole-collector tests compare with the ids the collector acknowledged. Call it
 // after the collector has stopped.
 func StoredIDs(t testing.TB, path string) map[string]int {
+	t.Helper()
+	return StoredBy(t, path, func(r record.Record) string { return r.ID })
+}
+
+// StoredBy counts the records of the SQLite file at path by key(record): by content, for
+// example, where counting by id could not show a record stored twice under two ids.
+func StoredBy(t testing.TB, path string, key func(record.Record) string) map[string]int {
 	t.Helper()
 	cfg := sqlitestore.DefaultConfig()
 	cfg.Path = path
@@ -28,7 +36,7 @@ func StoredIDs(t testing.TB, path string) map[string]int {
 			t.Fatal(err)
 		}
 		for _, r := range res.Records {
-			counts[r.ID]++
+			counts[key(r)]++
 		}
 		if res.NextCursor == "" {
 			return counts

@@ -12,19 +12,36 @@ const (
 	summaryRulesKey = "redaction.rules"
 )
 
+// redactAttributes is redactMap for the top level of a log record's or a resource's
+// attributes, where the identity attributes are (see protectIdentity).
+func (p *redactProcessor) redactAttributes(m pcommon.Map, rep *redact.Report) {
+	m.Range(func(k string, v pcommon.Value) bool {
+		if !p.protectIdentity(k, v, rep) {
+			p.redactEntry(k, v, rep)
+		}
+		return true
+	})
+}
+
 // redactMap applies the field rules to every key of m and the value rules to every value that
 // no field rule replaced, at any depth.
 func (p *redactProcessor) redactMap(m pcommon.Map, rep *redact.Report) {
 	m.Range(func(k string, v pcommon.Value) bool {
-		switch verdict, rule := p.redactor.ClassifyKey(k); verdict {
-		case redact.KeyAllowed, redact.KeyIgnored:
-		case redact.KeySecret:
-			p.replaceWhole(v, rule, rep)
-		default:
-			p.redactValue(v, verdict, rep)
-		}
+		p.redactEntry(k, v, rep)
 		return true
 	})
+}
+
+// redactEntry applies the rules to one attribute: the field rules to its key, else the value
+// rules to its value.
+func (p *redactProcessor) redactEntry(k string, v pcommon.Value, rep *redact.Report) {
+	switch verdict, rule := p.redactor.ClassifyKey(k); verdict {
+	case redact.KeyAllowed, redact.KeyIgnored:
+	case redact.KeySecret:
+		p.replaceWhole(v, rule, rep)
+	default:
+		p.redactValue(v, verdict, rep)
+	}
 }
 
 // replaceWhole replaces a value under a secret key, whatever its type: a map under

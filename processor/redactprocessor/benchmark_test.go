@@ -3,6 +3,7 @@ package redactprocessor
 import (
 	"context"
 	"fmt"
+	"go.uber.org/zap"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -59,7 +60,7 @@ func benchLogs(n int, withSecrets bool) plog.Logs {
 // BenchmarkProcessLogs measures the processor's own work (walk + engine) on batches of 100
 // records; copying the batch before each run is excluded from the timing.
 func BenchmarkProcessLogs(b *testing.B) {
-	p, err := newRedactProcessor(createDefaultConfig().(*Config), nil)
+	p, err := newRedactProcessor(createDefaultConfig().(*Config), nil, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -49,6 +49,10 @@ type Config struct {
 	// instead (read when the processor is created; surrounding blanks are trimmed).
 	HashKey     configopaque.String `mapstructure:"hash_key"`
 	HashKeyFile string              `mapstructure:"hash_key_file"`
+	// IdentityKeyFile holds the key of the digests that replace secret-looking identity
+	// attributes (audit.id, tenant.id), created with 32 random bytes when absent; unset, a new
+	// key is drawn at every start.
+	IdentityKeyFile string `mapstructure:"identity_key_file"`
 	// JSONMaxBytes is the largest string value read as a JSON document by the json rule.
 	JSONMaxBytes int `mapstructure:"json_max_bytes"`
 }

@@ -1,6 +1,7 @@
 package redactprocessor
 
 import (
+	"go.uber.org/zap"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -211,7 +212,7 @@ func TestConfig_ValidConfigBuildsAProcessor(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
-	if _, err := newRedactProcessor(cfg, nil); err != nil {
+	if _, err := newRedactProcessor(cfg, nil, zap.NewNop()); err != nil {
 		t.Fatalf("newRedactProcessor with a valid config: %v", err)
 	}
 }
@@ -231,14 +232,14 @@ func TestConfig_HashKeyFile(t *testing.T) {
 	}
 
 	t.Run("a key read from a file hashes like the same inline key", func(t *testing.T) {
-		fromFile, err := newRedactProcessor(hashing(good), nil)
+		fromFile, err := newRedactProcessor(hashing(good), nil, zap.NewNop())
 		if err != nil {
 			t.Fatal(err)
 		}
 		inline, err := newRedactProcessor(defaultConfig(func(c *Config) {
 			c.DefaultAction = "hash"
 			c.HashKey = "0123456789abcdef0123456789abcdef"
-		}), nil)
+		}), nil, zap.NewNop())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,13 +250,13 @@ func TestConfig_HashKeyFile(t *testing.T) {
 		}
 	})
 	t.Run("a missing file is an error naming hash_key_file", func(t *testing.T) {
-		_, err := newRedactProcessor(hashing(filepath.Join(dir, "absent")), nil)
+		_, err := newRedactProcessor(hashing(filepath.Join(dir, "absent")), nil, zap.NewNop())
 		if err == nil || !strings.Contains(err.Error(), "hash_key_file: read key") {
 			t.Errorf("err = %v, want a hash_key_file read error", err)
 		}
 	})
 	t.Run("a short key in a file is an error naming hash_key_file", func(t *testing.T) {
-		_, err := newRedactProcessor(hashing(short), nil)
+		_, err := newRedactProcessor(hashing(short), nil, zap.NewNop())
 		if err == nil || !strings.Contains(err.Error(), "hash_key_file:") || !strings.Contains(err.Error(), "3 bytes") {
 			t.Errorf("err = %v, want a hash_key_file length error", err)
 		}

@@ -48,7 +48,7 @@ func newProcessorFromConfig(set processor.Settings, cfg component.Config) (*reda
 	if err != nil {
 		return nil, fmt.Errorf("redact: create telemetry: %w", err)
 	}
-	return newRedactProcessor(c, tb)
+	return newRedactProcessor(c, tb, set.Logger)
 }
 
 func createLogs(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/processor/redactprocessor/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/processor/redactprocessor/internal/redact"
@@ -20,10 +21,12 @@ import (
 // cache of metric attribute options, which is safe for concurrent use, it holds no mutable
 // state, so one instance serves concurrent calls.
 type redactProcessor struct {
-	redactor  *redact.Redactor
-	summary   bool
-	scopes    scopeSet
-	telemetry *metadata.TelemetryBuilder
+	redactor *redact.Redactor
+	// identityKey keys the digests of secret-looking identity attributes (identity.go).
+	identityKey []byte
+	summary     bool
+	scopes      scopeSet
+	telemetry   *metadata.TelemetryBuilder
 	// ruleAttrs caches, per rule name, the option that sets the rule attribute on the counter,
 	// so counting a redaction does not build an attribute set each time.
 	ruleAttrs sync.Map // string -> metric.AddOption
@@ -31,7 +34,7 @@ type redactProcessor struct {
 
 // newRedactProcessor builds the processor; tb may be nil (no telemetry, as in benchmarks of the
 // engine alone).
-func newRedactProcessor(cfg *Config, tb *metadata.TelemetryBuilder) (*redactProcessor, error) {
+func newRedactProcessor(cfg *Config, tb *metadata.TelemetryBuilder, logger *zap.Logger) (*redactProcessor, error) {
 	key, err := cfg.loadHashKey()
 	if err != nil {
 		return nil, fmt.Errorf("redact: %w", err)
@@ -44,7 +47,11 @@ func newRedactProcessor(cfg *Config, tb *metadata.TelemetryBuilder) (*redactProc
 	if err != nil {
 		return nil, fmt.Errorf("redact: build rules: %w", err)
 	}
-	return &redactProcessor{redactor: r, summary: cfg.Summary, scopes: cfg.scopeSet(), telemetry: tb}, nil
+	identityKey, err := cfg.loadIdentityKey(logger)
+	if err != nil {
+		return nil, fmt.Errorf("redact: %w", err)
+	}
+	return &redactProcessor{redactor: r, identityKey: identityKey, summary: cfg.Summary, scopes: cfg.scopeSet(), telemetry: tb}, nil
 }
 
 // Resource and scope attributes are redacted like any others, but the summary is kept on the
@@ -60,7 +67,7 @@ func (p *redactProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.L
 			for _, lr := range sl.LogRecords().All() {
 				rep.Reset()
 				if p.scopes.logAttributes {
-					p.redactMap(lr.Attributes(), &rep)
+					p.redactAttributes(lr.Attributes(), &rep)
 				}
 				if p.scopes.logBody {
 					p.redactValue(lr.Body(), redact.KeyPlain, &rep)
@@ -127,7 +134,7 @@ func (p *redactProcessor) redactShared(attrs pcommon.Map, selected bool, rep, ba
 		return
 	}
 	rep.Reset()
-	p.redactMap(attrs, rep)
+	p.redactAttributes(attrs, rep)
 	batch.Merge(rep)
 }
 

@@ -1,6 +1,7 @@
 // Package crash proves the durable write path: the real collector is killed with SIGKILL at
-// random moments while OpenTelemetry SDK clients send, and every record the collector
-// acknowledged must be in the store exactly once after restarts.
+// random moments while OpenTelemetry SDK clients send (and resend, as clients whose answers
+// get lost do), and every record the collector acknowledged must be in the store exactly once
+// after restarts, counted by content rather than by id.
 package crash
 
 import (
@@ -24,6 +25,7 @@ import (
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
@@ -72,20 +74,44 @@ service:
 `, httpPort, queryPort, dataDir, filepath.Join(dataDir, "audit.db"), filepath.Join(dataDir, "signing-key.pem"))
 }
 
-// ackLog records the ids of records the collector acknowledged.
+// ackLog records the records the collector acknowledged, by content (their body), and keeps
+// the records whose export got no answer, for a resend after the restart.
 type ackLog struct {
-	mu  sync.Mutex
-	ids map[string]bool
+	mu         sync.Mutex
+	bodies     map[string]bool
+	unanswered []sdklog.Record
 }
 
-func (a *ackLog) add(id string) {
+func (a *ackLog) add(body string) {
 	a.mu.Lock()
-	a.ids[id] = true
+	a.bodies[body] = true
 	a.mu.Unlock()
 }
 
-// ackingProcessor exports each record synchronously and notes its id only when the collector
-// answered success: that is exactly the set the durability promise covers.
+func (a *ackLog) noAnswer(r sdklog.Record) {
+	a.mu.Lock()
+	a.unanswered = append(a.unanswered, r)
+	a.mu.Unlock()
+}
+
+// takeUnanswered returns one record still waiting for an answer, if any.
+func (a *ackLog) takeUnanswered() (sdklog.Record, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.unanswered) == 0 {
+		return sdklog.Record{}, false
+	}
+	r := a.unanswered[len(a.unanswered)-1]
+	a.unanswered = a.unanswered[:len(a.unanswered)-1]
+	return r, true
+}
+
+// ackingProcessor exports each record synchronously and notes it only when the collector
+// answered success: that is exactly the set the durability promise covers. It behaves as a
+// retrying OTLP client whose answers get lost: every acknowledged record is sent a second
+// time, and a record whose export got no answer (the collector was killed, possibly after
+// the WAL append) is sent again after the restart. Records carry no audit.id: the collector
+// must recognise a resend by its content.
 type ackingProcessor struct {
 	exp  *otlploghttp.Exporter
 	acks *ackLog
@@ -97,19 +123,19 @@ func (p *ackingProcessor) Shutdown(ctx context.Context) error                   
 func (p *ackingProcessor) ForceFlush(context.Context) error                       { return nil }
 
 func (p *ackingProcessor) OnEmit(ctx context.Context, r *sdklog.Record) error {
-	var id string
-	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		if kv.Key == "audit.id" {
-			id = kv.Value.AsString()
-			return false
-		}
-		return true
-	})
+	return p.deliver(ctx, r.Clone())
+}
+
+func (p *ackingProcessor) deliver(ctx context.Context, r sdklog.Record) error {
 	p.sent.Add(1)
-	if err := p.exp.Export(ctx, []sdklog.Record{r.Clone()}); err != nil {
+	if err := p.exp.Export(ctx, []sdklog.Record{r}); err != nil {
+		p.acks.noAnswer(r)
 		return err
 	}
-	p.acks.add(id)
+	p.acks.add(r.Body().AsString())
+	// The answer "got lost": the client sends the same record again.
+	p.sent.Add(1)
+	_ = p.exp.Export(ctx, []sdklog.Record{r})
 	return nil
 }
 
@@ -124,7 +150,7 @@ func TestCrash_SIGKILLLosesNoAcknowledgedRecordAndDuplicatesNone(t *testing.T) {
 	pub := writeSigningKey(t, filepath.Join(dataDir, "signing-key.pem"))
 	httpPort, queryPort := collectortest.FreePort(t), collectortest.FreePort(t)
 	cfg := config(httpPort, queryPort, dataDir)
-	acks := &ackLog{ids: map[string]bool{}}
+	acks := &ackLog{bodies: map[string]bool{}}
 	var sent atomic.Int64
 	var seq atomic.Int64
 
@@ -151,10 +177,15 @@ func TestCrash_SIGKILLLosesNoAcknowledgedRecordAndDuplicatesNone(t *testing.T) {
 	// holds: after a restart with a large replay the queue is full, so new requests were
 	// acknowledged into the DLQ (as durable as the WAL), which a scan inserts later. The run
 	// lasts until every acknowledged record is stored, or two minutes.
+	// The clean run also resends what got no answer before the last kill.
 	proc := collectortest.Start(t, cfg)
 	proc.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/health", queryPort), 60*time.Second)
+	ctx, stop := context.WithCancel(context.Background())
+	send(ctx, t, httpPort, acks, &sent, nil)
+	stop()
+	dbPath := filepath.Join(dataDir, "audit.db")
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
-		if missing(acks.ids, collectortest.StoredIDs(t, filepath.Join(dataDir, "audit.db"))) == 0 {
+		if missing(acks.bodies, collectortest.StoredBy(t, dbPath, byBody)) == 0 {
 			break
 		}
 	}
@@ -162,32 +193,38 @@ func TestCrash_SIGKILLLosesNoAcknowledgedRecordAndDuplicatesNone(t *testing.T) {
 		t.Fatalf("clean stop exited %d", code)
 	}
 
-	stored := collectortest.StoredIDs(t, filepath.Join(dataDir, "audit.db"))
-	lost, duplicates := 0, 0
-	for id := range acks.ids {
-		switch n := stored[id]; {
-		case n == 0:
+	stored := collectortest.StoredBy(t, dbPath, byBody)
+	lost, duplicates, rows := 0, 0, 0
+	for body := range acks.bodies {
+		if stored[body] == 0 {
 			lost++
-		case n > 1:
-			duplicates++
 		}
 	}
-	t.Logf("crash test: %d cycles, %d records sent, %d acknowledged, %d refused, %d stored, lost %d, duplicates %d",
-		cycles, sent.Load(), len(acks.ids), refused.Load(), len(stored), lost, duplicates)
-	if len(acks.ids) == 0 {
+	for _, n := range stored {
+		rows += n
+		if n > 1 {
+			duplicates++ // any record, acknowledged or not, stored more than once
+		}
+	}
+	t.Logf("crash test: %d cycles, %d exports (each acknowledged record sent twice, unanswered ones again after the restart), %d acknowledged, %d refused, %d stored, lost %d, content duplicates %d",
+		cycles, sent.Load(), len(acks.bodies), refused.Load(), rows, lost, duplicates)
+	if len(acks.bodies) == 0 {
 		t.Fatal("no record was acknowledged: the test proved nothing")
 	}
 	if lost != 0 || duplicates != 0 {
-		t.Fatalf("lost %d and duplicated %d acknowledged records", lost, duplicates)
+		t.Fatalf("lost %d acknowledged records, and %d records are stored more than once", lost, duplicates)
 	}
-	verifyChains(t, filepath.Join(dataDir, "audit.db"), pub, len(stored))
+	verifyChains(t, dbPath, pub, rows)
 }
 
-// missing counts the acknowledged ids that are not stored.
+// byBody keys a stored record by its content: each record the test sends has its own body.
+func byBody(r record.Record) string { return r.Message }
+
+// missing counts the acknowledged records that are not stored.
 func missing(acked map[string]bool, stored map[string]int) int {
 	n := 0
-	for id := range acked {
-		if stored[id] == 0 {
+	for body := range acked {
+		if stored[body] == 0 {
 			n++
 		}
 	}
@@ -260,14 +297,24 @@ func send(ctx context.Context, t *testing.T, port int, acks *ackLog, sent, seq *
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(proc))
 	defer lp.Shutdown(context.Background())
 	logger := lp.Logger("crash")
+	// First what got no answer before the last kill, as a retrying client would.
 	for ctx.Err() == nil {
+		r, ok := acks.takeUnanswered()
+		if !ok {
+			break
+		}
+		if proc.deliver(ctx, r) != nil {
+			return // the collector stopped answering again; the record waits for the next run
+		}
+	}
+	for seq != nil && ctx.Err() == nil {
 		n := seq.Add(1)
 		var r otellog.Record
 		r.SetEventName("crash.test")
 		r.SetSeverity(otellog.SeverityInfo)
+		r.SetTimestamp(time.Now())
 		r.SetBody(attribute.StringValue(fmt.Sprintf("record %d", n)))
 		r.AddAttributes(
-			attribute.String("audit.id", fmt.Sprintf("crash-%012d", n)),
 			attribute.String("tenant.id", fmt.Sprintf("t%d", n%3)),
 			attribute.String("user.id", fmt.Sprintf("u%d", n%17)),
 		)
