@@ -51,6 +51,11 @@ type Config struct {
 	// Store selects and configures the backend that keeps the records.
 	Store StoreConfig `mapstructure:"store"`
 
+	// Limits bound what one record may be (nesting depth, values, key and value sizes); a
+	// request with a record beyond them is refused whole with a permanent error that names
+	// the record and the limit (OTLP/HTTP 400, gRPC InvalidArgument).
+	Limits record.Limits `mapstructure:"limits"`
+
 	// TamperEvidence links every stored record onto its tenant's hash chain and signs the
 	// chain's head at checkpoints (docs/TAMPER_EVIDENCE.md).
 	TamperEvidence TamperEvidenceConfig `mapstructure:"tamper_evidence"`
@@ -227,6 +232,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Mapping.TenantAttributes) == 0 {
 		errs = append(errs, errors.New("mapping.tenant_attributes: must name at least one attribute"))
+	}
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("limits.%w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -12,10 +12,13 @@ import (
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension"
@@ -337,8 +340,20 @@ func (e *auditExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
 	if !e.accepting.Load() {
 		return errShuttingDown
 	}
+	// Limits first: nothing below (ids, mapping, the WAL encoder) has to cope with a record
+	// no reader could decode.
+	if err := e.cfg.Limits.Check(ld); err != nil {
+		e.metrics.ExporterAuditRecordsDropped.Add(ctx, int64(ld.LogRecordCount()), metric.WithAttributes(reasonInvalid))
+		return invalidRequest(err)
+	}
 	record.EnsureIDs(ld)
 	all := e.cfg.Mapping.FromLogs(ld, authenticatedTenant(ctx), e.now())
+	for i := range all {
+		if err := record.ValidTenantID(all[i].TenantID); err != nil {
+			e.metrics.ExporterAuditRecordsDropped.Add(ctx, int64(len(all)), metric.WithAttributes(reasonInvalid))
+			return invalidRequest(fmt.Errorf("record %d: tenant id %w", i, err))
+		}
+	}
 	recs := keepAtOrAbove(all, e.cfg.MinLevel)
 	e.metrics.ExporterAuditRecordsReceived.Add(ctx, int64(len(all)))
 	e.metrics.ExporterAuditRecordsDropped.Add(ctx, int64(len(all)-len(recs)), metric.WithAttributes(reasonMinLevel))
@@ -400,6 +415,14 @@ func (e *auditExporter) onQueueFull(ctx context.Context, recs []record.Record) e
 	default: // block
 		return errQueueFull
 	}
+}
+
+// invalidRequest refuses a request for what it holds: a permanent error (the sender must not
+// retry it) carrying InvalidArgument, which the OTLP receiver answers with HTTP 400 or the
+// gRPC code, and the audit receiver with 400, both with the message. No record of the
+// request is acknowledged, so none is lost silently.
+func invalidRequest(err error) error {
+	return consumererror.NewPermanent(status.Error(codes.InvalidArgument, "audit: "+err.Error()))
 }
 
 // keepAtOrAbove keeps the records at or above minLevel; security records are always kept.

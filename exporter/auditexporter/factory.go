@@ -57,6 +57,7 @@ func createDefaultConfig() component.Config {
 			CheckpointEveryRecords: 10000,
 			CheckpointInterval:     time.Minute,
 		},
+		Limits:   record.DefaultLimits(),
 		MinLevel: record.LevelDebug,
 		Mapping:  record.DefaultMapping(),
 	}

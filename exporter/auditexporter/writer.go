@@ -17,6 +17,7 @@ import (
 var (
 	reasonMinLevel  = attribute.String("reason", "min_level")
 	reasonQueueFull = attribute.String("reason", "queue_full")
+	reasonInvalid   = attribute.String("reason", "invalid")
 )
 
 // flushLoop is one flush worker: it takes ready batches until the queue is closed and empty.

@@ -220,7 +220,7 @@ func (a *api) tenantScope(r *http.Request) (string, *apiError) {
 		return "", e
 	}
 	p := newParams(r.URL.Query(), []string{paramTenant}, a.authParams)
-	requested := p.single(paramTenant)
+	requested := p.tenant()
 	if p.err != nil {
 		return "", p.err
 	}

@@ -136,6 +136,8 @@ func TestListLogs_BadParametersAnswer400NamingTheParameter(t *testing.T) {
 		{"a cursor that is not one of ours", "cursor=%21%21%21", codeInvalidCursor, "cursor: invalid cursor"},
 		{"an unknown parameter, which is likely a typo", "user=alice", codeInvalidParameter, "user: unknown parameter"},
 		{"a parameter given twice", "tenant=acme&tenant=globex", codeInvalidParameter, "tenant: given 2 times; give it once"},
+		{"a tenant with a NUL", "tenant=acme%00x", codeInvalidParameter, "tenant: holds the control character U+0000"},
+		{"a tenant longer than any stored one", "tenant=" + strings.Repeat("t", 200), codeInvalidParameter, "tenant: is 200 bytes, at most 128"},
 		{"a search the store cannot parse", "q=%22unbalanced", codeInvalidQuery, "invalid query"},
 		{"a search text longer than 1024 bytes", "q=" + strings.Repeat("x", 1025), codeInvalidParameter, "q: longer than 1024 bytes"},
 	}

@@ -83,11 +83,25 @@ func (p *params) single(name string) string {
 	return ""
 }
 
+// tenant reads the tenant parameter: empty when absent, else a tenant id of the form every
+// store accepts (record.ValidTenantID).
+func (p *params) tenant() string {
+	t := p.single(paramTenant)
+	if t == "" {
+		return ""
+	}
+	if err := record.ValidTenantID(t); err != nil {
+		p.fail(badParam(paramTenant, "%v", err))
+		return ""
+	}
+	return t
+}
+
 // parseFilter reads the filter parameters. Tenant is returned as asked; the caller's principal
 // decides the tenant the query really runs against.
 func (p *params) parseFilter() store.Filter {
 	f := store.Filter{
-		TenantID: p.single(paramTenant),
+		TenantID: p.tenant(),
 		Event:    p.single(paramEvent),
 		UserID:   p.single(paramUserID),
 		ActorID:  p.single(paramActorID),

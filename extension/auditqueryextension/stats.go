@@ -48,7 +48,7 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request) *apiError {
 		return e
 	}
 	p := newParams(r.URL.Query(), []string{paramTenant, paramStart, paramEnd, paramInterval}, a.authParams)
-	requested := p.single(paramTenant)
+	requested := p.tenant()
 	start, end := p.time(paramStart), p.time(paramEnd)
 	interval := p.duration(paramInterval)
 	if p.err != nil {

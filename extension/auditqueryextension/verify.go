@@ -17,7 +17,7 @@ func (a *api) verify(w http.ResponseWriter, r *http.Request) *apiError {
 		return e
 	}
 	p := newParams(r.URL.Query(), []string{paramTenant, paramStart, paramEnd}, a.authParams)
-	requested := p.single(paramTenant)
+	requested := p.tenant()
 	rng := chain.Range{Start: p.time(paramStart), End: p.time(paramEnd)}
 	if p.err != nil {
 		return p.err

@@ -60,6 +60,7 @@ const (
 	ReasonUnchainedRecord    = "record inserted outside the chain"
 	ReasonCheckpointTooFar   = "checkpoint beyond the chain head: links after it were removed"
 	ReasonRecordTenantChange = "record moved to another tenant"
+	ReasonRecordUnreadable   = "record unreadable: the store cannot decode it, so its hash cannot be checked"
 )
 
 // Report is the outcome of one verification.
@@ -227,6 +228,9 @@ func checkLink(prev, l Link, rec *record.Record, prunes []Checkpoint, rep *Repor
 	if rec.TenantID != l.Tenant {
 		return &Break{Seq: l.Seq, RecordID: l.RecordID, Reason: ReasonRecordTenantChange,
 			Expected: l.Tenant, Found: rec.TenantID}
+	}
+	if rec.ReadError != "" {
+		return &Break{Seq: l.Seq, RecordID: l.RecordID, Reason: ReasonRecordUnreadable, Found: rec.ReadError}
 	}
 	if got := RecordHash(*rec); got != l.RecordHash {
 		return &Break{Seq: l.Seq, RecordID: l.RecordID, Reason: ReasonRecordAltered,

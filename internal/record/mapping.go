@@ -1,6 +1,7 @@
 package record
 
 import (
+	"math"
 	"strconv"
 	"time"
 
@@ -95,7 +96,8 @@ func (m Mapping) fromLogRecord(lr plog.LogRecord, scope string, res pcommon.Map,
 		Scope:          scope,
 	}
 
-	r.Timestamp, r.ObservedTimestamp = timestamps(lr, now)
+	r.Attributes = make(map[string]any, attrs.Len()+1)
+	r.Timestamp, r.ObservedTimestamp = timestamps(lr, now, r.Attributes)
 
 	if lvl, err := ParseLevel(str(AttrLevel)); err == nil {
 		r.Level = lvl
@@ -156,7 +158,6 @@ func (m Mapping) fromLogRecord(lr plog.LogRecord, scope string, res pcommon.Map,
 		r.ServiceName = v.AsString()
 	}
 
-	r.Attributes = make(map[string]any, attrs.Len()-len(used)+1)
 	attrs.Range(func(k string, v pcommon.Value) bool {
 		if !used[k] {
 			r.Attributes[k] = v.AsRaw()
@@ -194,13 +195,29 @@ func (m Mapping) tenant(attrs, res pcommon.Map, used map[string]bool, fallback s
 	return DefaultTenant
 }
 
-func timestamps(lr plog.LogRecord, now time.Time) (ts, observed time.Time) {
+// Attributes that keep a timestamp the record could not be stored with (see timestamps).
+const (
+	AttrInvalidTimestamp         = "audit.invalid_timestamp_unix_nano"
+	AttrInvalidObservedTimestamp = "audit.invalid_observed_timestamp_unix_nano"
+)
+
+// timestamps returns the record's time and observed time. OTLP carries them as unsigned
+// nanoseconds since 1970, but a time after 2262-04-11 has no int64 nanosecond form, which
+// every store uses: converted as is it would wrap to 1677..1970 and be stored as a silent lie.
+// Such a value (a bad clock) is replaced by the observed time, else the arrival time, and the
+// original is kept in the attribute AttrInvalidTimestamp (AttrInvalidObservedTimestamp) as a
+// decimal string: the record is kept, flagged, and nothing the sender sent is lost.
+func timestamps(lr plog.LogRecord, now time.Time, attrs map[string]any) (ts, observed time.Time) {
 	observed = now
-	if o := lr.ObservedTimestamp(); o != 0 {
+	if o := lr.ObservedTimestamp(); o > math.MaxInt64 {
+		attrs[AttrInvalidObservedTimestamp] = strconv.FormatUint(uint64(o), 10)
+	} else if o != 0 {
 		observed = o.AsTime()
 	}
 	ts = observed
-	if t := lr.Timestamp(); t != 0 {
+	if t := lr.Timestamp(); t > math.MaxInt64 {
+		attrs[AttrInvalidTimestamp] = strconv.FormatUint(uint64(t), 10)
+	} else if t != 0 {
 		ts = t.AsTime()
 	}
 	return ts.UTC(), observed.UTC()

@@ -208,3 +208,40 @@ func TestLevel_TextAndJSONRoundTrip(t *testing.T) {
 		t.Error("unknown level name must be rejected")
 	}
 }
+
+func TestMapping_TimestampsBeyondInt64NanosecondsAreReplacedAndKept(t *testing.T) {
+	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	observed := time.Date(2026, 5, 1, 9, 59, 0, 0, time.UTC)
+	const year2300 = uint64(10_413_792_000) * 1e9 // 2300-01-01, past int64 nanoseconds
+	cases := []struct {
+		name              string
+		ts, obs           uint64
+		wantTS, wantObs   time.Time
+		wantAttr, wantObA string
+	}{
+		{"a bad timestamp takes the observed time", year2300, uint64(observed.UnixNano()), observed, observed, "10413792000000000000", ""},
+		{"both bad: the arrival time", year2300, year2300 + 1, now, now, "10413792000000000000", "10413792000000000001"},
+		{"a good timestamp is kept", uint64(observed.UnixNano()), 0, observed, now, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ld := plog.NewLogs()
+			lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+			lr.SetTimestamp(pcommon.Timestamp(c.ts))
+			lr.SetObservedTimestamp(pcommon.Timestamp(c.obs))
+			r := DefaultMapping().FromLogs(ld, "", now)[0]
+			if !r.Timestamp.Equal(c.wantTS) || !r.ObservedTimestamp.Equal(c.wantObs) {
+				t.Errorf("timestamps %s / %s, want %s / %s", r.Timestamp, r.ObservedTimestamp, c.wantTS, c.wantObs)
+			}
+			if r.Timestamp.Year() < 1970 {
+				t.Errorf("stored as year %d", r.Timestamp.Year())
+			}
+			if got, _ := r.Attributes[AttrInvalidTimestamp].(string); got != c.wantAttr {
+				t.Errorf("%s = %q, want %q", AttrInvalidTimestamp, got, c.wantAttr)
+			}
+			if got, _ := r.Attributes[AttrInvalidObservedTimestamp].(string); got != c.wantObA {
+				t.Errorf("%s = %q, want %q", AttrInvalidObservedTimestamp, got, c.wantObA)
+			}
+		})
+	}
+}

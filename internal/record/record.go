@@ -42,4 +42,18 @@ type Record struct {
 	Tags              []string       `json:"tags"`
 	Attributes        map[string]any `json:"attributes"`
 	Resource          map[string]any `json:"resource"`
+	// ReadError is set by a store when part of the stored row could not be decoded (for
+	// example JSON nested beyond the decoder's limit, written before intake limits existed):
+	// the record is returned with what could be read, the unreadable part empty, and this
+	// says which part and why, so that one bad row never fails a whole page.
+	ReadError string `json:"read_error,omitempty"`
+}
+
+// FlagUnreadable notes on r that its part (tags, attributes, resource) could not be decoded.
+func (r *Record) FlagUnreadable(part string, err error) {
+	msg := part + ": " + err.Error()
+	if r.ReadError != "" {
+		msg = r.ReadError + "; " + msg
+	}
+	r.ReadError = msg
 }

@@ -240,6 +240,9 @@ func TestDecodeEvent_FieldProblems(t *testing.T) {
 		{name: "an id of 129 characters is refused", fields: `"action":"a","id":"` + strings.Repeat("x", 129) + `"`, field: "id", message: "longer than 128 characters"},
 		{name: "a user id of 257 characters is refused", fields: `"action":"a","user_id":"` + strings.Repeat("x", 257) + `"`, field: "user_id", message: "longer than 256 characters"},
 		{name: "a numeric tenant id is refused", fields: `"action":"a","tenant_id":7`, field: "tenant_id", message: "expected a string, got a number"},
+		{name: "a tenant id with a NUL is refused", fields: `"action":"a","tenant_id":"acme\u0000x"`, field: "tenant_id", message: "control character U+0000"},
+		{name: "a tenant id of 129 characters is refused", fields: `"action":"a","tenant_id":"` + strings.Repeat("t", 129) + `"`, field: "tenant_id", message: "longer than 128 characters"},
+		{name: "a tenant id with a trailing space is refused", fields: `"action":"a","tenant_id":"acme "`, field: "tenant_id", message: "white space"},
 		{name: "a message beyond 64Ki characters is refused", fields: `"action":"a","message":"` + strings.Repeat("m", maxMessageChars+1) + `"`, field: "message", message: "longer than 65536 characters"},
 	}
 	for _, tt := range tests {

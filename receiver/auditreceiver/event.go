@@ -85,7 +85,7 @@ var eventFields = map[string]fieldDecoder{
 	"action":      decodeAction,
 	"level":       decodeLevel,
 	"occurred_at": decodeOccurredAt,
-	"tenant_id":   optionalString(maxFieldChars, func(ev *event, s string) { ev.tenantID = s }),
+	"tenant_id":   tenantString,
 	"actor_id":    optionalString(maxFieldChars, func(ev *event, s string) { ev.actorID = s }),
 	"user_id":     optionalString(maxFieldChars, func(ev *event, s string) { ev.userID = s }),
 	"username":    optionalString(maxFieldChars, func(ev *event, s string) { ev.username = s }),
@@ -421,6 +421,22 @@ func optionalString(maxChars int, set func(*event, string)) fieldDecoder {
 		}
 		return msg
 	}
+}
+
+// tenantString decodes tenant_id, which must have the form every store accepts
+// (record.ValidTenantID) when it is given.
+func tenantString(ev *event, raw json.RawMessage) string {
+	s, msg := decodeString(raw, record.MaxTenantIDBytes)
+	if msg != "" {
+		return msg
+	}
+	if s != "" {
+		if err := record.ValidTenantID(s); err != nil {
+			return err.Error()
+		}
+	}
+	ev.tenantID = s
+	return ""
 }
 
 func optionalObject(set func(*event, map[string]any)) fieldDecoder {

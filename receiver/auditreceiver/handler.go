@@ -79,7 +79,7 @@ func (r *auditReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
 		if f.retry {
 			w.Header().Set("Retry-After", retryAfterSeconds(r.cfg.RetryAfter))
 		}
-		writeError(w, f.status, f.code, "pipeline: "+err.Error())
+		writeError(w, f.status, f.code, pipelineMessage(f, err))
 		return
 	}
 
@@ -134,4 +134,18 @@ func parseContentType(header string) (bodyFormat, error) {
 		}
 	}
 	return format, nil
+}
+
+// pipelineMessage is what the sender reads about a refusal. A client error (4xx: a record beyond
+// a limit, a bad tenant id) is the sender's to fix and is told in full; a server error's text
+// comes from the WAL, the DLQ or the store and names files and hosts, which an unauthenticated
+// sender must not learn: it gets a generic message, and the collector's log has the detail.
+func pipelineMessage(f pipelineFailure, err error) string {
+	if f.status < http.StatusInternalServerError {
+		return "pipeline: " + err.Error()
+	}
+	if f.retry {
+		return "pipeline: the events cannot be stored right now; retry later"
+	}
+	return "pipeline: the events could not be stored; see the collector's log"
 }

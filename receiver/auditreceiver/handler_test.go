@@ -474,6 +474,8 @@ func TestServer_ConsumerErrors(t *testing.T) {
 		{name: "a permanent error is a server error without retry", err: consumererror.NewPermanent(errors.New("cannot store")), wantStatus: 500, wantCode: codePipelineRejected},
 		{name: "an error carrying HTTP 400 passes the client error on", err: consumererror.NewOTLPHTTPError(errors.New("bad record"), http.StatusBadRequest), wantStatus: 400, wantCode: codePipelineRejected},
 		{name: "an error carrying HTTP 500 is not retried", err: consumererror.NewOTLPHTTPError(errors.New("broken"), http.StatusInternalServerError), wantStatus: 500, wantCode: codePipelineRejected},
+		{name: "a WAL failure naming a file is answered without it", err: errors.New("write-ahead log: write /var/lib/otelcol-audit/wal/00000003: no space left on device"), wantStatus: 503, wantCode: codePipelineUnavailable, wantRetryAfter: "5"},
+		{name: "a record beyond a limit is the sender's error, told in full", err: consumererror.NewPermanent(status.Error(codes.InvalidArgument, "audit: record 0: body: nested deeper than 32 levels (limits.max_depth)")), wantStatus: 400, wantCode: codePipelineRejected},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -485,7 +487,13 @@ func TestServer_ConsumerErrors(t *testing.T) {
 			r := srv.post(t, "application/json", `{"action":"a"}`)
 			assert.Equal(t, tt.wantStatus, r.status, r.raw)
 			assert.Equal(t, tt.wantCode, r.errorCode())
-			assert.Contains(t, r.errorMessage(), tt.err.Error())
+			if tt.wantStatus < 500 {
+				assert.Contains(t, r.errorMessage(), tt.err.Error())
+			} else {
+				// Server-side errors name files, hosts and SQL: never shown to a sender.
+				assert.NotContains(t, r.raw, tt.err.Error())
+				assert.NotContains(t, r.raw, "/var/lib")
+			}
 			assert.Equal(t, tt.wantRetryAfter, r.header.Get("Retry-After"))
 		})
 	}

@@ -136,11 +136,14 @@ func scanRecord(rows driver.Rows) (record.Record, error) {
 	if r.Tags == nil {
 		r.Tags = []string{}
 	}
+	// A part that does not decode is flagged, not fatal: one bad row must not fail a page.
 	if r.Attributes, err = decodeObject(attrs); err != nil {
-		return record.Record{}, fmt.Errorf("record %s: decode attributes: %w", r.ID, err)
+		r.Attributes = map[string]any{}
+		r.FlagUnreadable("attributes", err)
 	}
 	if r.Resource, err = decodeObject(resource); err != nil {
-		return record.Record{}, fmt.Errorf("record %s: decode resource: %w", r.ID, err)
+		r.Resource = map[string]any{}
+		r.FlagUnreadable("resource", err)
 	}
 	return r, nil
 }

@@ -167,17 +167,21 @@ func scanRecord(sc rowScanner) (record.Record, error) {
 	r.SeverityNumber = int32(sevNum)
 	r.StatusCode = int(status)
 	r.DurationMS = duration.Float64
+	// A part that does not decode is flagged, not fatal: one bad row must not fail a page.
 	r.Tags = []string{}
 	if tags != "" && tags != "[]" {
 		if err := json.Unmarshal([]byte(tags), &r.Tags); err != nil {
-			return record.Record{}, fmt.Errorf("record %s: decode tags: %w", r.ID, err)
+			r.Tags = []string{}
+			r.FlagUnreadable("tags", err)
 		}
 	}
 	if r.Attributes, err = decodeObject(attrs); err != nil {
-		return record.Record{}, fmt.Errorf("record %s: decode attributes: %w", r.ID, err)
+		r.Attributes = map[string]any{}
+		r.FlagUnreadable("attributes", err)
 	}
 	if r.Resource, err = decodeObject(res); err != nil {
-		return record.Record{}, fmt.Errorf("record %s: decode resource: %w", r.ID, err)
+		r.Resource = map[string]any{}
+		r.FlagUnreadable("resource", err)
 	}
 	return r, nil
 }

@@ -2,9 +2,13 @@ package sqlitestore
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
 )
@@ -41,4 +45,52 @@ func TestStore_PassesTheContractInMemory(t *testing.T) {
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	})
+}
+
+// A row whose attributes cannot be decoded (nested beyond encoding/json's 10,000 levels, as
+// rows written before intake limits could be) is returned flagged; its neighbours are read.
+func TestStore_AnUndecodableRowIsFlaggedAndNeverFailsAPage(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "audit.db"))
+	defer s.Close()
+	base := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	var good []record.Record
+	for i := range 3 {
+		good = append(good, record.Record{ID: fmt.Sprintf("good-%d", i), TenantID: "acme", Timestamp: base.Add(time.Duration(i) * time.Second),
+			Level: record.LevelInfo, TraceID: "0102030405060708090a0b0c0d0e0f10", Attributes: map[string]any{"k": "v"}})
+	}
+	if err := s.Insert(ctx, "acme", good); err != nil {
+		t.Fatal(err)
+	}
+	deep := strings.Repeat(`{"x":`, 10_001) + "1" + strings.Repeat("}", 10_001)
+	if _, err := s.write.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id, trace_id, attributes)
+		VALUES ('poison', ?, ?, 2, 'acme', '0102030405060708090a0b0c0d0e0f10', ?)`, base.Add(1500*time.Millisecond).UnixNano(), base.UnixNano(), deep); err != nil {
+		t.Fatal(err)
+	}
+
+	page, err := s.Query(ctx, store.Filter{TenantID: "acme"}, store.Page{Limit: 10})
+	if err != nil {
+		t.Fatalf("a page holding the bad row failed: %v", err)
+	}
+	if len(page.Records) != 4 {
+		t.Fatalf("page holds %d records, want 4", len(page.Records))
+	}
+	flagged := 0
+	for _, r := range page.Records {
+		if r.ReadError != "" {
+			flagged++
+			if r.ID != "poison" || !strings.Contains(r.ReadError, "attributes") || r.Attributes == nil {
+				t.Errorf("flagged %s with %q, attributes %v", r.ID, r.ReadError, r.Attributes)
+			}
+		}
+	}
+	if flagged != 1 {
+		t.Errorf("%d records flagged, want only the bad one", flagged)
+	}
+	if r, err := s.Get(ctx, "acme", "poison"); err != nil || r.ReadError == "" {
+		t.Errorf("Get of the bad row = %q, %v; want it flagged", r.ReadError, err)
+	}
+	if recs, err := s.Trace(ctx, "acme", "0102030405060708090a0b0c0d0e0f10"); err != nil || len(recs) != 4 {
+		t.Errorf("Trace = %d records, %v; want 4", len(recs), err)
+	}
 }

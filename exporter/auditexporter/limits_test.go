@@ -1,0 +1,97 @@
+package auditexporter
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// nested returns a value nested depth levels deep: {"x": {"x": ... "leaf"}}.
+func nested(v pcommon.Value, depth int) {
+	for range depth {
+		v = v.SetEmptyMap().PutEmpty("x")
+	}
+	v.SetStr("leaf")
+}
+
+func oneRecord(fill func(lr plog.LogRecord)) plog.Logs {
+	ld := plog.NewLogs()
+	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetTimestamp(1_700_000_000_000_000_000)
+	lr.SetEventName("limits.test")
+	fill(lr)
+	return ld
+}
+
+func TestLimits_RecordsBeyondALimitAreRefusedWholeWithTheLimitNamed(t *testing.T) {
+	cases := []struct {
+		name, wantLimit string
+		fill            func(lr plog.LogRecord)
+	}{
+		{"a body nested a million levels (8 MB of protobuf) does not crash the collector", "max_depth", func(lr plog.LogRecord) { nested(lr.Body(), 1_000_000) }},
+		{"an attribute nested ten thousand levels would poison every read of its tenant", "max_depth", func(lr plog.LogRecord) { nested(lr.Attributes().PutEmpty("deep"), 10_000) }},
+		{"too many values", "max_values", func(lr plog.LogRecord) {
+			s := lr.Attributes().PutEmptySlice("many")
+			for range 20_000 {
+				s.AppendEmpty().SetInt(1)
+			}
+		}},
+		{"a huge key", "max_key_bytes", func(lr plog.LogRecord) { lr.Attributes().PutStr(strings.Repeat("k", 5000), "v") }},
+		{"a huge value", "max_value_bytes", func(lr plog.LogRecord) { lr.Body().SetStr(strings.Repeat("v", 2<<20)) }},
+		{"a tenant id with a NUL", "tenant id", func(lr plog.LogRecord) { lr.Attributes().PutStr("tenant.id", "acme\x00evil") }},
+		{"a tenant id of 100 KB", "tenant id", func(lr plog.LogRecord) { lr.Attributes().PutStr("tenant.id", strings.Repeat("t", 100_000)) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestExporter(t, testConfig(t), nil)
+			good := oneRecord(func(plog.LogRecord) {})
+			bad := oneRecord(c.fill)
+			good.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).CopyTo(
+				bad.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().AppendEmpty())
+			err := e.consumeLogs(context.Background(), bad)
+			if err == nil {
+				t.Fatal("the request was acknowledged")
+			}
+			if !consumererror.IsPermanent(err) {
+				t.Errorf("error %v is retryable: the sender would resend it forever", err)
+			}
+			if st, ok := status.FromError(err); !ok || st.Code() != codes.InvalidArgument {
+				t.Errorf("error %v carries no InvalidArgument status (OTLP/HTTP 400)", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, c.wantLimit) || !strings.Contains(msg, "record 0") || len(msg) > 500 {
+				t.Errorf("error %.300q does not name record 0 and %s briefly", msg, c.wantLimit)
+			}
+			// Nothing of the request was acknowledged, and good records of later requests are stored.
+			if err := e.consumeLogs(context.Background(), good); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestLimits_ARecordAtTheLimitsIsStoredAndReadsBack(t *testing.T) {
+	cfg := testConfig(t)
+	e := newTestExporter(t, cfg, nil)
+	ld := oneRecord(func(lr plog.LogRecord) {
+		nested(lr.Attributes().PutEmpty("deep"), cfg.Limits.MaxDepth)
+		lr.Attributes().PutStr("tenant.id", "acme")
+	})
+	if err := e.consumeLogs(context.Background(), ld); err != nil {
+		t.Fatalf("a record at max_depth was refused: %v", err)
+	}
+	eventually(t, "the record stored", func() bool {
+		res, err := e.store.Query(context.Background(), store.Filter{TenantID: "acme"}, store.Page{})
+		return err == nil && len(res.Records) == 1
+	})
+}
