@@ -164,6 +164,7 @@ func TestDurability_AcknowledgedRecordsSurviveAnAbandonedRunThroughTheWAL(t *tes
 	_ = first.wal.Close()
 	first.dlq.Stop()
 	_ = first.store.Close()
+	_ = first.dataDir.Release() // as the kernel does when the process dies
 
 	second := newTestExporter(t, cfg, nil)
 	if err := second.shutdown(context.Background()); err != nil { // shutdown flushes the replayed records

@@ -23,6 +23,7 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension"
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/dirlock"
 	"github.com/otelcol-audit/otelcol-audit/internal/dlq"
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -53,6 +54,7 @@ type auditExporter struct {
 	openStore func(ctx context.Context, cfg StoreConfig) (store.Store, error)
 
 	host      component.Host
+	dataDir   *dirlock.Lock // held from start to the end of shutdown
 	store     store.Store
 	wal       *wal.WAL // nil in volatile mode
 	dlq       *dlq.Queue
@@ -106,10 +108,15 @@ func openConfiguredStore(ctx context.Context, cfg StoreConfig) (store.Store, err
 
 func (e *auditExporter) start(ctx context.Context, host component.Host) error {
 	e.host = host
+	// Before anything under data_dir is opened: a second collector on the same WAL, DLQ and
+	// SQLite file would corrupt them.
+	var err error
+	if e.dataDir, err = dirlock.Acquire(e.cfg.DataDir); err != nil {
+		return fmt.Errorf("auditexporter: data_dir: %w", err)
+	}
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	e.queue = newBatchQueue(e.cfg.Batch.MaxSize, e.cfg.Batch.FlushInterval, e.now)
 
-	var err error
 	if e.metrics, err = metadata.NewTelemetryBuilder(e.telemetry, metadata.WithObservers(
 		func() int64 { return int64(e.queue.depth()) },
 		func() int64 { return e.walBytes() },
@@ -330,6 +337,7 @@ func (e *auditExporter) doShutdown(ctx context.Context) error {
 	if e.store != nil {
 		errs = append(errs, e.store.Close())
 	}
+	errs = append(errs, e.dataDir.Release())
 	return errors.Join(errs...)
 }
 

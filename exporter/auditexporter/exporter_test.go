@@ -2,6 +2,8 @@ package auditexporter
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -213,4 +215,38 @@ func hostWith(exts map[component.ID]component.Component) component.Host {
 type notARegistry struct {
 	component.StartFunc
 	component.ShutdownFunc
+}
+
+func TestExporter_ASecondExporterOnTheSameDataDirIsRefused(t *testing.T) {
+	cfg := testConfig(t)
+	first, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	second, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = second.Start(context.Background(), componenttest.NewNopHost())
+	if err == nil || !strings.Contains(err.Error(), cfg.DataDir) || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
+		t.Fatalf("second Start = %v; want a refusal naming %s and the holder's pid", err, cfg.DataDir)
+	}
+	_ = second.Shutdown(context.Background())
+	if err := first.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Once the first is gone, the directory can be taken over.
+	third, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := third.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatalf("Start after the first shut down: %v", err)
+	}
+	if err := third.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
