@@ -2,7 +2,7 @@ package auditqueryextension
 
 import (
 	"net/http"
-	"strings"
+	"slices"
 
 	"go.opentelemetry.io/collector/client"
 )
@@ -103,20 +103,18 @@ func firstString(auth client.AuthData, names []string) string {
 }
 
 // hasValue accepts the shapes authenticators use for roles: one string, or a list (JWT claims
-// decode as []any, header-based ones as []string).
+// decode as []any, header-based ones as []string). The comparison is exact: a role is what
+// widens access, so "Admin" or "admin " (which an identity provider may let a user set on
+// their own profile) must not pass for "admin".
 func hasValue(v any, want string) bool {
 	switch v := v.(type) {
 	case string:
-		return strings.EqualFold(strings.TrimSpace(v), want)
+		return v == want
 	case []string:
-		for _, s := range v {
-			if strings.EqualFold(strings.TrimSpace(s), want) {
-				return true
-			}
-		}
+		return slices.Contains(v, want)
 	case []any:
 		for _, s := range v {
-			if s, ok := s.(string); ok && strings.EqualFold(strings.TrimSpace(s), want) {
+			if s, ok := s.(string); ok && s == want {
 				return true
 			}
 		}

@@ -97,7 +97,10 @@ func TestTenancy_TheCallersRoleAndTenantComeFromTheAuthData(t *testing.T) {
 		wantCount  int
 	}{
 		{"an admin role sees every tenant", authData{"subject": "root", "role": "admin"}, "/api/v1/logs", http.StatusOK, 6},
-		{"an admin role in a list of roles counts", authData{"user": "root", "role": []any{"viewer", "Admin"}}, "/api/v1/logs", http.StatusOK, 6},
+		{"an admin role in a list of roles counts", authData{"user": "root", "role": []any{"viewer", "admin"}}, "/api/v1/logs", http.StatusOK, 6},
+		{"a role that only differs in case is not admin", authData{"subject": "eve", "tenant": "globex", "role": "Admin"}, "/api/v1/logs", http.StatusOK, 2},
+		{"a role with surrounding space is not admin", authData{"subject": "eve", "tenant": "globex", "role": "admin "}, "/api/v1/logs", http.StatusOK, 2},
+		{"a look-alike role in a list is not admin", authData{"subject": "eve", "tenant": "globex", "role": []any{"viewer", "ADMIN"}}, "/api/v1/logs", http.StatusOK, 2},
 		{"an admin may narrow to one tenant", authData{"subject": "root", "role": "admin"}, "/api/v1/logs?tenant=globex", http.StatusOK, 2},
 		{"a caller with a tenant and no role is a viewer", authData{"subject": "dave", "tenant": "globex"}, "/api/v1/logs", http.StatusOK, 2},
 		{"an unknown role is a viewer, never more", authData{"subject": "eve", "tenant": "globex", "role": "superuser"}, "/api/v1/logs", http.StatusOK, 2},

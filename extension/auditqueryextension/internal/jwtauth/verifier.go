@@ -109,6 +109,11 @@ func (v *Verifier) Verify(token string) (map[string]any, error) {
 // algorithm not in the valid list; the type checks below keep a key of one family from ever
 // verifying a token of another.
 func (v *Verifier) key(t *jwt.Token) (any, error) {
+	// RFC 7515 4.1.11: extensions listed in crit must be understood, or the token rejected.
+	// This verifier understands none, so any crit header (even a malformed one) refuses it.
+	if crit, ok := t.Header["crit"]; ok {
+		return nil, fmt.Errorf("the token's crit header lists extensions this server does not understand: %v", crit)
+	}
 	kid, _ := t.Header["kid"].(string)
 	switch t.Method.(type) {
 	case *jwt.SigningMethodHMAC:

@@ -92,6 +92,14 @@ func TestVerifier(t *testing.T) {
 		require.NoError(t, err)
 		return s
 	}
+	critToken := func(crit any) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, validClaims())
+		tok.Header["crit"] = crit
+		tok.Header["b64"] = false
+		s, err := tok.SignedString(secret)
+		require.NoError(t, err)
+		return s
+	}
 	hour := time.Hour
 	tests := []struct {
 		name     string
@@ -117,6 +125,10 @@ func TestVerifier(t *testing.T) {
 		{"the RSA public key used as an HS256 secret is refused when only JWKS is configured", rsOnly, sign(t, jwt.SigningMethodHS256, "", validClaims(), rsaPublicPEM), jwt.ErrTokenSignatureInvalid},
 		{"the RSA public key used as an HS256 secret is refused beside a configured secret", v, sign(t, jwt.SigningMethodHS256, "rsa-1", validClaims(), rsaPublicPEM), jwt.ErrTokenSignatureInvalid},
 		{"garbage is refused", v, "not.a.token", jwt.ErrTokenMalformed},
+		// RFC 7515 4.1.11: a recipient that does not understand a critical extension must reject
+		// the token, even though its signature is valid.
+		{"a token with a critical header extension is refused", v, critToken([]any{"b64"}), jwt.ErrTokenUnverifiable},
+		{"a token with a malformed crit header is refused", v, critToken("b64"), jwt.ErrTokenUnverifiable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
