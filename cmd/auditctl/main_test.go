@@ -133,6 +133,14 @@ func TestDLQList_JSONListsEveryFileForScripts(t *testing.T) {
 	}
 }
 
+func TestDLQList_OfAMissingDirectoryFailsAndSaysSo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nonexistent")
+	code, out, errOut := runCmd("dlq", "list", "--dir", dir)
+	if code == exitOK || strings.Contains(out, "no batch files") || !strings.Contains(errOut, "does not exist") {
+		t.Errorf("exit %d, output %q, errors %q; want a failure saying the directory does not exist", code, out, errOut)
+	}
+}
+
 func TestDLQList_OfAnEmptyDirectorySaysSo(t *testing.T) {
 	dir := t.TempDir()
 	code, out, _ := runCmd("dlq", "list", "--dir", dir)

@@ -44,7 +44,8 @@ type Entry struct {
 func List(dir string) ([]Entry, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		// Not "no batch files": a mistyped --dir must not look like an empty, healthy queue.
+		return nil, fmt.Errorf("dlq: list %s: the directory does not exist (the collector creates <data_dir>/dlq at start): %w", dir, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dlq: list %s: %w", dir, err)

@@ -51,10 +51,10 @@ func TestList_DescribesEveryFileOldestFirstAndFlagsCorruptOnes(t *testing.T) {
 	}
 }
 
-func TestList_OfAMissingDirectoryIsEmpty(t *testing.T) {
+func TestList_OfAMissingDirectoryIsAnError(t *testing.T) {
 	got, err := List(filepath.Join(t.TempDir(), "nope"))
-	if err != nil || len(got) != 0 {
-		t.Errorf("List = %v, %v; want nothing, no error", got, err)
+	if !errors.Is(err, os.ErrNotExist) || len(got) != 0 {
+		t.Errorf("List = %v, %v; want an error wrapping os.ErrNotExist: a mistyped directory is not an empty queue", got, err)
 	}
 }
 
