@@ -48,7 +48,7 @@ func chainedDB(t *testing.T) (db, keyPrefix string) {
 			recs[i] = record.Record{ID: fmt.Sprintf("%s-%02d", tenant, i), Timestamp: time.Unix(int64(1000+i), 0),
 				Level: record.LevelInfo, Message: "m"}
 		}
-		if err := st.Insert(context.Background(), tenant, recs); err != nil {
+		if _, err := st.Insert(context.Background(), tenant, recs); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := store.WriteCheckpoint(context.Background(), st, chain.NewSigner(priv), tenant, chain.KindPeriodic, nil, 0, time.Now()); err != nil {

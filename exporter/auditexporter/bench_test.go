@@ -88,7 +88,7 @@ func BenchmarkStoreCeiling(b *testing.B) {
 			for tenant, recs := range splitByTenant(batch) {
 				pending[tenant] = append(pending[tenant], recs...)
 				if len(pending[tenant]) >= 1000 {
-					if err := st.Insert(context.Background(), tenant, pending[tenant]); err != nil {
+					if _, err := st.Insert(context.Background(), tenant, pending[tenant]); err != nil {
 						b.Fatal(err)
 					}
 					pending[tenant] = nil
@@ -96,7 +96,7 @@ func BenchmarkStoreCeiling(b *testing.B) {
 			}
 		}
 		for tenant, recs := range pending {
-			if err := st.Insert(context.Background(), tenant, recs); err != nil {
+			if _, err := st.Insert(context.Background(), tenant, recs); err != nil {
 				b.Fatal(err)
 			}
 		}

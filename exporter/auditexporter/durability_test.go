@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -30,10 +31,10 @@ type flakyStore struct {
 	attempts atomic.Int64
 }
 
-func (f *flakyStore) Insert(ctx context.Context, tenant string, recs []record.Record) error {
+func (f *flakyStore) Insert(ctx context.Context, tenant string, recs []record.Record) (int, error) {
 	f.attempts.Add(1)
 	if f.down.Load() {
-		return errors.New("store unavailable (test outage)")
+		return 0, errors.New("store unavailable (test outage)")
 	}
 	return f.Store.Insert(ctx, tenant, recs)
 }
@@ -349,5 +350,40 @@ func TestDurability_EveryRequestSentTwiceIsStoredOnceCountedByContent(t *testing
 	}
 	if len(byContent) != want {
 		t.Errorf("%d distinct records stored, want %d", len(byContent), want)
+	}
+}
+
+func TestTelemetry_RecordsPersistedCountsOnlyWhatTheStoreNewlyStored(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	e := newAuditExporter(testConfig(t), set)
+	if err := e.start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
+	persisted := func() int64 {
+		m, err := tel.GetMetric("otelcol_exporter_audit_records_persisted")
+		if err != nil {
+			return 0
+		}
+		var n int64
+		for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+			n += dp.Value
+		}
+		return n
+	}
+	// The same 30 records three times: a first send and two resends (or WAL replays).
+	for range 3 {
+		if err := e.consumeLogs(context.Background(), numbered("p", 30)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := persisted(); got != 30 {
+		t.Errorf("records_persisted = %d after storing 30 records (sent 3 times), want 30", got)
 	}
 }

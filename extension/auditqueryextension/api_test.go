@@ -186,7 +186,8 @@ func TestGetLog_AnIDTwoTenantsHoldIsEachTenantsOwnAndAmbiguousOnlyToAnAdmin(t *t
 	for _, tenant := range []string{"acme", "globex"} {
 		rec := record.Record{ID: "order-42", TenantID: tenant, Timestamp: ts, ObservedTimestamp: ts,
 			Level: record.LevelInfo, Message: tenant + "'s order"}
-		require.NoError(t, s.Insert(context.Background(), tenant, []record.Record{rec}))
+		_, err := s.Insert(context.Background(), tenant, []record.Record{rec})
+		require.NoError(t, err)
 	}
 	h := testAPI(t, s, nil, true)
 

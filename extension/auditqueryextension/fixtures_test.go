@@ -113,8 +113,10 @@ func newFixture(t *testing.T) fixture {
 		}),
 	}
 	ctx := context.Background()
-	require.NoError(t, s.Insert(ctx, "acme", acme))
-	require.NoError(t, s.Insert(ctx, "globex", globex))
+	_, err := s.Insert(ctx, "acme", acme)
+	require.NoError(t, err)
+	_, err = s.Insert(ctx, "globex", globex)
+	require.NoError(t, err)
 	return f
 }
 

@@ -91,7 +91,8 @@ func TestViewer_InHeadlessChromium(t *testing.T) {
 	s := startLive(t, func(c *Config) { useJWT(t, c) })
 	now := time.Now().UTC()
 	recs := viewerRecords(now)
-	require.NoError(t, s.f.store.Insert(context.Background(), "acme", recs))
+	_, err := s.f.store.Insert(context.Background(), "acme", recs)
+	require.NoError(t, err)
 	s.ext.Publish(recs) // as the exporter does after the commit; nobody listens yet
 	admin := sign(t, adminClaims("root"))
 
@@ -144,7 +145,8 @@ func TestViewer_InHeadlessChromium(t *testing.T) {
 	live.ID, live.Message, live.TraceID, live.SpanID = record.NewID(), "bob retried the payment", "", ""
 	other := viewerRecords(time.Now().UTC())[0]
 	other.ID = record.NewID()
-	require.NoError(t, s.f.store.Insert(context.Background(), "acme", []record.Record{other, live}))
+	_, err = s.f.store.Insert(context.Background(), "acme", []record.Record{other, live})
+	require.NoError(t, err)
 	s.ext.Publish([]record.Record{other, live})
 	run("see the live record",
 		ignore(poll(fmt.Sprintf(`document.querySelector("#records tbody tr:first-child")?.dataset.id === %q`, live.ID))),

@@ -38,7 +38,8 @@ func TestPut_ThenScanDeliversEveryRecordExactlyOnceToARealStoreAndRemovesTheFile
 	calls := 0
 	insert := func(ctx context.Context, tenant string, rs []record.Record) error {
 		calls++
-		return st.Insert(ctx, tenant, rs)
+		_, err := st.Insert(ctx, tenant, rs)
+		return err
 	}
 	res := scan(t, q, insert)
 	if res.Delivered != 1 || res.Stopped != nil {

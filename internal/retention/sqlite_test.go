@@ -46,7 +46,7 @@ func TestScheduler_PrunesASQLiteFileOnSchedule(t *testing.T) {
 	for i, r := range recs {
 		batch = append(batch, record.Record{ID: fmt.Sprintf("r%d-%v", i, r.expired), Timestamp: r.at, Level: r.level, Message: "fixture"})
 	}
-	if err := st.Insert(context.Background(), "acme", batch); err != nil {
+	if _, err := st.Insert(context.Background(), "acme", batch); err != nil {
 		t.Fatal(err)
 	}
 

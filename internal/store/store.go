@@ -94,7 +94,8 @@ type Store interface {
 	// Insert writes records of one tenant in one transaction. A record's identity is
 	// (tenant_id, id): a record whose id its tenant already stored is ignored, so replays
 	// after a crash never duplicate, while the same id in another tenant is another record.
-	Insert(ctx context.Context, tenant string, records []record.Record) error
+	// It returns how many records it stored: those it ignored as replays are not counted.
+	Insert(ctx context.Context, tenant string, records []record.Record) (int, error)
 	// Query returns records matching f, newest first (timestamp, then id, descending).
 	Query(ctx context.Context, f Filter, p Page) (Result, error)
 	// Get returns one record; tenant "" looks across tenants. ErrNotFound if absent,

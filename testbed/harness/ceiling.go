@@ -80,7 +80,7 @@ func MeasureStoreCeiling(ctx context.Context, dir string, n, batch int, withoutF
 	var half time.Time
 	atHalf := 0
 	for i, recs := range batches {
-		if err := st.Insert(ctx, tenants[i], recs); err != nil {
+		if _, err := st.Insert(ctx, tenants[i], recs); err != nil {
 			return res, fmt.Errorf("store ceiling: insert %d records of %s: %w", len(recs), tenants[i], err)
 		}
 		res.Records += len(recs)

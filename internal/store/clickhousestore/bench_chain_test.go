@@ -33,7 +33,7 @@ func BenchmarkInsert_ChainCost(b *testing.B) {
 				}
 				for _, s := range []*Store{off, on} {
 					began := time.Now()
-					if err := s.Insert(ctx, "acme", batch); err != nil {
+					if _, err := s.Insert(ctx, "acme", batch); err != nil {
 						b.Fatal(err)
 					}
 					if s == on {

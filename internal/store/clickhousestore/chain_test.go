@@ -176,7 +176,7 @@ func TestStore_AReplayAfterACrashBetweenRowsAndLinksLinksEachRecordOnce(t *testi
 	s := openTestStore(t, nil)
 	ctx := tamperCtx(t)
 	recs := chainTestRecords("r", 40)
-	if err := s.Insert(ctx, "acme", recs[:10]); err != nil {
+	if _, err := s.Insert(ctx, "acme", recs[:10]); err != nil {
 		t.Fatal(err)
 	}
 	// The crashed attempt: rows 10..29 written as Insert writes them, links never.
@@ -188,7 +188,7 @@ func TestStore_AReplayAfterACrashBetweenRowsAndLinksLinksEachRecordOnce(t *testi
 	}
 	// The replay carries the crashed batch and new records.
 	for range 2 {
-		if err := s.Insert(ctx, "acme", recs[10:]); err != nil {
+		if _, err := s.Insert(ctx, "acme", recs[10:]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -215,7 +215,7 @@ func TestStore_AReplayAfterAFailedLinkWriteThatLandedLinksOnlyWhatIsNew(t *testi
 	s := openTestStore(t, nil)
 	ctx := tamperCtx(t)
 	recs := chainTestRecords("h", 30)
-	if err := s.Insert(ctx, "acme", recs[:10]); err != nil {
+	if _, err := s.Insert(ctx, "acme", recs[:10]); err != nil {
 		t.Fatal(err)
 	}
 	// The failed attempt of recs[10:20]: rows and links written, the client told otherwise.
@@ -234,7 +234,7 @@ func TestStore_AReplayAfterAFailedLinkWriteThatLandedLinksOnlyWhatIsNew(t *testi
 	st.headKnown = false // what linkBatch does when the write of links fails
 	st.mu.Unlock()
 
-	if err := s.Insert(ctx, "acme", recs[10:]); err != nil {
+	if _, err := s.Insert(ctx, "acme", recs[10:]); err != nil {
 		t.Fatal(err)
 	}
 	rep := verifyAcme(t, s)
@@ -255,13 +255,13 @@ func TestStore_TwoWritersOfATenantForkItsChainAndVerifySaysWhere(t *testing.T) {
 	t.Cleanup(func() { _ = b.Close() })
 	ctx := tamperCtx(t)
 	recs := chainTestRecords("f", 12)
-	if err := a.Insert(ctx, "acme", recs[:5]); err != nil {
+	if _, err := a.Insert(ctx, "acme", recs[:5]); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Insert(ctx, "acme", recs[5:8]); err != nil { // b reads head 5
+	if _, err := b.Insert(ctx, "acme", recs[5:8]); err != nil { // b reads head 5
 		t.Fatal(err)
 	}
-	if err := a.Insert(ctx, "acme", recs[8:]); err != nil { // a still believes head 5
+	if _, err := a.Insert(ctx, "acme", recs[8:]); err != nil { // a still believes head 5
 		t.Fatal(err)
 	}
 	rep := verifyAcme(t, a)
@@ -279,7 +279,7 @@ func TestStore_UnchainedCoversRowsWrittenSinceChainingBegan(t *testing.T) {
 	plain := openTestStore(t, func(c *Config) { c.Chain = false })
 	ctx := tamperCtx(t)
 	recs := chainTestRecords("u", 6)
-	if err := plain.Insert(ctx, "acme", recs[:2]); err != nil {
+	if _, err := plain.Insert(ctx, "acme", recs[:2]); err != nil {
 		t.Fatal(err)
 	}
 	if ids, err := plain.Unchained(ctx, "acme", 10); err != nil || len(ids) != 0 {
@@ -290,14 +290,14 @@ func TestStore_UnchainedCoversRowsWrittenSinceChainingBegan(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = chained.Close() })
-	if err := chained.Insert(ctx, "acme", recs[2:4]); err != nil {
+	if _, err := chained.Insert(ctx, "acme", recs[2:4]); err != nil {
 		t.Fatal(err)
 	}
 	if rep := verifyAcme(t, chained); !rep.OK || rep.Records != 2 {
 		t.Fatalf("%+v; want OK over the 2 chained records, the 2 older ones not required", rep)
 	}
 	// The chain off again: its rows are outside the chain.
-	if err := plain.Insert(ctx, "acme", recs[4:5]); err != nil {
+	if _, err := plain.Insert(ctx, "acme", recs[4:5]); err != nil {
 		t.Fatal(err)
 	}
 	if ids, err := chained.Unchained(ctx, "acme", 10); err != nil || strings.Join(ids, ",") != recs[4].ID {
@@ -324,7 +324,7 @@ func TestStore_ARecordMovedInTimeIsFound(t *testing.T) {
 	s := openTestStore(t, nil)
 	ctx := tamperCtx(t)
 	recs := chainTestRecords("m", 5)
-	if err := s.Insert(ctx, "acme", recs); err != nil {
+	if _, err := s.Insert(ctx, "acme", recs); err != nil {
 		t.Fatal(err)
 	}
 	chTamper{}.DeleteRecord(t, s, recs[2].ID)
@@ -350,7 +350,7 @@ func TestStore_ChainLinksKeepsAForkAcrossAPageBoundaryTogether(t *testing.T) {
 		recs[i] = record.Record{ID: fmt.Sprintf("p-%04d", i), TenantID: "acme", Level: record.LevelInfo,
 			Timestamp: time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond)}
 	}
-	if err := s.Insert(ctx, "acme", recs); err != nil {
+	if _, err := s.Insert(ctx, "acme", recs); err != nil {
 		t.Fatal(err)
 	}
 	// A second link at seq 1000, the last of the first page.
@@ -413,7 +413,7 @@ func TestMigrate_AddsTheChainTablesToAVersion1Database(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = upgraded.Close() })
-	if err := upgraded.Insert(ctx, "acme", chainTestRecords("v", 3)); err != nil {
+	if _, err := upgraded.Insert(ctx, "acme", chainTestRecords("v", 3)); err != nil {
 		t.Fatal(err)
 	}
 	if rep := verifyAcme(t, upgraded); !rep.OK || rep.Records != 3 {

@@ -46,22 +46,22 @@ const idsPerLookup = 1000
 // that is not the batch's) fails the batch with an error wrapping store.ErrInvalidRecord
 // before anything is written; a server that cannot be reached fails it at once with the
 // connection error. The records are not modified.
-func (s *Store) Insert(ctx context.Context, tenant string, records []record.Record) error {
+func (s *Store) Insert(ctx context.Context, tenant string, records []record.Record) (int, error) {
 	if len(records) == 0 {
-		return nil
+		return 0, nil
 	}
 	if s.closed.Load() {
-		return errClosed
+		return 0, errClosed
 	}
 	d, err := s.dialect(ctx)
 	if err != nil {
-		return fmt.Errorf("clickhousestore: insert %d records: %w", len(records), err)
+		return 0, fmt.Errorf("clickhousestore: insert %d records: %w", len(records), err)
 	}
 	if s.cfg.Chain {
 		// Before the rows get their insert_version: every row written from here on must be
 		// linked, and Unchained tells them by that version.
 		if err := s.ensureChainStart(ctx, d); err != nil {
-			return fmt.Errorf("clickhousestore: insert %d records: %w", len(records), err)
+			return 0, fmt.Errorf("clickhousestore: insert %d records: %w", len(records), err)
 		}
 	}
 	version := insertVersion(time.Now())
@@ -77,11 +77,11 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		case rowTenant == "":
 			rowTenant = record.DefaultTenant
 		case tenant != "" && rowTenant != tenant:
-			return fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: tenant_id %q differs from the batch's tenant %q", i, r.ID, store.ErrInvalidRecord, r.TenantID, tenant)
+			return 0, fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: tenant_id %q differs from the batch's tenant %q", i, r.ID, store.ErrInvalidRecord, r.TenantID, tenant)
 		}
 		row, ts, err := d.encodeRecord(r, rowTenant, version)
 		if err != nil {
-			return fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
+			return 0, fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
 		}
 		key := rowTenant + "\x00" + r.ID // identity is (tenant_id, id)
 		if seen[key] {
@@ -96,12 +96,15 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		}
 		b.add(*r, row, ts)
 	}
+	total := 0
 	for _, t := range order {
-		if err := s.insertTenant(ctx, d, batches[t]); err != nil {
-			return err
+		n, err := s.insertTenant(ctx, d, batches[t])
+		total += n
+		if err != nil {
+			return total, err
 		}
 	}
-	return nil
+	return total, nil
 }
 
 // tenantBatch is one tenant's part of an Insert: a batch for one tenant, the usual case, has
@@ -120,7 +123,9 @@ func (b *tenantBatch) add(r record.Record, row []any, ts int64) {
 	b.minTS, b.maxTS = min(b.minTS, ts), max(b.maxTS, ts)
 }
 
-func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) error {
+// insertTenant writes one tenant's part of a batch and returns how many of its records were
+// not stored before.
+func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) (int, error) {
 	st := s.tenantState(b.tenant)
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -130,19 +135,20 @@ func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) err
 	}
 	existing, err := s.existingIDs(ctx, d, b.tenant, ids, b.minTS, b.maxTS)
 	if err != nil {
-		return fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(ids), d.logs(), err)
+		return 0, fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(ids), d.logs(), err)
 	}
-	if len(existing) < len(ids) {
+	stored := len(ids) - len(existing)
+	if stored > 0 {
 		if err := s.writeRows(ctx, d, b, existing); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if s.cfg.Chain {
 		if err := s.linkBatch(ctx, d, st, b.tenant, b.records, existing); err != nil {
-			return fmt.Errorf("clickhousestore: insert into %s: %w", d.logs(), err)
+			return stored, fmt.Errorf("clickhousestore: insert into %s: %w", d.logs(), err)
 		}
 	}
-	return nil
+	return stored, nil
 }
 
 // writeRows sends the batch's rows that are not stored yet as one native block.

@@ -95,7 +95,7 @@ func insertEventually(t *testing.T, s *Store, recs []record.Record) {
 	t.Helper()
 	var err error
 	for range 5 {
-		if err = s.Insert(context.Background(), "acme", recs); err == nil {
+		if _, err = s.Insert(context.Background(), "acme", recs); err == nil {
 			return
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -112,13 +112,13 @@ func TestStore_InsertFailsFastWhileTheServerIsDownAndRecoversAfter(t *testing.T)
 		c.DialTimeout = time.Second
 	})
 	ctx := context.Background()
-	if err := s.Insert(ctx, "acme", outageRecords("before", 3)); err != nil {
+	if _, err := s.Insert(ctx, "acme", outageRecords("before", 3)); err != nil {
 		t.Fatalf("Insert while up: %v", err)
 	}
 
 	proxy.stop()
 	start := time.Now()
-	err := s.Insert(ctx, "acme", outageRecords("during", 3))
+	_, err := s.Insert(ctx, "acme", outageRecords("during", 3))
 	if err == nil {
 		t.Fatal("Insert succeeded while the server was unreachable")
 	}
@@ -160,7 +160,7 @@ func TestOpen_WithTheServerDownStillStartsAndConnectsLater(t *testing.T) {
 	if s.Layout() != "" {
 		t.Fatalf("Layout = %q before any server answered", s.Layout())
 	}
-	if err := s.Insert(context.Background(), "acme", outageRecords("early", 1)); err == nil {
+	if _, err := s.Insert(context.Background(), "acme", outageRecords("early", 1)); err == nil {
 		t.Fatal("Insert succeeded with no server")
 	}
 
@@ -183,7 +183,7 @@ func TestStore_ADuplicateRowPastTheIDCheckIsHiddenByFinal(t *testing.T) {
 	ctx := context.Background()
 	first := outageRecords("dup", 1)
 	first[0].Message = "first write"
-	if err := s.Insert(ctx, "acme", first); err != nil {
+	if _, err := s.Insert(ctx, "acme", first); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := s.dialect(ctx)

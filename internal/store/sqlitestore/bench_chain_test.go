@@ -29,7 +29,7 @@ func BenchmarkChainCost(b *testing.B) {
 		insertAll := func(s *Store) time.Duration {
 			began := time.Now()
 			for j, batch := range batches {
-				if err := s.Insert(context.Background(), tenants[j], batch); err != nil {
+				if _, err := s.Insert(context.Background(), tenants[j], batch); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -61,7 +61,7 @@ func BenchmarkChainVerify(b *testing.B) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	batches, tenants := benchBatches(rng, 1000, time.Now())
 	for j, batch := range batches {
-		if err := s.Insert(context.Background(), tenants[j], batch); err != nil {
+		if _, err := s.Insert(context.Background(), tenants[j], batch); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -114,7 +114,7 @@ func buildQueryBenchFile(b *testing.B, path string) {
 	}()
 	inserted := 0
 	for tb := range made {
-		if err := s.Insert(context.Background(), tb.tenant, tb.batch); err != nil {
+		if _, err := s.Insert(context.Background(), tb.tenant, tb.batch); err != nil {
 			b.Fatal(err)
 		}
 		if inserted += len(tb.batch); inserted%1_000_000 < len(tb.batch) {

@@ -110,7 +110,8 @@ func BenchmarkInsert(b *testing.B) {
 	for _, size := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			runInsertBenchmark(b, size, func(s *Store, tenant string, batch []record.Record) error {
-				return s.Insert(context.Background(), tenant, batch)
+				_, err := s.Insert(context.Background(), tenant, batch)
+				return err
 			})
 		})
 	}
@@ -186,7 +187,8 @@ func BenchmarkInsertSchemaCost(b *testing.B) {
 					}
 					prepared = s
 				}
-				return s.Insert(context.Background(), tenant, batch)
+				_, err := s.Insert(context.Background(), tenant, batch)
+				return err
 			})
 		})
 	}

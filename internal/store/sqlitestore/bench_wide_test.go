@@ -79,7 +79,7 @@ func BenchmarkInsertWideAttributes(b *testing.B) {
 				batches, tenants := wideBatches(rng, 1000, start.Add(time.Duration(i)*time.Hour))
 				b.StartTimer()
 				for j, batch := range batches {
-					if err := s.Insert(context.Background(), tenants[j], batch); err != nil {
+					if _, err := s.Insert(context.Background(), tenants[j], batch); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -105,9 +105,9 @@ func (p *insertStatements) close() error {
 // tenant's chain in the same transaction, in batch order.
 //
 // The records are not modified.
-func (s *Store) Insert(ctx context.Context, tenant string, records []record.Record) error {
+func (s *Store) Insert(ctx context.Context, tenant string, records []record.Record) (int, error) {
 	if len(records) == 0 {
-		return nil
+		return 0, nil
 	}
 	args := make([]any, 0, len(records)*columnCount)
 	rowTenants := make([]string, len(records))
@@ -120,13 +120,13 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		case rowTenant == "":
 			rowTenant = record.DefaultTenant
 		case tenant != "" && rowTenant != tenant:
-			return fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: tenant_id %q differs from the batch's tenant %q", i, r.ID, store.ErrInvalidRecord, r.TenantID, tenant)
+			return 0, fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: tenant_id %q differs from the batch's tenant %q", i, r.ID, store.ErrInvalidRecord, r.TenantID, tenant)
 		}
 		rowTenants[i] = rowTenant
 		var err error
 		if args, err = encodeRecord(args, r, rowTenant); err != nil {
 			// No id, a time out of range: retrying cannot help, so the DLQ sets it aside at once.
-			return fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
+			return 0, fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
 		}
 	}
 
@@ -135,25 +135,25 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	chained := s.cfg.Chain
 	full, err := s.inserts.get(ctx, min(rowsPerStatement, len(records)), chained)
 	if err != nil {
-		return fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
+		return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
 	}
 	tail := full
 	if rest := len(records) % rowsPerStatement; rest != 0 && len(records) > rowsPerStatement {
 		if tail, err = s.inserts.get(ctx, rest, chained); err != nil {
-			return fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
+			return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
 		}
 	}
 
 	var linksFull *sql.Stmt
 	if chained && len(records) >= linksPerStatement {
 		if linksFull, err = s.inserts.prepare(ctx, insertLinksSQL(linksPerStatement)); err != nil {
-			return fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
+			return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
 		}
 	}
 
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlitestore: insert: begin: %w", err)
+		return 0, fmt.Errorf("sqlitestore: insert: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 
@@ -162,45 +162,55 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	if chained {
 		inserted = make(map[string]bool, len(records))
 	}
+	total := 0
 	for start := 0; start < len(records); start += rowsPerStatement {
 		n := min(rowsPerStatement, len(records)-start)
 		st := full
 		if n < rowsPerStatement {
 			st = tail
 		}
-		if err := execInsert(ctx, tx.StmtContext(ctx, st), args[start*perRow:(start+n)*perRow], inserted); err != nil {
-			return fmt.Errorf("sqlitestore: insert: records %d to %d: %w", start, start+n-1, err)
+		stored, err := execInsert(ctx, tx.StmtContext(ctx, st), args[start*perRow:(start+n)*perRow], inserted)
+		if err != nil {
+			return 0, fmt.Errorf("sqlitestore: insert: records %d to %d: %w", start, start+n-1, err)
 		}
+		total += stored
 	}
 	if chained {
 		if err := s.appendLinks(ctx, tx, linksFull, records, rowTenants, inserted); err != nil {
-			return fmt.Errorf("sqlitestore: insert: %w", err)
+			return 0, fmt.Errorf("sqlitestore: insert: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlitestore: insert: commit: %w", err)
+		return 0, fmt.Errorf("sqlitestore: insert: commit: %w", err)
 	}
-	return nil
+	return total, nil
 }
 
-// execInsert runs one insert statement; with inserted not nil, the statement returns the ids
-// it stored, which are added to inserted.
-func execInsert(ctx context.Context, st *sql.Stmt, args []any, inserted map[string]bool) error {
+// execInsert runs one insert statement and returns how many rows it stored (replays are
+// skipped by the conflict clause); with inserted not nil, the statement returns the ids it
+// stored, which are added to inserted.
+func execInsert(ctx context.Context, st *sql.Stmt, args []any, inserted map[string]bool) (int, error) {
 	if inserted == nil {
-		_, err := st.ExecContext(ctx, args...)
-		return err
+		res, err := st.ExecContext(ctx, args...)
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		return int(n), err
 	}
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rows.Close()
+	n := 0
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return err
+			return 0, err
 		}
 		inserted[id] = true
+		n++
 	}
-	return rows.Err()
+	return n, rows.Err()
 }

@@ -42,7 +42,7 @@ func TestInsert_BatchesOfEverySizeAroundTheStatementWidthAreStoredWhole(t *testi
 	total := 0
 	for _, n := range []int{1, 49, 50, 51, 100, 137} {
 		recs := records(fmt.Sprintf("size%d", n), n)
-		if err := s.Insert(context.Background(), "acme", recs); err != nil {
+		if _, err := s.Insert(context.Background(), "acme", recs); err != nil {
 			t.Fatalf("Insert %d records: %v", n, err)
 		}
 		total += n
@@ -73,7 +73,7 @@ func TestInsert_ValuesJSONCannotHoldAreStoredNotRefused(t *testing.T) {
 		ID: "nan", Timestamp: t0, Level: record.LevelInfo, DurationMS: math.NaN(),
 		Attributes: map[string]any{"ratio": math.NaN(), "nested": map[string]any{"limit": math.Inf(1)}, "ok": "yes"},
 	}
-	if err := s.Insert(context.Background(), "acme", []record.Record{r}); err != nil {
+	if _, err := s.Insert(context.Background(), "acme", []record.Record{r}); err != nil {
 		t.Fatalf("Insert with NaN and Inf values: %v", err)
 	}
 	got, err := s.Get(context.Background(), "acme", "nan")
@@ -107,7 +107,7 @@ func TestInsert_RefusesRecordsItCannotStoreFaithfully(t *testing.T) {
 			s := openTemp(t)
 			recs := records("bad", 3)
 			tc.mutate(&recs[2])
-			err := s.Insert(context.Background(), "acme", recs)
+			_, err := s.Insert(context.Background(), "acme", recs)
 			if err == nil || !strings.Contains(err.Error(), tc.reason) || !strings.Contains(err.Error(), "record 2") {
 				t.Fatalf("Insert = %v, want an error about record 2 saying %q", err, tc.reason)
 			}
@@ -120,7 +120,7 @@ func TestInsert_RefusesRecordsItCannotStoreFaithfully(t *testing.T) {
 
 func TestInsert_ARecordWithoutAnyTenantGoesToTheDefaultTenant(t *testing.T) {
 	s := openTemp(t)
-	if err := s.Insert(context.Background(), "", records("nt", 1)); err != nil {
+	if _, err := s.Insert(context.Background(), "", records("nt", 1)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Get(context.Background(), record.DefaultTenant, "nt-0000")
@@ -136,7 +136,7 @@ func TestInsert_StoresJSONAsWritten(t *testing.T) {
 	s := openTemp(t)
 	r := records("json", 1)
 	r[0].Attributes = map[string]any{"html": "<b>a & b</b>"}
-	if err := s.Insert(context.Background(), "acme", r); err != nil {
+	if _, err := s.Insert(context.Background(), "acme", r); err != nil {
 		t.Fatal(err)
 	}
 	var attrs, tags string
@@ -152,7 +152,7 @@ func TestInsert_HonoursACancelledContext(t *testing.T) {
 	s := openTemp(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.Insert(ctx, "acme", records("ctx", 3)); !errors.Is(err, context.Canceled) {
+	if _, err := s.Insert(ctx, "acme", records("ctx", 3)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Insert with a cancelled context = %v, want context.Canceled", err)
 	}
 }
@@ -165,7 +165,7 @@ func TestFTS_StaysInStepWithTheTableThroughReplaysAndDeletes(t *testing.T) {
 	recs := records("fts", 120)
 	recs[7].Message = "quarantined upload"
 	for range 2 {
-		if err := s.Insert(ctx, "acme", recs); err != nil {
+		if _, err := s.Insert(ctx, "acme", recs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -207,7 +207,7 @@ func TestQuery_BothSearchPlansReturnTheSamePages(t *testing.T) {
 				batch = append(batch, r)
 			}
 		}
-		if err := s.Insert(ctx, tenant, batch); err != nil {
+		if _, err := s.Insert(ctx, tenant, batch); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -108,7 +108,7 @@ func TestMigrate_UpgradesAFileAndKeepsItsRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := record.Record{ID: "kept", Timestamp: time.Now(), Level: record.LevelInfo, Message: "written at v1"}
-	if err := s.Insert(context.Background(), "acme", []record.Record{rec}); err != nil {
+	if _, err := s.Insert(context.Background(), "acme", []record.Record{rec}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -279,7 +279,7 @@ func TestMigrate_Version4StartsTheChainAfterTheRecordsItFinds(t *testing.T) {
 	if ids, err := s.Unchained(ctx, "acme", 10); err != nil || len(ids) != 0 {
 		t.Fatalf("Unchained after the upgrade = %v, %v; want none", ids, err)
 	}
-	if err := s.Insert(ctx, "acme", []record.Record{{ID: "v4-row", Timestamp: time.Unix(2, 0), Level: record.LevelInfo}}); err != nil {
+	if _, err := s.Insert(ctx, "acme", []record.Record{{ID: "v4-row", Timestamp: time.Unix(2, 0), Level: record.LevelInfo}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.write.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id) VALUES ('forged', 3, 3, 2, 'acme')`); err != nil {
@@ -337,7 +337,7 @@ func TestMigrate_Version5KeysRecordsByTenantAndIDAndKeepsEveryRow(t *testing.T) 
 	}
 	// acme's v4-000 is taken; globex may now store its own record of that id.
 	theirs := record.Record{ID: "v4-000", TenantID: "globex", Timestamp: time.Unix(9, 0), Level: record.LevelInfo, Message: "globex's own"}
-	if err := s.Insert(ctx, "globex", []record.Record{theirs}); err != nil {
+	if _, err := s.Insert(ctx, "globex", []record.Record{theirs}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Get(ctx, "globex", "v4-000")

@@ -49,7 +49,7 @@ func TestPrune_ChunkBoundariesNeitherMissNorOverreachRows(t *testing.T) {
 	s := openTemp(t)
 	s.pruneChunkRows = 7
 	recs := agedRecords("c", "acme", 600, 0)
-	if err := s.Insert(context.Background(), "acme", recs); err != nil {
+	if _, err := s.Insert(context.Background(), "acme", recs); err != nil {
 		t.Fatal(err)
 	}
 	policy := store.RetentionPolicy{
@@ -103,7 +103,7 @@ func TestPrune_ANewFileReturnsFreedPagesToTheFileSystem(t *testing.T) {
 		t.Fatalf("auto_vacuum = %d (%v), want INCREMENTAL (2)", mode, err)
 	}
 	for i := range 3 {
-		if err := s.Insert(context.Background(), "acme", agedRecords(fmt.Sprintf("v%d", i), "acme", 1000, 1000)); err != nil {
+		if _, err := s.Insert(context.Background(), "acme", agedRecords(fmt.Sprintf("v%d", i), "acme", 1000, 1000)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,7 +154,7 @@ func TestPrune_AFileWithoutIncrementalVacuumIsPrunedAndLeftInItsMode(t *testing.
 	if err := s.write.QueryRow(`PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != 0 {
 		t.Fatalf("auto_vacuum = %d (%v), want the file's NONE (0) kept", mode, err)
 	}
-	if err := s.Insert(context.Background(), "acme", agedRecords("old", "acme", 300, 500)); err != nil {
+	if _, err := s.Insert(context.Background(), "acme", agedRecords("old", "acme", 300, 500)); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Prune(context.Background(), store.RetentionPolicy{Default: time.Nanosecond}, pruneNow.Add(time.Hour))
@@ -169,7 +169,7 @@ func TestPrune_AFileWithoutIncrementalVacuumIsPrunedAndLeftInItsMode(t *testing.
 func TestPrune_StopsBetweenChunksWhenCancelledAndReportsWhatItRemoved(t *testing.T) {
 	s := openTemp(t)
 	s.pruneChunkRows = 10
-	if err := s.Insert(context.Background(), "acme", agedRecords("x", "acme", 100, 0)); err != nil {
+	if _, err := s.Insert(context.Background(), "acme", agedRecords("x", "acme", 100, 0)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -187,7 +187,7 @@ func TestPrune_StopsBetweenChunksWhenCancelledAndReportsWhatItRemoved(t *testing
 func TestPrune_InsertsProceedBetweenChunks(t *testing.T) {
 	s := openTemp(t)
 	s.pruneChunkRows = 50
-	if err := s.Insert(context.Background(), "acme", agedRecords("old", "acme", 3000, 200)); err != nil {
+	if _, err := s.Insert(context.Background(), "acme", agedRecords("old", "acme", 3000, 200)); err != nil {
 		t.Fatal(err)
 	}
 	var (
@@ -207,7 +207,7 @@ func TestPrune_InsertsProceedBetweenChunks(t *testing.T) {
 			}
 			ts := pruneNow.Add(time.Duration(i) * time.Second)
 			r := record.Record{ID: fmt.Sprintf("new-%d", i), Timestamp: ts, Level: record.LevelInfo}
-			if insErr = s.Insert(context.Background(), "acme", []record.Record{r}); insErr != nil {
+			if _, insErr = s.Insert(context.Background(), "acme", []record.Record{r}); insErr != nil {
 				return
 			}
 			inserted++

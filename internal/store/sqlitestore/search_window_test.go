@@ -34,7 +34,7 @@ func TestSearchCommonWords_PagesAreExactWhateverTheWindow(t *testing.T) {
 			TenantID: []string{"acme", "globex"}[i%2], Message: msg, UserID: fmt.Sprintf("u%d", i%5)})
 	}
 	for start := 0; start < len(recs); start += 50 {
-		if err := s.Insert(context.Background(), "", recs[start:start+50]); err != nil {
+		if _, err := s.Insert(context.Background(), "", recs[start:start+50]); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -59,7 +59,7 @@ func TestStore_AnUndecodableRowIsFlaggedAndNeverFailsAPage(t *testing.T) {
 		good = append(good, record.Record{ID: fmt.Sprintf("good-%d", i), TenantID: "acme", Timestamp: base.Add(time.Duration(i) * time.Second),
 			Level: record.LevelInfo, TraceID: "0102030405060708090a0b0c0d0e0f10", Attributes: map[string]any{"k": "v"}})
 	}
-	if err := s.Insert(ctx, "acme", good); err != nil {
+	if _, err := s.Insert(ctx, "acme", good); err != nil {
 		t.Fatal(err)
 	}
 	deep := strings.Repeat(`{"x":`, 10_001) + "1" + strings.Repeat("}", 10_001)

@@ -248,9 +248,9 @@ func (p *PerTenant) Migrate(ctx context.Context) error {
 // with tenant "" holding several tenants is one transaction per tenant: if a later one fails,
 // the earlier ones stay committed, and a retry of the whole batch is harmless because inserts
 // are idempotent by id.
-func (p *PerTenant) Insert(ctx context.Context, tenant string, records []record.Record) error {
+func (p *PerTenant) Insert(ctx context.Context, tenant string, records []record.Record) (int, error) {
 	if len(records) == 0 {
-		return nil
+		return 0, nil
 	}
 	groups := map[string][]record.Record{}
 	var order []string
@@ -263,23 +263,28 @@ func (p *PerTenant) Insert(ctx context.Context, tenant string, records []record.
 		case rowTenant == "":
 			rowTenant = record.DefaultTenant
 		case tenant != "" && rowTenant != tenant:
-			return fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: tenant_id %q differs from the batch's tenant %q", i, r.ID, store.ErrInvalidRecord, r.TenantID, tenant)
+			return 0, fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: tenant_id %q differs from the batch's tenant %q", i, r.ID, store.ErrInvalidRecord, r.TenantID, tenant)
 		}
 		if err := ValidTenantID(rowTenant); err != nil {
-			return fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
+			return 0, fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
 		}
 		if _, ok := groups[rowTenant]; !ok {
 			order = append(order, rowTenant)
 		}
 		groups[rowTenant] = append(groups[rowTenant], *r)
 	}
+	total := 0
 	for _, t := range order {
-		err := p.withTenant(ctx, t, true, func(st *Store) error { return st.Insert(ctx, t, groups[t]) })
-		if err != nil {
+		err := p.withTenant(ctx, t, true, func(st *Store) error {
+			n, err := st.Insert(ctx, t, groups[t])
+			total += n
 			return err
+		})
+		if err != nil {
+			return total, err
 		}
 	}
-	return nil
+	return total, nil
 }
 
 // Query returns one page of f. For one tenant it is that file's Query.

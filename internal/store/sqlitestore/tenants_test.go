@@ -74,12 +74,12 @@ func TestPerTenant_KeepsOneFilePerTenantAndNoFileForReads(t *testing.T) {
 	p := openPerTenant(t, 5)
 	ctx := context.Background()
 	for _, tenant := range []string{"acme", "globex"} {
-		if err := p.Insert(ctx, tenant, []record.Record{{ID: tenant + "-1", Timestamp: time.Now(), Level: record.LevelInfo}}); err != nil {
+		if _, err := p.Insert(ctx, tenant, []record.Record{{ID: tenant + "-1", Timestamp: time.Now(), Level: record.LevelInfo}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A record without a tenant in a batch without one goes to the default tenant's file.
-	if err := p.Insert(ctx, "", []record.Record{{ID: "anon", Timestamp: time.Now(), Level: record.LevelInfo}}); err != nil {
+	if _, err := p.Insert(ctx, "", []record.Record{{ID: "anon", Timestamp: time.Now(), Level: record.LevelInfo}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.Query(ctx, store.Filter{TenantID: "initech"}, store.Page{}); err != nil {
@@ -104,7 +104,7 @@ func TestPerTenant_RefusesTenantIDsThatCouldEscapeTheDirectory(t *testing.T) {
 	bad := []string{"..", ".", "../evil", "a/b", `a\b`, "a b", "ünï", "x\x00y", strings.Repeat("a", 129), "/etc/passwd"}
 	for _, tenant := range bad {
 		t.Run(fmt.Sprintf("tenant %q", tenant), func(t *testing.T) {
-			err := p.Insert(ctx, tenant, []record.Record{{ID: "x", Timestamp: time.Now(), Level: record.LevelInfo}})
+			_, err := p.Insert(ctx, tenant, []record.Record{{ID: "x", Timestamp: time.Now(), Level: record.LevelInfo}})
 			if !errors.Is(err, store.ErrInvalidRecord) {
 				t.Errorf("Insert = %v, want ErrInvalidRecord", err)
 			}
@@ -143,7 +143,7 @@ func TestPerTenant_KeepsAtMostMaxActiveFilesOpen(t *testing.T) {
 	ctx := context.Background()
 	for i := range 6 {
 		tenant := fmt.Sprintf("t%d", i)
-		if err := p.Insert(ctx, tenant, []record.Record{{ID: tenant, Timestamp: time.Now(), Level: record.LevelInfo}}); err != nil {
+		if _, err := p.Insert(ctx, tenant, []record.Record{{ID: tenant, Timestamp: time.Now(), Level: record.LevelInfo}}); err != nil {
 			t.Fatal(err)
 		}
 		if n := p.openFiles(); n > 2 {
@@ -196,7 +196,7 @@ func TestPerTenant_EvictionUnderConcurrentUseLosesNothing(t *testing.T) {
 			defer wg.Done()
 			for b := range batches {
 				recs := []record.Record{{ID: fmt.Sprintf("%s-%d", tenant, b), Timestamp: time.Now(), Level: record.LevelWarn, Message: "concurrent"}}
-				if err := p.Insert(context.Background(), tenant, recs); err != nil {
+				if _, err := p.Insert(context.Background(), tenant, recs); err != nil {
 					errs <- err
 				}
 			}
@@ -231,7 +231,7 @@ func TestPerTenant_PruneRunsOverEveryTenantFile(t *testing.T) {
 	p := openPerTenant(t, 1)
 	ctx := context.Background()
 	for _, tenant := range []string{"acme", "globex", "initech"} {
-		if err := p.Insert(ctx, tenant, agedRecords(tenant, tenant, 30, 0)); err != nil {
+		if _, err := p.Insert(ctx, tenant, agedRecords(tenant, tenant, 30, 0)); err != nil {
 			t.Fatal(err)
 		}
 	}

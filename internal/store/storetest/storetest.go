@@ -89,7 +89,7 @@ func ctx(t *testing.T) context.Context {
 
 func mustInsert(t *testing.T, s store.Store, tenant string, recs []record.Record) {
 	t.Helper()
-	if err := s.Insert(ctx(t), tenant, recs); err != nil {
+	if _, err := s.Insert(ctx(t), tenant, recs); err != nil {
 		t.Fatalf("Insert(%q, %d records): %v", tenant, len(recs), err)
 	}
 }
@@ -250,7 +250,7 @@ func testTenantMismatch(t *testing.T, open Open) {
 	s := open(t)
 	recs := simpleRecords("mix", "acme", 3, time.Second)
 	recs[1].TenantID = "globex"
-	err := s.Insert(ctx(t), "acme", recs)
+	_, err := s.Insert(ctx(t), "acme", recs)
 	if err == nil {
 		t.Fatal("Insert accepted a globex record in an acme batch")
 	}
@@ -265,7 +265,7 @@ func testTenantMismatch(t *testing.T, open Open) {
 
 func testEmptyInsert(t *testing.T, open Open) {
 	s := open(t)
-	if err := s.Insert(ctx(t), "acme", nil); err != nil {
+	if _, err := s.Insert(ctx(t), "acme", nil); err != nil {
 		t.Fatalf("Insert(nil): %v", err)
 	}
 	if res := mustQuery(t, s, store.Filter{}, store.Page{}); len(res.Records) != 0 || res.NextCursor != "" {
@@ -456,7 +456,7 @@ func testCursorStability(t *testing.T, open Open) {
 				}
 				batch[i] = record.Record{ID: fmt.Sprintf("%s-%d-%d", prefix, n, i), Timestamp: ts, ObservedTimestamp: ts, Level: record.LevelInfo}
 			}
-			if err := s.Insert(context.Background(), "acme", batch); err != nil {
+			if _, err := s.Insert(context.Background(), "acme", batch); err != nil {
 				failure.Store(err)
 				return
 			}
@@ -691,7 +691,7 @@ func testConcurrency(t *testing.T, open Open) {
 			defer wg.Done()
 			tenant := fmt.Sprintf("tenant-%d", w)
 			for b := 0; b < batches; b++ {
-				if err := s.Insert(context.Background(), tenant, simpleRecords(fmt.Sprintf("w%d-b%d", w, b), tenant, perBatch, time.Millisecond)); err != nil {
+				if _, err := s.Insert(context.Background(), tenant, simpleRecords(fmt.Sprintf("w%d-b%d", w, b), tenant, perBatch, time.Millisecond)); err != nil {
 					errs <- err
 				}
 			}
@@ -734,7 +734,7 @@ func testCloseTwice(t *testing.T, open Open) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := s.Insert(ctx(t), "acme", simpleRecords("closed", "acme", 1, time.Second)); err == nil {
+	if _, err := s.Insert(ctx(t), "acme", simpleRecords("closed", "acme", 1, time.Second)); err == nil {
 		t.Error("Insert after Close succeeded")
 	}
 }
