@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
@@ -16,15 +16,23 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
-// exitTampered is verify's answer when a chain is broken: the check ran and found something,
-// which a script must tell apart from a check that could not run (1).
-const exitTampered = 3
+// Verify's answers beyond 0 (every chain intact and every signature checked or absent) and
+// 1 (the check could not run): exitTampered when a chain is broken, exitUnknownKeys when every
+// chain is intact but some checkpoints are signed by keys not given with --public-key, so
+// that part of the history is not vouched for by a signature (pass the older public keys).
+const (
+	exitTampered    = 3
+	exitUnknownKeys = 4
+)
 
 // defaultDB is the database of the collector's default configuration.
 const defaultDB = "./data/audit.db"
 
-// errTampered carries verify's finding to exitCode's caller.
-var errTampered = errors.New("tampering found")
+// errTampered and errUnknownKeys carry verify's findings to exitCode's caller.
+var (
+	errTampered    = errors.New("tampering found")
+	errUnknownKeys = errors.New("some checkpoints are signed by keys that were not given")
+)
 
 func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("auditctl verify", flag.ContinueOnError)
@@ -32,7 +40,11 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	db := fs.String("db", defaultDB, "the SQLite database (single_database tenancy)")
 	tenantsDir := fs.String("tenants-dir", "", "the directory of database_per_tenant files (instead of --db)")
 	tenant := fs.String("tenant", "", "verify only this tenant (default: every tenant with a chain)")
-	pubFile := fs.String("public-key", "", "the Ed25519 public key (PEM) that signed the checkpoints")
+	var pubFiles []string
+	fs.Func("public-key", "an Ed25519 public key (PEM) that signed checkpoints; repeat it for the keys used before a rotation", func(v string) error {
+		pubFiles = append(pubFiles, v)
+		return nil
+	})
 	cpDir := fs.String("checkpoint-dir", "", "checkpoint files kept outside the database, checked too")
 	start := fs.String("start", "", "RFC 3339: from the last checkpoint at or before this time")
 	end := fs.String("end", "", "RFC 3339: up to the first checkpoint at or after this time")
@@ -48,18 +60,22 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitCode(err, stdout, stderr)
 	}
-	err = verify(verifyOptions{db: *db, tenantsDir: *tenantsDir, tenant: *tenant, pubFile: *pubFile,
+	err = verify(verifyOptions{db: *db, tenantsDir: *tenantsDir, tenant: *tenant, pubFiles: pubFiles,
 		cpDir: *cpDir, rng: rng, asJSON: *asJSON}, stdout, stderr)
-	if errors.Is(err, errTampered) {
+	switch {
+	case errors.Is(err, errTampered):
 		return exitTampered
+	case errors.Is(err, errUnknownKeys):
+		return exitUnknownKeys
 	}
 	return exitCode(err, stdout, stderr)
 }
 
 type verifyOptions struct {
-	db, tenantsDir, tenant, pubFile, cpDir string
-	rng                                    chain.Range
-	asJSON                                 bool
+	db, tenantsDir, tenant, cpDir string
+	pubFiles                      []string
+	rng                           chain.Range
+	asJSON                        bool
 }
 
 func parseRange(start, end string) (chain.Range, error) {
@@ -82,13 +98,15 @@ func parseRange(start, end string) (chain.Range, error) {
 
 func verify(o verifyOptions, stdout, stderr io.Writer) error {
 	ctx := context.Background()
-	var pub ed25519.PublicKey
-	if o.pubFile != "" {
-		var err error
-		if pub, err = chain.LoadPublicKey(o.pubFile); err != nil {
+	keys := chain.Keyring{}
+	for _, path := range o.pubFiles {
+		pub, err := chain.LoadPublicKey(path)
+		if err != nil {
 			return err
 		}
-	} else if !o.asJSON {
+		keys[chain.KeyID(pub)] = pub
+	}
+	if len(keys) == 0 && !o.asJSON {
 		fmt.Fprintln(stderr, "auditctl: no --public-key: checkpoint signatures are not checked, so a rewritten chain is not detected")
 	}
 	st, err := openForVerify(ctx, o)
@@ -105,7 +123,7 @@ func verify(o verifyOptions, stdout, stderr io.Writer) error {
 			return errors.New("verify: no tenant has a chain in this database")
 		}
 	}
-	broken := false
+	broken, unknown := false, false
 	for _, t := range tenants {
 		var src chain.Source = st
 		if o.cpDir != "" {
@@ -115,15 +133,19 @@ func verify(o verifyOptions, stdout, stderr io.Writer) error {
 			}
 			src = chain.WithCheckpoints(src, files)
 		}
-		rep, err := chain.Verify(ctx, src, pub, t, o.rng)
+		rep, err := chain.Verify(ctx, src, keys, t, o.rng)
 		if err != nil {
 			return fmt.Errorf("verify %s: %w", t, err)
 		}
 		broken = broken || !rep.OK
+		unknown = unknown || len(rep.UnknownKeys) > 0
 		printReport(stdout, rep, o.asJSON)
 	}
-	if broken {
+	switch {
+	case broken:
 		return errTampered
+	case unknown:
+		return errUnknownKeys
 	}
 	return nil
 }
@@ -157,6 +179,22 @@ func printReport(w io.Writer, rep chain.Report, asJSON bool) {
 		map[bool]string{true: "checked", false: "NOT checked"}[rep.Signed], rep.UnsignedTail, rep.RecordsPerSecond)
 	if rep.FirstBroken != nil {
 		fmt.Fprintf(w, "  first break: %s\n", rep.FirstBroken)
+	}
+	if !rep.Signed {
+		return
+	}
+	// What vouches for which part of the chain, so that history written before signing was
+	// turned on, or signed by a key not given, is never mistaken for signed history.
+	if rep.SignedThrough > 0 {
+		fmt.Fprintf(w, "  seq 1-%d: protected by a verified signature (a signed head covers every link before it)\n", rep.SignedThrough)
+	} else {
+		fmt.Fprintln(w, "  no checkpoint is signed by a given key: nothing is protected by a signature")
+	}
+	for _, sp := range rep.Coverage {
+		fmt.Fprintf(w, "  seq %d-%d: checkpointed, %s\n", sp.From, sp.To, sp.By)
+	}
+	if len(rep.UnknownKeys) > 0 {
+		fmt.Fprintf(w, "  signed by keys not given (pass their public keys with --public-key): %s\n", strings.Join(rep.UnknownKeys, ", "))
 	}
 }
 

@@ -109,3 +109,57 @@ func TestVerify_RefusesWhatItCannotCheck(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
 }
+
+// A history as the README's steps leave it: records checkpointed unsigned (the default), then
+// a key made and configured, then more records signed by it, then a rotation to a second key.
+func TestVerify_SigningTurnedOnLaterThenRotatedVerifiesAndSaysWhatIsCovered(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	for _, k := range []string{"first", "second"} {
+		if code := run([]string{"chain", "keygen", "--out", filepath.Join(dir, k)}, &out, &errOut); code != exitOK {
+			t.Fatalf("keygen: %s", errOut.String())
+		}
+	}
+	first, err := chain.LoadPrivateKey(filepath.Join(dir, "first.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := chain.LoadPrivateKey(filepath.Join(dir, "second.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sqlitestore.DefaultConfig()
+	cfg.Path = filepath.Join(dir, "audit.db")
+	st, err := sqlitestore.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step, signer := range []*chain.Signer{nil, chain.NewSigner(first), chain.NewSigner(second)} {
+		recs := make([]record.Record, 10)
+		for i := range recs {
+			recs[i] = record.Record{ID: fmt.Sprintf("r-%d-%02d", step, i), Timestamp: time.Unix(int64(1000+10*step+i), 0), Level: record.LevelInfo, Message: "m"}
+		}
+		if _, err := st.Insert(context.Background(), "acme", recs); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := store.WriteCheckpoint(context.Background(), st, signer, "acme", chain.KindPeriodic, nil, 0, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	out.Reset()
+	code := run([]string{"verify", "--db", cfg.Path, "--public-key", filepath.Join(dir, "first.pub.pem"), "--public-key", filepath.Join(dir, "second.pub.pem")}, &out, &errOut)
+	if code != exitOK || !strings.Contains(out.String(), "acme OK: 30 records checked") ||
+		!strings.Contains(out.String(), "seq 1-30: protected by a verified signature") ||
+		!strings.Contains(out.String(), "seq 1-10: checkpointed, unsigned") {
+		t.Fatalf("exit %d, stdout %q; want OK with the unsigned start and the signed coverage said", code, out.String())
+	}
+
+	// Only the new key at hand: intact, but what the first key signed is not vouched for.
+	out.Reset()
+	code = run([]string{"verify", "--db", cfg.Path, "--public-key", filepath.Join(dir, "second.pub.pem")}, &out, &errOut)
+	if code != exitUnknownKeys || !strings.Contains(out.String(), "acme OK") || !strings.Contains(out.String(), "signed by keys not given") {
+		t.Fatalf("exit %d, stdout %q; want exit %d, OK, and the missing key named", code, out.String(), exitUnknownKeys)
+	}
+}

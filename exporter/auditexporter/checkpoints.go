@@ -2,7 +2,6 @@ package auditexporter
 
 import (
 	"context"
-	"crypto/ed25519"
 	"sync"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 type checkpointer struct {
 	cs       store.ChainStore
 	signer   *chain.Signer // nil: unsigned checkpoints
+	keys     chain.Keyring // what verify accepts: the signer's key and public_key_files
 	every    int
 	interval time.Duration
 	dir      string
@@ -35,9 +35,9 @@ type checkpointer struct {
 	done    chan struct{}
 }
 
-func newCheckpointer(cs store.ChainStore, signer *chain.Signer, cfg TamperEvidenceConfig, logger *zap.Logger, now func() time.Time) *checkpointer {
+func newCheckpointer(cs store.ChainStore, signer *chain.Signer, keys chain.Keyring, cfg TamperEvidenceConfig, logger *zap.Logger, now func() time.Time) *checkpointer {
 	return &checkpointer{
-		cs: cs, signer: signer, every: cfg.CheckpointEveryRecords, interval: cfg.CheckpointInterval,
+		cs: cs, signer: signer, keys: keys, every: cfg.CheckpointEveryRecords, interval: cfg.CheckpointInterval,
 		dir: cfg.CheckpointDir, logger: logger, now: now,
 		pending: map[string]int{}, since: map[string]time.Time{}, signed: map[string]uint64{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
@@ -158,9 +158,5 @@ func (c *checkpointer) verify(ctx context.Context, tenant string, r chain.Range)
 		}
 		src = chain.WithCheckpoints(src, files)
 	}
-	var pub ed25519.PublicKey
-	if c.signer != nil {
-		pub = c.signer.PublicKey()
-	}
-	return chain.Verify(ctx, src, pub, tenant, r)
+	return chain.Verify(ctx, src, c.keys, tenant, r)
 }

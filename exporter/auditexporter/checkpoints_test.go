@@ -111,7 +111,7 @@ func TestCheckpoints_EveryNRecordsThenAtShutdown(t *testing.T) {
 	if len(files) != len(stored) || len(files) < 3 {
 		t.Fatalf("%d checkpoint files and %d stored checkpoints; want the same, at least 3", len(files), len(stored))
 	}
-	rep, err = chain.Verify(context.Background(), st, pub, "acme", chain.Range{})
+	rep, err = chain.Verify(context.Background(), st, chain.NewKeyring(pub), "acme", chain.Range{})
 	if err != nil {
 		t.Fatal(err)
 	}

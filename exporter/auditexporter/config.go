@@ -109,6 +109,10 @@ type TamperEvidenceConfig struct {
 	// `openssl genpkey -algorithm ed25519`). Empty: checkpoints are unsigned, which catches
 	// damage and naive edits but not someone who rewrites the chain.
 	SigningKeyFile string `mapstructure:"signing_key_file"`
+	// PublicKeyFiles are more Ed25519 public keys (PKIX PEM) whose signatures the verify
+	// endpoint accepts: the keys of earlier signing_key_files, after a rotation or a lost
+	// private key, so that the history they signed still verifies as signed.
+	PublicKeyFiles []string `mapstructure:"public_key_files"`
 	// CheckpointEveryRecords and CheckpointInterval: a tenant's head is checkpointed after this
 	// many new records, or this long after its first record since the last checkpoint,
 	// whichever comes first. Records after the last checkpoint are the part of the chain that

@@ -197,7 +197,18 @@ func (e *auditExporter) startCheckpoints() error {
 	} else {
 		e.logger.Warn("tamper_evidence.signing_key_file is not set: chain checkpoints are unsigned, so someone who can write the database could rewrite the chain undetected")
 	}
-	e.checkpoints = newCheckpointer(cs, signer, te, e.logger, e.now)
+	keys := chain.Keyring{}
+	if signer != nil {
+		keys = chain.NewKeyring(signer.PublicKey())
+	}
+	for i, path := range te.PublicKeyFiles {
+		pub, err := chain.LoadPublicKey(path)
+		if err != nil {
+			return fmt.Errorf("auditexporter: tamper_evidence.public_key_files[%d]: %w", i, err)
+		}
+		keys[chain.KeyID(pub)] = pub
+	}
+	e.checkpoints = newCheckpointer(cs, signer, keys, te, e.logger, e.now)
 	e.checkpoints.start()
 	return nil
 }

@@ -177,7 +177,7 @@ func trail(t *testing.T, n int) (*memSource, *Signer) {
 
 func verify(t *testing.T, m *memSource, pub ed25519.PublicKey) Report {
 	t.Helper()
-	rep, err := Verify(context.Background(), m, pub, "acme", Range{})
+	rep, err := Verify(context.Background(), m, NewKeyring(pub), "acme", Range{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestVerify_RangeStartsAtACheckpoint(t *testing.T) {
 	r := m.records["rec-003"]
 	r.Message = "x"
 	m.records["rec-003"] = r
-	rep, err := Verify(context.Background(), m, signer.PublicKey(), "acme",
+	rep, err := Verify(context.Background(), m, NewKeyring(signer.PublicKey()), "acme",
 		Range{Start: t0.Add(21 * time.Minute), End: t0.Add(29 * time.Minute)})
 	if err != nil {
 		t.Fatal(err)
@@ -364,7 +364,7 @@ func TestCheckpointFiles_PinTheChainWhenTheDatabaseLosesItsCheckpoints(t *testin
 	if rep := verify(t, m, signer.PublicKey()); !rep.OK {
 		t.Fatalf("without checkpoints the rewritten chain should verify, got %+v", rep)
 	}
-	rep, err := Verify(context.Background(), WithCheckpoints(m, files), signer.PublicKey(), "acme", Range{})
+	rep, err := Verify(context.Background(), WithCheckpoints(m, files), NewKeyring(signer.PublicKey()), "acme", Range{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,17 +50,18 @@ func (b Break) String() string {
 
 // Reasons a verification fails.
 const (
-	ReasonRecordAltered      = "record altered: its content no longer matches its chain link"
-	ReasonRecordDeleted      = "record deleted: missing, and no signed retention run removed it"
-	ReasonLinkAltered        = "chain link altered: its hash does not follow from the previous link"
-	ReasonLinkMissing        = "chain link missing: a sequence number is absent"
-	ReasonLinkDuplicated     = "chain link duplicated: two links share a sequence number"
-	ReasonChainRewritten     = "chain rewritten: the recomputed head differs from a signed checkpoint"
-	ReasonBadSignature       = "checkpoint signature invalid"
-	ReasonUnchainedRecord    = "record inserted outside the chain"
-	ReasonCheckpointTooFar   = "checkpoint beyond the chain head: links after it were removed"
-	ReasonRecordTenantChange = "record moved to another tenant"
-	ReasonRecordUnreadable   = "record unreadable: the store cannot decode it, so its hash cannot be checked"
+	ReasonRecordAltered       = "record altered: its content no longer matches its chain link"
+	ReasonRecordDeleted       = "record deleted: missing, and no signed retention run removed it"
+	ReasonLinkAltered         = "chain link altered: its hash does not follow from the previous link"
+	ReasonLinkMissing         = "chain link missing: a sequence number is absent"
+	ReasonLinkDuplicated      = "chain link duplicated: two links share a sequence number"
+	ReasonChainRewritten      = "chain rewritten: the recomputed head differs from a signed checkpoint"
+	ReasonBadSignature        = "checkpoint signature invalid"
+	ReasonUnchainedRecord     = "record inserted outside the chain"
+	ReasonCheckpointTooFar    = "checkpoint beyond the chain head: links after it were removed"
+	ReasonRecordTenantChange  = "record moved to another tenant"
+	ReasonRecordUnreadable    = "record unreadable: the store cannot decode it, so its hash cannot be checked"
+	ReasonUnsignedAfterSigned = "unsigned checkpoint after a signed one: a signature was removed, or signing was turned off"
 )
 
 // Report is the outcome of one verification.
@@ -75,9 +76,20 @@ type Report struct {
 	Records int `json:"records_checked"`
 	Pruned  int `json:"records_pruned"`
 	// Checkpoints is how many checkpoints in the range matched; Signed says whether their
-	// signatures were checked (a public key was given).
+	// signatures were checked (public keys were given).
 	Checkpoints int  `json:"checkpoints_checked"`
 	Signed      bool `json:"signatures_checked"`
+	// With keys given: SignedCheckpoints verified under a given key, UnsignedCheckpoints
+	// carry no signature (written before signing was turned on), UnknownKeys lists the key ids
+	// of signatures no given key could check. SignedThrough is the highest seq a verified
+	// signature covers: links up to it cannot be rewritten by someone without the keys.
+	SignedCheckpoints   int      `json:"signed_checkpoints"`
+	UnsignedCheckpoints int      `json:"unsigned_checkpoints"`
+	UnknownKeys         []string `json:"unknown_keys,omitempty"`
+	SignedThrough       uint64   `json:"signed_through_seq"`
+	// Coverage says, for consecutive ranges of the chain up to its last checkpoint, what
+	// vouches for them: "key <id>", "unsigned" or "unknown key <id>".
+	Coverage []Span `json:"coverage,omitempty"`
 	// UnsignedTail is how many links follow the last checkpoint: the part of the chain that
 	// someone with database access could still rewrite undetected.
 	UnsignedTail     uint64        `json:"unsigned_tail"`
@@ -85,6 +97,28 @@ type Report struct {
 	Elapsed          time.Duration `json:"-"`
 	ElapsedSeconds   float64       `json:"elapsed_seconds"`
 	RecordsPerSecond float64       `json:"records_per_second"`
+}
+
+// Span is a range of chain sequence numbers and what vouches for it.
+type Span struct {
+	From uint64 `json:"from_seq"`
+	To   uint64 `json:"to_seq"`
+	By   string `json:"by"`
+}
+
+// Keyring holds the public keys verify accepts signatures from, by key id: the current key
+// and those used before a rotation, so that history signed by an older key still verifies.
+type Keyring map[string]ed25519.PublicKey
+
+// NewKeyring returns a keyring of keys (nil keys are skipped).
+func NewKeyring(keys ...ed25519.PublicKey) Keyring {
+	k := Keyring{}
+	for _, pub := range keys {
+		if pub != nil {
+			k[KeyID(pub)] = pub
+		}
+	}
+	return k
 }
 
 // Range bounds a verification by commit time: the checkpoints at or before Start and at or
@@ -96,11 +130,11 @@ type Range struct {
 
 // Verify recomputes the tenant's chain over r from src, checking every stored record against
 // its link, every link against the one before it and every checkpoint in the range against
-// the recomputed head and, when pub is not nil, against its signature. It stops at the first
-// break. An error is a failure to read, not a finding.
-func Verify(ctx context.Context, src Source, pub ed25519.PublicKey, tenant string, r Range) (Report, error) {
+// the recomputed head and, when keys are given, checks signatures (see checkSignatures). It
+// stops at the first break. An error is a failure to read, not a finding.
+func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Range) (Report, error) {
 	started := time.Now()
-	rep := Report{Tenant: tenant, Signed: pub != nil}
+	rep := Report{Tenant: tenant, Signed: len(keys) > 0}
 	finish := func(b *Break) (Report, error) {
 		rep.FirstBroken = b
 		rep.OK = b == nil
@@ -120,11 +154,9 @@ func Verify(ctx context.Context, src Source, pub ed25519.PublicKey, tenant strin
 	if err != nil {
 		return rep, err
 	}
-	if pub != nil {
-		for _, cp := range cps {
-			if err := cp.VerifySignature(pub); err != nil {
-				return finish(&Break{Seq: cp.Seq, Reason: ReasonBadSignature, Found: err.Error()})
-			}
+	if len(keys) > 0 {
+		if b := checkSignatures(cps, keys, &rep); b != nil {
+			return finish(b)
 		}
 	}
 	if last := lastCheckpoint(cps); last != nil {
@@ -197,6 +229,57 @@ func Verify(ctx context.Context, src Source, pub ed25519.PublicKey, tenant strin
 }
 
 var errStop = errors.New("stop")
+
+// checkSignatures checks every checkpoint's signature, in chain order, and fills the report's
+// signature coverage. A chain may begin unsigned (signing turned on later): its unsigned
+// checkpoints are reported, not broken. Once a checkpoint is signed, every later one must be
+// too: an unsigned one then means a signature was stripped, or signing was turned off, and
+// is a break, so that removing signatures cannot make a rewrite pass as old unsigned
+// history. A signature by a key not in keys is not a finding (an older key after a rotation,
+// when its public key was not given) but covers nothing, and is listed under UnknownKeys. A
+// signature that does not verify under the key its key id names is a break.
+func checkSignatures(cps []Checkpoint, keys Keyring, rep *Report) *Break {
+	ordered := slices.Clone(cps)
+	slices.SortStableFunc(ordered, func(a, b Checkpoint) int { return cmp.Compare(a.Seq, b.Seq) })
+	signedSeen := false
+	var prevSeq uint64
+	for _, cp := range ordered {
+		var by string
+		switch {
+		case len(cp.Signature) == 0 && cp.KeyID == "":
+			if signedSeen {
+				return &Break{Seq: cp.Seq, Reason: ReasonUnsignedAfterSigned}
+			}
+			rep.UnsignedCheckpoints++
+			by = "unsigned"
+		case keys[cp.KeyID] != nil:
+			if err := cp.VerifySignature(keys[cp.KeyID]); err != nil {
+				return &Break{Seq: cp.Seq, Reason: ReasonBadSignature, Found: err.Error()}
+			}
+			signedSeen = true
+			rep.SignedCheckpoints++
+			rep.SignedThrough = max(rep.SignedThrough, cp.Seq)
+			by = "key " + cp.KeyID
+		case cp.KeyID == "" || len(cp.Signature) == 0:
+			return &Break{Seq: cp.Seq, Reason: ReasonBadSignature, Found: "a signature without a key id, or a key id without a signature"}
+		default:
+			signedSeen = true
+			if !slices.Contains(rep.UnknownKeys, cp.KeyID) {
+				rep.UnknownKeys = append(rep.UnknownKeys, cp.KeyID)
+			}
+			by = "unknown key " + cp.KeyID
+		}
+		if cp.Seq > prevSeq {
+			if n := len(rep.Coverage); n > 0 && rep.Coverage[n-1].By == by {
+				rep.Coverage[n-1].To = cp.Seq
+			} else {
+				rep.Coverage = append(rep.Coverage, Span{From: prevSeq + 1, To: cp.Seq, By: by})
+			}
+			prevSeq = cp.Seq
+		}
+	}
+	return nil
+}
 
 // checkLink checks one link against the previous one and against its record.
 func checkLink(prev, l Link, rec *record.Record, prunes []Checkpoint, rep *Report) *Break {

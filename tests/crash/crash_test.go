@@ -265,7 +265,7 @@ func verifyChains(t *testing.T, path string, pub ed25519.PublicKey, stored int) 
 	}
 	linked, checkpoints := 0, 0
 	for _, tenant := range tenants {
-		rep, err := chain.Verify(context.Background(), st, pub, tenant, chain.Range{})
+		rep, err := chain.Verify(context.Background(), st, chain.NewKeyring(pub), tenant, chain.Range{})
 		if err != nil {
 			t.Fatal(err)
 		}

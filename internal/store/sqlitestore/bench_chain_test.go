@@ -82,7 +82,7 @@ func BenchmarkChainVerify(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for _, t := range list {
 			began := time.Now()
-			rep, err := chain.Verify(ctx, s, signer.PublicKey(), t, chain.Range{})
+			rep, err := chain.Verify(ctx, s, chain.NewKeyring(signer.PublicKey()), t, chain.Range{})
 			if err != nil || !rep.OK {
 				b.Fatalf("verify %s: %+v, %v", t, rep, err)
 			}

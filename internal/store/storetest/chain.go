@@ -64,7 +64,7 @@ func chainRecords(prefix, tenant string, n int, start time.Time) []record.Record
 
 func mustVerify(t *testing.T, s store.ChainStore, pub ed25519.PublicKey, tenant string) chain.Report {
 	t.Helper()
-	rep, err := chain.Verify(ctx(t), s, pub, tenant, chain.Range{})
+	rep, err := chain.Verify(ctx(t), s, chain.NewKeyring(pub), tenant, chain.Range{})
 	if err != nil {
 		t.Fatalf("Verify(%q): %v", tenant, err)
 	}
