@@ -139,6 +139,18 @@ func (p *Process) WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 	t.Fatalf("%s did not answer 200 within %s\n%s", url, timeout, p.Output.String())
 }
 
+// Wait waits for the process to exit by itself (a refused configuration, say) and returns the
+// exit code.
+func (p *Process) Wait(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("collector still running after %s\n%s", timeout, p.Output.String())
+	}
+	return p.Cmd.ProcessState.ExitCode()
+}
+
 // Stop sends sig and waits for the process to exit; it returns the exit code.
 func (p *Process) Stop(t testing.TB, sig syscall.Signal, timeout time.Duration) int {
 	t.Helper()

@@ -1,0 +1,52 @@
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
+)
+
+// The core otlp receiver on every interface without auth used to start without a word; the
+// distribution's converter refuses it before any port is opened, naming the listener and the
+// opt-out.
+func TestBindGuard_OTLPOnAllInterfacesWithoutAuthIsRefusedAtStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the collector binary")
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 0.0.0.0:%d
+exporters:
+  audit:
+    data_dir: %s
+    store:
+      sqlite:
+        path: %s
+service:
+  pipelines:
+    logs:
+      receivers: [otlp]
+      exporters: [audit]
+  telemetry:
+    metrics:
+      level: none
+`, collectortest.FreePort(t), dir, filepath.Join(dir, "audit.db"))
+	proc := collectortest.Start(t, cfg)
+	if code := proc.Wait(t, 60*time.Second); code == 0 {
+		t.Fatalf("the collector exited 0; want a refusal\n%s", proc.Output.String())
+	}
+	out := proc.Output.String()
+	for _, want := range []string{"receivers::otlp::protocols::http", "listens beyond loopback without authentication", "allow_unauthenticated: true"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the refusal does not say %q:\n%s", want, out)
+		}
+	}
+}
