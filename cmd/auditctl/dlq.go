@@ -16,7 +16,7 @@ import (
 
 func runDLQ(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		return exitCode(usagef("dlq: missing subcommand (list, inspect, requeue)"), stdout, stderr)
+		return exitCode(usagef("dlq: missing subcommand (list, inspect, requeue, salvage)"), stdout, stderr)
 	}
 	fs := flag.NewFlagSet("auditctl dlq "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by exitCode, with the usage
@@ -31,6 +31,8 @@ func runDLQ(args []string, stdout, stderr io.Writer) int {
 	case "requeue":
 		allDead := fs.Bool("all-dead", false, "requeue every dead batch")
 		err = dlqRequeue(fs, args[1:], dir, asJSON, allDead, stdout)
+	case "salvage":
+		err = dlqSalvage(fs, args[1:], dir, asJSON, stdout)
 	default:
 		err = usagef("dlq: unknown subcommand %q", args[0])
 	}
@@ -115,6 +117,11 @@ func dlqInspect(fs *flag.FlagSet, args []string, dir *string, asJSON *bool, stdo
 	}
 	fmt.Fprintf(tw, "last error:\t%s\n", printable(h.LastError, 0))
 	fmt.Fprintf(tw, "format:\t%s v%d\n", h.Format, h.Version)
+	if in.Damage != "" {
+		fmt.Fprintf(tw, "DAMAGED:\t%s\n", in.Damage)
+		fmt.Fprintf(tw, "intact records:\t%d (shown below; `auditctl dlq salvage %s` queues them again)\n", len(in.Records), in.Name)
+		fmt.Fprintf(tw, "lost records:\t%d (damaged lines %v)\n", in.Lost, in.DamagedLines)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -127,6 +134,25 @@ func dlqInspect(fs *flag.FlagSet, args []string, dir *string, asJSON *bool, stdo
 		}
 	}
 	return nil
+}
+
+func dlqSalvage(fs *flag.FlagSet, args []string, dir *string, asJSON *bool, stdout io.Writer) error {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("dlq salvage: want exactly one NAME, got %d arguments", len(pos))
+	}
+	name, salvaged, lost, err := dlq.Salvage(*dir, pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, map[string]any{"batch": name, "salvaged": salvaged, "lost": lost})
+	}
+	_, err = fmt.Fprintf(stdout, "salvaged %d records into %s (%d lost); the damaged file is kept as .corrupt\n", salvaged, name, lost)
+	return err
 }
 
 func dlqRequeue(fs *flag.FlagSet, args []string, dir *string, asJSON, allDead *bool, stdout io.Writer) error {

@@ -7,7 +7,8 @@
 //	auditctl verify      [--db FILE | --tenants-dir DIR] [--tenant T] [--public-key PEM] ...
 //	auditctl chain keygen [--out PREFIX]
 //
-// Exit codes: 0 success, 1 the operation failed, 2 usage error, 3 verify found tampering. It
+// Exit codes: 0 success, 1 the operation failed, 2 usage error, 3 verify found tampering, 4
+// verify found every chain intact but some checkpoints signed by keys not given. It
 // never deletes a batch; see internal/dlq/README.md and docs/TAMPER_EVIDENCE.md.
 package main
 
@@ -35,15 +36,17 @@ commands:
   dlq inspect [--dir DIR] [--json] NAME           show one batch: header and records
   dlq requeue [--dir DIR] [--json] NAME           give a dead batch a fresh round of retries
   dlq requeue [--dir DIR] [--json] --all-dead     ... every dead batch
+  dlq salvage [--dir DIR] [--json] NAME           queue the intact records of a damaged batch again
 
-  verify [--db FILE | --tenants-dir DIR] [--tenant T] [--public-key PEM]
+  verify [--db FILE | --tenants-dir DIR] [--tenant T] [--public-key PEM]...
          [--checkpoint-dir DIR] [--start RFC3339] [--end RFC3339] [--json]
                                                   recompute each tenant's hash chain
   chain keygen [--out PREFIX]                     make a checkpoint signing key pair
 
 NAME is a file name from "dlq list" (with or without its .batch/.dead extension).
 --dir defaults to ` + defaultDir + `, --db to ` + defaultDB + `.
-Exit codes: 0 ok, 1 failed, 2 usage, 3 verify found tampering.
+Exit codes: 0 ok, 1 failed, 2 usage, 3 verify found tampering, 4 verify: intact, but some
+checkpoints are signed by keys not given with --public-key.
 `
 
 func main() {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,12 +193,15 @@ func TestDLQInspect_JSONHoldsHeaderAndRecords(t *testing.T) {
 	}
 }
 
-func TestDLQInspect_FailsWithExitOneOnAMissingOrCorruptBatch(t *testing.T) {
+func TestDLQInspect_FailsWithExitOneOnAMissingBatch(t *testing.T) {
 	dir, _, _, torn := fixture(t)
 	cases := []struct{ name, arg, want string }{
 		{"a missing batch is reported", "nope_1_00", "batch file not found"},
 		{"a path outside the directory is refused", "../../etc/passwd", "not a batch file name"},
-		{"a torn batch is reported as corrupt", torn, "corrupt batch file"},
+	}
+	// A torn batch is shown, damage and all (TestDLQ_ADamagedBatchIsInspectedAndSalvaged).
+	if code, out, _ := runCmd("dlq", "inspect", "--dir", dir, torn); code != exitOK || !strings.Contains(out, "DAMAGED:         corrupt batch file") {
+		t.Errorf("inspect of a torn batch: exit %d, stdout %q", code, out)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,5 +284,50 @@ func TestRun_HelpPrintsTheUsageAndSucceeds(t *testing.T) {
 		if code != exitOK || !strings.Contains(out, "usage: auditctl") {
 			t.Errorf("%v: exit %d, stdout %q", args, code, out)
 		}
+	}
+}
+
+// A damaged batch: inspect shows its intact records and where the damage is, salvage queues
+// them as a new batch and keeps the damaged file as .corrupt.
+func TestDLQ_ADamagedBatchIsInspectedAndSalvaged(t *testing.T) {
+	dir := t.TempDir()
+	q, err := dlq.Open(dir, dlq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]record.Record, 10)
+	for i := range recs {
+		recs[i] = record.Record{ID: fmt.Sprintf("s-%02d", i), TenantID: "acme", Timestamp: time.Unix(int64(1000+i), 0), Level: record.LevelInfo}
+	}
+	if err := q.Put("acme", recs, errors.New("store down")); err != nil {
+		t.Fatal(err)
+	}
+	q.Stop()
+	entries, _ := os.ReadDir(dir)
+	path := filepath.Join(dir, entries[0].Name())
+	data, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(data), "\n")
+	off := len(strings.Join(lines[:4], "")) + 10 // inside record 3 (line 4)
+	data[off] ^= 0x01
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := runCmd("dlq", "inspect", "--dir", dir, entries[0].Name())
+	if code != exitOK || !strings.Contains(out, "DAMAGED") || !strings.Contains(out, "intact records:  9") || !strings.Contains(out, "damaged lines [5]") {
+		t.Fatalf("inspect: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCmd("dlq", "salvage", "--dir", dir, entries[0].Name())
+	if code != exitOK || !strings.Contains(out, "salvaged 9 records") || !strings.Contains(out, "(1 lost)") {
+		t.Fatalf("salvage: exit %d\n%s%s", code, out, errOut)
+	}
+	files, _ := os.ReadDir(dir)
+	var states []string
+	for _, f := range files {
+		states = append(states, filepath.Ext(f.Name()))
+	}
+	slices.Sort(states)
+	if !slices.Equal(states, []string{".batch", ".corrupt"}) {
+		t.Errorf("files after salvage: %v, want the new .batch and the damaged file as .corrupt", states)
 	}
 }

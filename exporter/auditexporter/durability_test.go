@@ -1,6 +1,7 @@
 package auditexporter
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -386,4 +387,68 @@ func TestTelemetry_RecordsPersistedCountsOnlyWhatTheStoreNewlyStored(t *testing.
 	if got := persisted(); got != 30 {
 		t.Errorf("records_persisted = %d after storing 30 records (sent 3 times), want 30", got)
 	}
+}
+
+// Damage on disk is shown, not hidden: a damaged DLQ batch is salvaged and counted, and a
+// corrupt WAL range skipped at replay is counted, in health and telemetry.
+func TestHealth_ShowsDamagedDLQFilesAndSkippedWALRanges(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Batch.FlushInterval = time.Hour // nothing flushes: the records stay in the WAL
+	cfg.Batch.MaxSize = 100000
+	cfg.MaxQueueSize = 100000
+	cfg.DLQ.ScanInterval = 20 * time.Millisecond
+	first := newAuditExporter(cfg, exportertest.NewNopSettings(metadata.Type))
+	if err := first.start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := first.consumeLogs(context.Background(), numbered(fmt.Sprintf("w%02d", i), 20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A batch in the DLQ, then a crash.
+	if err := first.dlq.Put("acme", []record.Record{
+		{ID: "d-1", TenantID: "acme", Timestamp: time.Unix(1, 0), Level: record.LevelInfo},
+		{ID: "d-2", TenantID: "acme", Timestamp: time.Unix(2, 0), Level: record.LevelInfo},
+	}, errors.New("store down")); err != nil {
+		t.Fatal(err)
+	}
+	first.cancelRun()
+	_ = first.wal.Close()
+	first.dlq.Stop()
+	_ = first.store.Close()
+	_ = first.dataDir.Release()
+
+	// Flip a byte in the middle of the WAL and in the DLQ batch's second record.
+	wals, _ := filepath.Glob(filepath.Join(cfg.DataDir, "wal", "*.wal"))
+	dlqs, _ := filepath.Glob(filepath.Join(cfg.DataDir, "dlq", "*.batch"))
+	if len(wals) == 0 || len(dlqs) != 1 {
+		t.Fatalf("wal segments %v, dlq files %v", wals, dlqs)
+	}
+	flip := func(path string, at func(data []byte) int) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[at(data)] ^= 0x40
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flip(wals[0], func(d []byte) int { return len(d) / 2 })
+	flip(dlqs[0], func(d []byte) int { return bytes.LastIndex(d, []byte(`"d-2"`)) + 2 })
+
+	second := newTestExporter(t, cfg, nil)
+	eventually(t, "the damaged DLQ file salvaged and set aside", func() bool {
+		h := second.Health()
+		return h.DLQCorruptFiles == 1 && h.DLQRecordsSalvaged == 1
+	})
+	h := second.Health()
+	if h.DLQRecordsLost != 1 || h.WALCorruptRanges < 1 {
+		t.Errorf("health %+v; want 1 DLQ record lost and the skipped WAL range counted", h)
+	}
+	eventually(t, "the salvaged record stored", func() bool {
+		_, err := second.store.Get(context.Background(), "acme", "d-1")
+		return err == nil
+	})
 }

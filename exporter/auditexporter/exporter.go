@@ -66,8 +66,10 @@ type auditExporter struct {
 	registry    auditqueryextension.BackendRegistry
 	publisher   auditqueryextension.RecordPublisher
 
-	accepting    atomic.Bool
-	shutdownOnce sync.Once
+	accepting atomic.Bool
+	// walCorruptRanges is how many corrupt WAL ranges the last replay skipped (for health).
+	walCorruptRanges atomic.Int64
+	shutdownOnce     sync.Once
 	// runCtx is cancelled when shutdown runs out of time: retries stop and what is left stays
 	// in the WAL for the next start.
 	runCtx    context.Context
@@ -122,6 +124,7 @@ func (e *auditExporter) start(ctx context.Context, host component.Host) error {
 		func() int64 { return e.walBytes() },
 		func() int64 { return int64(e.dlqStats().Files) },
 		func() int64 { return int64(e.dlqStats().DeadFiles) },
+		func() int64 { return int64(e.dlqStats().CorruptFiles) },
 	)); err != nil {
 		return fmt.Errorf("auditexporter: telemetry: %w", err)
 	}
@@ -270,6 +273,8 @@ func (e *auditExporter) openAndReplayWAL() error {
 	for _, c := range stats.Corrupt {
 		e.logger.Error("write-ahead log corruption skipped", zap.Error(c))
 	}
+	e.walCorruptRanges.Store(int64(len(stats.Corrupt)))
+	e.metrics.ExporterAuditWalCorruptRanges.Add(context.Background(), int64(len(stats.Corrupt)))
 	e.metrics.ExporterAuditRecordsReplayed.Add(context.Background(), int64(replayed))
 	return nil
 }
@@ -544,6 +549,8 @@ func (e *auditExporter) Health() health.Snapshot {
 	s := health.Snapshot{
 		Status: "ok", FailureCount: e.failureCount, LastError: e.lastError,
 		QueueDepth: depth, DLQFiles: d.Files, DeadFiles: d.DeadFiles,
+		DLQCorruptFiles: d.CorruptFiles, DLQRecordsSalvaged: d.SalvagedRecords, DLQRecordsLost: d.LostRecords,
+		WALCorruptRanges: e.walCorruptRanges.Load(),
 	}
 	if !e.lastFailureAt.IsZero() {
 		t := e.lastFailureAt

@@ -14,18 +14,21 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
-// The file format (version 1) is text, so an operator can read a batch with less or jq:
+// The file format (version 2) is text, so an operator can read a batch with less or jq:
 //
-//	line 1       header: {"format":"otelcol-audit-dlq","version":1,"tenant":...,"records":N,...}
-//	lines 2..N+1 one JSON record per line (record.Record's JSON, the API's field names)
+//	line 1       header: {"format":"otelcol-audit-dlq","version":2,"tenant":...,"records":N,...}
+//	lines 2..N+1 one record per line: {"crc32c":"<8 hex digits>","record":<record.Record's JSON>}
 //	last line    trailer: {"end":"otelcol-audit-dlq","records":N,"crc32c":"<8 hex digits>"}
 //
 // The CRC-32C in the trailer covers every byte before the trailer line. A file is valid only
 // with a matching trailer, so a file cut at any offset, or altered, is detected: files are
 // written whole and renamed into place, so such a file means the disk or a person changed it.
+// Each record line's CRC-32C covers the bytes of its "record" value, so that the records a
+// damage did not touch can be told apart and salvaged (see salvage). Version 1 files (no
+// per-record checksum, the record JSON alone on its line) are still read when intact.
 const (
 	formatName    = "otelcol-audit-dlq"
-	formatVersion = 1
+	formatVersion = 2
 )
 
 // maxErrorLen bounds the last error kept in a header; a driver error can embed a whole
@@ -101,7 +104,32 @@ func truncateError(s string) string {
 	return s[:cut] + "…"
 }
 
-// encodeRecords returns one JSON line per record (without the newline).
+// recordLine is a version 2 record line.
+type recordLine struct {
+	CRC32C string          `json:"crc32c"`
+	Record json.RawMessage `json:"record"`
+}
+
+func wrapRecord(rec []byte) []byte {
+	line := make([]byte, 0, len(rec)+40)
+	line = fmt.Appendf(line, `{"crc32c":"%08x","record":`, crc32.Checksum(rec, castagnoli))
+	line = append(line, rec...)
+	return append(line, '}')
+}
+
+// unwrapRecord decodes a version 2 record line, checking its checksum.
+func unwrapRecord(line []byte, r *record.Record) error {
+	var rl recordLine
+	if err := json.Unmarshal(line, &rl); err != nil {
+		return err
+	}
+	if got := fmt.Sprintf("%08x", crc32.Checksum(rl.Record, castagnoli)); got != rl.CRC32C {
+		return fmt.Errorf("checksum %s, line says %s", got, rl.CRC32C)
+	}
+	return decodeRecord(rl.Record, r)
+}
+
+// encodeRecords returns one version 2 line per record (without the newline).
 func encodeRecords(recs []record.Record) ([][]byte, error) {
 	lines := make([][]byte, len(recs))
 	for i := range recs {
@@ -120,7 +148,7 @@ func encodeRecords(recs []record.Record) ([][]byte, error) {
 				return nil, fmt.Errorf("encode record %d (id %q): %w", i, recs[i].ID, err)
 			}
 		}
-		lines[i] = b
+		lines[i] = wrapRecord(b)
 	}
 	return lines, nil
 }
@@ -184,20 +212,82 @@ func decodeFile(data []byte) (*batch, error) {
 	if h.Format != formatName {
 		return nil, fmt.Errorf("%w: header format %q, want %q", ErrCorrupt, h.Format, formatName)
 	}
-	if h.Version != formatVersion {
-		return nil, fmt.Errorf("%w: format version %d, this binary reads %d", ErrCorrupt, h.Version, formatVersion)
+	if h.Version != 1 && h.Version != formatVersion {
+		return nil, fmt.Errorf("%w: format version %d, this binary reads 1 and %d", ErrCorrupt, h.Version, formatVersion)
 	}
 	lines = lines[1:]
 	if h.Records != len(lines) || t.Records != len(lines) {
 		return nil, fmt.Errorf("%w: %d record lines, header says %d, trailer %d", ErrCorrupt, len(lines), h.Records, t.Records)
 	}
 	b := &batch{Header: h, Records: make([]record.Record, len(lines)), lines: lines}
+	decode := unwrapRecord
+	if h.Version == 1 {
+		decode = decodeRecord
+	}
 	for i, l := range lines {
-		if err := decodeRecord(l, &b.Records[i]); err != nil {
+		if err := decode(l, &b.Records[i]); err != nil {
 			return nil, fmt.Errorf("%w: record %d: %v", ErrCorrupt, i, err)
 		}
 	}
 	return b, nil
+}
+
+// salvageResult is what could be read back from a damaged batch file.
+type salvageResult struct {
+	// Header is the file's header when it could be read (else one naming only the tenant).
+	Header  Header
+	Tenant  string
+	Records []record.Record
+	// Lost counts the records that could not be read: those the header announced beyond the
+	// ones salvaged, or, with a damaged header, the damaged record lines.
+	Lost int
+	// Damaged lists the 1-based line numbers that could not be read, for a human to look at.
+	Damaged []int
+}
+
+// salvage reads the intact records of a damaged version 2 file: every record line whose
+// checksum matches. The tenant comes from the header, or from the records when the header is
+// damaged. A version 1 file has no per-record checksums, so nothing in it can be trusted once
+// its file checksum fails: salvage refuses it.
+func salvage(data []byte) (salvageResult, error) {
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte{'\n'}), []byte{'\n'})
+	var h Header
+	headerOK := json.Unmarshal(lines[0], &h) == nil && h.Format == formatName
+	if headerOK && h.Version != formatVersion {
+		return salvageResult{}, fmt.Errorf("%w: format version %d has no per-record checksums: nothing can be salvaged", ErrCorrupt, h.Version)
+	}
+	var out salvageResult
+	for i, l := range lines[1:] {
+		var t trailer
+		if json.Unmarshal(l, &t) == nil && t.End == formatName {
+			continue
+		}
+		var r record.Record
+		if err := unwrapRecord(l, &r); err != nil {
+			out.Damaged = append(out.Damaged, i+2)
+			continue
+		}
+		out.Records = append(out.Records, r)
+	}
+	out.Lost = len(out.Damaged)
+	if headerOK {
+		out.Header = h
+		out.Tenant = h.tenant()
+		// A damaged line may be a cut trailer rather than a record: the header's count decides.
+		out.Lost = max(0, h.Records-len(out.Records))
+	} else {
+		for _, r := range out.Records {
+			if out.Tenant == "" {
+				out.Tenant = r.TenantID
+			} else if r.TenantID != out.Tenant {
+				return salvageResult{}, fmt.Errorf("%w: the header is damaged and the records belong to several tenants", ErrCorrupt)
+			}
+		}
+	}
+	if !headerOK {
+		out.Header = Header{Format: formatName, Version: formatVersion, Tenant: out.Tenant}
+	}
+	return out, nil
 }
 
 // decodeRecord reads numbers inside attributes and resource as int64 when they are integers

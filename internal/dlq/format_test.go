@@ -31,13 +31,41 @@ func TestDecodeFile_ReadsBackWhatEncodeFileWrote(t *testing.T) {
 func TestDecodeFile_RefusesANewerFormatVersionAsCorrupt(t *testing.T) {
 	lines, _ := encodeRecords(records("v", "acme", 1))
 	h := newHeader("acme", t0, 1, nil)
-	h.Version = 2
+	h.Version = 3
 	data, err := encodeFile(h, lines)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := decodeFile(data); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "version 2") {
-		t.Errorf("decodeFile(version 2) = %v, want ErrCorrupt naming the version", err)
+	if _, err := decodeFile(data); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "version 3") {
+		t.Errorf("decodeFile(version 3) = %v, want ErrCorrupt naming the version", err)
+	}
+}
+
+// Files of the previous version are in the field: an intact one is read as before.
+func TestDecodeFile_ReadsAVersion1File(t *testing.T) {
+	recs := records("v1", "acme", 3)
+	var lines [][]byte
+	for i := range recs {
+		b, err := marshal(&recs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, b) // version 1: the record JSON alone on its line
+	}
+	h := newHeader("acme", t0, len(lines), nil)
+	h.Version = 1
+	data, err := encodeFile(h, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := decodeFile(data)
+	if err != nil || len(b.Records) != 3 || b.Records[2].ID != "v1-0002" {
+		t.Fatalf("decodeFile(version 1) = %v, %v", b, err)
+	}
+	// Damaged, it has no per-record checksums: nothing is salvaged rather than guessed.
+	data[len(data)/2] ^= 0x01
+	if _, err := salvage(data); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("salvage of a damaged version 1 file = %v, want ErrCorrupt", err)
 	}
 }
 

@@ -17,6 +17,9 @@ import (
 // requeued; the others are already queued (or corrupt, which needs a human, not a retry).
 var ErrNotDead = errors.New("batch is not dead")
 
+// ErrNotDamaged: Salvage was asked for a file that reads back whole.
+var ErrNotDamaged = errors.New("batch file is not damaged; nothing to salvage")
+
 // The operator functions work on a DLQ directory without opening a Queue, so they never run
 // Open's recovery behind a running collector's back. None of them deletes a batch: an audit
 // trail does not lose data to an operator's typo. Removing a file stays a deliberate `rm`.
@@ -101,18 +104,24 @@ func (e *Entry) fill(h *Header) {
 	e.LastError = h.LastError
 }
 
-// Inspection is one batch file in full.
+// Inspection is one batch file in full. For a damaged file, Damage says what is wrong, Records
+// holds the intact records (what Salvage would write back), Lost how many could not be read
+// and DamagedLines where the damage is.
 type Inspection struct {
-	Name    string          `json:"name"`
-	State   State           `json:"state"`
-	Bytes   int64           `json:"bytes"`
-	Header  Header          `json:"header"`
-	Records []record.Record `json:"records"`
+	Name         string          `json:"name"`
+	State        State           `json:"state"`
+	Bytes        int64           `json:"bytes"`
+	Header       Header          `json:"header"`
+	Records      []record.Record `json:"records"`
+	Damage       string          `json:"damage,omitempty"`
+	Lost         int             `json:"lost_records,omitempty"`
+	DamagedLines []int           `json:"damaged_lines,omitempty"`
 }
 
 // Inspect reads the batch file name in dir. name is a file name ("acme_1763862000000_9f2c.dead")
 // or a batch id without the state extension, which matches the file in whatever state it is.
-// A file that cannot be read back gives an error wrapping ErrCorrupt.
+// A damaged file is shown with what can be salvaged from it; one from which nothing can be
+// (a damaged version 1 file) gives an error wrapping ErrCorrupt.
 func Inspect(dir, name string) (*Inspection, error) {
 	file, s, err := resolve(dir, name)
 	if err != nil {
@@ -123,10 +132,67 @@ func Inspect(dir, name string) (*Inspection, error) {
 		return nil, fmt.Errorf("dlq: inspect %s: %w", file, err)
 	}
 	b, err := decodeFile(data)
-	if err != nil {
-		return nil, fmt.Errorf("dlq: inspect %s: %w", file, err)
+	if err == nil {
+		return &Inspection{Name: file, State: s, Bytes: int64(len(data)), Header: b.Header, Records: b.Records}, nil
 	}
-	return &Inspection{Name: file, State: s, Bytes: int64(len(data)), Header: b.Header, Records: b.Records}, nil
+	sv, serr := salvage(data)
+	if serr != nil {
+		return nil, fmt.Errorf("dlq: inspect %s: %w (%v)", file, err, serr)
+	}
+	return &Inspection{Name: file, State: s, Bytes: int64(len(data)), Header: sv.Header, Records: sv.Records,
+		Damage: err.Error(), Lost: sv.Lost, DamagedLines: sv.Damaged}, nil
+}
+
+// Salvage writes the intact records of the damaged batch file name (a file name or an id) in
+// dir back as a new batch, which a running collector delivers at its next scan, and keeps the
+// damaged file as .corrupt. It returns the new batch's file name and how many records were
+// salvaged and lost. A file that is not damaged is refused (ErrNotDamaged): it needs no
+// salvage.
+func Salvage(dir, name string) (newName string, salvaged, lost int, err error) {
+	file, s, err := resolve(dir, name)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	path := filepath.Join(dir, file)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("dlq: salvage %s: %w", file, err)
+	}
+	if _, err := decodeFile(data); err == nil {
+		return "", 0, 0, fmt.Errorf("dlq: salvage %s: %w", file, ErrNotDamaged)
+	}
+	sv, serr := salvage(data)
+	if serr != nil {
+		return "", 0, 0, fmt.Errorf("dlq: salvage %s: %w", file, serr)
+	}
+	id, _, _ := splitName(file)
+	if len(sv.Records) > 0 {
+		lines, err := encodeRecords(sv.Records)
+		if err != nil {
+			return "", 0, 0, fmt.Errorf("dlq: salvage %s: %w", file, err)
+		}
+		now := time.Now()
+		out, err := encodeFile(newHeader(sv.Tenant, now, len(lines), fmt.Errorf("salvaged by an operator from %s (%d records lost)", fileName(id, StateCorrupt), sv.Lost)), lines)
+		if err != nil {
+			return "", 0, 0, fmt.Errorf("dlq: salvage %s: %w", file, err)
+		}
+		newID := batchID(sv.Tenant, now.UnixMilli(), randomSuffix())
+		tmp, err := writeTemp(dir, newID, out)
+		if err != nil {
+			return "", 0, 0, fmt.Errorf("dlq: salvage %s: %w", file, err)
+		}
+		newName = fileName(newID, StateBatch)
+		if err := os.Rename(tmp, filepath.Join(dir, newName)); err != nil {
+			_ = os.Remove(tmp)
+			return "", 0, 0, fmt.Errorf("dlq: salvage %s: %w", file, err)
+		}
+	}
+	if s != StateCorrupt {
+		if err := os.Rename(path, filepath.Join(dir, fileName(id, StateCorrupt))); err != nil {
+			return newName, len(sv.Records), sv.Lost, fmt.Errorf("dlq: salvage %s: set the damaged file aside: %w", file, err)
+		}
+	}
+	return newName, len(sv.Records), sv.Lost, syncDir(dir)
 }
 
 // resolve finds the file of name (a file name or an id) in dir.

@@ -91,7 +91,11 @@ type Stats struct {
 	Recovered uint64 `json:"recovered_total"` // batches the engine delivered and removed
 	Dead      uint64 `json:"dead_total"`      // batches the engine declared dead
 	Corrupted uint64 `json:"corrupted_total"` // batch files the engine set aside as corrupt
-	Full      uint64 `json:"full_total"`      // Put calls refused with ErrFull
+	// SalvagedRecords were read back from damaged files into new batches; LostRecords could
+	// not be read from them (kept in the .corrupt files for a human).
+	SalvagedRecords uint64 `json:"salvaged_records_total"`
+	LostRecords     uint64 `json:"lost_records_total"`
+	Full            uint64 `json:"full_total"` // Put calls refused with ErrFull
 }
 
 // Queue is a DLQ directory opened for writing and retrying. Its methods are safe for

@@ -118,7 +118,7 @@ func TestPut_RecordsCauseAndTenantInTheHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateBatch)))
-	if h.Format != formatName || h.Version != 1 || h.Tenant != "acme" || h.Records != 2 || h.Failures != 0 ||
+	if h.Format != formatName || h.Version != formatVersion || h.Tenant != "acme" || h.Records != 2 || h.Failures != 0 ||
 		h.LastError != "database is locked" || !h.CreatedAt.Equal(t0.Add(time.Millisecond)) {
 		t.Errorf("header = %+v", h)
 	}

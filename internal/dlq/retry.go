@@ -125,6 +125,14 @@ func (q *Queue) retryOne(ctx context.Context, id string, insert InsertFunc, res 
 	}
 	b, err := decodeFile(data)
 	if err != nil {
+		// What the damage did not touch goes on as a new batch before the file is set aside,
+		// so a crash between the two at worst salvages it twice (inserts are idempotent).
+		sv, serr := salvage(data)
+		if serr == nil && len(sv.Records) > 0 {
+			if perr := q.Put(sv.Tenant, sv.Records, fmt.Errorf("salvaged from damaged DLQ file %s (%d records lost): %w", fileName(id, StateCorrupt), sv.Lost, err)); perr != nil {
+				return true, q.moveBack(id, fmt.Errorf("dlq: salvage %s: %w", fileName(id, StateProcessing), perr))
+			}
+		}
 		if rerr := os.Rename(procPath, filepath.Join(q.dir, fileName(id, StateCorrupt))); rerr != nil {
 			return true, q.moveBack(id, fmt.Errorf("dlq: set aside corrupt %s: %w", fileName(id, StateProcessing), rerr))
 		}
@@ -133,9 +141,12 @@ func (q *Queue) retryOne(ctx context.Context, id string, insert InsertFunc, res 
 		q.stats.Files--
 		q.stats.CorruptFiles++
 		q.stats.Corrupted++
+		q.stats.SalvagedRecords += uint64(len(sv.Records))
+		q.stats.LostRecords += uint64(sv.Lost)
 		q.mu.Unlock()
-		q.opts.Logger.Warn("DLQ batch file is corrupt; set aside, not retried",
-			zap.String("file", fileName(id, StateCorrupt)), zap.Error(err))
+		q.opts.Logger.Error("DLQ batch file is damaged; its intact records were salvaged into a new batch, the file is set aside",
+			zap.String("file", fileName(id, StateCorrupt)), zap.Int("salvaged", len(sv.Records)),
+			zap.Int("lost", sv.Lost), zap.Ints("damaged_lines", sv.Damaged), zap.NamedError("salvage_error", serr), zap.Error(err))
 		return false, syncDir(q.dir)
 	}
 

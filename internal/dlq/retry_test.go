@@ -180,6 +180,7 @@ func TestScan_ATornOrAlteredFileIsSetAsideAsCorruptAndTheOthersAreDelivered(t *t
 			if res.Corrupt != 1 || res.Delivered != 2 {
 				t.Errorf("Scan = %+v, want 1 corrupt, 2 delivered", res)
 			}
+			scan(t, q, s.insert) // delivers what was salvaged from the damaged file, if anything
 			if got := filesIn(t, q.Dir()); len(got) != 1 || got[0] != fileName(bad, StateCorrupt) {
 				t.Errorf("files = %v, want only %s", got, fileName(bad, StateCorrupt))
 			}
@@ -267,5 +268,57 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A damaged batch file gives up only the records it damaged: the intact ones are salvaged
+// into a new batch and delivered, the damaged file is kept as .corrupt, and the loss counted.
+func TestScan_ADamagedFileLosesOnlyItsDamagedRecords(t *testing.T) {
+	cases := []struct {
+		name     string
+		damage   func(data []byte) []byte
+		wantLost int
+	}{
+		{"one flipped bit in the middle record", func(d []byte) []byte {
+			lines := strings.SplitAfter(string(d), "\n")
+			i := 1 + 250 // header, then records
+			off := len(strings.Join(lines[:i], "")) + len(lines[i])/2
+			d[off] ^= 0x01
+			return d
+		}, 1},
+		{"cut in the middle of record 300", func(d []byte) []byte {
+			lines := strings.SplitAfter(string(d), "\n")
+			off := len(strings.Join(lines[:1+300], "")) + 20
+			return d[:off]
+		}, 200},
+		{"a damaged header", func(d []byte) []byte { d[5] ^= 0x20; return d }, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			q := openTest(t, Options{})
+			mustPut(t, q, "acme", records("big", "acme", 500))
+			name := only(t, q.Dir(), StateBatch)
+			path := filepath.Join(q.Dir(), name)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, c.damage(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := newSink()
+			scan(t, q, s.insert) // salvages into a new batch
+			scan(t, q, s.insert) // delivers it
+			if got := len(s.got["acme"]); got != 500-c.wantLost {
+				t.Fatalf("%d records delivered, want %d (only the damaged ones lost)", got, 500-c.wantLost)
+			}
+			st := q.Stats()
+			if st.CorruptFiles != 1 || st.SalvagedRecords != uint64(500-c.wantLost) || st.LostRecords != uint64(c.wantLost) {
+				t.Errorf("Stats = %+v; want 1 corrupt file, %d salvaged, %d lost", st, 500-c.wantLost, c.wantLost)
+			}
+			if got := filesIn(t, q.Dir()); len(got) != 1 || !strings.HasSuffix(got[0], "."+string(StateCorrupt)) {
+				t.Errorf("files = %v, want only the damaged file kept as .corrupt", got)
+			}
+		})
 	}
 }

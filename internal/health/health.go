@@ -13,6 +13,13 @@ type Snapshot struct {
 	QueueDepth    int        `json:"queue_depth"`
 	DLQFiles      int        `json:"dlq_files"`
 	DeadFiles     int        `json:"dead_files"`
+	// Damage found on disk: DLQ batch files set aside as .corrupt (kept for a human), the
+	// records salvaged from them and those that could not be read (since start), and the
+	// corrupt ranges the last WAL replay had to skip. Any of them non-zero needs a look.
+	DLQCorruptFiles    int    `json:"dlq_corrupt_files"`
+	DLQRecordsSalvaged uint64 `json:"dlq_records_salvaged"`
+	DLQRecordsLost     uint64 `json:"dlq_records_lost"`
+	WALCorruptRanges   int64  `json:"wal_corrupt_ranges"`
 }
 
 // Source produces snapshots; the exporter implements it.

@@ -31,17 +31,21 @@ type TelemetryBuilder struct {
 	ExporterAuditWalBytes           metric.Int64ObservableGauge
 	ExporterAuditDlqFiles           metric.Int64ObservableGauge
 	ExporterAuditDlqDeadFiles       metric.Int64ObservableGauge
+	ExporterAuditDlqCorruptFiles    metric.Int64ObservableGauge
+	ExporterAuditWalCorruptRanges   metric.Int64Counter
 	observeQueueDepth, observeWal   func() int64
 	observeDlqFiles, observeDlqDead func() int64
+	observeDlqCorrupt               func() int64
 }
 
 // TelemetryBuilderOption configures the observable instruments' callbacks.
 type TelemetryBuilderOption func(*TelemetryBuilder)
 
 // WithObservers sets the callbacks of the gauges; a nil callback reports nothing.
-func WithObservers(queueDepth, walBytes, dlqFiles, dlqDead func() int64) TelemetryBuilderOption {
+func WithObservers(queueDepth, walBytes, dlqFiles, dlqDead, dlqCorrupt func() int64) TelemetryBuilderOption {
 	return func(b *TelemetryBuilder) {
 		b.observeQueueDepth, b.observeWal, b.observeDlqFiles, b.observeDlqDead = queueDepth, walBytes, dlqFiles, dlqDead
+		b.observeDlqCorrupt = dlqCorrupt
 	}
 }
 
@@ -91,6 +95,10 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, opts ...Telemetry
 	b.ExporterAuditWalBytes = gauge("otelcol_exporter_audit_wal_bytes", "Bytes of write-ahead log on disk.", "By", &b.observeWal)
 	b.ExporterAuditDlqFiles = gauge("otelcol_exporter_audit_dlq_files", "Batches waiting in the dead-letter queue.", "{files}", &b.observeDlqFiles)
 	b.ExporterAuditDlqDeadFiles = gauge("otelcol_exporter_audit_dlq_dead_files", "Batches given up after repeated failures (.dead).", "{files}", &b.observeDlqDead)
+	b.ExporterAuditDlqCorruptFiles = gauge("otelcol_exporter_audit_dlq_corrupt_files", "Damaged batch files set aside (.corrupt) after their intact records were salvaged.", "{files}", &b.observeDlqCorrupt)
+	b.ExporterAuditWalCorruptRanges, err = b.meter.Int64Counter("otelcol_exporter_audit_wal_corrupt_ranges",
+		metric.WithDescription("Corrupt ranges of the write-ahead log skipped at replay (their entries could not be read)."), metric.WithUnit("{ranges}"))
+	errs = errors.Join(errs, err)
 	return b, errs
 }
 
