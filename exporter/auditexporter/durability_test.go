@@ -19,9 +19,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
+	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
-	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
 // flakyStore is a real store whose inserts fail while down is set: the outage the write path
@@ -324,26 +324,9 @@ func TestDurability_EveryRequestSentTwiceIsStoredOnceCountedByContent(t *testing
 	if err := e.shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlitestore.Open(context.Background(), cfg.Store.SQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	byContent := map[string]int{}
-	page := store.Page{Limit: store.MaxLimit}
-	for {
-		res, err := st.Query(context.Background(), store.Filter{}, page)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range res.Records {
-			byContent[r.TenantID+"|"+r.Message+"|"+r.Timestamp.Format(time.RFC3339Nano)]++
-		}
-		if res.NextCursor == "" {
-			break
-		}
-		page.Cursor = res.NextCursor
-	}
+	byContent := collectortest.StoredBy(t, cfg.Store.SQLite.Path, func(r record.Record) string {
+		return r.TenantID + "|" + r.Message + "|" + r.Timestamp.Format(time.RFC3339Nano)
+	})
 	for content, n := range byContent {
 		if n != 1 {
 			t.Errorf("%q is stored %d times", content, n)
