@@ -137,9 +137,14 @@ func TestCheckpoints_RetentionRunLeavesTheChainVerifiable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Both tenants' records committed (they are flushed in separate batches) before retention.
 	waitFor(t, func() bool {
-		rep, err := probe.got.Verifier.VerifyChain(context.Background(), "acme", chain.Range{})
-		return err == nil && rep.Records == 35
+		acme, err := probe.got.Verifier.VerifyChain(context.Background(), "acme", chain.Range{})
+		if err != nil || acme.Records != 35 {
+			return false
+		}
+		globex, err := probe.got.Verifier.VerifyChain(context.Background(), "globex", chain.Range{})
+		return err == nil && globex.Records == 10
 	})
 	res, err := probe.got.Retention.RunRetention(context.Background())
 	if err != nil || res.Total != 40 {

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -434,4 +436,19 @@ func TestHealth_ShowsDamagedDLQFilesAndSkippedWALRanges(t *testing.T) {
 		_, err := second.store.Get(context.Background(), "acme", "d-1")
 		return err == nil
 	})
+}
+
+// The sender of a refused request learns that it was refused and may retry, not the paths of
+// the data directory that the cause names (it is in the collector's log).
+func TestDurability_AWALFailureIsAnsweredWithoutItsCause(t *testing.T) {
+	cfg := testConfig(t)
+	e := newTestExporter(t, cfg, nil)
+	_ = e.wal.Close() // every Append now fails
+	err := e.consumeLogs(context.Background(), numbered("x", 1))
+	if err == nil {
+		t.Fatal("a request was acknowledged without the WAL")
+	}
+	if consumererror.IsPermanent(err) || strings.Contains(err.Error(), "wal:") || strings.Contains(err.Error(), cfg.DataDir) {
+		t.Errorf("error %q: want a retryable error that names no internal cause", err)
+	}
 }

@@ -38,7 +38,12 @@ var (
 	errNotStarted   = errors.New("auditexporter: not started")
 	errShuttingDown = errors.New("auditexporter: shutting down, not accepting records")
 	errQueueFull    = errors.New("auditexporter: queue full")
-	errNoChain      = errors.New("auditexporter: tamper_evidence is off or the store keeps no chain")
+	// What a sender learns when its records could not be made durable. The cause names files
+	// of the data directory, which reach senders through receivers' answers: it is logged, not
+	// returned. Both are retryable (the sender keeps the records and retries).
+	errWALUnavailable = errors.New("auditexporter: the write-ahead log cannot take records right now; retry later")
+	errDLQUnavailable = errors.New("auditexporter: the queue is full and the dead-letter queue cannot take records right now; retry later")
+	errNoChain        = errors.New("auditexporter: tamper_evidence is off or the store keeps no chain")
 )
 
 // auditExporter is the write path. Read it top to bottom: consumeLogs assigns ids, maps and
@@ -398,7 +403,8 @@ func (e *auditExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
 		// The acknowledgement: once Append returns, the records survive a crash.
 		if pos, err = e.wal.Append(ctx, payload); err != nil {
 			e.noteFailure(err)
-			return fmt.Errorf("auditexporter: write-ahead log: %w", err)
+			e.logger.Warn("Records refused: the write-ahead log cannot take them", zap.Int("records", len(recs)), zap.Error(err))
+			return errWALUnavailable
 		}
 	}
 	e.enqueue(pos, recs)
@@ -430,7 +436,8 @@ func (e *auditExporter) onQueueFull(ctx context.Context, recs []record.Record) e
 		// keeps the promise without holding the records in memory.
 		for tenant, trecs := range splitByTenant(recs) {
 			if err := e.dlq.Put(tenant, trecs, errQueueFull); err != nil {
-				return fmt.Errorf("auditexporter: queue full and dead-letter queue refused the records: %w", err)
+				e.logger.Warn("Records refused: the queue is full and the dead-letter queue cannot take them", zap.Int("records", len(trecs)), zap.Error(err))
+				return errDLQUnavailable
 			}
 			e.metrics.ExporterAuditRecordsDlq.Add(ctx, int64(len(trecs)))
 		}
