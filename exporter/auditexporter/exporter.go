@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/collector/client"
@@ -42,7 +43,9 @@ var (
 	// of the data directory, which reach senders through receivers' answers: it is logged, not
 	// returned. Both are retryable (the sender keeps the records and retries).
 	errWALUnavailable = errors.New("auditexporter: the write-ahead log cannot take records right now; retry later")
+	errWALDiskFull    = errors.New("auditexporter: the write-ahead log's disk is full (no space left on device); retry later")
 	errDLQUnavailable = errors.New("auditexporter: the queue is full and the dead-letter queue cannot take records right now; retry later")
+	errDLQDiskFull    = errors.New("auditexporter: the queue is full and the dead-letter queue's disk is full (no space left on device); retry later")
 	errNoChain        = errors.New("auditexporter: tamper_evidence is off or the store keeps no chain")
 )
 
@@ -404,7 +407,7 @@ func (e *auditExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
 		if pos, err = e.wal.Append(ctx, payload); err != nil {
 			e.noteFailure(err)
 			e.logger.Warn("Records refused: the write-ahead log cannot take them", zap.Int("records", len(recs)), zap.Error(err))
-			return errWALUnavailable
+			return refusal(err, errWALUnavailable, errWALDiskFull)
 		}
 	}
 	e.enqueue(pos, recs)
@@ -437,7 +440,7 @@ func (e *auditExporter) onQueueFull(ctx context.Context, recs []record.Record) e
 		for tenant, trecs := range splitByTenant(recs) {
 			if err := e.dlq.Put(tenant, trecs, errQueueFull); err != nil {
 				e.logger.Warn("Records refused: the queue is full and the dead-letter queue cannot take them", zap.Int("records", len(trecs)), zap.Error(err))
-				return errDLQUnavailable
+				return refusal(err, errDLQUnavailable, errDLQDiskFull)
 			}
 			e.metrics.ExporterAuditRecordsDlq.Add(ctx, int64(len(trecs)))
 		}
@@ -446,6 +449,15 @@ func (e *auditExporter) onQueueFull(ctx context.Context, recs []record.Record) e
 	default: // block
 		return errQueueFull
 	}
+}
+
+// refusal is what the sender is told for cause: that the disk is full when it is (the sender's
+// operator can act on that), else the generic answer.
+func refusal(cause, generic, diskFull error) error {
+	if errors.Is(cause, syscall.ENOSPC) {
+		return diskFull
+	}
+	return generic
 }
 
 // invalidRequest refuses a request for what it holds: a permanent error (the sender must not
