@@ -67,13 +67,7 @@ func (p *redactProcessor) redactValue(v pcommon.Value, verdict redact.KeyVerdict
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
 		s := v.Str()
-		var out string
-		if verdict == redact.KeySuspect {
-			out = p.redactor.RedactSuspectString(s, rep)
-		} else {
-			out = p.redactor.RedactString(s, rep)
-		}
-		if out != s {
+		if out := p.redactString(s, verdict, rep); out != s {
 			v.SetStr(out)
 		}
 	case pcommon.ValueTypeInt:
@@ -88,6 +82,14 @@ func (p *redactProcessor) redactValue(v pcommon.Value, verdict redact.KeyVerdict
 			p.redactValue(sl.At(i), verdict, rep)
 		}
 	}
+}
+
+// redactString applies the value rules to s, found under a key of the given verdict.
+func (p *redactProcessor) redactString(s string, verdict redact.KeyVerdict, rep *redact.Report) string {
+	if verdict == redact.KeySuspect {
+		return p.redactor.RedactSuspectString(s, rep)
+	}
+	return p.redactor.RedactString(s, rep)
 }
 
 // summarize records rep on the item whose attributes are attrs, adding to a summary an earlier

@@ -122,9 +122,13 @@ func (p *redactProcessor) wouldRedact(name string, v pcommon.Value) bool {
 	case redact.KeySecret:
 		return true
 	}
+	var scratch redact.Report
+	if v.Type() == pcommon.ValueTypeStr {
+		// The common case, on every record: ask the rules about the string, without a copy.
+		return p.redactString(v.Str(), verdict, &scratch) != v.Str()
+	}
 	probe := pcommon.NewValueEmpty()
 	v.CopyTo(probe)
-	var scratch redact.Report
 	p.redactValue(probe, verdict, &scratch)
 	return !probe.Equal(v)
 }

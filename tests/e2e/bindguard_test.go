@@ -15,7 +15,7 @@ import (
 // opt-out.
 func TestBindGuard_OTLPOnAllInterfacesWithoutAuthIsRefusedAtStart(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the collector binary")
+		t.Skip("builds and runs the collector binary; skipped with -short")
 	}
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`
