@@ -6,10 +6,11 @@ TOOLS_DIR   := $(CURDIR)/.tools
 BIN_DIR     := $(CURDIR)/bin
 BINARY      := $(BIN_DIR)/otelcol-audit
 CONFIG      ?= otelcol-audit/config.yaml
-OCB_VERSION := v0.162.0
-OCB         := $(TOOLS_DIR)/builder
+OCB_VERSION := v0.165.0
+# Versioned tool paths: bumping a version installs the new tool instead of reusing a stale one.
+OCB         := $(TOOLS_DIR)/builder-$(OCB_VERSION)
 STATICCHECK_VERSION := v0.8.2
-STATICCHECK := $(TOOLS_DIR)/staticcheck
+STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
 # Packages of the distribution module; testbed/ has its own go.mod and its own targets.
 PKGS        := ./...
 GO_SOURCES  := $(shell find . -name '*.go' -not -path './testbed/*' -not -path './.tools/*' 2>/dev/null) go.mod go.sum
@@ -45,9 +46,11 @@ lint: $(STATICCHECK)
 
 $(OCB):
 	GOBIN=$(TOOLS_DIR) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	mv $(TOOLS_DIR)/builder $@
 
 $(STATICCHECK):
 	GOBIN=$(TOOLS_DIR) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(TOOLS_DIR)/staticcheck $@
 
 tools: $(OCB) $(STATICCHECK)
 

@@ -144,7 +144,7 @@ func (r *report) markdown() string {
 	w("    commit), batches of 1,000 per tenant or 1 s, max_queue_size %s, SQLite with FTS5.\n", num(float64(o.oursQueue)))
 	w("  - *otelcol-audit volatile*: the same with `mode: volatile` (acknowledged once queued in RAM).\n")
 	w("  - *stock collector* (baseline): testbed/cmd/stockcol, built from the same collector line\n")
-	w("    (v1.68.0 / v0.162.0): otlpreceiver -> contrib redactionprocessor (the key and value\n")
+	w("    (v1.71.0 / v0.165.0): otlpreceiver -> contrib redactionprocessor (the key and value\n")
 	w("    expressions of the redaction comparison, section 5) -> core otlphttp exporter with\n")
 	w("    exporterhelper's persistent sending_queue (%s requests) on contrib file_storage with\n", num(float64(o.stockQueue)))
 	w("    `fsync: true`, forwarding uncompressed to the sink. It acknowledges on enqueue and keeps\n")

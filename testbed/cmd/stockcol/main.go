@@ -1,5 +1,5 @@
 // Command stockcol is the stock pipeline a user would assemble from upstream parts instead of
-// otelcol-audit, built from the same collector line (v1.68.0 / v0.162.0): the OTLP receiver,
+// otelcol-audit, built from the same collector line (v1.71.0 / v0.165.0): the OTLP receiver,
 // contrib's redactionprocessor, the core otlphttp exporter with exporterhelper's persistent
 // sending queue, and contrib's file_storage extension to hold that queue. benchreport runs it
 // beside otelcol-audit as the baseline of the pipeline benchmarks.
@@ -48,7 +48,7 @@ func main() {
 		BuildInfo: component.BuildInfo{
 			Command:     "stockcol",
 			Description: "stock collector pipeline (otlp -> redaction -> otlphttp with a persistent queue), the otelcol-audit benchmark baseline",
-			Version:     "0.162.0",
+			Version:     "0.165.0",
 		},
 		Factories: components,
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{
