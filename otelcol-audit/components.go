@@ -5,6 +5,7 @@ package main
 import (
 	auditexporter "github.com/otelcol-audit/otelcol-audit/exporter/auditexporter"
 	auditqueryextension "github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension"
+	auditstoreextension "github.com/otelcol-audit/otelcol-audit/extension/auditstoreextension"
 	redactprocessor "github.com/otelcol-audit/otelcol-audit/processor/redactprocessor"
 	auditreceiver "github.com/otelcol-audit/otelcol-audit/receiver/auditreceiver"
 	"go.opentelemetry.io/collector/component"
@@ -41,12 +42,14 @@ func components() (otelcol.Factories, error) {
 	}
 
 	factories.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
+		auditstoreextension.NewFactory(),
 		auditqueryextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	factories.ExtensionModules = makeModulesMap(factories.Extensions, map[component.Type]string{
+		auditstoreextension.NewFactory().Type(): "github.com/otelcol-audit/otelcol-audit v0.0.0",
 		auditqueryextension.NewFactory().Type(): "github.com/otelcol-audit/otelcol-audit v0.0.0",
 	})
 

@@ -119,12 +119,12 @@ func BenchmarkDurableIngest(b *testing.B) {
 				dir := b.TempDir()
 				cfg := createDefaultConfig().(*Config)
 				cfg.DataDir = dir
-				cfg.Store.SQLite.Path = filepath.Join(dir, "audit.db")
 				cfg.Batch.MaxSize = 1000
 				cfg.Batch.FlushInterval = 100 * time.Millisecond
 				cfg.MaxQueueSize = benchRecords * 2
 				e := newAuditExporter(cfg, exportertest.NewNopSettings(metadata.Type))
-				if err := e.start(context.Background(), nil); err != nil {
+				host, _ := storeHost(b, cfg, nil)
+				if err := e.start(context.Background(), host); err != nil {
 					b.Fatal(err)
 				}
 				requests := make(chan int, benchRecords/benchPerRequest)
@@ -160,7 +160,7 @@ func BenchmarkDurableIngest(b *testing.B) {
 					b.Fatal(err)
 				}
 				total += time.Since(began)
-				checkAllStored(b, cfg.Store.SQLite.Path, benchRecords)
+				checkAllStored(b, storePath(cfg), benchRecords)
 			}
 			slices.Sort(acks)
 			b.ReportMetric(float64(benchRecords*b.N)/total.Seconds(), "records/s")

@@ -6,6 +6,13 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
+	"github.com/otelcol-audit/otelcol-audit/internal/sharedstore"
 )
 
 // TestExporter_WritesThroughTheDurablePathIntoClickHouse runs the exporter with store.backend:
@@ -19,13 +26,16 @@ func TestExporter_WritesThroughTheDurablePathIntoClickHouse(t *testing.T) {
 		t.Skip("no ClickHouse server: run eval \"$(scripts/clickhouse/start.sh)\" (CI always does)")
 	}
 	cfg := testConfig(t)
-	cfg.Store.Backend = backendClickHouse
-	cfg.Store.ClickHouse.Endpoint = addr
-	cfg.Store.ClickHouse.Database = fmt.Sprintf("exporter_test_%d", time.Now().UnixNano())
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	e := newTestExporter(t, cfg, nil)
+	scfg := sharedstore.DefaultConfig()
+	scfg.Backend = sharedstore.BackendClickHouse
+	scfg.ClickHouse.Endpoint = addr
+	scfg.ClickHouse.Database = fmt.Sprintf("exporter_test_%d", time.Now().UnixNano())
+	shared := sharedstore.New(scfg, zap.NewNop())
+	require.NoError(t, shared.Start(context.Background(), nil))
+	t.Cleanup(func() { _ = shared.Shutdown(context.Background()) })
+	e := newAuditExporter(cfg, exportertest.NewNopSettings(metadata.Type))
+	require.NoError(t, e.start(context.Background(), extensionsHost{cfg.Store: shared}))
+	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
 	ld := numbered("ch", 30)
 	if err := e.consumeLogs(context.Background(), ld); err != nil {
 		t.Fatal(err)
@@ -34,8 +44,8 @@ func TestExporter_WritesThroughTheDurablePathIntoClickHouse(t *testing.T) {
 	if err := e.consumeLogs(context.Background(), ld); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "30 records in ClickHouse", func() bool { return len(storedIDs(t, e.store)) == 30 })
-	for id, n := range storedIDs(t, e.store) {
+	eventually(t, "30 records in ClickHouse", func() bool { return len(storedIDs(t, e.store.Store())) == 30 })
+	for id, n := range storedIDs(t, e.store.Store()) {
 		if n != 1 {
 			t.Errorf("%s stored %d times", id, n)
 		}

@@ -29,8 +29,9 @@ func TestComponent_Lifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return cfg.Store.SQLite.Path,
-			func() error { return exp.Start(context.Background(), componenttest.NewNopHost()) },
+		host, _ := storeHost(t, cfg, nil)
+		return storePath(cfg),
+			func() error { return exp.Start(context.Background(), host) },
 			func() error { return exp.Shutdown(context.Background()) }
 	}
 	t.Run("start then shutdown twice", func(t *testing.T) {

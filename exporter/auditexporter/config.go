@@ -9,9 +9,6 @@ import (
 	"go.opentelemetry.io/collector/config/configretry"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
-	"github.com/otelcol-audit/otelcol-audit/internal/retention"
-	"github.com/otelcol-audit/otelcol-audit/internal/store/clickhousestore"
-	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
 // Config is the exporter's configuration. Defaults live in createDefaultConfig.
@@ -44,25 +41,14 @@ type Config struct {
 	// DLQ tunes the dead-letter queue.
 	DLQ DLQConfig `mapstructure:"dlq"`
 
-	// Retention prunes expired records per level on a cron schedule; it runs where the
-	// writer is, so it never competes with a second writer.
-	Retention retention.Config `mapstructure:"retention"`
-
-	// Store selects and configures the backend that keeps the records.
-	Store StoreConfig `mapstructure:"store"`
+	// Store names the auditstore extension whose store the records go to. Several exporters
+	// may name the same one.
+	Store component.ID `mapstructure:"store"`
 
 	// Limits bound what one record may be (nesting depth, values, key and value sizes); a
 	// request with a record beyond them is refused whole with a permanent error that names
 	// the record and the limit (OTLP/HTTP 400, gRPC InvalidArgument).
 	Limits record.Limits `mapstructure:"limits"`
-
-	// TamperEvidence links every stored record onto its tenant's hash chain and signs the
-	// chain's head at checkpoints (docs/TAMPER_EVIDENCE.md).
-	TamperEvidence TamperEvidenceConfig `mapstructure:"tamper_evidence"`
-
-	// Query names the auditquery extension that serves this store. The exporter registers its
-	// store there at Start, so the extension never opens a second writer. Empty: no query API.
-	Query *component.ID `mapstructure:"query"`
 
 	// MinLevel drops records below it; security records are always kept.
 	MinLevel record.Level `mapstructure:"min_level"`
@@ -100,42 +86,7 @@ type DLQConfig struct {
 	MaxBytes     int64         `mapstructure:"max_bytes"`
 }
 
-// TamperEvidenceConfig is the hash chain and its signed checkpoints.
-type TamperEvidenceConfig struct {
-	// Enabled links every record the store commits onto its tenant's chain. Records stored
-	// while it is off are on no chain, and verify reports them as inserted around it.
-	Enabled bool `mapstructure:"enabled"`
-	// SigningKeyFile is an Ed25519 private key in PKCS #8 PEM (`auditctl chain keygen` or
-	// `openssl genpkey -algorithm ed25519`). Empty: checkpoints are unsigned, which catches
-	// damage and naive edits but not someone who rewrites the chain.
-	SigningKeyFile string `mapstructure:"signing_key_file"`
-	// PublicKeyFiles are more Ed25519 public keys (PKIX PEM) whose signatures the verify
-	// endpoint accepts: the keys of earlier signing_key_files, after a rotation or a lost
-	// private key, so that the history they signed still verifies as signed.
-	PublicKeyFiles []string `mapstructure:"public_key_files"`
-	// CheckpointEveryRecords and CheckpointInterval: a tenant's head is checkpointed after this
-	// many new records, or this long after its first record since the last checkpoint,
-	// whichever comes first. Records after the last checkpoint are the part of the chain that
-	// could be rewritten undetected, so these bound the exposure.
-	CheckpointEveryRecords int           `mapstructure:"checkpoint_every_records"`
-	CheckpointInterval     time.Duration `mapstructure:"checkpoint_interval"`
-	// CheckpointDir, if set, also receives every checkpoint as a JSON file, outside the
-	// database (point it at storage the database's users cannot write).
-	CheckpointDir string `mapstructure:"checkpoint_dir"`
-}
-
-// StoreConfig selects the backend; only the selected backend's section is used.
-type StoreConfig struct {
-	// Backend is "sqlite" (the embedded default) or "clickhouse" (scale-out).
-	Backend    string                 `mapstructure:"backend"`
-	SQLite     sqlitestore.Config     `mapstructure:"sqlite"`
-	ClickHouse clickhousestore.Config `mapstructure:"clickhouse"`
-}
-
 const (
-	backendSQLite     = "sqlite"
-	backendClickHouse = "clickhouse"
-
 	modeDurable  = "durable"
 	modeVolatile = "volatile"
 
@@ -205,31 +156,6 @@ func (c *Config) Validate() error {
 	}
 	if c.DLQ.MaxBytes < 1<<20 {
 		add("dlq.max_bytes: must be at least 1 MiB, got %d", c.DLQ.MaxBytes)
-	}
-	if err := c.Retention.Validate(); err != nil {
-		add("retention: %w", err)
-	}
-	switch c.Store.Backend {
-	case backendSQLite:
-		if err := c.Store.SQLite.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("store.sqlite: %w", err))
-		}
-	case backendClickHouse:
-		if err := c.Store.ClickHouse.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("store.clickhouse: %w", err))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("store.backend: unknown backend %q: expected %q or %q", c.Store.Backend, backendSQLite, backendClickHouse))
-	}
-	if te := c.TamperEvidence; te.Enabled {
-		if te.CheckpointEveryRecords < 1 {
-			add("tamper_evidence.checkpoint_every_records: must be at least 1, got %d", te.CheckpointEveryRecords)
-		}
-		if te.CheckpointInterval <= 0 {
-			add("tamper_evidence.checkpoint_interval: must be positive, got %s", te.CheckpointInterval)
-		}
-	} else if te.SigningKeyFile != "" {
-		add("tamper_evidence.signing_key_file: set while tamper_evidence.enabled is false; enable it or remove the key")
 	}
 	if !c.MinLevel.Valid() {
 		errs = append(errs, fmt.Errorf("min_level: unknown level %d: expected one of debug, info, warn, error, security", c.MinLevel))

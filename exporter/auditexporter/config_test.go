@@ -19,10 +19,8 @@ func TestConfig_LoadsFromYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queryID := component.MustNewID("auditquery")
 	custom := createDefaultConfig().(*Config)
-	custom.Store.SQLite.Path = "/var/lib/otelcol-audit/audit.db"
-	custom.Query = &queryID
+	custom.Store = component.MustNewIDWithName("auditstore", "warehouse")
 	custom.MinLevel = record.LevelWarn
 	custom.Mapping.TenantAttributes = []string{"org.id", "tenant.id"}
 
@@ -34,7 +32,12 @@ func TestConfig_LoadsFromYAML(t *testing.T) {
 	}{
 		{name: "an empty section is the default config", id: component.NewID(metadata.Type), want: createDefaultConfig().(*Config)},
 		{name: "every setting is read", id: component.NewIDWithName(metadata.Type, "custom"), want: custom},
-		{name: "an unknown backend is named", id: component.NewIDWithName(metadata.Type, "bad_backend"), wantErr: `store.backend: unknown backend "mongodb"`},
+		{name: "the exporter's own store section says where it moved", id: component.NewIDWithName(metadata.Type, "own_store"),
+			wantErr: "store, retention moved to the auditstore extension: write them under `extensions: auditstore:`"},
+		{name: "the exporter's own tamper_evidence says where it moved", id: component.NewIDWithName(metadata.Type, "own_chain"),
+			wantErr: "tamper_evidence moved to the auditstore extension"},
+		{name: "the query link is refused as no longer needed", id: component.NewIDWithName(metadata.Type, "query"),
+			wantErr: "query: no longer needed"},
 		{name: "an unknown level is refused while decoding", id: component.NewIDWithName(metadata.Type, "bad_level"), wantErr: `unknown level "verbose"`},
 		{name: "a mapping without tenant attributes is refused", id: component.NewIDWithName(metadata.Type, "no_tenant_attributes"), wantErr: "mapping.tenant_attributes"},
 	}

@@ -22,16 +22,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
-	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension"
-	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/auditstore"
 	"github.com/otelcol-audit/otelcol-audit/internal/dirlock"
 	"github.com/otelcol-audit/otelcol-audit/internal/dlq"
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
-	"github.com/otelcol-audit/otelcol-audit/internal/retention"
-	"github.com/otelcol-audit/otelcol-audit/internal/store"
-	"github.com/otelcol-audit/otelcol-audit/internal/store/clickhousestore"
-	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 	"github.com/otelcol-audit/otelcol-audit/internal/wal"
 )
 
@@ -46,33 +41,28 @@ var (
 	errWALDiskFull    = errors.New("auditexporter: the write-ahead log's disk is full (no space left on device); retry later")
 	errDLQUnavailable = errors.New("auditexporter: the queue is full and the dead-letter queue cannot take records right now; retry later")
 	errDLQDiskFull    = errors.New("auditexporter: the queue is full and the dead-letter queue's disk is full (no space left on device); retry later")
-	errNoChain        = errors.New("auditexporter: tamper_evidence is off or the store keeps no chain")
 )
 
 // auditExporter is the write path. Read it top to bottom: consumeLogs assigns ids, maps and
-// filters, appends to the WAL and acknowledges; flush workers (writer.go) batch, insert, retry
-// and set failed batches aside in the DLQ; the DLQ's retry engine inserts them later.
+// filters, appends to the WAL and acknowledges; flush workers (writer.go) batch, insert into
+// the auditstore extension's store, retry and set failed batches aside in the DLQ; the DLQ's
+// retry engine inserts them later.
 type auditExporter struct {
 	cfg       *Config
 	logger    *zap.Logger
 	telemetry component.TelemetrySettings
 	now       func() time.Time
 
-	// openStore opens the configured backend; tests replace it to inject failures.
-	openStore func(ctx context.Context, cfg StoreConfig) (store.Store, error)
-
-	host      component.Host
-	dataDir   *dirlock.Lock // held from start to the end of shutdown
-	store     store.Store
-	wal       *wal.WAL // nil in volatile mode
-	dlq       *dlq.Queue
-	queue     *batchQueue
-	metrics   *metadata.TelemetryBuilder
-	retention *retention.Scheduler
-	// checkpoints is nil when tamper_evidence is off or the store keeps no chain.
-	checkpoints *checkpointer
-	registry    auditqueryextension.BackendRegistry
-	publisher   auditqueryextension.RecordPublisher
+	host    component.Host
+	dataDir *dirlock.Lock // held from start to the end of shutdown
+	// store is the auditstore extension's; it outlives the exporter (extensions shut down
+	// after pipelines), so the exporter never closes it.
+	store        auditstore.Handle
+	removeWriter func()   // takes this exporter's state out of the store's health
+	wal          *wal.WAL // nil in volatile mode
+	dlq          *dlq.Queue
+	queue        *batchQueue
+	metrics      *metadata.TelemetryBuilder
 
 	accepting atomic.Bool
 	// walCorruptRanges is how many corrupt WAL ranges the last replay skipped (for health).
@@ -84,7 +74,9 @@ type auditExporter struct {
 	cancelRun context.CancelFunc
 	workers   sync.WaitGroup
 
-	mu            sync.Mutex // guards the health fields below
+	mu sync.Mutex // guards the health fields below
+	// The exporter's own failures (the WAL or the DLQ refusing records); the store counts its
+	// insert failures itself.
 	failureCount  int64
 	lastFailureAt time.Time
 	lastError     string
@@ -94,33 +86,20 @@ type auditExporter struct {
 func newAuditExporter(cfg *Config, set exporter.Settings) *auditExporter {
 	return &auditExporter{
 		cfg: cfg, logger: set.Logger, telemetry: set.TelemetrySettings, now: time.Now,
-		openStore: openConfiguredStore,
 	}
 }
 
-func openConfiguredStore(ctx context.Context, cfg StoreConfig) (store.Store, error) {
-	if cfg.Backend == backendClickHouse {
-		// An unreachable server is not an error here: the store connects on first use, so
-		// the collector starts and records wait in the WAL and the DLQ until it answers.
-		st, err := clickhousestore.Open(ctx, cfg.ClickHouse)
-		if err != nil {
-			return nil, fmt.Errorf("open clickhouse store: %w", err)
-		}
-		return st, nil
-	}
-	// OpenStore picks single_database or database_per_tenant from the config.
-	st, err := sqlitestore.OpenStore(ctx, cfg.SQLite)
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite store: %w", err)
-	}
-	return st, nil
-}
-
-func (e *auditExporter) start(ctx context.Context, host component.Host) error {
+func (e *auditExporter) start(_ context.Context, host component.Host) error {
 	e.host = host
-	// Before anything under data_dir is opened: a second collector on the same WAL, DLQ and
-	// SQLite file would corrupt them.
 	var err error
+	if e.store, err = auditstore.Find(host, e.cfg.Store); err != nil {
+		return fmt.Errorf("auditexporter: store: %w", err)
+	}
+	if e.store.ReadOnly() {
+		return fmt.Errorf("auditexporter: store: extension %q is read_only; an exporter needs a store it can write", e.cfg.Store)
+	}
+	// Before anything under data_dir is opened: a second collector on the same WAL and DLQ
+	// would corrupt them.
 	if e.dataDir, err = dirlock.Acquire(e.cfg.DataDir); err != nil {
 		return fmt.Errorf("auditexporter: data_dir: %w", err)
 	}
@@ -135,16 +114,6 @@ func (e *auditExporter) start(ctx context.Context, host component.Host) error {
 		func() int64 { return int64(e.dlqStats().CorruptFiles) },
 	)); err != nil {
 		return fmt.Errorf("auditexporter: telemetry: %w", err)
-	}
-
-	storeCfg := e.cfg.Store
-	storeCfg.SQLite.Chain = e.cfg.TamperEvidence.Enabled
-	storeCfg.ClickHouse.Chain = e.cfg.TamperEvidence.Enabled
-	if e.store, err = e.openStore(ctx, storeCfg); err != nil {
-		return fmt.Errorf("auditexporter: %w", err)
-	}
-	if err := e.startCheckpoints(); err != nil {
-		return err
 	}
 
 	e.dlq, err = dlq.Open(filepath.Join(e.cfg.DataDir, "dlq"), dlq.Options{
@@ -171,76 +140,9 @@ func (e *auditExporter) start(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("auditexporter: start dead-letter retry engine: %w", err)
 	}
 
-	if e.retention, err = retention.NewScheduler(e.cfg.Retention, e.prune, e.logger); err != nil {
-		return fmt.Errorf("auditexporter: %w", err)
-	}
-	if err := e.retention.Start(ctx); err != nil {
-		return fmt.Errorf("auditexporter: %w", err)
-	}
-
-	if err := e.registerWithQueryExtension(host); err != nil {
-		return err
-	}
+	e.removeWriter = e.store.AddWriter(e)
 	e.accepting.Store(true)
 	return nil
-}
-
-// startCheckpoints loads the signing key and starts the checkpointer, when tamper_evidence is
-// on and the store keeps a chain.
-func (e *auditExporter) startCheckpoints() error {
-	te := e.cfg.TamperEvidence
-	if !te.Enabled {
-		return nil
-	}
-	cs, ok := e.store.(store.ChainStore)
-	if !ok {
-		e.logger.Warn("The store keeps no hash chain; tamper_evidence has no effect", zap.String("backend", e.cfg.Store.Backend))
-		return nil
-	}
-	var signer *chain.Signer
-	if te.SigningKeyFile != "" {
-		key, err := chain.LoadPrivateKey(te.SigningKeyFile)
-		if err != nil {
-			return fmt.Errorf("auditexporter: tamper_evidence.signing_key_file: %w", err)
-		}
-		signer = chain.NewSigner(key)
-		e.logger.Info("Chain checkpoints are signed", zap.String("key_id", chain.KeyID(signer.PublicKey())))
-	} else {
-		e.logger.Warn("tamper_evidence.signing_key_file is not set: chain checkpoints are unsigned, so someone who can write the database could rewrite the chain undetected")
-	}
-	keys := chain.Keyring{}
-	if signer != nil {
-		keys = chain.NewKeyring(signer.PublicKey())
-	}
-	for i, path := range te.PublicKeyFiles {
-		pub, err := chain.LoadPublicKey(path)
-		if err != nil {
-			return fmt.Errorf("auditexporter: tamper_evidence.public_key_files[%d]: %w", i, err)
-		}
-		keys[chain.KeyID(pub)] = pub
-	}
-	e.checkpoints = newCheckpointer(cs, signer, keys, te, e.logger, e.now)
-	e.checkpoints.start()
-	return nil
-}
-
-// prune is the retention scheduler's run: the store's Prune, then a checkpoint per tenant that
-// records the run's cutoffs, so verify tells the records it removed from deleted ones. The
-// checkpoint is written even after a failed run, which may have removed some records.
-func (e *auditExporter) prune(ctx context.Context, policy store.RetentionPolicy, now time.Time) (store.PruneResult, error) {
-	res, err := e.store.Prune(ctx, policy, now)
-	if e.checkpoints != nil && res.Total > 0 {
-		e.checkpoints.afterPrune(ctx, policy, now)
-	}
-	return res, err
-}
-
-// VerifyChain recomputes a tenant's chain: the query extension's verify endpoint.
-func (e *auditExporter) VerifyChain(ctx context.Context, tenant string, r chain.Range) (chain.Report, error) {
-	if e.checkpoints == nil {
-		return chain.Report{}, errNoChain
-	}
-	return e.checkpoints.verify(ctx, tenant, r)
 }
 
 // openAndReplayWAL queues every entry the previous run acknowledged but did not finish. It runs
@@ -287,32 +189,8 @@ func (e *auditExporter) openAndReplayWAL() error {
 	return nil
 }
 
-func (e *auditExporter) registerWithQueryExtension(host component.Host) error {
-	if e.cfg.Query == nil {
-		return nil
-	}
-	ext, ok := host.GetExtensions()[*e.cfg.Query]
-	if !ok {
-		return fmt.Errorf("auditexporter: query: extension %q is not configured in service.extensions", e.cfg.Query)
-	}
-	reg, ok := ext.(auditqueryextension.BackendRegistry)
-	if !ok {
-		return fmt.Errorf("auditexporter: query: extension %q is not an auditquery extension", e.cfg.Query)
-	}
-	backend := auditqueryextension.Backend{Store: e.store, Health: e, Retention: e}
-	if e.checkpoints != nil {
-		backend.Verifier = e
-	}
-	if err := reg.RegisterBackend(backend); err != nil {
-		return fmt.Errorf("auditexporter: query: register with %q: %w", e.cfg.Query, err)
-	}
-	e.registry = reg
-	e.publisher, _ = ext.(auditqueryextension.RecordPublisher)
-	return nil
-}
-
-// shutdown stops intake, flushes the queue (until ctx's deadline), stops the DLQ engine,
-// closes the WAL with its checkpoint, and closes the store. Safe before start and twice: only
+// shutdown stops intake, flushes the queue (until ctx's deadline), stops the DLQ engine and
+// closes the WAL. The store is the auditstore extension's: it stays open. Safe before start and twice: only
 // the first call does anything.
 func (e *auditExporter) shutdown(ctx context.Context) error {
 	var err error
@@ -348,18 +226,8 @@ func (e *auditExporter) doShutdown(ctx context.Context) error {
 	if e.wal != nil {
 		errs = append(errs, e.wal.Close())
 	}
-	if e.retention != nil {
-		e.retention.Stop()
-	}
-	if e.registry != nil {
-		e.registry.UnregisterBackend()
-	}
-	if e.checkpoints != nil {
-		// After the last inserts and retention run, before the store closes.
-		e.checkpoints.shutdown(ctx)
-	}
-	if e.store != nil {
-		errs = append(errs, e.store.Close())
+	if e.removeWriter != nil {
+		e.removeWriter()
 	}
 	errs = append(errs, e.dataDir.Release())
 	return errors.Join(errs...)
@@ -405,7 +273,7 @@ func (e *auditExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
 		}
 		// The acknowledgement: once Append returns, the records survive a crash.
 		if pos, err = e.wal.Append(ctx, payload); err != nil {
-			e.noteFailure(err)
+			e.noteOwnFailure(err)
 			e.logger.Warn("Records refused: the write-ahead log cannot take them", zap.Int("records", len(recs)), zap.Error(err))
 			return refusal(err, errWALUnavailable, errWALDiskFull)
 		}
@@ -439,6 +307,7 @@ func (e *auditExporter) onQueueFull(ctx context.Context, recs []record.Record) e
 		// keeps the promise without holding the records in memory.
 		for tenant, trecs := range splitByTenant(recs) {
 			if err := e.dlq.Put(tenant, trecs, errQueueFull); err != nil {
+				e.noteOwnFailure(err)
 				e.logger.Warn("Records refused: the queue is full and the dead-letter queue cannot take them", zap.Int("records", len(trecs)), zap.Error(err))
 				return refusal(err, errDLQUnavailable, errDLQDiskFull)
 			}
@@ -501,11 +370,20 @@ func authenticatedTenant(ctx context.Context) string {
 	return ""
 }
 
-func (e *auditExporter) noteFailure(err error) {
+// noteOwnFailure counts a failure of the exporter's own (the WAL or the DLQ refusing records)
+// in its health; the store counts its insert failures itself.
+func (e *auditExporter) noteOwnFailure(err error) {
 	e.mu.Lock()
 	e.failureCount++
 	e.lastFailureAt = e.now().UTC()
 	e.lastError = err.Error()
+	e.mu.Unlock()
+	e.noteFailure(err)
+}
+
+// noteFailure marks the write path failing: status reported once, until a success.
+func (e *auditExporter) noteFailure(err error) {
+	e.mu.Lock()
 	wasFailing := e.failing
 	e.failing = true
 	e.mu.Unlock()
@@ -526,11 +404,6 @@ func (e *auditExporter) noteSuccess() {
 		// Drain what the outage set aside now rather than at the next scan.
 		e.dlq.Kick()
 	}
-}
-
-// RunRetention applies the retention policy now: the query extension's admin endpoint.
-func (e *auditExporter) RunRetention(ctx context.Context) (store.PruneResult, error) {
-	return e.retention.RunNow(ctx)
 }
 
 // markDone tells the WAL an entry is committed or set aside, so its space can be reclaimed.
@@ -556,7 +429,8 @@ func (e *auditExporter) dlqStats() dlq.Stats {
 	return dlq.Stats{}
 }
 
-// Health implements health.Source for the query extension.
+// Health is this exporter's part of the store's health (the auditstore extension merges it
+// with the store's own).
 func (e *auditExporter) Health() health.Snapshot {
 	d := e.dlqStats()
 	depth := 0
@@ -566,7 +440,7 @@ func (e *auditExporter) Health() health.Snapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := health.Snapshot{
-		Status: "ok", FailureCount: e.failureCount, LastError: e.lastError,
+		Status: health.StatusOK, FailureCount: e.failureCount, LastError: e.lastError,
 		QueueDepth: depth, DLQFiles: d.Files, DeadFiles: d.DeadFiles,
 		DLQCorruptFiles: d.CorruptFiles, DLQRecordsSalvaged: d.SalvagedRecords, DLQRecordsLost: d.LostRecords,
 		WALCorruptRanges: e.walCorruptRanges.Load(),
@@ -576,7 +450,7 @@ func (e *auditExporter) Health() health.Snapshot {
 		s.LastFailureAt = &t
 	}
 	if e.failing {
-		s.Status = "degraded"
+		s.Status = health.StatusDegraded
 	}
 	return s
 }

@@ -10,14 +10,17 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
-	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/sharedstore"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
@@ -27,9 +30,35 @@ func testConfig(t *testing.T) *Config {
 	dir := t.TempDir()
 	cfg := createDefaultConfig().(*Config)
 	cfg.DataDir = dir
-	cfg.Store.SQLite.Path = filepath.Join(dir, "audit.db")
 	cfg.Batch.FlushInterval = 20 * time.Millisecond
 	return cfg
+}
+
+// storePath is where the tests' auditstore keeps its SQLite file: beside cfg's WAL and DLQ.
+func storePath(cfg *Config) string { return filepath.Join(cfg.DataDir, "audit.db") }
+
+// storeHost starts the real shared store on storePath(cfg) (its store wrapped by wrap, when
+// set) and returns a host that offers it under cfg.Store. It closes at cleanup, after the
+// exporter, as the collector closes extensions after pipelines.
+func storeHost(t testing.TB, cfg *Config, wrap func(store.Store) store.Store) (extensionsHost, *sharedstore.Shared) {
+	t.Helper()
+	scfg := sharedstore.DefaultConfig()
+	scfg.SQLite.Path = storePath(cfg)
+	scfg.TamperEvidence.Enabled = false
+	st, err := sqlitestore.Open(context.Background(), scfg.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrapped store.Store = st
+	if wrap != nil {
+		wrapped = wrap(st)
+	}
+	shared := sharedstore.Over(wrapped, scfg, zap.NewNop())
+	if err := shared.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = shared.Shutdown(context.Background()) })
+	return extensionsHost{cfg.Store: shared}, shared
 }
 
 // startExporter runs a real exporter on a temp SQLite file and returns it with the file's path.
@@ -44,13 +73,13 @@ func startExporter(t *testing.T, edit func(*Config), host component.Host) (expor
 		t.Fatal(err)
 	}
 	if host == nil {
-		host = componenttest.NewNopHost()
+		host, _ = storeHost(t, cfg, nil)
 	}
 	if err := exp.Start(context.Background(), host); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
-	return exp, cfg.Store.SQLite.Path
+	return exp, storePath(cfg)
 }
 
 // readAll opens the database the exporter wrote, after the exporter has closed it.
@@ -149,59 +178,53 @@ func TestExporter_MinLevelDropsNoiseButNeverSecurity(t *testing.T) {
 	}
 }
 
-func TestExporter_RefusesAMissingOrWrongQueryExtension(t *testing.T) {
-	queryID := component.MustNewID("auditquery")
+func TestExporter_RefusesAMissingWrongOrReadOnlyStore(t *testing.T) {
+	storeID := component.MustNewID("auditstore")
+	readOnly := func(t *testing.T) component.Host {
+		// A file a writer created, opened read-only: a query node's store.
+		cfg := testConfig(t)
+		_, shared := storeHost(t, cfg, nil)
+		require.NoError(t, shared.Shutdown(context.Background()))
+		scfg := sharedstore.DefaultConfig()
+		scfg.SQLite.Path = storePath(cfg)
+		scfg.ReadOnly = true
+		ro := sharedstore.New(scfg, zap.NewNop())
+		require.NoError(t, ro.Start(context.Background(), nil))
+		t.Cleanup(func() { _ = ro.Shutdown(context.Background()) })
+		return hostWith(map[component.ID]component.Component{storeID: ro})
+	}
 	for _, c := range []struct {
 		name string
-		host component.Host
+		host func(t *testing.T) component.Host
 		want string
 	}{
-		{"the named extension is not configured", hostWith(nil), "is not configured"},
-		{"the named extension is not an auditquery extension", hostWith(map[component.ID]component.Component{queryID: notARegistry{}}), "is not an auditquery extension"},
+		{"the named extension is not configured", func(*testing.T) component.Host { return hostWith(nil) }, `extension "auditstore" is not configured in service.extensions`},
+		{"the named extension is not an auditstore extension", func(*testing.T) component.Host {
+			return hostWith(map[component.ID]component.Component{storeID: notAStore{}})
+		}, "is not an auditstore extension"},
+		{"the store is read-only", readOnly, "is read_only"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := testConfig(t)
-			cfg.Query = &queryID
 			exp, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer exp.Shutdown(context.Background())
-			err = exp.Start(context.Background(), c.host)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("start error = %v, want %q", err, c.want)
-			}
+			err = exp.Start(context.Background(), c.host(t))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.want)
 		})
 	}
 }
 
-type registryProbe struct {
-	component.StartFunc
-	component.ShutdownFunc
-	got          *auditqueryextension.Backend
-	unregistered bool
-}
-
-func (r *registryProbe) RegisterBackend(b auditqueryextension.Backend) error { r.got = &b; return nil }
-func (r *registryProbe) UnregisterBackend()                                  { r.unregistered = true }
-
-func TestExporter_RegistersItsStoreWithTheQueryExtensionAndLeavesOnShutdown(t *testing.T) {
-	queryID := component.MustNewID("auditquery")
-	probe := &registryProbe{}
-	exp, _ := startExporter(t, func(c *Config) { c.Query = &queryID },
-		hostWith(map[component.ID]component.Component{queryID: probe}))
-	if probe.got == nil || probe.got.Store == nil || probe.got.Health == nil {
-		t.Fatalf("registered backend = %+v, want a store and a health source", probe.got)
-	}
-	if h := probe.got.Health.Health(); h.Status != "ok" {
-		t.Errorf("health before any failure = %+v", h)
-	}
-	if err := exp.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if !probe.unregistered {
-		t.Error("shutdown must unregister before the store closes")
-	}
+func TestExporter_ItsStateIsPartOfTheStoresHealthUntilShutdown(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Batch.FlushInterval = time.Hour // keep records queued
+	host, shared := storeHost(t, cfg, nil)
+	exp, _ := startExporter(t, func(c *Config) { *c = *cfg }, host)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), numbered("q", 3)))
+	assert.Equal(t, 3, shared.Health().QueueDepth, "the exporter's queue shows in the store's health")
+	require.NoError(t, exp.Shutdown(context.Background()))
+	assert.Equal(t, 0, shared.Health().QueueDepth, "a stopped exporter leaves the store's health")
 }
 
 type extensionsHost map[component.ID]component.Component
@@ -212,7 +235,7 @@ func hostWith(exts map[component.ID]component.Component) component.Host {
 	return extensionsHost(exts)
 }
 
-type notARegistry struct {
+type notAStore struct {
 	component.StartFunc
 	component.ShutdownFunc
 }
@@ -223,14 +246,15 @@ func TestExporter_ASecondExporterOnTheSameDataDirIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := first.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+	host, _ := storeHost(t, cfg, nil)
+	if err := first.Start(context.Background(), host); err != nil {
 		t.Fatal(err)
 	}
 	second, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = second.Start(context.Background(), componenttest.NewNopHost())
+	err = second.Start(context.Background(), host)
 	if err == nil || !strings.Contains(err.Error(), cfg.DataDir) || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
 		t.Fatalf("second Start = %v; want a refusal naming %s and the holder's pid", err, cfg.DataDir)
 	}
@@ -243,7 +267,7 @@ func TestExporter_ASecondExporterOnTheSameDataDirIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := third.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+	if err := third.Start(context.Background(), host); err != nil {
 		t.Fatalf("Start after the first shut down: %v", err)
 	}
 	if err := third.Shutdown(context.Background()); err != nil {

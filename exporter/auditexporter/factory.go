@@ -1,5 +1,5 @@
-// Package auditexporter writes audit records into a store (SQLite by default) and hands that
-// store to the auditquery extension.
+// Package auditexporter writes audit records, through a write-ahead log and a dead-letter
+// queue, into the store of the auditstore extension its `store` setting names.
 package auditexporter
 
 import (
@@ -14,9 +14,6 @@ import (
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
-	"github.com/otelcol-audit/otelcol-audit/internal/retention"
-	"github.com/otelcol-audit/otelcol-audit/internal/store/clickhousestore"
-	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
 // NewFactory returns the factory of the audit exporter.
@@ -45,18 +42,8 @@ func createDefaultConfig() component.Config {
 			// Attempts at 0s, 1s, 3s and 7s: three retries, then the DLQ.
 			MaxElapsedTime: 7 * time.Second,
 		},
-		DLQ:       DLQConfig{ScanInterval: time.Minute, MaxFailures: 10, MaxBytes: 1 << 30},
-		Retention: retention.DefaultConfig(),
-		Store: StoreConfig{
-			Backend:    backendSQLite,
-			SQLite:     sqlitestore.DefaultConfig(),
-			ClickHouse: clickhousestore.DefaultConfig(),
-		},
-		TamperEvidence: TamperEvidenceConfig{
-			Enabled:                true,
-			CheckpointEveryRecords: 10000,
-			CheckpointInterval:     time.Minute,
-		},
+		DLQ:      DLQConfig{ScanInterval: time.Minute, MaxFailures: 10, MaxBytes: 1 << 30},
+		Store:    component.MustNewID("auditstore"),
 		Limits:   record.DefaultLimits(),
 		MinLevel: record.LevelDebug,
 		Mapping:  record.DefaultMapping(),

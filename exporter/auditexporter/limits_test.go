@@ -91,7 +91,7 @@ func TestLimits_ARecordAtTheLimitsIsStoredAndReadsBack(t *testing.T) {
 		t.Fatalf("a record at max_depth was refused: %v", err)
 	}
 	eventually(t, "the record stored", func() bool {
-		res, err := e.store.Query(context.Background(), store.Filter{TenantID: "acme"}, store.Page{})
+		res, err := e.store.Store().Query(context.Background(), store.Filter{TenantID: "acme"}, store.Page{})
 		return err == nil && len(res.Records) == 1
 	})
 }

@@ -127,8 +127,8 @@ func (e *auditExporter) insertSetAside(ctx context.Context, tenant string, recs 
 	return err
 }
 
-// insertBatch is one store insert; after a commit the records go to the live feed. The DLQ's
-// retry engine calls it too.
+// insertBatch is one store insert; the store runs what follows its commit (the chain's count,
+// the live feed). The DLQ's retry engine calls it too.
 func (e *auditExporter) insertBatch(ctx context.Context, tenant string, recs []record.Record) error {
 	began := e.now()
 	stored, err := e.store.Insert(ctx, tenant, recs)
@@ -141,11 +141,5 @@ func (e *auditExporter) insertBatch(ctx context.Context, tenant string, recs []r
 	// Only what the store newly stored: a replay after a crash, or a client's resend, is
 	// acknowledged again but persisted once.
 	e.metrics.ExporterAuditRecordsPersisted.Add(ctx, int64(stored))
-	if e.checkpoints != nil {
-		e.checkpoints.committed(tenant, recs)
-	}
-	if p := e.publisher; p != nil {
-		p.Publish(recs)
-	}
 	return nil
 }

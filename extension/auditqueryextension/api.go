@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -48,6 +49,8 @@ type api struct {
 
 // apiSettings is what the API takes from the extension's configuration.
 type apiSettings struct {
+	// pipelines is the collector's pipeline state (extension.go); nil reads as "starting".
+	pipelines      *atomic.Value
 	authConfigured bool
 	// authParams are query parameters the auth extension reads (confighttp's request_params,
 	// e.g. a token for browsers that cannot set headers); they are accepted everywhere.
@@ -294,10 +297,31 @@ const (
 )
 
 type healthResponse struct {
-	Status   string           `json:"status"`
-	Store    string           `json:"store"`
-	Pipeline *health.Snapshot `json:"pipeline,omitempty"`
+	Status string `json:"status"`
+	Store  string `json:"store"`
+	// Pipelines is the collector's pipeline state: "starting" until every pipeline has
+	// started (an exporter replaying its WAL is not taking records yet), "ready", then
+	// "stopping" once shutdown begins.
+	Pipelines string           `json:"pipelines"`
+	Pipeline  *health.Snapshot `json:"pipeline,omitempty"`
 }
+
+// pipelineState is what Ready and NotReady last said.
+func (a *api) pipelineState() string {
+	if a.pipelines != nil {
+		if s, ok := a.pipelines.Load().(string); ok {
+			return s
+		}
+	}
+	return pipelinesStarting
+}
+
+// Pipeline states of healthResponse.Pipelines.
+const (
+	pipelinesStarting = "starting"
+	pipelinesReady    = "ready"
+	pipelinesStopping = "stopping"
+)
 
 // health answers 200 while a store is registered, even when the pipeline is degraded: records
 // are still readable, and a load balancer must not pull the query API because the write path is
@@ -314,11 +338,11 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) *apiError {
 
 	b, release, ok := a.backends.acquire()
 	if !ok {
-		writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: statusUnavailable, Store: statusUnavailable})
+		writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: statusUnavailable, Store: statusUnavailable, Pipelines: a.pipelineState()})
 		return nil
 	}
 	defer release()
-	resp := healthResponse{Status: statusOK, Store: statusOK}
+	resp := healthResponse{Status: statusOK, Store: statusOK, Pipelines: a.pipelineState()}
 	if b.Health != nil {
 		snap := b.Health.Health()
 		// The last error text can name files, hosts or another tenant's data; only an admin

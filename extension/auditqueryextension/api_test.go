@@ -365,7 +365,7 @@ func TestDataEndpoints_Answer503UntilABackendIsRegistered(t *testing.T) {
 		t.Run(target, func(t *testing.T) {
 			resp := get(h, target)
 			require.Equal(t, http.StatusServiceUnavailable, resp.status)
-			assert.JSONEq(t, `{"error":{"code":"unavailable","message":"no audit store is registered yet"}}`, string(resp.body))
+			assert.JSONEq(t, `{"error":{"code":"unavailable","message":"the audit store is not open (the collector is starting or stopping)"}}`, string(resp.body))
 		})
 	}
 

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/metadata"
@@ -28,7 +27,7 @@ func startBenchExtension(b *testing.B, edit func(*Config)) (*queryExtension, str
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := ext.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+	if err := ext.Start(context.Background(), storeHost(b)); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = ext.Shutdown(context.Background()) })

@@ -40,7 +40,7 @@ func TestComponentLifecycle(t *testing.T) {
 	t.Run("create, start and shutdown", func(t *testing.T) {
 		ext, err := factory.Create(context.Background(), set, cfg)
 		require.NoError(t, err)
-		require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+		require.NoError(t, ext.Start(context.Background(), storeHost(t)))
 		require.NoError(t, ext.Shutdown(context.Background()))
 	})
 	t.Run("shutdown without start", func(t *testing.T) {
@@ -51,7 +51,7 @@ func TestComponentLifecycle(t *testing.T) {
 	t.Run("shutdown twice", func(t *testing.T) {
 		ext, err := factory.Create(context.Background(), set, cfg)
 		require.NoError(t, err)
-		require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+		require.NoError(t, ext.Start(context.Background(), storeHost(t)))
 		require.NoError(t, ext.Shutdown(context.Background()))
 		require.NoError(t, ext.Shutdown(context.Background()))
 	})

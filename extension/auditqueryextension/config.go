@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/confignet"
 	"go.opentelemetry.io/collector/config/configopaque"
@@ -33,6 +34,10 @@ const defaultQueryTimeout = 30 * time.Second
 type Config struct {
 	// ServerConfig is the HTTP server (endpoint, TLS, CORS, auth, timeouts, middlewares).
 	confighttp.ServerConfig `mapstructure:",squash"`
+
+	// Store names the auditstore extension whose store the API serves. Its collector may run no
+	// exporter at all: a query node over a store another collector writes (read_only).
+	Store component.ID `mapstructure:"store"`
 
 	// AllowUnauthenticated lets the server bind a non-loopback endpoint with no auth configured.
 	// Every caller of such a server is an admin and reads every tenant's records, so this must

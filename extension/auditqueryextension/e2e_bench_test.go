@@ -15,6 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/sharedstore"
+
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
@@ -109,7 +113,14 @@ func BenchmarkLiveTailEndToEnd(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	queryID := component.MustNewID("auditquery")
+	storeID := component.MustNewID("auditstore")
+	dataDir := b.TempDir()
+	scfg := sharedstore.DefaultConfig()
+	scfg.SQLite.Path = filepath.Join(dataDir, "audit.db")
+	shared := sharedstore.New(scfg, zap.NewNop())
+	start(b, shared, componenttest.NewNopHost())
+	host := extensionsHost{storeID: shared}
+
 	qf := auditqueryextension.NewFactory()
 	qcfg := qf.CreateDefaultConfig().(*auditqueryextension.Config)
 	qcfg.NetAddr.Endpoint = freeLoopback(b)
@@ -119,18 +130,16 @@ func BenchmarkLiveTailEndToEnd(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	start(b, ext, componenttest.NewNopHost())
+	start(b, ext, host)
 
 	ef := auditexporter.NewFactory()
 	ecfg := ef.CreateDefaultConfig().(*auditexporter.Config)
-	ecfg.DataDir = b.TempDir()
-	ecfg.Store.SQLite.Path = filepath.Join(ecfg.DataDir, "audit.db")
-	ecfg.Query = &queryID
+	ecfg.DataDir = dataDir
 	exp, err := ef.CreateLogs(ctx, exportertest.NewNopSettings(ef.Type()), ecfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	start(b, exp, extensionsHost{queryID: ext})
+	start(b, exp, host)
 
 	rf := otlpreceiver.NewFactory()
 	rcfg := rf.CreateDefaultConfig().(*otlpreceiver.Config)

@@ -54,7 +54,7 @@ func notFound(msg string) *apiError {
 	return &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: msg}
 }
 
-var errNoBackend = &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "no audit store is registered yet"}
+var errNoBackend = &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the audit store is not open (the collector is starting or stopping)"}
 
 // storeError turns an error from the store into the answer. Only the errors the store contract
 // names reach the caller, and only from the sentinel's text on: what a backend wraps around it

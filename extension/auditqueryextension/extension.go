@@ -13,13 +13,15 @@ import (
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/extensioncapabilities"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/livetail"
+	"github.com/otelcol-audit/otelcol-audit/internal/auditstore"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
-// queryExtension serves the query API and is the BackendRegistry the exporter registers with.
+// queryExtension serves the query API over the store of the auditstore extension it names.
 type queryExtension struct {
 	cfg      *Config
 	settings extension.Settings
@@ -29,6 +31,11 @@ type queryExtension struct {
 	// after Shutdown is a no-op, since nobody can be listening.
 	hub atomic.Pointer[livetail.Hub]
 
+	unsubscribe func() // ends the live feed's subscription to the store's commits
+	// pipelines is "starting", "ready" or "stopping": what the collector last told this
+	// extension through Ready and NotReady, served in /api/v1/health.
+	pipelines atomic.Value
+
 	mu     sync.Mutex
 	server *http.Server
 	api    *api
@@ -37,24 +44,33 @@ type queryExtension struct {
 }
 
 var (
-	_ extension.Extension = (*queryExtension)(nil)
-	_ BackendRegistry     = (*queryExtension)(nil)
-	_ RecordPublisher     = (*queryExtension)(nil)
+	_ extension.Extension                   = (*queryExtension)(nil)
+	_ extensioncapabilities.Dependent       = (*queryExtension)(nil)
+	_ extensioncapabilities.PipelineWatcher = (*queryExtension)(nil)
 )
+
+// Ready is called once every pipeline has started.
+func (e *queryExtension) Ready() error { e.pipelines.Store(pipelinesReady); return nil }
+
+// NotReady is called when the collector begins to stop its receivers.
+func (e *queryExtension) NotReady() error { e.pipelines.Store(pipelinesStopping); return nil }
 
 func newQueryExtension(cfg *Config, set extension.Settings) *queryExtension {
 	return &queryExtension{cfg: cfg, settings: set}
 }
 
-// RegisterBackend makes the API serve b. It fails if a backend is already registered.
-func (e *queryExtension) RegisterBackend(b Backend) error { return e.backends.register(b) }
+// Dependencies makes the collector start the auditstore extension first and stop it last.
+func (e *queryExtension) Dependencies() []component.ID { return []component.ID{e.cfg.Store} }
 
-// UnregisterBackend stops serving the backend. It returns once no request uses the store any
-// more, so the caller may close the store right after.
-func (e *queryExtension) UnregisterBackend() { e.backends.unregister() }
+// registerBackend makes the API serve b. It fails if a backend is already registered.
+func (e *queryExtension) registerBackend(b Backend) error { return e.backends.register(b) }
 
-// Publish hands committed records to the live streams. It never blocks (see livetail.Hub).
-func (e *queryExtension) Publish(records []record.Record) {
+// unregisterBackend stops serving the backend. It returns once no request uses the store any
+// more.
+func (e *queryExtension) unregisterBackend() { e.backends.unregister() }
+
+// publish hands committed records to the live streams. It never blocks (see livetail.Hub).
+func (e *queryExtension) publish(records []record.Record) {
 	if hub := e.hub.Load(); hub != nil {
 		hub.Publish(records)
 	}
@@ -77,8 +93,13 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 			return fmt.Errorf("auditquery: %w", err)
 		}
 	}
+	handle, err := auditstore.Find(host, e.cfg.Store)
+	if err != nil {
+		return fmt.Errorf("auditquery: store: %w", err)
+	}
 	hub := livetail.New(livetail.Options{BufferSize: e.cfg.Stream.BufferSize, MaxSkipped: e.cfg.Stream.MaxSkipped})
 	handler := newAPI(e.settings.Logger, &e.backends, apiSettings{
+		pipelines:      &e.pipelines,
 		authConfigured: e.cfg.authenticated(),
 		authParams:     authParams,
 		queryTimeout:   e.cfg.QueryTimeout,
@@ -104,6 +125,10 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	e.server, e.api, e.addr, e.served = srv, handler, ln.Addr(), done
 	e.mu.Unlock()
 	e.hub.Store(hub)
+	if err := e.registerBackend(backendOf(handle)); err != nil {
+		return fmt.Errorf("auditquery: %w", err)
+	}
+	e.unsubscribe = handle.Subscribe(e.publish)
 
 	e.settings.Logger.Info("audit query API listening", zap.String("endpoint", ln.Addr().String()),
 		zap.Bool("auth", e.cfg.Auth.HasValue()), zap.Bool("jwt", gate != nil))
@@ -126,6 +151,9 @@ func (e *queryExtension) Shutdown(ctx context.Context) error {
 	if srv == nil {
 		return nil
 	}
+	if e.unsubscribe != nil {
+		e.unsubscribe()
+	}
 	// Streams first: http.Server.Shutdown waits for active requests, and a stream is active
 	// until its subscription ends. Closing the hub ends every stream with a close frame (or a
 	// final SSE event) at once.
@@ -134,6 +162,7 @@ func (e *queryExtension) Shutdown(ctx context.Context) error {
 	}
 	err := srv.Shutdown(ctx)
 	handler.streamsRunning.wait(ctx)
+	e.unregisterBackend()
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -61,16 +61,15 @@ func TestExtension_ServesOverRealHTTPFromStartToShutdown(t *testing.T) {
 	cfg := loopbackConfig()
 	ext, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(t, err)
-	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, ext.Start(context.Background(), storeHost(t)))
 	qe := ext.(*queryExtension)
 	base := "http://" + qe.address().String()
 
 	resp := httpGet(t, base+"/api/v1/health", nil)
-	assert.Equal(t, http.StatusServiceUnavailable, resp.status, "no store is registered yet: %s", resp.body)
+	assert.Equal(t, http.StatusOK, resp.status, "the host's store is served from Start: %s", resp.body)
 
 	f := newFixture(t)
-	var registry BackendRegistry = qe // what the exporter will see among the host's extensions
-	require.NoError(t, registry.RegisterBackend(Backend{Store: f.store, Health: fixedHealth{Status: "ok"}}))
+	qe.serveBackend(t, Backend{Store: f.store, Health: fixedHealth{Status: "ok"}})
 
 	resp = httpGet(t, base+"/api/v1/health", nil)
 	assert.Equal(t, http.StatusOK, resp.status, "body: %s", resp.body)
@@ -80,7 +79,7 @@ func TestExtension_ServesOverRealHTTPFromStartToShutdown(t *testing.T) {
 	resp.decode(t, &body)
 	assert.Equal(t, []string{"g2", "g1"}, f.names(body.ids()))
 
-	registry.UnregisterBackend()
+	qe.unregisterBackend()
 	assert.Equal(t, http.StatusServiceUnavailable, httpGet(t, base+"/api/v1/logs", nil).status)
 
 	require.NoError(t, ext.Shutdown(context.Background()))
@@ -165,10 +164,11 @@ func (h hostWithExtensions) GetExtensions() map[component.ID]component.Component
 
 func TestExtension_TakesTheCallerFromTheConfiguredAuthExtension(t *testing.T) {
 	authID := component.MustNewID("tokenauth")
-	host := hostWithExtensions{authID: &tokenAuth{identities: map[string]authData{
+	host := storeHost(t)
+	host[authID] = &tokenAuth{identities: map[string]authData{
 		"acme-viewer": viewerOf("acme"),
 		"root":        {"subject": "root", "role": "admin"},
-	}}}
+	}}
 	cfg := loopbackConfig()
 	cfg.Auth = configoptional.Some(confighttp.AuthConfig{
 		Config:            configauth.Config{AuthenticatorID: authID},
@@ -176,7 +176,7 @@ func TestExtension_TakesTheCallerFromTheConfiguredAuthExtension(t *testing.T) {
 	})
 	qe := startExtension(t, cfg, host)
 	f := newFixture(t)
-	require.NoError(t, qe.RegisterBackend(Backend{Store: f.store}))
+	qe.serveBackend(t, Backend{Store: f.store})
 	base := "http://" + qe.address().String()
 	bearer := func(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
 
@@ -237,13 +237,13 @@ func TestRegistry_SecondRegistrationAndNilStoreAreRefused(t *testing.T) {
 	f := newFixture(t)
 	qe := newQueryExtension(createDefaultConfig().(*Config), extensiontest.NewNopSettings(metadata.Type))
 
-	assert.ErrorContains(t, qe.RegisterBackend(Backend{}), "store is nil")
-	require.NoError(t, qe.RegisterBackend(Backend{Store: f.store}))
-	assert.ErrorIs(t, qe.RegisterBackend(Backend{Store: f.store}), errBackendRegistered)
-	qe.UnregisterBackend()
-	assert.NoError(t, qe.RegisterBackend(Backend{Store: f.store}), "after unregistering, a backend can be registered again")
-	qe.UnregisterBackend()
-	qe.UnregisterBackend() // unregistering twice is harmless
+	assert.ErrorContains(t, qe.registerBackend(Backend{}), "store is nil")
+	qe.serveBackend(t, Backend{Store: f.store})
+	assert.ErrorIs(t, qe.registerBackend(Backend{Store: f.store}), errBackendRegistered)
+	qe.unregisterBackend()
+	assert.NoError(t, qe.registerBackend(Backend{Store: f.store}), "after unregistering, a backend can be registered again")
+	qe.unregisterBackend()
+	qe.unregisterBackend() // unregistering twice is harmless
 }
 
 // gatedStore holds Query until the test opens the gate, to catch a request in flight.

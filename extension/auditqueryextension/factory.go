@@ -29,6 +29,7 @@ func createDefaultConfig() component.Config {
 	server.NetAddr.Endpoint = defaultEndpoint
 	return &Config{
 		ServerConfig: server,
+		Store:        component.MustNewID("auditstore"),
 		QueryTimeout: defaultQueryTimeout,
 		// Default, not Some: the block is off until the user writes `jwt:`, and then these
 		// claim names and the leeway apply unless overridden.

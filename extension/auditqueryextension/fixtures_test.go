@@ -12,10 +12,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/collector/component"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/sharedstore"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
@@ -212,4 +214,27 @@ func unixMillis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10
 // testAPIWithSlot is the real handler over a slot the test registers into itself.
 func testAPIWithSlot(slot *backendSlot) *api {
 	return newAPI(zap.NewNop(), slot, apiSettings{queryTimeout: time.Minute})
+}
+
+var storeID = component.MustNewID("auditstore")
+
+// storeHost is a host whose auditstore extension is the real shared store, over an empty
+// SQLite database in memory; the query extension serves it from Start.
+func storeHost(tb testing.TB) hostWithExtensions {
+	tb.Helper()
+	cfg := sharedstore.DefaultConfig()
+	cfg.SQLite.Path = ":memory:"
+	cfg.Retention.Enabled = false
+	cfg.TamperEvidence.Enabled = false
+	s := sharedstore.New(cfg, zap.NewNop())
+	require.NoError(tb, s.Start(context.Background(), nil))
+	tb.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	return hostWithExtensions{storeID: s}
+}
+
+// serveBackend makes a started extension serve b instead of its host's store.
+func (e *queryExtension) serveBackend(tb testing.TB, b Backend) {
+	tb.Helper()
+	e.unregisterBackend()
+	require.NoError(tb, e.registerBackend(b))
 }

@@ -17,8 +17,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensiontest"
@@ -31,8 +29,6 @@ const (
 	testIssuer   = "https://idp.test"
 	testAudience = "audit-api"
 )
-
-func componentHost() component.Host { return componenttest.NewNopHost() }
 
 func extensionSettings() extension.Settings { return extensiontest.NewNopSettings(metadata.Type) }
 
@@ -167,7 +163,7 @@ func TestJWT_StartFailsOnUnreadableKeyMaterial(t *testing.T) {
 	cfg.JWT.GetOrInsertDefault().JWKSFile = filepath.Join(t.TempDir(), "missing.json")
 	require.NoError(t, cfg.Validate(), "files are read at Start, not in Validate")
 	ext := newQueryExtension(cfg, extensionSettings())
-	err := ext.Start(t.Context(), componentHost())
+	err := ext.Start(t.Context(), storeHost(t))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "jwt: read jwks_file")
 	require.NoError(t, ext.Shutdown(t.Context()))

@@ -310,7 +310,7 @@ func benchLiveTail(b *testing.B, subscribers, batchSize int) {
 		}
 		t0 := time.Now()
 		publishedAt[i].Store(t0.UnixNano())
-		ext.Publish(batches[i])
+		ext.publish(batches[i])
 		publishLat = append(publishLat, time.Since(t0))
 	}
 

@@ -191,10 +191,7 @@ func getOK(c *http.Client, u string) error {
 func BenchmarkQueryAPI1M(b *testing.B) {
 	d := openQueryBenchData(b)
 	ext, base := startBenchExtension(b, nil)
-	if err := ext.RegisterBackend(Backend{Store: d.store}); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(ext.UnregisterBackend)
+	ext.serveBackend(b, Backend{Store: d.store})
 
 	tenant := func(rng *rand.Rand) string { return fmt.Sprintf("tenant-%d", rng.IntN(4)) }
 	cases := []struct {

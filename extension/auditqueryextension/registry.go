@@ -5,12 +5,12 @@ import (
 	"sync"
 )
 
-// backendSlot holds the one registered backend.
+// backendSlot holds the backend the API serves, set at Start from the auditstore extension.
 //
 // Invariant: a request that acquired the backend keeps it until it releases it, and unregister
-// waits for every such request. The exporter closes its store right after UnregisterBackend
-// returns, so no request ever runs against a closed store; requests that arrive after the
-// unregister began see no backend and answer 503.
+// waits for every such request. The store closes only after this extension's Shutdown (the
+// collector stops extensions in reverse dependency order), so no request ever runs against a
+// closed store; requests that arrive after the unregister began see no backend and answer 503.
 type backendSlot struct {
 	mu      sync.RWMutex
 	backend *Backend
@@ -24,8 +24,7 @@ func (s *backendSlot) register(b Backend) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Two exporters pointing at one query extension would otherwise replace each other's store
-	// silently and the API would serve whichever started last.
+	// A second registration would silently replace the store the API serves.
 	if s.backend != nil {
 		return errBackendRegistered
 	}

@@ -105,7 +105,7 @@ func (p *params) duration(name string) time.Duration {
 	return d
 }
 
-// runRetention applies the exporter's retention policy now. Admin only: it deletes records.
+// runRetention applies the store's retention policy now. Admin only: it deletes records.
 func (a *api) runRetention(w http.ResponseWriter, r *http.Request) *apiError {
 	caller, e := principalFromRequest(r, a.authConfigured)
 	if e != nil {
@@ -124,7 +124,7 @@ func (a *api) runRetention(w http.ResponseWriter, r *http.Request) *apiError {
 	}
 	defer release()
 	if b.Retention == nil {
-		return &apiError{Status: http.StatusNotImplemented, Code: codeNotImplemented, Message: "no retention policy is configured on the audit exporter"}
+		return &apiError{Status: http.StatusNotImplemented, Code: codeNotImplemented, Message: "the store is read-only here (read_only: true): retention runs in the collector that writes it"}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.queryTimeout)
 	defer cancel()

@@ -103,7 +103,7 @@ func (p pruneNow) RunRetention(ctx context.Context) (store.PruneResult, error) {
 func TestRetention_OnlyAnAdminRunsItAndGetsWhatWasRemoved(t *testing.T) {
 	cfg := loopbackConfig()
 	useJWT(t, cfg)
-	ext := startExtension(t, cfg, componentHost())
+	ext := startExtension(t, cfg, storeHost(t))
 	base := "http://" + ext.address().String()
 	f := newFixture(t)
 	post := func(token string) response {
@@ -120,15 +120,15 @@ func TestRetention_OnlyAnAdminRunsItAndGetsWhatWasRemoved(t *testing.T) {
 	}
 	admin, viewer := sign(t, adminClaims("root")), sign(t, viewerClaims("alice", "acme"))
 
-	require.NoError(t, ext.RegisterBackend(Backend{Store: f.store}))
+	ext.serveBackend(t, Backend{Store: f.store})
 	resp := post(admin)
 	require.Equal(t, http.StatusNotImplemented, resp.status, "no retention policy: body %s", resp.body)
 	assert.Equal(t, codeNotImplemented, resp.apiError(t).Error.Code)
-	ext.UnregisterBackend()
+	ext.unregisterBackend()
 
 	// Keep security records for ever, everything else for a day: the fixture is older.
 	policy := store.RetentionPolicy{Default: 24 * time.Hour, ByLevel: map[record.Level]time.Duration{record.LevelSecurity: 0}}
-	require.NoError(t, ext.RegisterBackend(Backend{Store: f.store, Retention: pruneNow{s: f.store, policy: policy}}))
+	ext.serveBackend(t, Backend{Store: f.store, Retention: pruneNow{s: f.store, policy: policy}})
 	resp = post(viewer)
 	require.Equal(t, http.StatusForbidden, resp.status, "body: %s", resp.body)
 	assert.Equal(t, http.StatusMethodNotAllowed, httpGet(t, base+retentionPath, bearerHeader(admin)).status, "GET does not delete")

@@ -29,10 +29,10 @@ func startLive(t *testing.T, edit func(*Config)) liveServer {
 	if edit != nil {
 		edit(cfg)
 	}
-	ext := startExtension(t, cfg, componentHost())
+	ext := startExtension(t, cfg, storeHost(t))
 	f := newFixture(t)
-	require.NoError(t, ext.RegisterBackend(Backend{Store: f.store}))
-	t.Cleanup(ext.UnregisterBackend)
+	ext.serveBackend(t, Backend{Store: f.store})
+	t.Cleanup(ext.unregisterBackend)
 	return liveServer{ext: ext, base: "http://" + ext.address().String(), f: f}
 }
 
@@ -98,7 +98,7 @@ func TestStream_HundredSubscribersOverWebSocketAndSSEReceiveEveryRecordInOrder(t
 		})
 	}
 	for i := 0; i < total; i += 10 {
-		s.ext.Publish(liveRecords("acme", "r", i, 10, 100))
+		s.ext.publish(liveRecords("acme", "r", i, 10, 100))
 	}
 	wg.Wait()
 
@@ -146,7 +146,7 @@ func TestStream_ASlowSubscriberIsToldWhatItLostAndSlowsNeitherPublishNorOthers(t
 	var publishTime, slowest time.Duration
 	for i := 0; i < total; i += batch {
 		started := time.Now()
-		s.ext.Publish(liveRecords("acme", "r", i, batch, msgSize))
+		s.ext.publish(liveRecords("acme", "r", i, batch, msgSize))
 		d := time.Since(started)
 		publishTime += d
 		slowest = max(slowest, d)
@@ -216,7 +216,7 @@ func TestStream_FiltersAndTenantIsolationApplyToLiveRecords(t *testing.T) {
 		{ID: "g-2", TenantID: "globex", Level: record.LevelInfo, Message: "hello"},
 		{ID: "a-3", TenantID: "acme", Level: record.LevelSecurity, Message: "login burst"},
 	}
-	s.ext.Publish(recs)
+	s.ext.publish(recs)
 
 	ids := func(c *streamClient, n int) []string {
 		var out []string
@@ -229,7 +229,7 @@ func TestStream_FiltersAndTenantIsolationApplyToLiveRecords(t *testing.T) {
 	assert.Equal(t, []string{"a-2"}, ids(acmeSSE, 1), "min_level and q (case-insensitive substring) filter the stream")
 	assert.Equal(t, []string{"g-1", "a-1", "a-2", "g-2", "a-3"}, ids(all, 5), "an admin sees every tenant")
 
-	s.ext.Publish([]record.Record{{ID: "g-3", TenantID: "globex", Level: record.LevelError, Message: "disk"}, {ID: "a-4", TenantID: "acme", Level: record.LevelWarn, Message: "disk"}})
+	s.ext.publish([]record.Record{{ID: "g-3", TenantID: "globex", Level: record.LevelError, Message: "disk"}, {ID: "a-4", TenantID: "acme", Level: record.LevelWarn, Message: "disk"}})
 	assert.Equal(t, []string{"a-4"}, ids(acmeWS, 1), "nothing of globex slipped in between")
 	assert.Equal(t, []string{"a-4"}, ids(acmeSSE, 1))
 }
@@ -294,7 +294,7 @@ func TestStream_ShutdownClosesEveryStreamCleanly(t *testing.T) {
 	assert.JSONEq(t, `{"type":"closed","reason":"the server is shutting down"}`, string(m.data))
 	sse.ended(t, 5*time.Second)
 
-	s.ext.Publish(liveRecords("acme", "late", 0, 1, 10)) // harmless after Shutdown
+	s.ext.publish(liveRecords("acme", "late", 0, 1, 10)) // harmless after Shutdown
 }
 
 func TestStream_ReplaySendsTheLastRecordsOldestFirstWithoutDuplicates(t *testing.T) {
@@ -313,7 +313,7 @@ func TestStream_ReplaySendsTheLastRecordsOldestFirstWithoutDuplicates(t *testing
 	a4, err := s.f.store.Get(context.Background(), "acme", s.f.ids["a4"])
 	require.NoError(t, err)
 	fresh := liveRecords("acme", "new", 0, 1, 10)
-	s.ext.Publish(append([]record.Record{a4}, fresh...))
+	s.ext.publish(append([]record.Record{a4}, fresh...))
 	assert.Equal(t, "new-00000", c.next(t, 5*time.Second).id(t))
 
 	ws, _, err := dialWS(t, s.base, "replay=2&q=LOGGED", nil)
@@ -406,7 +406,7 @@ func TestStream_ALaggingStreamBeyondMaxSkippedIsClosedWithAReason(t *testing.T) 
 	s.waitSubscribers(t, 1)
 	// Large enough to fill the socket buffers, so the queue of one overflows by far.
 	for i := range 200 {
-		s.ext.Publish(liveRecords("acme", "r", i, 1, 200_000))
+		s.ext.publish(liveRecords("acme", "r", i, 1, 200_000))
 	}
 	err = ws.ended(t, 30*time.Second)
 	assert.Equal(t, websocket.StatusTryAgainLater, websocket.CloseStatus(err), "error: %v", err)

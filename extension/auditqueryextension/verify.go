@@ -1,10 +1,14 @@
 package auditqueryextension
 
 import (
+	"errors"
 	"net/http"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/auditstore"
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 )
+
+var errNoChain = &apiError{Status: http.StatusNotImplemented, Code: codeNotImplemented, Message: "the store keeps no hash chain (tamper_evidence is off, or the backend does not support it)"}
 
 // verify recomputes one tenant's hash chain between start and end (commit times, optional) and
 // answers 200 with the report whether or not the chain is intact: "ok" and "first_broken" are
@@ -38,9 +42,12 @@ func (a *api) verify(w http.ResponseWriter, r *http.Request) *apiError {
 	}
 	defer release()
 	if b.Verifier == nil {
-		return &apiError{Status: http.StatusNotImplemented, Code: codeNotImplemented, Message: "the audit exporter keeps no hash chain (tamper_evidence is off, or the store does not support it)"}
+		return errNoChain
 	}
 	rep, err := b.Verifier.VerifyChain(r.Context(), tenant, rng)
+	if errors.Is(err, auditstore.ErrNoChain) {
+		return errNoChain
+	}
 	if err != nil {
 		return a.storeError("verify", err)
 	}

@@ -93,7 +93,7 @@ func TestViewer_InHeadlessChromium(t *testing.T) {
 	recs := viewerRecords(now)
 	_, err := s.f.store.Insert(context.Background(), "acme", recs)
 	require.NoError(t, err)
-	s.ext.Publish(recs) // as the exporter does after the commit; nobody listens yet
+	s.ext.publish(recs) // as the exporter does after the commit; nobody listens yet
 	admin := sign(t, adminClaims("root"))
 
 	rows := `document.querySelectorAll("#records tbody tr[data-id]").length`
@@ -147,7 +147,7 @@ func TestViewer_InHeadlessChromium(t *testing.T) {
 	other.ID = record.NewID()
 	_, err = s.f.store.Insert(context.Background(), "acme", []record.Record{other, live})
 	require.NoError(t, err)
-	s.ext.Publish([]record.Record{other, live})
+	s.ext.publish([]record.Record{other, live})
 	run("see the live record",
 		ignore(poll(fmt.Sprintf(`document.querySelector("#records tbody tr:first-child")?.dataset.id === %q`, live.ID))),
 	)
@@ -163,7 +163,7 @@ func TestViewer_InHeadlessChromium(t *testing.T) {
 	held := live
 	held.ID, held.Message = record.NewID(), "bob gave up"
 	run("pause", chromedp.Click(chromedp.CSS("#live-toggle")))
-	s.ext.Publish([]record.Record{held})
+	s.ext.publish([]record.Record{held})
 	run("count while paused", ignore(poll(`document.getElementById("live-pending").textContent === "1 new"`)))
 	count, err = chromedp.Run(ctx, chromedp.Evaluate[int](rows))
 	require.NoError(t, err)
@@ -233,7 +233,7 @@ func TestViewer_WorksWithoutAuthOnLoopback(t *testing.T) {
 	assert.True(t, errHidden, "no token is needed on loopback without auth")
 
 	fresh := liveRecords("globex", "fresh", 0, 1, 0)
-	s.ext.Publish(fresh)
+	s.ext.publish(fresh)
 	require.NoError(t, chromedp.Do(ctx, ignore(chromedp.Poll[bool](
 		fmt.Sprintf(`document.querySelector("#records tbody tr:first-child")?.dataset.id === %q`, fresh[0].ID),
 		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second)))))

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -80,9 +81,10 @@ type Process struct {
 	err    error
 }
 
-// Start runs the binary with configYAML written to a temp file; the process is killed when the
+// Start runs the binary with configYAML written to a temp file (and args, such as
+// --feature-gates, after it); the process is killed when the
 // test ends if it is still running.
-func Start(t testing.TB, configYAML string) *Process {
+func Start(t testing.TB, configYAML string, args ...string) *Process {
 	t.Helper()
 	bin := Binary(t)
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
@@ -90,7 +92,7 @@ func Start(t testing.TB, configYAML string) *Process {
 		t.Fatal(err)
 	}
 	p := &Process{Output: &syncBuffer{}, done: make(chan struct{})}
-	p.Cmd = exec.Command(bin, "--config", cfgPath)
+	p.Cmd = exec.Command(bin, append([]string{"--config", cfgPath}, args...)...)
 	p.Cmd.Stdout = p.Output
 	p.Cmd.Stderr = p.Output
 	if err := p.Cmd.Start(); err != nil {
@@ -114,8 +116,14 @@ func Start(t testing.TB, configYAML string) *Process {
 	return p
 }
 
-// WaitHTTP polls url until it answers 200 or the timeout passes.
-func (p *Process) WaitHTTP(t testing.TB, url string, timeout time.Duration) {
+// WaitReady polls the query API's health at healthURL until every pipeline has started (the
+// API itself answers before the exporter has replayed its WAL).
+func (p *Process) WaitReady(t testing.TB, healthURL string, timeout time.Duration) {
+	t.Helper()
+	p.waitFor(t, healthURL, timeout, func(body []byte) bool { return bytes.Contains(body, []byte(`"pipelines":"ready"`)) })
+}
+
+func (p *Process) waitFor(t testing.TB, url string, timeout time.Duration, ok func(body []byte) bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -129,14 +137,15 @@ func (p *Process) WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 		resp, err := http.DefaultClient.Do(req)
 		cancel()
 		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && ok(body) {
 				return
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("%s did not answer 200 within %s\n%s", url, timeout, p.Output.String())
+	t.Fatalf("%s did not answer 200 (and ready) within %s\n%s", url, timeout, p.Output.String())
 }
 
 // Wait waits for the process to exit by itself (a refused configuration, say) and returns the

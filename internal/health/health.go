@@ -1,12 +1,12 @@
-// Package health is the pipeline state the exporter reports and the query API serves at
-// /api/v1/health.
+// Package health is the state of the write path: the store's and each writer's (queue, WAL,
+// DLQ), merged by the auditstore extension and served by the query API at /api/v1/health.
 package health
 
 import "time"
 
 // Snapshot is a point-in-time view of the write path.
 type Snapshot struct {
-	Status        string     `json:"status"` // "ok" or "degraded"
+	Status        string     `json:"status"` // StatusOK or StatusDegraded
 	FailureCount  int64      `json:"failure_count"`
 	LastFailureAt *time.Time `json:"last_failure_at,omitempty"`
 	LastError     string     `json:"last_error,omitempty"`
@@ -22,7 +22,13 @@ type Snapshot struct {
 	WALCorruptRanges   int64  `json:"wal_corrupt_ranges"`
 }
 
-// Source produces snapshots; the exporter implements it.
+// Statuses of a Snapshot.
+const (
+	StatusOK       = "ok"
+	StatusDegraded = "degraded"
+)
+
+// Source produces snapshots; the exporter and the auditstore extension implement it.
 type Source interface {
 	Health() Snapshot
 }

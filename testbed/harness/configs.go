@@ -30,6 +30,10 @@ func (o OursOptions) DBPath() string { return filepath.Join(o.DataDir, "audit.db
 // benchmarked pipeline alike.
 func OursConfig(o OursOptions) string {
 	return fmt.Sprintf(`extensions:
+  auditstore:
+    backend: sqlite
+    sqlite:
+      path: %[6]s
   auditquery:
     endpoint: 127.0.0.1:%[2]d
 receivers:
@@ -52,13 +56,8 @@ exporters:
     on_queue_full: dlq
     dlq:
       scan_interval: 2s
-    store:
-      backend: sqlite
-      sqlite:
-        path: %[6]s
-    query: auditquery
 service:
-  extensions: [auditquery]
+  extensions: [auditstore, auditquery]
   pipelines:
     logs:
       receivers: [otlp]

@@ -37,6 +37,13 @@ const (
 func config(httpPort, queryPort int, dataDir string) string {
 	return fmt.Sprintf(`
 extensions:
+  auditstore:
+    sqlite:
+      path: %[4]s
+    tamper_evidence:
+      signing_key_file: %[5]s
+      checkpoint_every_records: 500
+      checkpoint_interval: 1s
   auditquery:
     endpoint: 127.0.0.1:%[2]d
 receivers:
@@ -54,16 +61,8 @@ exporters:
     max_queue_size: 5000
     dlq:
       scan_interval: 1s
-    store:
-      sqlite:
-        path: %[4]s
-    query: auditquery
-    tamper_evidence:
-      signing_key_file: %[5]s
-      checkpoint_every_records: 500
-      checkpoint_interval: 1s
 service:
-  extensions: [auditquery]
+  extensions: [auditstore, auditquery]
   pipelines:
     logs:
       receivers: [otlp]
@@ -156,7 +155,7 @@ func TestCrash_SIGKILLLosesNoAcknowledgedRecordAndDuplicatesNone(t *testing.T) {
 
 	for cycle := 0; cycle < cycles; cycle++ {
 		proc := collectortest.Start(t, cfg)
-		proc.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/health", queryPort), 60*time.Second)
+		proc.WaitReady(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/health", queryPort), 60*time.Second)
 
 		ctx, stop := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
@@ -179,7 +178,7 @@ func TestCrash_SIGKILLLosesNoAcknowledgedRecordAndDuplicatesNone(t *testing.T) {
 	// lasts until every acknowledged record is stored, or two minutes.
 	// The clean run also resends what got no answer before the last kill.
 	proc := collectortest.Start(t, cfg)
-	proc.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/health", queryPort), 60*time.Second)
+	proc.WaitReady(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/health", queryPort), 60*time.Second)
 	ctx, stop := context.WithCancel(context.Background())
 	send(ctx, t, httpPort, acks, &sent, nil)
 	stop()

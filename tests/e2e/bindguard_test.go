@@ -19,18 +19,20 @@ func TestBindGuard_OTLPOnAllInterfacesWithoutAuthIsRefusedAtStart(t *testing.T) 
 	}
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`
+extensions:
+  auditstore:
+    sqlite:
+      path: %[3]s
 receivers:
   otlp:
     protocols:
       http:
-        endpoint: 0.0.0.0:%d
+        endpoint: 0.0.0.0:%[1]d
 exporters:
   audit:
-    data_dir: %s
-    store:
-      sqlite:
-        path: %s
+    data_dir: %[2]s
 service:
+  extensions: [auditstore]
   pipelines:
     logs:
       receivers: [otlp]

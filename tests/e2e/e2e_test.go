@@ -33,6 +33,12 @@ type ports struct{ grpc, http, audit, query, metrics int }
 func configYAML(p ports, dataDir string) string {
 	return fmt.Sprintf(`
 extensions:
+  auditstore:
+    sqlite:
+      path: %[6]s
+    tamper_evidence:
+      signing_key_file: %[8]s
+      checkpoint_dir: %[9]s
   auditquery:
     endpoint: 127.0.0.1:%[4]d
 receivers:
@@ -51,15 +57,8 @@ exporters:
     data_dir: %[7]s
     batch:
       flush_interval: 100ms
-    store:
-      sqlite:
-        path: %[6]s
-    query: auditquery
-    tamper_evidence:
-      signing_key_file: %[8]s
-      checkpoint_dir: %[9]s
 service:
-  extensions: [auditquery]
+  extensions: [auditstore, auditquery]
   pipelines:
     logs:
       receivers: [otlp, audit]
@@ -100,7 +99,7 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 	writeSigningKey(t, filepath.Join(dataDir, "signing-key.pem"))
 	proc := collectortest.Start(t, configYAML(p, dataDir))
 	queryURL := fmt.Sprintf("http://127.0.0.1:%d", p.query)
-	proc.WaitHTTP(t, queryURL+"/api/v1/health", 60*time.Second)
+	proc.WaitReady(t, queryURL+"/api/v1/health", 60*time.Second)
 
 	ctx := context.Background()
 	exp, err := otlploghttp.New(ctx,

@@ -40,6 +40,9 @@ const (
 func diskFullConfig(httpPort, queryPort int, dataDir, dbPath string) string {
 	return fmt.Sprintf(`
 extensions:
+  auditstore:
+    sqlite:
+      path: %[4]s
   auditquery:
     endpoint: 127.0.0.1:%[2]d
 receivers:
@@ -57,12 +60,8 @@ exporters:
       max_size: 100000
       flush_interval: 1h
     max_queue_size: 100000
-    store:
-      sqlite:
-        path: %[4]s
-    query: auditquery
 service:
-  extensions: [auditquery]
+  extensions: [auditstore, auditquery]
   pipelines:
     logs:
       receivers: [otlp]
@@ -216,7 +215,7 @@ func TestDiskFull_WALDirectory(t *testing.T) {
 	}
 
 	proc := collectortest.Start(t, cfg)
-	proc.WaitHTTP(t, healthURL, 60*time.Second)
+	proc.WaitReady(t, healthURL, 60*time.Second)
 
 	for i := 0; i < diskFullRequests; i++ {
 		if res := send("before"); !res.ok() {
@@ -283,7 +282,7 @@ func TestDiskFull_WALDirectory(t *testing.T) {
 	proc.Stop(t, syscall.SIGKILL, 30*time.Second)
 	acked, refused := acks.counts()
 	proc = collectortest.Start(t, cfg)
-	proc.WaitHTTP(t, healthURL, 60*time.Second)
+	proc.WaitReady(t, healthURL, 60*time.Second)
 	replayed := readHealth(t, healthURL).Pipeline.QueueDepth
 	if code := proc.Stop(t, syscall.SIGTERM, 60*time.Second); code != 0 {
 		t.Fatalf("clean stop exited %d\n%s", code, proc.Output.String())

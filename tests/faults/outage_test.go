@@ -64,6 +64,13 @@ func outageDuration(t *testing.T) time.Duration {
 func outageConfig(httpPort, queryPort int, dataDir, chAddr, database string) string {
 	return fmt.Sprintf(`
 extensions:
+  auditstore:
+    backend: clickhouse
+    clickhouse:
+      endpoint: %[4]s
+      database: %[5]s
+      dial_timeout: 2s
+      read_timeout: 10s
   auditquery:
     endpoint: 127.0.0.1:%[2]d
 receivers:
@@ -84,16 +91,8 @@ exporters:
     dlq:
       scan_interval: 2s
       max_failures: 100000
-    store:
-      backend: clickhouse
-      clickhouse:
-        endpoint: %[4]s
-        database: %[5]s
-        dial_timeout: 2s
-        read_timeout: 10s
-    query: auditquery
 service:
-  extensions: [auditquery]
+  extensions: [auditstore, auditquery]
   pipelines:
     logs:
       receivers: [otlp]
@@ -254,7 +253,7 @@ func TestStoreOutage_ClickHouseUnreachableForMinutes(t *testing.T) {
 	dataDir := t.TempDir()
 	httpPort, queryPort := collectortest.FreePort(t), collectortest.FreePort(t)
 	proc := collectortest.Start(t, outageConfig(httpPort, queryPort, dataDir, proxy.addr(), database))
-	proc.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/health", queryPort), 60*time.Second)
+	proc.WaitReady(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/health", queryPort), 60*time.Second)
 	pid := proc.Cmd.Process.Pid
 
 	ctx, stopAll := context.WithCancel(context.Background())

@@ -69,6 +69,9 @@ const (
 func config(httpPort, queryPort int, dataDir string) string {
 	return fmt.Sprintf(`
 extensions:
+  auditstore:
+    sqlite:
+      path: %[4]s
   auditquery:
     endpoint: 127.0.0.1:%[2]d
     rate_limit:
@@ -91,12 +94,8 @@ exporters:
       max_size: %[6]d
       flush_interval: 200ms
     max_queue_size: 5000
-    store:
-      sqlite:
-        path: %[4]s
-    query: auditquery
 service:
-  extensions: [auditquery]
+  extensions: [auditstore, auditquery]
   pipelines:
     logs:
       receivers: [otlp]
@@ -442,7 +441,7 @@ func TestSlowLiveTailSubscriberUnderLoad(t *testing.T) {
 	httpPort, queryPort := collectortest.FreePort(t), collectortest.FreePort(t)
 	proc := collectortest.Start(t, config(httpPort, queryPort, dataDir))
 	base := fmt.Sprintf("http://127.0.0.1:%d", queryPort)
-	proc.WaitHTTP(t, base+"/api/v1/health", 60*time.Second)
+	proc.WaitReady(t, base+"/api/v1/health", 60*time.Second)
 	pid := proc.Cmd.Process.Pid
 	idleRSS, err := readRSS(pid, "VmRSS")
 	if err != nil {

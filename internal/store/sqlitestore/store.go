@@ -33,7 +33,9 @@ const driverName = "sqlite"
 type Store struct {
 	cfg   Config
 	write *sql.DB
-	read  *sql.DB // the same handle as write for ":memory:"
+	read  *sql.DB // the same handle as write for ":memory:" and OpenReadOnly
+	// readOnly: opened by OpenReadOnly, on a file another process writes.
+	readOnly bool
 
 	inserts insertStatements
 	// pruneChunkRows is how many rows one Prune transaction deletes.
@@ -165,6 +167,9 @@ func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 // Migrate brings the schema to the version this binary knows. Open already did; it is safe to
 // call again.
 func (s *Store) Migrate(ctx context.Context) error {
+	if s.readOnly {
+		return fmt.Errorf("sqlitestore: %q is open read-only: its writer migrates it", s.cfg.Path)
+	}
 	return migrate(ctx, s.write, migrations)
 }
 

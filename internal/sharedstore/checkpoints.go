@@ -1,4 +1,4 @@
-package auditexporter
+package sharedstore
 
 import (
 	"context"
@@ -19,7 +19,6 @@ import (
 type checkpointer struct {
 	cs       store.ChainStore
 	signer   *chain.Signer // nil: unsigned checkpoints
-	keys     chain.Keyring // what verify accepts: the signer's key and public_key_files
 	every    int
 	interval time.Duration
 	dir      string
@@ -35,9 +34,9 @@ type checkpointer struct {
 	done    chan struct{}
 }
 
-func newCheckpointer(cs store.ChainStore, signer *chain.Signer, keys chain.Keyring, cfg TamperEvidenceConfig, logger *zap.Logger, now func() time.Time) *checkpointer {
+func newCheckpointer(cs store.ChainStore, signer *chain.Signer, cfg TamperEvidenceConfig, logger *zap.Logger, now func() time.Time) *checkpointer {
 	return &checkpointer{
-		cs: cs, signer: signer, keys: keys, every: cfg.CheckpointEveryRecords, interval: cfg.CheckpointInterval,
+		cs: cs, signer: signer, every: cfg.CheckpointEveryRecords, interval: cfg.CheckpointInterval,
 		dir: cfg.CheckpointDir, logger: logger, now: now,
 		pending: map[string]int{}, since: map[string]time.Time{}, signed: map[string]uint64{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
@@ -145,18 +144,4 @@ func (c *checkpointer) shutdown(ctx context.Context) {
 	close(c.stop)
 	<-c.done
 	c.checkpointDue(ctx, true)
-}
-
-// verify checks a tenant's chain with the exporter's own key and, when checkpoint files are
-// kept, with them too: the query extension's verify endpoint.
-func (c *checkpointer) verify(ctx context.Context, tenant string, r chain.Range) (chain.Report, error) {
-	var src chain.Source = c.cs
-	if c.dir != "" {
-		files, err := chain.ReadCheckpointFiles(c.dir, tenant)
-		if err != nil {
-			return chain.Report{}, err
-		}
-		src = chain.WithCheckpoints(src, files)
-	}
-	return chain.Verify(ctx, src, c.keys, tenant, r)
 }

@@ -1,0 +1,41 @@
+package sqlitestore
+
+import (
+	"context"
+	"fmt"
+	"os"
+)
+
+// OpenReadOnly opens a file another process writes, for queries only: a query node beside the
+// collector that owns the file. It never creates, migrates or writes the file; every write
+// fails (the connections are query_only). The file must exist and have this binary's schema
+// version: an older file is migrated by its writer, a newer one needs a newer reader.
+func OpenReadOnly(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: invalid config: %w", err)
+	}
+	if cfg.Path == memoryPath {
+		return nil, fmt.Errorf("sqlitestore: path: a read-only store needs a file, not %q", memoryPath)
+	}
+	if _, err := os.Stat(cfg.Path); err != nil {
+		return nil, fmt.Errorf("sqlitestore: read-only store: %w (the writing collector creates it)", err)
+	}
+	read, err := openPool(ctx, cfg.dsn(true), readConnections())
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open readers on %q: %w", cfg.Path, err)
+	}
+	var version int
+	if err := read.QueryRowContext(ctx, selectSchemaVersion).Scan(&version); err != nil {
+		_ = read.Close()
+		return nil, fmt.Errorf("sqlitestore: read-only store %q: read schema version: %w", cfg.Path, err)
+	}
+	if want := SchemaVersion(); version != want {
+		_ = read.Close()
+		return nil, fmt.Errorf("sqlitestore: read-only store %q has schema version %d, this binary reads %d: %s", cfg.Path, version, want,
+			map[bool]string{true: "start the collector that writes it with this version first, so it migrates the file", false: "use the version of the collector that writes it"}[version < want])
+	}
+	// Writes reach the same query_only pool and fail there with SQLite's own error.
+	s := &Store{cfg: cfg, write: read, read: read, readOnly: true, pruneChunkRows: defaultPruneChunk, searchFirstBelow: searchFirstBelow, searchWindowRows: firstSearchWindow}
+	s.inserts.db = read
+	return s, nil
+}
