@@ -43,6 +43,10 @@ lint: $(STATICCHECK)
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
+	@# go.mod must say what the code imports: a direct import marked indirect, or a stale line,
+	@# is a diff here.
+	$(GO) mod tidy -diff
+	cd testbed && $(GO) mod tidy -diff
 
 $(OCB):
 	GOBIN=$(TOOLS_DIR) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
