@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
@@ -34,8 +35,14 @@ type Config struct {
 	// error so the sender retries) or "drop" (volatile mode only: count and discard).
 	OnQueueFull string `mapstructure:"on_queue_full"`
 
+	// TimeoutConfig's timeout bounds each store insert (a flush attempt or a DLQ retry), as
+	// exporterhelper's does each send.
+	exporterhelper.TimeoutConfig `mapstructure:",squash"`
+
 	// RetryOnFailure is the backoff of a failed insert; once MaxElapsedTime has passed the
-	// batch goes to the dead-letter queue. The defaults retry 3 times, after 1s, 2s and 4s.
+	// batch goes to the dead-letter queue. The defaults retry 3 times, after about 1s, 2s and
+	// 4s (± randomization_factor). The same backoff, without its time bound, paces writes the
+	// DLQ refuses, and the DLQ's scans after one found the store down.
 	RetryOnFailure configretry.BackOffConfig `mapstructure:"retry_on_failure"`
 
 	// DLQ tunes the dead-letter queue.
@@ -144,6 +151,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		add("on_queue_full: unknown policy %q: expected %q, %q or %q", c.OnQueueFull, onFullDLQ, onFullBlock, onFullDrop)
+	}
+	if c.Timeout <= 0 {
+		add("timeout: must be positive, got %s", c.Timeout)
 	}
 	if err := c.RetryOnFailure.Validate(); err != nil {
 		add("retry_on_failure: %w", err)

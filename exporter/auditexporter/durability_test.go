@@ -20,6 +20,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -428,4 +430,40 @@ func TestDurability_AWALFailureIsAnsweredWithoutItsCause(t *testing.T) {
 	if consumererror.IsPermanent(err) || strings.Contains(err.Error(), "wal:") || strings.Contains(err.Error(), cfg.DataDir) {
 		t.Errorf("error %q: want a retryable error that names no internal cause", err)
 	}
+}
+
+// hangingStore is a real store whose inserts hang, until their context ends, while hang is set.
+type hangingStore struct {
+	store.Store
+	hang atomic.Bool
+}
+
+func (h *hangingStore) Insert(ctx context.Context, tenant string, recs []record.Record) (int, error) {
+	if h.hang.Load() {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	return h.Store.Insert(ctx, tenant, recs)
+}
+
+// A store that accepts the connection but never answers must not hold a flush worker: each
+// attempt ends at timeout, and once the retries are spent the batch waits in the DLQ.
+func TestDurability_AHungInsertEndsAtTimeoutAndTheBatchIsSetAside(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Timeout = 50 * time.Millisecond
+	cfg.RetryOnFailure.InitialInterval = 5 * time.Millisecond
+	cfg.RetryOnFailure.MaxInterval = 10 * time.Millisecond
+	cfg.RetryOnFailure.MaxElapsedTime = 30 * time.Millisecond
+	cfg.DLQ.ScanInterval = time.Hour
+	var hung *hangingStore
+	e := newTestExporter(t, cfg, func(st store.Store) store.Store {
+		hung = &hangingStore{Store: st}
+		hung.hang.Store(true)
+		return hung
+	})
+	require.NoError(t, e.consumeLogs(context.Background(), numbered("h", 10)))
+	eventually(t, "the batch set aside in the DLQ", func() bool { return e.dlqStats().Files == 1 })
+	hung.hang.Store(false)
+	e.dlq.Kick()
+	eventually(t, "the batch stored once the store answers", func() bool { return len(storedIDs(t, hung.Store)) == 10 })
 }

@@ -121,6 +121,7 @@ func (e *auditExporter) start(_ context.Context, host component.Host) error {
 		MaxFailures:  e.cfg.DLQ.MaxFailures,
 		MaxBytes:     e.cfg.DLQ.MaxBytes,
 		Logger:       e.logger,
+		RetryBackoff: e.cfg.RetryOnFailure,
 	})
 	if err != nil {
 		return fmt.Errorf("auditexporter: open dead-letter queue: %w", err)

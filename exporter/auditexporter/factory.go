@@ -32,15 +32,19 @@ func createDefaultConfig() component.Config {
 		WAL:     WALConfig{Sync: syncAlways, SyncInterval: 100 * time.Millisecond, SegmentSize: 64 << 20},
 		Batch:   BatchConfig{MaxSize: 100, FlushInterval: 5 * time.Second, Workers: 2},
 		// The defaults: a batch of 100 or 5 seconds, 1,000 queued records.
-		MaxQueueSize: 1000,
-		OnQueueFull:  onFullDLQ,
+		MaxQueueSize:  1000,
+		OnQueueFull:   onFullDLQ,
+		TimeoutConfig: exporterhelper.TimeoutConfig{Timeout: 30 * time.Second},
 		RetryOnFailure: configretry.BackOffConfig{
 			Enabled:         true,
 			InitialInterval: time.Second,
-			Multiplier:      2,
-			MaxInterval:     4 * time.Second,
-			// Attempts at 0s, 1s, 3s and 7s: three retries, then the DLQ.
-			MaxElapsedTime: 7 * time.Second,
+			// exporterhelper's default spread, so collectors that failed together retry apart.
+			RandomizationFactor: configretry.NewDefaultBackOffConfig().RandomizationFactor,
+			Multiplier:          2,
+			MaxInterval:         4 * time.Second,
+			// Attempts at about 0s, 1s, 3s and 7s: three retries, then the DLQ. The bound has
+			// room for the jitter, so the third retry is not cut by it.
+			MaxElapsedTime: 10 * time.Second,
 		},
 		DLQ:      DLQConfig{ScanInterval: time.Minute, MaxFailures: 10, MaxBytes: 1 << 30},
 		Store:    component.MustNewID("auditstore"),

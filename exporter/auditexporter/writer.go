@@ -2,16 +2,16 @@ package auditexporter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/dlq"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
-	"github.com/otelcol-audit/otelcol-audit/internal/store"
+	"github.com/otelcol-audit/otelcol-audit/internal/retry"
 )
 
 var (
@@ -55,81 +55,54 @@ func (e *auditExporter) flush(items []*item) {
 	}
 }
 
-// setAside writes a batch that could not be inserted to the DLQ. It keeps trying while the DLQ
-// refuses (disk full, cap reached): the queue then fills and senders are pushed back, which
-// is the only loss-free answer. It gives up only when the exporter is stopping.
+// setAside writes a batch that could not be inserted to the DLQ. It keeps trying, with the
+// retry_on_failure backoff but no time bound, while the DLQ refuses (disk full, cap reached):
+// the queue then fills and senders are pushed back, which is the only loss-free answer. It
+// gives up only when the exporter is stopping.
 func (e *auditExporter) setAside(tenant string, recs []record.Record, cause error) bool {
-	wait := time.Second
-	for {
-		err := e.dlq.Put(tenant, recs, cause)
-		if err == nil {
-			e.metrics.ExporterAuditRecordsDlq.Add(context.Background(), int64(len(recs)))
-			return true
-		}
+	err := retry.Forever(e.runCtx, e.cfg.RetryOnFailure, func() error { return e.dlq.Put(tenant, recs, cause) }, func(err error) {
 		e.logger.Error("dead-letter queue refused a batch; holding it", zap.String("tenant", tenant),
 			zap.Int("records", len(recs)), zap.Error(err))
-		select {
-		case <-e.runCtx.Done():
-			return false
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 30*time.Second)
+	})
+	if err != nil {
+		return false
 	}
+	e.metrics.ExporterAuditRecordsDlq.Add(context.Background(), int64(len(recs)))
+	return true
 }
 
-// insertWithRetry tries the insert, then retries with the configured backoff until
-// MaxElapsedTime has passed. A record that can never be stored is not retried.
+// insertWithRetry tries the insert, each attempt bounded by timeout, then retries with the
+// retry_on_failure backoff until max_elapsed_time. A record that can never be stored (a
+// permanent error) is not retried.
 func (e *auditExporter) insertWithRetry(ctx context.Context, tenant string, recs []record.Record) error {
-	cfg := e.cfg.RetryOnFailure
-	start := e.now()
-	interval := cfg.InitialInterval
-	for {
-		err := e.insertBatch(ctx, tenant, recs)
-		if err == nil {
-			return nil
-		}
-		if !cfg.Enabled || errors.Is(err, store.ErrInvalidRecord) {
-			return err
-		}
-		if cfg.MaxElapsedTime > 0 && e.now().Add(interval).Sub(start) > cfg.MaxElapsedTime {
-			return err
-		}
+	return retry.Do(ctx, e.cfg.RetryOnFailure, func(ctx context.Context) error {
+		return e.insertBatch(ctx, tenant, recs)
+	}, func(error) {
 		e.metrics.ExporterAuditRecordsRetried.Add(ctx, int64(len(recs)))
-		select {
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		case <-time.After(interval):
-		}
-		interval = time.Duration(float64(interval) * cfg.Multiplier)
-		if cfg.MaxInterval > 0 && interval > cfg.MaxInterval {
-			interval = cfg.MaxInterval
-		}
-	}
+	})
 }
-
-// dlqInsertTimeout bounds one insert of the DLQ's retry engine, so a hung store cannot stall
-// its scans (and Stop, which waits for the insert in flight).
-const dlqInsertTimeout = 30 * time.Second
 
 // insertSetAside is the DLQ retry engine's insert. When the store was already failing the
 // write path's inserts, a failure here is the outage, not this batch's fault: it is marked
 // dlq.ErrStoreUnavailable so that a long outage does not use up the batch's max_failures.
 func (e *auditExporter) insertSetAside(ctx context.Context, tenant string, recs []record.Record) error {
-	ctx, cancel := context.WithTimeout(ctx, dlqInsertTimeout)
-	defer cancel()
 	e.mu.Lock()
 	wasFailing := e.failing
 	e.mu.Unlock()
 	err := e.insertBatch(ctx, tenant, recs)
-	if err != nil && wasFailing && !errors.Is(err, store.ErrInvalidRecord) {
+	if err != nil && wasFailing && !consumererror.IsPermanent(err) {
 		return fmt.Errorf("%w: %w", dlq.ErrStoreUnavailable, err)
 	}
 	return err
 }
 
-// insertBatch is one store insert; the store runs what follows its commit (the chain's count,
-// the live feed). The DLQ's retry engine calls it too.
+// insertBatch is one store insert, bounded by timeout so that a hung store cannot stall a
+// flush worker or the DLQ's scans (and Stop, which waits for the insert in flight); the store
+// runs what follows its commit (the chain's count, the live feed). The DLQ's retry engine
+// calls it too.
 func (e *auditExporter) insertBatch(ctx context.Context, tenant string, recs []record.Record) error {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer cancel()
 	began := e.now()
 	stored, err := e.store.Insert(ctx, tenant, recs)
 	e.metrics.ExporterAuditInsertDuration.Record(ctx, float64(e.now().Sub(began))/float64(time.Millisecond))

@@ -26,6 +26,7 @@ type Handle interface {
 	ReadOnly() bool
 	// Insert stores one tenant's batch (store.Store.Insert) and then runs what follows a
 	// commit: the chain checkpoint count and the live feed. It returns the rows newly stored.
+	// A batch that can never be stored fails with a permanent error (consumererror).
 	Insert(ctx context.Context, tenant string, recs []record.Record) (int, error)
 	// Subscribe calls fn with every batch committed through this handle, after the commit, so
 	// a subscriber never sees a record a query could not find. fn must not block. The returned

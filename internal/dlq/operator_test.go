@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.opentelemetry.io/collector/consumer/consumererror"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -16,7 +18,9 @@ func deadQueue(t *testing.T) (*Queue, string) {
 	t.Helper()
 	q := openTest(t, Options{})
 	mustPut(t, q, "acme", records("dead", "acme", 2))
-	scan(t, q, func(context.Context, string, []record.Record) error { return store.ErrInvalidRecord })
+	scan(t, q, func(context.Context, string, []record.Record) error {
+		return consumererror.NewPermanent(store.ErrInvalidRecord)
+	})
 	mustPut(t, q, "globex", records("queued", "globex", 3))
 	return q, only(t, q.Dir(), StateDead)
 }
@@ -40,7 +44,7 @@ func TestList_DescribesEveryFileOldestFirstAndFlagsCorruptOnes(t *testing.T) {
 		t.Fatalf("List = %+v, want 3 entries (notes.txt is not a batch)", got)
 	}
 	if got[0].Name != dead || got[0].State != StateDead || got[0].Tenant != "acme" || got[0].Records != 2 ||
-		got[0].Failures != 1 || got[0].LastError != "invalid record" || got[0].Problem != "" {
+		got[0].Failures != 1 || got[0].LastError != "Permanent error: invalid record" || got[0].Problem != "" {
 		t.Errorf("dead entry = %+v", got[0])
 	}
 	if got[1].State != StateBatch || got[1].Tenant != "globex" || got[1].Records != 3 || got[1].Failures != 0 || got[1].Bytes == 0 {
@@ -92,7 +96,7 @@ func TestRequeue_ADeadBatchGoesBackWithItsFailureCountResetAndIsDelivered(t *tes
 		t.Errorf("Requeue = %s, want %s", name, fileName(id, StateBatch))
 	}
 	h := header(t, filepath.Join(q.Dir(), name))
-	if h.Failures != 0 || h.Requeues != 1 || h.LastError != "invalid record" {
+	if h.Failures != 0 || h.Requeues != 1 || h.LastError != "Permanent error: invalid record" {
 		t.Errorf("header after requeue = %+v, want failures 0, requeues 1, last error kept", h)
 	}
 	s := newSink()
@@ -120,7 +124,9 @@ func TestRequeueAllDead_RequeuesEveryDeadBatchAndNothingElse(t *testing.T) {
 	q := openTest(t, Options{})
 	for _, p := range []string{"a", "b", "c"} {
 		mustPut(t, q, "acme", records(p, "acme", 1))
-		scan(t, q, func(context.Context, string, []record.Record) error { return store.ErrInvalidRecord })
+		scan(t, q, func(context.Context, string, []record.Record) error {
+			return consumererror.NewPermanent(store.ErrInvalidRecord)
+		})
 	}
 	mustPut(t, q, "acme", records("pending", "acme", 1))
 	names, err := RequeueAllDead(q.Dir())

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/collector/config/configretry"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -49,6 +50,11 @@ type Options struct {
 	MaxBytes int64
 	// Logger receives one line per dead or corrupt batch and per scan stopped by a failure.
 	Logger *zap.Logger
+	// RetryBackoff paces the scans after one that found the store down: the next comes after
+	// its backoff (the exporter's retry_on_failure), never later than ScanInterval, so a short
+	// outage's backlog drains soon after the store is back. Zero: every scan waits
+	// ScanInterval.
+	RetryBackoff configretry.BackOffConfig
 }
 
 func (o Options) withDefaults() (Options, error) {

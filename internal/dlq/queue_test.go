@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/consumer/consumererror"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
@@ -157,7 +159,7 @@ func TestPut_CountsDeadFilesAgainstTheCap(t *testing.T) {
 	q := openTest(t, Options{MaxBytes: one*3/2 + 100})
 	mustPut(t, q, "acme", records("a", "acme", 4))
 	scan(t, q, func(context.Context, string, []record.Record) error {
-		return fmt.Errorf("sqlite: %w: timestamp out of range", store.ErrInvalidRecord)
+		return consumererror.NewPermanent(fmt.Errorf("sqlite: %w: timestamp out of range", store.ErrInvalidRecord))
 	})
 	only(t, q.Dir(), StateDead)
 	if err := q.Put("acme", records("b", "acme", 4), nil); !errors.Is(err, ErrFull) {

@@ -9,15 +9,16 @@ import (
 	"sort"
 	"time"
 
+	"go.opentelemetry.io/collector/consumer/consumererror"
+
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
-	"github.com/otelcol-audit/otelcol-audit/internal/store"
+	"github.com/otelcol-audit/otelcol-audit/internal/retry"
 )
 
-// InsertFunc inserts the records of one tenant, typically store.Store.Insert. An error
-// wrapping store.ErrInvalidRecord says the batch can never succeed; any other error is taken
-// as the store being unavailable.
+// InsertFunc inserts the records of one tenant. A permanent error (consumererror.IsPermanent)
+// says the batch can never succeed; any other error is taken as the store being unavailable.
 type InsertFunc func(ctx context.Context, tenant string, records []record.Record) error
 
 // ScanResult tells what one scan did.
@@ -36,7 +37,7 @@ var ErrStoreUnavailable = errors.New("the store is unavailable")
 
 // Scan makes one pass over the .batch files, oldest first, and inserts each with insert:
 //   - success: the file is removed;
-//   - an error wrapping store.ErrInvalidRecord: the file becomes .dead at once, and the scan
+//   - a permanent error (consumererror.IsPermanent): the file becomes .dead at once, and the scan
 //     goes on (the store answered, so it is up);
 //   - any other error: the failure count grows, the file goes back to .batch (or to .dead
 //     once it reaches MaxFailures), and the scan stops: the store looks down, and hammering it
@@ -173,7 +174,7 @@ func (q *Queue) retryOne(ctx context.Context, id string, insert InsertFunc, res 
 		return true, q.moveBack(id, nil)
 	}
 
-	invalid := errors.Is(ierr, store.ErrInvalidRecord)
+	invalid := consumererror.IsPermanent(ierr)
 	h := b.Header
 	if !errors.Is(ierr, ErrStoreUnavailable) {
 		h.Failures++
@@ -250,19 +251,32 @@ func (q *Queue) Kick() {
 	}
 }
 
-// Run scans at once, then ScanInterval after the end of each scan or on Kick, until ctx
-// ends. It returns when no scan is running any more.
+// Run scans at once, then ScanInterval after the end of each scan (sooner, by RetryBackoff,
+// after a scan the store stopped) or on Kick, until ctx ends. It returns when no scan is
+// running any more.
 func (q *Queue) Run(ctx context.Context, insert InsertFunc) {
+	var backoff *retry.Backoff
+	if q.opts.RetryBackoff.InitialInterval > 0 {
+		backoff = retry.NewBackoff(q.opts.RetryBackoff)
+	}
 	for {
 		res, err := q.Scan(ctx, insert)
+		next := q.opts.ScanInterval
+		if backoff != nil {
+			if res.Stopped != nil {
+				next = min(backoff.Next(), q.opts.ScanInterval)
+			} else {
+				backoff.Reset()
+			}
+		}
 		switch {
 		case err != nil:
 			q.opts.Logger.Error("DLQ scan failed", zap.Error(err))
 		case res.Stopped != nil && ctx.Err() == nil:
-			q.opts.Logger.Warn("DLQ retry failed; the store looks unavailable, next scan after the interval",
-				zap.Duration("interval", q.opts.ScanInterval), zap.Int("delivered", res.Delivered), zap.Error(res.Stopped))
+			q.opts.Logger.Warn("DLQ retry failed; the store looks unavailable",
+				zap.Duration("next_scan_in", next), zap.Int("delivered", res.Delivered), zap.Error(res.Stopped))
 		}
-		t := time.NewTimer(q.opts.ScanInterval)
+		t := time.NewTimer(next)
 		select {
 		case <-ctx.Done():
 			t.Stop()

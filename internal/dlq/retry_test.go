@@ -8,7 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -94,7 +101,7 @@ func TestScan_AnInvalidRecordErrorMakesTheBatchDeadAtOnceAndTheScanGoesOn(t *tes
 	s := newSink()
 	insert := func(ctx context.Context, tenant string, rs []record.Record) error {
 		if strings.HasPrefix(rs[0].ID, "bad") {
-			return fmt.Errorf("sqlitestore: insert: record 0: %w", store.ErrInvalidRecord)
+			return consumererror.NewPermanent(fmt.Errorf("sqlitestore: insert: record 0: %w", store.ErrInvalidRecord))
 		}
 		return s.insert(ctx, tenant, rs)
 	}
@@ -321,4 +328,29 @@ func TestScan_ADamagedFileLosesOnlyItsDamagedRecords(t *testing.T) {
 			}
 		})
 	}
+}
+
+// After a scan finds the store down, the next comes after the retry backoff rather than the
+// scan interval: a short outage's backlog drains seconds after the store is back.
+func TestRun_ScansAfterAFailureFollowTheRetryBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := openTest(t, Options{ScanInterval: time.Hour, RetryBackoff: configretry.BackOffConfig{
+			Enabled: true, InitialInterval: time.Second, Multiplier: 2, MaxInterval: 4 * time.Second}})
+		mustPut(t, q, "acme", records("b", "acme", 2))
+		start := time.Now()
+		var attempts []time.Duration
+		delivered := make(chan struct{})
+		require.NoError(t, q.Start(func(context.Context, string, []record.Record) error {
+			attempts = append(attempts, time.Since(start))
+			if len(attempts) < 5 {
+				return errors.New("store down")
+			}
+			close(delivered)
+			return nil
+		}))
+		<-delivered
+		q.Stop()
+		// Waits of 1s, 2s, 4s, 4s (max_interval), not the hour of scan_interval.
+		assert.Equal(t, []time.Duration{0, time.Second, 3 * time.Second, 7 * time.Second, 11 * time.Second}, attempts)
+	})
 }

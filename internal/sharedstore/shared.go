@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/auditstore"
@@ -212,6 +213,10 @@ func (s *Shared) Insert(ctx context.Context, tenant string, recs []record.Record
 	stored, err := s.st.Insert(ctx, tenant, recs)
 	if err != nil {
 		s.noteFailure(err)
+		if errors.Is(err, store.ErrInvalidRecord) {
+			// Retrying cannot help: writers set the batch aside at once.
+			err = consumererror.NewPermanent(err)
+		}
 		return stored, err
 	}
 	s.noteSuccess()
