@@ -7,31 +7,9 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
-// walEntry is one acknowledged ConsumeLogs call. Its records may span several tenants and so
-// several queue items; the entry is done (and its WAL space reclaimable) when every item is
-// committed to the store or safely in the DLQ.
-type walEntry struct {
-	mu      sync.Mutex
-	pending int
-	onDone  func() // nil in volatile mode
-}
-
-func (e *walEntry) itemDone() {
-	if e == nil {
-		return
-	}
-	e.mu.Lock()
-	e.pending--
-	last := e.pending == 0
-	e.mu.Unlock()
-	if last && e.onDone != nil {
-		e.onDone()
-	}
-}
-
-// item is one tenant's share of one entry.
+// item is one tenant's share of one acknowledged entry: one of its parts.
 type item struct {
-	entry    *walEntry
+	entry    *ackedEntry
 	tenant   string
 	records  []record.Record
 	enqueued time.Time

@@ -46,12 +46,29 @@ func (e *auditExporter) flush(items []*item) {
 		}
 	}
 
-	err := e.insertWithRetry(e.runCtx, tenant, recs)
-	if err != nil && !e.setAside(tenant, recs, err) {
+	stored, err := e.insertWithRetry(e.runCtx, tenant, recs)
+	if err == nil {
+		e.afterCommit(stored, items)
+		return
+	}
+	if !e.setAside(tenant, recs, err) {
 		return // stopped before the records were safe anywhere but the WAL: replayed at start
 	}
 	for _, it := range items {
-		it.entry.itemDone()
+		it.entry.partDone()
+	}
+}
+
+// afterCommit is what follows a commit to the store, in one place: the records newly stored
+// are counted (a replay after a crash, or a client's resend, is acknowledged again but
+// persisted once), the write path is healthy again, and each part's entry moves toward done
+// in the WAL (parts is nil for a batch the DLQ delivered: the WAL forgot it when it was set
+// aside). The store has run its own part already: the chain's count and the live feed.
+func (e *auditExporter) afterCommit(stored int, parts []*item) {
+	e.metrics.ExporterAuditRecordsPersisted.Add(context.Background(), int64(stored))
+	e.noteSuccess()
+	for _, it := range parts {
+		it.entry.partDone()
 	}
 }
 
@@ -74,12 +91,14 @@ func (e *auditExporter) setAside(tenant string, recs []record.Record, cause erro
 // insertWithRetry tries the insert, each attempt bounded by timeout, then retries with the
 // retry_on_failure backoff until max_elapsed_time. A record that can never be stored (a
 // permanent error) is not retried.
-func (e *auditExporter) insertWithRetry(ctx context.Context, tenant string, recs []record.Record) error {
-	return retry.Do(ctx, e.cfg.RetryOnFailure, func(ctx context.Context) error {
-		return e.insertBatch(ctx, tenant, recs)
+func (e *auditExporter) insertWithRetry(ctx context.Context, tenant string, recs []record.Record) (stored int, err error) {
+	err = retry.Do(ctx, e.cfg.RetryOnFailure, func(ctx context.Context) error {
+		stored, err = e.insertBatch(ctx, tenant, recs)
+		return err
 	}, func(error) {
 		e.metrics.ExporterAuditRecordsRetried.Add(ctx, int64(len(recs)))
 	})
+	return stored, err
 }
 
 // insertSetAside is the DLQ retry engine's insert. When the store was already failing the
@@ -89,18 +108,19 @@ func (e *auditExporter) insertSetAside(ctx context.Context, tenant string, recs 
 	e.mu.Lock()
 	wasFailing := e.failing
 	e.mu.Unlock()
-	err := e.insertBatch(ctx, tenant, recs)
-	if err != nil && wasFailing && !consumererror.IsPermanent(err) {
+	stored, err := e.insertBatch(ctx, tenant, recs)
+	switch {
+	case err == nil:
+		e.afterCommit(stored, nil)
+	case wasFailing && !consumererror.IsPermanent(err):
 		return fmt.Errorf("%w: %w", dlq.ErrStoreUnavailable, err)
 	}
 	return err
 }
 
-// insertBatch is one store insert, bounded by timeout so that a hung store cannot stall a
-// flush worker or the DLQ's scans (and Stop, which waits for the insert in flight); the store
-// runs what follows its commit (the chain's count, the live feed). The DLQ's retry engine
-// calls it too.
-func (e *auditExporter) insertBatch(ctx context.Context, tenant string, recs []record.Record) error {
+// insertBatch is one store insert attempt, bounded by timeout so that a hung store cannot
+// stall a flush worker or the DLQ's scans (and Stop, which waits for the insert in flight).
+func (e *auditExporter) insertBatch(ctx context.Context, tenant string, recs []record.Record) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
 	began := e.now()
@@ -108,11 +128,6 @@ func (e *auditExporter) insertBatch(ctx context.Context, tenant string, recs []r
 	e.metrics.ExporterAuditInsertDuration.Record(ctx, float64(e.now().Sub(began))/float64(time.Millisecond))
 	if err != nil {
 		e.noteFailure(err)
-		return err
 	}
-	e.noteSuccess()
-	// Only what the store newly stored: a replay after a crash, or a client's resend, is
-	// acknowledged again but persisted once.
-	e.metrics.ExporterAuditRecordsPersisted.Add(ctx, int64(stored))
-	return nil
+	return stored, err
 }
