@@ -17,7 +17,7 @@ func BenchmarkAppend(b *testing.B) {
 	for _, mode := range []SyncMode{SyncAlways, SyncInterval} {
 		for _, appenders := range []int{1, 8, 64} {
 			b.Run(fmt.Sprintf("sync=%s/appenders=%d", mode, appenders), func(b *testing.B) {
-				w, _, _ := openReplayed(b, b.TempDir(), manualCheckpoints(Options{Sync: mode}))
+				w, _, _ := openReplayed(b, b.TempDir(), manualMarks(Options{Sync: mode}))
 				payload := payloadFor(0, 1024)
 				var claimed atomic.Int64
 				var wg sync.WaitGroup

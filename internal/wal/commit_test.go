@@ -15,7 +15,7 @@ import (
 
 func TestWAL_ConcurrentAppendsShareFsyncsAndEachReplaysExactlyOnce(t *testing.T) {
 	dir := t.TempDir()
-	opts := manualCheckpoints(Options{SegmentSize: 64 << 10})
+	opts := manualMarks(Options{SegmentSize: 64 << 10})
 	w, _, _ := openReplayed(t, dir, opts)
 	const writers, each = 64, 40
 	var wg sync.WaitGroup
@@ -60,7 +60,7 @@ func TestWAL_ConcurrentAppendsShareFsyncsAndEachReplaysExactlyOnce(t *testing.T)
 func TestWAL_IntervalSyncReturnsAfterWriteAndFsyncsInTheBackground(t *testing.T) {
 	t.Run("Append does not fsync", func(t *testing.T) {
 		dir := t.TempDir()
-		w, _, _ := openReplayed(t, dir, Options{Sync: SyncInterval, SyncInterval: time.Hour, CheckpointInterval: -1})
+		w, _, _ := openReplayed(t, dir, Options{Sync: SyncInterval, SyncInterval: time.Hour, MarkInterval: -1})
 		for i := range 100 {
 			_, err := w.Append(context.Background(), payloadFor(i, 100))
 			require.NoError(t, err)
@@ -72,7 +72,7 @@ func TestWAL_IntervalSyncReturnsAfterWriteAndFsyncsInTheBackground(t *testing.T)
 		assert.Len(t, got, 100)
 	})
 	t.Run("the background fsyncs written entries", func(t *testing.T) {
-		w, _, _ := openReplayed(t, t.TempDir(), Options{Sync: SyncInterval, SyncInterval: 5 * time.Millisecond, CheckpointInterval: -1})
+		w, _, _ := openReplayed(t, t.TempDir(), Options{Sync: SyncInterval, SyncInterval: 5 * time.Millisecond, MarkInterval: -1})
 		defer w.Close()
 		_, err := w.Append(context.Background(), []byte("x"))
 		require.NoError(t, err)
@@ -150,7 +150,7 @@ func (f *quotaFile) Truncate(size int64) error {
 func TestWAL_FailedWriteThatCannotBeCutMovesToANewSegment(t *testing.T) {
 	dir := t.TempDir()
 	q := &quota{left: 1 << 20}
-	opts := manualCheckpoints(Options{openFile: q.open})
+	opts := manualMarks(Options{openFile: q.open})
 	w, _, _ := openReplayed(t, dir, opts)
 	_, err := w.Append(context.Background(), []byte("before"))
 	require.NoError(t, err)
@@ -177,7 +177,7 @@ func TestWAL_FailedWriteThatCannotBeCutMovesToANewSegment(t *testing.T) {
 func TestWAL_FailedWriteLeavesNoTraceAndAppendRecoversWhenSpaceReturns(t *testing.T) {
 	dir := t.TempDir()
 	q := &quota{left: 1 << 20}
-	opts := manualCheckpoints(Options{SegmentSize: 4096, openFile: q.open})
+	opts := manualMarks(Options{SegmentSize: 4096, openFile: q.open})
 	w, _, _ := openReplayed(t, dir, opts)
 	for i := range 3 {
 		_, err := w.Append(context.Background(), payloadFor(i, 100))
@@ -230,7 +230,7 @@ func TestWAL_FailedWriteLeavesNoTraceAndAppendRecoversWhenSpaceReturns(t *testin
 func TestWAL_FailedFsyncFailsTheGroupAndMovesToANewSegment(t *testing.T) {
 	dir := t.TempDir()
 	q := &quota{left: 1 << 20}
-	opts := manualCheckpoints(Options{openFile: q.open})
+	opts := manualMarks(Options{openFile: q.open})
 	w, _, _ := openReplayed(t, dir, opts)
 	_, err := w.Append(context.Background(), []byte("before"))
 	require.NoError(t, err)
@@ -254,7 +254,7 @@ func TestWAL_FailedFsyncFailsTheGroupAndMovesToANewSegment(t *testing.T) {
 func TestWAL_FailedSegmentCreationIsRetriedByTheNextAppend(t *testing.T) {
 	dir := t.TempDir()
 	q := &quota{left: 1 << 20}
-	opts := manualCheckpoints(Options{SegmentSize: 256, openFile: q.open})
+	opts := manualMarks(Options{SegmentSize: 256, openFile: q.open})
 	w, _, _ := openReplayed(t, dir, opts)
 	big := payloadFor(0, 200)
 	_, err := w.Append(context.Background(), big)
@@ -276,7 +276,7 @@ func TestWAL_FailedSegmentCreationIsRetriedByTheNextAppend(t *testing.T) {
 }
 
 func TestWAL_WaitingAppendGivesUpWhenItsContextEnds(t *testing.T) {
-	w, _, _ := openReplayed(t, t.TempDir(), manualCheckpoints(Options{}))
+	w, _, _ := openReplayed(t, t.TempDir(), manualMarks(Options{}))
 	defer w.Close()
 	// Hold the writer so the next Append leads and blocks, and a third one waits in queue.
 	w.wmu.Lock()

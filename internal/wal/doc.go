@@ -8,7 +8,7 @@
 //	stats, err := w.Replay(func(pos, payload)) // every entry not yet done; repairs torn tails
 //	pos, err := w.Append(ctx, payload)         // returns once durable (SyncAlways)
 //	err = w.Done(pos)                          // the entry's records are committed or dead-lettered
-//	err = w.Close()                            // checkpoints, fsyncs, closes; idempotent
+//	err = w.Close()                            // saves the low-water mark, fsyncs, closes; idempotent
 //
 // Replay must complete before Append: Append returns ErrNotReplayed until then, because
 // appending first would hand out positions without knowing what the log already holds.
@@ -16,7 +16,7 @@
 // # Layout
 //
 // A directory of numbered segment files (00000001.wal, 00000002.wal, ...) plus a
-// checkpoint file. Each segment starts with a 16-byte header (magic, version, its own
+// low-water-mark file. Each segment starts with a 16-byte header (magic, version, its own
 // number); a file with a segment name and any other header makes Open fail. Entries are
 // framed with a sync marker, a type, the payload length and a CRC-32C covering type,
 // length and payload. Entries never span segments; an entry larger than a segment is
@@ -44,10 +44,10 @@
 // and described in ReplayStats.Corrupt (segment, offset, length, reason) and logged.
 // An entry whose CRC does not check is never returned.
 //
-// # Checkpoint
+// # The low-water mark
 //
 // Done may be called in any order from any goroutine. The low-water mark is the lowest
-// appended or replayed position not yet done. Every CheckpointInterval (and on Close) the
+// appended or replayed position not yet done. Every MarkInterval (and on Close) the
 // WAL persists the mark atomically (temp file, fsync, rename, directory fsync) and
 // deletes the segments entirely below it; the active segment is never deleted. A restart
 // replays from the mark: entries above it that were already done before the crash are

@@ -27,7 +27,7 @@ func FuzzReplay(f *testing.F) {
 		segment := append(encodeFileHeader(1), body...)
 		writeSegment(t, dir, 1, segment)
 
-		w, err := Open(dir, manualCheckpoints(Options{}))
+		w, err := Open(dir, manualMarks(Options{}))
 		require.NoError(t, err)
 		var got []entry
 		var entryBytes int64
@@ -55,7 +55,7 @@ func FuzzReplay(f *testing.F) {
 		require.EqualValues(t, len(body), entryBytes+skipped+stats.TornBytes, "entries, skipped ranges and the cut tail cover the body")
 		require.NoError(t, w.Close())
 
-		require.NoError(t, os.Remove(filepath.Join(dir, checkpointName)))
+		require.NoError(t, os.Remove(filepath.Join(dir, markFileName)))
 		again, gotAgain := replayAll(t, dir, Options{})
 		require.Equal(t, got, gotAgain, "replay after repair returns the same entries")
 		require.Zero(t, again.TornTails, "a repaired tail stays repaired")

@@ -24,9 +24,9 @@ func payloadFor(i, size int) []byte {
 	return p
 }
 
-// manualCheckpoints keeps the background checkpoint out of tests that check its effects.
-func manualCheckpoints(o Options) Options {
-	o.CheckpointInterval = -1
+// manualMarks keeps the background save of the mark out of tests that check its effects.
+func manualMarks(o Options) Options {
+	o.MarkInterval = -1
 	return o
 }
 
@@ -47,7 +47,7 @@ func openReplayed(t testing.TB, dir string, opts Options) (*WAL, ReplayStats, []
 // replayAll reopens dir read-and-close, returning what a restart would see.
 func replayAll(t testing.TB, dir string, opts Options) (ReplayStats, []entry) {
 	t.Helper()
-	w, stats, got := openReplayed(t, dir, manualCheckpoints(opts))
+	w, stats, got := openReplayed(t, dir, manualMarks(opts))
 	require.NoError(t, w.Close())
 	return stats, got
 }

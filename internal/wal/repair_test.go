@@ -17,7 +17,7 @@ import (
 // writeEntries creates a WAL in dir holding n entries of about size bytes, closed.
 func writeEntries(t *testing.T, dir string, n, size int) []Position {
 	t.Helper()
-	w, _, _ := openReplayed(t, dir, manualCheckpoints(Options{}))
+	w, _, _ := openReplayed(t, dir, manualMarks(Options{}))
 	var positions []Position
 	for i := range n {
 		pos, err := w.Append(context.Background(), payloadFor(i, size))
@@ -25,8 +25,8 @@ func writeEntries(t *testing.T, dir string, n, size int) []Position {
 		positions = append(positions, pos)
 	}
 	require.NoError(t, w.Close())
-	// Close checkpoints; these tests are about segment contents, so start from no mark.
-	require.NoError(t, os.Remove(filepath.Join(dir, checkpointName)))
+	// Close saves the mark; these tests are about segment contents, so start from no mark.
+	require.NoError(t, os.Remove(filepath.Join(dir, markFileName)))
 	return positions
 }
 
@@ -44,7 +44,7 @@ func TestWAL_TornTailIsCutAndCounted(t *testing.T) {
 		writeSegment(t, dir, 1, segment[:cut])
 
 		core, logs := observer.New(zapcore.WarnLevel)
-		opts := manualCheckpoints(Options{Logger: zap.New(core)})
+		opts := manualMarks(Options{Logger: zap.New(core)})
 		w, stats, got := openReplayed(t, dir, opts)
 		require.Equal(t, [][]byte{payloadFor(0, size), payloadFor(1, size)}, payloads(got), "cut at %d: the entries before the torn one replay", cut)
 		require.Equal(t, 1, stats.TornTails, "cut at %d", cut)
@@ -69,7 +69,7 @@ func TestWAL_TornSegmentHeaderIsRewritten(t *testing.T) {
 	writeEntries(t, dir, 2, 40)
 	writeSegment(t, dir, 2, encodeFileHeader(2)[:5]) // crash while creating segment 2
 
-	w, stats, got := openReplayed(t, dir, manualCheckpoints(Options{}))
+	w, stats, got := openReplayed(t, dir, manualMarks(Options{}))
 	assert.Len(t, got, 2)
 	assert.Equal(t, 1, stats.TornTails)
 	pos, err := w.Append(context.Background(), []byte("next"))
@@ -106,7 +106,7 @@ func TestWAL_CorruptMiddleEntryIsSkippedAndCounted(t *testing.T) {
 			writeSegment(t, dir, 1, damaged)
 
 			core, logs := observer.New(zapcore.WarnLevel)
-			w, stats, got := openReplayed(t, dir, manualCheckpoints(Options{Logger: zap.New(core)}))
+			w, stats, got := openReplayed(t, dir, manualMarks(Options{Logger: zap.New(core)}))
 			defer w.Close()
 			var want [][]byte
 			for i := range n {
@@ -131,14 +131,14 @@ func TestWAL_CorruptMiddleEntryIsSkippedAndCounted(t *testing.T) {
 
 func TestWAL_UnreadableEndOfSealedSegmentIsSkippedNotCut(t *testing.T) {
 	dir := t.TempDir()
-	opts := manualCheckpoints(Options{SegmentSize: 256})
+	opts := manualMarks(Options{SegmentSize: 256})
 	w, _, _ := openReplayed(t, dir, opts)
 	for i := range 8 {
 		_, err := w.Append(context.Background(), payloadFor(i, 60))
 		require.NoError(t, err)
 	}
 	require.NoError(t, w.Close())
-	require.NoError(t, os.Remove(filepath.Join(dir, checkpointName)))
+	require.NoError(t, os.Remove(filepath.Join(dir, markFileName)))
 	require.Greater(t, len(segmentFiles(t, dir)), 2)
 
 	first := readSegment(t, dir, 1)

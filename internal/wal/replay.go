@@ -55,7 +55,7 @@ func (w *WAL) Replay(fn func(pos Position, payload []byte) error) (ReplayStats, 
 	}
 	w.replayCalled = true
 	segs := slices.Clone(w.segments)
-	from := w.checkpointed
+	from := w.savedMark
 	w.mu.Unlock()
 
 	stats := ReplayStats{From: from}
@@ -125,8 +125,8 @@ func (w *WAL) replaySegment(s segmentInfo, last bool, from Position, stats *Repl
 	off := fileHeaderSize
 	if s.num == from.Segment && from.Offset > int64(off) {
 		if from.Offset > int64(len(data)) {
-			w.log.Warn("WAL checkpoint points past the end of its segment; nothing of it is replayed",
-				zap.String("segment", path), zap.Int64("checkpoint_offset", from.Offset), zap.Int("size", len(data)))
+			w.log.Warn("WAL low-water mark points past the end of its segment; nothing of it is replayed",
+				zap.String("segment", path), zap.Int64("mark_offset", from.Offset), zap.Int("size", len(data)))
 			return int64(len(data)), nil
 		}
 		off = int(from.Offset)

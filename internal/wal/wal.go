@@ -28,9 +28,9 @@ const (
 
 // Defaults applied by Open to zero Options fields.
 const (
-	DefaultSegmentSize        = 64 << 20
-	DefaultSyncInterval       = 100 * time.Millisecond
-	DefaultCheckpointInterval = time.Second
+	DefaultSegmentSize  = 64 << 20
+	DefaultSyncInterval = 100 * time.Millisecond
+	DefaultMarkInterval = time.Second
 
 	minSegmentSize = 64
 	// maxSegmentSize bounds replay memory: Replay holds one whole segment at a time.
@@ -47,10 +47,10 @@ type Options struct {
 	Sync SyncMode
 	// SyncInterval is the background fsync period in SyncInterval mode (default 100ms).
 	SyncInterval time.Duration
-	// CheckpointInterval is how often the low-water mark is persisted and done segments
-	// deleted (default 1s). A negative value disables the background checkpoint: the
-	// caller then calls Checkpoint itself (Close still checkpoints).
-	CheckpointInterval time.Duration
+	// MarkInterval is how often the low-water mark is persisted and done segments
+	// deleted (default 1s). A negative value disables the background save of the mark: the
+	// caller then calls SaveMark itself (Close still saves it).
+	MarkInterval time.Duration
 	// Logger receives repair messages (torn tails cut, corruption skipped). Default: no-op.
 	Logger *zap.Logger
 
@@ -78,8 +78,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.SyncInterval < 0 {
 		return o, fmt.Errorf("wal: SyncInterval %v is negative", o.SyncInterval)
 	}
-	if o.CheckpointInterval == 0 {
-		o.CheckpointInterval = DefaultCheckpointInterval
+	if o.MarkInterval == 0 {
+		o.MarkInterval = DefaultMarkInterval
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -124,11 +124,11 @@ type WAL struct {
 	head         int        // ...except those in done, which were marked out of order
 	done         map[Position]struct{}
 	tail         Position // just past the last registered entry
-	checkpointed Position // the low-water mark last persisted
+	savedMark    Position // the low-water mark last persisted
 	inflight     sync.WaitGroup
 
 	// wmu serialises I/O on the active segment: group commit, rotation, background fsync,
-	// the checkpoint's fsync and Close. Only the group leader writes.
+	// the mark's fsync and Close. Only the group leader writes.
 	wmu        sync.Mutex
 	active     segmentFile // nil until Replay completes, and after a failed rotation
 	activeNum  int
@@ -137,7 +137,7 @@ type WAL struct {
 	needRotate bool // the active segment's tail is in an unknown state after an I/O error
 	buf        []byte
 
-	cpMu sync.Mutex // serialises checkpoints
+	cpMu sync.Mutex // serialises saves of the mark
 
 	fsyncs atomic.Int64 // segment fsyncs, for the group-commit benchmark
 
@@ -147,7 +147,7 @@ type WAL struct {
 
 // Open opens (creating if needed) the WAL in dir. It validates every segment's header,
 // refusing a directory that holds a segment file of another format, and deletes segments
-// that a persisted checkpoint shows are fully done. Replay must be called next.
+// that the persisted mark shows are fully done. Replay must be called next.
 func Open(dir string, opts Options) (*WAL, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -156,8 +156,8 @@ func Open(dir string, opts Options) (*WAL, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
-	if err := os.Remove(filepath.Join(dir, checkpointTmpName)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("wal: open %s: remove stale checkpoint: %w", dir, err)
+	if err := os.Remove(filepath.Join(dir, markTmpName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("wal: open %s: remove stale low-water mark: %w", dir, err)
 	}
 	w := &WAL{
 		dir:  dir,
@@ -166,7 +166,7 @@ func Open(dir string, opts Options) (*WAL, error) {
 		done: make(map[Position]struct{}),
 		stop: make(chan struct{}),
 	}
-	if w.checkpointed, err = readCheckpoint(dir, w.log); err != nil {
+	if w.savedMark, err = readMark(dir, w.log); err != nil {
 		return nil, err
 	}
 	if w.segments, err = listSegments(dir); err != nil {
@@ -182,9 +182,9 @@ func Open(dir string, opts Options) (*WAL, error) {
 				zap.String("dir", dir), zap.Int("after", w.segments[i-1].num), zap.Int("next", s.num))
 		}
 	}
-	// Segments below the checkpoint are fully done; a crash after the checkpoint was
+	// Segments below the mark are fully done; a crash after the mark was
 	// written but before they were deleted leaves them behind.
-	if err := w.deleteSegmentsBelow(w.checkpointed.Segment); err != nil {
+	if err := w.deleteSegmentsBelow(w.savedMark.Segment); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -497,8 +497,8 @@ func (w *WAL) run() {
 		defer t.Stop()
 		syncTick = t.C
 	}
-	if w.opts.CheckpointInterval > 0 {
-		t := time.NewTicker(w.opts.CheckpointInterval)
+	if w.opts.MarkInterval > 0 {
+		t := time.NewTicker(w.opts.MarkInterval)
 		defer t.Stop()
 		cpTick = t.C
 	}
@@ -515,8 +515,8 @@ func (w *WAL) run() {
 			}
 			w.wmu.Unlock()
 		case <-cpTick:
-			if err := w.checkpoint(); err != nil {
-				w.log.Warn("WAL checkpoint failed; will retry", zap.Error(err))
+			if err := w.saveMark(); err != nil {
+				w.log.Warn("WAL low-water mark not saved; will retry", zap.Error(err))
 			}
 		}
 	}
@@ -540,7 +540,7 @@ func (w *WAL) Segments() int {
 	return len(w.segments)
 }
 
-// Close waits for in-flight Appends, stops the background work, checkpoints, fsyncs and
+// Close waits for in-flight Appends, stops the background work, saves the mark, fsyncs and
 // closes the active segment. Calls after the first return nil.
 func (w *WAL) Close() error {
 	w.mu.Lock()
@@ -558,7 +558,7 @@ func (w *WAL) Close() error {
 
 	var errs []error
 	if started {
-		errs = append(errs, w.checkpoint())
+		errs = append(errs, w.saveMark())
 	}
 	w.wmu.Lock()
 	if w.active != nil {

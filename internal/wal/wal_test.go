@@ -47,7 +47,7 @@ func TestWAL_AppendedEntriesReplayInOrderAfterReopen(t *testing.T) {
 
 func TestWAL_EntriesSpreadOverSegmentsNeverSpanOne(t *testing.T) {
 	dir := t.TempDir()
-	opts := manualCheckpoints(Options{SegmentSize: 1024})
+	opts := manualMarks(Options{SegmentSize: 1024})
 	w, _, _ := openReplayed(t, dir, opts)
 	const n = 200
 	var prev Position
@@ -138,7 +138,7 @@ func TestWAL_CloseIsIdempotentAndLaterCallsFail(t *testing.T) {
 	require.NoError(t, w.Close())
 	_, err = w.Append(context.Background(), []byte("y"))
 	require.ErrorIs(t, err, ErrClosed)
-	require.ErrorIs(t, w.Checkpoint(), ErrClosed)
+	require.ErrorIs(t, w.SaveMark(), ErrClosed)
 
 	unreplayed, err := Open(t.TempDir(), Options{})
 	require.NoError(t, err)

@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// Checkpoint file, version 1 (28 bytes), replaced atomically (temp file, fsync, rename,
+// The low-water-mark file, version 1 (28 bytes), replaced atomically (temp file, fsync, rename,
 // directory fsync) so a crash leaves either the old or the new mark, never a mix:
 //
 //	0..7   magic "AWALCKPT"
@@ -22,15 +22,18 @@ import (
 //	16..23 offset of the low-water mark, uint64 big endian
 //	24..27 CRC-32C (Castagnoli) of bytes 0..23
 const (
-	checkpointName    = "checkpoint"
-	checkpointTmpName = "checkpoint.tmp"
-	checkpointMagic   = "AWALCKPT"
-	checkpointSize    = 28
+	markFileName = "low-water-mark"
+	markTmpName  = "low-water-mark.tmp"
+	// legacyMarkFileName is the same file as written before it was renamed (2026-12): read
+	// when the new one is missing, removed once the new one is written.
+	legacyMarkFileName = "checkpoint"
+	markMagic          = "AWALCKPT"
+	markSize           = 28
 )
 
-func encodeCheckpoint(p Position) []byte {
-	b := make([]byte, checkpointSize)
-	copy(b, checkpointMagic)
+func encodeMark(p Position) []byte {
+	b := make([]byte, markSize)
+	copy(b, markMagic)
 	binary.BigEndian.PutUint16(b[8:], formatVersion)
 	binary.BigEndian.PutUint32(b[12:], uint32(p.Segment))
 	binary.BigEndian.PutUint64(b[16:], uint64(p.Offset))
@@ -38,51 +41,60 @@ func encodeCheckpoint(p Position) []byte {
 	return b
 }
 
-func decodeCheckpoint(b []byte) (Position, error) {
+func decodeMark(b []byte) (Position, error) {
 	switch {
-	case len(b) != checkpointSize:
-		return Position{}, fmt.Errorf("checkpoint is %d bytes, want %d", len(b), checkpointSize)
-	case string(b[:8]) != checkpointMagic:
-		return Position{}, fmt.Errorf("checkpoint magic %q is not %q", b[:8], checkpointMagic)
+	case len(b) != markSize:
+		return Position{}, fmt.Errorf("low-water mark is %d bytes, want %d", len(b), markSize)
+	case string(b[:8]) != markMagic:
+		return Position{}, fmt.Errorf("low-water mark magic %q is not %q", b[:8], markMagic)
 	case binary.BigEndian.Uint16(b[8:]) != formatVersion:
-		return Position{}, fmt.Errorf("checkpoint version %d is not supported", binary.BigEndian.Uint16(b[8:]))
+		return Position{}, fmt.Errorf("low-water mark version %d is not supported", binary.BigEndian.Uint16(b[8:]))
 	case crc32.Checksum(b[:24], castagnoli) != binary.BigEndian.Uint32(b[24:]):
-		return Position{}, errors.New("checkpoint CRC mismatch")
+		return Position{}, errors.New("low-water mark CRC mismatch")
 	}
 	off := binary.BigEndian.Uint64(b[16:])
 	if off > 1<<62 {
-		return Position{}, fmt.Errorf("checkpoint offset %d is impossible", off)
+		return Position{}, fmt.Errorf("low-water mark offset %d is impossible", off)
 	}
 	return Position{Segment: int(binary.BigEndian.Uint32(b[12:])), Offset: int64(off)}, nil
 }
 
-// readCheckpoint returns the persisted low-water mark, the zero Position when there is
-// none. An unreadable checkpoint is logged and ignored: replaying from the first segment
+// readMark returns the persisted low-water mark, the zero Position when there is
+// none. An unreadable mark file is logged and ignored: replaying from the first segment
 // only replays entries again, which the store tolerates, while refusing to start would
 // leave every acknowledged entry stranded.
-func readCheckpoint(dir string, log *zap.Logger) (Position, error) {
-	b, err := os.ReadFile(filepath.Join(dir, checkpointName))
+func readMark(dir string, log *zap.Logger) (Position, error) {
+	b, err := os.ReadFile(filepath.Join(dir, markFileName))
+	legacy := false
+	if errors.Is(err, os.ErrNotExist) {
+		b, err = os.ReadFile(filepath.Join(dir, legacyMarkFileName))
+		legacy = err == nil
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return Position{}, nil
 	}
 	if err != nil {
-		return Position{}, fmt.Errorf("wal: read checkpoint: %w", err)
+		return Position{}, fmt.Errorf("wal: read low-water mark: %w", err)
 	}
-	p, err := decodeCheckpoint(b)
+	p, err := decodeMark(b)
 	if err != nil {
-		log.Warn("WAL checkpoint is unreadable; replaying every segment", zap.String("dir", dir), zap.Error(err))
+		log.Warn("WAL low-water mark is unreadable; replaying every segment", zap.String("dir", dir), zap.Error(err))
 		return Position{}, nil
+	}
+	if legacy {
+		// Under its own name from now on.
+		return p, writeMark(dir, p)
 	}
 	return p, nil
 }
 
-func writeCheckpoint(dir string, p Position) error {
-	tmp := filepath.Join(dir, checkpointTmpName)
+func writeMark(dir string, p Position) error {
+	tmp := filepath.Join(dir, markTmpName)
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
 	if err != nil {
-		return fmt.Errorf("wal: write checkpoint: %w", err)
+		return fmt.Errorf("wal: write low-water mark: %w", err)
 	}
-	_, err = f.Write(encodeCheckpoint(p))
+	_, err = f.Write(encodeMark(p))
 	if err == nil {
 		err = f.Sync()
 	}
@@ -90,13 +102,17 @@ func writeCheckpoint(dir string, p Position) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, checkpointName))
+		err = os.Rename(tmp, filepath.Join(dir, markFileName))
 	}
 	if err == nil {
 		err = syncDir(dir)
 	}
 	if err != nil {
-		return fmt.Errorf("wal: write checkpoint %v: %w", p, err)
+		return fmt.Errorf("wal: write low-water mark %v: %w", p, err)
+	}
+	// The new file is durable: an older name must not be read in its place later.
+	if err := os.Remove(filepath.Join(dir, legacyMarkFileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("wal: remove legacy low-water mark: %w", err)
 	}
 	return nil
 }
@@ -104,7 +120,7 @@ func writeCheckpoint(dir string, p Position) error {
 // Done marks the entry at pos as fully handled (committed to the store or set aside in a
 // dead-letter queue). It only updates memory and may be called from many goroutines in
 // any order; the low-water mark it moves is persisted, and segments below it deleted, by
-// Checkpoint (called every Options.CheckpointInterval and by Close).
+// SaveMark (called every Options.MarkInterval and by Close).
 func (w *WAL) Done(pos Position) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -161,20 +177,20 @@ func (w *WAL) registerLocked(pos Position, end int64) {
 	w.tail = Position{Segment: pos.Segment, Offset: end}
 }
 
-// Checkpoint persists the current low-water mark and deletes every segment entirely below
+// SaveMark persists the current low-water mark and deletes every segment entirely below
 // it (the active segment is never below it). It is safe to call at any time after Replay;
-// the WAL calls it itself every Options.CheckpointInterval and on Close.
-func (w *WAL) Checkpoint() error {
+// the WAL calls it itself every Options.MarkInterval and on Close.
+func (w *WAL) SaveMark() error {
 	w.mu.Lock()
 	closed := w.closed
 	w.mu.Unlock()
 	if closed {
 		return ErrClosed
 	}
-	return w.checkpoint()
+	return w.saveMark()
 }
 
-func (w *WAL) checkpoint() error {
+func (w *WAL) saveMark() error {
 	w.cpMu.Lock()
 	defer w.cpMu.Unlock()
 
@@ -184,7 +200,7 @@ func (w *WAL) checkpoint() error {
 		return nil
 	}
 	mark := w.lowWaterLocked()
-	moved := mark != w.checkpointed
+	moved := mark != w.savedMark
 	w.mu.Unlock()
 
 	if moved {
@@ -195,13 +211,13 @@ func (w *WAL) checkpoint() error {
 		err := w.syncActiveLocked()
 		w.wmu.Unlock()
 		if err != nil {
-			return fmt.Errorf("wal: checkpoint: %w", err)
+			return fmt.Errorf("wal: save low-water mark: %w", err)
 		}
-		if err := writeCheckpoint(w.dir, mark); err != nil {
+		if err := writeMark(w.dir, mark); err != nil {
 			return err
 		}
 		w.mu.Lock()
-		w.checkpointed = mark
+		w.savedMark = mark
 		w.mu.Unlock()
 	}
 	return w.deleteSegmentsBelow(mark.Segment)
@@ -237,7 +253,7 @@ func (w *WAL) deleteSegmentsBelow(n int) error {
 		if err := syncDir(w.dir); err != nil {
 			errs = append(errs, fmt.Errorf("wal: delete segments: %w", err))
 		}
-		w.log.Debug("WAL segments deleted below the checkpoint", zap.Ints("segments", removed))
+		w.log.Debug("WAL segments deleted below the low-water mark", zap.Ints("segments", removed))
 	}
 	return errors.Join(errs...)
 }

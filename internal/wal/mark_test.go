@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestWAL_CheckpointDeletesOnlySegmentsBelowTheLowestNotDoneEntry(t *testing.T) {
+func TestWAL_SavingTheMarkDeletesOnlySegmentsBelowTheLowestNotDoneEntry(t *testing.T) {
 	dir := t.TempDir()
-	opts := manualCheckpoints(Options{SegmentSize: 300})
+	opts := manualMarks(Options{SegmentSize: 300})
 	w, _, _ := openReplayed(t, dir, opts)
 	const n = 24
 	var positions []Position
@@ -40,7 +40,7 @@ func TestWAL_CheckpointDeletesOnlySegmentsBelowTheLowestNotDoneEntry(t *testing.
 	wg.Wait()
 	assert.Equal(t, positions[keep], w.LowWater(), "the low-water mark is the lowest entry not done")
 
-	require.NoError(t, w.Checkpoint())
+	require.NoError(t, w.SaveMark())
 	for _, num := range segmentFiles(t, dir) {
 		assert.GreaterOrEqual(t, num, positions[keep].Segment, "segment %d is below the mark and must be gone", num)
 	}
@@ -65,7 +65,7 @@ func TestWAL_CheckpointDeletesOnlySegmentsBelowTheLowestNotDoneEntry(t *testing.
 	for _, e := range got {
 		require.NoError(t, w.Done(e.pos))
 	}
-	require.NoError(t, w.Checkpoint())
+	require.NoError(t, w.SaveMark())
 	assert.Equal(t, 1, w.Segments())
 	assert.Equal(t, []int{positions[n-1].Segment}, segmentFiles(t, dir), "the active segment is never deleted")
 	require.NoError(t, w.Close())
@@ -76,7 +76,7 @@ func TestWAL_CheckpointDeletesOnlySegmentsBelowTheLowestNotDoneEntry(t *testing.
 }
 
 func TestWAL_DoneRejectsUnknownAndRepeatedPositions(t *testing.T) {
-	w, _, _ := openReplayed(t, t.TempDir(), manualCheckpoints(Options{}))
+	w, _, _ := openReplayed(t, t.TempDir(), manualMarks(Options{}))
 	defer w.Close()
 	a, err := w.Append(context.Background(), []byte("a"))
 	require.NoError(t, err)
@@ -91,20 +91,20 @@ func TestWAL_DoneRejectsUnknownAndRepeatedPositions(t *testing.T) {
 	assert.Equal(t, Position{Segment: 1, Offset: b.Offset + entrySize(1)}, w.LowWater(), "with nothing outstanding the mark is the end of the log")
 }
 
-func TestWAL_BackgroundCheckpointPersistsTheMark(t *testing.T) {
+func TestWAL_BackgroundSavePersistsTheMark(t *testing.T) {
 	dir := t.TempDir()
-	w, _, _ := openReplayed(t, dir, Options{CheckpointInterval: 10 * time.Millisecond})
+	w, _, _ := openReplayed(t, dir, Options{MarkInterval: 10 * time.Millisecond})
 	a, err := w.Append(context.Background(), []byte("a"))
 	require.NoError(t, err)
 	b, err := w.Append(context.Background(), []byte("b"))
 	require.NoError(t, err)
 	require.NoError(t, w.Done(a))
 	require.Eventually(t, func() bool {
-		raw, err := os.ReadFile(filepath.Join(dir, checkpointName))
+		raw, err := os.ReadFile(filepath.Join(dir, markFileName))
 		if err != nil {
 			return false
 		}
-		p, err := decodeCheckpoint(raw)
+		p, err := decodeMark(raw)
 		return err == nil && p == b
 	}, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, w.Close())
@@ -112,35 +112,35 @@ func TestWAL_BackgroundCheckpointPersistsTheMark(t *testing.T) {
 	assert.Equal(t, [][]byte{[]byte("b")}, payloads(got))
 }
 
-func TestWAL_UnreadableCheckpointReplaysEverything(t *testing.T) {
+func TestWAL_UnreadableMarkFileReplaysEverything(t *testing.T) {
 	dir := t.TempDir()
 	positions := writeEntries(t, dir, 3, 20)
-	w, _, _ := openReplayed(t, dir, manualCheckpoints(Options{}))
+	w, _, _ := openReplayed(t, dir, manualMarks(Options{}))
 	require.NoError(t, w.Done(positions[0]))
 	require.NoError(t, w.Done(positions[1]))
 	require.NoError(t, w.Close())
 	stats, got := replayAll(t, dir, Options{})
-	require.Len(t, got, 1, "the intact checkpoint skips done entries")
+	require.Len(t, got, 1, "the intact mark file skips done entries")
 	assert.Equal(t, positions[2], stats.From)
 
-	raw, err := os.ReadFile(filepath.Join(dir, checkpointName))
+	raw, err := os.ReadFile(filepath.Join(dir, markFileName))
 	require.NoError(t, err)
 	raw[17] ^= 0xff
-	require.NoError(t, os.WriteFile(filepath.Join(dir, checkpointName), raw, 0o640))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, markFileName), raw, 0o640))
 	stats, got = replayAll(t, dir, Options{})
-	assert.Len(t, got, 3, "a damaged checkpoint costs duplicates, never entries")
+	assert.Len(t, got, 3, "a damaged mark file costs duplicates, never entries")
 	assert.Equal(t, Position{}, stats.From)
 }
 
-func TestWAL_AppendsAfterACheckpointPastTheLogStartAboveIt(t *testing.T) {
-	// A checkpoint that points past the end of the surviving log (its segment lost
+func TestWAL_AppendsAfterAMarkPastTheLogStartAboveIt(t *testing.T) {
+	// A mark that points past the end of the surviving log (its segment lost
 	// data) must not let new entries land below the mark, where a restart would skip them.
 	dir := t.TempDir()
 	writeEntries(t, dir, 2, 20)
 	mark := Position{Segment: 1, Offset: 10_000}
-	require.NoError(t, writeCheckpoint(dir, mark))
+	require.NoError(t, writeMark(dir, mark))
 
-	w, stats, got := openReplayed(t, dir, manualCheckpoints(Options{}))
+	w, stats, got := openReplayed(t, dir, manualMarks(Options{}))
 	assert.Empty(t, got)
 	assert.Equal(t, mark, stats.From)
 	pos, err := w.Append(context.Background(), []byte("new"))
@@ -149,4 +149,28 @@ func TestWAL_AppendsAfterACheckpointPastTheLogStartAboveIt(t *testing.T) {
 	require.NoError(t, w.Close())
 	_, got = replayAll(t, dir, Options{})
 	assert.True(t, slices.ContainsFunc(got, func(e entry) bool { return string(e.payload) == "new" }))
+}
+
+// A data directory written before the mark file was renamed keeps its low-water mark: the
+// old file is read, then replaced by the new one.
+func TestWAL_ReadsTheMarkFileUnderItsFormerName(t *testing.T) {
+	dir := t.TempDir()
+	w, _, _ := openReplayed(t, dir, manualMarks(Options{}))
+	var positions []Position
+	for i := range 3 {
+		pos, err := w.Append(t.Context(), []byte{byte(i)})
+		require.NoError(t, err)
+		positions = append(positions, pos)
+	}
+	require.NoError(t, w.Done(positions[0]))
+	require.NoError(t, w.Close())
+	require.NoError(t, os.Rename(filepath.Join(dir, markFileName), filepath.Join(dir, legacyMarkFileName)))
+
+	w, _, got := openReplayed(t, dir, manualMarks(Options{}))
+	assert.Len(t, got, 2, "the entry done before the mark was saved is not replayed")
+	_, err := os.Stat(filepath.Join(dir, markFileName))
+	assert.NoError(t, err, "the mark is saved under its new name at once")
+	_, err = os.Stat(filepath.Join(dir, legacyMarkFileName))
+	assert.ErrorIs(t, err, os.ErrNotExist, "the former file is gone once the new one is written")
+	require.NoError(t, w.Close())
 }
