@@ -14,7 +14,7 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
-// Config is the ClickHouse backend's part of the exporter configuration
+// Config is the ClickHouse backend's part of the auditstore extension's configuration
 // (`store: {backend: clickhouse, clickhouse: {...}}`).
 type Config struct {
 	// Endpoint is the native-protocol address of a server, host:port (the native port, 9000 by
@@ -64,7 +64,7 @@ type Config struct {
 	Tenancy string `mapstructure:"tenancy"`
 
 	// Chain links every stored record onto its tenant's tamper-evident chain (internal/chain,
-	// see README "The chain on ClickHouse"). It is not read from the store's YAML: the exporter
+	// see README "The chain on ClickHouse"). It is not read from the store's YAML: the auditstore extension
 	// sets it from its tamper_evidence section, which also holds the signing key.
 	Chain bool `mapstructure:"-"`
 }
@@ -91,7 +91,7 @@ const (
 	DefaultCompression  = "lz4"
 )
 
-// DefaultConfig returns the configuration a new exporter starts from.
+// DefaultConfig returns the configuration a new auditstore extension starts from.
 func DefaultConfig() Config {
 	return Config{
 		Endpoint:     DefaultEndpoint,

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Config is the SQLite backend's part of the exporter configuration.
+// Config is the SQLite backend's part of the auditstore extension's configuration.
 type Config struct {
 	// Path is the database file. Its parent directory is created at Open. ":memory:" keeps
 	// everything in RAM, on one connection, for tests that need speed rather than a file.
@@ -29,8 +29,8 @@ type Config struct {
 	MmapSize int64 `mapstructure:"mmap_size"`
 
 	// Chain links every stored record onto its tenant's tamper-evident chain (internal/chain).
-	// It is not read from the store's YAML: the exporter sets it from its tamper_evidence
-	// section, which also holds the signing key.
+	// It is not read from the store's YAML: the auditstore extension sets it from its
+	// tamper_evidence section, which also holds the signing key.
 	Chain bool `mapstructure:"-"`
 
 	// Tenancy is where tenants' records live: TenancySingleDatabase (one file at Path, the
