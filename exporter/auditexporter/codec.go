@@ -30,16 +30,10 @@ func decodeEntry(b []byte) ([]record.Record, error) {
 	if b[0] != walFormatJSON {
 		return nil, fmt.Errorf("decode entry: unknown format %d", b[0])
 	}
-	dec := json.NewDecoder(bytes.NewReader(b[1:]))
 	// Numbers stay exact: an int64 attribute must not come back as a rounded float64.
-	dec.UseNumber()
-	var recs []record.Record
-	if err := dec.Decode(&recs); err != nil {
+	recs, err := record.DecodeRecords(b[1:])
+	if err != nil {
 		return nil, fmt.Errorf("decode entry: %w", err)
-	}
-	for i := range recs {
-		recs[i].Attributes, _ = record.FromJSONNumbers(recs[i].Attributes).(map[string]any)
-		recs[i].Resource, _ = record.FromJSONNumbers(recs[i].Resource).(map[string]any)
 	}
 	return recs, nil
 }

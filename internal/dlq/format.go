@@ -126,7 +126,7 @@ func unwrapRecord(line []byte, r *record.Record) error {
 	if got := fmt.Sprintf("%08x", crc32.Checksum(rl.Record, castagnoli)); got != rl.CRC32C {
 		return fmt.Errorf("checksum %s, line says %s", got, rl.CRC32C)
 	}
-	return decodeRecord(rl.Record, r)
+	return record.DecodeRecord(rl.Record, r)
 }
 
 // encodeRecords returns one version 2 line per record (without the newline).
@@ -222,7 +222,7 @@ func decodeFile(data []byte) (*batch, error) {
 	b := &batch{Header: h, Records: make([]record.Record, len(lines)), lines: lines}
 	decode := unwrapRecord
 	if h.Version == 1 {
-		decode = decodeRecord
+		decode = record.DecodeRecord
 	}
 	for i, l := range lines {
 		if err := decode(l, &b.Records[i]); err != nil {
@@ -288,22 +288,4 @@ func salvage(data []byte) (salvageResult, error) {
 		out.Header = Header{Format: formatName, Version: formatVersion, Tenant: out.Tenant}
 	}
 	return out, nil
-}
-
-// decodeRecord reads numbers inside attributes and resource as int64 when they are integers
-// that fit and float64 otherwise, which is what the OTel mapping produces: plain
-// encoding/json would round an int64 attribute through float64.
-func decodeRecord(line []byte, r *record.Record) error {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	if err := dec.Decode(r); err != nil {
-		return err
-	}
-	for k, v := range r.Attributes {
-		r.Attributes[k] = record.FromJSONNumbers(v)
-	}
-	for k, v := range r.Resource {
-		r.Resource[k] = record.FromJSONNumbers(v)
-	}
-	return nil
 }

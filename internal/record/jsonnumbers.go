@@ -75,3 +75,58 @@ func CompactJSON(v any) (string, error) {
 	}
 	return strings.TrimSuffix(buf.String(), "\n"), nil
 }
+
+// DecodeObject decodes a JSON object (a stored attributes or resource column) with exact
+// numbers; "" and "{}" are an empty map.
+func DecodeObject(s string) (map[string]any, error) {
+	out := map[string]any{}
+	if s == "" || s == "{}" {
+		return out, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return nil, err
+	}
+	for k, v := range out {
+		out[k] = FromJSONNumbers(v)
+	}
+	return out, nil
+}
+
+// DecodeRecord decodes one JSON record (a DLQ line) with exact numbers in its attributes and
+// resource.
+func DecodeRecord(b []byte, r *Record) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(r); err != nil {
+		return err
+	}
+	exactNumbers(r)
+	return nil
+}
+
+// DecodeRecords decodes a JSON array of records (a WAL entry) with exact numbers in each one's
+// attributes and resource.
+func DecodeRecords(b []byte) ([]Record, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var recs []Record
+	if err := dec.Decode(&recs); err != nil {
+		return nil, err
+	}
+	for i := range recs {
+		exactNumbers(&recs[i])
+	}
+	return recs, nil
+}
+
+// exactNumbers turns the json.Numbers UseNumber left in r's maps into int64 or float64.
+func exactNumbers(r *Record) {
+	for k, v := range r.Attributes {
+		r.Attributes[k] = FromJSONNumbers(v)
+	}
+	for k, v := range r.Resource {
+		r.Resource[k] = FromJSONNumbers(v)
+	}
+}

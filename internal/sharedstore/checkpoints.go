@@ -48,13 +48,8 @@ func (c *checkpointer) committed(tenant string, recs []record.Record) {
 	c.mu.Lock()
 	due := false
 	for i := range recs {
-		t := recs[i].TenantID
-		switch {
-		case t == "" && tenant != "":
-			t = tenant
-		case t == "":
-			t = record.DefaultTenant
-		}
+		// The insert succeeded, so every record resolved to a tenant.
+		t, _ := store.RowTenant(tenant, i, &recs[i])
 		if c.pending[t] == 0 {
 			c.since[t] = c.now()
 		}

@@ -70,14 +70,9 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	seen := make(map[string]bool, len(records))
 	for i := range records {
 		r := &records[i]
-		rowTenant := r.TenantID
-		switch {
-		case rowTenant == "" && tenant != "":
-			rowTenant = tenant
-		case rowTenant == "":
-			rowTenant = record.DefaultTenant
-		case tenant != "" && rowTenant != tenant:
-			return 0, fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: tenant_id %q differs from the batch's tenant %q", i, r.ID, store.ErrInvalidRecord, r.TenantID, tenant)
+		rowTenant, err := store.RowTenant(tenant, i, r)
+		if err != nil {
+			return 0, fmt.Errorf("clickhousestore: %w", err)
 		}
 		row, ts, err := d.encodeRecord(r, rowTenant, version)
 		if err != nil {

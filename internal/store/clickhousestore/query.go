@@ -2,9 +2,7 @@ package clickhousestore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -137,31 +135,13 @@ func scanRecord(rows driver.Rows) (record.Record, error) {
 		r.Tags = []string{}
 	}
 	// A part that does not decode is flagged, not fatal: one bad row must not fail a page.
-	if r.Attributes, err = decodeObject(attrs); err != nil {
+	if r.Attributes, err = record.DecodeObject(attrs); err != nil {
 		r.Attributes = map[string]any{}
 		r.FlagUnreadable("attributes", err)
 	}
-	if r.Resource, err = decodeObject(resource); err != nil {
+	if r.Resource, err = record.DecodeObject(resource); err != nil {
 		r.Resource = map[string]any{}
 		r.FlagUnreadable("resource", err)
 	}
 	return r, nil
-}
-
-// decodeObject reads attributes or resource JSON. Integers that fit come back as int64 (exact
-// beyond 2^53), other numbers as float64 (record.FromJSONNumbers).
-func decodeObject(s string) (map[string]any, error) {
-	out := map[string]any{}
-	if s == "" || s == "{}" {
-		return out, nil
-	}
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	if err := dec.Decode(&out); err != nil {
-		return nil, err
-	}
-	for k, v := range out {
-		out[k] = record.FromJSONNumbers(v)
-	}
-	return out, nil
 }

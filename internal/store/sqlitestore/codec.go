@@ -116,26 +116,6 @@ func encodeJSON(v any, empty string) (string, error) {
 	return record.CompactJSON(record.FiniteNumbers(v))
 }
 
-// decodeObject reads attributes or resource. Numbers come back as int64 when they are
-// integers that fit, else float64: an int64 attribute keeps its exact value (plain
-// encoding/json would round it through float64), while a double that happens to be whole
-// (2.0) comes back as int64(2). JSON does not keep the distinction; the value is kept.
-func decodeObject(s string) (map[string]any, error) {
-	out := map[string]any{}
-	if s == "" || s == "{}" {
-		return out, nil
-	}
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	if err := dec.Decode(&out); err != nil {
-		return nil, err
-	}
-	for k, v := range out {
-		out[k] = record.FromJSONNumbers(v)
-	}
-	return out, nil
-}
-
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -175,11 +155,11 @@ func scanRecord(sc rowScanner) (record.Record, error) {
 			r.FlagUnreadable("tags", err)
 		}
 	}
-	if r.Attributes, err = decodeObject(attrs); err != nil {
+	if r.Attributes, err = record.DecodeObject(attrs); err != nil {
 		r.Attributes = map[string]any{}
 		r.FlagUnreadable("attributes", err)
 	}
-	if r.Resource, err = decodeObject(res); err != nil {
+	if r.Resource, err = record.DecodeObject(res); err != nil {
 		r.Resource = map[string]any{}
 		r.FlagUnreadable("resource", err)
 	}

@@ -113,17 +113,11 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	rowTenants := make([]string, len(records))
 	for i := range records {
 		r := &records[i]
-		rowTenant := r.TenantID
-		switch {
-		case rowTenant == "" && tenant != "":
-			rowTenant = tenant
-		case rowTenant == "":
-			rowTenant = record.DefaultTenant
-		case tenant != "" && rowTenant != tenant:
-			return 0, fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: tenant_id %q differs from the batch's tenant %q", i, r.ID, store.ErrInvalidRecord, r.TenantID, tenant)
+		rowTenant, err := store.RowTenant(tenant, i, r)
+		if err != nil {
+			return 0, fmt.Errorf("sqlitestore: %w", err)
 		}
 		rowTenants[i] = rowTenant
-		var err error
 		if args, err = encodeRecord(args, r, rowTenant); err != nil {
 			// No id, a time out of range: retrying cannot help, so the DLQ sets it aside at once.
 			return 0, fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)

@@ -256,14 +256,9 @@ func (p *PerTenant) Insert(ctx context.Context, tenant string, records []record.
 	var order []string
 	for i := range records {
 		r := &records[i]
-		rowTenant := r.TenantID
-		switch {
-		case rowTenant == "" && tenant != "":
-			rowTenant = tenant
-		case rowTenant == "":
-			rowTenant = record.DefaultTenant
-		case tenant != "" && rowTenant != tenant:
-			return 0, fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: tenant_id %q differs from the batch's tenant %q", i, r.ID, store.ErrInvalidRecord, r.TenantID, tenant)
+		rowTenant, err := store.RowTenant(tenant, i, r)
+		if err != nil {
+			return 0, fmt.Errorf("sqlitestore: %w", err)
 		}
 		if err := ValidTenantID(rowTenant); err != nil {
 			return 0, fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
