@@ -11,6 +11,10 @@ OCB_VERSION := v0.165.0
 OCB         := $(TOOLS_DIR)/builder-$(OCB_VERSION)
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
+# mdatagen is built from the tool module internal/tools (its own go.mod, outside the root
+# module's dependency graph); its version is the one that go.mod requires.
+MDATAGEN_VERSION := $(shell awk '$$1 == "go.opentelemetry.io/collector/cmd/mdatagen" { print $$2 }' internal/tools/go.mod)
+MDATAGEN    := $(TOOLS_DIR)/mdatagen-$(MDATAGEN_VERSION)
 # Packages of the distribution module; testbed/ has its own go.mod and its own targets.
 PKGS        := ./...
 GO_SOURCES  := $(shell find . -name '*.go' -not -path './testbed/*' -not -path './.tools/*' 2>/dev/null) go.mod go.sum
@@ -52,7 +56,10 @@ $(STATICCHECK):
 	GOBIN=$(TOOLS_DIR) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv $(TOOLS_DIR)/staticcheck $@
 
-tools: $(OCB) $(STATICCHECK)
+$(MDATAGEN): internal/tools/go.mod internal/tools/go.sum
+	cd internal/tools && $(GO) build -o $@ go.opentelemetry.io/collector/cmd/mdatagen
+
+tools: $(OCB) $(STATICCHECK) $(MDATAGEN)
 
 # The builder writes its own go.mod; we only keep its Go sources, gofmt'ed, because the
 # distribution builds from the root module.
