@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh machine, from the package registries.
-# Idempotent: safe to run again. Go tools (ocb, staticcheck) are installed by the Makefile into
-# .tools/ with `go install`.
+# Idempotent: safe to run again. Go tools (ocb, staticcheck; mdatagen from internal/tools) are
+# built by the Makefile into .tools/.
 #   - Go: expected at /usr/local/go (the machine image has it).
 #   - Chromium (Debian's package): the web viewer's browser test drives it headless.
 set -euo pipefail

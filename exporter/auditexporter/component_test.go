@@ -4,23 +4,13 @@ import (
 	"context"
 	"testing"
 
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
 )
 
-// What mdatagen's generated_component_test.go would cover.
-func TestComponent_FactoryTypeAndConfigStruct(t *testing.T) {
-	f := NewFactory()
-	if f.Type() != metadata.Type {
-		t.Errorf("type = %v, want %v", f.Type(), metadata.Type)
-	}
-	if err := componenttest.CheckConfigStruct(f.CreateDefaultConfig()); err != nil {
-		t.Error(err)
-	}
-}
-
+// mdatagen's generated_component_test.go checks the factory type, the config struct and a
+// shutdown without start; its start test is skipped (see tests in metadata.yaml).
 func TestComponent_Lifecycle(t *testing.T) {
 	f := NewFactory()
 	newExporter := func(t *testing.T) (cfgPath string, start, shutdown func() error) {

@@ -14,6 +14,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
@@ -86,13 +87,19 @@ func (e *auditExporter) start(_ context.Context, host component.Host) error {
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	e.queue = newBatchQueue(e.cfg.Batch.MaxSize, e.cfg.Batch.FlushInterval, e.now)
 
-	if e.metrics, err = metadata.NewTelemetryBuilder(e.telemetry, metadata.WithObservers(
-		func() int64 { return int64(e.queue.depth()) },
-		func() int64 { return e.walBytes() },
-		func() int64 { return int64(e.dlqStats().Files) },
-		func() int64 { return int64(e.dlqStats().DeadFiles) },
-		func() int64 { return int64(e.dlqStats().CorruptFiles) },
-	)); err != nil {
+	if e.metrics, err = metadata.NewTelemetryBuilder(e.telemetry); err != nil {
+		return fmt.Errorf("auditexporter: telemetry: %w", err)
+	}
+	gauge := func(f func() int64) metric.Int64Callback {
+		return func(_ context.Context, o metric.Int64Observer) error { o.Observe(f()); return nil }
+	}
+	if err = errors.Join(
+		e.metrics.RegisterExporterAuditQueueDepthCallback(gauge(func() int64 { return int64(e.queue.depth()) })),
+		e.metrics.RegisterExporterAuditWalBytesCallback(gauge(func() int64 { return e.walBytes() })),
+		e.metrics.RegisterExporterAuditDlqFilesCallback(gauge(func() int64 { return int64(e.dlqStats().Files) })),
+		e.metrics.RegisterExporterAuditDlqDeadFilesCallback(gauge(func() int64 { return int64(e.dlqStats().DeadFiles) })),
+		e.metrics.RegisterExporterAuditDlqCorruptFilesCallback(gauge(func() int64 { return int64(e.dlqStats().CorruptFiles) })),
+	); err != nil {
 		return fmt.Errorf("auditexporter: telemetry: %w", err)
 	}
 

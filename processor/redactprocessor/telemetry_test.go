@@ -13,7 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/otelcol-audit/otelcol-audit/processor/redactprocessor/internal/metadata"
-	"github.com/otelcol-audit/otelcol-audit/processor/redactprocessor/internal/metadata/metadatatest"
+	"github.com/otelcol-audit/otelcol-audit/processor/redactprocessor/internal/metadatatest"
 )
 
 func TestTelemetry_RedactionsAreCountedByRule(t *testing.T) {
