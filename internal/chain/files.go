@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/atomicfile"
 )
 
 // Checkpoint files keep the signed heads outside the database, where someone who can write
 // the database may not reach: <dir>/<tenant, path-escaped>/<seq, 20 digits>-<kind>.json, one
-// JSON document (Checkpoint's MarshalJSON) per file, written to a temporary name and renamed.
+// JSON document (Checkpoint's MarshalJSON) per file, written atomically and fsynced.
 
 // WriteCheckpointFile writes cp under dir.
 func WriteCheckpointFile(dir string, cp Checkpoint) error {
@@ -28,11 +30,8 @@ func WriteCheckpointFile(dir string, cp Checkpoint) error {
 		return fmt.Errorf("chain: checkpoint file: %w", err)
 	}
 	name := filepath.Join(tenantDir, fmt.Sprintf("%020d-%d-%s.json", cp.Seq, cp.Time.UnixNano(), cp.Kind))
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, append(doc, '\n'), 0o640); err != nil {
-		return fmt.Errorf("chain: checkpoint file: %w", err)
-	}
-	if err := os.Rename(tmp, name); err != nil {
+	// Evidence kept outside the database must survive a power loss like the records it covers.
+	if err := atomicfile.Replace(name, append(doc, '\n'), 0o640); err != nil {
 		return fmt.Errorf("chain: checkpoint file: %w", err)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/atomicfile"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
@@ -192,7 +193,7 @@ func Salvage(dir, name string) (newName string, salvaged, lost int, err error) {
 			return newName, len(sv.Records), sv.Lost, fmt.Errorf("dlq: salvage %s: set the damaged file aside: %w", file, err)
 		}
 	}
-	return newName, len(sv.Records), sv.Lost, syncDir(dir)
+	return newName, len(sv.Records), sv.Lost, atomicfile.SyncDir(dir)
 }
 
 // resolve finds the file of name (a file name or an id) in dir.
@@ -255,7 +256,7 @@ func Requeue(dir, name string) (string, error) {
 	if err := os.Rename(path, filepath.Join(dir, target)); err != nil {
 		return "", fmt.Errorf("dlq: requeue %s: %w", file, err)
 	}
-	return target, syncDir(dir)
+	return target, atomicfile.SyncDir(dir)
 }
 
 // RequeueAllDead requeues every dead batch in dir and returns the new file names. It stops at

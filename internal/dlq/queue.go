@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/atomicfile"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
@@ -157,7 +158,7 @@ func Open(dir string, opts Options) (*Queue, error) {
 		}
 	}
 	if changed {
-		if err := syncDir(dir); err != nil {
+		if err := atomicfile.SyncDir(dir); err != nil {
 			return nil, err
 		}
 	}
@@ -262,7 +263,7 @@ func (q *Queue) Put(tenant string, records []record.Record, cause error) error {
 		q.mu.Unlock()
 	}
 	if err == nil {
-		err = syncDir(q.dir)
+		err = atomicfile.SyncDir(q.dir)
 	}
 	if err != nil {
 		return fmt.Errorf("dlq: put %d records of tenant %q: %w", len(records), tenant, err)
@@ -281,23 +282,7 @@ func randomSuffix() string {
 // writeTemp writes data to a new temp file (mode 0600: audit data) for batch id in dir and
 // fsyncs it. The caller renames it into place.
 func writeTemp(dir, id string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, id+".*"+tmpExt)
-	if err != nil {
-		return "", fmt.Errorf("create temp file: %w", err)
-	}
-	name := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(name)
-		return "", fmt.Errorf("write %s: %w", filepath.Base(name), err)
-	}
-	return name, nil
+	return atomicfile.WriteTemp(dir, id+".*"+tmpExt, data)
 }
 
 // replaceFile atomically replaces path's content with data (temp file, fsync, rename). The
@@ -310,22 +295,6 @@ func replaceFile(dir, id, path string, data []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("replace %s: %w", filepath.Base(path), err)
-	}
-	return nil
-}
-
-// syncDir makes renames and removals in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("dlq: open directory for fsync: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("dlq: fsync directory %s: %w", dir, err)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/atomicfile"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/retry"
 )
@@ -148,7 +149,7 @@ func (q *Queue) retryOne(ctx context.Context, id string, insert InsertFunc, res 
 		q.opts.Logger.Error("DLQ batch file is damaged; its intact records were salvaged into a new batch, the file is set aside",
 			zap.String("file", fileName(id, StateCorrupt)), zap.Int("salvaged", len(sv.Records)),
 			zap.Int("lost", sv.Lost), zap.Ints("damaged_lines", sv.Damaged), zap.NamedError("salvage_error", serr), zap.Error(err))
-		return false, syncDir(q.dir)
+		return false, atomicfile.SyncDir(q.dir)
 	}
 
 	ierr := insert(ctx, b.Header.tenant(), b.Records)
@@ -168,7 +169,7 @@ func (q *Queue) retryOne(ctx context.Context, id string, insert InsertFunc, res 
 		q.stats.Bytes -= int64(len(data))
 		q.stats.Recovered++
 		q.mu.Unlock()
-		return false, syncDir(q.dir)
+		return false, atomicfile.SyncDir(q.dir)
 	}
 	if ctx.Err() != nil {
 		return true, q.moveBack(id, nil)
@@ -219,7 +220,7 @@ func (q *Queue) retryOne(ctx context.Context, id string, insert InsertFunc, res 
 			zap.String("file", fileName(id, StateDead)), zap.String("reason", reason),
 			zap.Int("failures", h.Failures), zap.Error(ierr))
 	}
-	if err := syncDir(q.dir); err != nil {
+	if err := atomicfile.SyncDir(q.dir); err != nil {
 		return true, err
 	}
 	if invalid {
@@ -236,7 +237,7 @@ func (q *Queue) moveBack(id string, cause error) error {
 	if err != nil {
 		return errors.Join(cause, fmt.Errorf("dlq: return %s to the queue: %w", fileName(id, StateProcessing), err))
 	}
-	if err := syncDir(q.dir); err != nil {
+	if err := atomicfile.SyncDir(q.dir); err != nil {
 		return errors.Join(cause, err)
 	}
 	return cause

@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"fmt"
 	"os"
 )
 
@@ -16,20 +15,4 @@ type segmentFile interface {
 
 func openOSFile(path string, flag int, perm os.FileMode) (segmentFile, error) {
 	return os.OpenFile(path, flag, perm)
-}
-
-// syncDir makes a file creation, rename or removal in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory for fsync: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync directory: %w", err)
-	}
-	return nil
 }

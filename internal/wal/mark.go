@@ -10,6 +10,8 @@ import (
 	"slices"
 
 	"go.uber.org/zap"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/atomicfile"
 )
 
 // The low-water-mark file, version 1 (28 bytes), replaced atomically (temp file, fsync, rename,
@@ -23,7 +25,7 @@ import (
 //	24..27 CRC-32C (Castagnoli) of bytes 0..23
 const (
 	markFileName = "low-water-mark"
-	markTmpName  = "low-water-mark.tmp"
+	markTmpName  = markFileName + ".tmp" // atomicfile.Replace's temp name; removed by Open
 	// legacyMarkFileName is the same file as written before it was renamed (2026-12): read
 	// when the new one is missing, removed once the new one is written.
 	legacyMarkFileName = "checkpoint"
@@ -89,25 +91,7 @@ func readMark(dir string, log *zap.Logger) (Position, error) {
 }
 
 func writeMark(dir string, p Position) error {
-	tmp := filepath.Join(dir, markTmpName)
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
-	if err != nil {
-		return fmt.Errorf("wal: write low-water mark: %w", err)
-	}
-	_, err = f.Write(encodeMark(p))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, markFileName))
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
+	if err := atomicfile.Replace(filepath.Join(dir, markFileName), encodeMark(p), 0o640); err != nil {
 		return fmt.Errorf("wal: write low-water mark %v: %w", p, err)
 	}
 	// The new file is durable: an older name must not be read in its place later.
@@ -250,7 +234,7 @@ func (w *WAL) deleteSegmentsBelow(n int) error {
 	w.segments = slices.DeleteFunc(w.segments, func(s segmentInfo) bool { return slices.Contains(removed, s.num) })
 	w.mu.Unlock()
 	if len(removed) > 0 {
-		if err := syncDir(w.dir); err != nil {
+		if err := atomicfile.SyncDir(w.dir); err != nil {
 			errs = append(errs, fmt.Errorf("wal: delete segments: %w", err))
 		}
 		w.log.Debug("WAL segments deleted below the low-water mark", zap.Ints("segments", removed))

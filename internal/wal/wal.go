@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/atomicfile"
 )
 
 // SyncMode says when an appended entry is forced to stable storage.
@@ -457,7 +459,7 @@ func (w *WAL) createSegment(n int) (segmentFile, error) {
 		err = f.Sync()
 	}
 	if err == nil {
-		err = syncDir(w.dir)
+		err = atomicfile.SyncDir(w.dir)
 	}
 	if err != nil {
 		_ = f.Close()

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/atomicfile"
 	"github.com/otelcol-audit/otelcol-audit/processor/redactprocessor/internal/redact"
 )
 
@@ -96,7 +97,12 @@ func writeNewKeyFile(path string, key []byte) error {
 		f.Close()
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	// The file's name must survive a power loss too: a lost key would give the same secret a
+	// different digest after the restart.
+	return atomicfile.SyncDir(filepath.Dir(path))
 }
 
 // protectIdentity handles the identity attribute name: a value the rules would redact becomes
