@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/consumer/consumererror"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/dlq"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -36,7 +38,7 @@ func fixture(t *testing.T) (dir, dead, pending, torn string) {
 		t.Fatal(err)
 	}
 	invalid := func(context.Context, string, []record.Record) error {
-		return fmt.Errorf("sqlitestore: insert: record 0: %w: timestamp out of range", store.ErrInvalidRecord)
+		return consumererror.NewPermanent(fmt.Errorf("sqlitestore: insert: record 0: %w: timestamp out of range", store.ErrInvalidRecord))
 	}
 	if _, err := q.Scan(context.Background(), invalid); err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ func TestList_DescribesEveryFileOldestFirstAndFlagsCorruptOnes(t *testing.T) {
 		t.Fatalf("List = %+v, want 3 entries (notes.txt is not a batch)", got)
 	}
 	if got[0].Name != dead || got[0].State != StateDead || got[0].Tenant != "acme" || got[0].Records != 2 ||
-		got[0].Failures != 1 || got[0].LastError != "Permanent error: invalid record" || got[0].Problem != "" {
+		got[0].Failures != 1 || got[0].LastError != "invalid record" || got[0].Problem != "" {
 		t.Errorf("dead entry = %+v", got[0])
 	}
 	if got[1].State != StateBatch || got[1].Tenant != "globex" || got[1].Records != 3 || got[1].Failures != 0 || got[1].Bytes == 0 {
@@ -96,7 +96,7 @@ func TestRequeue_ADeadBatchGoesBackWithItsFailureCountResetAndIsDelivered(t *tes
 		t.Errorf("Requeue = %s, want %s", name, fileName(id, StateBatch))
 	}
 	h := header(t, filepath.Join(q.Dir(), name))
-	if h.Failures != 0 || h.Requeues != 1 || h.LastError != "Permanent error: invalid record" {
+	if h.Failures != 0 || h.Requeues != 1 || h.LastError != "invalid record" {
 		t.Errorf("header after requeue = %+v, want failures 0, requeues 1, last error kept", h)
 	}
 	s := newSink()

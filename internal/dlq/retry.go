@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -180,7 +181,8 @@ func (q *Queue) retryOne(ctx context.Context, id string, insert InsertFunc, res 
 	if !errors.Is(ierr, ErrStoreUnavailable) {
 		h.Failures++
 	}
-	h.LastError = truncateError(ierr.Error())
+	// The header is for an operator: the store's words, without consumererror's label.
+	h.LastError = truncateError(strings.TrimPrefix(ierr.Error(), "Permanent error: "))
 	at := q.now().UTC()
 	h.LastAttemptAt = &at
 	dead := invalid || h.Failures >= q.opts.MaxFailures
