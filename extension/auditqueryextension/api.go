@@ -13,6 +13,7 @@ import (
 
 	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/livetail"
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
+	"github.com/otelcol-audit/otelcol-audit/internal/httpjson"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
@@ -208,7 +209,7 @@ func (a *api) listLogs(w http.ResponseWriter, r *http.Request) *apiError {
 	if err != nil {
 		return a.storeError("query", err)
 	}
-	writeJSON(w, http.StatusOK, logsResponse{
+	httpjson.Write(w, http.StatusOK, logsResponse{
 		Records:    a.visible(filter.TenantID, res.Records),
 		NextCursor: res.NextCursor,
 	})
@@ -250,7 +251,7 @@ func (a *api) getLog(w http.ResponseWriter, r *http.Request) *apiError {
 	if len(a.visible(tenant, []record.Record{rec})) == 0 {
 		return notFound("record not found")
 	}
-	writeJSON(w, http.StatusOK, rec)
+	httpjson.Write(w, http.StatusOK, rec)
 	return nil
 }
 
@@ -286,7 +287,7 @@ func (a *api) getTrace(w http.ResponseWriter, r *http.Request) *apiError {
 	if len(records) == 0 {
 		return notFound("no records of trace " + traceID)
 	}
-	writeJSON(w, http.StatusOK, traceResponse{TraceID: traceID, Records: records})
+	httpjson.Write(w, http.StatusOK, traceResponse{TraceID: traceID, Records: records})
 	return nil
 }
 
@@ -338,7 +339,7 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) *apiError {
 
 	b, release, ok := a.backends.acquire()
 	if !ok {
-		writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: statusUnavailable, Store: statusUnavailable, Pipelines: a.pipelineState()})
+		httpjson.Write(w, http.StatusServiceUnavailable, healthResponse{Status: statusUnavailable, Store: statusUnavailable, Pipelines: a.pipelineState()})
 		return nil
 	}
 	defer release()
@@ -355,7 +356,7 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) *apiError {
 		}
 		resp.Pipeline = &snap
 	}
-	writeJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 	return nil
 }
 

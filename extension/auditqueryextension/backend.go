@@ -2,6 +2,7 @@ package auditqueryextension
 
 import (
 	"context"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/auditstore"
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 

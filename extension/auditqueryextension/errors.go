@@ -2,7 +2,6 @@ package auditqueryextension
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/httpjson"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
@@ -127,24 +127,7 @@ func writeTransportError(w http.ResponseWriter, _ *http.Request, msg string, sta
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, e.Status, struct {
+	httpjson.Write(w, e.Status, struct {
 		Error *apiError `json:"error"`
 	}{e})
-}
-
-// writeJSON marshals before writing the header, so an encoding failure still yields a clean 500
-// instead of a 200 with a truncated body.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		body = []byte(`{"error":{"code":"internal","message":"the response could not be encoded"}}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	// Audit records must not linger in shared caches or the browser's history.
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/httpjson"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
@@ -87,7 +88,7 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request) *apiError {
 	if err != nil {
 		return a.storeError("stats", err)
 	}
-	writeJSON(w, http.StatusOK, statsResponse{Tenant: tenant, Start: start, End: end, IntervalSeconds: int64(q.Interval / time.Second), Stats: st})
+	httpjson.Write(w, http.StatusOK, statsResponse{Tenant: tenant, Start: start, End: end, IntervalSeconds: int64(q.Interval / time.Second), Stats: st})
 	return nil
 }
 
@@ -132,6 +133,6 @@ func (a *api) runRetention(w http.ResponseWriter, r *http.Request) *apiError {
 	if err != nil {
 		return a.storeError("retention", err)
 	}
-	writeJSON(w, http.StatusOK, res)
+	httpjson.Write(w, http.StatusOK, res)
 	return nil
 }

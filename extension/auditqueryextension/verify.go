@@ -6,6 +6,7 @@ import (
 
 	"github.com/otelcol-audit/otelcol-audit/internal/auditstore"
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/httpjson"
 )
 
 var errNoChain = &apiError{Status: http.StatusNotImplemented, Code: codeNotImplemented, Message: "the store keeps no hash chain (tamper_evidence is off, or the backend does not support it)"}
@@ -51,6 +52,6 @@ func (a *api) verify(w http.ResponseWriter, r *http.Request) *apiError {
 	if err != nil {
 		return a.storeError("verify", err)
 	}
-	writeJSON(w, http.StatusOK, rep)
+	httpjson.Write(w, http.StatusOK, rep)
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/httpjson"
 )
 
 // errInvalidEvents is what the receiver telemetry records for events refused by the schema.
@@ -87,7 +89,7 @@ func (r *auditReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
 	if len(d.problems) > 0 {
 		resp.Rejected = d.problems
 	}
-	writeJSON(w, http.StatusAccepted, resp)
+	httpjson.Write(w, http.StatusAccepted, resp)
 }
 
 // recordInvalid counts events refused before the pipeline in the standard receiver telemetry, so

@@ -88,7 +88,7 @@ func (s testServer) do(t *testing.T, method, contentType string, body io.Reader,
 	r := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	if len(raw) > 0 {
 		require.NoError(t, json.Unmarshal(raw, &r.body), "every answer is JSON: %s", raw)
-		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		assert.Equal(t, "application/json; charset=utf-8", resp.Header.Get("Content-Type"))
 	}
 	return r
 }

@@ -1,7 +1,6 @@
 package auditreceiver // import "github.com/otelcol-audit/otelcol-audit/receiver/auditreceiver"
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/httpjson"
 )
 
 // Error codes of the JSON error body. They are part of the API: clients branch on them.
@@ -46,21 +47,8 @@ type errorBody struct {
 	Details []problem `json:"details,omitempty"`
 }
 
-func writeJSON(w http.ResponseWriter, statusCode int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		statusCode = http.StatusInternalServerError
-		body = []byte(`{"error":{"code":"internal_error","message":"encode response"}}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(statusCode)
-	// The client may be gone; there is no one left to tell.
-	_, _ = w.Write(append(body, '\n'))
-}
-
 func writeError(w http.ResponseWriter, statusCode int, code, message string, details ...problem) {
-	writeJSON(w, statusCode, errorResponse{Error: errorBody{Code: code, Message: message, Details: details}})
+	httpjson.Write(w, statusCode, errorResponse{Error: errorBody{Code: code, Message: message, Details: details}})
 }
 
 // writeTransportError answers the errors confighttp raises before the handler runs (an
