@@ -15,6 +15,7 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/httpjson"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
 // Paths of the API. streamPath is also where the JWT gate accepts access_token.
@@ -198,6 +199,24 @@ func (a *api) listLogs(w http.ResponseWriter, r *http.Request) *apiError {
 		return e
 	}
 
+	var res store.Result
+	if e := a.withStore(r, "query", func(ctx context.Context, b Backend) (err error) {
+		res, err = b.Store.Query(ctx, filter, page)
+		return err
+	}); e != nil {
+		return e
+	}
+	httpjson.Write(w, http.StatusOK, logsResponse{
+		Records:    a.visible(filter.TenantID, res.Records),
+		NextCursor: res.NextCursor,
+	})
+	return nil
+}
+
+// withStore is every query handler's preamble: it runs fn on the served backend under the
+// query timeout, answering 503 when no store is open and turning fn's error into the answer
+// (op names the store call in the log).
+func (a *api) withStore(r *http.Request, op string, fn func(ctx context.Context, b Backend) error) *apiError {
 	b, release, ok := a.backends.acquire()
 	if !ok {
 		return errNoBackend
@@ -205,14 +224,9 @@ func (a *api) listLogs(w http.ResponseWriter, r *http.Request) *apiError {
 	defer release()
 	ctx, cancel := context.WithTimeout(r.Context(), a.queryTimeout)
 	defer cancel()
-	res, err := b.Store.Query(ctx, filter, page)
-	if err != nil {
-		return a.storeError("query", err)
+	if err := fn(ctx, b); err != nil {
+		return a.storeError(op, err)
 	}
-	httpjson.Write(w, http.StatusOK, logsResponse{
-		Records:    a.visible(filter.TenantID, res.Records),
-		NextCursor: res.NextCursor,
-	})
 	return nil
 }
 
@@ -237,16 +251,12 @@ func (a *api) getLog(w http.ResponseWriter, r *http.Request) *apiError {
 		return e
 	}
 
-	b, release, ok := a.backends.acquire()
-	if !ok {
-		return errNoBackend
-	}
-	defer release()
-	ctx, cancel := context.WithTimeout(r.Context(), a.queryTimeout)
-	defer cancel()
-	rec, err := b.Store.Get(ctx, tenant, r.PathValue("id"))
-	if err != nil {
-		return a.storeError("get", err)
+	var rec record.Record
+	if e := a.withStore(r, "get", func(ctx context.Context, b Backend) (err error) {
+		rec, err = b.Store.Get(ctx, tenant, r.PathValue("id"))
+		return err
+	}); e != nil {
+		return e
 	}
 	if len(a.visible(tenant, []record.Record{rec})) == 0 {
 		return notFound("record not found")
@@ -270,16 +280,12 @@ func (a *api) getTrace(w http.ResponseWriter, r *http.Request) *apiError {
 		return e
 	}
 
-	b, release, ok := a.backends.acquire()
-	if !ok {
-		return errNoBackend
-	}
-	defer release()
-	ctx, cancel := context.WithTimeout(r.Context(), a.queryTimeout)
-	defer cancel()
-	records, err := b.Store.Trace(ctx, tenant, traceID)
-	if err != nil {
-		return a.storeError("trace", err)
+	var records []record.Record
+	if e := a.withStore(r, "trace", func(ctx context.Context, b Backend) (err error) {
+		records, err = b.Store.Trace(ctx, tenant, traceID)
+		return err
+	}); e != nil {
+		return e
 	}
 	// A trace with no visible record is answered like a record that does not exist, so that a
 	// viewer cannot tell another tenant's trace from an unknown one.

@@ -72,21 +72,17 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request) *apiError {
 		return e
 	}
 
-	b, release, ok := a.backends.acquire()
-	if !ok {
-		return errNoBackend
-	}
-	defer release()
 	// Normalized here as well as in the store to refuse a bad range before reading anything.
 	q, err := store.StatsQuery{TenantID: tenant, Start: start, End: end, Interval: interval}.Normalize()
 	if err != nil {
 		return a.storeError("stats", err)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.queryTimeout)
-	defer cancel()
-	st, err := b.Store.Stats(ctx, q)
-	if err != nil {
-		return a.storeError("stats", err)
+	var st store.Stats
+	if e := a.withStore(r, "stats", func(ctx context.Context, b Backend) (err error) {
+		st, err = b.Store.Stats(ctx, q)
+		return err
+	}); e != nil {
+		return e
 	}
 	httpjson.Write(w, http.StatusOK, statsResponse{Tenant: tenant, Start: start, End: end, IntervalSeconds: int64(q.Interval / time.Second), Stats: st})
 	return nil
