@@ -53,6 +53,8 @@ lint: $(STATICCHECK)
 	@# is a diff here.
 	$(GO) mod tidy -diff
 	cd testbed && $(GO) mod tidy -diff
+	@# No component imports another: they meet through internal/ contracts and the host.
+	@bash scripts/check-component-imports.sh >/dev/null
 
 $(OCB):
 	GOBIN=$(TOOLS_DIR) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
