@@ -40,10 +40,8 @@ type Shared struct {
 	stopOnce    sync.Once
 	stopErr     error
 
-	feedMu  sync.RWMutex
-	feed    map[int]func([]record.Record)
-	writers map[int]health.Source
-	nextID  int
+	feed    members[func([]record.Record)] // after-commit subscribers
+	writers members[health.Source]         // parts of Health
 
 	mu            sync.Mutex // guards the store's health below
 	failureCount  int64
@@ -56,8 +54,7 @@ var _ auditstore.Handle = (*Shared)(nil)
 
 // New returns a Shared that opens cfg's store at Start.
 func New(cfg Config, logger *zap.Logger) *Shared {
-	return &Shared{cfg: cfg, logger: logger, now: time.Now,
-		feed: map[int]func([]record.Record){}, writers: map[int]health.Source{}}
+	return &Shared{cfg: cfg, logger: logger, now: time.Now}
 }
 
 // Over returns a Shared over a store the caller opened (tests wrap one to inject outages;
@@ -223,41 +220,15 @@ func (s *Shared) Insert(ctx context.Context, tenant string, recs []record.Record
 	if s.checkpoints != nil {
 		s.checkpoints.committed(tenant, recs)
 	}
-	s.feedMu.RLock()
-	for _, fn := range s.feed {
-		fn(recs)
-	}
-	s.feedMu.RUnlock()
+	s.feed.each(func(fn func([]record.Record)) { fn(recs) })
 	return stored, nil
 }
 
 // Subscribe adds fn to the after-commit feed.
-func (s *Shared) Subscribe(fn func([]record.Record)) (cancel func()) {
-	s.feedMu.Lock()
-	defer s.feedMu.Unlock()
-	id := s.nextID
-	s.nextID++
-	s.feed[id] = fn
-	return func() {
-		s.feedMu.Lock()
-		delete(s.feed, id)
-		s.feedMu.Unlock()
-	}
-}
+func (s *Shared) Subscribe(fn func([]record.Record)) (cancel func()) { return s.feed.add(fn) }
 
 // AddWriter adds a writer's pipeline state to Health.
-func (s *Shared) AddWriter(w health.Source) (remove func()) {
-	s.feedMu.Lock()
-	defer s.feedMu.Unlock()
-	id := s.nextID
-	s.nextID++
-	s.writers[id] = w
-	return func() {
-		s.feedMu.Lock()
-		delete(s.writers, id)
-		s.feedMu.Unlock()
-	}
-}
+func (s *Shared) AddWriter(w health.Source) (remove func()) { return s.writers.add(w) }
 
 // Health is the store's failures merged with every writer's state.
 func (s *Shared) Health() health.Snapshot {
@@ -272,11 +243,7 @@ func (s *Shared) Health() health.Snapshot {
 	}
 	s.mu.Unlock()
 	parts := []health.Snapshot{own}
-	s.feedMu.RLock()
-	for _, w := range s.writers {
-		parts = append(parts, w.Health())
-	}
-	s.feedMu.RUnlock()
+	s.writers.each(func(w health.Source) { parts = append(parts, w.Health()) })
 	return health.Merge(parts...)
 }
 
