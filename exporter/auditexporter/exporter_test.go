@@ -274,3 +274,16 @@ func TestExporter_ASecondExporterOnTheSameDataDirIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Two pipelines' exporters (each with its own WAL and DLQ) write one store.
+func TestExporter_TwoExportersShareOneStore(t *testing.T) {
+	first, second := testConfig(t), testConfig(t)
+	host, shared := storeHost(t, first, nil)
+	expA, _ := startExporter(t, func(c *Config) { *c = *first }, host)
+	expB, _ := startExporter(t, func(c *Config) { *c = *second }, host)
+	require.NoError(t, expA.ConsumeLogs(context.Background(), numbered("a", 20)))
+	require.NoError(t, expB.ConsumeLogs(context.Background(), numbered("b", 30)))
+	eventually(t, "both exporters' records stored", func() bool { return len(storedIDs(t, shared.Store())) == 50 })
+	require.NoError(t, expA.Shutdown(context.Background()))
+	require.NoError(t, expB.Shutdown(context.Background()))
+}
