@@ -136,3 +136,38 @@ func TestQueryNode_OverClickHouse(t *testing.T) {
 	db := fmt.Sprintf("querynode_%d", time.Now().UnixNano())
 	testQueryNode(t, fmt.Sprintf("    backend: clickhouse\n    clickhouse:\n      endpoint: %s\n      database: %s", addr, db))
 }
+
+// A configuration written before the store became an extension stops the collector at start
+// with what to write instead, rather than running without its retention or signing key.
+func TestOldExporterStoreConfigFailsAtStartSayingWhatToWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the collector binary; skipped with -short")
+	}
+	dir := t.TempDir()
+	proc := collectortest.Start(t, fmt.Sprintf(`
+extensions:
+  auditquery:
+    endpoint: 127.0.0.1:%[1]d
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:%[2]d
+exporters:
+  audit:
+    data_dir: %[3]s
+    store:
+      backend: sqlite
+      sqlite:
+        path: %[3]s/audit.db
+    query: auditquery
+service:
+  extensions: [auditquery]
+  pipelines:
+    logs:
+      receivers: [otlp]
+      exporters: [audit]
+`, collectortest.FreePort(t), collectortest.FreePort(t), dir))
+	require.NotZero(t, proc.Wait(t, 60*time.Second), "the collector must refuse the old layout")
+	assert.Contains(t, proc.Output.String(), "store moved to the auditstore extension: write them under `extensions: auditstore:`")
+}
