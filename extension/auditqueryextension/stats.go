@@ -115,19 +115,19 @@ func (a *api) runRetention(w http.ResponseWriter, r *http.Request) *apiError {
 	if !caller.isAdmin() {
 		return forbidden("only an admin may run retention")
 	}
-	b, release, ok := a.backends.acquire()
-	if !ok {
-		return errNoBackend
+	var res store.PruneResult
+	readOnly := false
+	if e := a.withStore(r, "retention", func(ctx context.Context, b Backend) (err error) {
+		if readOnly = b.Retention == nil; readOnly {
+			return nil
+		}
+		res, err = b.Retention.RunRetention(ctx)
+		return err
+	}); e != nil {
+		return e
 	}
-	defer release()
-	if b.Retention == nil {
+	if readOnly {
 		return &apiError{Status: http.StatusNotImplemented, Code: codeNotImplemented, Message: "the store is read-only here (read_only: true): retention runs in the collector that writes it"}
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.queryTimeout)
-	defer cancel()
-	res, err := b.Retention.RunRetention(ctx)
-	if err != nil {
-		return a.storeError("retention", err)
 	}
 	httpjson.Write(w, http.StatusOK, res)
 	return nil
