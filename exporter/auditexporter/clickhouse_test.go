@@ -39,7 +39,7 @@ func TestExporter_WritesThroughTheDurablePathIntoClickHouse(t *testing.T) {
 	require.NoError(t, e.consumeLogs(context.Background(), ld))
 	// The same request again: a replay must not duplicate.
 	require.NoError(t, e.consumeLogs(context.Background(), ld))
-	eventually(t, "30 records in ClickHouse", func() bool { return len(storedIDs(t, e.store.Store())) == 30 })
+	require.Eventually(t, func() bool { return storedCount(e.store.Store()) == 30 }, 20*time.Second, 10*time.Millisecond, "30 records in ClickHouse")
 	for id, n := range storedIDs(t, e.store.Store()) {
 		assert.Equal(t, 1, n, "%s stored %d times", id, n)
 	}

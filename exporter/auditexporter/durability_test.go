@@ -68,36 +68,46 @@ func numbered(prefix string, n int) plog.Logs {
 // storedIDs counts the stored records by id through the store the exporter holds.
 func storedIDs(t *testing.T, st store.Store) map[string]int {
 	t.Helper()
+	ids, err := queryStoredIDs(st)
+	require.NoError(t, err)
+	return ids
+}
+
+// queryStoredIDs is storedIDs without t, for require.Eventually conditions: they run on a
+// goroutine of their own, where require's FailNow must not be called (and where a failure
+// could land after the test has ended).
+func queryStoredIDs(st store.Store) (map[string]int, error) {
 	out := map[string]int{}
 	page := store.Page{Limit: store.MaxLimit}
 	for {
 		res, err := st.Query(context.Background(), store.Filter{}, page)
-		require.NoError(t, err)
+		if err != nil {
+			return nil, err
+		}
 		for _, r := range res.Records {
 			out[r.ID]++
 		}
 		if res.NextCursor == "" {
-			return out
+			return out, nil
 		}
 		page.Cursor = res.NextCursor
 	}
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+// storedCount is how many distinct ids st holds, for require.Eventually conditions; -1 while
+// the query fails, so the condition keeps waiting and the deadline reports it.
+func storedCount(st store.Store) int {
+	ids, err := queryStoredIDs(st)
+	if err != nil {
+		return -1
 	}
+	return len(ids)
 }
 
 func TestDurability_FlushesByIntervalWithoutAFullBatch(t *testing.T) {
 	e := newTestExporter(t, testConfig(t), nil)
 	require.NoError(t, e.consumeLogs(context.Background(), numbered("a", 3)))
-	eventually(t, "3 records in the store", func() bool { return len(storedIDs(t, e.store.Store())) == 3 })
+	require.Eventually(t, func() bool { return storedCount(e.store.Store()) == 3 }, 20*time.Second, 10*time.Millisecond, "3 records in the store")
 }
 
 func TestDurability_OutageThenRecoveryStoresEverythingExactlyOnce(t *testing.T) {
@@ -115,7 +125,7 @@ func TestDurability_OutageThenRecoveryStoresEverythingExactlyOnce(t *testing.T) 
 	for i := 0; i < 5; i++ {
 		require.NoError(t, e.consumeLogs(context.Background(), numbered(fmt.Sprintf("o%d", i), 40)), "an outage must not refuse records")
 	}
-	eventually(t, "batches set aside in the DLQ", func() bool { return e.dlqStats().Files > 0 })
+	require.Eventually(t, func() bool { return e.dlqStats().Files > 0 }, 20*time.Second, 10*time.Millisecond, "batches set aside in the DLQ")
 	// The store's health, which merges the exporter's: what the query API serves.
 	h := e.store.Health()
 	assert.Equal(t, "degraded", h.Status, "health during the outage = %+v", h)
@@ -125,8 +135,8 @@ func TestDurability_OutageThenRecoveryStoresEverythingExactlyOnce(t *testing.T) 
 	require.Empty(t, storedIDs(t, flaky.Store), "records stored while the store was down")
 
 	flaky.down.Store(false)
-	eventually(t, "all 200 records stored", func() bool { return len(storedIDs(t, flaky.Store)) == 200 })
-	eventually(t, "the DLQ drained", func() bool { return e.dlqStats().Files == 0 })
+	require.Eventually(t, func() bool { return storedCount(flaky.Store) == 200 }, 20*time.Second, 10*time.Millisecond, "all 200 records stored")
+	require.Eventually(t, func() bool { return e.dlqStats().Files == 0 }, 20*time.Second, 10*time.Millisecond, "the DLQ drained")
 	for id, n := range storedIDs(t, flaky.Store) {
 		assert.Equal(t, 1, n, "%s stored %d times", id, n)
 	}
@@ -180,10 +190,10 @@ func TestDurability_QueueFullPolicies(t *testing.T) {
 	t.Run("dlq spills the request to disk and acknowledges it", func(t *testing.T) {
 		e, flaky := full(t, onFullDLQ, modeDurable)
 		require.NoError(t, e.consumeLogs(context.Background(), numbered("x", 5)))
-		eventually(t, "the spilled records reach the store", func() bool {
-			ids := storedIDs(t, flaky.Store)
-			return ids["x-00000"] == 1 && ids["x-00004"] == 1
-		})
+		require.Eventually(t, func() bool {
+			ids, err := queryStoredIDs(flaky.Store)
+			return err == nil && ids["x-00000"] == 1 && ids["x-00004"] == 1
+		}, 20*time.Second, 10*time.Millisecond, "the spilled records reach the store")
 	})
 	t.Run("drop discards in volatile mode", func(t *testing.T) {
 		e, _ := full(t, onFullDrop, modeVolatile)
@@ -210,7 +220,7 @@ func TestDurability_ConcurrentSendersAllLand(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	eventually(t, "1600 records stored", func() bool { return len(storedIDs(t, e.store.Store())) == 1600 })
+	require.Eventually(t, func() bool { return storedCount(e.store.Store()) == 1600 }, 20*time.Second, 10*time.Millisecond, "1600 records stored")
 }
 
 func TestDurability_ConsumeAfterShutdownIsRefused(t *testing.T) {
@@ -338,17 +348,17 @@ func TestHealth_ShowsDamagedDLQFilesAndSkippedWALRanges(t *testing.T) {
 	flip(dlqs[0], func(d []byte) int { return bytes.LastIndex(d, []byte(`"d-2"`)) + 2 })
 
 	second := newTestExporter(t, cfg, nil)
-	eventually(t, "the damaged DLQ file salvaged and set aside", func() bool {
+	require.Eventually(t, func() bool {
 		h := second.Health()
 		return h.DLQCorruptFiles == 1 && h.DLQRecordsSalvaged == 1
-	})
+	}, 20*time.Second, 10*time.Millisecond, "the damaged DLQ file salvaged and set aside")
 	h := second.Health()
 	assert.Equal(t, uint64(1), h.DLQRecordsLost, "health %+v; want 1 DLQ record lost", h)
 	assert.GreaterOrEqual(t, h.WALCorruptRanges, int64(1), "health %+v; want the skipped WAL range counted", h)
-	eventually(t, "the salvaged record stored", func() bool {
+	require.Eventually(t, func() bool {
 		_, err := second.store.Store().Get(context.Background(), "acme", "d-1")
 		return err == nil
-	})
+	}, 20*time.Second, 10*time.Millisecond, "the salvaged record stored")
 }
 
 // The sender of a refused request learns that it was refused and may retry, not the paths of
@@ -394,8 +404,8 @@ func TestDurability_AHungInsertEndsAtTimeoutAndTheBatchIsSetAside(t *testing.T) 
 		return hung
 	})
 	require.NoError(t, e.consumeLogs(context.Background(), numbered("h", 10)))
-	eventually(t, "the batch set aside in the DLQ", func() bool { return e.dlqStats().Files == 1 })
+	require.Eventually(t, func() bool { return e.dlqStats().Files == 1 }, 20*time.Second, 10*time.Millisecond, "the batch set aside in the DLQ")
 	hung.hang.Store(false)
 	e.dlq.Kick()
-	eventually(t, "the batch stored once the store answers", func() bool { return len(storedIDs(t, hung.Store)) == 10 })
+	require.Eventually(t, func() bool { return storedCount(hung.Store) == 10 }, 20*time.Second, 10*time.Millisecond, "the batch stored once the store answers")
 }

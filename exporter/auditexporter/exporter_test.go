@@ -237,7 +237,7 @@ func TestExporter_TwoExportersShareOneStore(t *testing.T) {
 	expB, _ := startExporter(t, func(c *Config) { *c = *second }, host)
 	require.NoError(t, expA.ConsumeLogs(context.Background(), numbered("a", 20)))
 	require.NoError(t, expB.ConsumeLogs(context.Background(), numbered("b", 30)))
-	eventually(t, "both exporters' records stored", func() bool { return len(storedIDs(t, shared.Store())) == 50 })
+	require.Eventually(t, func() bool { return storedCount(shared.Store()) == 50 }, 20*time.Second, 10*time.Millisecond, "both exporters' records stored")
 	require.NoError(t, expA.Shutdown(context.Background()))
 	require.NoError(t, expB.Shutdown(context.Background()))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -83,8 +84,8 @@ func TestLimits_ARecordAtTheLimitsIsStoredAndReadsBack(t *testing.T) {
 		lr.Attributes().PutStr("tenant.id", "acme")
 	})
 	require.NoError(t, e.consumeLogs(context.Background(), ld), "a record at max_depth was refused")
-	eventually(t, "the record stored", func() bool {
+	require.Eventually(t, func() bool {
 		res, err := e.store.Store().Query(context.Background(), store.Filter{TenantID: "acme"}, store.Page{})
 		return err == nil && len(res.Records) == 1
-	})
+	}, 20*time.Second, 10*time.Millisecond, "the record stored")
 }

@@ -64,12 +64,12 @@ func TestSecretsNeverReachTheWALTheDLQOrTheStore(t *testing.T) {
 	a.PutEmptyMap("git").PutStr("remote", "token "+plantedSecrets["github token"])
 	require.NoError(t, proc.ConsumeLogs(context.Background(), ld))
 
-	eventually(t, "the batch set aside in the DLQ", func() bool { return e.dlqStats().Files == 1 })
+	require.Eventually(t, func() bool { return e.dlqStats().Files == 1 }, 20*time.Second, 10*time.Millisecond, "the batch set aside in the DLQ")
 	assertNoSecretOnDisk(t, cfg.DataDir, "wal", "dlq")
 
 	flaky.down.Store(false)
 	e.dlq.Kick()
-	eventually(t, "the record stored after recovery", func() bool { return len(storedIDs(t, flaky.Store)) == 1 })
+	require.Eventually(t, func() bool { return storedCount(flaky.Store) == 1 }, 20*time.Second, 10*time.Millisecond, "the record stored after recovery")
 	require.NoError(t, e.shutdown(context.Background()))
 	assertNoSecretOnDisk(t, cfg.DataDir, "wal", "audit.db")
 }
