@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.uber.org/zap"
@@ -20,9 +21,7 @@ import (
 func TestExporter_WritesThroughTheDurablePathIntoClickHouse(t *testing.T) {
 	addr := os.Getenv("CLICKHOUSE_ADDR")
 	if addr == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CLICKHOUSE_ADDR is not set under CI: scripts/clickhouse/start.sh must run first")
-		}
+		require.Empty(t, os.Getenv("CI"), "CLICKHOUSE_ADDR is not set under CI: scripts/clickhouse/start.sh must run first")
 		t.Skip("no ClickHouse server: run eval \"$(scripts/clickhouse/start.sh)\" (CI always does)")
 	}
 	cfg := testConfig(t)
@@ -37,17 +36,11 @@ func TestExporter_WritesThroughTheDurablePathIntoClickHouse(t *testing.T) {
 	require.NoError(t, e.start(context.Background(), extensionsHost{cfg.Store: shared}))
 	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
 	ld := numbered("ch", 30)
-	if err := e.consumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, e.consumeLogs(context.Background(), ld))
 	// The same request again: a replay must not duplicate.
-	if err := e.consumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "30 records in ClickHouse", func() bool { return len(storedIDs(t, e.store.Store())) == 30 })
+	require.NoError(t, e.consumeLogs(context.Background(), ld))
+	require.Eventually(t, func() bool { return storedCount(e.store.Store()) == 30 }, 20*time.Second, 10*time.Millisecond, "30 records in ClickHouse")
 	for id, n := range storedIDs(t, e.store.Store()) {
-		if n != 1 {
-			t.Errorf("%s stored %d times", id, n)
-		}
+		assert.Equal(t, 1, n, "%s stored %d times", id, n)
 	}
 }

@@ -1,9 +1,11 @@
 package auditexporter
 
 import (
-	"reflect"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
@@ -16,18 +18,14 @@ func TestCodec_EntryRoundTripKeepsExactValues(t *testing.T) {
 		Resource:   map[string]any{"service.name": "billing"},
 	}}
 	b, err := encodeEntry(in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	out, err := decodeEntry(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(in[0].Attributes, out[0].Attributes) || !out[0].Timestamp.Equal(in[0].Timestamp) ||
-		out[0].Level != record.LevelSecurity || out[0].ID != "id-1" {
-		t.Errorf("round trip changed the record:\n in %+v\nout %+v", in[0], out[0])
-	}
-	if _, err := decodeEntry([]byte{9, '['}); err == nil {
-		t.Error("an unknown format byte must be refused")
-	}
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	assert.Equal(t, in[0].Attributes, out[0].Attributes, "round trip changed the attributes")
+	assert.True(t, out[0].Timestamp.Equal(in[0].Timestamp), "round trip changed the timestamp: in %v, out %v", in[0].Timestamp, out[0].Timestamp)
+	assert.Equal(t, record.LevelSecurity, out[0].Level, "round trip changed the level")
+	assert.Equal(t, "id-1", out[0].ID, "round trip changed the id")
+	_, err = decodeEntry([]byte{9, '['})
+	assert.Error(t, err, "an unknown format byte must be refused")
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
@@ -16,9 +18,7 @@ func TestComponent_Lifecycle(t *testing.T) {
 	newExporter := func(t *testing.T) (cfgPath string, start, shutdown func() error) {
 		cfg := testConfig(t)
 		exp, err := f.CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		host, _ := storeHost(t, cfg, nil)
 		return storePath(cfg),
 			func() error { return exp.Start(context.Background(), host) },
@@ -26,20 +26,12 @@ func TestComponent_Lifecycle(t *testing.T) {
 	}
 	t.Run("start then shutdown twice", func(t *testing.T) {
 		_, start, shutdown := newExporter(t)
-		if err := start(); err != nil {
-			t.Fatal(err)
-		}
-		if err := shutdown(); err != nil {
-			t.Fatal(err)
-		}
-		if err := shutdown(); err != nil {
-			t.Errorf("second shutdown: %v", err)
-		}
+		require.NoError(t, start())
+		require.NoError(t, shutdown())
+		assert.NoError(t, shutdown(), "second shutdown")
 	})
 	t.Run("shutdown without start", func(t *testing.T) {
 		_, _, shutdown := newExporter(t)
-		if err := shutdown(); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, shutdown())
 	})
 }

@@ -2,10 +2,10 @@ package auditexporter
 
 import (
 	"path/filepath"
-	"reflect"
-	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
@@ -16,9 +16,7 @@ import (
 
 func TestConfig_LoadsFromYAML(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	custom := createDefaultConfig().(*Config)
 	custom.Store = component.MustNewIDWithName("auditstore", "warehouse")
 	custom.MinLevel = record.LevelWarn
@@ -45,26 +43,17 @@ func TestConfig_LoadsFromYAML(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := createDefaultConfig()
 			sub, err := cm.Sub(c.id.String())
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			err = sub.Unmarshal(cfg)
 			if err == nil {
 				err = confmap.Validate(cfg)
 			}
 			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("error = %v, want it to contain %q", err, c.wantErr)
-				}
+				require.ErrorContains(t, err, c.wantErr)
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := cfg.(*Config)
-			if !reflect.DeepEqual(got, c.want) {
-				t.Errorf("config = %+v, want %+v", got, c.want)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, c.want, cfg.(*Config))
 		})
 	}
 }

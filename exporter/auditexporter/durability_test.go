@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
@@ -49,9 +49,7 @@ func newTestExporter(t *testing.T, cfg *Config, wrap func(store.Store) store.Sto
 	t.Helper()
 	host, _ := storeHost(t, cfg, wrap)
 	e := newAuditExporter(cfg, exportertest.NewNopSettings(metadata.Type))
-	if err := e.start(context.Background(), host); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, e.start(context.Background(), host))
 	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
 	return e
 }
@@ -70,40 +68,46 @@ func numbered(prefix string, n int) plog.Logs {
 // storedIDs counts the stored records by id through the store the exporter holds.
 func storedIDs(t *testing.T, st store.Store) map[string]int {
 	t.Helper()
+	ids, err := queryStoredIDs(st)
+	require.NoError(t, err)
+	return ids
+}
+
+// queryStoredIDs is storedIDs without t, for require.Eventually conditions: they run on a
+// goroutine of their own, where require's FailNow must not be called (and where a failure
+// could land after the test has ended).
+func queryStoredIDs(st store.Store) (map[string]int, error) {
 	out := map[string]int{}
 	page := store.Page{Limit: store.MaxLimit}
 	for {
 		res, err := st.Query(context.Background(), store.Filter{}, page)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		for _, r := range res.Records {
 			out[r.ID]++
 		}
 		if res.NextCursor == "" {
-			return out
+			return out, nil
 		}
 		page.Cursor = res.NextCursor
 	}
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+// storedCount is how many distinct ids st holds, for require.Eventually conditions; -1 while
+// the query fails, so the condition keeps waiting and the deadline reports it.
+func storedCount(st store.Store) int {
+	ids, err := queryStoredIDs(st)
+	if err != nil {
+		return -1
 	}
+	return len(ids)
 }
 
 func TestDurability_FlushesByIntervalWithoutAFullBatch(t *testing.T) {
 	e := newTestExporter(t, testConfig(t), nil)
-	if err := e.consumeLogs(context.Background(), numbered("a", 3)); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "3 records in the store", func() bool { return len(storedIDs(t, e.store.Store())) == 3 })
+	require.NoError(t, e.consumeLogs(context.Background(), numbered("a", 3)))
+	require.Eventually(t, func() bool { return storedCount(e.store.Store()) == 3 }, 20*time.Second, 10*time.Millisecond, "3 records in the store")
 }
 
 func TestDurability_OutageThenRecoveryStoresEverythingExactlyOnce(t *testing.T) {
@@ -119,30 +123,25 @@ func TestDurability_OutageThenRecoveryStoresEverythingExactlyOnce(t *testing.T) 
 		return flaky
 	})
 	for i := 0; i < 5; i++ {
-		if err := e.consumeLogs(context.Background(), numbered(fmt.Sprintf("o%d", i), 40)); err != nil {
-			t.Fatalf("an outage must not refuse records: %v", err)
-		}
+		require.NoError(t, e.consumeLogs(context.Background(), numbered(fmt.Sprintf("o%d", i), 40)), "an outage must not refuse records")
 	}
-	eventually(t, "batches set aside in the DLQ", func() bool { return e.dlqStats().Files > 0 })
+	require.Eventually(t, func() bool { return e.dlqStats().Files > 0 }, 20*time.Second, 10*time.Millisecond, "batches set aside in the DLQ")
 	// The store's health, which merges the exporter's: what the query API serves.
-	if h := e.store.Health(); h.Status != "degraded" || h.FailureCount == 0 || h.LastError == "" || h.DLQFiles == 0 {
-		t.Errorf("health during the outage = %+v", h)
-	}
-	if len(storedIDs(t, flaky.Store)) != 0 {
-		t.Fatal("records stored while the store was down")
-	}
+	h := e.store.Health()
+	assert.Equal(t, "degraded", h.Status, "health during the outage = %+v", h)
+	assert.NotZero(t, h.FailureCount, "health during the outage = %+v", h)
+	assert.NotEmpty(t, h.LastError, "health during the outage = %+v", h)
+	assert.NotZero(t, h.DLQFiles, "health during the outage = %+v", h)
+	require.Empty(t, storedIDs(t, flaky.Store), "records stored while the store was down")
 
 	flaky.down.Store(false)
-	eventually(t, "all 200 records stored", func() bool { return len(storedIDs(t, flaky.Store)) == 200 })
-	eventually(t, "the DLQ drained", func() bool { return e.dlqStats().Files == 0 })
+	require.Eventually(t, func() bool { return storedCount(flaky.Store) == 200 }, 20*time.Second, 10*time.Millisecond, "all 200 records stored")
+	require.Eventually(t, func() bool { return e.dlqStats().Files == 0 }, 20*time.Second, 10*time.Millisecond, "the DLQ drained")
 	for id, n := range storedIDs(t, flaky.Store) {
-		if n != 1 {
-			t.Errorf("%s stored %d times", id, n)
-		}
+		assert.Equal(t, 1, n, "%s stored %d times", id, n)
 	}
-	if h := e.store.Health(); h.Status != "ok" {
-		t.Errorf("health after recovery = %+v", h)
-	}
+	h = e.store.Health()
+	assert.Equal(t, "ok", h.Status, "health after recovery = %+v", h)
 }
 
 func TestDurability_AcknowledgedRecordsSurviveAnAbandonedRunThroughTheWAL(t *testing.T) {
@@ -152,12 +151,8 @@ func TestDurability_AcknowledgedRecordsSurviveAnAbandonedRunThroughTheWAL(t *tes
 	cfg.MaxQueueSize = 10000
 	host, shared := storeHost(t, cfg, nil)
 	first := newAuditExporter(cfg, exportertest.NewNopSettings(metadata.Type))
-	if err := first.start(context.Background(), host); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.consumeLogs(context.Background(), numbered("w", 50)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, first.start(context.Background(), host))
+	require.NoError(t, first.consumeLogs(context.Background(), numbered("w", 50)))
 	// Simulate a crash: close the files without flushing the queue.
 	first.cancelRun()
 	_ = first.wal.Close()
@@ -166,14 +161,10 @@ func TestDurability_AcknowledgedRecordsSurviveAnAbandonedRunThroughTheWAL(t *tes
 	_ = first.dataDir.Release() // as the kernel does when the process dies
 
 	second := newTestExporter(t, cfg, nil)
-	if err := second.shutdown(context.Background()); err != nil { // shutdown flushes the replayed records
-		t.Fatal(err)
-	}
+	require.NoError(t, second.shutdown(context.Background())) // shutdown flushes the replayed records
 	reopened := newTestExporter(t, cfg, nil)
 	got := storedIDs(t, reopened.store.Store())
-	if len(got) != 50 {
-		t.Fatalf("after replay %d of 50 acknowledged records are stored", len(got))
-	}
+	assert.Len(t, got, 50, "after replay not all 50 acknowledged records are stored")
 }
 
 func TestDurability_QueueFullPolicies(t *testing.T) {
@@ -187,42 +178,29 @@ func TestDurability_QueueFullPolicies(t *testing.T) {
 		var flaky *flakyStore
 		e := newTestExporter(t, cfg, func(st store.Store) store.Store { flaky = &flakyStore{Store: st}; return flaky })
 		// A first request fills the queue below a batch... then the next does not fit.
-		if err := e.consumeLogs(context.Background(), numbered("fill", 9)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, e.consumeLogs(context.Background(), numbered("fill", 9)))
 		return e, flaky
 	}
 	t.Run("block refuses with a retryable error and keeps nothing", func(t *testing.T) {
 		e, _ := full(t, onFullBlock, modeDurable)
 		err := e.consumeLogs(context.Background(), numbered("x", 5))
-		if !errors.Is(err, errQueueFull) {
-			t.Fatalf("error = %v, want errQueueFull", err)
-		}
-		if d := e.queue.depth(); d != 9 {
-			t.Errorf("queue depth %d, want 9", d)
-		}
+		require.ErrorIs(t, err, errQueueFull)
+		assert.Equal(t, 9, e.queue.depth(), "queue depth")
 	})
 	t.Run("dlq spills the request to disk and acknowledges it", func(t *testing.T) {
 		e, flaky := full(t, onFullDLQ, modeDurable)
-		if err := e.consumeLogs(context.Background(), numbered("x", 5)); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, "the spilled records reach the store", func() bool {
-			ids := storedIDs(t, flaky.Store)
-			return ids["x-00000"] == 1 && ids["x-00004"] == 1
-		})
+		require.NoError(t, e.consumeLogs(context.Background(), numbered("x", 5)))
+		require.Eventually(t, func() bool {
+			ids, err := queryStoredIDs(flaky.Store)
+			return err == nil && ids["x-00000"] == 1 && ids["x-00004"] == 1
+		}, 20*time.Second, 10*time.Millisecond, "the spilled records reach the store")
 	})
 	t.Run("drop discards in volatile mode", func(t *testing.T) {
 		e, _ := full(t, onFullDrop, modeVolatile)
-		if err := e.consumeLogs(context.Background(), numbered("x", 5)); err != nil {
-			t.Fatal(err)
-		}
-		if d := e.queue.depth(); d != 9 {
-			t.Errorf("queue depth %d, want 9: the dropped request must not be queued", d)
-		}
-		if _, err := os.Stat(filepath.Join(e.cfg.DataDir, "wal")); !os.IsNotExist(err) {
-			t.Errorf("volatile mode created a WAL directory (stat error %v)", err)
-		}
+		require.NoError(t, e.consumeLogs(context.Background(), numbered("x", 5)))
+		assert.Equal(t, 9, e.queue.depth(), "queue depth: the dropped request must not be queued")
+		_, err := os.Stat(filepath.Join(e.cfg.DataDir, "wal"))
+		assert.ErrorIs(t, err, os.ErrNotExist, "volatile mode created a WAL directory")
 	})
 }
 
@@ -236,24 +214,19 @@ func TestDurability_ConcurrentSendersAllLand(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 10; i++ {
-				if err := e.consumeLogs(context.Background(), numbered(fmt.Sprintf("s%d-%d", s, i), 10)); err != nil {
-					t.Error(err)
-				}
+				// assert, not require: FailNow must not be called off the test goroutine.
+				assert.NoError(t, e.consumeLogs(context.Background(), numbered(fmt.Sprintf("s%d-%d", s, i), 10)))
 			}
 		}()
 	}
 	wg.Wait()
-	eventually(t, "1600 records stored", func() bool { return len(storedIDs(t, e.store.Store())) == 1600 })
+	require.Eventually(t, func() bool { return storedCount(e.store.Store()) == 1600 }, 20*time.Second, 10*time.Millisecond, "1600 records stored")
 }
 
 func TestDurability_ConsumeAfterShutdownIsRefused(t *testing.T) {
 	e := newTestExporter(t, testConfig(t), nil)
-	if err := e.shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.consumeLogs(context.Background(), numbered("late", 1)); !errors.Is(err, errShuttingDown) {
-		t.Errorf("error = %v, want errShuttingDown", err)
-	}
+	require.NoError(t, e.shutdown(context.Background()))
+	assert.ErrorIs(t, e.consumeLogs(context.Background(), numbered("late", 1)), errShuttingDown)
 }
 
 // timedRequest is what an SDK sends: records with timestamps, no audit.id. Built anew for each
@@ -280,9 +253,7 @@ func TestDurability_EveryRequestSentTwiceIsStoredOnceCountedByContent(t *testing
 	for seq := range requests {
 		// The first answer was lost, so the client sends the same records again.
 		for range 2 {
-			if err := e.consumeLogs(context.Background(), timedRequest(seq, perRequest)); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, e.consumeLogs(context.Background(), timedRequest(seq, perRequest)))
 		}
 	}
 	// Twin records that differ only by a nanosecond are two events and stay two rows.
@@ -290,26 +261,19 @@ func TestDurability_EveryRequestSentTwiceIsStoredOnceCountedByContent(t *testing
 	twin.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).SetTimestamp(
 		timedRequest(requests, 1).ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Timestamp() + 1)
 	for _, ld := range []plog.Logs{timedRequest(requests, 1), twin} {
-		if err := e.consumeLogs(context.Background(), ld); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, e.consumeLogs(context.Background(), ld))
 	}
 	want := requests*perRequest + 2
 	// Shutdown flushes every acknowledged record; the file then holds all there will be.
-	if err := e.shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, e.shutdown(context.Background()))
 	byContent := collectortest.StoredBy(t, storePath(cfg), func(r record.Record) string {
 		return r.TenantID + "|" + r.Message + "|" + r.Timestamp.Format(time.RFC3339Nano)
 	})
 	for content, n := range byContent {
-		if n != 1 {
-			t.Errorf("%q is stored %d times", content, n)
-		}
+		assert.Equal(t, 1, n, "%q is stored %d times", content, n)
 	}
-	if len(byContent) != want {
-		t.Errorf("%d distinct records stored, want %d", len(byContent), want)
-	}
+	// Not assert.Len: it would print all 502 records.
+	assert.Equal(t, want, len(byContent), "distinct records stored")
 }
 
 func TestTelemetry_RecordsPersistedCountsOnlyWhatTheStoreNewlyStored(t *testing.T) {
@@ -320,9 +284,7 @@ func TestTelemetry_RecordsPersistedCountsOnlyWhatTheStoreNewlyStored(t *testing.
 	cfg := testConfig(t)
 	host, _ := storeHost(t, cfg, nil)
 	e := newAuditExporter(cfg, set)
-	if err := e.start(context.Background(), host); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, e.start(context.Background(), host))
 	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
 	persisted := func() int64 {
 		m, err := tel.GetMetric("otelcol_exporter_audit_records_persisted")
@@ -337,16 +299,10 @@ func TestTelemetry_RecordsPersistedCountsOnlyWhatTheStoreNewlyStored(t *testing.
 	}
 	// The same 30 records three times: a first send and two resends (or WAL replays).
 	for range 3 {
-		if err := e.consumeLogs(context.Background(), numbered("p", 30)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, e.consumeLogs(context.Background(), numbered("p", 30)))
 	}
-	if err := e.shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if got := persisted(); got != 30 {
-		t.Errorf("records_persisted = %d after storing 30 records (sent 3 times), want 30", got)
-	}
+	require.NoError(t, e.shutdown(context.Background()))
+	assert.Equal(t, int64(30), persisted(), "records_persisted after storing 30 records (sent 3 times)")
 }
 
 // Damage on disk is shown, not hidden: a damaged DLQ batch is salvaged and counted, and a
@@ -362,21 +318,15 @@ func TestHealth_ShowsDamagedDLQFilesAndSkippedWALRanges(t *testing.T) {
 	firstCfg := *cfg
 	firstCfg.DLQ.ScanInterval = time.Hour
 	first := newAuditExporter(&firstCfg, exportertest.NewNopSettings(metadata.Type))
-	if err := first.start(context.Background(), host); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, first.start(context.Background(), host))
 	for i := range 50 {
-		if err := first.consumeLogs(context.Background(), numbered(fmt.Sprintf("w%02d", i), 20)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, first.consumeLogs(context.Background(), numbered(fmt.Sprintf("w%02d", i), 20)))
 	}
 	// A batch in the DLQ, then a crash.
-	if err := first.dlq.Put("acme", []record.Record{
+	require.NoError(t, first.dlq.Put("acme", []record.Record{
 		{ID: "d-1", TenantID: "acme", Timestamp: time.Unix(1, 0), Level: record.LevelInfo},
 		{ID: "d-2", TenantID: "acme", Timestamp: time.Unix(2, 0), Level: record.LevelInfo},
-	}, errors.New("store down")); err != nil {
-		t.Fatal(err)
-	}
+	}, errors.New("store down")))
 	first.cancelRun()
 	_ = first.wal.Close()
 	first.dlq.Stop()
@@ -386,35 +336,29 @@ func TestHealth_ShowsDamagedDLQFilesAndSkippedWALRanges(t *testing.T) {
 	// Flip a byte in the middle of the WAL and in the DLQ batch's second record.
 	wals, _ := filepath.Glob(filepath.Join(cfg.DataDir, "wal", "*.wal"))
 	dlqs, _ := filepath.Glob(filepath.Join(cfg.DataDir, "dlq", "*.batch"))
-	if len(wals) == 0 || len(dlqs) != 1 {
-		t.Fatalf("wal segments %v, dlq files %v", wals, dlqs)
-	}
+	require.NotEmpty(t, wals, "wal segments %v, dlq files %v", wals, dlqs)
+	require.Len(t, dlqs, 1, "wal segments %v, dlq files %v", wals, dlqs)
 	flip := func(path string, at func(data []byte) int) {
 		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		data[at(data)] ^= 0x40
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(path, data, 0o600))
 	}
 	flip(wals[0], func(d []byte) int { return len(d) / 2 })
 	flip(dlqs[0], func(d []byte) int { return bytes.LastIndex(d, []byte(`"d-2"`)) + 2 })
 
 	second := newTestExporter(t, cfg, nil)
-	eventually(t, "the damaged DLQ file salvaged and set aside", func() bool {
+	require.Eventually(t, func() bool {
 		h := second.Health()
 		return h.DLQCorruptFiles == 1 && h.DLQRecordsSalvaged == 1
-	})
+	}, 20*time.Second, 10*time.Millisecond, "the damaged DLQ file salvaged and set aside")
 	h := second.Health()
-	if h.DLQRecordsLost != 1 || h.WALCorruptRanges < 1 {
-		t.Errorf("health %+v; want 1 DLQ record lost and the skipped WAL range counted", h)
-	}
-	eventually(t, "the salvaged record stored", func() bool {
+	assert.Equal(t, uint64(1), h.DLQRecordsLost, "health %+v; want 1 DLQ record lost", h)
+	assert.GreaterOrEqual(t, h.WALCorruptRanges, int64(1), "health %+v; want the skipped WAL range counted", h)
+	require.Eventually(t, func() bool {
 		_, err := second.store.Store().Get(context.Background(), "acme", "d-1")
 		return err == nil
-	})
+	}, 20*time.Second, 10*time.Millisecond, "the salvaged record stored")
 }
 
 // The sender of a refused request learns that it was refused and may retry, not the paths of
@@ -424,12 +368,10 @@ func TestDurability_AWALFailureIsAnsweredWithoutItsCause(t *testing.T) {
 	e := newTestExporter(t, cfg, nil)
 	_ = e.wal.Close() // every Append now fails
 	err := e.consumeLogs(context.Background(), numbered("x", 1))
-	if err == nil {
-		t.Fatal("a request was acknowledged without the WAL")
-	}
-	if consumererror.IsPermanent(err) || strings.Contains(err.Error(), "wal:") || strings.Contains(err.Error(), cfg.DataDir) {
-		t.Errorf("error %q: want a retryable error that names no internal cause", err)
-	}
+	require.Error(t, err, "a request was acknowledged without the WAL")
+	assert.False(t, consumererror.IsPermanent(err), "error %q: want a retryable error", err)
+	assert.NotContains(t, err.Error(), "wal:", "want an error that names no internal cause")
+	assert.NotContains(t, err.Error(), cfg.DataDir, "want an error that names no internal cause")
 }
 
 // hangingStore is a real store whose inserts hang, until their context ends, while hang is set.
@@ -462,8 +404,8 @@ func TestDurability_AHungInsertEndsAtTimeoutAndTheBatchIsSetAside(t *testing.T) 
 		return hung
 	})
 	require.NoError(t, e.consumeLogs(context.Background(), numbered("h", 10)))
-	eventually(t, "the batch set aside in the DLQ", func() bool { return e.dlqStats().Files == 1 })
+	require.Eventually(t, func() bool { return e.dlqStats().Files == 1 }, 20*time.Second, 10*time.Millisecond, "the batch set aside in the DLQ")
 	hung.hang.Store(false)
 	e.dlq.Kick()
-	eventually(t, "the batch stored once the store answers", func() bool { return len(storedIDs(t, hung.Store)) == 10 })
+	require.Eventually(t, func() bool { return storedCount(hung.Store) == 10 }, 20*time.Second, 10*time.Millisecond, "the batch stored once the store answers")
 }

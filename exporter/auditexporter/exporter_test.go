@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -46,17 +45,13 @@ func storeHost(t testing.TB, cfg *Config, wrap func(store.Store) store.Store) (e
 	scfg.SQLite.Path = storePath(cfg)
 	scfg.TamperEvidence.Enabled = false
 	st, err := sqlitestore.Open(context.Background(), scfg.SQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var wrapped store.Store = st
 	if wrap != nil {
 		wrapped = wrap(st)
 	}
 	shared := sharedstore.Over(wrapped, scfg, zap.NewNop())
-	if err := shared.Start(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, shared.Start(context.Background(), nil))
 	t.Cleanup(func() { _ = shared.Shutdown(context.Background()) })
 	return extensionsHost{cfg.Store: shared}, shared
 }
@@ -69,15 +64,11 @@ func startExporter(t *testing.T, edit func(*Config), host component.Host) (expor
 		edit(cfg)
 	}
 	exp, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if host == nil {
 		host, _ = storeHost(t, cfg, nil)
 	}
-	if err := exp.Start(context.Background(), host); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, exp.Start(context.Background(), host))
 	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
 	return exp, storePath(cfg)
 }
@@ -85,20 +76,14 @@ func startExporter(t *testing.T, edit func(*Config), host component.Host) (expor
 // readAll opens the database the exporter wrote, after the exporter has closed it.
 func readAll(t *testing.T, exp exporter.Logs, path string) []record.Record {
 	t.Helper()
-	if err := exp.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, exp.Shutdown(context.Background()))
 	cfg := sqlitestore.DefaultConfig()
 	cfg.Path = path
 	st, err := sqlitestore.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer st.Close()
 	res, err := st.Query(context.Background(), store.Filter{}, store.Page{Limit: store.MaxLimit})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return res.Records
 }
 
@@ -128,31 +113,20 @@ func TestExporter_StoresEveryTenantsRecordsWithAssignedIDs(t *testing.T) {
 		event("b.created", "globex", plog.SeverityNumberInfo),
 		event("c.created", "", plog.SeverityNumberInfo),
 	)
-	if err := exp.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
 	// A replay of the same (now id-carrying) logs must not duplicate anything.
-	if err := exp.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
 	got := map[string]string{}
 	for _, r := range readAll(t, exp, path) {
-		if r.ID == "" {
-			t.Errorf("record %q has no id", r.Event)
-		}
-		if prev, dup := got[r.Event]; dup {
-			t.Errorf("event %q stored twice (tenants %q, %q)", r.Event, prev, r.TenantID)
-		}
+		assert.NotEmpty(t, r.ID, "record %q has no id", r.Event)
+		prev, dup := got[r.Event]
+		assert.False(t, dup, "event %q stored twice (tenants %q, %q)", r.Event, prev, r.TenantID)
 		got[r.Event] = r.TenantID
 	}
 	want := map[string]string{"a.created": "acme", "b.created": "globex", "c.created": record.DefaultTenant}
-	if len(got) != len(want) {
-		t.Fatalf("stored %v, want %v", got, want)
-	}
+	require.Len(t, got, len(want), "stored %v, want %v", got, want)
 	for ev, tenant := range want {
-		if got[ev] != tenant {
-			t.Errorf("%s stored under tenant %q, want %q", ev, got[ev], tenant)
-		}
+		assert.Equal(t, tenant, got[ev], "%s stored under the wrong tenant", ev)
 	}
 }
 
@@ -165,17 +139,12 @@ func TestExporter_MinLevelDropsNoiseButNeverSecurity(t *testing.T) {
 	}
 	ld := logsWith(event("debug.noise", "", plog.SeverityNumberDebug), event("warned", "", plog.SeverityNumberWarn),
 		event("failed", "", plog.SeverityNumberError), security)
-	if err := exp.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
 	var events []string
 	for _, r := range readAll(t, exp, path) {
 		events = append(events, r.Event)
 	}
-	joined := strings.Join(events, ",")
-	if len(events) != 2 || !strings.Contains(joined, "failed") || !strings.Contains(joined, "login.bruteforce") {
-		t.Errorf("stored %v, want only failed and login.bruteforce", events)
-	}
+	assert.ElementsMatch(t, []string{"failed", "login.bruteforce"}, events, "want only failed and login.bruteforce stored")
 }
 
 func TestExporter_RefusesAMissingWrongOrReadOnlyStore(t *testing.T) {
@@ -243,36 +212,21 @@ type notAStore struct {
 func TestExporter_ASecondExporterOnTheSameDataDirIsRefused(t *testing.T) {
 	cfg := testConfig(t)
 	first, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	host, _ := storeHost(t, cfg, nil)
-	if err := first.Start(context.Background(), host); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, first.Start(context.Background(), host))
 	second, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	err = second.Start(context.Background(), host)
-	if err == nil || !strings.Contains(err.Error(), cfg.DataDir) || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
-		t.Fatalf("second Start = %v; want a refusal naming %s and the holder's pid", err, cfg.DataDir)
-	}
+	require.ErrorContains(t, err, cfg.DataDir, "second Start: want a refusal naming the data directory")
+	require.ErrorContains(t, err, fmt.Sprint(os.Getpid()), "second Start: want a refusal naming the holder's pid")
 	_ = second.Shutdown(context.Background())
-	if err := first.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, first.Shutdown(context.Background()))
 	// Once the first is gone, the directory can be taken over.
 	third, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := third.Start(context.Background(), host); err != nil {
-		t.Fatalf("Start after the first shut down: %v", err)
-	}
-	if err := third.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, third.Start(context.Background(), host), "Start after the first shut down")
+	assert.NoError(t, third.Shutdown(context.Background()))
 }
 
 // Two pipelines' exporters (each with its own WAL and DLQ) write one store.
@@ -283,7 +237,7 @@ func TestExporter_TwoExportersShareOneStore(t *testing.T) {
 	expB, _ := startExporter(t, func(c *Config) { *c = *second }, host)
 	require.NoError(t, expA.ConsumeLogs(context.Background(), numbered("a", 20)))
 	require.NoError(t, expB.ConsumeLogs(context.Background(), numbered("b", 30)))
-	eventually(t, "both exporters' records stored", func() bool { return len(storedIDs(t, shared.Store())) == 50 })
+	require.Eventually(t, func() bool { return storedCount(shared.Store()) == 50 }, 20*time.Second, 10*time.Millisecond, "both exporters' records stored")
 	require.NoError(t, expA.Shutdown(context.Background()))
 	require.NoError(t, expB.Shutdown(context.Background()))
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -57,25 +60,18 @@ func TestLimits_RecordsBeyondALimitAreRefusedWholeWithTheLimitNamed(t *testing.T
 			good.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).CopyTo(
 				bad.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().AppendEmpty())
 			err := e.consumeLogs(context.Background(), bad)
-			if err == nil {
-				t.Fatal("the request was acknowledged")
-			}
-			if !consumererror.IsPermanent(err) {
-				t.Errorf("error %v is retryable: the sender would resend it forever", err)
-			}
-			if st, ok := status.FromError(err); !ok || st.Code() != codes.InvalidArgument {
-				t.Errorf("error %v carries no InvalidArgument status (OTLP/HTTP 400)", err)
-			}
-			if msg := err.Error(); !strings.Contains(msg, c.wantLimit) || !strings.Contains(msg, "record 0") || len(msg) > 500 {
-				t.Errorf("error %.300q does not name record 0 and %s briefly", msg, c.wantLimit)
-			}
+			require.Error(t, err, "the request was acknowledged")
+			assert.True(t, consumererror.IsPermanent(err), "error %v is retryable: the sender would resend it forever", err)
+			st, ok := status.FromError(err)
+			assert.True(t, ok, "error %v carries no gRPC status (OTLP/HTTP 400)", err)
+			assert.Equal(t, codes.InvalidArgument, st.Code(), "error %v carries no InvalidArgument status (OTLP/HTTP 400)", err)
+			// Not assert.Contains: a message that fails the length check is too long to print whole.
+			msg := err.Error()
+			assert.True(t, strings.Contains(msg, c.wantLimit) && strings.Contains(msg, "record 0") && len(msg) <= 500,
+				"error %.300q does not name record 0 and %s briefly", msg, c.wantLimit)
 			// Nothing of the request was acknowledged, and good records of later requests are stored.
-			if err := e.consumeLogs(context.Background(), good); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.shutdown(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, e.consumeLogs(context.Background(), good))
+			require.NoError(t, e.shutdown(context.Background()))
 		})
 	}
 }
@@ -87,11 +83,9 @@ func TestLimits_ARecordAtTheLimitsIsStoredAndReadsBack(t *testing.T) {
 		nested(lr.Attributes().PutEmpty("deep"), cfg.Limits.MaxDepth)
 		lr.Attributes().PutStr("tenant.id", "acme")
 	})
-	if err := e.consumeLogs(context.Background(), ld); err != nil {
-		t.Fatalf("a record at max_depth was refused: %v", err)
-	}
-	eventually(t, "the record stored", func() bool {
+	require.NoError(t, e.consumeLogs(context.Background(), ld), "a record at max_depth was refused")
+	require.Eventually(t, func() bool {
 		res, err := e.store.Store().Query(context.Background(), store.Filter{TenantID: "acme"}, store.Page{})
 		return err == nil && len(res.Records) == 1
-	})
+	}, 20*time.Second, 10*time.Millisecond, "the record stored")
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -46,12 +48,8 @@ func TestSecretsNeverReachTheWALTheDLQOrTheStore(t *testing.T) {
 	redactFactory := redactprocessor.NewFactory()
 	proc, err := redactFactory.CreateLogs(context.Background(), processortest.NewNopSettings(redactFactory.Type()),
 		redactFactory.CreateDefaultConfig(), consumerFunc(e.consumeLogs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := proc.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, proc.Start(context.Background(), componenttest.NewNopHost()))
 	defer proc.Shutdown(context.Background())
 
 	ld := plog.NewLogs()
@@ -64,19 +62,15 @@ func TestSecretsNeverReachTheWALTheDLQOrTheStore(t *testing.T) {
 	a.PutStr("payment.note", "paid with "+plantedSecrets["card number"])
 	a.PutStr("deploy.log", "using key "+plantedSecrets["aws access key id"])
 	a.PutEmptyMap("git").PutStr("remote", "token "+plantedSecrets["github token"])
-	if err := proc.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, proc.ConsumeLogs(context.Background(), ld))
 
-	eventually(t, "the batch set aside in the DLQ", func() bool { return e.dlqStats().Files == 1 })
+	require.Eventually(t, func() bool { return e.dlqStats().Files == 1 }, 20*time.Second, 10*time.Millisecond, "the batch set aside in the DLQ")
 	assertNoSecretOnDisk(t, cfg.DataDir, "wal", "dlq")
 
 	flaky.down.Store(false)
 	e.dlq.Kick()
-	eventually(t, "the record stored after recovery", func() bool { return len(storedIDs(t, flaky.Store)) == 1 })
-	if err := e.shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.Eventually(t, func() bool { return storedCount(flaky.Store) == 1 }, 20*time.Second, 10*time.Millisecond, "the record stored after recovery")
+	require.NoError(t, e.shutdown(context.Background()))
 	assertNoSecretOnDisk(t, cfg.DataDir, "wal", "audit.db")
 }
 
@@ -85,9 +79,8 @@ func TestSecretsNeverReachTheWALTheDLQOrTheStore(t *testing.T) {
 func assertNoSecretOnDisk(t *testing.T, dir string, want ...string) {
 	t.Helper()
 	for _, w := range want {
-		if _, err := os.Stat(filepath.Join(dir, w)); err != nil {
-			t.Fatalf("%s is missing: the check would prove nothing (%v)", w, err)
-		}
+		_, err := os.Stat(filepath.Join(dir, w))
+		require.NoError(t, err, "%s is missing: the check would prove nothing", w)
 	}
 	files := 0
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
@@ -100,18 +93,13 @@ func assertNoSecretOnDisk(t *testing.T, dir string, want ...string) {
 		}
 		files++
 		for name, secret := range plantedSecrets {
-			if strings.Contains(string(b), secret) {
-				t.Errorf("%s holds the %s %q", path, name, secret)
-			}
+			// Not assert.NotContains: it would print the whole (binary) file.
+			assert.False(t, strings.Contains(string(b), secret), "%s holds the %s %q", path, name, secret)
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if files == 0 {
-		t.Fatal("no file was read")
-	}
+	require.NoError(t, err)
+	require.NotZero(t, files, "no file was read")
 }
 
 // consumerFunc lets the exporter's consumeLogs be the redact processor's next consumer.
