@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -13,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
@@ -38,28 +40,21 @@ func TestCanonical_IsTheDocumentedEncoding(t *testing.T) {
 		`"observed_timestamp":1767323105001000006,"path":"","resource":{},"scope":"","service_name":"",` +
 		`"severity_number":0,"severity_text":"","span_id":"","status_code":200,"tags":["b","a"],"tenant_id":"acme",` +
 		`"timestamp":1767323105000000006,"trace_id":"","user_agent":"","user_id":"u1","username":""}`
-	if got != want {
-		t.Fatalf("canonical encoding changed:\n got %s\nwant %s", got, want)
-	}
+	require.Equal(t, want, got, "canonical encoding changed")
 }
 
 func TestNext_FollowsTheDocumentedLayout(t *testing.T) {
 	// Golden values: a change here breaks every chain already stored, so it must be deliberate.
 	first := Next(Link{}, sampleRecord(1))
 	second := Next(first, sampleRecord(2))
-	if first.Seq != 1 || second.Seq != 2 {
-		t.Fatalf("seqs %d, %d; want 1, 2", first.Seq, second.Seq)
-	}
-	if first.Hash == second.Hash || first.Hash == (Hash{}) {
-		t.Fatal("chain hashes must differ and not be zero")
-	}
+	require.Equal(t, uint64(1), first.Seq, "first seq")
+	require.Equal(t, uint64(2), second.Seq, "second seq")
+	require.NotEqual(t, first.Hash, second.Hash, "chain hashes must differ")
+	require.NotEqual(t, Hash{}, first.Hash, "chain hashes must not be zero")
 	// The hash depends on the previous one: the same record after another head differs.
-	if other := Next(Link{Seq: 0, Hash: Hash{1}}, sampleRecord(1)); other.Hash == first.Hash {
-		t.Fatal("the chain hash ignores the previous hash")
-	}
-	if got := first.Hash.String(); got != goldenFirstHash {
-		t.Fatalf("first link hash %s, want %s", got, goldenFirstHash)
-	}
+	other := Next(Link{Seq: 0, Hash: Hash{1}}, sampleRecord(1))
+	require.NotEqual(t, first.Hash, other.Hash, "the chain hash ignores the previous hash")
+	require.Equal(t, goldenFirstHash, first.Hash.String(), "first link hash")
 }
 
 // goldenFirstHash was computed from the canonical string above by the Python example in
@@ -69,19 +64,16 @@ const goldenFirstHash = "5ea378b99953c6da5ba695b0808ce1d18a370337ec8fa1f442035ca
 // roundTrip is what every store does to attributes: compact JSON, decoded with UseNumber, then
 // record.FromJSONNumbers.
 func roundTrip(t testing.TB, v map[string]any) map[string]any {
+	t.Helper()
 	s, err := record.CompactJSON(v)
 	if err != nil {
 		s, err = record.CompactJSON(record.FiniteNumbers(v))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	var out map[string]any
-	if err := dec.Decode(&out); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, dec.Decode(&out))
 	record.FromJSONNumbers(out)
 	return out
 }
@@ -96,9 +88,7 @@ func TestCanonical_SameAfterAStoreRoundTrip(t *testing.T) {
 		in := map[string]any{"v": v}
 		r1, r2 := sampleRecord(1), sampleRecord(1)
 		r1.Attributes, r2.Attributes = in, roundTrip(t, in)
-		if a, b := Canonical(r1), Canonical(r2); !bytes.Equal(a, b) {
-			t.Errorf("value %d (%#v): canonical %s before, %s after a JSON round trip", i, v, a, b)
-		}
+		assert.Equal(t, string(Canonical(r1)), string(Canonical(r2)), "value %d (%#v): canonical before and after a JSON round trip", i, v)
 	}
 }
 
@@ -109,9 +99,7 @@ func FuzzCanonical_SameAfterAStoreRoundTrip(f *testing.F) {
 		in := map[string]any{"f": x, "n": n, "s": s, "b": b, s: []any{x, n}}
 		r1, r2 := sampleRecord(1), sampleRecord(1)
 		r1.Attributes, r2.Attributes = in, roundTrip(t, in)
-		if a, b := Canonical(r1), Canonical(r2); !bytes.Equal(a, b) {
-			t.Fatalf("canonical %s before, %s after a JSON round trip", a, b)
-		}
+		require.Equal(t, string(Canonical(r1)), string(Canonical(r2)), "canonical before and after a JSON round trip")
 	})
 }
 
@@ -155,10 +143,9 @@ func (m *memSource) Unchained(context.Context, string, int) ([]string, error) {
 
 // trail commits n records with a signed checkpoint every 10 and returns the source and key.
 func trail(t *testing.T, n int) (*memSource, *Signer) {
+	t.Helper()
 	_, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	signer := NewSigner(priv)
 	m := &memSource{records: map[string]record.Record{}}
 	var head Link
@@ -178,18 +165,18 @@ func trail(t *testing.T, n int) (*memSource, *Signer) {
 func verify(t *testing.T, m *memSource, pub ed25519.PublicKey) Report {
 	t.Helper()
 	rep, err := Verify(context.Background(), m, NewKeyring(pub), "acme", Range{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return rep
 }
 
 func TestVerify_IntactTrail(t *testing.T) {
 	m, signer := trail(t, 35)
 	rep := verify(t, m, signer.PublicKey())
-	if !rep.OK || rep.Records != 35 || rep.Checkpoints != 3 || rep.UnsignedTail != 5 || !rep.Signed {
-		t.Fatalf("report %+v; want OK, 35 records, 3 checkpoints, 5 unsigned", rep)
-	}
+	assert.True(t, rep.OK, "report %+v; want OK", rep)
+	assert.Equal(t, 35, rep.Records, "records")
+	assert.Equal(t, 3, rep.Checkpoints, "checkpoints")
+	assert.Equal(t, uint64(5), rep.UnsignedTail, "unsigned tail")
+	assert.True(t, rep.Signed, "report %+v; want signed", rep)
 }
 
 func TestVerify_FindsEachKindOfTampering(t *testing.T) {
@@ -238,14 +225,12 @@ func TestVerify_FindsEachKindOfTampering(t *testing.T) {
 			m, signer := trail(t, 35)
 			c.tamper(m, signer)
 			rep := verify(t, m, signer.PublicKey())
-			if rep.OK || rep.FirstBroken == nil {
-				t.Fatalf("tampering not detected: %+v", rep)
-			}
-			if b := rep.FirstBroken; b.Reason != c.reason || b.Seq != c.seq {
-				t.Fatalf("first break %s; want seq %d: %s", b, c.seq, c.reason)
-			}
-			if c.unkeyed && verify(t, m, nil).OK {
-				t.Fatal("not detected without the public key")
+			require.False(t, rep.OK, "tampering not detected: %+v", rep)
+			require.NotNil(t, rep.FirstBroken, "tampering not detected: %+v", rep)
+			require.Equal(t, c.reason, rep.FirstBroken.Reason, "first break %s", rep.FirstBroken)
+			require.Equal(t, c.seq, rep.FirstBroken.Seq, "first break %s", rep.FirstBroken)
+			if c.unkeyed {
+				require.False(t, verify(t, m, nil).OK, "not detected without the public key")
 			}
 		})
 	}
@@ -264,13 +249,14 @@ func TestVerify_PrunedRecordsNeedASignedRetentionRun(t *testing.T) {
 	// rec-004 and rec-009 are security records, which this run kept: 004 is within the pruned
 	// range, so it must be reported as deleted.
 	rep := verify(t, m, signer.PublicKey())
-	if rep.OK || rep.FirstBroken.Seq != 4 || rep.FirstBroken.Reason != ReasonRecordDeleted {
-		t.Fatalf("report %+v; want the security record 4 reported deleted", rep)
-	}
+	require.False(t, rep.OK, "report %+v; want the security record 4 reported deleted", rep)
+	require.NotNil(t, rep.FirstBroken, "report %+v; want the security record 4 reported deleted", rep)
+	require.Equal(t, uint64(4), rep.FirstBroken.Seq, "report %+v; want the security record 4 reported deleted", rep)
+	require.Equal(t, ReasonRecordDeleted, rep.FirstBroken.Reason, "report %+v; want the security record 4 reported deleted", rep)
 	m.records["rec-004"] = sampleRecord(4)
-	if rep := verify(t, m, signer.PublicKey()); !rep.OK || rep.Pruned != 4 {
-		t.Fatalf("report %+v; want OK with 4 pruned", rep)
-	}
+	rep = verify(t, m, signer.PublicKey())
+	require.True(t, rep.OK, "report %+v; want OK with 4 pruned", rep)
+	require.Equal(t, 4, rep.Pruned, "report %+v; want OK with 4 pruned", rep)
 }
 
 func TestVerify_RangeStartsAtACheckpoint(t *testing.T) {
@@ -281,75 +267,50 @@ func TestVerify_RangeStartsAtACheckpoint(t *testing.T) {
 	m.records["rec-003"] = r
 	rep, err := Verify(context.Background(), m, NewKeyring(signer.PublicKey()), "acme",
 		Range{Start: t0.Add(21 * time.Minute), End: t0.Add(29 * time.Minute)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK || rep.From != 21 || rep.To != 30 || rep.Records != 10 {
-		t.Fatalf("report %+v; want OK over seqs 21-30", rep)
-	}
+	require.NoError(t, err)
+	require.True(t, rep.OK, "report %+v; want OK over seqs 21-30", rep)
+	require.Equal(t, uint64(21), rep.From, "report %+v; want OK over seqs 21-30", rep)
+	require.Equal(t, uint64(30), rep.To, "report %+v; want OK over seqs 21-30", rep)
+	require.Equal(t, 10, rep.Records, "report %+v; want OK over seqs 21-30", rep)
 }
 
 func TestKeys_GenerateLoadSignVerify(t *testing.T) {
 	privPEM, pubPEM, err := GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	dir := t.TempDir()
 	privPath, pubPath := filepath.Join(dir, "k.pem"), filepath.Join(dir, "k.pub")
-	if err := os.WriteFile(privPath, privPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(pubPath, pubPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(privPath, privPEM, 0o600))
+	require.NoError(t, os.WriteFile(pubPath, pubPEM, 0o644))
 	priv, err := LoadPrivateKey(privPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	pub, err := LoadPublicKey(pubPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cp := NewSigner(priv).Sign(Checkpoint{Tenant: "t", Seq: 3, Head: Hash{1}, Time: t0, Kind: KindPeriodic})
-	if err := cp.VerifySignature(pub); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cp.VerifySignature(pub))
 	// The document form keeps the signature valid.
 	doc, err := json.Marshal(cp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var back Checkpoint
-	if err := json.Unmarshal(doc, &back); err != nil {
-		t.Fatal(err)
-	}
-	if err := back.VerifySignature(pub); err != nil {
-		t.Fatalf("after JSON: %v (%s)", err, doc)
-	}
+	require.NoError(t, json.Unmarshal(doc, &back))
+	require.NoError(t, back.VerifySignature(pub), "after JSON (%s)", doc)
 	back.Seq++
-	if err := back.VerifySignature(pub); err == nil {
-		t.Fatal("a changed checkpoint still verifies")
-	}
-	if _, err := LoadPublicKey(privPath); err == nil || !strings.Contains(err.Error(), "PUBLIC KEY") {
-		t.Fatalf("loading a private key as public: %v", err)
-	}
+	require.Error(t, back.VerifySignature(pub), "a changed checkpoint still verifies")
+	_, err = LoadPublicKey(privPath)
+	require.ErrorContains(t, err, "PUBLIC KEY", "loading a private key as public")
 }
 
 func TestCheckpointFiles_PinTheChainWhenTheDatabaseLosesItsCheckpoints(t *testing.T) {
 	m, signer := trail(t, 35)
 	dir := t.TempDir()
 	for _, cp := range m.cps {
-		if err := WriteCheckpointFile(dir, cp); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, WriteCheckpointFile(dir, cp))
 	}
 	files, err := ReadCheckpointFiles(dir, "acme")
-	if err != nil || len(files) != 3 {
-		t.Fatalf("ReadCheckpointFiles = %d files, %v; want 3", len(files), err)
-	}
-	if none, err := ReadCheckpointFiles(dir, "other/../tenant"); err != nil || len(none) != 0 {
-		t.Fatalf("a tenant without files: %v, %v", none, err)
-	}
+	require.NoError(t, err, "ReadCheckpointFiles")
+	require.Len(t, files, 3, "ReadCheckpointFiles")
+	none, err := ReadCheckpointFiles(dir, "other/../tenant")
+	require.NoError(t, err, "a tenant without files")
+	require.Empty(t, none, "a tenant without files")
 	// The attacker edits a record, recomputes the chain and deletes the checkpoints they
 	// cannot re-sign: the database alone now verifies, the files do not.
 	r := m.records["rec-003"]
@@ -361,14 +322,12 @@ func TestCheckpointFiles_PinTheChainWhenTheDatabaseLosesItsCheckpoints(t *testin
 		m.links[i] = head
 	}
 	m.cps = nil
-	if rep := verify(t, m, signer.PublicKey()); !rep.OK {
-		t.Fatalf("without checkpoints the rewritten chain should verify, got %+v", rep)
-	}
-	rep, err := Verify(context.Background(), WithCheckpoints(m, files), NewKeyring(signer.PublicKey()), "acme", Range{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.OK || rep.FirstBroken.Reason != ReasonChainRewritten || rep.FirstBroken.Seq != 10 {
-		t.Fatalf("%+v; want the rewrite found at the first filed checkpoint (seq 10)", rep)
-	}
+	rep := verify(t, m, signer.PublicKey())
+	require.True(t, rep.OK, "without checkpoints the rewritten chain should verify, got %+v", rep)
+	rep, err = Verify(context.Background(), WithCheckpoints(m, files), NewKeyring(signer.PublicKey()), "acme", Range{})
+	require.NoError(t, err)
+	require.False(t, rep.OK, "%+v; want the rewrite found at the first filed checkpoint (seq 10)", rep)
+	require.NotNil(t, rep.FirstBroken, "%+v; want the rewrite found at the first filed checkpoint (seq 10)", rep)
+	require.Equal(t, ReasonChainRewritten, rep.FirstBroken.Reason, "%+v; want the rewrite found at the first filed checkpoint (seq 10)", rep)
+	require.Equal(t, uint64(10), rep.FirstBroken.Seq, "%+v; want the rewrite found at the first filed checkpoint (seq 10)", rep)
 }

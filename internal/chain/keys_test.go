@@ -5,14 +5,15 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func newSigner(t *testing.T) *Signer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return NewSigner(priv)
 }
 
@@ -33,32 +34,25 @@ func TestVerify_SigningTurnedOnLaterIsNotTampering(t *testing.T) {
 	key := newSigner(t)
 	m := history(t, nil, nil, key, key)
 	rep := verify(t, m, key.PublicKey())
-	if !rep.OK {
-		t.Fatalf("unsigned history followed by signed checkpoints reads as %s", rep.FirstBroken)
-	}
-	if rep.UnsignedCheckpoints != 2 || rep.SignedCheckpoints != 2 || rep.SignedThrough != 40 {
-		t.Errorf("report %+v; want 2 unsigned, 2 signed, signed through seq 40", rep)
-	}
+	require.True(t, rep.OK, "unsigned history followed by signed checkpoints reads as %s", rep.FirstBroken)
+	assert.Equal(t, 2, rep.UnsignedCheckpoints, "unsigned checkpoints")
+	assert.Equal(t, 2, rep.SignedCheckpoints, "signed checkpoints")
+	assert.Equal(t, uint64(40), rep.SignedThrough, "signed through seq")
 	want := []Span{{1, 20, "unsigned"}, {21, 40, "key " + KeyID(key.PublicKey())}}
-	if !slices.Equal(rep.Coverage, want) {
-		t.Errorf("coverage %+v, want %+v", rep.Coverage, want)
-	}
+	assert.Equal(t, want, rep.Coverage, "coverage")
 }
 
 func TestVerify_ARotatedKeyVerifiesWithBothPublicKeys(t *testing.T) {
 	a, b := newSigner(t), newSigner(t)
 	m := history(t, a, a, b, b)
 	rep, err := Verify(t.Context(), m, NewKeyring(a.PublicKey(), b.PublicKey()), "acme", Range{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK || rep.SignedCheckpoints != 4 || len(rep.UnknownKeys) != 0 || rep.SignedThrough != 40 {
-		t.Fatalf("report %+v; want OK, 4 signed checkpoints, no unknown key", rep)
-	}
+	require.NoError(t, err)
+	require.True(t, rep.OK, "report %+v; want OK", rep)
+	require.Equal(t, 4, rep.SignedCheckpoints, "signed checkpoints")
+	require.Empty(t, rep.UnknownKeys, "unknown keys")
+	require.Equal(t, uint64(40), rep.SignedThrough, "signed through seq")
 	want := []Span{{1, 20, "key " + KeyID(a.PublicKey())}, {21, 40, "key " + KeyID(b.PublicKey())}}
-	if !slices.Equal(rep.Coverage, want) {
-		t.Errorf("coverage %+v, want %+v", rep.Coverage, want)
-	}
+	assert.Equal(t, want, rep.Coverage, "coverage")
 }
 
 // The private key A was lost (or only the new public key is at hand): what A signed is not
@@ -67,15 +61,11 @@ func TestVerify_AnOlderKeyNotGivenIsReportedNotBroken(t *testing.T) {
 	a, b := newSigner(t), newSigner(t)
 	m := history(t, a, a, b, b)
 	rep := verify(t, m, b.PublicKey())
-	if !rep.OK {
-		t.Fatalf("checkpoints of an older key read as %s", rep.FirstBroken)
-	}
-	if !slices.Equal(rep.UnknownKeys, []string{KeyID(a.PublicKey())}) || rep.SignedCheckpoints != 2 {
-		t.Errorf("unknown keys %v, signed %d; want key A unknown and B's 2 checkpoints verified", rep.UnknownKeys, rep.SignedCheckpoints)
-	}
-	if rep.Coverage[0].By != "unknown key "+KeyID(a.PublicKey()) {
-		t.Errorf("coverage %+v: the part A signed must say so", rep.Coverage)
-	}
+	require.True(t, rep.OK, "checkpoints of an older key read as %s", rep.FirstBroken)
+	assert.Equal(t, []string{KeyID(a.PublicKey())}, rep.UnknownKeys, "want key A unknown")
+	assert.Equal(t, 2, rep.SignedCheckpoints, "want B's 2 checkpoints verified")
+	require.NotEmpty(t, rep.Coverage)
+	assert.Equal(t, "unknown key "+KeyID(a.PublicKey()), rep.Coverage[0].By, "coverage %+v: the part A signed must say so", rep.Coverage)
 }
 
 func TestVerify_ForgedAndStrippedSignaturesAreBroken(t *testing.T) {
@@ -103,9 +93,9 @@ func TestVerify_ForgedAndStrippedSignaturesAreBroken(t *testing.T) {
 			m := history(t, nil, key, key, key)
 			c.tamper(m)
 			rep := verify(t, m, key.PublicKey())
-			if rep.OK || rep.FirstBroken.Reason != c.reason {
-				t.Fatalf("report OK=%v break %v; want %q", rep.OK, rep.FirstBroken, c.reason)
-			}
+			require.False(t, rep.OK, "report OK, want %q", c.reason)
+			require.NotNil(t, rep.FirstBroken, "want %q", c.reason)
+			require.Equal(t, c.reason, rep.FirstBroken.Reason, "break %v", rep.FirstBroken)
 		})
 	}
 }
@@ -114,10 +104,9 @@ func TestCheckpoint_ADocumentOfThePreviousVersionStillReads(t *testing.T) {
 	// Written by the release before key rotation existed: the same fields.
 	doc := `{"tenant":"acme","seq":10,"head":"` + Hash{1}.String() + `","time":"2026-11-01T10:00:00Z","kind":"periodic","key_id":"0011223344556677","signature":"AAEC"}`
 	var cp Checkpoint
-	if err := cp.UnmarshalJSON([]byte(doc)); err != nil {
-		t.Fatal(err)
-	}
-	if cp.Seq != 10 || cp.KeyID != "0011223344556677" || len(cp.Signature) != 3 || !cp.Time.Equal(time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)) {
-		t.Errorf("read %+v", cp)
-	}
+	require.NoError(t, cp.UnmarshalJSON([]byte(doc)))
+	assert.Equal(t, uint64(10), cp.Seq, "read %+v", cp)
+	assert.Equal(t, "0011223344556677", cp.KeyID, "read %+v", cp)
+	assert.Len(t, cp.Signature, 3, "read %+v", cp)
+	assert.WithinDuration(t, time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC), cp.Time, 0, "read %+v", cp)
 }

@@ -1,40 +1,32 @@
 package dirlock
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestAcquire_ASecondHolderIsRefusedWithTheDirAndThePID(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	first, err := Acquire(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer first.Release()
 	// flock locks belong to the open file description: a second Acquire in this process
 	// conflicts just as another process would.
 	_, err = Acquire(dir)
-	if !errors.Is(err, ErrHeld) {
-		t.Fatalf("second Acquire = %v, want ErrHeld", err)
-	}
-	if msg := err.Error(); !strings.Contains(msg, dir) || !strings.Contains(msg, fmt.Sprint(os.Getpid())) {
-		t.Errorf("error %q names neither the directory nor the holder's pid", msg)
-	}
-	if err := first.Release(); err != nil {
-		t.Fatal(err)
-	}
+	require.ErrorIs(t, err, ErrHeld, "second Acquire")
+	assert.ErrorContains(t, err, dir, "the error names the directory")
+	assert.ErrorContains(t, err, fmt.Sprint(os.Getpid()), "the error names the holder's pid")
+	require.NoError(t, first.Release())
 	again, err := Acquire(dir)
-	if err != nil {
-		t.Fatalf("Acquire after Release: %v", err)
-	}
+	require.NoError(t, err, "Acquire after Release")
 	again.Release()
 	again.Release() // twice is safe
 }
@@ -47,31 +39,24 @@ func TestAcquire_AKilledHoldersLockIsFree(t *testing.T) {
 			os.Exit(2)
 		}
 		fmt.Println("held")
-		time.Sleep(time.Minute)
+		time.Sleep(time.Minute) // hold the lock until the parent kills this process
 		return
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestAcquire_AKilledHoldersLockIsFree$")
 	cmd.Env = append(os.Environ(), "DIRLOCK_HOLD="+dir)
 	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
 	buf := make([]byte, 4)
-	if _, err := out.Read(buf); err != nil || string(buf) != "held" {
-		t.Fatalf("the child did not take the lock: %q, %v", buf, err)
-	}
-	if _, err := Acquire(dir); !errors.Is(err, ErrHeld) {
-		t.Fatalf("Acquire while the child holds it = %v, want ErrHeld", err)
-	}
+	_, err = out.Read(buf)
+	require.NoError(t, err, "the child did not take the lock")
+	require.Equal(t, "held", string(buf), "the child did not take the lock")
+	_, err = Acquire(dir)
+	require.ErrorIs(t, err, ErrHeld, "Acquire while the child holds it")
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
 	l, err := Acquire(dir)
-	if err != nil {
-		t.Fatalf("Acquire after the holder was killed: %v", err)
-	}
+	require.NoError(t, err, "Acquire after the holder was killed")
 	l.Release()
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 )
@@ -52,13 +54,9 @@ func TestEnsureIDs_AResentIdenticalRequestGetsTheSameIDs(t *testing.T) {
 	first, resend := auditRequest(20, at), auditRequest(20, at)
 	EnsureIDs(first)
 	EnsureIDs(resend)
-	if a, b := idsOf(first), idsOf(resend); !slices.Equal(a, b) {
-		t.Fatalf("a resend got other ids:\n%v\n%v", a, b)
-	}
+	require.Equal(t, idsOf(first), idsOf(resend), "a resend got other ids")
 	ids := idsOf(first)
-	if len(slices.Compact(slices.Sorted(slices.Values(ids)))) != len(ids) {
-		t.Fatalf("distinct records share an id: %v", ids)
-	}
+	require.Len(t, slices.Compact(slices.Sorted(slices.Values(ids))), len(ids), "distinct records share an id: %v", ids)
 }
 
 func TestEnsureIDs_RecordsThatDifferInAnythingGetDifferentIDs(t *testing.T) {
@@ -94,9 +92,7 @@ func TestEnsureIDs_RecordsThatDifferInAnythingGetDifferentIDs(t *testing.T) {
 			ld := auditRequest(1, at)
 			change(ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0), ld)
 			EnsureIDs(ld)
-			if id := idsOf(ld)[0]; id == baseID {
-				t.Fatalf("changing %s kept the id %s", name, id)
-			}
+			require.NotEqual(t, baseID, idsOf(ld)[0], "changing %s kept the id", name)
 		})
 	}
 }
@@ -109,17 +105,13 @@ func TestContentID_IsTimeOrderedAndVersion8(t *testing.T) {
 		EnsureIDs(ld)
 		ids = append(ids, idsOf(ld)[0])
 	}
-	if !slices.IsSorted(ids) {
-		t.Errorf("ids of records a minute apart do not sort by time: %v", ids)
-	}
+	assert.True(t, slices.IsSorted(ids), "ids of records a minute apart do not sort by time: %v", ids)
 	id := ids[0]
-	if id[14] != '8' || !strings.ContainsRune("89ab", rune(id[19])) {
-		t.Errorf("id %s: want version 8 and the RFC 9562 variant", id)
-	}
+	assert.Equal(t, byte('8'), id[14], "id %s: want version 8", id)
+	assert.Contains(t, "89ab", string(id[19]), "id %s: want the RFC 9562 variant", id)
 	// The first 48 bits are the Unix milliseconds of the record's timestamp.
-	if got, want := strings.ReplaceAll(id[:13], "-", ""), fmt.Sprintf("%012x", start.UnixMilli()); got != want {
-		t.Errorf("time prefix %s, want %s (%d ms)", got, want, start.UnixMilli())
-	}
+	assert.Equal(t, fmt.Sprintf("%012x", start.UnixMilli()), strings.ReplaceAll(id[:13], "-", ""),
+		"time prefix (%d ms)", start.UnixMilli())
 }
 
 func TestContentID_WithoutObservedIgnoresArrivalTime(t *testing.T) {
@@ -132,12 +124,10 @@ func TestContentID_WithoutObservedIgnoresArrivalTime(t *testing.T) {
 		sl := rl.ScopeLogs().At(0)
 		return ContentID(rl.Resource().Attributes(), sl.Scope(), sl.LogRecords().At(0), withObserved)
 	}
-	if id(a, false) != id(b, false) {
-		t.Error("without the observed timestamp, records that arrived an hour apart got different ids")
-	}
-	if id(a, true) == id(b, true) {
-		t.Error("with the observed timestamp, records observed an hour apart got the same id")
-	}
+	assert.Equal(t, id(a, false), id(b, false),
+		"without the observed timestamp, records that arrived an hour apart got different ids")
+	assert.NotEqual(t, id(a, true), id(b, true),
+		"with the observed timestamp, records observed an hour apart got the same id")
 }
 
 func TestEnsureIDs_RecordsWithoutAnyTimeAreNeverMerged(t *testing.T) {
@@ -148,9 +138,9 @@ func TestEnsureIDs_RecordsWithoutAnyTimeAreNeverMerged(t *testing.T) {
 	}
 	EnsureIDs(ld)
 	ids := idsOf(ld)
-	if ids[0] == ids[1] || ids[1] == ids[2] || ids[0][14] != '7' {
-		t.Fatalf("timeless identical records got ids %v; want three distinct UUIDv7s", ids)
-	}
+	require.NotEqual(t, ids[0], ids[1], "timeless identical records got ids %v; want three distinct UUIDv7s", ids)
+	require.NotEqual(t, ids[1], ids[2], "timeless identical records got ids %v; want three distinct UUIDv7s", ids)
+	require.Equal(t, byte('7'), ids[0][14], "timeless identical records got ids %v; want three distinct UUIDv7s", ids)
 }
 
 func TestEnsureIDs_SurvivesAValueNestedAMillionLevels(t *testing.T) {
@@ -160,9 +150,7 @@ func TestEnsureIDs_SurvivesAValueNestedAMillionLevels(t *testing.T) {
 	for range 1_000_000 {
 		v = v.SetEmptyMap().PutEmpty("x")
 	}
-	if n := EnsureIDs(ld); n != 1 {
-		t.Fatalf("assigned %d ids, want 1", n)
-	}
+	require.Equal(t, 1, EnsureIDs(ld), "assigned ids")
 }
 
 func BenchmarkEnsureIDs(b *testing.B) {

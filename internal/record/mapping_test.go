@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 )
@@ -24,9 +26,7 @@ func oneLog(fill func(res pcommon.Map, lr plog.LogRecord)) plog.Logs {
 func mapOne(t *testing.T, ld plog.Logs, fallbackTenant string) Record {
 	t.Helper()
 	recs := DefaultMapping().FromLogs(ld, fallbackTenant, fixedNow)
-	if len(recs) != 1 {
-		t.Fatalf("got %d records, want 1", len(recs))
-	}
+	require.Len(t, recs, 1, "records")
 	return recs[0]
 }
 
@@ -78,11 +78,11 @@ func TestMapping_EveryDesignFieldIsTakenFromItsAttribute(t *testing.T) {
 		Attributes: map[string]any{"order.id": "o-7"},
 		Resource:   map[string]any{"service.name": "billing", "host.name": "h1"},
 	}
-	gotJSON, _ := json.Marshal(r)
-	wantJSON, _ := json.Marshal(want)
-	if string(gotJSON) != string(wantJSON) {
-		t.Errorf("mapped record\n got %s\nwant %s", gotJSON, wantJSON)
-	}
+	gotJSON, err := json.Marshal(r)
+	require.NoError(t, err)
+	wantJSON, err := json.Marshal(want)
+	require.NoError(t, err)
+	assert.Equal(t, string(wantJSON), string(gotJSON), "mapped record")
 }
 
 func TestMapping_LevelPrecedence(t *testing.T) {
@@ -112,9 +112,7 @@ func TestMapping_LevelPrecedence(t *testing.T) {
 				lr.SetSeverityNumber(c.number)
 				lr.SetSeverityText(c.text)
 			}), "")
-			if r.Level != c.expected {
-				t.Errorf("level = %v, want %v", r.Level, c.expected)
-			}
+			assert.Equal(t, c.expected, r.Level, "level")
 		})
 	}
 }
@@ -124,35 +122,28 @@ func TestMapping_FallbacksAndLeftovers(t *testing.T) {
 		r := mapOne(t, oneLog(func(_ pcommon.Map, lr plog.LogRecord) {
 			lr.Attributes().PutStr("event.name", "user.created")
 		}), "")
-		if r.Event != "user.created" {
-			t.Errorf("event = %q", r.Event)
-		}
-		if _, kept := r.Attributes["event.name"]; kept {
-			t.Error("event.name moved to a column must not also stay in attributes")
-		}
+		assert.Equal(t, "user.created", r.Event, "event")
+		assert.NotContains(t, r.Attributes, "event.name", "event.name moved to a column must not also stay in attributes")
 	})
 	t.Run("tenant comes from the resource, then the authenticated client, then default", func(t *testing.T) {
 		fromRes := mapOne(t, oneLog(func(res pcommon.Map, _ plog.LogRecord) { res.PutStr("tenant.id", "r-t") }), "auth-t")
 		fromAuth := mapOne(t, oneLog(func(pcommon.Map, plog.LogRecord) {}), "auth-t")
 		none := mapOne(t, oneLog(func(pcommon.Map, plog.LogRecord) {}), "")
-		if fromRes.TenantID != "r-t" || fromAuth.TenantID != "auth-t" || none.TenantID != DefaultTenant {
-			t.Errorf("tenants = %q, %q, %q", fromRes.TenantID, fromAuth.TenantID, none.TenantID)
-		}
+		assert.Equal(t, "r-t", fromRes.TenantID, "tenant from the resource")
+		assert.Equal(t, "auth-t", fromAuth.TenantID, "tenant from the authenticated client")
+		assert.Equal(t, DefaultTenant, none.TenantID, "tenant by default")
 	})
 	t.Run("actor defaults to the user and enduser.id is a user id", func(t *testing.T) {
 		r := mapOne(t, oneLog(func(_ pcommon.Map, lr plog.LogRecord) { lr.Attributes().PutStr("enduser.id", "u9") }), "")
-		if r.UserID != "u9" || r.ActorID != "u9" {
-			t.Errorf("user_id %q actor_id %q, want u9 both", r.UserID, r.ActorID)
-		}
+		assert.Equal(t, "u9", r.UserID, "user_id")
+		assert.Equal(t, "u9", r.ActorID, "actor_id")
 	})
 	t.Run("a map body is kept in attributes under body", func(t *testing.T) {
 		r := mapOne(t, oneLog(func(_ pcommon.Map, lr plog.LogRecord) {
 			lr.Body().SetEmptyMap().PutStr("action", "x")
 		}), "")
-		body, ok := r.Attributes["body"].(map[string]any)
-		if !ok || body["action"] != "x" || r.Message != "" {
-			t.Errorf("attributes = %v, message %q", r.Attributes, r.Message)
-		}
+		assert.Equal(t, map[string]any{"action": "x"}, r.Attributes["body"], "attributes = %v", r.Attributes)
+		assert.Empty(t, r.Message, "message")
 	})
 	t.Run("timestamps fall back to observed, then now", func(t *testing.T) {
 		obs := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -160,17 +151,15 @@ func TestMapping_FallbacksAndLeftovers(t *testing.T) {
 			lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(obs))
 		}), "")
 		r2 := mapOne(t, oneLog(func(pcommon.Map, plog.LogRecord) {}), "")
-		if !r.Timestamp.Equal(obs) || !r2.Timestamp.Equal(fixedNow) {
-			t.Errorf("timestamps %v, %v", r.Timestamp, r2.Timestamp)
-		}
+		assert.WithinDuration(t, obs, r.Timestamp, 0, "timestamp from observed")
+		assert.WithinDuration(t, fixedNow, r2.Timestamp, 0, "timestamp from now")
 	})
 	t.Run("a status code that is not a number stays in attributes", func(t *testing.T) {
 		r := mapOne(t, oneLog(func(_ pcommon.Map, lr plog.LogRecord) {
 			lr.Attributes().PutStr("http.response.status_code", "teapot")
 		}), "")
-		if r.StatusCode != 0 || r.Attributes["http.response.status_code"] != "teapot" {
-			t.Errorf("status %d, attributes %v", r.StatusCode, r.Attributes)
-		}
+		assert.Zero(t, r.StatusCode, "status")
+		assert.Equal(t, "teapot", r.Attributes["http.response.status_code"], "attributes = %v", r.Attributes)
 	})
 }
 
@@ -179,34 +168,27 @@ func TestEnsureIDs_AssignsOnceAndKeepsSenderIDs(t *testing.T) {
 	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
 	lrs.AppendEmpty().Attributes().PutStr(AttrID, "sender-id")
 	lrs.AppendEmpty().SetTimestamp(1_700_000_000_000_000_000)
-	if n := EnsureIDs(ld); n != 1 {
-		t.Fatalf("assigned %d ids, want 1", n)
-	}
+	require.Equal(t, 1, EnsureIDs(ld), "assigned ids")
 	first, _ := lrs.At(0).Attributes().Get(AttrID)
 	second, _ := lrs.At(1).Attributes().Get(AttrID)
-	if first.Str() != "sender-id" || len(second.Str()) != 36 || second.Str()[14] != '8' {
-		t.Errorf("ids = %q, %q; want the sender's and a content id (UUID version 8)", first.Str(), second.Str())
+	assert.Equal(t, "sender-id", first.Str(), "the sender's id is kept")
+	if assert.Len(t, second.Str(), 36, "a content id is a UUID") {
+		assert.Equal(t, byte('8'), second.Str()[14], "a content id is UUID version 8: %q", second.Str())
 	}
-	if n := EnsureIDs(ld); n != 0 {
-		t.Errorf("second pass assigned %d ids, want 0: a replay must keep its ids", n)
-	}
+	assert.Zero(t, EnsureIDs(ld), "second pass assigned ids: a replay must keep its ids")
 }
 
 func TestLevel_TextAndJSONRoundTrip(t *testing.T) {
 	for _, l := range Levels {
 		b, err := json.Marshal(l)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var back Level
-		if err := json.Unmarshal(b, &back); err != nil || back != l {
-			t.Errorf("%v round-tripped to %v (%v)", l, back, err)
+		if assert.NoError(t, json.Unmarshal(b, &back), "%v round trip", l) {
+			assert.Equal(t, l, back, "%v round trip", l)
 		}
 	}
 	var l Level
-	if err := l.UnmarshalText([]byte("verbose")); err == nil {
-		t.Error("unknown level name must be rejected")
-	}
+	assert.Error(t, l.UnmarshalText([]byte("verbose")), "unknown level name must be rejected")
 }
 
 func TestMapping_TimestampsBeyondInt64NanosecondsAreReplacedAndKept(t *testing.T) {
@@ -230,18 +212,13 @@ func TestMapping_TimestampsBeyondInt64NanosecondsAreReplacedAndKept(t *testing.T
 			lr.SetTimestamp(pcommon.Timestamp(c.ts))
 			lr.SetObservedTimestamp(pcommon.Timestamp(c.obs))
 			r := DefaultMapping().FromLogs(ld, "", now)[0]
-			if !r.Timestamp.Equal(c.wantTS) || !r.ObservedTimestamp.Equal(c.wantObs) {
-				t.Errorf("timestamps %s / %s, want %s / %s", r.Timestamp, r.ObservedTimestamp, c.wantTS, c.wantObs)
-			}
-			if r.Timestamp.Year() < 1970 {
-				t.Errorf("stored as year %d", r.Timestamp.Year())
-			}
-			if got, _ := r.Attributes[AttrInvalidTimestamp].(string); got != c.wantAttr {
-				t.Errorf("%s = %q, want %q", AttrInvalidTimestamp, got, c.wantAttr)
-			}
-			if got, _ := r.Attributes[AttrInvalidObservedTimestamp].(string); got != c.wantObA {
-				t.Errorf("%s = %q, want %q", AttrInvalidObservedTimestamp, got, c.wantObA)
-			}
+			assert.WithinDuration(t, c.wantTS, r.Timestamp, 0, "timestamp")
+			assert.WithinDuration(t, c.wantObs, r.ObservedTimestamp, 0, "observed timestamp")
+			assert.GreaterOrEqual(t, r.Timestamp.Year(), 1970, "stored year")
+			got, _ := r.Attributes[AttrInvalidTimestamp].(string)
+			assert.Equal(t, c.wantAttr, got, AttrInvalidTimestamp)
+			got, _ = r.Attributes[AttrInvalidObservedTimestamp].(string)
+			assert.Equal(t, c.wantObA, got, AttrInvalidObservedTimestamp)
 		})
 	}
 }

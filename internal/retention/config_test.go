@@ -2,10 +2,11 @@ package retention
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -13,9 +14,7 @@ import (
 
 func TestConfig_LoadsFromYAML(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tests := []struct {
 		name    string
 		key     string
@@ -43,46 +42,32 @@ func TestConfig_LoadsFromYAML(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sub, err := cm.Sub(tc.key)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			cfg := DefaultConfig()
 			err = sub.Unmarshal(&cfg)
 			if tc.unmarshalErr {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("Unmarshal() = %v, want an error naming %q", err, tc.wantErr)
-				}
+				require.ErrorContains(t, err, tc.wantErr, "Unmarshal() should fail naming the field")
 				return
 			}
-			if err != nil {
-				t.Fatalf("Unmarshal: %v", err)
-			}
+			require.NoError(t, err, "Unmarshal")
 			err = cfg.Validate()
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("Validate() = %v, want an error naming %q", err, tc.wantErr)
-				}
+				require.ErrorContains(t, err, tc.wantErr, "Validate() should fail naming the field")
 				return
 			}
-			if err != nil {
-				t.Fatalf("Validate() = %v", err)
-			}
-			if cfg != tc.want {
-				t.Errorf("config = %+v, want %+v", cfg, tc.want)
-			}
+			require.NoError(t, err, "Validate()")
+			assert.Equal(t, tc.want, cfg)
 		})
 	}
 }
 
 func TestConfig_DefaultsAreTheDocumentedOnes(t *testing.T) {
 	cfg := DefaultConfig()
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("defaults are invalid: %v", err)
-	}
+	require.NoError(t, cfg.Validate(), "defaults are invalid")
 	want := Periods{Debug: Months(1), Info: Months(3), Warn: Months(3), Error: Months(6), Security: Months(12), Default: Months(3)}
-	if cfg.Periods != want || cfg.Schedule != "0 0 * * *" || !cfg.Enabled {
-		t.Errorf("DefaultConfig() = %+v", cfg)
-	}
+	assert.Equal(t, want, cfg.Periods, "DefaultConfig().Periods")
+	assert.Equal(t, "0 0 * * *", cfg.Schedule, "DefaultConfig().Schedule")
+	assert.True(t, cfg.Enabled, "DefaultConfig().Enabled")
 }
 
 func TestConfig_ValidateReportsEveryBadField(t *testing.T) {
@@ -92,9 +77,7 @@ func TestConfig_ValidateReportsEveryBadField(t *testing.T) {
 	cfg.Periods.Default = Period{Duration: -time.Hour}
 	err := cfg.Validate()
 	for _, field := range []string{"schedule:", "periods.debug:", "periods.default:"} {
-		if err == nil || !strings.Contains(err.Error(), field) {
-			t.Errorf("Validate() = %v, want it to name %s", err, field)
-		}
+		assert.ErrorContains(t, err, field, "Validate() should name every bad field")
 	}
 }
 
@@ -118,14 +101,10 @@ func TestPeriods_PolicyCutsAtTheCalendarCutoff(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := policy.For(tc.level)
 			if tc.cutoff.IsZero() {
-				if d != 0 {
-					t.Errorf("period = %s, want 0 (forever)", d)
-				}
+				assert.Zero(t, d, "period, want 0 (forever)")
 				return
 			}
-			if got := now.Add(-d); !got.Equal(tc.cutoff) {
-				t.Errorf("cutoff = %s, want %s", got, tc.cutoff)
-			}
+			assert.Equal(t, tc.cutoff, now.Add(-d), "cutoff")
 		})
 	}
 }
@@ -152,17 +131,14 @@ func TestPeriod_ParsesEveryDocumentedForm(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParsePeriod(tc.in)
 			if tc.bad {
-				if err == nil {
-					t.Errorf("ParsePeriod(%q) = %+v, want an error", tc.in, got)
-				}
+				assert.Error(t, err, "ParsePeriod(%q) = %+v, want an error", tc.in, got)
 				return
 			}
-			if err != nil || got != tc.want {
-				t.Fatalf("ParsePeriod(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
-			}
-			if back, err := ParsePeriod(got.String()); err != nil || back != got {
-				t.Errorf("String() = %q does not parse back: %+v, %v", got.String(), back, err)
-			}
+			require.NoError(t, err, "ParsePeriod(%q)", tc.in)
+			require.Equal(t, tc.want, got, "ParsePeriod(%q)", tc.in)
+			back, err := ParsePeriod(got.String())
+			require.NoError(t, err, "String() = %q does not parse back", got.String())
+			assert.Equal(t, got, back, "String() = %q does not parse back", got.String())
 		})
 	}
 }
@@ -181,9 +157,8 @@ func TestPeriod_CutoffClampsToTheEndOfShorterMonths(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.period.Cutoff(tc.now); !got.Equal(tc.expected) {
-				t.Errorf("Cutoff(%s) = %s, want %s", tc.now, got, tc.expected)
-			}
+			got := tc.period.Cutoff(tc.now)
+			assert.True(t, got.Equal(tc.expected), "Cutoff(%s) = %s, want %s", tc.now, got, tc.expected)
 		})
 	}
 }

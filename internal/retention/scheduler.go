@@ -21,39 +21,11 @@ type PruneFunc func(ctx context.Context, policy store.RetentionPolicy, now time.
 // ErrAlreadyRunning is returned by RunNow while another run is in progress.
 var ErrAlreadyRunning = errors.New("retention: a run is already in progress")
 
-// Clock is the scheduler's source of time, replaced in tests.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is the part of *time.Timer the scheduler uses.
-type Timer interface {
-	C() <-chan time.Time
-	Stop() bool
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                 { return time.Now() }
-func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
-
-type realTimer struct{ t *time.Timer }
-
-func (t realTimer) C() <-chan time.Time { return t.t.C }
-func (t realTimer) Stop() bool          { return t.t.Stop() }
-
-// Option configures a Scheduler.
-type Option func(*Scheduler)
-
-// WithClock replaces the wall clock (tests).
-func WithClock(c Clock) Option { return func(s *Scheduler) { s.clock = c } }
-
 // Scheduler runs a PruneFunc on the configured cron schedule.
 //
 // Runs never overlap: a scheduled run that comes due while the previous one is still going is
 // skipped (and logged), and RunNow during a run returns ErrAlreadyRunning. The schedule is
-// computed in UTC from the clock's time after each wake-up, so a clock jump or a long run
+// computed in UTC from time.Now after each wake-up, so a clock jump or a long run
 // never causes a burst of catch-up runs. Stop cancels a run in progress (the store stops
 // between two chunks) and waits for it.
 type Scheduler struct {
@@ -61,7 +33,6 @@ type Scheduler struct {
 	schedule cron.Schedule
 	prune    PruneFunc
 	logger   *zap.Logger
-	clock    Clock
 
 	// running is a one-slot semaphore held for the duration of a run.
 	running chan struct{}
@@ -73,7 +44,7 @@ type Scheduler struct {
 }
 
 // NewScheduler validates cfg and returns a stopped scheduler.
-func NewScheduler(cfg Config, prune PruneFunc, logger *zap.Logger, opts ...Option) (*Scheduler, error) {
+func NewScheduler(cfg Config, prune PruneFunc, logger *zap.Logger) (*Scheduler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("retention: invalid config: %w", err)
 	}
@@ -87,14 +58,10 @@ func NewScheduler(cfg Config, prune PruneFunc, logger *zap.Logger, opts ...Optio
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	s := &Scheduler{
+	return &Scheduler{
 		cfg: cfg, schedule: schedule, prune: prune, logger: logger,
-		clock: realClock{}, running: make(chan struct{}, 1),
-	}
-	for _, o := range opts {
-		o(s)
-	}
-	return s, nil
+		running: make(chan struct{}, 1),
+	}, nil
 }
 
 // Start begins the scheduled runs, if enabled. ctx is only for the start itself, as for a
@@ -115,7 +82,7 @@ func (s *Scheduler) Start(_ context.Context) error {
 	s.wg.Add(1)
 	go s.loop(ctx)
 	s.logger.Info("Retention scheduled", zap.String("schedule", s.cfg.Schedule),
-		zap.Time("next_run", s.schedule.Next(s.clock.Now().UTC())))
+		zap.Time("next_run", s.schedule.Next(time.Now().UTC())))
 	return nil
 }
 
@@ -135,14 +102,14 @@ func (s *Scheduler) Stop() {
 func (s *Scheduler) loop(ctx context.Context) {
 	defer s.wg.Done()
 	for {
-		now := s.clock.Now()
+		now := time.Now()
 		next := s.schedule.Next(now.UTC())
-		timer := s.clock.NewTimer(next.Sub(now))
+		timer := time.NewTimer(next.Sub(now))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
-		case <-timer.C():
+		case <-timer.C:
 		}
 		select {
 		case s.running <- struct{}{}:
@@ -174,14 +141,13 @@ func (s *Scheduler) RunNow(ctx context.Context) (store.PruneResult, error) {
 }
 
 func (s *Scheduler) run(ctx context.Context, trigger string) (store.PruneResult, error) {
-	now := s.clock.Now()
-	started := time.Now()
+	now := time.Now()
 	res, err := s.prune(ctx, s.cfg.Periods.Policy(now), now)
 	fields := []zap.Field{
 		zap.String("trigger", trigger),
 		zap.Int64("removed", res.Total),
 		zap.Object("removed_by_level", levelCounts(res.RemovedByLevel)),
-		zap.Duration("duration", time.Since(started)),
+		zap.Duration("duration", time.Since(now)),
 	}
 	if err != nil {
 		s.logger.Error("Retention run failed", append(fields, zap.Error(err))...)

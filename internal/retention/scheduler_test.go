@@ -4,16 +4,29 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
+
+// The scheduler tests run in a testing/synctest bubble: its clock starts at bubbleStart and
+// moves only when every goroutine in the bubble is blocked, so time.Sleep(d) in a test is
+// "advance the clock by d", and synctest.Wait() returns once the scheduler has done all it
+// can at the current time, after which a test can assert that something did not happen.
+
+// bubbleStart is where a synctest bubble's clock starts.
+var bubbleStart = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// sleepUntil advances the bubble's clock to at.
+func sleepUntil(at time.Time) { time.Sleep(time.Until(at)) }
 
 // recordingPrune is a PruneFunc that remembers its calls and can be held until released.
 type recordingPrune struct {
@@ -58,234 +71,189 @@ func (p *recordingPrune) count() int {
 	return len(p.calls)
 }
 
+// waitStart waits until the bubble is idle and returns the time of the prune that started,
+// failing if none did.
 func (p *recordingPrune) waitStart(t *testing.T) time.Time {
 	t.Helper()
+	synctest.Wait()
 	select {
 	case at := <-p.started:
 		return at
-	case <-time.After(5 * time.Second):
-		t.Fatal("no prune started within 5s")
+	default:
+		require.FailNow(t, "no prune started", "clock at %s", time.Now().UTC())
+		return time.Time{}
 	}
-	return time.Time{}
 }
 
-func newTestScheduler(t *testing.T, cfg Config, prune PruneFunc, clock Clock) (*Scheduler, *observer.ObservedLogs) {
+func newTestScheduler(t *testing.T, cfg Config, prune PruneFunc) (*Scheduler, *observer.ObservedLogs) {
 	t.Helper()
 	core, logs := observer.New(zap.InfoLevel)
-	s, err := NewScheduler(cfg, prune, zap.New(core), WithClock(clock))
-	if err != nil {
-		t.Fatalf("NewScheduler: %v", err)
-	}
+	s, err := NewScheduler(cfg, prune, zap.New(core))
+	require.NoError(t, err, "NewScheduler")
 	t.Cleanup(s.Stop)
 	return s, logs
 }
 
-var startOfTest = time.Date(2025, 6, 1, 22, 15, 0, 0, time.UTC)
-
 func TestScheduler_RunsAtTheScheduledTimeInUTC(t *testing.T) {
-	clock := newFakeClock(startOfTest)
-	p := newRecordingPrune(false)
-	s, logs := newTestScheduler(t, DefaultConfig(), p.prune, clock)
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	clock.waitTimer(t)
+	synctest.Test(t, func(t *testing.T) {
+		sleepUntil(bubbleStart.Add(22*time.Hour + 15*time.Minute)) // 22:15, as a long-running collector
+		p := newRecordingPrune(false)
+		s, logs := newTestScheduler(t, DefaultConfig(), p.prune)
+		require.NoError(t, s.Start(context.Background()))
 
-	clock.AdvanceTo(time.Date(2025, 6, 1, 23, 59, 59, 0, time.UTC))
-	if n := p.count(); n != 0 {
-		t.Fatalf("prune ran %d times before midnight", n)
-	}
-	midnight := time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC)
-	clock.AdvanceTo(midnight)
-	if at := p.waitStart(t); !at.Equal(midnight) {
-		t.Errorf("prune ran with now = %s, want %s", at, midnight)
-	}
-	clock.waitTimer(t) // armed for the next midnight
+		sleepUntil(time.Date(2000, 1, 1, 23, 59, 59, 0, time.UTC))
+		synctest.Wait()
+		require.Zero(t, p.count(), "prune ran before midnight")
+		midnight := time.Date(2000, 1, 2, 0, 0, 0, 0, time.UTC)
+		sleepUntil(midnight)
+		assert.True(t, p.waitStart(t).Equal(midnight), "prune ran at the wrong time, want %s", midnight)
 
-	// The result is logged with every level's count.
-	deadline := time.Now().Add(5 * time.Second)
-	for logs.FilterMessage("Retention run finished").Len() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no run logged; logs: %v", logs.All())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	entry := logs.FilterMessage("Retention run finished").All()[0]
-	fields := entry.ContextMap()
-	byLevel, _ := fields["removed_by_level"].(map[string]any)
-	if fields["removed"] != int64(8) || byLevel["debug"] != int64(7) || byLevel["security"] != int64(1) || byLevel["info"] != int64(0) {
-		t.Errorf("logged fields = %v, want removed 8 with every level listed", fields)
-	}
+		// The result is logged with every level's count.
+		finished := logs.FilterMessage("Retention run finished").All()
+		require.Len(t, finished, 1, "no run logged; logs: %v", logs.All())
+		fields := finished[0].ContextMap()
+		assert.Equal(t, int64(8), fields["removed"], "logged fields = %v", fields)
+		assert.Equal(t, map[string]any{
+			"debug": int64(7), "info": int64(0), "warn": int64(0), "error": int64(0), "security": int64(1),
+		}, fields["removed_by_level"], "every level is listed")
+		assert.Equal(t, "schedule", fields["trigger"])
 
-	clock.AdvanceTo(midnight.Add(24*time.Hour - time.Second))
-	if n := p.count(); n != 1 {
-		t.Errorf("prune ran %d times within one day, want 1", n)
-	}
-	clock.AdvanceTo(midnight.Add(24 * time.Hour))
-	p.waitStart(t)
+		sleepUntil(midnight.Add(24*time.Hour - time.Second))
+		synctest.Wait()
+		assert.Equal(t, 1, p.count(), "prune runs once within one day")
+		sleepUntil(midnight.Add(24 * time.Hour))
+		assert.True(t, p.waitStart(t).Equal(midnight.Add(24*time.Hour)), "the next run is the next midnight")
+	})
 }
 
 func TestScheduler_SkipsARunDueWhileThePreviousOneIsGoing(t *testing.T) {
-	clock := newFakeClock(startOfTest)
-	p := newRecordingPrune(true)
-	cfg := DefaultConfig()
-	cfg.Schedule = "*/5 * * * *"
-	s, logs := newTestScheduler(t, cfg, p.prune, clock)
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	clock.waitTimer(t)
-	clock.Advance(5 * time.Minute) // 22:20: the first run starts and is held
-	p.waitStart(t)
-	clock.waitTimer(t)
-	clock.Advance(5 * time.Minute) // 22:25: due while the first still runs
-	clock.waitTimer(t)             // the loop went round: the due run was decided upon
+	synctest.Test(t, func(t *testing.T) {
+		p := newRecordingPrune(true)
+		cfg := DefaultConfig()
+		cfg.Schedule = "*/5 * * * *"
+		s, logs := newTestScheduler(t, cfg, p.prune)
+		require.NoError(t, s.Start(context.Background()))
+		time.Sleep(5 * time.Minute) // 00:05: the first run starts and is held
+		p.waitStart(t)
+		time.Sleep(5 * time.Minute) // 00:10: due while the first still runs
+		synctest.Wait()             // the loop has decided on the due run
 
-	if n := p.count(); n != 1 {
-		t.Fatalf("prune ran %d times, want 1: the second run overlapped", n)
-	}
-	if logs.FilterMessage("Retention run skipped: the previous run is still going").Len() != 1 {
-		t.Errorf("the skipped run was not logged; logs: %v", logs.All())
-	}
-	if _, err := s.RunNow(context.Background()); !errors.Is(err, ErrAlreadyRunning) {
-		t.Errorf("RunNow during a run = %v, want ErrAlreadyRunning", err)
-	}
+		require.Equal(t, 1, p.count(), "the second run overlapped")
+		assert.Equal(t, 1, logs.FilterMessage("Retention run skipped: the previous run is still going").Len(),
+			"the skipped run was not logged; logs: %v", logs.All())
+		_, err := s.RunNow(context.Background())
+		require.ErrorIs(t, err, ErrAlreadyRunning, "RunNow during a run")
 
-	close(p.release)
-	// Once the first run ends, the next due time runs again.
-	deadline := time.Now().Add(5 * time.Second)
-	for logs.FilterMessage("Retention run finished").Len() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the held run never finished")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	clock.Advance(5 * time.Minute)
-	p.waitStart(t)
+		close(p.release)
+		synctest.Wait()
+		require.Equal(t, 1, logs.FilterMessage("Retention run finished").Len(), "the held run never finished")
+		// Once the first run ends, the next due time runs again.
+		time.Sleep(5 * time.Minute)
+		p.waitStart(t)
+		assert.Equal(t, 2, p.count())
+	})
 }
 
 func TestScheduler_RunNowPrunesWithThePolicyAtTheClocksTime(t *testing.T) {
-	clock := newFakeClock(startOfTest)
-	var got store.RetentionPolicy
-	var gotNow time.Time
-	prune := func(_ context.Context, policy store.RetentionPolicy, now time.Time) (store.PruneResult, error) {
-		got, gotNow = policy, now
-		return store.PruneResult{RemovedByLevel: store.LevelCounts(), Total: 0}, nil
-	}
-	cfg := DefaultConfig()
-	cfg.Enabled = false
-	s, _ := newTestScheduler(t, cfg, prune, clock)
-	if _, err := s.RunNow(context.Background()); err != nil {
-		t.Fatalf("RunNow before Start: %v", err)
-	}
-	if !gotNow.Equal(startOfTest) {
-		t.Errorf("prune got now = %s, want the clock's %s", gotNow, startOfTest)
-	}
-	// 1 June minus one month is 1 May: 31 days.
-	if d := got.For(record.LevelDebug); d != 31*24*time.Hour {
-		t.Errorf("debug period = %s, want 744h", d)
-	}
-	if d := got.For(record.LevelSecurity); d != 365*24*time.Hour {
-		t.Errorf("security period = %s, want 8760h", d)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		// The bubble's date makes the months below calendar months of known lengths.
+		require.True(t, time.Now().Equal(bubbleStart), "the bubble starts at %s", time.Now())
+		var got store.RetentionPolicy
+		var gotNow time.Time
+		prune := func(_ context.Context, policy store.RetentionPolicy, now time.Time) (store.PruneResult, error) {
+			got, gotNow = policy, now
+			return store.PruneResult{RemovedByLevel: store.LevelCounts(), Total: 0}, nil
+		}
+		cfg := DefaultConfig()
+		cfg.Enabled = false
+		s, _ := newTestScheduler(t, cfg, prune)
+		_, err := s.RunNow(context.Background())
+		require.NoError(t, err, "RunNow before Start")
+		assert.True(t, gotNow.Equal(bubbleStart), "prune got now = %s, want the clock's %s", gotNow, bubbleStart)
+		// 1 January 2000 minus one month is 1 December 1999: 31 days, not 30.
+		assert.Equal(t, 31*24*time.Hour, got.For(record.LevelDebug), "debug period")
+		// Minus twelve months is 1 January 1999: 365 days.
+		assert.Equal(t, 365*24*time.Hour, got.For(record.LevelSecurity), "security period")
+	})
 }
 
 func TestScheduler_ReportsAFailedRun(t *testing.T) {
-	clock := newFakeClock(startOfTest)
 	boom := errors.New("disk I/O error")
 	prune := func(context.Context, store.RetentionPolicy, time.Time) (store.PruneResult, error) {
 		return store.PruneResult{RemovedByLevel: store.LevelCounts(), Total: 3}, boom
 	}
-	s, logs := newTestScheduler(t, DefaultConfig(), prune, clock)
+	s, logs := newTestScheduler(t, DefaultConfig(), prune)
 	res, err := s.RunNow(context.Background())
-	if !errors.Is(err, boom) || res.Total != 3 {
-		t.Errorf("RunNow = %+v, %v; want the partial result and the error", res, err)
-	}
-	if logs.FilterMessage("Retention run failed").Len() != 1 {
-		t.Errorf("the failure was not logged: %v", logs.All())
-	}
+	require.ErrorIs(t, err, boom, "RunNow returns the prune error")
+	assert.Equal(t, int64(3), res.Total, "RunNow returns the partial result")
+	assert.Equal(t, 1, logs.FilterMessage("Retention run failed").Len(), "the failure was not logged: %v", logs.All())
 }
 
 func TestScheduler_DisabledScheduleNeverRuns(t *testing.T) {
-	clock := newFakeClock(startOfTest)
-	p := newRecordingPrune(false)
-	cfg := DefaultConfig()
-	cfg.Enabled = false
-	s, _ := newTestScheduler(t, cfg, p.prune, clock)
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(72 * time.Hour)
-	time.Sleep(20 * time.Millisecond)
-	if n := p.count(); n != 0 {
-		t.Errorf("a disabled schedule ran prune %d times", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		p := newRecordingPrune(false)
+		cfg := DefaultConfig()
+		cfg.Enabled = false
+		s, logs := newTestScheduler(t, cfg, p.prune)
+		require.NoError(t, s.Start(context.Background()))
+		time.Sleep(72 * time.Hour) // three midnights of the default schedule
+		synctest.Wait()
+		assert.Zero(t, p.count(), "a disabled schedule ran prune")
+		assert.Equal(t, 1, logs.FilterMessage("Retention schedule disabled; runs happen only on demand").Len())
+	})
 }
 
 func TestScheduler_StopCancelsARunAndIsSafeTwiceAndBeforeStart(t *testing.T) {
-	clock := newFakeClock(startOfTest)
-	p := newRecordingPrune(true)
-	s, _ := newTestScheduler(t, DefaultConfig(), p.prune, clock)
-	s.Stop() // before Start
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err == nil {
-		t.Error("a second Start succeeded")
-	}
-	clock.waitTimer(t)
-	clock.AdvanceTo(time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC))
-	p.waitStart(t)
+	synctest.Test(t, func(t *testing.T) {
+		p := newRecordingPrune(true)
+		s, logs := newTestScheduler(t, DefaultConfig(), p.prune)
+		s.Stop() // before Start
+		require.NoError(t, s.Start(context.Background()))
+		require.Error(t, s.Start(context.Background()), "a second Start succeeded")
+		sleepUntil(time.Date(2000, 1, 2, 0, 0, 0, 0, time.UTC))
+		p.waitStart(t)
 
-	stopped := make(chan struct{})
-	go func() {
+		stopped := make(chan struct{})
+		go func() {
+			s.Stop()
+			close(stopped)
+		}()
+		synctest.Wait()
+		select {
+		case <-stopped:
+		default:
+			close(p.release) // let Stop, and the test, end
+			require.FailNow(t, "Stop did not cancel the held run")
+		}
+		assert.Equal(t, 1, logs.FilterMessage("Retention run failed").Len(), "the cancelled run is reported: %v", logs.All())
 		s.Stop()
-		close(stopped)
-	}()
-	select {
-	case <-stopped:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Stop did not cancel the held run")
-	}
-	s.Stop()
+	})
 }
 
 func TestNewScheduler_RefusesAnInvalidConfig(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Schedule = "at dawn"
-	if _, err := NewScheduler(cfg, newRecordingPrune(false).prune, nil); err == nil {
-		t.Error("NewScheduler accepted a bad schedule")
-	}
-	if _, err := NewScheduler(DefaultConfig(), nil, nil); err == nil {
-		t.Error("NewScheduler accepted a nil prune function")
-	}
+	_, err := NewScheduler(cfg, newRecordingPrune(false).prune, nil)
+	assert.Error(t, err, "NewScheduler accepted a bad schedule")
+	_, err = NewScheduler(DefaultConfig(), nil, nil)
+	assert.Error(t, err, "NewScheduler accepted a nil prune function")
 }
 
-// The wall clock drives a short schedule: "@every 1s" is the shortest robfig/cron allows.
-func TestScheduler_RunsOnTheWallClock(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for the wall clock; skipped with -short")
-	}
-	var runs atomic.Int64
-	prune := func(context.Context, store.RetentionPolicy, time.Time) (store.PruneResult, error) {
-		runs.Add(1)
-		return store.PruneResult{RemovedByLevel: store.LevelCounts()}, nil
-	}
-	cfg := DefaultConfig()
-	cfg.Schedule = "@every 1s"
-	s, err := NewScheduler(cfg, prune, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	deadline := time.Now().Add(5 * time.Second)
-	for runs.Load() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d runs in 5s on a one-second schedule, want at least 2", runs.Load())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+// A descriptor schedule runs repeatedly: "@every 1s" is the shortest robfig/cron allows.
+// (This test ran on the wall clock when the other tests injected a fake one; the scheduler
+// now always reads the time package, which the bubble fakes for every test alike.)
+func TestScheduler_RunsAnEverySecondSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newRecordingPrune(false)
+		cfg := DefaultConfig()
+		cfg.Schedule = "@every 1s"
+		s, err := NewScheduler(cfg, p.prune, zap.NewNop())
+		require.NoError(t, err)
+		require.NoError(t, s.Start(context.Background()))
+		defer s.Stop()
+		time.Sleep(2 * time.Second)
+		assert.True(t, p.waitStart(t).Equal(bubbleStart.Add(time.Second)), "first run after one second")
+		assert.True(t, p.waitStart(t).Equal(bubbleStart.Add(2*time.Second)), "second run after two seconds")
+		assert.Equal(t, 2, p.count(), "runs in 2s on a one-second schedule")
+	})
 }

@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkAppend measures group commit on a real directory: entries/s and fsyncs per
@@ -27,8 +30,7 @@ func BenchmarkAppend(b *testing.B) {
 				for range appenders {
 					wg.Go(func() {
 						for claimed.Add(1) <= int64(b.N) {
-							if _, err := w.Append(context.Background(), payload); err != nil {
-								b.Error(err)
+							if _, err := w.Append(context.Background(), payload); !assert.NoError(b, err) {
 								return
 							}
 						}
@@ -39,9 +41,7 @@ func BenchmarkAppend(b *testing.B) {
 				b.StopTimer()
 				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "entries/s")
 				b.ReportMetric(float64(w.fsyncs.Load())/float64(b.N), "fsyncs/entry")
-				if err := w.Close(); err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, w.Close())
 			})
 		}
 	}

@@ -4,9 +4,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"regexp"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var testHashKey = []byte("0123456789abcdef0123456789abcdef")
@@ -26,16 +27,11 @@ func TestActions_Hash(t *testing.T) {
 			"a password=" + wantHMAC("hunter2") + " b token=" + wantHMAC("hunter2"), []string{RuleKeyValue}},
 		{"a hashed value is not hashed again", "password=" + wantHMAC("hunter2"), "password=" + wantHMAC("hunter2"), nil},
 	})
-	if got, want := r.Replacement(ActionHash, "x"), wantHMAC("x"); got != want {
-		t.Errorf("Replacement(hash) = %q, want %q", got, want)
-	}
+	assert.Equal(t, wantHMAC("x"), r.Replacement(ActionHash, "x"), "Replacement(hash)")
 	other := newTestRedactor(t, Options{DefaultAction: ActionHash, HashKey: []byte("another key of thirty-two bytes!")})
-	if r.Replacement(ActionHash, "hunter2") == other.Replacement(ActionHash, "hunter2") {
-		t.Error("two hash keys gave the same marker: the key is not used")
-	}
-	if !regexp.MustCompile(`^\[HMAC:[0-9a-f]{16}\]$`).MatchString(wantHMAC("y")) {
-		t.Errorf("marker %q has not the documented shape", wantHMAC("y"))
-	}
+	assert.NotEqual(t, r.Replacement(ActionHash, "hunter2"), other.Replacement(ActionHash, "hunter2"),
+		"two hash keys gave the same marker: the key is not used")
+	assert.Regexp(t, `^\[HMAC:[0-9a-f]{16}\]$`, wantHMAC("y"), "marker has not the documented shape")
 }
 
 func TestActions_Partial(t *testing.T) {
@@ -50,13 +46,11 @@ func TestActions_Partial(t *testing.T) {
 		{"a partial card is not redacted again", "card [REDACTED-1111] ok", "card [REDACTED-1111] ok", nil},
 		{"a partial token under a secret key is not redacted again", "token=ghp_[REDACTED]", "token=ghp_[REDACTED]", nil},
 	})
-	if out, ok := r.RedactInt(4111111111111111, nil); !ok || out != "[REDACTED-1111]" {
-		t.Errorf("RedactInt(card) = %q, %v; want [REDACTED-1111]", out, ok)
-	}
+	out, ok := r.RedactInt(4111111111111111, nil)
+	assert.True(t, ok, "RedactInt(card) redacts")
+	assert.Equal(t, "[REDACTED-1111]", out, "RedactInt(card)")
 	custom := newTestRedactor(t, Options{DefaultAction: ActionPartial, Mask: "***"})
-	if got := custom.Replacement(ActionPartial, testCard); got != "***-1111" {
-		t.Errorf("partial card with mask *** = %q, want ***-1111", got)
-	}
+	assert.Equal(t, "***-1111", custom.Replacement(ActionPartial, testCard), "partial card with mask ***")
 }
 
 func TestActions_PerRuleOverridesDefault(t *testing.T) {
@@ -79,12 +73,8 @@ func TestActions_PerRuleOverridesDefault(t *testing.T) {
 		{"github stays masked", ghpToken, "[REDACTED]", []string{RuleGitHubToken}},
 		{"a custom rule takes its own action", "B-123456", "[REDACTED]", []string{"badge"}},
 	})
-	if got := r.FieldAction("field:password"); got != ActionHash {
-		t.Errorf("FieldAction(field:password) = %v, want hash (from field)", got)
-	}
-	if got := r.FieldAction("field:pin"); got != ActionMask {
-		t.Errorf("FieldAction(field:pin) = %v, want mask (its own entry)", got)
-	}
+	assert.Equal(t, ActionHash, r.FieldAction("field:password"), "FieldAction(field:password), want hash (from field)")
+	assert.Equal(t, ActionMask, r.FieldAction("field:pin"), "FieldAction(field:pin), want mask (its own entry)")
 }
 
 func TestActions_OverlapTakesTheFirstListedRule(t *testing.T) {
@@ -93,12 +83,8 @@ func TestActions_OverlapTakesTheFirstListedRule(t *testing.T) {
 	r := newTestRedactor(t, Options{Actions: map[string]Action{RuleJWT: ActionHash}, HashKey: testHashKey})
 	var rep Report
 	got := r.RedactString("Authorization: Bearer "+testJWT, &rep)
-	if want := "Authorization: " + wantHMAC("Bearer "+testJWT); got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	if len(rep.Tally) != 1 || rep.Tally[0] != (RuleCount{Rule: RuleJWT, N: 1}) {
-		t.Errorf("tally = %+v, want one replacement under jwt", rep.Tally)
-	}
+	assert.Equal(t, "Authorization: "+wantHMAC("Bearer "+testJWT), got)
+	assert.Equal(t, []RuleCount{{Rule: RuleJWT, N: 1}}, rep.Tally, "tally, want one replacement under jwt")
 }
 
 func TestNew_HashActionNeedsAKey(t *testing.T) {
@@ -107,22 +93,20 @@ func TestNew_HashActionNeedsAKey(t *testing.T) {
 		{Actions: map[string]Action{RuleJWT: ActionHash}},
 		{Actions: map[string]Action{FieldRuleAction: ActionHash}},
 	} {
-		if _, err := New(o); err == nil || !strings.Contains(err.Error(), "hash key") {
-			t.Errorf("New(%+v) error = %v, want one about the hash key", o, err)
-		}
+		_, err := New(o)
+		assert.ErrorContains(t, err, "hash key", "New(%+v), want an error about the hash key", o)
 	}
 }
 
 func TestParseAction(t *testing.T) {
 	for _, name := range []string{"mask", "hash", "partial"} {
 		a, err := ParseAction(name)
-		if err != nil || a.String() != name {
-			t.Errorf("ParseAction(%q) = %v, %v", name, a, err)
+		if assert.NoError(t, err, "ParseAction(%q)", name) {
+			assert.Equal(t, name, a.String(), "ParseAction(%q)", name)
 		}
 	}
-	if _, err := ParseAction("drop"); err == nil || !strings.Contains(err.Error(), `"drop"`) {
-		t.Errorf("ParseAction(drop) error = %v, want it to name the action", err)
-	}
+	_, err := ParseAction("drop")
+	assert.ErrorContains(t, err, `"drop"`, "ParseAction(drop), want the error to name the action")
 }
 
 func TestClassifyKey_IgnoreAndSuspect(t *testing.T) {
@@ -141,26 +125,20 @@ func TestClassifyKey_IgnoreAndSuspect(t *testing.T) {
 		{"monkey", KeyPlain},
 	}
 	for _, tt := range tests {
-		if got, _ := r.ClassifyKey(tt.key); got != tt.want {
-			t.Errorf("ClassifyKey(%q) = %v, want %v", tt.key, got, tt.want)
-		}
+		got, _ := r.ClassifyKey(tt.key)
+		assert.Equal(t, tt.want, got, "ClassifyKey(%q)", tt.key)
 	}
 	noEntropy := newTestRedactor(t, Options{DisableValueRules: []string{RuleHighEntropy}})
-	if got, _ := noEntropy.ClassifyKey("stripe.key"); got != KeyPlain {
-		t.Errorf("with high_entropy off, ClassifyKey(stripe.key) = %v, want plain", got)
-	}
+	got, _ := noEntropy.ClassifyKey("stripe.key")
+	assert.Equal(t, KeyPlain, got, "with high_entropy off, ClassifyKey(stripe.key)")
 }
 
 func TestRedactSuspectString(t *testing.T) {
 	r := newTestRedactor(t, Options{})
 	var rep Report
-	if got := r.RedactSuspectString(randomValue, &rep); got != "[REDACTED]" || rep.Rules[0] != RuleHighEntropy {
-		t.Errorf("RedactSuspectString(random) = %q (%v), want the mask under high_entropy", got, rep.Rules)
-	}
-	if got := r.RedactSuspectString("standard", nil); got != "standard" {
-		t.Errorf("RedactSuspectString(standard) = %q, want it kept", got)
-	}
-	if got := r.RedactSuspectString("v=1 password=x", nil); got != "v=1 password=[REDACTED]" {
-		t.Errorf("RedactSuspectString still runs the text rules: got %q", got)
-	}
+	assert.Equal(t, "[REDACTED]", r.RedactSuspectString(randomValue, &rep), "RedactSuspectString(random), want the mask")
+	require.NotEmpty(t, rep.Rules, "RedactSuspectString(random) reports a rule")
+	assert.Equal(t, RuleHighEntropy, rep.Rules[0], "RedactSuspectString(random), want the mask under high_entropy")
+	assert.Equal(t, "standard", r.RedactSuspectString("standard", nil), "RedactSuspectString(standard), want it kept")
+	assert.Equal(t, "v=1 password=[REDACTED]", r.RedactSuspectString("v=1 password=x", nil), "RedactSuspectString still runs the text rules")
 }

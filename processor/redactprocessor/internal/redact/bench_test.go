@@ -3,6 +3,8 @@ package redact
 import (
 	"fmt"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 type benchAttr struct{ key, value string }
@@ -75,11 +77,10 @@ func BenchmarkRedactRecord(b *testing.B) {
 					rep.Reset()
 					redactRecord(r, rec, &rep)
 				}
-				if withSecrets && rep.Count != len(secretAttrs) {
-					b.Fatalf("redacted %d values, want %d (%q)", rep.Count, len(secretAttrs), rep.Rules)
-				}
-				if !withSecrets && rep.Count != 0 {
-					b.Fatalf("redacted %d values in a record without secrets (%q)", rep.Count, rep.Rules)
+				if withSecrets {
+					require.Equal(b, len(secretAttrs), rep.Count, "redacted values (%q)", rep.Rules)
+				} else {
+					require.Zero(b, rep.Count, "redacted values in a record without secrets (%q)", rep.Rules)
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 			})

@@ -2,14 +2,15 @@ package redact
 
 import (
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func newTestRedactor(t testing.TB, o Options) *Redactor {
 	t.Helper()
 	r, err := New(o)
-	if err != nil {
-		t.Fatalf("New(%+v): %v", o, err)
-	}
+	require.NoError(t, err, "New(%+v)", o)
 	return r
 }
 
@@ -75,9 +76,8 @@ func TestClassifyKey_DefaultPatterns(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, rule := r.ClassifyKey(tt.key)
-			if got != tt.want || rule != tt.rule {
-				t.Errorf("ClassifyKey(%q) = %v, %q; want %v, %q", tt.key, got, rule, tt.want, tt.rule)
-			}
+			assert.Equal(t, tt.want, got, "ClassifyKey(%q) verdict", tt.key)
+			assert.Equal(t, tt.rule, rule, "ClassifyKey(%q) rule", tt.key)
 		})
 	}
 }
@@ -105,9 +105,8 @@ func TestClassifyKey_Options(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got, _ := r.ClassifyKey(tt.key); got != tt.want {
-				t.Errorf("ClassifyKey(%q) = %v, want %v", tt.key, got, tt.want)
-			}
+			got, _ := r.ClassifyKey(tt.key)
+			assert.Equal(t, tt.want, got, "ClassifyKey(%q)", tt.key)
 		})
 	}
 }
@@ -130,16 +129,7 @@ func TestNormalizeKey_SplitsWords(t *testing.T) {
 		for i := 0; i+1 < len(starts); i++ {
 			words = append(words, string(buf[starts[i]:starts[i+1]]))
 		}
-		if len(words) != len(tt.words) {
-			t.Errorf("normalizeKey(%q) words = %q, want %q", tt.key, words, tt.words)
-			continue
-		}
-		for i := range words {
-			if words[i] != tt.words[i] {
-				t.Errorf("normalizeKey(%q) words = %q, want %q", tt.key, words, tt.words)
-				break
-			}
-		}
+		assert.Equal(t, tt.words, words, "normalizeKey(%q) words", tt.key)
 	}
 }
 
@@ -149,9 +139,8 @@ func TestClassifyKey_LongKeysStillMatch(t *testing.T) {
 	for len(long) < 2*maxKeyLen {
 		long += "segment."
 	}
-	if got, _ := r.ClassifyKey(long + "password"); got != KeySecret {
-		t.Errorf("a %d-byte key ending in password = %v, want secret", len(long)+8, got)
-	}
+	got, _ := r.ClassifyKey(long + "password")
+	assert.Equal(t, KeySecret, got, "a %d-byte key ending in password", len(long)+8)
 }
 
 func TestClassifyKey_DoesNotAllocate(t *testing.T) {
@@ -162,7 +151,5 @@ func TestClassifyKey_DoesNotAllocate(t *testing.T) {
 			r.ClassifyKey(k)
 		}
 	})
-	if allocs != 0 {
-		t.Errorf("ClassifyKey allocated %.1f times per run, want 0", allocs)
-	}
+	assert.Zero(t, allocs, "ClassifyKey allocations per run")
 }

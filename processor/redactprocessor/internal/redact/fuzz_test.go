@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
 )
 
 // plantedSecrets are the secrets FuzzRedactString hides in arbitrary text; whatever surrounds
@@ -37,12 +39,10 @@ func FuzzRedactString(f *testing.F) {
 	r := newTestRedactor(f, Options{})
 	f.Fuzz(func(t *testing.T, text string, pos uint16, which uint8) {
 		plain := r.RedactString(text, nil)
-		if utf8.ValidString(text) && !utf8.ValidString(plain) {
-			t.Fatalf("RedactString(%q) = %q is not valid UTF-8", text, plain)
+		if utf8.ValidString(text) {
+			require.True(t, utf8.ValidString(plain), "RedactString(%q) = %q is not valid UTF-8", text, plain)
 		}
-		if again := r.RedactString(plain, nil); again != plain {
-			t.Fatalf("not idempotent on %q:\nonce  %q\ntwice %q", text, plain, again)
-		}
+		require.Equal(t, plain, r.RedactString(plain, nil), "not idempotent on %q", text)
 
 		secret := plantedSecrets[int(which)%len(plantedSecrets)]
 		if strings.Contains(text, secret) {
@@ -52,14 +52,8 @@ func FuzzRedactString(f *testing.F) {
 		in := text[:p] + "\n" + secret + "\n" + text[p:]
 		var rep Report
 		out := r.RedactString(in, &rep)
-		if strings.Contains(out, secret) {
-			t.Fatalf("secret survived:\n in %q\nout %q", in, out)
-		}
-		if rep.Count == 0 {
-			t.Fatalf("RedactString(%q) masked %q but reported no redaction", in, out)
-		}
-		if again := r.RedactString(out, nil); again != out {
-			t.Fatalf("not idempotent on %q:\nonce  %q\ntwice %q", in, out, again)
-		}
+		require.NotContains(t, out, secret, "secret survived; in %q", in)
+		require.NotZero(t, rep.Count, "RedactString(%q) masked %q but reported no redaction", in, out)
+		require.Equal(t, out, r.RedactString(out, nil), "not idempotent on %q", in)
 	})
 }

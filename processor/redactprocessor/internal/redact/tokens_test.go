@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // fakeToken returns n deterministic characters from alphabet, mixing cases and digits like a
@@ -153,9 +156,7 @@ func TestLooksRandom_Threshold(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := looksRandom(tt.v); got != tt.want {
-				t.Errorf("looksRandom(%q) = %v, want %v", tt.v, got, tt.want)
-			}
+			assert.Equal(t, tt.want, looksRandom(tt.v), "looksRandom(%q)", tt.v)
 		})
 	}
 }
@@ -163,9 +164,7 @@ func TestLooksRandom_Threshold(t *testing.T) {
 func TestRedactString_OptionalRulesAreOffByDefault(t *testing.T) {
 	r := newTestRedactor(t, Options{})
 	for _, s := range []string{"mail alice@example.com", "from 203.0.113.7", "via 2001:db8::1", "call +1 (555) 123-4567"} {
-		if got := r.RedactString(s, nil); got != s {
-			t.Errorf("RedactString(%q) = %q with the optional rules off", s, got)
-		}
+		assert.Equal(t, s, r.RedactString(s, nil), "RedactString(%q) with the optional rules off", s)
 	}
 }
 
@@ -229,16 +228,11 @@ func TestRedactString_JSONStaysValid(t *testing.T) {
 	r := newTestRedactor(t, Options{Mask: `"masked"`, DefaultAction: ActionMask})
 	in := `{"password": {"x": [1, 2]}, "token": "t", "list": [{"secret": 5}], "note": "Bearer ` + testJWT + `"}`
 	out := r.RedactString(in, nil)
-	if !json.Valid([]byte(out)) {
-		t.Fatalf("RedactString(%q) = %q is not valid JSON", in, out)
-	}
+	require.True(t, json.Valid([]byte(out)), "RedactString(%q) = %q is not valid JSON", in, out)
 	var doc map[string]any
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if doc["password"] != `"masked"` || doc["token"] != `"masked"` {
-		t.Errorf("masked values = %q, %q; want the mask as a JSON string", doc["password"], doc["token"])
-	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	assert.Equal(t, `"masked"`, doc["password"], "want the mask as a JSON string")
+	assert.Equal(t, `"masked"`, doc["token"], "want the mask as a JSON string")
 }
 
 func TestRedactString_JSONLimits(t *testing.T) {
