@@ -4,27 +4,24 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestDecodeFile_ReadsBackWhatEncodeFileWrote(t *testing.T) {
 	recs := records("rt", "acme", 3)
 	lines, err := encodeRecords(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	data, err := encodeFile(newHeader("acme", t0, len(recs), errors.New("why")), lines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(string(data), "\n"); n != len(recs)+2 {
-		t.Errorf("file has %d lines, want header + %d records + trailer", n, len(recs))
-	}
+	require.NoError(t, err)
+	assert.Equal(t, len(recs)+2, strings.Count(string(data), "\n"), "file lines, want header + %d records + trailer", len(recs))
 	b, err := decodeFile(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.Header.Tenant != "acme" || b.Header.LastError != "why" || len(b.Records) != 3 || b.Records[2].ID != "rt-0002" {
-		t.Errorf("decoded %+v", b.Header)
+	require.NoError(t, err)
+	assert.Equal(t, "acme", b.Header.Tenant, "decoded %+v", b.Header)
+	assert.Equal(t, "why", b.Header.LastError, "decoded %+v", b.Header)
+	if assert.Len(t, b.Records, 3, "decoded %+v", b.Header) {
+		assert.Equal(t, "rt-0002", b.Records[2].ID, "decoded %+v", b.Header)
 	}
 }
 
@@ -33,12 +30,10 @@ func TestDecodeFile_RefusesANewerFormatVersionAsCorrupt(t *testing.T) {
 	h := newHeader("acme", t0, 1, nil)
 	h.Version = 3
 	data, err := encodeFile(h, lines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := decodeFile(data); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "version 3") {
-		t.Errorf("decodeFile(version 3) = %v, want ErrCorrupt naming the version", err)
-	}
+	require.NoError(t, err)
+	_, err = decodeFile(data)
+	require.ErrorIs(t, err, ErrCorrupt, "decodeFile(version 3), want ErrCorrupt naming the version")
+	assert.Contains(t, err.Error(), "version 3", "decodeFile(version 3), want ErrCorrupt naming the version")
 }
 
 // Files of the previous version are in the field: an intact one is read as before.
@@ -47,33 +42,28 @@ func TestDecodeFile_ReadsAVersion1File(t *testing.T) {
 	var lines [][]byte
 	for i := range recs {
 		b, err := marshal(&recs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		lines = append(lines, b) // version 1: the record JSON alone on its line
 	}
 	h := newHeader("acme", t0, len(lines), nil)
 	h.Version = 1
 	data, err := encodeFile(h, lines)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := decodeFile(data)
-	if err != nil || len(b.Records) != 3 || b.Records[2].ID != "v1-0002" {
-		t.Fatalf("decodeFile(version 1) = %v, %v", b, err)
-	}
+	require.NoError(t, err, "decodeFile(version 1)")
+	require.Len(t, b.Records, 3, "decodeFile(version 1) = %v", b)
+	require.Equal(t, "v1-0002", b.Records[2].ID, "decodeFile(version 1) = %v", b)
 	// Damaged, it has no per-record checksums: nothing is salvaged rather than guessed.
 	data[len(data)/2] ^= 0x01
-	if _, err := salvage(data); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("salvage of a damaged version 1 file = %v, want ErrCorrupt", err)
-	}
+	_, err = salvage(data)
+	assert.ErrorIs(t, err, ErrCorrupt, "salvage of a damaged version 1 file")
 }
 
 func TestTruncateError_KeepsLongErrorsBoundedAndValidUTF8(t *testing.T) {
 	got := truncateError(strings.Repeat("é", maxErrorLen))
-	if len(got) > maxErrorLen+len("…") || !strings.HasSuffix(got, "…") || strings.ContainsRune(got, '\uFFFD') {
-		t.Errorf("truncateError gave %d bytes ending %q", len(got), got[len(got)-8:])
-	}
+	assert.LessOrEqual(t, len(got), maxErrorLen+len("…"), "truncateError gave %d bytes ending %q", len(got), got[len(got)-8:])
+	assert.True(t, strings.HasSuffix(got, "…"), "truncateError gave %d bytes ending %q", len(got), got[len(got)-8:])
+	assert.NotContains(t, got, "\uFFFD", "truncateError gave %d bytes ending %q", len(got), got[len(got)-8:])
 }
 
 // FuzzDecodeFile: no input makes the decoder panic, and whatever it accepts is consistent.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
 )
@@ -27,9 +29,7 @@ func openTest(t *testing.T, opts Options) *Queue {
 func openAt(t *testing.T, dir string, opts Options) *Queue {
 	t.Helper()
 	q, err := Open(dir, opts)
-	if err != nil {
-		t.Fatalf("Open(%s) = %v", dir, err)
-	}
+	require.NoErrorf(t, err, "Open(%s)", dir)
 	var mu sync.Mutex
 	now := t0
 	q.now = func() time.Time {
@@ -52,9 +52,7 @@ func records(prefix, tenant string, n int) []record.Record {
 
 func mustPut(t *testing.T, q *Queue, tenant string, recs []record.Record) {
 	t.Helper()
-	if err := q.Put(tenant, recs, errors.New("store: connection refused")); err != nil {
-		t.Fatalf("Put(%q, %d records) = %v", tenant, len(recs), err)
-	}
+	require.NoErrorf(t, q.Put(tenant, recs, errors.New("store: connection refused")), "Put(%q, %d records)", tenant, len(recs))
 }
 
 // sink is an InsertFunc target that keeps what it was given and fails while fail is set.
@@ -100,9 +98,7 @@ func (s *sink) total() int {
 func filesIn(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var names []string
 	for _, e := range entries {
 		names = append(names, e.Name())
@@ -120,30 +116,22 @@ func only(t *testing.T, dir string, s State) string {
 			found = append(found, n)
 		}
 	}
-	if len(found) != 1 {
-		t.Fatalf("want exactly one .%s file in %s, have %v", s, dir, filesIn(t, dir))
-	}
+	require.Len(t, found, 1, "want exactly one .%s file in %s, have %v", s, dir, filesIn(t, dir))
 	return found[0]
 }
 
 func header(t *testing.T, path string) Header {
 	t.Helper()
 	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := decodeFile(data)
-	if err != nil {
-		t.Fatalf("decode %s: %v", filepath.Base(path), err)
-	}
+	require.NoErrorf(t, err, "decode %s", filepath.Base(path))
 	return b.Header
 }
 
 func scan(t *testing.T, q *Queue, insert InsertFunc) ScanResult {
 	t.Helper()
 	res, err := q.Scan(context.Background(), insert)
-	if err != nil {
-		t.Fatalf("Scan = %v", err)
-	}
+	require.NoError(t, err, "Scan")
 	return res
 }

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 var safeName = regexp.MustCompile(`^[A-Za-z0-9%-]*~?_[0-9]+_[0-9a-f]{16}\.batch$`)
@@ -31,20 +33,12 @@ func TestPut_TenantNamesCannotEscapeTheDirectoryAndAreDeliveredUnchanged(t *test
 			q := openTest(t, Options{})
 			mustPut(t, q, tc.tenant, records("n", "", 1))
 			name := only(t, q.Dir(), StateBatch)
-			if !safeName.MatchString(name) {
-				t.Errorf("file name %q has characters outside [A-Za-z0-9%%-]", name)
-			}
-			if len(name) > 160 {
-				t.Errorf("file name is %d bytes long", len(name))
-			}
-			if filepath.Dir(filepath.Join(q.Dir(), name)) != q.Dir() {
-				t.Errorf("file %q is not directly in the queue directory", name)
-			}
+			assert.Regexp(t, safeName, name, "file name %q has characters outside [A-Za-z0-9%%-]", name)
+			assert.LessOrEqual(t, len(name), 160, "file name is %d bytes long", len(name))
+			assert.Equal(t, q.Dir(), filepath.Dir(filepath.Join(q.Dir(), name)), "file %q is not directly in the queue directory", name)
 			s := newSink()
 			scan(t, q, s.insert)
-			if len(s.tenants) != 1 || s.tenants[0] != tc.tenant {
-				t.Errorf("delivered under tenants %q, want [%q]", s.tenants, tc.tenant)
-			}
+			assert.Equal(t, []string{tc.tenant}, s.tenants, "delivered under tenants")
 		})
 	}
 }
@@ -57,8 +51,6 @@ func TestEscapeTenant(t *testing.T) {
 		{strings.Repeat("é", 100), strings.Repeat("%C3%A9", 16) + "~"},
 	}
 	for _, tc := range cases {
-		if got := escapeTenant(tc.in); got != tc.want {
-			t.Errorf("escapeTenant(%q) = %q, want %q", tc.in, got, tc.want)
-		}
+		assert.Equal(t, tc.want, escapeTenant(tc.in), "escapeTenant(%q)", tc.in)
 	}
 }

@@ -7,12 +7,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -25,17 +27,16 @@ func TestPut_ThenScanDeliversEveryRecordExactlyOnceToARealStoreAndRemovesTheFile
 	cfg := sqlitestore.DefaultConfig()
 	cfg.Path = filepath.Join(t.TempDir(), "audit.db")
 	st, err := sqlitestore.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer st.Close()
 
 	q := openTest(t, Options{})
 	recs := records("put", "acme", 5)
 	mustPut(t, q, "acme", recs)
-	if s := q.Stats(); s.Files != 1 || s.Put != 1 || s.Bytes <= 0 {
-		t.Fatalf("after Put, Stats = %+v, want 1 file, 1 put, some bytes", s)
-	}
+	s := q.Stats()
+	require.Equal(t, 1, s.Files, "after Put, Stats = %+v, want 1 file, 1 put, some bytes", s)
+	require.EqualValues(t, 1, s.Put, "after Put, Stats = %+v, want 1 file, 1 put, some bytes", s)
+	require.Positive(t, s.Bytes, "after Put, Stats = %+v, want 1 file, 1 put, some bytes", s)
 
 	calls := 0
 	insert := func(ctx context.Context, tenant string, rs []record.Record) error {
@@ -44,28 +45,21 @@ func TestPut_ThenScanDeliversEveryRecordExactlyOnceToARealStoreAndRemovesTheFile
 		return err
 	}
 	res := scan(t, q, insert)
-	if res.Delivered != 1 || res.Stopped != nil {
-		t.Fatalf("Scan = %+v, want 1 delivered", res)
-	}
+	require.Equal(t, 1, res.Delivered, "Scan = %+v, want 1 delivered", res)
+	require.NoError(t, res.Stopped, "Scan = %+v, want 1 delivered", res)
 	for _, want := range recs {
 		got, err := st.Get(ctx, "acme", want.ID)
-		if err != nil {
-			t.Fatalf("Get(%s) after delivery = %v", want.ID, err)
-		}
-		if d := storetest.RecordDiff(want, got); d != "" {
-			t.Errorf("record %s changed on its way through the DLQ: %s", want.ID, d)
-		}
+		require.NoErrorf(t, err, "Get(%s) after delivery", want.ID)
+		assert.Empty(t, storetest.RecordDiff(want, got), "record %s changed on its way through the DLQ", want.ID)
 	}
-	if names := filesIn(t, q.Dir()); len(names) != 0 {
-		t.Errorf("directory after delivery = %v, want empty", names)
-	}
+	assert.Empty(t, filesIn(t, q.Dir()), "directory after delivery, want empty")
 	scan(t, q, insert)
-	if calls != 1 {
-		t.Errorf("insert called %d times over two scans, want exactly 1", calls)
-	}
-	if s := q.Stats(); s.Files != 0 || s.Bytes != 0 || s.Recovered != 1 || s.Retried != 1 {
-		t.Errorf("Stats after delivery = %+v, want 0 files, 0 bytes, 1 retried, 1 recovered", s)
-	}
+	assert.Equal(t, 1, calls, "insert calls over two scans, want exactly 1")
+	s = q.Stats()
+	assert.Equal(t, 0, s.Files, "Stats after delivery = %+v, want 0 files, 0 bytes, 1 retried, 1 recovered", s)
+	assert.EqualValues(t, 0, s.Bytes, "Stats after delivery = %+v, want 0 files, 0 bytes, 1 retried, 1 recovered", s)
+	assert.EqualValues(t, 1, s.Recovered, "Stats after delivery = %+v, want 0 files, 0 bytes, 1 retried, 1 recovered", s)
+	assert.EqualValues(t, 1, s.Retried, "Stats after delivery = %+v, want 0 files, 0 bytes, 1 retried, 1 recovered", s)
 }
 
 func TestPut_KeepsRecordsExactlyIncludingBigIntegersAndTheirTenant(t *testing.T) {
@@ -75,16 +69,10 @@ func TestPut_KeepsRecordsExactlyIncludingBigIntegersAndTheirTenant(t *testing.T)
 	s := newSink()
 	scan(t, q, s.insert)
 	got := s.got["acme"]
-	if len(got) != len(recs) {
-		t.Fatalf("delivered %d records, want %d", len(got), len(recs))
-	}
+	require.Len(t, got, len(recs), "delivered records")
 	for i := range recs {
-		if d := storetest.RecordDiff(recs[i], got[i]); d != "" {
-			t.Errorf("record %d: %s", i, d)
-		}
-		if v, ok := got[i].Attributes["share.big"].(int64); !ok || v != 1<<62+1 {
-			t.Errorf("record %d: share.big = %#v, want int64 %d", i, got[i].Attributes["share.big"], int64(1<<62+1))
-		}
+		assert.Empty(t, storetest.RecordDiff(recs[i], got[i]), "record %d", i)
+		assert.Equal(t, int64(1<<62+1), got[i].Attributes["share.big"], "record %d: share.big", i)
 	}
 }
 
@@ -93,37 +81,33 @@ func TestPut_KeepsABatchWhoseNumbersJSONCannotRepresent(t *testing.T) {
 	r := records("nan", "acme", 1)[0]
 	r.DurationMS = math.NaN()
 	r.Attributes["ratio"] = math.Inf(1)
-	if err := q.Put("acme", []record.Record{r}, nil); err != nil {
-		t.Fatalf("Put with NaN and +Inf = %v, want the batch kept", err)
-	}
+	require.NoError(t, q.Put("acme", []record.Record{r}, nil), "Put with NaN and +Inf, want the batch kept")
 	s := newSink()
 	scan(t, q, s.insert)
 	got := s.got["acme"]
-	if len(got) != 1 || got[0].ID != r.ID || got[0].DurationMS != 0 || got[0].Attributes["ratio"] != "+Inf" {
-		t.Fatalf("delivered %+v, want the record with duration 0 and ratio \"+Inf\"", got)
-	}
+	require.Len(t, got, 1, "delivered %+v, want the record with duration 0 and ratio \"+Inf\"", got)
+	require.Equal(t, r.ID, got[0].ID, "delivered %+v, want the record with duration 0 and ratio \"+Inf\"", got)
+	require.Zero(t, got[0].DurationMS, "delivered %+v, want the record with duration 0 and ratio \"+Inf\"", got)
+	require.Equal(t, "+Inf", got[0].Attributes["ratio"], "delivered %+v, want the record with duration 0 and ratio \"+Inf\"", got)
 }
 
 func TestPut_WithNoRecordsWritesNothing(t *testing.T) {
 	q := openTest(t, Options{})
-	if err := q.Put("acme", nil, errors.New("x")); err != nil {
-		t.Fatal(err)
-	}
-	if names := filesIn(t, q.Dir()); len(names) != 0 {
-		t.Errorf("files = %v, want none", names)
-	}
+	require.NoError(t, q.Put("acme", nil, errors.New("x")))
+	assert.Empty(t, filesIn(t, q.Dir()), "files, want none")
 }
 
 func TestPut_RecordsCauseAndTenantInTheHeader(t *testing.T) {
 	q := openTest(t, Options{})
-	if err := q.Put("acme", records("h", "acme", 2), errors.New("database is locked")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, q.Put("acme", records("h", "acme", 2), errors.New("database is locked")))
 	h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateBatch)))
-	if h.Format != formatName || h.Version != formatVersion || h.Tenant != "acme" || h.Records != 2 || h.Failures != 0 ||
-		h.LastError != "database is locked" || !h.CreatedAt.Equal(t0.Add(time.Millisecond)) {
-		t.Errorf("header = %+v", h)
-	}
+	assert.Equal(t, formatName, h.Format, "header = %+v", h)
+	assert.Equal(t, formatVersion, h.Version, "header = %+v", h)
+	assert.Equal(t, "acme", h.Tenant, "header = %+v", h)
+	assert.Equal(t, 2, h.Records, "header = %+v", h)
+	assert.Equal(t, 0, h.Failures, "header = %+v", h)
+	assert.Equal(t, "database is locked", h.LastError, "header = %+v", h)
+	assert.WithinDuration(t, t0.Add(time.Millisecond), h.CreatedAt, 0, "header = %+v", h)
 }
 
 func TestPut_ReturnsErrFullAtTheCapAndWritesNothingUntilSpaceIsFreed(t *testing.T) {
@@ -136,19 +120,13 @@ func TestPut_ReturnsErrFullAtTheCapAndWritesNothingUntilSpaceIsFreed(t *testing.
 	mustPut(t, q, "acme", records("a", "acme", 4))
 	mustPut(t, q, "acme", records("b", "acme", 4))
 	err := q.Put("acme", records("c", "acme", 4), errors.New("down"))
-	if !errors.Is(err, ErrFull) {
-		t.Fatalf("third Put = %v, want ErrFull", err)
-	}
-	if n := len(filesIn(t, q.Dir())); n != 2 {
-		t.Errorf("%d files after a refused Put, want 2 (nothing written)", n)
-	}
-	if s := q.Stats(); s.Full != 1 || s.Files != 2 {
-		t.Errorf("Stats = %+v, want full_total 1 and 2 files", s)
-	}
+	require.ErrorIs(t, err, ErrFull, "third Put")
+	assert.Len(t, filesIn(t, q.Dir()), 2, "files after a refused Put, want 2 (nothing written)")
+	s := q.Stats()
+	assert.EqualValues(t, 1, s.Full, "Stats = %+v, want full_total 1 and 2 files", s)
+	assert.Equal(t, 2, s.Files, "Stats = %+v, want full_total 1 and 2 files", s)
 	scan(t, q, newSink().insert)
-	if err := q.Put("acme", records("c", "acme", 4), errors.New("down")); err != nil {
-		t.Errorf("Put after the backlog was delivered = %v, want room again", err)
-	}
+	assert.NoError(t, q.Put("acme", records("c", "acme", 4), errors.New("down")), "Put after the backlog was delivered, want room again")
 }
 
 func TestPut_CountsDeadFilesAgainstTheCap(t *testing.T) {
@@ -162,9 +140,7 @@ func TestPut_CountsDeadFilesAgainstTheCap(t *testing.T) {
 		return consumererror.NewPermanent(fmt.Errorf("sqlite: %w: timestamp out of range", store.ErrInvalidRecord))
 	})
 	only(t, q.Dir(), StateDead)
-	if err := q.Put("acme", records("b", "acme", 4), nil); !errors.Is(err, ErrFull) {
-		t.Errorf("Put beside a dead file filling the cap = %v, want ErrFull", err)
-	}
+	assert.ErrorIs(t, q.Put("acme", records("b", "acme", 4), nil), ErrFull, "Put beside a dead file filling the cap")
 }
 
 func TestPut_ConcurrentPutsWhileScanningAllArriveExactlyOnce(t *testing.T) {
@@ -178,8 +154,7 @@ func TestPut_ConcurrentPutsWhileScanningAllArriveExactlyOnce(t *testing.T) {
 			defer wg.Done()
 			tenant := fmt.Sprintf("t%d", w%3)
 			for i := range perWriter {
-				if err := q.Put(tenant, records(fmt.Sprintf("w%d-%d", w, i), tenant, size), nil); err != nil {
-					t.Errorf("Put = %v", err)
+				if !assert.NoError(t, q.Put(tenant, records(fmt.Sprintf("w%d-%d", w, i), tenant, size), nil), "Put") {
 					return
 				}
 			}
@@ -194,9 +169,8 @@ func TestPut_ConcurrentPutsWhileScanningAllArriveExactlyOnce(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				if _, err := q.Scan(context.Background(), s.insert); err != nil {
-					t.Errorf("Scan = %v", err)
-				}
+				_, err := q.Scan(context.Background(), s.insert)
+				assert.NoError(t, err, "Scan")
 			}
 		}
 	}()
@@ -209,22 +183,18 @@ func TestPut_ConcurrentPutsWhileScanningAllArriveExactlyOnce(t *testing.T) {
 	for tenant, rs := range s.got {
 		for _, r := range rs {
 			seen[r.ID]++
-			if r.TenantID != tenant {
-				t.Errorf("record %s of tenant %s delivered under %s", r.ID, r.TenantID, tenant)
-			}
+			assert.Equal(t, tenant, r.TenantID, "record %s delivered under tenant %s", r.ID, tenant)
 		}
 	}
-	if len(seen) != writers*perWriter*size {
-		t.Errorf("%d distinct records delivered, want %d", len(seen), writers*perWriter*size)
-	}
+	assert.Len(t, seen, writers*perWriter*size, "distinct records delivered")
 	for id, n := range seen {
-		if n != 1 {
-			t.Errorf("record %s delivered %d times", id, n)
-		}
+		assert.Equal(t, 1, n, "record %s delivery count", id)
 	}
-	if st := q.Stats(); st.Put != writers*perWriter || st.Recovered != writers*perWriter || st.Files != 0 || st.Bytes != 0 {
-		t.Errorf("Stats = %+v, want %d put and recovered, nothing left", st, writers*perWriter)
-	}
+	st := q.Stats()
+	assert.EqualValues(t, writers*perWriter, st.Put, "Stats = %+v, want %d put and recovered, nothing left", st, writers*perWriter)
+	assert.EqualValues(t, writers*perWriter, st.Recovered, "Stats = %+v, want %d put and recovered, nothing left", st, writers*perWriter)
+	assert.Equal(t, 0, st.Files, "Stats = %+v, want %d put and recovered, nothing left", st, writers*perWriter)
+	assert.EqualValues(t, 0, st.Bytes, "Stats = %+v, want %d put and recovered, nothing left", st, writers*perWriter)
 }
 
 func TestOpen_ReturnsProcessingFilesToTheQueueAndRemovesUnfinishedTempFiles(t *testing.T) {
@@ -234,25 +204,15 @@ func TestOpen_ReturnsProcessingFilesToTheQueueAndRemovesUnfinishedTempFiles(t *t
 	name := only(t, dir, StateBatch)
 	id, _, _ := splitName(name)
 	// What a crash mid-insert and a crash mid-Put leave behind.
-	if err := os.Rename(filepath.Join(dir, name), filepath.Join(dir, fileName(id, StateProcessing))); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "acme_1_00.123"+tmpExt), []byte("half a batc"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Rename(filepath.Join(dir, name), filepath.Join(dir, fileName(id, StateProcessing))))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "acme_1_00.123"+tmpExt), []byte("half a batc"), 0o600))
 
 	q2 := openAt(t, dir, Options{})
-	if got := filesIn(t, dir); len(got) != 1 || got[0] != name {
-		t.Fatalf("files after Open = %v, want only %s", got, name)
-	}
-	if s := q2.Stats(); s.Files != 1 {
-		t.Errorf("Stats after recovery = %+v, want 1 file", s)
-	}
+	require.Equal(t, []string{name}, filesIn(t, dir), "files after Open, want only %s", name)
+	assert.Equal(t, 1, q2.Stats().Files, "Stats.Files after recovery")
 	sk := newSink()
 	scan(t, q2, sk.insert)
-	if sk.total() != 2 {
-		t.Errorf("delivered %d records after recovery, want 2", sk.total())
-	}
+	assert.Equal(t, 2, sk.total(), "records delivered after recovery")
 }
 
 func TestOpen_RefusesNegativeOptionsNamingTheField(t *testing.T) {
@@ -268,19 +228,15 @@ func TestOpen_RefusesNegativeOptionsNamingTheField(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Open(t.TempDir(), tc.opts)
-			if err == nil || !strings.Contains(err.Error(), tc.field) {
-				t.Errorf("Open = %v, want an error naming %s", err, tc.field)
-			}
+			assert.ErrorContains(t, err, tc.field, "Open, want an error naming %s", tc.field)
 		})
 	}
 }
 
 func TestOpen_FillsDefaults(t *testing.T) {
 	q := openTest(t, Options{})
-	if q.opts.ScanInterval != 60*time.Second || q.opts.MaxFailures != 10 || q.opts.MaxBytes != 1<<30 {
-		t.Errorf("defaults = %+v", q.opts)
-	}
-	if s := q.Stats(); s.MaxBytes != 1<<30 {
-		t.Errorf("Stats.MaxBytes = %d", s.MaxBytes)
-	}
+	assert.Equal(t, 60*time.Second, q.opts.ScanInterval, "defaults = %+v", q.opts)
+	assert.Equal(t, 10, q.opts.MaxFailures, "defaults = %+v", q.opts)
+	assert.EqualValues(t, 1<<30, q.opts.MaxBytes, "defaults = %+v", q.opts)
+	assert.EqualValues(t, 1<<30, q.Stats().MaxBytes, "Stats.MaxBytes")
 }

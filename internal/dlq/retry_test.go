@@ -28,22 +28,22 @@ func TestScan_AFailureCountsInTheHeaderAndKeepsTheFile(t *testing.T) {
 	s.setFail(errors.New("dial tcp 127.0.0.1:9000: connection refused"))
 
 	res := scan(t, q, s.insert)
-	if res.Failed != 1 || res.Dead != 0 || res.Stopped == nil {
-		t.Fatalf("Scan = %+v, want 1 failed, a stop error", res)
-	}
+	require.Equal(t, 1, res.Failed, "Scan = %+v, want 1 failed, a stop error", res)
+	require.Zero(t, res.Dead, "Scan = %+v, want 1 failed, a stop error", res)
+	require.Error(t, res.Stopped, "Scan = %+v, want 1 failed, a stop error", res)
 	h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateBatch)))
-	if h.Failures != 1 || !strings.Contains(h.LastError, "connection refused") || h.LastAttemptAt == nil {
-		t.Errorf("header after one failure = %+v, want failures 1, the error and an attempt time", h)
-	}
-	if st := q.Stats(); st.Files != 1 || st.Retried != 1 || st.Recovered != 0 {
-		t.Errorf("Stats = %+v", st)
-	}
+	assert.Equal(t, 1, h.Failures, "header after one failure = %+v, want failures 1, the error and an attempt time", h)
+	assert.Contains(t, h.LastError, "connection refused", "header after one failure = %+v, want failures 1, the error and an attempt time", h)
+	assert.NotNil(t, h.LastAttemptAt, "header after one failure = %+v, want failures 1, the error and an attempt time", h)
+	st := q.Stats()
+	assert.Equal(t, 1, st.Files, "Stats = %+v", st)
+	assert.EqualValues(t, 1, st.Retried, "Stats = %+v", st)
+	assert.Zero(t, st.Recovered, "Stats = %+v", st)
 
 	s.setFail(nil)
 	scan(t, q, s.insert)
-	if s.total() != 3 || len(filesIn(t, q.Dir())) != 0 {
-		t.Errorf("after the store is back: delivered %d, files %v; want 3 and none", s.total(), filesIn(t, q.Dir()))
-	}
+	assert.Equal(t, 3, s.total(), "after the store is back: records delivered")
+	assert.Empty(t, filesIn(t, q.Dir()), "after the store is back: files, want none")
 }
 
 func TestScan_TheTenthFailureMakesTheBatchDeadAndItIsNotRetried(t *testing.T) {
@@ -53,24 +53,21 @@ func TestScan_TheTenthFailureMakesTheBatchDeadAndItIsNotRetried(t *testing.T) {
 	s.setFail(errors.New("boom"))
 	for i := 1; i <= 9; i++ {
 		scan(t, q, s.insert)
-		if h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateBatch))); h.Failures != i {
-			t.Fatalf("after scan %d: failures = %d", i, h.Failures)
-		}
+		h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateBatch)))
+		require.Equal(t, i, h.Failures, "after scan %d: failures", i)
 	}
 	res := scan(t, q, s.insert)
-	if res.Dead != 1 {
-		t.Fatalf("10th scan = %+v, want the batch dead", res)
-	}
-	if h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateDead))); h.Failures != 10 || h.LastError != "boom" {
-		t.Errorf("dead header = %+v", h)
-	}
+	require.Equal(t, 1, res.Dead, "10th scan = %+v, want the batch dead", res)
+	h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateDead)))
+	assert.Equal(t, 10, h.Failures, "dead header = %+v", h)
+	assert.Equal(t, "boom", h.LastError, "dead header = %+v", h)
 	scan(t, q, s.insert)
-	if s.calls != 10 {
-		t.Errorf("insert called %d times, want 10 (a dead batch is not retried)", s.calls)
-	}
-	if st := q.Stats(); st.Files != 0 || st.DeadFiles != 1 || st.Dead != 1 || st.Bytes == 0 {
-		t.Errorf("Stats = %+v, want 0 pending, 1 dead file, dead_total 1, bytes kept", st)
-	}
+	assert.Equal(t, 10, s.calls, "insert calls, want 10 (a dead batch is not retried)")
+	st := q.Stats()
+	assert.Zero(t, st.Files, "Stats = %+v, want 0 pending, 1 dead file, dead_total 1, bytes kept", st)
+	assert.Equal(t, 1, st.DeadFiles, "Stats = %+v, want 0 pending, 1 dead file, dead_total 1, bytes kept", st)
+	assert.EqualValues(t, 1, st.Dead, "Stats = %+v, want 0 pending, 1 dead file, dead_total 1, bytes kept", st)
+	assert.NotZero(t, st.Bytes, "Stats = %+v, want 0 pending, 1 dead file, dead_total 1, bytes kept", st)
 }
 
 func TestScan_AnOutageLongerThanMaxFailuresScansKillsNoBatch(t *testing.T) {
@@ -79,19 +76,19 @@ func TestScan_AnOutageLongerThanMaxFailuresScansKillsNoBatch(t *testing.T) {
 	s := newSink()
 	s.setFail(fmt.Errorf("%w: dial tcp 127.0.0.1:9000: connection refused", ErrStoreUnavailable))
 	for i := 1; i <= 25; i++ {
-		if res := scan(t, q, s.insert); res.Failed != 1 || res.Dead != 0 || res.Stopped == nil {
-			t.Fatalf("scan %d during the outage = %+v, want 1 failed, none dead, a stop", i, res)
-		}
+		res := scan(t, q, s.insert)
+		require.Equal(t, 1, res.Failed, "scan %d during the outage = %+v, want 1 failed, none dead, a stop", i, res)
+		require.Zero(t, res.Dead, "scan %d during the outage = %+v, want 1 failed, none dead, a stop", i, res)
+		require.Error(t, res.Stopped, "scan %d during the outage = %+v, want 1 failed, none dead, a stop", i, res)
 	}
 	h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateBatch)))
-	if h.Failures != 0 || !strings.Contains(h.LastError, "connection refused") || h.LastAttemptAt == nil {
-		t.Errorf("header after 25 outage scans = %+v, want failures 0, the last error and attempt", h)
-	}
+	assert.Zero(t, h.Failures, "header after 25 outage scans = %+v, want failures 0, the last error and attempt", h)
+	assert.Contains(t, h.LastError, "connection refused", "header after 25 outage scans = %+v, want failures 0, the last error and attempt", h)
+	assert.NotNil(t, h.LastAttemptAt, "header after 25 outage scans = %+v, want failures 0, the last error and attempt", h)
 	s.setFail(nil)
 	scan(t, q, s.insert)
-	if s.total() != 2 || len(filesIn(t, q.Dir())) != 0 {
-		t.Errorf("after the outage: delivered %d, files %v; want 2 and none", s.total(), filesIn(t, q.Dir()))
-	}
+	assert.Equal(t, 2, s.total(), "after the outage: records delivered")
+	assert.Empty(t, filesIn(t, q.Dir()), "after the outage: files, want none")
 }
 
 func TestScan_AnInvalidRecordErrorMakesTheBatchDeadAtOnceAndTheScanGoesOn(t *testing.T) {
@@ -106,15 +103,13 @@ func TestScan_AnInvalidRecordErrorMakesTheBatchDeadAtOnceAndTheScanGoesOn(t *tes
 		return s.insert(ctx, tenant, rs)
 	}
 	res := scan(t, q, insert)
-	if res.Dead != 1 || res.Delivered != 1 || res.Stopped != nil {
-		t.Fatalf("Scan = %+v, want 1 dead, 1 delivered, not stopped", res)
-	}
-	if h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateDead))); h.Failures != 1 || !strings.Contains(h.LastError, "invalid record") {
-		t.Errorf("dead header = %+v", h)
-	}
-	if s.total() != 2 {
-		t.Errorf("good batch delivered %d records, want 2", s.total())
-	}
+	require.Equal(t, 1, res.Dead, "Scan = %+v, want 1 dead, 1 delivered, not stopped", res)
+	require.Equal(t, 1, res.Delivered, "Scan = %+v, want 1 dead, 1 delivered, not stopped", res)
+	require.NoError(t, res.Stopped, "Scan = %+v, want 1 dead, 1 delivered, not stopped", res)
+	h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateDead)))
+	assert.Equal(t, 1, h.Failures, "dead header = %+v", h)
+	assert.Contains(t, h.LastError, "invalid record", "dead header = %+v", h)
+	assert.Equal(t, 2, s.total(), "records the good batch delivered")
 }
 
 func TestScan_TheFirstFailureStopsTheScanSoADownStoreIsNotHammered(t *testing.T) {
@@ -125,9 +120,9 @@ func TestScan_TheFirstFailureStopsTheScanSoADownStoreIsNotHammered(t *testing.T)
 	s := newSink()
 	s.setFail(errors.New("down"))
 	res := scan(t, q, s.insert)
-	if s.calls != 1 || res.Failed != 1 || res.Stopped == nil {
-		t.Errorf("insert called %d times, result %+v; want 1 call then stop", s.calls, res)
-	}
+	assert.Equal(t, 1, s.calls, "insert called %d times, result %+v; want 1 call then stop", s.calls, res)
+	assert.Equal(t, 1, res.Failed, "insert called %d times, result %+v; want 1 call then stop", s.calls, res)
+	assert.Error(t, res.Stopped, "insert called %d times, result %+v; want 1 call then stop", s.calls, res)
 }
 
 func TestScan_DeliversOldestFirst(t *testing.T) {
@@ -137,18 +132,14 @@ func TestScan_DeliversOldestFirst(t *testing.T) {
 	}
 	s := newSink()
 	scan(t, q, s.insert)
-	if got := strings.Join(s.tenants, ","); got != "zeta,alpha,mid" {
-		t.Errorf("delivery order = %s, want zeta,alpha,mid (creation order)", got)
-	}
+	assert.Equal(t, "zeta,alpha,mid", strings.Join(s.tenants, ","), "delivery order, want creation order")
 }
 
 func TestScan_ATornOrAlteredFileIsSetAsideAsCorruptAndTheOthersAreDelivered(t *testing.T) {
 	probe := openTest(t, Options{})
 	mustPut(t, probe, "acme", records("x", "acme", 2))
 	data, err := os.ReadFile(filepath.Join(probe.Dir(), only(t, probe.Dir(), StateBatch)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	headerEnd := strings.IndexByte(string(data), '\n')
 	trailerStart := strings.LastIndexByte(string(data[:len(data)-1]), '\n') + 1
 	flipped := append([]byte(nil), data...)
@@ -174,30 +165,25 @@ func TestScan_ATornOrAlteredFileIsSetAsideAsCorruptAndTheOthersAreDelivered(t *t
 			q := openTest(t, Options{})
 			mustPut(t, q, "acme", records("before", "acme", 1))
 			bad := "acme_1_deadbeef"
-			if err := os.WriteFile(filepath.Join(q.Dir(), fileName(bad, StateBatch)), tc.content, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, os.WriteFile(filepath.Join(q.Dir(), fileName(bad, StateBatch)), tc.content, 0o600))
 			mustPut(t, q, "acme", records("after", "acme", 1))
-			if _, err := Open(q.Dir(), Options{}); err != nil { // recount: the file is there
-				t.Fatal(err)
-			}
+			_, err := Open(q.Dir(), Options{}) // recount: the file is there
+			require.NoError(t, err)
 
 			s := newSink()
 			res := scan(t, q, s.insert)
-			if res.Corrupt != 1 || res.Delivered != 2 {
-				t.Errorf("Scan = %+v, want 1 corrupt, 2 delivered", res)
-			}
+			assert.Equal(t, 1, res.Corrupt, "Scan = %+v, want 1 corrupt, 2 delivered", res)
+			assert.Equal(t, 2, res.Delivered, "Scan = %+v, want 1 corrupt, 2 delivered", res)
 			scan(t, q, s.insert) // delivers what was salvaged from the damaged file, if anything
-			if got := filesIn(t, q.Dir()); len(got) != 1 || got[0] != fileName(bad, StateCorrupt) {
-				t.Errorf("files = %v, want only %s", got, fileName(bad, StateCorrupt))
-			}
+			assert.Equal(t, []string{fileName(bad, StateCorrupt)}, filesIn(t, q.Dir()), "files, want only the corrupt one")
 			kept, err := os.ReadFile(filepath.Join(q.Dir(), fileName(bad, StateCorrupt)))
-			if err != nil || string(kept) != string(tc.content) {
-				t.Errorf("corrupt file content changed or lost: %v", err)
+			if assert.NoError(t, err, "corrupt file lost") {
+				assert.Equal(t, string(tc.content), string(kept), "corrupt file content changed")
 			}
-			if st := q.Stats(); st.CorruptFiles != 1 || st.Corrupted != 1 || st.Files != 0 {
-				t.Errorf("Stats = %+v, want 1 corrupt file counted", st)
-			}
+			st := q.Stats()
+			assert.Equal(t, 1, st.CorruptFiles, "Stats = %+v, want 1 corrupt file counted", st)
+			assert.EqualValues(t, 1, st.Corrupted, "Stats = %+v, want 1 corrupt file counted", st)
+			assert.Zero(t, st.Files, "Stats = %+v, want 1 corrupt file counted", st)
 		})
 	}
 }
@@ -219,25 +205,19 @@ func TestStop_DuringAnInsertLeavesTheBatchDeliveredOrBackInTheQueue(t *testing.T
 			q := openTest(t, Options{ScanInterval: time.Hour})
 			mustPut(t, q, "acme", records("stop", "acme", 2))
 			entered := make(chan struct{})
-			if err := q.Start(func(ctx context.Context, _ string, _ []record.Record) error {
+			require.NoError(t, q.Start(func(ctx context.Context, _ string, _ []record.Record) error {
 				close(entered)
 				return tc.insert(ctx)
-			}); err != nil {
-				t.Fatal(err)
-			}
+			}))
 			<-entered
-			if _, err := os.Stat(filepath.Join(q.Dir(), only(t, q.Dir(), StateProcessing))); err != nil {
-				t.Fatalf("during the insert: %v", err)
-			}
+			_, err := os.Stat(filepath.Join(q.Dir(), only(t, q.Dir(), StateProcessing)))
+			require.NoError(t, err, "during the insert")
 			q.Stop()
 			got := filesIn(t, q.Dir())
-			if len(got) != tc.wantFiles {
-				t.Fatalf("files after Stop = %v, want %d", got, tc.wantFiles)
-			}
+			require.Len(t, got, tc.wantFiles, "files after Stop = %v", got)
 			if tc.wantFiles == 1 {
-				if h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateBatch))); h.Failures != 0 {
-					t.Errorf("failures after a shutdown = %d, want 0", h.Failures)
-				}
+				h := header(t, filepath.Join(q.Dir(), only(t, q.Dir(), StateBatch)))
+				assert.Zero(t, h.Failures, "failures after a shutdown")
 			}
 		})
 	}
@@ -247,12 +227,8 @@ func TestStart_ScansAtOnceAndKickStartsAnotherScanBeforeTheInterval(t *testing.T
 	q := openTest(t, Options{ScanInterval: time.Hour})
 	mustPut(t, q, "acme", records("early", "acme", 1))
 	s := newSink()
-	if err := q.Start(s.insert); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Start(s.insert); err == nil {
-		t.Error("second Start = nil, want an error")
-	}
+	require.NoError(t, q.Start(s.insert))
+	assert.Error(t, q.Start(s.insert), "second Start = nil, want an error")
 	waitFor(t, func() bool { return s.total() == 1 })
 	mustPut(t, q, "acme", records("kicked", "acme", 1))
 	q.Kick()
@@ -269,13 +245,7 @@ func TestStop_IsSafeBeforeStart(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	require.Eventually(t, cond, 10*time.Second, 5*time.Millisecond, "condition not met within 10s")
 }
 
 // A damaged batch file gives up only the records it damaged: the intact ones are salvaged
@@ -307,24 +277,19 @@ func TestScan_ADamagedFileLosesOnlyItsDamagedRecords(t *testing.T) {
 			name := only(t, q.Dir(), StateBatch)
 			path := filepath.Join(q.Dir(), name)
 			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, c.damage(data), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(path, c.damage(data), 0o600))
 			s := newSink()
 			scan(t, q, s.insert) // salvages into a new batch
 			scan(t, q, s.insert) // delivers it
-			if got := len(s.got["acme"]); got != 500-c.wantLost {
-				t.Fatalf("%d records delivered, want %d (only the damaged ones lost)", got, 500-c.wantLost)
-			}
+			require.Len(t, s.got["acme"], 500-c.wantLost, "records delivered (only the damaged ones lost)")
 			st := q.Stats()
-			if st.CorruptFiles != 1 || st.SalvagedRecords != uint64(500-c.wantLost) || st.LostRecords != uint64(c.wantLost) {
-				t.Errorf("Stats = %+v; want 1 corrupt file, %d salvaged, %d lost", st, 500-c.wantLost, c.wantLost)
-			}
-			if got := filesIn(t, q.Dir()); len(got) != 1 || !strings.HasSuffix(got[0], "."+string(StateCorrupt)) {
-				t.Errorf("files = %v, want only the damaged file kept as .corrupt", got)
+			assert.Equal(t, 1, st.CorruptFiles, "Stats = %+v; want 1 corrupt file, %d salvaged, %d lost", st, 500-c.wantLost, c.wantLost)
+			assert.Equal(t, uint64(500-c.wantLost), st.SalvagedRecords, "Stats = %+v; want 1 corrupt file, %d salvaged, %d lost", st, 500-c.wantLost, c.wantLost)
+			assert.Equal(t, uint64(c.wantLost), st.LostRecords, "Stats = %+v; want 1 corrupt file, %d salvaged, %d lost", st, 500-c.wantLost, c.wantLost)
+			got := filesIn(t, q.Dir())
+			if assert.Len(t, got, 1, "files = %v, want only the damaged file kept as .corrupt", got) {
+				assert.True(t, strings.HasSuffix(got[0], "."+string(StateCorrupt)), "files = %v, want only the damaged file kept as .corrupt", got)
 			}
 		})
 	}

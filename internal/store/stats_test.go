@@ -1,10 +1,11 @@
 package store
 
 import (
-	"errors"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestStatsQuery_NormalizeFillsDefaultsAndRefusesAbsurdRanges(t *testing.T) {
@@ -31,17 +32,13 @@ func TestStatsQuery_NormalizeFillsDefaultsAndRefusesAbsurdRanges(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.q.Normalize()
 			if tc.wantErr != "" {
-				if !errors.Is(err, ErrInvalidQuery) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("Normalize() error = %v, want ErrInvalidQuery mentioning %q", err, tc.wantErr)
-				}
+				require.ErrorIs(t, err, ErrInvalidQuery, "Normalize(), want ErrInvalidQuery mentioning %q", tc.wantErr)
+				require.ErrorContains(t, err, tc.wantErr, "Normalize(), want ErrInvalidQuery mentioning %q", tc.wantErr)
 				return
 			}
-			if err != nil {
-				t.Fatalf("Normalize(): %v", err)
-			}
-			if got.Interval != tc.wantInterval || got.Top != tc.wantTop {
-				t.Errorf("Interval, Top = %s, %d; want %s, %d", got.Interval, got.Top, tc.wantInterval, tc.wantTop)
-			}
+			require.NoError(t, err, "Normalize()")
+			assert.Equal(t, tc.wantInterval, got.Interval, "Interval")
+			assert.Equal(t, tc.wantTop, got.Top, "Top")
 		})
 	}
 }
@@ -53,13 +50,14 @@ func TestStatsQuery_BucketsAreEpochAlignedAlsoBefore1970(t *testing.T) {
 		time.Date(1969, 12, 31, 23, 30, 0, 0, time.UTC):               time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC),
 		time.Date(2025, 3, 14, 9, 0, 0, 0, time.FixedZone("X", 1800)): time.Date(2025, 3, 14, 8, 0, 0, 0, time.UTC),
 	} {
-		if got := q.BucketStart(in); !got.Equal(want) || got.Location() != time.UTC {
-			t.Errorf("BucketStart(%s) = %s, want %s", in, got, want)
-		}
+		got := q.BucketStart(in)
+		assert.True(t, got.Equal(want), "BucketStart(%s) = %s, want %s", in, got, want)
+		assert.Same(t, time.UTC, got.Location(), "BucketStart(%s) = %s, want UTC", in, got)
 	}
 	q = StatsQuery{Start: time.Date(2025, 1, 1, 0, 30, 0, 0, time.UTC), End: time.Date(2025, 1, 1, 3, 0, 0, 0, time.UTC), Interval: time.Hour}
 	h := q.EmptyHistogram()
-	if len(h) != 3 || !h[0].Start.Equal(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) || !h[2].Start.Equal(time.Date(2025, 1, 1, 2, 0, 0, 0, time.UTC)) {
-		t.Errorf("EmptyHistogram = %v, want 00:00, 01:00, 02:00 (End is exclusive)", h)
+	if assert.Len(t, h, 3, "EmptyHistogram = %v, want 00:00, 01:00, 02:00 (End is exclusive)", h) {
+		assert.True(t, h[0].Start.Equal(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)), "EmptyHistogram = %v, want 00:00, 01:00, 02:00 (End is exclusive)", h)
+		assert.True(t, h[2].Start.Equal(time.Date(2025, 1, 1, 2, 0, 0, 0, time.UTC)), "EmptyHistogram = %v, want 00:00, 01:00, 02:00 (End is exclusive)", h)
 	}
 }

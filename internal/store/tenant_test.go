@@ -1,8 +1,9 @@
 package store
 
 import (
-	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
@@ -21,13 +22,11 @@ func TestRowTenant_TheRecordsOwnThenTheBatchsThenTheDefault(t *testing.T) {
 	for _, c := range cases {
 		got, err := RowTenant(c.batch, 3, &record.Record{ID: "r", TenantID: c.own})
 		if c.invalid {
-			if !errors.Is(err, ErrInvalidRecord) {
-				t.Errorf("RowTenant(%q, own %q) = %q, %v; want ErrInvalidRecord", c.batch, c.own, got, err)
-			}
+			assert.ErrorIs(t, err, ErrInvalidRecord, "RowTenant(%q, own %q) = %q", c.batch, c.own, got)
 			continue
 		}
-		if err != nil || got != c.want {
-			t.Errorf("RowTenant(%q, own %q) = %q, %v; want %q", c.batch, c.own, got, err, c.want)
+		if assert.NoError(t, err, "RowTenant(%q, own %q)", c.batch, c.own) {
+			assert.Equal(t, c.want, got, "RowTenant(%q, own %q)", c.batch, c.own)
 		}
 	}
 }

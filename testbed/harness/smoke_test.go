@@ -3,10 +3,12 @@ package harness
 import (
 	"context"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/testbed/loadgen"
 	"github.com/otelcol-audit/otelcol-audit/testbed/sink"
@@ -35,9 +37,7 @@ func binaries(t *testing.T) (ours, stock string) {
 		// Tests run in testbed/harness: the root module is two levels up, testbed one.
 		stockBin, binErr = Build(ctx, "..", "./cmd/stockcol", filepath.Join(dir, "stockcol"))
 	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
+	require.NoError(t, binErr)
 	return oursBin, stockBin
 }
 
@@ -51,32 +51,21 @@ func TestSmoke_DurableOursCommitsEveryAcknowledgedRecord(t *testing.T) {
 	}
 	ours, _ := binaries(t)
 	p, err := OursPipeline(ours, t.TempDir(), "durable", 100_000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	res, err := RunPipeline(context.Background(), p, smokeLoad, DrainOptions{Max: 30 * time.Second, Stall: 15 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Logf("%s: %s; committed %d after %s drain; cpu %s; peak rss %d MiB", p.Name, res.Load, res.Delivered, res.Drain, res.CPUTotal, res.PeakRSS>>20)
-	if res.Load.AckedRecords == 0 {
-		t.Fatalf("nothing was acknowledged: %s\n%s", res.Load, res.Output)
-	}
-	if res.Load.RefusedRecords != 0 || res.Load.FailedRecords != 0 {
-		t.Errorf("a low-rate load saw refusals: %s", res.Load)
-	}
-	if res.Delivered != res.Load.AckedRecords {
-		t.Fatalf("%d records acknowledged, %d in the SQLite file after the drain\n%s", res.Load.AckedRecords, res.Delivered, res.Output)
-	}
-	if res.StopErr != nil {
-		t.Errorf("the collector did not stop cleanly: %v", res.StopErr)
-	}
-	if res.CPUTotal <= 0 || res.PeakRSS <= 0 {
-		t.Errorf("cpu %s and peak rss %d were not measured", res.CPUTotal, res.PeakRSS)
-	}
+	require.NotZero(t, res.Load.AckedRecords, "nothing was acknowledged: %s\n%s", res.Load, res.Output)
+	assert.Zero(t, res.Load.RefusedRecords, "a low-rate load saw refusals: %s", res.Load)
+	assert.Zero(t, res.Load.FailedRecords, "a low-rate load saw failures: %s", res.Load)
+	require.Equal(t, res.Load.AckedRecords, res.Delivered, "records acknowledged vs in the SQLite file after the drain\n%s", res.Output)
+	assert.NoError(t, res.StopErr, "the collector did not stop cleanly")
+	assert.Positive(t, res.CPUTotal, "cpu %s and peak rss %d were not measured", res.CPUTotal, res.PeakRSS)
+	assert.Positive(t, res.PeakRSS, "cpu %s and peak rss %d were not measured", res.CPUTotal, res.PeakRSS)
 	// A second count after the process is gone reads the same file the same way.
-	if n, err := CountRows(context.Background(), filepath.Join(p.Dir, "audit.db")); err != nil || n != res.Delivered {
-		t.Errorf("after stop: %d rows (err %v), want %d", n, err, res.Delivered)
+	n, err := CountRows(context.Background(), filepath.Join(p.Dir, "audit.db"))
+	if assert.NoError(t, err, "after stop") {
+		assert.Equal(t, res.Delivered, n, "rows after stop")
 	}
 }
 
@@ -86,28 +75,17 @@ func TestSmoke_StockPipelineForwardsEveryAcknowledgedRecordToTheSink(t *testing.
 	}
 	_, stock := binaries(t)
 	s, err := sink.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	p, err := StockPipeline(stock, t.TempDir(), s.URL(), 10_000, s.Records)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	load := smokeLoad
 	load.Duration = 2 * time.Second
 	res, err := RunPipeline(context.Background(), p, load, DrainOptions{Max: 30 * time.Second, Stall: 15 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Logf("%s: %s; sink got %d after %s drain", p.Name, res.Load, res.Delivered, res.Drain)
-	if res.Load.AckedRecords == 0 || res.Delivered != res.Load.AckedRecords {
-		t.Fatalf("%d acknowledged, %d reached the sink\n%s", res.Load.AckedRecords, res.Delivered, res.Output)
-	}
-	if s.BadRequests() != 0 {
-		t.Errorf("the sink could not decode %d forwarded requests", s.BadRequests())
-	}
-	if strings.Contains(res.Output, "Exporting failed") {
-		t.Errorf("the stock collector logged export failures:\n%s", res.Output)
-	}
+	require.NotZero(t, res.Load.AckedRecords, "nothing was acknowledged\n%s", res.Output)
+	require.Equal(t, res.Load.AckedRecords, res.Delivered, "acknowledged vs reached the sink\n%s", res.Output)
+	assert.Zero(t, s.BadRequests(), "the sink could not decode forwarded requests")
+	assert.NotContains(t, res.Output, "Exporting failed", "the stock collector logged export failures")
 }

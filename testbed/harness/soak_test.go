@@ -1,12 +1,14 @@
 package harness
 
 import (
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestSummarizeSoak_ComparesTheLastSampleWithTheFirstAfterWarmUp(t *testing.T) {
@@ -20,137 +22,111 @@ func TestSummarizeSoak_ComparesTheLastSampleWithTheFirstAfterWarmUp(t *testing.T
 		{Elapsed: 4 * time.Hour, RSS: 120 * mi, FDs: 23, P99: 30 * time.Millisecond, Acked: 4000, Stored: 3700},
 	}
 	s, ok := SummarizeSoak(samples, 1)
-	if !ok {
-		t.Fatal("not ok with four samples")
-	}
-	if s.Samples != 3 || s.Base.Elapsed != 2*time.Hour || s.Last.Elapsed != 4*time.Hour {
-		t.Fatalf("compared %s with %s over %d samples, want 2h with 4h over 3", s.Base.Elapsed, s.Last.Elapsed, s.Samples)
-	}
-	if s.RSSGrowth != 20*mi || math.Abs(s.RSSGrowthRatio-1.2) > 1e-9 {
-		t.Errorf("RSS growth %d (%.3fx), want %d (1.2x)", s.RSSGrowth, s.RSSGrowthRatio, 20*mi)
-	}
+	require.True(t, ok, "not ok with four samples")
+	require.EqualValues(t, 3, s.Samples, "compared %s with %s over %d samples, want 2h with 4h over 3", s.Base.Elapsed, s.Last.Elapsed, s.Samples)
+	require.Equal(t, 2*time.Hour, s.Base.Elapsed, "compared %s with %s over %d samples, want 2h with 4h over 3", s.Base.Elapsed, s.Last.Elapsed, s.Samples)
+	require.Equal(t, 4*time.Hour, s.Last.Elapsed, "compared %s with %s over %d samples, want 2h with 4h over 3", s.Base.Elapsed, s.Last.Elapsed, s.Samples)
+	assert.EqualValues(t, 20*mi, s.RSSGrowth, "RSS growth")
+	assert.InDelta(t, 1.2, s.RSSGrowthRatio, 1e-9, "RSS growth ratio")
 	// 100, 110, 120 MiB at 2, 3, 4 h: exactly 10 MiB per hour.
-	if math.Abs(s.RSSSlopePerHour-10*mi) > 1 {
-		t.Errorf("RSS slope %.1f bytes/h, want %d", s.RSSSlopePerHour, 10*mi)
-	}
-	if s.MaxRSS != 300*mi || s.MaxFDs != 40 || s.MaxWALBytes != 70*mi || s.MaxDLQBytes != 3*mi {
-		t.Errorf("maxima rss %d fds %d wal %d dlq %d, want the warm-up's 300 MiB, 40, 70 MiB and 3 MiB", s.MaxRSS, s.MaxFDs, s.MaxWALBytes, s.MaxDLQBytes)
-	}
-	if s.FDGrowth != 3 {
-		t.Errorf("fd growth %d, want 3", s.FDGrowth)
-	}
-	if math.Abs(s.P99Drift-1.5) > 1e-9 || s.MaxP99 != 45*time.Millisecond {
-		t.Errorf("p99 drift %.3f, worst %s; want 1.5 (30ms / 20ms) and 45ms (the warm-up excluded)", s.P99Drift, s.MaxP99)
-	}
+	assert.InDelta(t, 10*mi, s.RSSSlopePerHour, 1, "RSS slope bytes/h")
+	maxima := "maxima rss %d fds %d wal %d dlq %d, want the warm-up's 300 MiB, 40, 70 MiB and 3 MiB"
+	assert.EqualValues(t, 300*mi, s.MaxRSS, maxima, s.MaxRSS, s.MaxFDs, s.MaxWALBytes, s.MaxDLQBytes)
+	assert.EqualValues(t, 40, s.MaxFDs, maxima, s.MaxRSS, s.MaxFDs, s.MaxWALBytes, s.MaxDLQBytes)
+	assert.EqualValues(t, 70*mi, s.MaxWALBytes, maxima, s.MaxRSS, s.MaxFDs, s.MaxWALBytes, s.MaxDLQBytes)
+	assert.EqualValues(t, 3*mi, s.MaxDLQBytes, maxima, s.MaxRSS, s.MaxFDs, s.MaxWALBytes, s.MaxDLQBytes)
+	assert.EqualValues(t, 3, s.FDGrowth, "fd growth")
+	assert.InDelta(t, 1.5, s.P99Drift, 1e-9, "p99 drift, want 1.5 (30ms / 20ms)")
+	assert.Equal(t, 45*time.Millisecond, s.MaxP99, "worst p99, want 45ms (the warm-up excluded)")
 	// Backlogs after the warm-up: 100, 500, 300.
-	if s.Backlog != 300 || s.BacklogGrowth != 200 || s.MaxBacklog != 500 {
-		t.Errorf("backlog %d, growth %d, max %d; want 300, 200, 500", s.Backlog, s.BacklogGrowth, s.MaxBacklog)
-	}
-	if s.Refused != 5 || s.Failed != 7 {
-		t.Errorf("refused %d failed %d, want 5 and 7 over the whole soak", s.Refused, s.Failed)
-	}
+	assert.EqualValues(t, 300, s.Backlog, "backlog")
+	assert.EqualValues(t, 200, s.BacklogGrowth, "backlog growth")
+	assert.EqualValues(t, 500, s.MaxBacklog, "max backlog")
+	assert.EqualValues(t, 5, s.Refused, "refused over the whole soak")
+	assert.EqualValues(t, 7, s.Failed, "failed over the whole soak")
 }
 
 func TestSummarizeSoak_ShortensTheWarmUpToLeaveOneSample(t *testing.T) {
-	if _, ok := SummarizeSoak(nil, 1); ok {
-		t.Error("an empty soak was summarized")
-	}
+	_, ok := SummarizeSoak(nil, 1)
+	assert.False(t, ok, "an empty soak was summarized")
 	one := []SoakSample{{Elapsed: time.Minute, RSS: 50 << 20, FDs: 12, P99: 0}}
 	s, ok := SummarizeSoak(one, 3)
-	if !ok || s.Samples != 1 || s.Base.RSS != 50<<20 || s.RSSGrowth != 0 || s.FDGrowth != 0 || s.RSSSlopePerHour != 0 {
-		t.Errorf("one sample: %+v ok=%v; want it compared with itself, no growth", s, ok)
-	}
-	if s.P99Drift != 0 {
-		t.Errorf("p99 drift %.2f with a zero base p99, want 0 (undefined)", s.P99Drift)
-	}
+	msg := "one sample: %+v ok=%v; want it compared with itself, no growth"
+	assert.True(t, ok, msg, s, ok)
+	assert.EqualValues(t, 1, s.Samples, msg, s, ok)
+	assert.EqualValues(t, 50<<20, s.Base.RSS, msg, s, ok)
+	assert.Zero(t, s.RSSGrowth, msg, s, ok)
+	assert.Zero(t, s.FDGrowth, msg, s, ok)
+	assert.Zero(t, s.RSSSlopePerHour, msg, s, ok)
+	assert.Zero(t, s.P99Drift, "p99 drift with a zero base p99, want 0 (undefined)")
 }
 
 func TestSlope_FitsALineThroughNoisyPoints(t *testing.T) {
 	// y = 3x + 1 with residuals +1, -1, -1, +1 that cancel in the fit.
 	xs := []float64{0, 1, 2, 3}
 	ys := []float64{2, 3, 6, 11}
-	if got := Slope(xs, ys); math.Abs(got-3) > 1e-9 {
-		t.Errorf("slope %.6f, want 3", got)
-	}
-	if got := Slope([]float64{2, 2, 2}, []float64{1, 5, 9}); got != 0 {
-		t.Errorf("slope over one x %.3f, want 0", got)
-	}
-	if got := Slope([]float64{1}, []float64{1}); got != 0 {
-		t.Errorf("slope of one point %.3f, want 0", got)
-	}
+	assert.InDelta(t, 3, Slope(xs, ys), 1e-9, "slope")
+	assert.Zero(t, Slope([]float64{2, 2, 2}, []float64{1, 5, 9}), "slope over one x")
+	assert.Zero(t, Slope([]float64{1}, []float64{1}), "slope of one point")
 }
 
 func TestDiskUsage_AddsRegularFilesAndToleratesAMissingPath(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
 	for name, size := range map[string]int{"a": 1000, "sub/b": 24, "sub/c": 0} {
-		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, size), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), make([]byte, size), 0o644))
 	}
-	if err := os.Symlink(filepath.Join(dir, "a"), filepath.Join(dir, "link")); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := DiskUsage(dir); err != nil || n != 1024 {
-		t.Errorf("dir: %d bytes (%v), want 1024 (the symlink not followed)", n, err)
-	}
-	if n, err := DiskUsage(filepath.Join(dir, "a")); err != nil || n != 1000 {
-		t.Errorf("file: %d bytes (%v), want 1000", n, err)
-	}
-	if n, err := DiskUsage(filepath.Join(dir, "absent")); err != nil || n != 0 {
-		t.Errorf("absent path: %d bytes (%v), want 0 and no error", n, err)
-	}
+	require.NoError(t, os.Symlink(filepath.Join(dir, "a"), filepath.Join(dir, "link")))
+	n, err := DiskUsage(dir)
+	assert.NoError(t, err, "dir")
+	assert.EqualValues(t, 1024, n, "dir bytes, want 1024 (the symlink not followed)")
+	n, err = DiskUsage(filepath.Join(dir, "a"))
+	assert.NoError(t, err, "file")
+	assert.EqualValues(t, 1000, n, "file bytes")
+	n, err = DiskUsage(filepath.Join(dir, "absent"))
+	assert.NoError(t, err, "absent path, want no error")
+	assert.Zero(t, n, "absent path bytes")
 }
 
 func TestCountFDs_SeesFilesThisProcessOpens(t *testing.T) {
 	// The first open may start the runtime's poller (its own descriptors): do it before counting.
 	warm, err := os.Open(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	warm.Close()
 	before, err := CountFDs(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var files []*os.File
 	for range 3 {
 		f, err := os.Open(os.DevNull)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		files = append(files, f)
 	}
 	during, err := CountFDs(os.Getpid())
 	for _, f := range files {
 		f.Close()
 	}
-	if err != nil || during-before != 3 {
-		t.Errorf("%d fds before, %d with three more files open (%v): want a difference of 3", before, during, err)
+	if assert.NoError(t, err, "CountFDs with three more files open") {
+		assert.Equal(t, 3, during-before, "%d fds before, %d with three more files open: want a difference of 3", before, during)
 	}
-	if _, err := CountFDs(1 << 30); err == nil {
-		t.Error("no error for a pid that does not exist")
-	}
+	_, err = CountFDs(1 << 30)
+	assert.Error(t, err, "no error for a pid that does not exist")
 }
 
 func TestReadRSS_GrowsWithTouchedMemory(t *testing.T) {
 	before, err := ReadRSS(os.Getpid())
-	if err != nil || before <= 0 {
-		t.Fatalf("rss %d (%v)", before, err)
-	}
+	require.NoError(t, err, "rss")
+	require.Positive(t, before, "rss")
 	buf := make([]byte, 64<<20)
 	for i := 0; i < len(buf); i += 4096 {
 		buf[i] = 1 // touch every page so that it becomes resident
 	}
 	after, err := ReadRSS(os.Getpid())
 	runtime.KeepAlive(buf)
-	if err != nil || after-before < 60<<20 {
-		t.Errorf("rss %d MiB before and %d MiB after touching 64 MiB (%v): want at least 60 MiB more", before>>20, after>>20, err)
+	if assert.NoError(t, err, "rss after touching 64 MiB") {
+		assert.GreaterOrEqual(t, after-before, int64(60<<20), "rss %d MiB before and %d MiB after touching 64 MiB: want at least 60 MiB more", before>>20, after>>20)
 	}
 	peak, err := ReadProc(os.Getpid())
-	if err != nil || peak.PeakRSS < after {
-		t.Errorf("peak rss %d below current %d (%v)", peak.PeakRSS, after, err)
+	if assert.NoError(t, err, "ReadProc") {
+		assert.GreaterOrEqual(t, peak.PeakRSS, after, "peak rss below current")
 	}
 }

@@ -5,24 +5,23 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestBuckets_AreContiguousAndMonotonic(t *testing.T) {
 	prev := -1
 	for _, us := range []uint64{0, 1, 31, 32, 33, 47, 48, 63, 64, 65, 1000, 1 << 20, 1<<20 + 12345, 1 << 40} {
 		i := bucketOf(us)
-		if i < prev {
-			t.Fatalf("bucketOf(%d) = %d is below the bucket of a smaller value (%d)", us, i, prev)
-		}
+		require.GreaterOrEqual(t, i, prev, "bucketOf(%d) = %d is below the bucket of a smaller value (%d)", us, i, prev)
 		prev = i
-		if lo, next := bucketLow(i), bucketLow(i+1); us < lo || us >= next {
-			t.Fatalf("%d µs falls in bucket %d = [%d, %d)", us, i, lo, next)
-		}
+		lo, next := bucketLow(i), bucketLow(i+1)
+		require.GreaterOrEqual(t, us, lo, "%d µs falls in bucket %d = [%d, %d)", us, i, lo, next)
+		require.Less(t, us, next, "%d µs falls in bucket %d = [%d, %d)", us, i, lo, next)
 	}
 	for i := 0; i < histBuckets-2; i++ {
-		if bucketOf(bucketLow(i)) != i {
-			t.Fatalf("bucket %d starts at %d, which maps to bucket %d", i, bucketLow(i), bucketOf(bucketLow(i)))
-		}
+		require.Equal(t, i, bucketOf(bucketLow(i)), "bucket %d starts at %d, which maps to another bucket", i, bucketLow(i))
 	}
 }
 
@@ -40,16 +39,11 @@ func TestHistogram_QuantilesAreWithinBucketPrecisionOfExactOnes(t *testing.T) {
 	for _, q := range []float64{0.5, 0.9, 0.99, 0.999} {
 		want := exact[int(q*float64(len(exact)))-1]
 		got := h.Quantile(q)
-		if diff := float64(got-want) / float64(want); diff > 1.0/32+0.001 || diff < -1.0/32-0.001 {
-			t.Errorf("p%v = %s, exact %s: off by %.1f%%, more than the 3.1%% bucket precision", q*100, got, want, diff*100)
-		}
+		diff := float64(got-want) / float64(want)
+		assert.InDelta(t, 0, diff, 1.0/32+0.001, "p%v = %s, exact %s: off by %.1f%%, more than the 3.1%% bucket precision", q*100, got, want, diff*100)
 	}
-	if h.Count() != 100_000 {
-		t.Errorf("count %d, want 100000", h.Count())
-	}
-	if h.Max() != exact[len(exact)-1] {
-		t.Errorf("max %s, want exactly %s", h.Max(), exact[len(exact)-1])
-	}
+	assert.EqualValues(t, 100_000, h.Count(), "count")
+	assert.Equal(t, exact[len(exact)-1], h.Max(), "max, want exactly")
 }
 
 func TestHistogram_SmallSetsAndEdges(t *testing.T) {
@@ -72,9 +66,7 @@ func TestHistogram_SmallSetsAndEdges(t *testing.T) {
 			for _, v := range tt.values {
 				h.Record(v)
 			}
-			if got := h.Quantile(tt.q); got != tt.want {
-				t.Errorf("Quantile(%v) = %s, want %s", tt.q, got, tt.want)
-			}
+			assert.Equal(t, tt.want, h.Quantile(tt.q), "Quantile(%v)", tt.q)
 		})
 	}
 }
@@ -94,8 +86,6 @@ func TestHistogram_MergeEqualsRecordingEverythingInOne(t *testing.T) {
 	merged.Merge(&a)
 	merged.Merge(&b)
 	merged.Merge(&Histogram{})
-	if merged != all {
-		t.Fatalf("merged histogram differs: p50 %s vs %s, count %d vs %d, mean %s vs %s",
-			merged.Quantile(0.5), all.Quantile(0.5), merged.Count(), all.Count(), merged.Mean(), all.Mean())
-	}
+	require.Equal(t, all, merged, "merged histogram differs: p50 %s vs %s, count %d vs %d, mean %s vs %s",
+		merged.Quantile(0.5), all.Quantile(0.5), merged.Count(), all.Count(), merged.Mean(), all.Mean())
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/testbed/sink"
 )
@@ -16,9 +17,7 @@ import (
 func startSink(t *testing.T) *sink.Sink {
 	t.Helper()
 	s, err := sink.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
@@ -26,34 +25,26 @@ func startSink(t *testing.T) *sink.Sink {
 func TestRun_ARecordBoundedRunSendsExactlyThatManyRecords(t *testing.T) {
 	s := startSink(t)
 	res, err := Run(context.Background(), Config{Endpoint: s.URL() + "/v1/logs", Senders: 4, BatchSize: 30, Records: 1000, Pool: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// 1000 = 33 batches of 30 and a tail of 10.
-	if res.AckedRecords != 1000 || s.Records() != 1000 || res.Requests != 34 {
-		t.Fatalf("acked %d, sink got %d in %d requests; want 1000 records in 34 requests (%s)", res.AckedRecords, s.Records(), res.Requests, res)
-	}
-	if res.RefusedRecords != 0 || res.FailedRecords != 0 || res.Status[200] != 34 {
-		t.Fatalf("unexpected refusals or failures: %s", res)
-	}
-	if res.Latency.Count() != 34 || res.Latency.Quantile(0.5) <= 0 {
-		t.Fatalf("latency histogram holds %d requests with p50 %s, want 34 and > 0", res.Latency.Count(), res.Latency.Quantile(0.5))
-	}
+	require.EqualValues(t, 1000, res.AckedRecords, "acked records; want 1000 records in 34 requests (%s)", res)
+	require.EqualValues(t, 1000, s.Records(), "records the sink got; want 1000 records in 34 requests (%s)", res)
+	require.EqualValues(t, 34, res.Requests, "requests; want 1000 records in 34 requests (%s)", res)
+	require.Zero(t, res.RefusedRecords, "unexpected refusals: %s", res)
+	require.Zero(t, res.FailedRecords, "unexpected failures: %s", res)
+	require.EqualValues(t, 34, res.Status[200], "unexpected refusals or failures: %s", res)
+	require.EqualValues(t, 34, res.Latency.Count(), "requests the latency histogram holds")
+	require.Positive(t, res.Latency.Quantile(0.5), "latency p50, want > 0")
 }
 
 func TestRun_AFixedRateIsHeldOverTheDuration(t *testing.T) {
 	s := startSink(t)
 	res, err := Run(context.Background(), Config{Endpoint: s.URL() + "/v1/logs", Senders: 2, BatchSize: 10, Rate: 1000, Duration: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// 100 request slots fall in one second; the first is due at once, so 100 or 101 are sent.
-	if res.AckedRecords < 900 || res.AckedRecords > 1010 {
-		t.Fatalf("acked %d records in %s at 1000/s, want about 1000", res.AckedRecords, res.Elapsed)
-	}
-	if s.Records() != res.AckedRecords {
-		t.Fatalf("the sink counted %d records, the generator %d acknowledged", s.Records(), res.AckedRecords)
-	}
+	require.GreaterOrEqual(t, res.AckedRecords, int64(900), "acked %d records in %s at 1000/s, want about 1000", res.AckedRecords, res.Elapsed)
+	require.LessOrEqual(t, res.AckedRecords, int64(1010), "acked %d records in %s at 1000/s, want about 1000", res.AckedRecords, res.Elapsed)
+	require.Equal(t, res.AckedRecords, s.Records(), "the sink counted vs the generator acknowledged")
 }
 
 func TestRun_RefusalsPartialSuccessAndDeadEndpointsAreCountedApart(t *testing.T) {
@@ -87,57 +78,35 @@ func TestRun_RefusalsPartialSuccessAndDeadEndpointsAreCountedApart(t *testing.T)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := Run(context.Background(), Config{Endpoint: tt.url + "/v1/logs", Senders: 1, BatchSize: 10, Records: 50, Timeout: 2 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.AckedRecords != tt.acked || res.RefusedRecords != tt.refused || res.FailedRecords != tt.failed {
-				t.Fatalf("acked/refused/failed = %d/%d/%d, want %d/%d/%d", res.AckedRecords, res.RefusedRecords, res.FailedRecords, tt.acked, tt.refused, tt.failed)
-			}
-			if res.Status[int(tt.status)] != 5 {
-				t.Fatalf("status counts %v, want 5 answers of %d", res.Status, tt.status)
-			}
-			if !strings.Contains(res.LastError, tt.errPart) {
-				t.Fatalf("last error %q does not mention %q", res.LastError, tt.errPart)
-			}
+			require.NoError(t, err)
+			require.Equal(t, []int64{tt.acked, tt.refused, tt.failed}, []int64{res.AckedRecords, res.RefusedRecords, res.FailedRecords}, "acked/refused/failed")
+			require.EqualValues(t, 5, res.Status[int(tt.status)], "status counts %v, want 5 answers of %d", res.Status, tt.status)
+			require.Contains(t, res.LastError, tt.errPart, "last error does not mention %q", tt.errPart)
 		})
 	}
 }
 
 func TestRun_AConfigThatWouldNeverEndIsRefused(t *testing.T) {
-	if _, err := Run(context.Background(), Config{Endpoint: "http://127.0.0.1:1/v1/logs"}); err == nil || !strings.Contains(err.Error(), "duration") {
-		t.Fatalf("err = %v, want one naming duration", err)
-	}
-	if _, err := Run(context.Background(), Config{Records: 1}); err == nil || !strings.Contains(err.Error(), "endpoint") {
-		t.Fatalf("err = %v, want one naming endpoint", err)
-	}
+	_, err := Run(context.Background(), Config{Endpoint: "http://127.0.0.1:1/v1/logs"})
+	require.ErrorContains(t, err, "duration", "want an error naming duration")
+	_, err = Run(context.Background(), Config{Records: 1})
+	require.ErrorContains(t, err, "endpoint", "want an error naming endpoint")
 }
 
 func TestBody_EveryStampedSendOfAPoolRequestCarriesItsOwnObservedTimestamp(t *testing.T) {
 	b, err := buildBody(NewBuilder(7), 50)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, slot := range []int64{0, 1, 128, 1 << 40} {
 		req := plogotlp.NewExportRequest()
-		if err := req.UnmarshalProto(b.stamp(slot)); err != nil {
-			t.Fatalf("slot %d: the stamped request does not decode: %v", slot, err)
-		}
+		require.NoErrorf(t, req.UnmarshalProto(b.stamp(slot)), "slot %d: the stamped request does not decode", slot)
 		lrs := req.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
-		if lrs.Len() != 50 {
-			t.Fatalf("slot %d: %d records, want 50", slot, lrs.Len())
-		}
+		require.Equal(t, 50, lrs.Len(), "slot %d: records", slot)
 		for i := 0; i < lrs.Len(); i++ {
-			if got, want := uint64(lrs.At(i).ObservedTimestamp()), b.observed+uint64(slot); got != want {
-				t.Fatalf("slot %d record %d: observed %d, want %d", slot, i, got, want)
-			}
+			require.Equal(t, b.observed+uint64(slot), uint64(lrs.At(i).ObservedTimestamp()), "slot %d record %d: observed", slot, i)
 		}
 	}
 	// Stamping works on a copy: the pool's request stays as built.
 	req := plogotlp.NewExportRequest()
-	if err := req.UnmarshalProto(b.data); err != nil {
-		t.Fatal(err)
-	}
-	if got := uint64(req.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).ObservedTimestamp()); got != b.observed {
-		t.Fatalf("the pool's request was changed: observed %d, want %d", got, b.observed)
-	}
+	require.NoError(t, req.UnmarshalProto(b.data))
+	require.Equal(t, b.observed, uint64(req.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).ObservedTimestamp()), "the pool's request was changed: observed")
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -115,14 +117,10 @@ func catches(t *testing.T, impl Impl, fill func(plog.LogRecord), secrets []strin
 	t.Helper()
 	sink := new(consumertest.LogsSink)
 	p, err := NewLogs(impl, sink)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ld := plog.NewLogs()
 	fill(ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty())
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatalf("%s: ConsumeLogs: %v", impl.Name, err)
-	}
+	require.NoErrorf(t, p.ConsumeLogs(context.Background(), ld), "%s: ConsumeLogs", impl.Name)
 	lr := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
 	dump := fmt.Sprint(lr.Attributes().AsRaw(), " body=", lr.Body().AsString())
 	for _, s := range secrets {
@@ -148,18 +146,14 @@ func TestCatches_OursCatchesASupersetOfContrib(t *testing.T) {
 		if c {
 			contribCount++
 		}
-		if c && !o {
-			t.Errorf("%s: contrib catches it and ours does not: %s", tc.name, oDump)
+		if c {
+			assert.True(t, o, "%s: contrib catches it and ours does not: %s", tc.name, oDump)
 		}
-		if !o {
-			t.Errorf("%s: ours let a secret through: %s", tc.name, oDump)
-		}
+		assert.True(t, o, "%s: ours let a secret through: %s", tc.name, oDump)
 	}
 	fmt.Fprintf(&table, "| **caught** | **%d/%d** | **%d/%d** |\n", oursCount, len(secretCases), contribCount, len(secretCases))
 	t.Log(table.String())
-	if contribCount == 0 {
-		t.Error("contrib caught nothing: its configuration is not applied, the comparison is void")
-	}
+	assert.NotZero(t, contribCount, "contrib caught nothing: its configuration is not applied, the comparison is void")
 }
 
 func TestCatches_NearMissesSurviveOurs(t *testing.T) {
@@ -173,9 +167,7 @@ func TestCatches_NearMissesSurviveOurs(t *testing.T) {
 		}
 		o, c := kept(ours), kept(contrib)
 		fmt.Fprintf(&table, "| %s (`%s`) | %s | %s |\n", tc.name, tc.key, mark(o), mark(c))
-		if !o {
-			t.Errorf("%s: ours masked %s=%q, which holds no secret", tc.name, tc.key, tc.value)
-		}
+		assert.True(t, o, "%s: ours masked %s=%q, which holds no secret", tc.name, tc.key, tc.value)
 	}
 	t.Log(table.String())
 }
@@ -194,14 +186,10 @@ func TestBatches_SecretsAreCaughtByBoth(t *testing.T) {
 		for _, w := range workloads {
 			sink := new(consumertest.LogsSink)
 			p, err := NewLogs(impl, sink)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			in := Batch(w.attrs, w.secrets)
 			want := Batch(w.attrs, w.secrets)
-			if err := p.ConsumeLogs(context.Background(), in); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, p.ConsumeLogs(context.Background(), in))
 			got := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 			orig := want.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 			changed := 0
@@ -218,9 +206,7 @@ func TestBatches_SecretsAreCaughtByBoth(t *testing.T) {
 			if w.secrets {
 				wantChanged = SecretsPerRecord * BatchRecords
 			}
-			if changed != wantChanged {
-				t.Errorf("%s on %s: %d attribute values changed, want %d", impl.Name, workloadName(w.attrs, w.secrets), changed, wantChanged)
-			}
+			assert.Equal(t, wantChanged, changed, "%s on %s: attribute values changed", impl.Name, workloadName(w.attrs, w.secrets))
 		}
 	}
 }

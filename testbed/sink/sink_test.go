@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 )
@@ -18,17 +19,13 @@ func request(t *testing.T, n int) []byte {
 		recs.AppendEmpty().Body().SetStr("x")
 	}
 	data, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return data
 }
 
 func TestSink_CountsRecordsOfPlainAndGzipRequestsAndRefusesGarbage(t *testing.T) {
 	s, err := Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	post := func(body []byte, gz bool) int {
 		t.Helper()
@@ -38,26 +35,18 @@ func TestSink_CountsRecordsOfPlainAndGzipRequestsAndRefusesGarbage(t *testing.T)
 			req.Header.Set("Content-Encoding", "gzip")
 		}
 		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if code := post(request(t, 3), false); code != http.StatusOK {
-		t.Fatalf("plain request answered %d, want 200", code)
-	}
+	require.Equal(t, http.StatusOK, post(request(t, 3), false), "plain request answered")
 	var zipped bytes.Buffer
 	zw := gzip.NewWriter(&zipped)
 	_, _ = zw.Write(request(t, 4))
 	_ = zw.Close()
-	if code := post(zipped.Bytes(), true); code != http.StatusOK {
-		t.Fatalf("gzip request answered %d, want 200", code)
-	}
-	if code := post([]byte{0xff, 0xff, 0xff}, false); code != http.StatusBadRequest {
-		t.Fatalf("garbage answered %d, want 400", code)
-	}
-	if s.Records() != 7 || s.Requests() != 2 || s.BadRequests() != 1 {
-		t.Fatalf("records=%d requests=%d bad=%d, want 7, 2, 1", s.Records(), s.Requests(), s.BadRequests())
-	}
+	require.Equal(t, http.StatusOK, post(zipped.Bytes(), true), "gzip request answered")
+	require.Equal(t, http.StatusBadRequest, post([]byte{0xff, 0xff, 0xff}, false), "garbage answered")
+	require.EqualValues(t, 7, s.Records(), "records")
+	require.EqualValues(t, 2, s.Requests(), "requests")
+	require.EqualValues(t, 1, s.BadRequests(), "bad requests")
 }

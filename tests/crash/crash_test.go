@@ -23,6 +23,9 @@ import (
 	otellog "go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -188,9 +191,7 @@ func TestCrash_SIGKILLLosesNoAcknowledgedRecordAndDuplicatesNone(t *testing.T) {
 			break
 		}
 	}
-	if code := proc.Stop(t, syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("clean stop exited %d", code)
-	}
+	require.Zero(t, proc.Stop(t, syscall.SIGTERM, 60*time.Second), "clean stop exit code")
 
 	stored := collectortest.StoredBy(t, dbPath, byBody)
 	lost, duplicates, rows := 0, 0, 0
@@ -207,12 +208,9 @@ func TestCrash_SIGKILLLosesNoAcknowledgedRecordAndDuplicatesNone(t *testing.T) {
 	}
 	t.Logf("crash test: %d cycles, %d exports (each acknowledged record sent twice, unanswered ones again after the restart), %d acknowledged, %d refused, %d stored, lost %d, content duplicates %d",
 		cycles, sent.Load(), len(acks.bodies), refused.Load(), rows, lost, duplicates)
-	if len(acks.bodies) == 0 {
-		t.Fatal("no record was acknowledged: the test proved nothing")
-	}
-	if lost != 0 || duplicates != 0 {
-		t.Fatalf("lost %d acknowledged records, and %d records are stored more than once", lost, duplicates)
-	}
+	require.NotEmpty(t, acks.bodies, "no record was acknowledged: the test proved nothing")
+	require.Zero(t, lost, "lost %d acknowledged records, and %d records are stored more than once", lost, duplicates)
+	require.Zero(t, duplicates, "lost %d acknowledged records, and %d records are stored more than once", lost, duplicates)
 	verifyChains(t, dbPath, pub, rows)
 }
 
@@ -233,16 +231,10 @@ func missing(acked map[string]bool, stored map[string]int) int {
 func writeSigningKey(t *testing.T, path string) ed25519.PublicKey {
 	t.Helper()
 	priv, _, err := chain.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, priv, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, priv, 0o600))
 	key, err := chain.LoadPrivateKey(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return key.Public().(ed25519.PublicKey)
 }
 
@@ -254,33 +246,21 @@ func verifyChains(t *testing.T, path string, pub ed25519.PublicKey, stored int) 
 	cfg := sqlitestore.DefaultConfig()
 	cfg.Path = path
 	st, err := sqlitestore.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer st.Close()
 	tenants, err := st.ChainTenants(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	linked, checkpoints := 0, 0
 	for _, tenant := range tenants {
 		rep, err := chain.Verify(context.Background(), st, chain.NewKeyring(pub), tenant, chain.Range{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !rep.OK {
-			t.Fatalf("tenant %s: chain broken after the crash cycles: %s", tenant, rep.FirstBroken)
-		}
-		if rep.UnsignedTail != 0 {
-			t.Errorf("tenant %s: %d links after the last checkpoint; the clean stop should sign the head", tenant, rep.UnsignedTail)
-		}
+		require.NoError(t, err)
+		require.True(t, rep.OK, "tenant %s: chain broken after the crash cycles: %s", tenant, rep.FirstBroken)
+		assert.Zero(t, rep.UnsignedTail, "tenant %s: links after the last checkpoint; the clean stop should sign the head", tenant)
 		linked += rep.Records
 		checkpoints += rep.Checkpoints
 	}
 	t.Logf("chains: %d tenants, %d records linked, %d signed checkpoints verified", len(tenants), linked, checkpoints)
-	if linked != stored {
-		t.Fatalf("%d records linked, %d stored: every stored record must be on its chain once", linked, stored)
-	}
+	require.Equal(t, stored, linked, "records linked vs stored: every stored record must be on its chain once")
 }
 
 // send emits records until ctx ends or the collector stops answering.
@@ -288,8 +268,7 @@ func send(ctx context.Context, t *testing.T, port int, acks *ackLog, sent, seq *
 	exp, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(fmt.Sprintf("127.0.0.1:%d", port)),
 		otlploghttp.WithInsecure(), otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}),
 		otlploghttp.WithTimeout(5*time.Second))
-	if err != nil {
-		t.Error(err)
+	if !assert.NoError(t, err) {
 		return
 	}
 	proc := &ackingProcessor{exp: exp, acks: acks, sent: sent}

@@ -3,9 +3,11 @@ package e2e
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
 )
@@ -42,13 +44,10 @@ service:
       level: none
 `, collectortest.FreePort(t), dir, filepath.Join(dir, "audit.db"))
 	proc := collectortest.Start(t, cfg)
-	if code := proc.Wait(t, 60*time.Second); code == 0 {
-		t.Fatalf("the collector exited 0; want a refusal\n%s", proc.Output.String())
-	}
+	code := proc.Wait(t, 60*time.Second)
+	require.NotZero(t, code, "the collector exited 0; want a refusal\n%s", proc.Output.String())
 	out := proc.Output.String()
 	for _, want := range []string{"receivers::otlp::protocols::http", "listens beyond loopback without authentication", "allow_unauthenticated: true"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the refusal does not say %q:\n%s", want, out)
-		}
+		assert.Contains(t, out, want, "the refusal does not say %q", want)
 	}
 }

@@ -24,6 +24,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
 )
@@ -105,9 +108,7 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 	exp, err := otlploghttp.New(ctx,
 		otlploghttp.WithEndpoint(fmt.Sprintf("127.0.0.1:%d", p.http)),
 		otlploghttp.WithInsecure())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	res := resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName("billing"))
 	// The simple processor exports on every Emit, so an Emit that returns has been acknowledged.
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)), sdklog.WithResource(res))
@@ -138,9 +139,7 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 		attribute.String("client.address", "203.0.113.7"),
 		attribute.String("tenant.id", "acme"))
 	span.End()
-	if err := lp.ForceFlush(ctx); err != nil {
-		t.Fatalf("flush: %v", err)
-	}
+	require.NoError(t, lp.ForceFlush(ctx), "flush")
 
 	var got struct {
 		TraceID string      `json:"trace_id"`
@@ -149,12 +148,8 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 	// Acknowledged means durable, not yet queryable: records appear after the next flush.
 	waitForTrace(t, queryURL, traceID, 2)
 	getJSON(t, queryURL+"/api/v1/traces/"+traceID, &got)
-	if got.TraceID != traceID {
-		t.Errorf("trace_id = %q, want %q", got.TraceID, traceID)
-	}
-	if len(got.Records) != 2 {
-		t.Fatalf("got %d records for trace %s, want 2: %+v", len(got.Records), traceID, got.Records)
-	}
+	assert.Equal(t, traceID, got.TraceID, "trace_id")
+	require.Len(t, got.Records, 2, "records for trace %s: %+v", traceID, got.Records)
 	login, failed := got.Records[0], got.Records[1]
 	checks := []struct{ name, got, want string }{
 		{"first record (oldest first) event", login.Event, "user.login"},
@@ -171,64 +166,50 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 		{"password attribute", fmt.Sprint(login.Attributes["password"]), "[REDACTED]"},
 	}
 	for _, c := range checks {
-		if c.got != c.want {
-			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
-		}
+		assert.Equal(t, c.want, c.got, c.name)
 	}
-	if login.ID == "" || login.SpanID == "" {
-		t.Errorf("id %q and span_id %q must be set", login.ID, login.SpanID)
-	}
+	assert.NotEmpty(t, login.ID, "id must be set")
+	assert.NotEmpty(t, login.SpanID, "span_id must be set")
 
 	// The same record is reachable by id and through the filtered list.
 	var one apiRecord
 	getJSON(t, queryURL+"/api/v1/logs/"+login.ID, &one)
-	if one.ID != login.ID || one.Event != "user.login" {
-		t.Errorf("GET /logs/{id} = %+v, want the login record", one)
-	}
+	assert.Equal(t, login.ID, one.ID, "GET /logs/{id} = %+v, want the login record", one)
+	assert.Equal(t, "user.login", one.Event, "GET /logs/{id} = %+v, want the login record", one)
 	var list struct {
 		Records []apiRecord `json:"records"`
 	}
 	getJSON(t, queryURL+"/api/v1/logs?user_id=u-42&level=error", &list)
-	if len(list.Records) != 1 || list.Records[0].Event != "payment.failed" {
-		t.Errorf("GET /logs?user_id=u-42&level=error = %+v, want only payment.failed", list.Records)
+	if assert.Len(t, list.Records, 1, "GET /logs?user_id=u-42&level=error = %+v, want only payment.failed", list.Records) {
+		assert.Equal(t, "payment.failed", list.Records[0].Event, "GET /logs?user_id=u-42&level=error, want only payment.failed")
 	}
 
 	// The README's curl example: the OTLP/HTTP JSON file posted as is, read back by trace id.
 	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "otlp-log.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/v1/logs", p.http), "application/json", bytes.NewReader(example))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST examples/otlp-log.json: %s", resp.Status)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "POST examples/otlp-log.json: %s", resp.Status)
 	var readme struct {
 		Records []apiRecord `json:"records"`
 	}
 	waitForTrace(t, queryURL, "5b8efff798038103d269b633813fc60c", 1)
 	getJSON(t, queryURL+"/api/v1/traces/5b8efff798038103d269b633813fc60c", &readme)
-	if len(readme.Records) != 1 || readme.Records[0].Event != "user.login" || readme.Records[0].TenantID != "acme" ||
-		readme.Records[0].Attributes["password"] != "[REDACTED]" {
-		t.Errorf("README example read back as %+v", readme.Records)
+	if assert.Len(t, readme.Records, 1, "README example read back as %+v", readme.Records) {
+		r := readme.Records[0]
+		assert.Equal(t, "user.login", r.Event, "README example read back as %+v", readme.Records)
+		assert.Equal(t, "acme", r.TenantID, "README example read back as %+v", readme.Records)
+		assert.Equal(t, "[REDACTED]", r.Attributes["password"], "README example read back as %+v", readme.Records)
 	}
 
 	// The README's audit receiver example: a plain JSON event, read back with its fields.
 	event, err := os.ReadFile(filepath.Join("..", "..", "examples", "audit-event.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp, err = http.Post(fmt.Sprintf("http://127.0.0.1:%d/v1/events", p.audit), "application/json", bytes.NewReader(event))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST examples/audit-event.json: %s", resp.Status)
-	}
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, "POST examples/audit-event.json: %s", resp.Status)
 	waitForTrace(t, queryURL, "4bf92f3577b34da6a3ce929d0e0e4736", 1)
 	var posted apiRecord
 	getJSON(t, queryURL+"/api/v1/logs/evt-2f1c9a", &posted)
@@ -243,9 +224,7 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 		{"ip_address (from the connection)", posted.IPAddress, "127.0.0.1"},
 	}
 	for _, c := range eventChecks {
-		if c.got != c.want {
-			t.Errorf("audit event %s = %q, want %q", c.name, c.got, c.want)
-		}
+		assert.Equal(t, c.want, c.got, "audit event %s", c.name)
 	}
 
 	// The README's verify example: every acme record is on its chain, intact.
@@ -261,18 +240,18 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 		FirstBroken any  `json:"first_broken"`
 	}
 	getJSON(t, queryURL+"/api/v1/verify?tenant=acme", &report)
-	if !report.OK || report.Records != len(acme.Records) || report.Records < 2 || !report.Signed {
-		t.Errorf("verify acme = %+v; want ok over acme's %d records with signatures checked", report, len(acme.Records))
-	}
+	verifyMsg := "verify acme = %+v; want ok over acme's %d records with signatures checked"
+	assert.True(t, report.OK, verifyMsg, report, len(acme.Records))
+	assert.Equal(t, len(acme.Records), report.Records, verifyMsg, report, len(acme.Records))
+	assert.GreaterOrEqual(t, report.Records, 2, verifyMsg, report, len(acme.Records))
+	assert.True(t, report.Signed, verifyMsg, report, len(acme.Records))
 
-	if code := proc.Stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
-		t.Fatalf("exit code after SIGTERM = %d, want 0\n%s", code, proc.Output.String())
-	}
+	code := proc.Stop(t, syscall.SIGTERM, 30*time.Second)
+	require.Zero(t, code, "exit code after SIGTERM, want 0\n%s", proc.Output.String())
 	// The clean stop signed acme's head, in the database and as a file outside it.
 	files, err := filepath.Glob(filepath.Join(dataDir, "checkpoints", "acme", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Errorf("no checkpoint file for acme after the stop (%v)", err)
-	}
+	assert.NoError(t, err, "checkpoint files for acme")
+	assert.NotEmpty(t, files, "no checkpoint file for acme after the stop")
 
 	// Nothing on disk holds the planted secret.
 	assertNoFileContains(t, dataDir, "hunter2")
@@ -281,50 +260,33 @@ func TestSDKLogsAreStoredRedactedAndFoundByTraceID(t *testing.T) {
 func writeSigningKey(t *testing.T, path string) {
 	t.Helper()
 	priv, _, err := chain.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, priv, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, priv, 0o600))
 }
 
 // waitForTrace polls the trace endpoint until it lists want records.
 func waitForTrace(t *testing.T, queryURL, traceID string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	require.Eventually(t, func() bool {
 		resp, err := http.Get(queryURL + "/api/v1/traces/" + traceID)
-		if err == nil {
-			var body struct {
-				Records []json.RawMessage `json:"records"`
-			}
-			ok := resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&body) == nil && len(body.Records) >= want
-			resp.Body.Close()
-			if ok {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("trace %s did not show %d records within 20s", traceID, want)
+		defer resp.Body.Close()
+		var body struct {
+			Records []json.RawMessage `json:"records"`
+		}
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&body) == nil && len(body.Records) >= want
+	}, 20*time.Second, 50*time.Millisecond, "trace %s did not show %d records within 20s", traceID, want)
 }
 
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
 	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
+	require.NoErrorf(t, err, "GET %s", url)
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var body strings.Builder
-		_, _ = fmt.Fprint(&body, resp.Status)
-		t.Fatalf("GET %s: %s", url, body.String())
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("GET %s: decode: %v", url, err)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", url, resp.Status)
+	require.NoErrorf(t, json.NewDecoder(resp.Body).Decode(v), "GET %s: decode", url)
 }
 
 func assertNoFileContains(t *testing.T, dir, secret string) {
@@ -337,12 +299,8 @@ func assertNoFileContains(t *testing.T, dir, secret string) {
 		if err != nil {
 			return err
 		}
-		if strings.Contains(string(b), secret) {
-			t.Errorf("%s contains the planted secret %q", path, secret)
-		}
+		assert.False(t, strings.Contains(string(b), secret), "%s contains the planted secret %q", path, secret)
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 }

@@ -129,7 +129,7 @@ func TestQueryNode_OverClickHouse(t *testing.T) {
 	addr := os.Getenv("CLICKHOUSE_ADDR")
 	if addr == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatal("CLICKHOUSE_ADDR is not set under CI: scripts/clickhouse/start.sh must run first")
+			require.FailNow(t, "CLICKHOUSE_ADDR is not set under CI: scripts/clickhouse/start.sh must run first")
 		}
 		t.Skip("no ClickHouse server: run eval \"$(scripts/clickhouse/start.sh)\" (CI always does)")
 	}

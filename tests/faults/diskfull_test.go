@@ -18,6 +18,9 @@ import (
 	otellog "go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
 )
 
@@ -77,22 +80,18 @@ service:
 func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "disk")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Mkdir(dir, 0o700))
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
 		needCapability(t, "cannot mount a tmpfs to fill (needs root or CAP_SYS_ADMIN): %v", err)
 	}
 	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
+		if err := syscall.Unmount(dir, 0); !assert.NoError(t, err, "unmount %s", dir) {
 			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
 		}
 	})
 	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil || st.Type != tmpfsMagic {
-		t.Fatalf("%s is not a tmpfs after mount (statfs type %#x, err %v)", dir, st.Type, err)
-	}
+	require.NoError(t, syscall.Statfs(dir, &st), "statfs %s after mount", dir)
+	require.EqualValues(t, tmpfsMagic, st.Type, "%s is not a tmpfs after mount (statfs type %#x)", dir, st.Type)
 	return dir
 }
 
@@ -101,9 +100,7 @@ func mountTmpfs(t *testing.T, size string) string {
 func fillDisk(t *testing.T, dir string) int64 {
 	t.Helper()
 	f, err := os.Create(filepath.Join(dir, "ballast"))
-	if err != nil {
-		t.Fatalf("create ballast: %v", err)
-	}
+	require.NoError(t, err, "create ballast")
 	defer f.Close()
 	chunk := make([]byte, 64<<10)
 	var total int64
@@ -113,9 +110,7 @@ func fillDisk(t *testing.T, dir string) int64 {
 		if errors.Is(err, syscall.ENOSPC) {
 			return total
 		}
-		if err != nil {
-			t.Fatalf("write ballast: %v", err)
-		}
+		require.NoError(t, err, "write ballast")
 	}
 }
 
@@ -131,17 +126,11 @@ type healthAnswer struct {
 func readHealth(t *testing.T, url string) healthAnswer {
 	t.Helper()
 	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v (is the collector still alive?)", url, err)
-	}
+	require.NoError(t, err, "GET %s (is the collector still alive?)", url)
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", url, resp.Status)
 	var h healthAnswer
-	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
-		t.Fatalf("decode health: %v", err)
-	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&h), "decode health")
 	return h
 }
 
@@ -168,9 +157,7 @@ func sdkExport(t *testing.T, port int, id string) error {
 	exp, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(fmt.Sprintf("127.0.0.1:%d", port)),
 		otlploghttp.WithInsecure(), otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}),
 		otlploghttp.WithTimeout(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	proc := &syncExporter{exp: exp}
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(proc))
 	defer lp.Shutdown(ctx)
@@ -218,9 +205,8 @@ func TestDiskFull_WALDirectory(t *testing.T) {
 	proc.WaitReady(t, healthURL, 60*time.Second)
 
 	for i := 0; i < diskFullRequests; i++ {
-		if res := send("before"); !res.ok() {
-			t.Fatalf("request %d before the disk filled: %d %s", i, res.status, res.message)
-		}
+		res := send("before")
+		require.True(t, res.ok(), "request %d before the disk filled: %d %s", i, res.status, res.message)
 	}
 
 	ballast := fillDisk(t, disk)
@@ -245,37 +231,28 @@ func TestDiskFull_WALDirectory(t *testing.T) {
 	// The SDK sends protobuf and quotes the protobuf status body it got back: %q keeps it legible.
 	t.Logf("the OpenTelemetry Go SDK reports: %q", fmt.Sprint(sdkErr))
 
-	if len(refusals) < diskFullRequests-2 {
-		t.Errorf("only %d of %d requests were refused on a full disk: acknowledged without being on disk?", len(refusals), diskFullRequests)
-	}
+	assert.GreaterOrEqual(t, len(refusals), diskFullRequests-2, "only %d of %d requests were refused on a full disk: acknowledged without being on disk?", len(refusals), diskFullRequests)
 	for _, r := range refusals {
 		// 503 is retryable in OTLP: the sender keeps the records and tries again.
-		if r.status != http.StatusServiceUnavailable || !strings.Contains(r.message, noSpaceMessage) || !strings.Contains(r.message, walMessage) {
-			t.Errorf("refusal is not a clear retryable error: HTTP %d %q; want 503 naming %q and %q", r.status, r.message, walMessage, noSpaceMessage)
-		}
+		msg := "refusal is not a clear retryable error: HTTP %d %q; want 503 naming %q and %q"
+		assert.Equal(t, http.StatusServiceUnavailable, r.status, msg, r.status, r.message, walMessage, noSpaceMessage)
+		assert.Contains(t, r.message, noSpaceMessage, msg, r.status, r.message, walMessage, noSpaceMessage)
+		assert.Contains(t, r.message, walMessage, msg, r.status, r.message, walMessage, noSpaceMessage)
 	}
-	if sdkErr == nil || !strings.Contains(sdkErr.Error(), noSpaceMessage) {
-		t.Errorf("the SDK's export on a full disk reported %v; want an error naming %q", sdkErr, noSpaceMessage)
-	}
+	assert.ErrorContains(t, sdkErr, noSpaceMessage, "the SDK's export on a full disk; want an error naming %q", noSpaceMessage)
 
 	// Still alive, and an operator can see why the pipeline is degraded.
-	if err := syscall.Kill(proc.Cmd.Process.Pid, 0); err != nil {
-		t.Fatalf("collector process is gone after the disk filled: %v\n%s", err, proc.Output.String())
-	}
+	require.NoError(t, syscall.Kill(proc.Cmd.Process.Pid, 0), "collector process is gone after the disk filled\n%s", proc.Output.String())
 	h := readHealth(t, healthURL)
 	t.Logf("health while full: status %q, last_error %q", h.Status, h.Pipeline.LastError)
-	if h.Status != "degraded" || !strings.Contains(h.Pipeline.LastError, noSpaceMessage) {
-		t.Errorf("health while the disk is full: status %q, last_error %q; want degraded, naming %q", h.Status, h.Pipeline.LastError, noSpaceMessage)
-	}
+	assert.Equal(t, "degraded", h.Status, "health status while the disk is full")
+	assert.Contains(t, h.Pipeline.LastError, noSpaceMessage, "health last_error while the disk is full")
 
 	// Space returns: the same mount grows, the ballast stays.
-	if err := syscall.Mount("tmpfs", disk, "tmpfs", syscall.MS_REMOUNT, "size="+largeDisk+",mode=0700"); err != nil {
-		t.Fatalf("remount %s with size=%s: %v", disk, largeDisk, err)
-	}
+	require.NoErrorf(t, syscall.Mount("tmpfs", disk, "tmpfs", syscall.MS_REMOUNT, "size="+largeDisk+",mode=0700"), "remount %s with size=%s", disk, largeDisk)
 	for i := 0; i < diskFullRequests; i++ {
-		if res := send("after"); !res.ok() {
-			t.Errorf("request %d after space returned was refused: %d %s", i, res.status, res.message)
-		}
+		res := send("after")
+		assert.True(t, res.ok(), "request %d after space returned was refused: %d %s", i, res.status, res.message)
 	}
 
 	// Kill, so the acknowledged records exist only in the WAL, and restart on the same dirs.
@@ -284,12 +261,9 @@ func TestDiskFull_WALDirectory(t *testing.T) {
 	proc = collectortest.Start(t, cfg)
 	proc.WaitReady(t, healthURL, 60*time.Second)
 	replayed := readHealth(t, healthURL).Pipeline.QueueDepth
-	if code := proc.Stop(t, syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("clean stop exited %d\n%s", code, proc.Output.String())
-	}
-	if strings.Contains(proc.Output.String(), corruptionLogEntry) {
-		t.Errorf("the WAL reported corruption on replay:\n%s", proc.Output.String())
-	}
+	code := proc.Stop(t, syscall.SIGTERM, 60*time.Second)
+	require.Zero(t, code, "clean stop exit code\n%s", proc.Output.String())
+	assert.NotContains(t, proc.Output.String(), corruptionLogEntry, "the WAL reported corruption on replay")
 
 	stored := collectortest.StoredIDs(t, dbPath)
 	lost, duplicated := acks.lossAndDuplicates(stored)
@@ -301,13 +275,8 @@ func TestDiskFull_WALDirectory(t *testing.T) {
 	}
 	t.Logf("disk full: %d records acknowledged, %d refused, %d replayed from the WAL after SIGKILL, %d stored; lost %d, duplicated %d, refused but stored %d; %s",
 		acked, refused, replayed, len(stored), lost, duplicated, ghosts, time.Since(began).Round(time.Second))
-	if replayed != acked {
-		t.Errorf("the WAL replayed %d records after SIGKILL; %d were acknowledged", replayed, acked)
-	}
-	if lost != 0 || duplicated != 0 {
-		t.Errorf("lost %d and duplicated %d acknowledged records", lost, duplicated)
-	}
-	if ghosts != 0 {
-		t.Errorf("%d records of refused requests were stored: a failed WAL write left entries behind", ghosts)
-	}
+	assert.EqualValues(t, acked, replayed, "records the WAL replayed after SIGKILL vs acknowledged")
+	assert.Zero(t, lost, "lost %d and duplicated %d acknowledged records", lost, duplicated)
+	assert.Zero(t, duplicated, "lost %d and duplicated %d acknowledged records", lost, duplicated)
+	assert.Zero(t, ghosts, "records of refused requests were stored: a failed WAL write left entries behind")
 }

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // needCapability skips a test whose environment lacks something it needs, except under CI,
@@ -30,7 +32,7 @@ func needCapability(t *testing.T, format string, args ...any) {
 	if os.Getenv("CI") == "" {
 		t.Skip(msg)
 	}
-	t.Fatalf("%s (CI must provide it)", msg)
+	require.FailNow(t, msg+" (CI must provide it)")
 }
 
 // auditBatch is one OTLP/HTTP JSON request of audit records of a single tenant, so that the

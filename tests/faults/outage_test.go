@@ -14,6 +14,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
 )
@@ -51,9 +53,8 @@ func outageDuration(t *testing.T) time.Duration {
 		return defaultOutage
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		t.Fatalf("FAULT_OUTAGE=%q is not a positive duration (e.g. 10m)", v)
-	}
+	require.NoError(t, err, "FAULT_OUTAGE=%q is not a positive duration (e.g. 10m)", v)
+	require.Positive(t, d, "FAULT_OUTAGE=%q is not a positive duration (e.g. 10m)", v)
 	return d
 }
 
@@ -120,15 +121,11 @@ func openClickHouse(t *testing.T, addr, database string) driver.Conn {
 		Protocol: clickhouse.Native, Addr: []string{addr},
 		DialTimeout: 5 * time.Second, ReadTimeout: time.Minute,
 	})
-	if err != nil {
-		t.Fatalf("connect to ClickHouse at %s: %v", addr, err)
-	}
+	require.NoErrorf(t, err, "connect to ClickHouse at %s", addr)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+database+"`"); err != nil {
-			t.Errorf("drop %s: %v", database, err)
-		}
+		assert.NoErrorf(t, conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+database+"`"), "drop %s", database)
 		conn.Close()
 	})
 	return conn
@@ -141,25 +138,17 @@ func clickhouseIDCounts(t *testing.T, conn driver.Conn, table string) (counts ma
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rows, err := conn.Query(ctx, "SELECT id, count() FROM "+table+" FINAL GROUP BY id")
-	if err != nil {
-		t.Fatalf("read ids: %v", err)
-	}
+	require.NoError(t, err, "read ids")
 	defer rows.Close()
 	counts = map[string]int{}
 	for rows.Next() {
 		var id string
 		var n uint64
-		if err := rows.Scan(&id, &n); err != nil {
-			t.Fatalf("scan ids: %v", err)
-		}
+		require.NoError(t, rows.Scan(&id, &n), "scan ids")
 		counts[id] = int(n)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("read ids: %v", err)
-	}
-	if err := conn.QueryRow(ctx, "SELECT count() FROM "+table).Scan(&rawRows); err != nil {
-		t.Fatalf("count rows: %v", err)
-	}
+	require.NoError(t, rows.Err(), "read ids")
+	require.NoError(t, conn.QueryRow(ctx, "SELECT count() FROM "+table).Scan(&rawRows), "count rows")
 	return counts, rawRows
 }
 
@@ -299,13 +288,9 @@ func TestStoreOutage_ClickHouseUnreachableForMinutes(t *testing.T) {
 	}
 
 	time.Sleep(warmUp)
-	if n := storedDistinct(direct, table); n == 0 {
-		t.Fatalf("nothing reached ClickHouse during the %s warm-up: the pipeline does not work before the fault\n%s", warmUp, proc.Output.String())
-	}
+	require.NotZero(t, storedDistinct(direct, table), "nothing reached ClickHouse during the %s warm-up: the pipeline does not work before the fault\n%s", warmUp, proc.Output.String())
 	baseline, _, err := memory(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	outageFrom := smp.mark()
 	proxy.partition()
 	t.Logf("ClickHouse partitioned for %s at %s of load", outage, warmUp)
@@ -331,21 +316,18 @@ func TestStoreOutage_ClickHouseUnreachableForMinutes(t *testing.T) {
 			break
 		}
 		if time.Now().After(drainDeadline) {
-			t.Fatalf("not drained %s after the partition healed: %d DLQ files wait, %d of %d acknowledged records missing\n%s",
+			require.FailNowf(t, "not drained", "%s after the partition healed: %d DLQ files wait, %d of %d acknowledged records missing\n%s",
 				time.Since(healed).Round(time.Second), waiting, missing, acked, proc.Output.String())
 		}
 		time.Sleep(2 * time.Second)
 	}
 	drained := time.Now()
 	_, highWater, err := memory(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	stopAll()
 	sampling.Wait()
-	if code := proc.Stop(t, syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Fatalf("clean stop exited %d\n%s", code, proc.Output.String())
-	}
+	code := proc.Stop(t, syscall.SIGTERM, 60*time.Second)
+	require.Zero(t, code, "clean stop exit code\n%s", proc.Output.String())
 
 	stored, rawRows := clickhouseIDCounts(t, direct, table)
 	lost, duplicated := acks.lossAndDuplicates(stored)
@@ -365,24 +347,14 @@ func TestStoreOutage_ClickHouseUnreachableForMinutes(t *testing.T) {
 		t.Logf("first refusal: %s", first)
 	}
 
-	if acked == 0 {
-		t.Fatal("no record was acknowledged: the test proved nothing")
-	}
-	if lost != 0 || duplicated != 0 {
-		t.Errorf("lost %d and duplicated %d of %d acknowledged records", lost, duplicated, acked)
-	}
+	require.NotZero(t, acked, "no record was acknowledged: the test proved nothing")
+	assert.Zero(t, lost, "lost %d and duplicated %d of %d acknowledged records", lost, duplicated, acked)
+	assert.Zero(t, duplicated, "lost %d and duplicated %d of %d acknowledged records", lost, duplicated, acked)
 	// on_queue_full: dlq promises that an outage never pushes back on senders.
-	if refusedRequests.Load() != 0 {
-		t.Errorf("%d of %d requests were refused during the outage; with on_queue_full: dlq the collector should have kept accepting", refusedRequests.Load(), requests.Load())
-	}
-	if during.dlqBytes == 0 {
-		t.Error("the DLQ stayed empty: the outage never overflowed the queue, so the spill path went untested")
-	}
-	if dead != 0 {
-		t.Errorf("%d DLQ files are dead or corrupt after the outage: records wait for an operator", dead)
-	}
-	if whole.rss > baseline+rssAllowance || highWater > baseline+rssAllowance {
-		t.Errorf("RSS grew past the bound: sampled peak %s, VmHWM %s, bound %s (baseline %s + %s)",
-			mib(whole.rss), mib(highWater), mib(baseline+rssAllowance), mib(baseline), mib(rssAllowance))
-	}
+	assert.Zero(t, refusedRequests.Load(), "%d of %d requests were refused during the outage; with on_queue_full: dlq the collector should have kept accepting", refusedRequests.Load(), requests.Load())
+	assert.NotZero(t, during.dlqBytes, "the DLQ stayed empty: the outage never overflowed the queue, so the spill path went untested")
+	assert.Zero(t, dead, "DLQ files are dead or corrupt after the outage: records wait for an operator")
+	rssBound := "RSS grew past the bound: sampled peak %s, VmHWM %s, bound %s (baseline %s + %s)"
+	assert.LessOrEqual(t, whole.rss, baseline+rssAllowance, rssBound, mib(whole.rss), mib(highWater), mib(baseline+rssAllowance), mib(baseline), mib(rssAllowance))
+	assert.LessOrEqual(t, highWater, baseline+rssAllowance, rssBound, mib(whole.rss), mib(highWater), mib(baseline+rssAllowance), mib(baseline), mib(rssAllowance))
 }

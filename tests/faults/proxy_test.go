@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // partitionProxy forwards a loopback port to a server and can cut the path the way a network
@@ -24,9 +26,7 @@ type partitionProxy struct {
 func startPartitionProxy(t *testing.T, target string) *partitionProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("proxy listen: %v", err)
-	}
+	require.NoError(t, err, "proxy listen")
 	p := &partitionProxy{target: target, ln: ln, live: map[net.Conn]struct{}{}, silent: map[net.Conn]struct{}{}}
 	go p.accept()
 	t.Cleanup(p.close)

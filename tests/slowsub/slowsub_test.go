@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
@@ -254,24 +256,19 @@ func readSSE(ctx context.Context, body io.Reader, s *subscriber) {
 func openSSE(ctx context.Context, t *testing.T, url string) (io.ReadCloser, *bufio.Reader) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		t.Fatalf("SSE stream answered %s: %s", resp.Status, b)
+		require.FailNowf(t, "SSE stream refused", "SSE stream answered %s: %s", resp.Status, b)
 	}
 	br := bufio.NewReaderSize(resp.Body, 64)
 	line, err := br.ReadString('\n')
-	if err != nil || line != ": connected\n" {
-		t.Fatalf("SSE stream began with %q (%v), want \": connected\"", line, err)
-	}
+	require.NoError(t, err, "SSE stream began with %q", line)
+	require.Equal(t, ": connected\n", line, "SSE stream's first line")
 	return resp.Body, br
 }
 
@@ -444,9 +441,7 @@ func TestSlowLiveTailSubscriberUnderLoad(t *testing.T) {
 	proc.WaitReady(t, base+"/api/v1/health", 60*time.Second)
 	pid := proc.Cmd.Process.Pid
 	idleRSS, err := readRSS(pid, "VmRSS")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -455,17 +450,13 @@ func TestSlowLiveTailSubscriberUnderLoad(t *testing.T) {
 	// The fast subscriber: a WebSocket read continuously.
 	fast := newSubscriber("fast websocket")
 	fastConn, _, err := websocket.Dial(ctx, strings.Replace(streamURL, "http://", "ws://", 1), nil)
-	if err != nil {
-		t.Fatalf("fast subscriber: %v", err)
-	}
+	require.NoError(t, err, "fast subscriber")
 	defer fastConn.CloseNow()
 	fastConn.SetReadLimit(1 << 20)
 	// The WebSocket that stops reading for wsPause, then reads at full speed.
 	pausedWS := newSubscriber("paused websocket")
 	pausedConn, _, err := websocket.Dial(ctx, strings.Replace(streamURL, "http://", "ws://", 1), nil)
-	if err != nil {
-		t.Fatalf("paused subscriber: %v", err)
-	}
+	require.NoError(t, err, "paused subscriber")
 	defer pausedConn.CloseNow()
 	pausedConn.SetReadLimit(1 << 20)
 	// The SSE stream read a few kilobytes at a time for slowPhase, then at full speed.
@@ -526,9 +517,9 @@ func TestSlowLiveTailSubscriberUnderLoad(t *testing.T) {
 		acked, load.refused, load.elapsed.Round(time.Millisecond), float64(acked)/load.elapsed.Seconds(), loadRate,
 		quantile(load.latencies, 0.5).Round(time.Microsecond), quantile(load.latencies, 0.99).Round(time.Microsecond),
 		quantile(load.latencies, 1).Round(time.Microsecond))
-	if acked != totalRecords || load.refused != 0 {
-		t.Fatalf("the load did not finish: %d of %d records acknowledged, %d refused (last error: %v)", acked, totalRecords, load.refused, load.lastErr)
-	}
+	loadMsg := "the load did not finish: %d of %d records acknowledged, %d refused (last error: %v)"
+	require.Equal(t, totalRecords, acked, loadMsg, acked, totalRecords, load.refused, load.lastErr)
+	require.Zero(t, load.refused, loadMsg, acked, totalRecords, load.refused, load.lastErr)
 
 	// Every acknowledged record is committed and then published: the fast subscriber must
 	// reach them all, and each slow one must account for them all (received + skipped).
@@ -538,7 +529,7 @@ func TestSlowLiveTailSubscriberUnderLoad(t *testing.T) {
 		_ = proc.Cmd.Process.Signal(syscall.SIGQUIT)
 		time.Sleep(3 * time.Second)
 		n, _, _ := fast.snapshot()
-		t.Fatalf("the fast subscriber received %d of %d acknowledged records within 60s of the load's end (failure: %v); collector goroutines:\n%s",
+		require.FailNowf(t, "the fast subscriber fell behind", "the fast subscriber received %d of %d acknowledged records within 60s of the load's end (failure: %v); collector goroutines:\n%s",
 			n, acked, fast.failure(), proc.Output.String())
 	}
 	accounted := func(s *subscriber) func() bool {
@@ -549,22 +540,20 @@ func TestSlowLiveTailSubscriberUnderLoad(t *testing.T) {
 
 	// The collector is healthy while the streams are open.
 	healthResp, err := http.Get(base + "/api/v1/health")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var health struct {
 		Status string `json:"status"`
 		Store  string `json:"store"`
 	}
 	err = json.NewDecoder(healthResp.Body).Decode(&health)
 	healthResp.Body.Close()
-	if err != nil || healthResp.StatusCode != http.StatusOK || health.Status != "ok" || health.Store != "ok" {
-		t.Errorf("health after the load: %s %+v (%v), want 200 status ok, store ok", healthResp.Status, health, err)
-	}
+	healthMsg := "health after the load: %s %+v, want 200 status ok, store ok"
+	assert.NoError(t, err, healthMsg, healthResp.Status, health)
+	assert.Equal(t, http.StatusOK, healthResp.StatusCode, healthMsg, healthResp.Status, health)
+	assert.Equal(t, "ok", health.Status, healthMsg, healthResp.Status, health)
+	assert.Equal(t, "ok", health.Store, healthMsg, healthResp.Status, health)
 	hwm, err := readRSS(pid, "VmHWM")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	cancel()
 	fastConn.CloseNow()
@@ -587,16 +576,15 @@ func TestSlowLiveTailSubscriberUnderLoad(t *testing.T) {
 	}
 
 	// The fast subscriber: every acknowledged record once, nothing else, no notice.
-	if err := fast.failure(); err != nil {
-		t.Errorf("fast subscriber: %v", err)
-	}
+	assert.NoError(t, fast.failure(), "fast subscriber")
 	n, sk, lg := fast.snapshot()
-	if !fastDone || n != acked || lg != 0 || sk != 0 {
-		t.Errorf("fast subscriber received %d of %d records with %d lagged notices (%d skipped); a subscriber that keeps up must receive all", n, acked, lg, sk)
-	}
+	fastMsg := "fast subscriber received %d of %d records with %d lagged notices (%d skipped); a subscriber that keeps up must receive all"
+	assert.True(t, fastDone, fastMsg, n, acked, lg, sk)
+	assert.Equal(t, acked, n, fastMsg, n, acked, lg, sk)
+	assert.Zero(t, lg, fastMsg, n, acked, lg, sk)
+	assert.Zero(t, sk, fastMsg, n, acked, lg, sk)
 	for id, c := range fast.ids {
-		if !ackedSet[id] || c != 1 {
-			t.Errorf("fast subscriber received %s %d times (acknowledged: %v)", id, c, ackedSet[id])
+		if !assert.True(t, ackedSet[id] && c == 1, "fast subscriber received %s %d times (acknowledged: %v)", id, c, ackedSet[id]) {
 			break
 		}
 	}
@@ -607,38 +595,28 @@ func TestSlowLiveTailSubscriberUnderLoad(t *testing.T) {
 		done bool
 	}{{slowSSE, slowDone}, {pausedWS, pausedDone}} {
 		s := c.s
-		if err := s.failure(); err != nil {
-			t.Errorf("%s: %v", s.name, err)
+		if !assert.NoError(t, s.failure(), s.name) {
 			continue
 		}
 		n, sk, lg := s.snapshot()
-		if lg == 0 || sk == 0 {
-			t.Errorf("%s received %d of %d records and no lagged notice: it did not fall behind, the test proved nothing", s.name, n, acked)
+		if !assert.True(t, lg != 0 && sk != 0, "%s received %d of %d records and no lagged notice: it did not fall behind, the test proved nothing", s.name, n, acked) {
 			continue
 		}
-		if !c.done || int64(n)+sk != int64(acked) {
-			t.Errorf("%s: %d received + %d skipped = %d, want the %d acknowledged", s.name, n, sk, int64(n)+sk, acked)
-		}
-		if s.closed != "" {
-			t.Errorf("%s was closed by the server: %s", s.name, s.closed)
-		}
+		assert.True(t, c.done, "%s: %d received + %d skipped = %d, want the %d acknowledged", s.name, n, sk, int64(n)+sk, acked)
+		assert.Equal(t, int64(acked), int64(n)+sk, "%s: %d received + %d skipped, want the acknowledged", s.name, n, sk)
+		assert.Empty(t, s.closed, "%s was closed by the server", s.name)
 		for id, c := range s.ids {
-			if !ackedSet[id] || c != 1 {
-				t.Errorf("%s received %s %d times (acknowledged: %v)", s.name, id, c, ackedSet[id])
+			if !assert.True(t, ackedSet[id] && c == 1, "%s received %s %d times (acknowledged: %v)", s.name, id, c, ackedSet[id]) {
 				break
 			}
 		}
 	}
 
 	// Memory stays bounded: the slow subscribers' missing records were dropped, not buffered.
-	if hwm > idleRSS+rssBudget {
-		t.Errorf("collector peak RSS %d MiB is over idle %d MiB + budget %d MiB", hwm>>20, idleRSS>>20, rssBudget>>20)
-	}
+	assert.LessOrEqual(t, hwm, idleRSS+rssBudget, "collector peak RSS %d MiB is over idle %d MiB + budget %d MiB", hwm>>20, idleRSS>>20, rssBudget>>20)
 
 	// Ingest: a clean stop, and every acknowledged record in SQLite exactly once.
-	if code := proc.Stop(t, syscall.SIGTERM, 60*time.Second); code != 0 {
-		t.Errorf("the collector exited %d on SIGTERM", code)
-	}
+	assert.Zero(t, proc.Stop(t, syscall.SIGTERM, 60*time.Second), "the collector's exit code on SIGTERM")
 	stored := collectortest.StoredIDs(t, filepath.Join(dataDir, "audit.db"))
 	missing, dup := 0, 0
 	for id := range ackedSet {
@@ -652,7 +630,8 @@ func TestSlowLiveTailSubscriberUnderLoad(t *testing.T) {
 	}
 	t.Logf("store: %d rows, %d of %d acknowledged missing, %d duplicated; test wall time %s",
 		len(stored), missing, acked, dup, time.Since(testStart).Round(time.Millisecond))
-	if missing != 0 || dup != 0 || len(stored) != acked {
-		t.Errorf("store holds %d ids; %d acknowledged records missing, %d duplicated", len(stored), missing, dup)
-	}
+	storeMsg := "store holds %d ids; %d acknowledged records missing, %d duplicated"
+	assert.Zero(t, missing, storeMsg, len(stored), missing, dup)
+	assert.Zero(t, dup, storeMsg, len(stored), missing, dup)
+	assert.Len(t, stored, acked, storeMsg, len(stored), missing, dup)
 }

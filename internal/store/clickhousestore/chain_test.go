@@ -2,12 +2,13 @@ package clickhousestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -32,46 +33,32 @@ func writeRow(t *testing.T, s *Store, r record.Record, version uint64) {
 	t.Helper()
 	ctx := tamperCtx(t)
 	d, err := s.dialect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	row, _, err := d.encodeRecord(&r, r.TenantID, version)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	batch, err := s.conn.PrepareBatch(ctx, d.insertSQL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := batch.Append(row...); err != nil {
-		t.Fatal(err)
-	}
-	if err := batch.Send(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, batch.Append(row...))
+	require.NoError(t, batch.Send())
 }
 
 // mutate runs an ALTER TABLE mutation and waits until the server has applied it.
 func mutate(t *testing.T, s *Store, table, sql string) {
 	t.Helper()
 	ctx := tamperCtx(t)
-	if err := s.conn.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
+	require.NoErrorf(t, s.conn.Exec(ctx, sql), "%s", sql)
 	d, _ := s.dialect(ctx)
 	pending := "SELECT count() FROM system.mutations WHERE database = " + quoteString(d.db) +
 		" AND table = " + quoteString(table) + " AND is_done = 0"
 	for {
 		var n uint64
-		if err := s.conn.QueryRow(ctx, pending).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.conn.QueryRow(ctx, pending).Scan(&n))
 		if n == 0 {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("mutation %s still pending: %v", sql, ctx.Err())
+			require.FailNowf(t, "mutation still pending", "%s: %v", sql, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -82,22 +69,19 @@ func mutate(t *testing.T, s *Store, table, sql string) {
 func (chTamper) EditRecord(t *testing.T, cs store.ChainStore, id string) {
 	s := cs.(*Store)
 	r, err := s.Get(tamperCtx(t), "acme", id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r.Message = "edited"
 	writeRow(t, s, r, math.MaxUint64)
-	if got, err := s.Get(tamperCtx(t), "acme", id); err != nil || got.Message != "edited" {
-		t.Fatalf("after the edit, Get = %q, %v; the store must read the edited row", got.Message, err)
-	}
+	got, err := s.Get(tamperCtx(t), "acme", id)
+	require.NoError(t, err, "after the edit, Get")
+	require.Equal(t, "edited", got.Message, "after the edit, Get: the store must read the edited row")
 }
 
 func (chTamper) DeleteRecord(t *testing.T, cs store.ChainStore, id string) {
 	s := cs.(*Store)
 	mutate(t, s, s.cfg.Table, "ALTER TABLE "+dialectOf(t, s).logs()+" DELETE WHERE id = "+quoteString(id))
-	if _, err := s.Get(tamperCtx(t), "", id); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("after the delete, Get = %v; want not found", err)
-	}
+	_, err := s.Get(tamperCtx(t), "", id)
+	require.ErrorIs(t, err, store.ErrNotFound, "after the delete, Get")
 }
 
 // InsertRecord writes a row as Insert would (a current insert_version), without a link.
@@ -116,17 +100,15 @@ func (chTamper) SwapLinks(t *testing.T, cs store.ChainStore, tenant string, a, b
 	}
 	set(a, lb)
 	set(b, la)
-	if got := linkAt(t, s, tenant, a); got.RecordID != lb.RecordID || got.Hash != lb.Hash {
-		t.Fatalf("after the swap, seq %d holds record %s, want %s", a, got.RecordID, lb.RecordID)
-	}
+	got := linkAt(t, s, tenant, a)
+	require.Equal(t, lb.RecordID, got.RecordID, "after the swap, seq %d holds the wrong record", a)
+	require.Equal(t, lb.Hash, got.Hash, "after the swap, seq %d holds record %s, want %s", a, got.RecordID, lb.RecordID)
 }
 
 func dialectOf(t *testing.T, s *Store) dialect {
 	t.Helper()
 	d, err := s.dialect(tamperCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return d
 }
 
@@ -137,9 +119,8 @@ func linkAt(t *testing.T, s *Store, tenant string, seq uint64) chain.Link {
 		out = append(out, l)
 		return nil
 	})
-	if err != nil || len(out) != 1 {
-		t.Fatalf("link %d of %s: %d links, %v", seq, tenant, len(out), err)
-	}
+	require.NoError(t, err, "link %d of %s", seq, tenant)
+	require.Len(t, out, 1, "link %d of %s", seq, tenant)
 	return out[0]
 }
 
@@ -163,9 +144,7 @@ func chainTestRecords(prefix string, n int) []record.Record {
 func verifyAcme(t *testing.T, s *Store) chain.Report {
 	t.Helper()
 	rep, err := chain.Verify(tamperCtx(t), s, nil, "acme", chain.Range{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return rep
 }
 
@@ -176,36 +155,30 @@ func TestStore_AReplayAfterACrashBetweenRowsAndLinksLinksEachRecordOnce(t *testi
 	s := openTestStore(t, nil)
 	ctx := tamperCtx(t)
 	recs := chainTestRecords("r", 40)
-	if _, err := s.Insert(ctx, "acme", recs[:10]); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.Insert(ctx, "acme", recs[:10])
+	require.NoError(t, err)
 	// The crashed attempt: rows 10..29 written as Insert writes them, links never.
 	for _, r := range recs[10:30] {
 		writeRow(t, s, r, insertVersion(time.Now()))
 	}
-	if rep := verifyAcme(t, s); rep.OK || rep.FirstBroken.Reason != chain.ReasonUnchainedRecord || rep.FirstBroken.RecordID != recs[10].ID {
-		t.Fatalf("before the replay: %+v; want %s reported as written outside the chain", rep.FirstBroken, recs[10].ID)
-	}
+	before := verifyAcme(t, s)
+	require.False(t, before.OK, "before the replay: %+v; want %s reported as written outside the chain", before.FirstBroken, recs[10].ID)
+	require.Equal(t, chain.ReasonUnchainedRecord, before.FirstBroken.Reason, "before the replay: %+v; want %s reported as written outside the chain", before.FirstBroken, recs[10].ID)
+	require.Equal(t, recs[10].ID, before.FirstBroken.RecordID, "before the replay: %+v; want %s reported as written outside the chain", before.FirstBroken, recs[10].ID)
 	// The replay carries the crashed batch and new records.
 	for range 2 {
-		if _, err := s.Insert(ctx, "acme", recs[10:]); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.Insert(ctx, "acme", recs[10:])
+		require.NoError(t, err)
 	}
 	rep := verifyAcme(t, s)
-	if !rep.OK || rep.Records != 40 {
-		t.Fatalf("after the replays: %+v; want OK over 40 records", rep)
-	}
+	require.True(t, rep.OK, "after the replays: %+v; want OK over 40 records", rep)
+	require.Equal(t, 40, rep.Records, "after the replays: %+v; want OK over 40 records", rep)
 	var order []string
-	if err := s.ChainLinks(ctx, "acme", 1, 100, func(l chain.Link, _ *record.Record) error {
+	require.NoError(t, s.ChainLinks(ctx, "acme", 1, 100, func(l chain.Link, _ *record.Record) error {
 		order = append(order, l.RecordID)
 		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := strings.Join(order, ","), strings.Join(idsOf(recs), ","); got != want {
-		t.Fatalf("chain order\n%s\nwant the batch order\n%s", got, want)
-	}
+	}))
+	require.Equal(t, strings.Join(idsOf(recs), ","), strings.Join(order, ","), "chain order, want the batch order")
 }
 
 // A write of links that fails on the client may still have landed on the server. The store
@@ -215,32 +188,26 @@ func TestStore_AReplayAfterAFailedLinkWriteThatLandedLinksOnlyWhatIsNew(t *testi
 	s := openTestStore(t, nil)
 	ctx := tamperCtx(t)
 	recs := chainTestRecords("h", 30)
-	if _, err := s.Insert(ctx, "acme", recs[:10]); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.Insert(ctx, "acme", recs[:10])
+	require.NoError(t, err)
 	// The failed attempt of recs[10:20]: rows and links written, the client told otherwise.
 	head, err := s.ChainHead(ctx, "acme")
-	if err != nil || head.Seq != 10 {
-		t.Fatalf("head %d, %v", head.Seq, err)
-	}
+	require.NoError(t, err, "head")
+	require.EqualValues(t, 10, head.Seq, "head")
 	for _, r := range recs[10:20] {
 		writeRow(t, s, r, insertVersion(time.Now()))
 	}
-	if err := s.writeLinks(ctx, dialectOf(t, s), chain.NextAll(head, recs[10:20])); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.writeLinks(ctx, dialectOf(t, s), chain.NextAll(head, recs[10:20])))
 	st := s.tenantState("acme")
 	st.mu.Lock()
 	st.headKnown = false // what linkBatch does when the write of links fails
 	st.mu.Unlock()
 
-	if _, err := s.Insert(ctx, "acme", recs[10:]); err != nil {
-		t.Fatal(err)
-	}
+	_, err = s.Insert(ctx, "acme", recs[10:])
+	require.NoError(t, err)
 	rep := verifyAcme(t, s)
-	if !rep.OK || rep.Records != 30 {
-		t.Fatalf("%+v; want OK over 30 records, each linked once", rep)
-	}
+	require.True(t, rep.OK, "%+v; want OK over 30 records, each linked once", rep)
+	require.Equal(t, 30, rep.Records, "%+v; want OK over 30 records, each linked once", rep)
 }
 
 // Two writers of one tenant (two collectors, or two stores on one database) each append after
@@ -249,28 +216,20 @@ func TestStore_TwoWritersOfATenantForkItsChainAndVerifySaysWhere(t *testing.T) {
 	a := openTestStore(t, nil)
 	cfg := a.cfg
 	b, err := Open(tamperCtx(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	ctx := tamperCtx(t)
 	recs := chainTestRecords("f", 12)
-	if _, err := a.Insert(ctx, "acme", recs[:5]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Insert(ctx, "acme", recs[5:8]); err != nil { // b reads head 5
-		t.Fatal(err)
-	}
-	if _, err := a.Insert(ctx, "acme", recs[8:]); err != nil { // a still believes head 5
-		t.Fatal(err)
-	}
+	_, err = a.Insert(ctx, "acme", recs[:5])
+	require.NoError(t, err)
+	_, err = b.Insert(ctx, "acme", recs[5:8]) // b reads head 5
+	require.NoError(t, err)
+	_, err = a.Insert(ctx, "acme", recs[8:]) // a still believes head 5
+	require.NoError(t, err)
 	rep := verifyAcme(t, a)
-	if rep.OK || rep.FirstBroken.Seq != 6 {
-		t.Fatalf("%+v; want the fork found at seq 6", rep.FirstBroken)
-	}
-	if r := rep.FirstBroken.Reason; r != chain.ReasonLinkDuplicated && r != chain.ReasonLinkAltered {
-		t.Fatalf("fork reported as %q", r)
-	}
+	require.False(t, rep.OK, "%+v; want the fork found at seq 6", rep.FirstBroken)
+	require.EqualValues(t, 6, rep.FirstBroken.Seq, "%+v; want the fork found at seq 6", rep.FirstBroken)
+	require.Contains(t, []string{chain.ReasonLinkDuplicated, chain.ReasonLinkAltered}, rep.FirstBroken.Reason, "fork reported as")
 }
 
 // Rows written before chaining began are history the chain does not cover: verify does not
@@ -279,37 +238,32 @@ func TestStore_UnchainedCoversRowsWrittenSinceChainingBegan(t *testing.T) {
 	plain := openTestStore(t, func(c *Config) { c.Chain = false })
 	ctx := tamperCtx(t)
 	recs := chainTestRecords("u", 6)
-	if _, err := plain.Insert(ctx, "acme", recs[:2]); err != nil {
-		t.Fatal(err)
-	}
-	if ids, err := plain.Unchained(ctx, "acme", 10); err != nil || len(ids) != 0 {
-		t.Fatalf("Unchained before chaining began = %v, %v; want none", ids, err)
-	}
+	_, err := plain.Insert(ctx, "acme", recs[:2])
+	require.NoError(t, err)
+	ids, err := plain.Unchained(ctx, "acme", 10)
+	require.NoError(t, err, "Unchained before chaining began")
+	require.Empty(t, ids, "Unchained before chaining began, want none")
 	chained, err := Open(ctx, plain.cfg.withChain())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = chained.Close() })
-	if _, err := chained.Insert(ctx, "acme", recs[2:4]); err != nil {
-		t.Fatal(err)
-	}
-	if rep := verifyAcme(t, chained); !rep.OK || rep.Records != 2 {
-		t.Fatalf("%+v; want OK over the 2 chained records, the 2 older ones not required", rep)
-	}
+	_, err = chained.Insert(ctx, "acme", recs[2:4])
+	require.NoError(t, err)
+	rep := verifyAcme(t, chained)
+	require.True(t, rep.OK, "%+v; want OK over the 2 chained records, the 2 older ones not required", rep)
+	require.Equal(t, 2, rep.Records, "%+v; want OK over the 2 chained records, the 2 older ones not required", rep)
 	// The chain off again: its rows are outside the chain.
-	if _, err := plain.Insert(ctx, "acme", recs[4:5]); err != nil {
-		t.Fatal(err)
-	}
-	if ids, err := chained.Unchained(ctx, "acme", 10); err != nil || strings.Join(ids, ",") != recs[4].ID {
-		t.Fatalf("Unchained = %v, %v; want [%s]", ids, err, recs[4].ID)
-	}
+	_, err = plain.Insert(ctx, "acme", recs[4:5])
+	require.NoError(t, err)
+	ids, err = chained.Unchained(ctx, "acme", 10)
+	require.NoError(t, err, "Unchained")
+	require.Equal(t, recs[4].ID, strings.Join(ids, ","), "Unchained")
 	// Another tenant with no chain at all.
 	other := recs[5]
 	other.TenantID = "globex"
 	writeRow(t, chained, other, insertVersion(time.Now()))
-	if ids, err := chained.Unchained(ctx, "globex", 10); err != nil || strings.Join(ids, ",") != other.ID {
-		t.Fatalf("Unchained(globex) = %v, %v; want [%s]", ids, err, other.ID)
-	}
+	ids, err = chained.Unchained(ctx, "globex", 10)
+	require.NoError(t, err, "Unchained(globex)")
+	require.Equal(t, other.ID, strings.Join(ids, ","), "Unchained(globex)")
 }
 
 func (c Config) withChain() Config {
@@ -324,20 +278,19 @@ func TestStore_ARecordMovedInTimeIsFound(t *testing.T) {
 	s := openTestStore(t, nil)
 	ctx := tamperCtx(t)
 	recs := chainTestRecords("m", 5)
-	if _, err := s.Insert(ctx, "acme", recs); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.Insert(ctx, "acme", recs)
+	require.NoError(t, err)
 	chTamper{}.DeleteRecord(t, s, recs[2].ID)
 	moved := recs[2]
 	moved.Timestamp = moved.Timestamp.Add(24 * time.Hour)
 	writeRow(t, s, moved, insertVersion(time.Now()))
 	rep := verifyAcme(t, s)
-	if rep.OK || rep.FirstBroken.Seq != 3 || rep.FirstBroken.Reason != chain.ReasonRecordDeleted {
-		t.Fatalf("%+v; want seq 3 reported", rep.FirstBroken)
-	}
-	if ids, err := s.Unchained(ctx, "acme", 10); err != nil || strings.Join(ids, ",") != moved.ID {
-		t.Fatalf("Unchained = %v, %v; want the moved row %s", ids, err, moved.ID)
-	}
+	require.False(t, rep.OK, "%+v; want seq 3 reported", rep.FirstBroken)
+	require.EqualValues(t, 3, rep.FirstBroken.Seq, "%+v; want seq 3 reported", rep.FirstBroken)
+	require.Equal(t, chain.ReasonRecordDeleted, rep.FirstBroken.Reason, "%+v; want seq 3 reported", rep.FirstBroken)
+	ids, err := s.Unchained(ctx, "acme", 10)
+	require.NoError(t, err, "Unchained")
+	require.Equal(t, moved.ID, strings.Join(ids, ","), "Unchained, want the moved row")
 }
 
 // ChainLinks pages 1000 links at a time: links sharing a seq at a page's end must reach verify
@@ -350,29 +303,25 @@ func TestStore_ChainLinksKeepsAForkAcrossAPageBoundaryTogether(t *testing.T) {
 		recs[i] = record.Record{ID: fmt.Sprintf("p-%04d", i), TenantID: "acme", Level: record.LevelInfo,
 			Timestamp: time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond)}
 	}
-	if _, err := s.Insert(ctx, "acme", recs); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.Insert(ctx, "acme", recs)
+	require.NoError(t, err)
 	// A second link at seq 1000, the last of the first page.
 	l := linkAt(t, s, "acme", chainLinksPage)
 	l.RecordID, l.Hash[0] = "p-fork", l.Hash[0]^0xff
 	d, _ := s.dialect(ctx)
-	if err := s.writeLinks(ctx, d, []chain.Link{l}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.writeLinks(ctx, d, []chain.Link{l}))
 	var seqs []uint64
-	if err := s.ChainLinks(ctx, "acme", 1, math.MaxUint64, func(l chain.Link, _ *record.Record) error {
+	require.NoError(t, s.ChainLinks(ctx, "acme", 1, math.MaxUint64, func(l chain.Link, _ *record.Record) error {
 		seqs = append(seqs, l.Seq)
 		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(seqs); n != chainLinksPage+1 || seqs[n-1] != chainLinksPage || seqs[n-2] != chainLinksPage {
-		t.Fatalf("ChainLinks returned %d links ending %v; want both links of seq %d", n, seqs[max(0, n-3):], chainLinksPage)
-	}
-	if rep := verifyAcme(t, s); rep.OK || rep.FirstBroken.Seq != chainLinksPage {
-		t.Fatalf("%+v; want the fork at seq %d", rep.FirstBroken, chainLinksPage)
-	}
+	}))
+	n := len(seqs)
+	require.Len(t, seqs, chainLinksPage+1, "ChainLinks returned %d links ending %v; want both links of seq %d", n, seqs[max(0, n-3):], chainLinksPage)
+	require.EqualValues(t, chainLinksPage, seqs[n-1], "ChainLinks returned links ending %v; want both links of seq %d", seqs[n-3:], chainLinksPage)
+	require.EqualValues(t, chainLinksPage, seqs[n-2], "ChainLinks returned links ending %v; want both links of seq %d", seqs[n-3:], chainLinksPage)
+	rep := verifyAcme(t, s)
+	require.False(t, rep.OK, "%+v; want the fork at seq %d", rep.FirstBroken, chainLinksPage)
+	require.EqualValues(t, chainLinksPage, rep.FirstBroken.Seq, "%+v; want the fork at seq %d", rep.FirstBroken, chainLinksPage)
 }
 
 // A database of schema version 1 (no chain tables) is upgraded by Migrate, and refused
@@ -382,47 +331,33 @@ func TestMigrate_AddsTheChainTablesToAVersion1Database(t *testing.T) {
 	ctx := tamperCtx(t)
 	d, _ := s.dialect(ctx)
 	for _, table := range []string{d.chain(), d.checkpoints(), d.chainStart()} {
-		if err := s.conn.Exec(ctx, "DROP TABLE "+table); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.conn.Exec(ctx, "DROP TABLE "+table))
 	}
 	// The schema table as version 1 left it.
 	for _, sql := range []string{"DROP TABLE " + d.meta(), d.createMeta()} {
-		if err := s.conn.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.conn.Exec(ctx, sql))
 	}
 	batch, err := s.conn.PrepareBatch(ctx, d.recordVersionSQL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := batch.Append(uint32(1), d.mode.String(), time.Now().UTC().Truncate(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if err := batch.Send(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, batch.Append(uint32(1), d.mode.String(), time.Now().UTC().Truncate(time.Second)))
+	require.NoError(t, batch.Send())
 
 	noCreate := s.cfg
 	noCreate.CreateSchema = false
-	if _, err := Open(ctx, noCreate); err == nil || !strings.Contains(err.Error(), "schema version 1") {
-		t.Fatalf("Open without create_schema on a version 1 database = %v; want a refusal naming the version", err)
-	}
+	_, err = Open(ctx, noCreate)
+	require.ErrorContains(t, err, "schema version 1", "Open without create_schema on a version 1 database; want a refusal naming the version")
 	upgraded, err := Open(ctx, s.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = upgraded.Close() })
-	if _, err := upgraded.Insert(ctx, "acme", chainTestRecords("v", 3)); err != nil {
-		t.Fatal(err)
-	}
-	if rep := verifyAcme(t, upgraded); !rep.OK || rep.Records != 3 {
-		t.Fatalf("%+v", rep)
-	}
+	_, err = upgraded.Insert(ctx, "acme", chainTestRecords("v", 3))
+	require.NoError(t, err)
+	rep := verifyAcme(t, upgraded)
+	require.True(t, rep.OK, "%+v", rep)
+	require.Equal(t, 3, rep.Records, "%+v", rep)
 	rs, found, err := upgraded.recordedSchema(ctx, d)
-	if err != nil || !found || rs.version != schemaVersion {
-		t.Fatalf("recorded schema %+v, %v, %v; want version %d", rs, found, err, schemaVersion)
-	}
+	require.NoError(t, err, "recorded schema")
+	require.True(t, found, "recorded schema %+v not found", rs)
+	require.EqualValues(t, schemaVersion, rs.version, "recorded schema %+v", rs)
 }
 
 func idsOf(recs []record.Record) []string {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestConfig_ValidateNamesTheOffendingField(t *testing.T) {
@@ -41,11 +43,10 @@ func TestConfig_ValidateNamesTheOffendingField(t *testing.T) {
 			cfg := DefaultConfig()
 			tc.mutate(&cfg)
 			err := cfg.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("Validate() = %v, want nil", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Errorf("Validate() = %v, want an error naming %q", err, tc.want)
+			if tc.want == "" {
+				assert.NoError(t, err, "Validate()")
+			} else {
+				assert.ErrorContains(t, err, tc.want, "Validate(), want an error naming %q", tc.want)
 			}
 		})
 	}
@@ -55,8 +56,5 @@ func TestConfig_AddressesDropSchemesAndBlanks(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Endpoint = " clickhouse://a:9000 "
 	cfg.Endpoints = []string{"", "tcp://b:9440"}
-	got := strings.Join(cfg.addresses(), ",")
-	if got != "a:9000,b:9440" {
-		t.Errorf("addresses() = %q, want a:9000,b:9440", got)
-	}
+	assert.Equal(t, "a:9000,b:9440", strings.Join(cfg.addresses(), ","), "addresses()")
 }

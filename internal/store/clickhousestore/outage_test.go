@@ -2,12 +2,14 @@ package clickhousestore
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -31,9 +33,7 @@ func newProxy(t *testing.T, addr, target string) *tcpProxy {
 func (p *tcpProxy) start(t *testing.T) {
 	t.Helper()
 	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatalf("proxy listen %s: %v", p.addr, err)
-	}
+	require.NoErrorf(t, err, "proxy listen %s", p.addr)
 	p.mu.Lock()
 	p.ln, p.addr = ln, ln.Addr().String()
 	p.mu.Unlock()
@@ -73,9 +73,7 @@ func (p *tcpProxy) stop() {
 
 func freeAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer ln.Close()
 	return ln.Addr().String()
 }
@@ -100,7 +98,7 @@ func insertEventually(t *testing.T, s *Store, recs []record.Record) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("Insert after the server came back: %v", err)
+	require.NoError(t, err, "Insert after the server came back")
 }
 
 func TestStore_InsertFailsFastWhileTheServerIsDownAndRecoversAfter(t *testing.T) {
@@ -112,33 +110,23 @@ func TestStore_InsertFailsFastWhileTheServerIsDownAndRecoversAfter(t *testing.T)
 		c.DialTimeout = time.Second
 	})
 	ctx := context.Background()
-	if _, err := s.Insert(ctx, "acme", outageRecords("before", 3)); err != nil {
-		t.Fatalf("Insert while up: %v", err)
-	}
+	_, err := s.Insert(ctx, "acme", outageRecords("before", 3))
+	require.NoError(t, err, "Insert while up")
 
 	proxy.stop()
 	start := time.Now()
-	_, err := s.Insert(ctx, "acme", outageRecords("during", 3))
-	if err == nil {
-		t.Fatal("Insert succeeded while the server was unreachable")
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("Insert took %s to fail; the exporter's retry needs it to fail fast", took)
-	}
-	if errors.Is(err, store.ErrInvalidRecord) {
-		t.Errorf("an outage was reported as invalid records (they would go to the DLQ for good): %v", err)
-	}
+	_, err = s.Insert(ctx, "acme", outageRecords("during", 3))
+	require.Error(t, err, "Insert succeeded while the server was unreachable")
+	took := time.Since(start)
+	assert.LessOrEqual(t, took, 5*time.Second, "Insert took %s to fail; the exporter's retry needs it to fail fast", took)
+	assert.NotErrorIs(t, err, store.ErrInvalidRecord, "an outage was reported as invalid records (they would go to the DLQ for good)")
 	t.Logf("error while down: %v", err)
 
 	proxy.start(t)
 	insertEventually(t, s, outageRecords("after", 3))
 	res, err := s.Query(ctx, store.Filter{Event: "outage.test"}, store.Page{})
-	if err != nil {
-		t.Fatalf("Query after recovery: %v", err)
-	}
-	if len(res.Records) != 6 {
-		t.Errorf("after recovery the store holds %d records, want the 3 before and the 3 after", len(res.Records))
-	}
+	require.NoError(t, err, "Query after recovery")
+	assert.Len(t, res.Records, 6, "after recovery the store should hold the 3 records before and the 3 after")
 }
 
 func TestOpen_WithTheServerDownStillStartsAndConnectsLater(t *testing.T) {
@@ -149,30 +137,22 @@ func TestOpen_WithTheServerDownStillStartsAndConnectsLater(t *testing.T) {
 	cfg.DialTimeout = time.Second
 	cfg.Database = "audit_test_late_" + time.Now().Format("150405")
 	s, err := Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("Open with the server down: %v; the exporter must start and hold records in its WAL", err)
-	}
+	require.NoError(t, err, "Open with the server down; the exporter must start and hold records in its WAL")
 	t.Cleanup(func() {
 		_ = s.Close()
 		cfg.Endpoint = target
 		dropDatabase(t, cfg)
 	})
-	if s.Layout() != "" {
-		t.Fatalf("Layout = %q before any server answered", s.Layout())
-	}
-	if _, err := s.Insert(context.Background(), "acme", outageRecords("early", 1)); err == nil {
-		t.Fatal("Insert succeeded with no server")
-	}
+	require.Empty(t, s.Layout(), "Layout before any server answered")
+	_, err = s.Insert(context.Background(), "acme", outageRecords("early", 1))
+	require.Error(t, err, "Insert succeeded with no server")
 
 	proxy := newProxy(t, addr, target)
 	proxy.start(t)
 	insertEventually(t, s, outageRecords("late", 2))
-	if s.Layout() != SchemaLegacy && s.Layout() != SchemaModern {
-		t.Errorf("Layout = %q after connecting", s.Layout())
-	}
-	if _, err := s.Get(context.Background(), "acme", "late-b"); err != nil {
-		t.Errorf("Get after a late connection: %v", err)
-	}
+	assert.Contains(t, []string{SchemaLegacy, SchemaModern}, s.Layout(), "Layout after connecting")
+	_, err = s.Get(context.Background(), "acme", "late-b")
+	assert.NoError(t, err, "Get after a late connection")
 }
 
 // A second writer (another collector replaying the same WAL) can write an id this store has
@@ -183,39 +163,27 @@ func TestStore_ADuplicateRowPastTheIDCheckIsHiddenByFinal(t *testing.T) {
 	ctx := context.Background()
 	first := outageRecords("dup", 1)
 	first[0].Message = "first write"
-	if _, err := s.Insert(ctx, "acme", first); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.Insert(ctx, "acme", first)
+	require.NoError(t, err)
 	d, _ := s.dialect(ctx)
 	later := first[0]
 	later.Message = "second write"
 	row, _, err := d.encodeRecord(&later, "acme", insertVersion(time.Now().Add(time.Second)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	batch, err := s.conn.PrepareBatch(ctx, d.insertSQL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := batch.Append(row...); err != nil {
-		t.Fatal(err)
-	}
-	if err := batch.Send(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, batch.Append(row...))
+	require.NoError(t, batch.Send())
 	var raw uint64
-	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+d.logs()).Scan(&raw); err != nil || raw != 2 {
-		t.Fatalf("the table holds %d rows (err %v); the test needs the unmerged duplicate", raw, err)
-	}
+	require.NoError(t, s.conn.QueryRow(ctx, "SELECT count() FROM "+d.logs()).Scan(&raw), "count the table's rows")
+	require.EqualValues(t, 2, raw, "the table's rows; the test needs the unmerged duplicate")
 	res, err := s.Query(ctx, store.Filter{}, store.Page{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Records) != 1 || res.Records[0].Message != "first write" {
-		t.Errorf("Query returned %d records (%+v), want only the first write", len(res.Records), res.Records)
+	require.NoError(t, err)
+	if assert.Len(t, res.Records, 1, "Query returned %+v, want only the first write", res.Records) {
+		assert.Equal(t, "first write", res.Records[0].Message, "Query, want only the first write")
 	}
 	st, err := s.Stats(ctx, store.StatsQuery{Start: first[0].Timestamp, End: first[0].Timestamp.Add(time.Hour)})
-	if err != nil || st.Total != 1 {
-		t.Errorf("Stats counted %d records (err %v), want 1", st.Total, err)
+	if assert.NoError(t, err, "Stats") {
+		assert.EqualValues(t, 1, st.Total, "Stats counted records")
 	}
 }

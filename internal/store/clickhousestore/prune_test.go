@@ -1,9 +1,10 @@
 package clickhousestore
 
 import (
-	"slices"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -31,9 +32,7 @@ func TestDroppablePartitions_AreMonthsEveryLevelHasExpired(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := droppablePartitions(months, tc.policy, now); !slices.Equal(got, tc.want) {
-				t.Errorf("droppablePartitions = %v, want %v", got, tc.want)
-			}
+			assert.Equal(t, tc.want, droppablePartitions(months, tc.policy, now), "droppablePartitions")
 		})
 	}
 }
@@ -43,21 +42,13 @@ func TestExpiredCondition_SkipsLevelsKeptForever(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	policy := store.RetentionPolicy{ByLevel: map[record.Level]time.Duration{record.LevelDebug: time.Second, record.LevelSecurity: 0}}
 	want := "((level = 1 AND TimestampNanos < 999999000000000))"
-	if got := d.expiredCondition(policy, now); got != want {
-		t.Errorf("expiredCondition = %q, want %q", got, want)
-	}
-	if got := d.expiredCondition(store.RetentionPolicy{}, now); got != "" {
-		t.Errorf("expiredCondition with no periods = %q, want none", got)
-	}
+	assert.Equal(t, want, d.expiredCondition(policy, now), "expiredCondition")
+	assert.Empty(t, d.expiredCondition(store.RetentionPolicy{}, now), "expiredCondition with no periods, want none")
 }
 
 func TestAfterCursor_BreaksTimestampTiesByID(t *testing.T) {
 	c := store.Cursor{TimestampNanos: 42, ID: "o'k"}
-	if got, want := (dialect{mode: modeLegacy}).afterCursor(c), `(TimestampNanos < 42 OR (TimestampNanos = 42 AND id < 'o\'k'))`; got != want {
-		t.Errorf("legacy afterCursor = %s, want %s", got, want)
-	}
+	assert.Equal(t, `(TimestampNanos < 42 OR (TimestampNanos = 42 AND id < 'o\'k'))`, (dialect{mode: modeLegacy}).afterCursor(c), "legacy afterCursor")
 	want := `(Timestamp < fromUnixTimestamp64Nano(toInt64(42)) OR (Timestamp = fromUnixTimestamp64Nano(toInt64(42)) AND id < 'o\'k'))`
-	if got := (dialect{mode: modeModern}).afterCursor(c); got != want {
-		t.Errorf("modern afterCursor = %s, want %s", got, want)
-	}
+	assert.Equal(t, want, (dialect{mode: modeModern}).afterCursor(c), "modern afterCursor")
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
@@ -32,9 +34,12 @@ func TestServerVersion_ChoosesTheLayout(t *testing.T) {
 			if err == nil {
 				m, err = chooseMode(tc.schema, v)
 			}
-			if (err != nil) != tc.wantErr || m != tc.want {
-				t.Errorf("layout for %s with schema %s = %v, %v; want %v (error %v)", tc.version, tc.schema, m, err, tc.want, tc.wantErr)
+			if tc.wantErr {
+				assert.Error(t, err, "layout for %s with schema %s", tc.version, tc.schema)
+			} else {
+				assert.NoError(t, err, "layout for %s with schema %s", tc.version, tc.schema)
 			}
+			assert.Equal(t, tc.want, m, "layout for %s with schema %s", tc.version, tc.schema)
 		})
 	}
 }
@@ -69,14 +74,10 @@ func TestDDL_FollowsTheLayout(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, s := range tc.contains {
-				if !strings.Contains(tc.sql, s) {
-					t.Errorf("missing %q in:\n%s", s, tc.sql)
-				}
+				assert.Contains(t, tc.sql, s, "missing %q", s)
 			}
 			for _, s := range tc.forbidden {
-				if strings.Contains(tc.sql, s) {
-					t.Errorf("unexpected %q in:\n%s", s, tc.sql)
-				}
+				assert.NotContains(t, tc.sql, s, "unexpected %q", s)
 			}
 		})
 	}
@@ -84,8 +85,7 @@ func TestDDL_FollowsTheLayout(t *testing.T) {
 	// legacy DateTime or the two modern maps: a column added to one list but not the other
 	// shows here.
 	for d, extra := range map[*dialect]int{&legacy: 3, &modern: 4} {
-		if n, read := len(d.insertColumns()), len(strings.Split(d.selectColumns(), ",")); n != read+extra {
-			t.Errorf("%v layout inserts %d columns and reads %d, want %d more", d.mode, n, read, extra)
-		}
+		n, read := len(d.insertColumns()), len(strings.Split(d.selectColumns(), ","))
+		assert.Equal(t, read+extra, n, "%v layout inserts %d columns and reads %d, want %d more", d.mode, n, read, extra)
 	}
 }

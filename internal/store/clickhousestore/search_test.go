@@ -1,9 +1,9 @@
 package clickhousestore
 
 import (
-	"errors"
-	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -22,14 +22,10 @@ func TestSearchWords_LowercaseAndDropPunctuationAndDiacritics(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := searchWords(tc.in); !slices.Equal(got, tc.want) {
-				t.Errorf("searchWords(%q) = %q, want %q", tc.in, got, tc.want)
-			}
+			assert.Equal(t, tc.want, searchWords(tc.in), "searchWords(%q)", tc.in)
 		})
 	}
-	if got := searchText("user.login", "Login failed"); got != " user login login failed " {
-		t.Errorf("searchText = %q", got)
-	}
+	assert.Equal(t, " user login login failed ", searchText("user.login", "Login failed"), "searchText")
 }
 
 func TestSearchCondition_RendersTheSyntaxPerLayout(t *testing.T) {
@@ -63,13 +59,11 @@ func TestSearchCondition_RendersTheSyntaxPerLayout(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.d.searchCondition(tc.text)
 			if tc.wantError {
-				if !errors.Is(err, store.ErrInvalidQuery) {
-					t.Errorf("searchCondition(%q) = %q, %v; want ErrInvalidQuery", tc.text, got, err)
-				}
+				assert.ErrorIs(t, err, store.ErrInvalidQuery, "searchCondition(%q) = %q", tc.text, got)
 				return
 			}
-			if err != nil || got != tc.want {
-				t.Errorf("searchCondition(%q) =\n  %q, %v\nwant\n  %q", tc.text, got, err, tc.want)
+			if assert.NoError(t, err, "searchCondition(%q)", tc.text) {
+				assert.Equal(t, tc.want, got, "searchCondition(%q)", tc.text)
 			}
 		})
 	}
@@ -84,8 +78,6 @@ func TestQuoteString_EscapesQuoteAndBackslashOnly(t *testing.T) {
 		"tab\tnewline\n": "'tab\tnewline\n'",
 	}
 	for in, want := range tests {
-		if got := quoteString(in); got != want {
-			t.Errorf("quoteString(%q) = %s, want %s", in, got, want)
-		}
+		assert.Equal(t, want, quoteString(in), "quoteString(%q)", in)
 	}
 }

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -44,28 +47,22 @@ func runOnCHDB(t *testing.T, stmts []Statement) map[string]chdbResult {
 	}
 	if missing != "" {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("the modern SQL check cannot run under CI: %s", missing)
+			require.FailNow(t, "the modern SQL check cannot run under CI: "+missing)
 		}
 		t.Skip(missing + " (under CI this fails instead)")
 	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "statements.json")
 	b, err := json.Marshal(stmts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, b, 0o600))
 	cmd := exec.Command("node", "check.mjs", file, filepath.Join(dir, "session"))
 	cmd.Dir = chdbDir
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, runErr := cmd.Output()
 	var outputs []chdbOutput
-	if err := json.Unmarshal(out, &outputs); err != nil {
-		t.Fatalf("node check.mjs: %v (exit: %v)\nstdout: %s\nstderr: %s", err, runErr, out, stderr.String())
-	}
+	require.NoError(t, json.Unmarshal(out, &outputs), "node check.mjs (exit: %v)\nstdout: %s\nstderr: %s", runErr, out, stderr.String())
 	results := make([]chdbResult, len(outputs))
 	for i, o := range outputs {
 		results[i] = o.chdbResult
@@ -73,21 +70,17 @@ func runOnCHDB(t *testing.T, stmts []Statement) map[string]chdbResult {
 			dec := json.NewDecoder(strings.NewReader(line))
 			dec.UseNumber() // Int64 nanoseconds must not round through float64
 			var row []any
-			if err := dec.Decode(&row); err != nil {
-				t.Fatalf("%s: row %q: %v", o.Name, line, err)
-			}
+			require.NoErrorf(t, dec.Decode(&row), "%s: row %q", o.Name, line)
 			results[i].Rows = append(results[i].Rows, row)
 		}
 	}
 	byName := map[string]chdbResult{}
 	for _, r := range results {
-		if !r.OK {
-			t.Errorf("chDB refused %q: %s", r.Name, r.Error)
-		}
+		assert.True(t, r.OK, "chDB refused %q: %s", r.Name, r.Error)
 		byName[r.Name] = r
 	}
-	if runErr != nil && !t.Failed() {
-		t.Errorf("node check.mjs failed without a failed statement: %v\n%s", runErr, stderr.String())
+	if !t.Failed() {
+		assert.NoError(t, runErr, "node check.mjs failed without a failed statement\n%s", stderr.String())
 	}
 	t.Logf("chDB engine %v ran %d statements", byName["engine version"].Rows, len(results)-1)
 	return byName
@@ -111,15 +104,11 @@ func TestModernStatements_RunOnCurrentClickHouse(t *testing.T) {
 	cfg.Database = "audit_chdb"
 	cfg.TTL = map[string]time.Duration{"debug": 30 * 24 * time.Hour, "info": 3650 * 24 * time.Hour}
 	stmts, err := ModernStatements(cfg, now)
-	if err != nil {
-		t.Fatalf("ModernStatements: %v", err)
-	}
+	require.NoError(t, err, "ModernStatements")
 	// After Prune, the store must read what is left: the same query shape as the first page.
 	d := dialect{mode: modeModern, db: cfg.Database, table: cfg.Table}
 	after, err := d.querySQL(store.Filter{}, nil, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	stmts = append(stmts, Statement{Name: "query: after prune", SQL: after},
 		Statement{Name: "chain: head hash", SQL: "SELECT lower(hex(hash)), lower(hex(record_hash)) FROM " + d.chain() + " WHERE tenant_id = 'acme' AND seq = 3"})
 
@@ -129,9 +118,7 @@ func TestModernStatements_RunOnCurrentClickHouse(t *testing.T) {
 	}
 	links := StatementChainLinks(now)
 	checkpointDoc, err := json.Marshal(chain.Checkpoint{Tenant: "acme", Seq: 3, Head: links[2].Hash, Time: now, Kind: chain.KindPeriodic})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	checks := []struct {
 		name string
 		col  int
@@ -168,26 +155,24 @@ func TestModernStatements_RunOnCurrentClickHouse(t *testing.T) {
 		if c.name == "insert: look up stored ids" || c.name == "chain: look up linked ids" || c.name == "chain: records of a page" {
 			slices.Sort(got)
 		}
-		if !slices.Equal(got, c.want) && !(len(got) == 0 && len(c.want) == 0) {
-			t.Errorf("%s: column %d = %v, want %v", c.name, c.col, got, c.want)
+		if len(c.want) == 0 {
+			assert.Empty(t, got, "%s: column %d", c.name, c.col)
+		} else {
+			assert.Equal(t, c.want, got, "%s: column %d", c.name, c.col)
 		}
 	}
 	// The record read back from chDB decodes into what was inserted.
 	got := res["get: one tenant"]
 	if len(got.Rows) == 1 {
 		want := StatementFixture(now)[1]
-		if id, ts := fmt.Sprint(got.Rows[0][0]), fmt.Sprint(got.Rows[0][2]); id != want.ID || ts != fmt.Sprint(want.Timestamp.UnixNano()) {
-			t.Errorf("get: id %s at %s ns, want %s at %d ns", id, ts, want.ID, want.Timestamp.UnixNano())
-		}
+		assert.Equal(t, want.ID, fmt.Sprint(got.Rows[0][0]), "get: id")
+		assert.Equal(t, fmt.Sprint(want.Timestamp.UnixNano()), fmt.Sprint(got.Rows[0][2]), "get: timestamp ns")
 	}
 	counts := map[string]string{}
 	for _, row := range res["prune: count expired"].Rows {
 		counts[fmt.Sprint(row[0])] = fmt.Sprint(row[1])
 	}
-	if counts["1"] != "1" || counts["2"] != "1" || len(counts) != 2 {
-		t.Errorf("prune: count expired = %v, want one debug (level 1) and one info (level 2) record", counts)
-	}
-	if !slices.ContainsFunc(stmts, func(s Statement) bool { return strings.HasPrefix(s.Name, "prune: drop partition") }) {
-		t.Error("the fixture's 400-day-old month was not offered for DROP PARTITION")
-	}
+	assert.Equal(t, map[string]string{"1": "1", "2": "1"}, counts, "prune: count expired, want one debug (level 1) and one info (level 2) record")
+	assert.True(t, slices.ContainsFunc(stmts, func(s Statement) bool { return strings.HasPrefix(s.Name, "prune: drop partition") }),
+		"the fixture's 400-day-old month was not offered for DROP PARTITION")
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
@@ -23,7 +25,7 @@ func serverAddr(t testing.TB) string {
 	addr := os.Getenv("CLICKHOUSE_ADDR")
 	if addr == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatal("CLICKHOUSE_ADDR is not set under CI: run scripts/clickhouse/start.sh and export what it prints")
+			require.FailNow(t, "CLICKHOUSE_ADDR is not set under CI: run scripts/clickhouse/start.sh and export what it prints")
 		}
 		t.Skip("CLICKHOUSE_ADDR is not set (under CI this fails instead); run eval \"$(scripts/clickhouse/start.sh)\" to test against a real server")
 	}
@@ -44,12 +46,8 @@ func openTestStore(t testing.TB, mutate func(*Config)) *Store {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	if s.Layout() == "" {
-		t.Fatalf("Open returned without reaching the server at %s", cfg.Endpoint)
-	}
+	require.NoError(t, err, "Open")
+	require.NotEmpty(t, s.Layout(), "Open returned without reaching the server at %s", cfg.Endpoint)
 	t.Cleanup(func() {
 		_ = s.Close()
 		dropDatabase(t, cfg)
@@ -71,9 +69,7 @@ func dropDatabase(t testing.TB, cfg Config) {
 			err = conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+cfg.Database+"`")
 		}
 	}
-	if err != nil {
-		t.Errorf("drop test database %s: %v", cfg.Database, err)
-	}
+	assert.NoErrorf(t, err, "drop test database %s", cfg.Database)
 }
 
 func TestStore_PassesTheStoreContractOnARealServer(t *testing.T) {

@@ -1,10 +1,11 @@
 package searchsyntax
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/stretchr/testify/assert"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -34,8 +35,8 @@ func TestTranslate_PrecedenceAndTheStoresOperators(t *testing.T) {
 		{"a or b", "(([a] AND [or]) AND [b])"},
 	} {
 		got, err := Translate(c.text, plain)
-		if err != nil || got != c.want {
-			t.Errorf("Translate(%q) = %q, %v; want %q", c.text, got, err, c.want)
+		if assert.NoError(t, err, "Translate(%q)", c.text) {
+			assert.Equal(t, c.want, got, "Translate(%q)", c.text)
 		}
 	}
 }
@@ -50,8 +51,8 @@ func TestTranslate_ErrorsSayWhatAndWhere(t *testing.T) {
 		"@@ --": "no letters or digits to search for",
 	} {
 		_, err := Translate(text, plain)
-		if !errors.Is(err, store.ErrInvalidQuery) || !strings.Contains(err.Error(), want) {
-			t.Errorf("Translate(%q) = %v; want ErrInvalidQuery saying %q", text, err, want)
+		if assert.ErrorIs(t, err, store.ErrInvalidQuery, "Translate(%q)", text) {
+			assert.ErrorContains(t, err, want, "Translate(%q)", text)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
@@ -20,12 +22,9 @@ type sqlTamper struct {
 func (x sqlTamper) exec(t *testing.T, db *sql.DB, query string, args ...any) {
 	t.Helper()
 	res, err := db.ExecContext(context.Background(), query, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		t.Fatalf("%s %v changed no row", query, args)
-	}
+	require.NoErrorf(t, err, "%s", query)
+	n, _ := res.RowsAffected()
+	require.NotZero(t, n, "%s %v changed no row", query, args)
 }
 
 func (x sqlTamper) EditRecord(t *testing.T, s store.ChainStore, id string) {
@@ -38,9 +37,7 @@ func (x sqlTamper) DeleteRecord(t *testing.T, s store.ChainStore, id string) {
 
 func (x sqlTamper) InsertRecord(t *testing.T, s store.ChainStore, r record.Record) {
 	args, err := encodeRecord(nil, &r, r.TenantID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	x.exec(t, x.db(t, s, r.TenantID), insertSQL(1, false), args...)
 }
 
@@ -62,17 +59,14 @@ func TestPerTenant_KeepsATamperEvidentChainPerFile(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.Tenancy, cfg.Directory = TenancyDatabasePerTenant, filepath.Join(t.TempDir(), "tenants")
 		p, err := OpenPerTenant(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		t.Cleanup(func() { _ = p.Close() })
 		return p
 	}
 	storetest.RunChain(t, open, sqlTamper{db: func(t *testing.T, s store.ChainStore, tenant string) *sql.DB {
 		h, err := s.(*PerTenant).acquire(context.Background(), tenant, false)
-		if err != nil || h == nil {
-			t.Fatalf("tenant %q has no file: %v", tenant, err)
-		}
+		require.NoError(t, err, "tenant %q has no file", tenant)
+		require.NotNil(t, h, "tenant %q has no file", tenant)
 		t.Cleanup(func() { s.(*PerTenant).release(h) })
 		return h.st.write
 	}})

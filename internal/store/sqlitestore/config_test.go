@@ -3,26 +3,25 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestConfig_DefaultsAreValid(t *testing.T) {
 	cfg := DefaultConfig()
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("DefaultConfig().Validate() = %v", err)
-	}
+	require.NoError(t, cfg.Validate(), "DefaultConfig().Validate()")
 	want := Config{
 		Path: "./data/audit.db", Synchronous: "NORMAL", BusyTimeout: 5 * time.Second, CacheSizeKiB: 16 * 1024,
 		Chain: true, Tenancy: "single_database", Directory: "./data/tenants", MaxActiveConnections: 50,
 	}
-	if cfg != want {
-		t.Errorf("DefaultConfig() = %+v, want %+v", cfg, want)
-	}
+	assert.Equal(t, want, cfg, "DefaultConfig()")
 }
 
 func TestConfig_ValidateNamesTheOffendingField(t *testing.T) {
@@ -52,27 +51,20 @@ func TestConfig_ValidateNamesTheOffendingField(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			tc.mutate(&cfg)
-			err := cfg.Validate()
-			if err == nil || !strings.Contains(err.Error(), tc.field) {
-				t.Errorf("Validate() = %v, want an error naming %q", err, tc.field)
-			}
+			assert.ErrorContains(t, cfg.Validate(), tc.field, "Validate(), want an error naming %q", tc.field)
 		})
 	}
 	t.Run("every invalid field is reported at once", func(t *testing.T) {
 		cfg := Config{Path: "", Synchronous: "x", BusyTimeout: -1, CacheSizeKiB: -1, MmapSize: -1}
 		err := cfg.Validate()
 		for _, field := range []string{"path:", "synchronous:", "busy_timeout:", "cache_size_kib:", "mmap_size:"} {
-			if err == nil || !strings.Contains(err.Error(), field) {
-				t.Errorf("Validate() = %v, want it to name %q", err, field)
-			}
+			assert.ErrorContains(t, err, field, "Validate(), want it to name %q", field)
 		}
 	})
 	t.Run("synchronous is case-insensitive", func(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.Synchronous = "full"
-		if err := cfg.Validate(); err != nil {
-			t.Errorf("Validate() = %v", err)
-		}
+		assert.NoError(t, cfg.Validate(), "Validate()")
 	})
 }
 
@@ -81,25 +73,19 @@ func TestOpen_RefusesAnInvalidConfigBeforeTouchingTheDisk(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Path = filepath.Join(dir, "audit.db")
 	cfg.Synchronous = "bogus"
-	if _, err := Open(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "synchronous:") {
-		t.Fatalf("Open = %v, want the synchronous error", err)
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("Open created %s for an invalid config (stat: %v)", dir, err)
-	}
+	_, err := Open(context.Background(), cfg)
+	require.ErrorContains(t, err, "synchronous:", "Open, want the synchronous error")
+	_, err = os.Stat(dir)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "Open created %s for an invalid config", dir)
 }
 
 func TestOpen_FailsClearlyWhenTheDirectoryCannotBeCreated(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "plain-file")
-	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(file, []byte("x"), 0o600))
 	cfg := DefaultConfig()
 	cfg.Path = filepath.Join(file, "audit.db") // a directory inside a regular file
 	_, err := Open(context.Background(), cfg)
-	if err == nil || !strings.Contains(err.Error(), "create directory of path") {
-		t.Fatalf("Open = %v, want a directory error", err)
-	}
+	require.ErrorContains(t, err, "create directory of path", "Open, want a directory error")
 }
 
 // pragmas reads the settings the DSN must have applied to one connection.
@@ -108,9 +94,7 @@ func pragmas(t *testing.T, c *sql.Conn) map[string]string {
 	out := map[string]string{}
 	for _, name := range []string{"journal_mode", "synchronous", "busy_timeout", "foreign_keys", "query_only", "cache_size", "mmap_size", "wal_autocheckpoint", "journal_size_limit"} {
 		var v string
-		if err := c.QueryRowContext(context.Background(), "PRAGMA "+name).Scan(&v); err != nil {
-			t.Fatalf("PRAGMA %s: %v", name, err)
-		}
+		require.NoErrorf(t, c.QueryRowContext(context.Background(), "PRAGMA "+name).Scan(&v), "PRAGMA %s", name)
 		out[name] = v
 	}
 	return out
@@ -124,9 +108,7 @@ func TestOpen_AppliesThePragmasToEveryConnection(t *testing.T) {
 	cfg.CacheSizeKiB = 4096
 	cfg.MmapSize = 1 << 20
 	s, err := Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
+	require.NoError(t, err, "Open")
 	defer s.Close()
 
 	common := map[string]string{
@@ -137,19 +119,13 @@ func TestOpen_AppliesThePragmasToEveryConnection(t *testing.T) {
 	check := func(role string, c *sql.Conn, queryOnly string) {
 		got := pragmas(t, c)
 		for k, want := range common {
-			if got[k] != want {
-				t.Errorf("%s: PRAGMA %s = %s, want %s", role, k, got[k], want)
-			}
+			assert.Equal(t, want, got[k], "%s: PRAGMA %s", role, k)
 		}
-		if got["query_only"] != queryOnly {
-			t.Errorf("%s: PRAGMA query_only = %s, want %s", role, got["query_only"], queryOnly)
-		}
+		assert.Equal(t, queryOnly, got["query_only"], "%s: PRAGMA query_only", role)
 	}
 
 	w, err := s.write.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	check("writer", w, "0")
 	_ = w.Close()
 
@@ -157,15 +133,13 @@ func TestOpen_AppliesThePragmasToEveryConnection(t *testing.T) {
 	n := readConnections()
 	conns := make([]*sql.Conn, n)
 	for i := range conns {
-		if conns[i], err = s.read.Conn(context.Background()); err != nil {
-			t.Fatalf("reader %d: %v", i, err)
-		}
+		conns[i], err = s.read.Conn(context.Background())
+		require.NoError(t, err, "reader %d", i)
 	}
 	for i, c := range conns {
 		check("reader "+string(rune('0'+i)), c, "1")
-		if _, err := c.ExecContext(context.Background(), "DELETE FROM audit_logs"); err == nil {
-			t.Errorf("reader %d could write", i)
-		}
+		_, err := c.ExecContext(context.Background(), "DELETE FROM audit_logs")
+		assert.Error(t, err, "reader %d could write", i)
 		_ = c.Close()
 	}
 }
@@ -177,9 +151,7 @@ func TestStore_CloseIsSafeFromManyGoroutines(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.Close(); err != nil {
-				t.Errorf("Close: %v", err)
-			}
+			assert.NoError(t, s.Close(), "Close")
 		}()
 	}
 	wg.Wait()

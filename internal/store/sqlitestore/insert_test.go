@@ -2,13 +2,15 @@ package sqlitestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -31,9 +33,7 @@ func records(prefix string, n int) []record.Record {
 func count(t *testing.T, s *Store, query string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := s.read.QueryRow(query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
+	require.NoErrorf(t, s.read.QueryRow(query, args...).Scan(&n), "%s", query)
 	return n
 }
 
@@ -42,17 +42,12 @@ func TestInsert_BatchesOfEverySizeAroundTheStatementWidthAreStoredWhole(t *testi
 	total := 0
 	for _, n := range []int{1, 49, 50, 51, 100, 137} {
 		recs := records(fmt.Sprintf("size%d", n), n)
-		if _, err := s.Insert(context.Background(), "acme", recs); err != nil {
-			t.Fatalf("Insert %d records: %v", n, err)
-		}
+		_, err := s.Insert(context.Background(), "acme", recs)
+		require.NoError(t, err, "Insert %d records", n)
 		total += n
-		if got := count(t, s, `SELECT count(*) FROM audit_logs WHERE id LIKE ?`, fmt.Sprintf("size%d-%%", n)); got != n {
-			t.Errorf("a batch of %d stored %d rows", n, got)
-		}
+		assert.Equal(t, n, count(t, s, `SELECT count(*) FROM audit_logs WHERE id LIKE ?`, fmt.Sprintf("size%d-%%", n)), "rows stored by a batch of %d", n)
 	}
-	if got := count(t, s, `SELECT count(*) FROM audit_logs`); got != total {
-		t.Errorf("stored %d rows, want %d", got, total)
-	}
+	assert.Equal(t, total, count(t, s, `SELECT count(*) FROM audit_logs`), "stored rows")
 	// One prepared statement per width used: 1, 49, 50, 1 (from 51), 37 (from 137).
 	s.inserts.mu.Lock()
 	widths := 0
@@ -62,9 +57,7 @@ func TestInsert_BatchesOfEverySizeAroundTheStatementWidthAreStoredWhole(t *testi
 		}
 	}
 	s.inserts.mu.Unlock()
-	if widths != 4 {
-		t.Errorf("%d statement widths prepared, want 4 (1, 37, 49, 50)", widths)
-	}
+	assert.Equal(t, 4, widths, "statement widths prepared, want 4 (1, 37, 49, 50)")
 }
 
 func TestInsert_ValuesJSONCannotHoldAreStoredNotRefused(t *testing.T) {
@@ -73,22 +66,15 @@ func TestInsert_ValuesJSONCannotHoldAreStoredNotRefused(t *testing.T) {
 		ID: "nan", Timestamp: t0, Level: record.LevelInfo, DurationMS: math.NaN(),
 		Attributes: map[string]any{"ratio": math.NaN(), "nested": map[string]any{"limit": math.Inf(1)}, "ok": "yes"},
 	}
-	if _, err := s.Insert(context.Background(), "acme", []record.Record{r}); err != nil {
-		t.Fatalf("Insert with NaN and Inf values: %v", err)
-	}
+	_, err := s.Insert(context.Background(), "acme", []record.Record{r})
+	require.NoError(t, err, "Insert with NaN and Inf values")
 	got, err := s.Get(context.Background(), "acme", "nan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.DurationMS != 0 {
-		t.Errorf("a NaN duration reads back as %v, want 0", got.DurationMS)
-	}
-	if got.Attributes["ratio"] != "NaN" || got.Attributes["ok"] != "yes" {
-		t.Errorf("attributes = %v, want ratio \"NaN\" and ok kept", got.Attributes)
-	}
-	if nested, _ := got.Attributes["nested"].(map[string]any); nested["limit"] != "+Inf" {
-		t.Errorf("nested attributes = %v, want limit \"+Inf\"", got.Attributes["nested"])
-	}
+	require.NoError(t, err)
+	assert.Zero(t, got.DurationMS, "a NaN duration reads back as %v, want 0", got.DurationMS)
+	assert.Equal(t, "NaN", got.Attributes["ratio"], "attributes = %v, want ratio \"NaN\" and ok kept", got.Attributes)
+	assert.Equal(t, "yes", got.Attributes["ok"], "attributes = %v, want ratio \"NaN\" and ok kept", got.Attributes)
+	nested, _ := got.Attributes["nested"].(map[string]any)
+	assert.Equal(t, "+Inf", nested["limit"], "nested attributes = %v, want limit \"+Inf\"", got.Attributes["nested"])
 }
 
 func TestInsert_RefusesRecordsItCannotStoreFaithfully(t *testing.T) {
@@ -108,53 +94,40 @@ func TestInsert_RefusesRecordsItCannotStoreFaithfully(t *testing.T) {
 			recs := records("bad", 3)
 			tc.mutate(&recs[2])
 			_, err := s.Insert(context.Background(), "acme", recs)
-			if err == nil || !strings.Contains(err.Error(), tc.reason) || !strings.Contains(err.Error(), "record 2") {
-				t.Fatalf("Insert = %v, want an error about record 2 saying %q", err, tc.reason)
-			}
-			if n := count(t, s, `SELECT count(*) FROM audit_logs`); n != 0 {
-				t.Errorf("%d records of the refused batch were stored", n)
-			}
+			require.ErrorContains(t, err, tc.reason, "Insert, want an error about record 2 saying %q", tc.reason)
+			require.ErrorContains(t, err, "record 2", "Insert, want an error about record 2 saying %q", tc.reason)
+			assert.Zero(t, count(t, s, `SELECT count(*) FROM audit_logs`), "records of the refused batch were stored")
 		})
 	}
 }
 
 func TestInsert_ARecordWithoutAnyTenantGoesToTheDefaultTenant(t *testing.T) {
 	s := openTemp(t)
-	if _, err := s.Insert(context.Background(), "", records("nt", 1)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.Insert(context.Background(), "", records("nt", 1))
+	require.NoError(t, err)
 	got, err := s.Get(context.Background(), record.DefaultTenant, "nt-0000")
-	if err != nil {
-		t.Fatalf("Get(default): %v", err)
-	}
-	if got.TenantID != record.DefaultTenant {
-		t.Errorf("TenantID = %q, want %q", got.TenantID, record.DefaultTenant)
-	}
+	require.NoError(t, err, "Get(default)")
+	assert.Equal(t, record.DefaultTenant, got.TenantID, "TenantID")
 }
 
 func TestInsert_StoresJSONAsWritten(t *testing.T) {
 	s := openTemp(t)
 	r := records("json", 1)
 	r[0].Attributes = map[string]any{"html": "<b>a & b</b>"}
-	if _, err := s.Insert(context.Background(), "acme", r); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.Insert(context.Background(), "acme", r)
+	require.NoError(t, err)
 	var attrs, tags string
-	if err := s.read.QueryRow(`SELECT attributes, tags FROM audit_logs WHERE id = 'json-0000'`).Scan(&attrs, &tags); err != nil {
-		t.Fatal(err)
-	}
-	if attrs != `{"html":"<b>a & b</b>"}` || tags != "[]" {
-		t.Errorf("stored attributes %s and tags %s; want unescaped JSON and []", attrs, tags)
-	}
+	require.NoError(t, s.read.QueryRow(`SELECT attributes, tags FROM audit_logs WHERE id = 'json-0000'`).Scan(&attrs, &tags))
+	assert.Equal(t, `{"html":"<b>a & b</b>"}`, attrs, "stored attributes; want unescaped JSON")
+	assert.Equal(t, "[]", tags, "stored tags")
 }
 
 func TestInsert_HonoursACancelledContext(t *testing.T) {
 	s := openTemp(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Insert(ctx, "acme", records("ctx", 3)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Insert with a cancelled context = %v, want context.Canceled", err)
-	}
+	_, err := s.Insert(ctx, "acme", records("ctx", 3))
+	require.ErrorIs(t, err, context.Canceled, "Insert with a cancelled context")
 }
 
 // The full-text index is external content: only the triggers keep it in step with audit_logs.
@@ -165,26 +138,17 @@ func TestFTS_StaysInStepWithTheTableThroughReplaysAndDeletes(t *testing.T) {
 	recs := records("fts", 120)
 	recs[7].Message = "quarantined upload"
 	for range 2 {
-		if _, err := s.Insert(ctx, "acme", recs); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.Insert(ctx, "acme", recs)
+		require.NoError(t, err)
 	}
-	if _, err := s.write.Exec(`DELETE FROM audit_logs WHERE id IN ('fts-0007', 'fts-0008')`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.write.Exec(`INSERT INTO audit_fts (audit_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
-		t.Errorf("FTS5 integrity-check against audit_logs: %v", err)
-	}
+	_, err := s.write.Exec(`DELETE FROM audit_logs WHERE id IN ('fts-0007', 'fts-0008')`)
+	require.NoError(t, err)
+	_, err = s.write.Exec(`INSERT INTO audit_fts (audit_fts, rank) VALUES ('integrity-check', 1)`)
+	assert.NoError(t, err, "FTS5 integrity-check against audit_logs")
 	res, err := s.Query(ctx, store.Filter{Text: "quarantined"}, store.Page{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Records) != 0 {
-		t.Errorf("a deleted record is still found: %v", res.Records[0].ID)
-	}
-	if n := count(t, s, `SELECT count(*) FROM audit_fts WHERE audit_fts MATCH 'login'`); n != 118 {
-		t.Errorf("the index finds %d rows for a word of every record, want 118", n)
-	}
+	require.NoError(t, err)
+	assert.Empty(t, res.Records, "a deleted record is still found")
+	assert.Equal(t, 118, count(t, s, `SELECT count(*) FROM audit_fts WHERE audit_fts MATCH 'login'`), "rows the index finds for a word of every record")
 }
 
 // Query picks one of two plans for a search by the number of matches; both must return the
@@ -207,9 +171,8 @@ func TestQuery_BothSearchPlansReturnTheSamePages(t *testing.T) {
 				batch = append(batch, r)
 			}
 		}
-		if _, err := s.Insert(ctx, tenant, batch); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.Insert(ctx, tenant, batch)
+		require.NoError(t, err)
 	}
 	filters := []store.Filter{
 		{Text: "password reset"},
@@ -218,20 +181,14 @@ func TestQuery_BothSearchPlansReturnTheSamePages(t *testing.T) {
 	}
 	walk := func(f store.Filter, searchFirst bool) []string {
 		match, err := ftsQuery(f.Text)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var out []string
 		p := store.Page{Limit: 7}
 		for {
 			query, args, err := buildQuery(f, match, searchFirst, p, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			page, err := s.selectRecords(ctx, query, args, 8)
-			if err != nil {
-				t.Fatalf("%s: %v", query, err)
-			}
+			require.NoErrorf(t, err, "%s", query)
 			for i, r := range page {
 				if i < 7 {
 					out = append(out, r.ID)
@@ -246,11 +203,7 @@ func TestQuery_BothSearchPlansReturnTheSamePages(t *testing.T) {
 	}
 	for _, f := range filters {
 		timeFirst, searchFirst := walk(f, false), walk(f, true)
-		if len(timeFirst) == 0 {
-			t.Errorf("filter %+v matched nothing; the comparison needs matches", f)
-		}
-		if !slices.Equal(timeFirst, searchFirst) {
-			t.Errorf("filter %+v: the plans disagree:\ntime first:   %v\nsearch first: %v", f, timeFirst, searchFirst)
-		}
+		assert.NotEmpty(t, timeFirst, "filter %+v matched nothing; the comparison needs matches", f)
+		assert.True(t, slices.Equal(timeFirst, searchFirst), "filter %+v: the plans disagree:\ntime first:   %v\nsearch first: %v", f, timeFirst, searchFirst)
 	}
 }

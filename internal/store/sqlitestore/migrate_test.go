@@ -3,12 +3,14 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -18,16 +20,12 @@ import (
 func versions(t *testing.T, db *sql.DB) []int {
 	t.Helper()
 	rows, err := db.Query(`SELECT version FROM schema_version ORDER BY version`)
-	if err != nil {
-		t.Fatalf("read schema_version: %v", err)
-	}
+	require.NoError(t, err, "read schema_version")
 	defer rows.Close()
 	var out []int
 	for rows.Next() {
 		var v int
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, rows.Scan(&v))
 		out = append(out, v)
 	}
 	return out
@@ -39,9 +37,7 @@ func openRaw(t *testing.T, path string) *sql.DB {
 	cfg := DefaultConfig()
 	cfg.Path = path
 	db, err := openPool(context.Background(), cfg.dsn(false), 1)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
+	require.NoErrorf(t, err, "open %s", path)
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
@@ -49,9 +45,7 @@ func openRaw(t *testing.T, path string) *sql.DB {
 func hasColumn(t *testing.T, db *sql.DB, table, column string) bool {
 	t.Helper()
 	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&n))
 	return n == 1
 }
 
@@ -66,16 +60,10 @@ func allVersions() []int {
 
 func TestMigrate_ANewFileIsAtTheLatestVersion(t *testing.T) {
 	s := openTemp(t)
-	if got := versions(t, s.write); !slices.Equal(got, allVersions()) {
-		t.Errorf("schema_version = %v, want %v", got, allVersions())
-	}
-	if SchemaVersion() != len(migrations) {
-		t.Errorf("SchemaVersion() = %d, want %d", SchemaVersion(), len(migrations))
-	}
+	assert.Equal(t, allVersions(), versions(t, s.write), "schema_version")
+	assert.Equal(t, len(migrations), SchemaVersion(), "SchemaVersion()")
 	for i, m := range migrations {
-		if m.version != i+1 {
-			t.Errorf("migrations[%d].version = %d, want %d: versions must be consecutive", i, m.version, i+1)
-		}
+		assert.Equal(t, i+1, m.version, "migrations[%d].version: versions must be consecutive", i)
 	}
 }
 
@@ -85,16 +73,10 @@ func TestMigrate_ReopeningAFileAppliesNothingTwice(t *testing.T) {
 	cfg.Path = path
 	for i := 0; i < 3; i++ {
 		s, err := Open(context.Background(), cfg)
-		if err != nil {
-			t.Fatalf("Open #%d: %v", i+1, err)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoErrorf(t, err, "Open #%d", i+1)
+		require.NoError(t, s.Close())
 	}
-	if got := versions(t, openRaw(t, path)); !slices.Equal(got, allVersions()) {
-		t.Errorf("after three opens schema_version = %v, want %v", got, allVersions())
-	}
+	assert.Equal(t, allVersions(), versions(t, openRaw(t, path)), "after three opens schema_version")
 }
 
 // A file written by this binary is upgraded by a later one: the test plays the later binary
@@ -104,16 +86,11 @@ func TestMigrate_UpgradesAFileAndKeepsItsRecords(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Path = path
 	s, err := Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rec := record.Record{ID: "kept", Timestamp: time.Now(), Level: record.LevelInfo, Message: "written at v1"}
-	if _, err := s.Insert(context.Background(), "acme", []record.Record{rec}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	_, err = s.Insert(context.Background(), "acme", []record.Record{rec})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
 
 	next := SchemaVersion() + 1
 	v2 := append(slices.Clone(migrations), migration{version: next, steps: []string{
@@ -121,25 +98,15 @@ func TestMigrate_UpgradesAFileAndKeepsItsRecords(t *testing.T) {
 		`CREATE INDEX audit_logs_region ON audit_logs (region)`,
 	}})
 	db := openRaw(t, path)
-	if err := migrate(context.Background(), db, v2); err != nil {
-		t.Fatalf("migrate to v%d: %v", next, err)
-	}
-	if got := versions(t, db); !slices.Equal(got, append(allVersions(), next)) {
-		t.Errorf("schema_version = %v, want %v", got, append(allVersions(), next))
-	}
-	if !hasColumn(t, db, "audit_logs", "region") {
-		t.Error("the v2 column is missing")
-	}
+	require.NoErrorf(t, migrate(context.Background(), db, v2), "migrate to v%d", next)
+	assert.Equal(t, append(allVersions(), next), versions(t, db), "schema_version")
+	assert.True(t, hasColumn(t, db, "audit_logs", "region"), "the v2 column is missing")
 	var msg string
-	if err := db.QueryRow(`SELECT message FROM audit_logs WHERE id = 'kept'`).Scan(&msg); err != nil || msg != "written at v1" {
-		t.Errorf("the v1 record after the upgrade: %q, %v", msg, err)
+	if assert.NoError(t, db.QueryRow(`SELECT message FROM audit_logs WHERE id = 'kept'`).Scan(&msg), "the v1 record after the upgrade") {
+		assert.Equal(t, "written at v1", msg, "the v1 record after the upgrade")
 	}
-	if err := migrate(context.Background(), db, v2); err != nil {
-		t.Fatalf("migrate to v%d again: %v", next, err)
-	}
-	if got := versions(t, db); !slices.Equal(got, append(allVersions(), next)) {
-		t.Errorf("a second migrate changed schema_version to %v", got)
-	}
+	require.NoErrorf(t, migrate(context.Background(), db, v2), "migrate to v%d again", next)
+	assert.Equal(t, append(allVersions(), next), versions(t, db), "a second migrate changed schema_version")
 }
 
 func TestMigrate_AFailedStepLeavesTheVersionAndSchemaUntouched(t *testing.T) {
@@ -153,15 +120,9 @@ func TestMigrate_AFailedStepLeavesTheVersionAndSchemaUntouched(t *testing.T) {
 	}})
 	db := openRaw(t, path)
 	err := migrate(context.Background(), db, broken)
-	if err == nil {
-		t.Fatal("a failing migration reported success")
-	}
-	if got := versions(t, db); !slices.Equal(got, allVersions()) {
-		t.Errorf("schema_version = %v after a failed step, want %v", got, allVersions())
-	}
-	if hasColumn(t, db, "audit_logs", "region") {
-		t.Error("the first step of the failed migration was kept")
-	}
+	require.Error(t, err, "a failing migration reported success")
+	assert.Equal(t, allVersions(), versions(t, db), "schema_version after a failed step")
+	assert.False(t, hasColumn(t, db, "audit_logs", "region"), "the first step of the failed migration was kept")
 }
 
 func TestMigrate_RefusesADatabaseFromANewerBinary(t *testing.T) {
@@ -169,35 +130,28 @@ func TestMigrate_RefusesADatabaseFromANewerBinary(t *testing.T) {
 	s := openAt(t, path)
 	_ = s.Close()
 	db := openRaw(t, path)
-	if _, err := db.Exec(insertSchemaVersion, 7, time.Now().UnixNano()); err != nil {
-		t.Fatal(err)
-	}
+	_, err := db.Exec(insertSchemaVersion, 7, time.Now().UnixNano())
+	require.NoError(t, err)
 	_ = db.Close()
 
 	cfg := DefaultConfig()
 	cfg.Path = path
-	_, err := Open(context.Background(), cfg)
-	if !errors.Is(err, ErrSchemaTooNew) {
-		t.Fatalf("Open = %v, want ErrSchemaTooNew", err)
-	}
+	_, err = Open(context.Background(), cfg)
+	require.ErrorIs(t, err, ErrSchemaTooNew, "Open")
 	want := fmt.Sprintf("sqlitestore: database schema version 7 is newer than this binary supports (%d); upgrade otelcol-audit", SchemaVersion())
-	if err.Error() != want {
-		t.Errorf("error = %q, want %q", err.Error(), want)
-	}
+	assert.EqualError(t, err, want)
 }
 
 func TestMigrate_RefusesAFileThatHoldsSomethingElse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	db := openRaw(t, path)
-	if _, err := db.Exec(`CREATE TABLE audit_logs (x INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
+	_, err := db.Exec(`CREATE TABLE audit_logs (x INTEGER)`)
+	require.NoError(t, err)
 	_ = db.Close()
 	cfg := DefaultConfig()
 	cfg.Path = path
-	if _, err := Open(context.Background(), cfg); err == nil {
-		t.Fatal("Open migrated over a foreign audit_logs table")
-	}
+	_, err = Open(context.Background(), cfg)
+	require.Error(t, err, "Open migrated over a foreign audit_logs table")
 }
 
 func openAt(t *testing.T, path string) *Store {
@@ -205,9 +159,7 @@ func openAt(t *testing.T, path string) *Store {
 	cfg := DefaultConfig()
 	cfg.Path = path
 	s, err := Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("Open(%s): %v", path, err)
-	}
+	require.NoErrorf(t, err, "Open(%s)", path)
 	return s
 }
 
@@ -215,16 +167,12 @@ func openAt(t *testing.T, path string) *Store {
 func indexColumns(t *testing.T, db *sql.DB, index string) []string {
 	t.Helper()
 	rows, err := db.Query(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`, index)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var c string
-		if err := rows.Scan(&c); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, rows.Scan(&c))
 		out = append(out, c)
 	}
 	return out
@@ -235,63 +183,50 @@ func indexColumns(t *testing.T, db *sql.DB, index string) []string {
 func TestMigrate_Version2WidensTheTimeIndexesOfAV1File(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	db := openRaw(t, path)
-	if err := migrate(context.Background(), db, migrations[:1]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id) VALUES ('v1-row', 1, 1, 2, 'acme')`); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, migrate(context.Background(), db, migrations[:1]))
+	_, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id) VALUES ('v1-row', 1, 1, 2, 'acme')`)
+	require.NoError(t, err)
 	_ = db.Close()
 
 	s := openAt(t, path)
 	defer s.Close()
-	if got := versions(t, s.write); !slices.Equal(got, allVersions()) {
-		t.Errorf("schema_version = %v, want %v", got, allVersions())
-	}
+	assert.Equal(t, allVersions(), versions(t, s.write), "schema_version")
 	for index, want := range map[string][]string{
 		"audit_logs_tenant_time": {"tenant_id", "timestamp", "id", "level", "event", "user_id"},
 		"audit_logs_time":        {"timestamp", "id", "level", "event", "user_id", "tenant_id"},
 	} {
-		if got := indexColumns(t, s.write, index); !slices.Equal(got, want) {
-			t.Errorf("%s columns = %v, want %v", index, got, want)
-		}
+		assert.Equal(t, want, indexColumns(t, s.write, index), "%s columns", index)
 	}
-	if _, err := s.Get(context.Background(), "acme", "v1-row"); err != nil {
-		t.Errorf("the v1 record after the upgrade: %v", err)
-	}
+	_, err = s.Get(context.Background(), "acme", "v1-row")
+	assert.NoError(t, err, "the v1 record after the upgrade")
 }
 
 func TestMigrate_Version4StartsTheChainAfterTheRecordsItFinds(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	db := openRaw(t, path)
-	if err := migrate(context.Background(), db, migrations[:3]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id) VALUES ('v3-row', 1, 1, 2, 'acme')`); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, migrate(context.Background(), db, migrations[:3]))
+	_, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id) VALUES ('v3-row', 1, 1, 2, 'acme')`)
+	require.NoError(t, err)
 	_ = db.Close()
 
 	s := openAt(t, path)
 	defer s.Close()
 	ctx := context.Background()
 	// The history the upgrade found is not on the chain, and not reported as inserted around it.
-	if ids, err := s.Unchained(ctx, "acme", 10); err != nil || len(ids) != 0 {
-		t.Fatalf("Unchained after the upgrade = %v, %v; want none", ids, err)
-	}
-	if _, err := s.Insert(ctx, "acme", []record.Record{{ID: "v4-row", Timestamp: time.Unix(2, 0), Level: record.LevelInfo}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.write.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id) VALUES ('forged', 3, 3, 2, 'acme')`); err != nil {
-		t.Fatal(err)
-	}
 	ids, err := s.Unchained(ctx, "acme", 10)
-	if err != nil || !slices.Equal(ids, []string{"forged"}) {
-		t.Fatalf("Unchained = %v, %v; want only the row written around the store", ids, err)
-	}
-	if head, err := s.ChainHead(ctx, "acme"); err != nil || head.Seq != 1 || head.RecordID != "v4-row" {
-		t.Fatalf("ChainHead = %+v, %v; want the first record stored after the upgrade at seq 1", head, err)
-	}
+	require.NoError(t, err, "Unchained after the upgrade")
+	require.Empty(t, ids, "Unchained after the upgrade, want none")
+	_, err = s.Insert(ctx, "acme", []record.Record{{ID: "v4-row", Timestamp: time.Unix(2, 0), Level: record.LevelInfo}})
+	require.NoError(t, err)
+	_, err = s.write.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id) VALUES ('forged', 3, 3, 2, 'acme')`)
+	require.NoError(t, err)
+	ids, err = s.Unchained(ctx, "acme", 10)
+	require.NoError(t, err, "Unchained")
+	require.Equal(t, []string{"forged"}, ids, "Unchained, want only the row written around the store")
+	head, err := s.ChainHead(ctx, "acme")
+	require.NoError(t, err, "ChainHead")
+	require.EqualValues(t, 1, head.Seq, "ChainHead = %+v; want the first record stored after the upgrade at seq 1", head)
+	require.Equal(t, "v4-row", head.RecordID, "ChainHead = %+v; want the first record stored after the upgrade at seq 1", head)
 }
 
 // A file written at version 4, where ids were unique across tenants, reaches version 5 with
@@ -301,53 +236,39 @@ func TestMigrate_Version5KeysRecordsByTenantAndIDAndKeepsEveryRow(t *testing.T) 
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "audit.db")
 	db := openRaw(t, path)
-	if err := migrate(ctx, db, migrations[:4]); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, migrate(ctx, db, migrations[:4]))
 	const rows = 300
 	for i := range rows {
 		tenant := []string{"acme", "globex"}[i%2]
-		if _, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id, message, search_text)
-			VALUES (?, ?, ?, 2, ?, ?, 'kiwi')`, fmt.Sprintf("v4-%03d", i), i, i, tenant, fmt.Sprintf("written at v4 number %d", i)); err != nil {
-			t.Fatal(err)
-		}
+		_, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id, message, search_text)
+			VALUES (?, ?, ?, 2, ?, ?, 'kiwi')`, fmt.Sprintf("v4-%03d", i), i, i, tenant, fmt.Sprintf("written at v4 number %d", i))
+		require.NoError(t, err)
 	}
 	var seqBefore int64
-	if err := db.QueryRow(`SELECT seq FROM audit_logs WHERE id = 'v4-007'`).Scan(&seqBefore); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.QueryRow(`SELECT seq FROM audit_logs WHERE id = 'v4-007'`).Scan(&seqBefore))
 	_ = db.Close()
 
 	s := openAt(t, path)
 	defer s.Close()
-	if got := versions(t, s.write); !slices.Equal(got, allVersions()) {
-		t.Fatalf("schema_version = %v, want %v", got, allVersions())
-	}
+	require.Equal(t, allVersions(), versions(t, s.write), "schema_version")
 	var n int
 	var seqAfter int64
-	if err := s.write.QueryRow(`SELECT count(*) FROM audit_logs`).Scan(&n); err != nil || n != rows {
-		t.Fatalf("%d rows after the upgrade (%v), want %d", n, err, rows)
-	}
-	if err := s.write.QueryRow(`SELECT seq FROM audit_logs WHERE id = 'v4-007'`).Scan(&seqAfter); err != nil || seqAfter != seqBefore {
-		t.Fatalf("seq of a row moved from %d to %d (%v): the full-text index addresses rows by seq", seqBefore, seqAfter, err)
-	}
+	require.NoError(t, s.write.QueryRow(`SELECT count(*) FROM audit_logs`).Scan(&n), "count rows after the upgrade")
+	require.Equal(t, rows, n, "rows after the upgrade")
+	require.NoError(t, s.write.QueryRow(`SELECT seq FROM audit_logs WHERE id = 'v4-007'`).Scan(&seqAfter), "seq of a row after the upgrade")
+	require.Equal(t, seqBefore, seqAfter, "seq of a row moved: the full-text index addresses rows by seq")
 	found, err := s.Query(ctx, store.Filter{TenantID: "acme", Text: "kiwi"}, store.Page{Limit: 1000})
-	if err != nil || len(found.Records) != rows/2 {
-		t.Fatalf("search after the upgrade found %d of acme's %d rows (%v)", len(found.Records), rows/2, err)
-	}
+	require.NoError(t, err, "search after the upgrade")
+	require.Len(t, found.Records, rows/2, "search after the upgrade found %d of acme's %d rows", len(found.Records), rows/2)
 	// acme's v4-000 is taken; globex may now store its own record of that id.
 	theirs := record.Record{ID: "v4-000", TenantID: "globex", Timestamp: time.Unix(9, 0), Level: record.LevelInfo, Message: "globex's own"}
-	if _, err := s.Insert(ctx, "globex", []record.Record{theirs}); err != nil {
-		t.Fatal(err)
-	}
+	_, err = s.Insert(ctx, "globex", []record.Record{theirs})
+	require.NoError(t, err)
 	got, err := s.Get(ctx, "globex", "v4-000")
-	if err != nil || got.Message != "globex's own" {
-		t.Fatalf("globex's record of an id acme holds: %+v, %v", got, err)
-	}
-	if mine, err := s.Get(ctx, "acme", "v4-000"); err != nil || mine.Message != "written at v4 number 0" {
-		t.Fatalf("acme's record after globex wrote the same id: %+v, %v", mine, err)
-	}
-	if got := indexColumns(t, s.write, "audit_chain_record"); !slices.Equal(got, []string{"tenant_id", "record_id"}) {
-		t.Errorf("audit_chain_record columns = %v, want tenant_id, record_id", got)
-	}
+	require.NoError(t, err, "globex's record of an id acme holds")
+	require.Equal(t, "globex's own", got.Message, "globex's record of an id acme holds: %+v", got)
+	mine, err := s.Get(ctx, "acme", "v4-000")
+	require.NoError(t, err, "acme's record after globex wrote the same id")
+	require.Equal(t, "written at v4 number 0", mine.Message, "acme's record after globex wrote the same id: %+v", mine)
+	assert.Equal(t, []string{"tenant_id", "record_id"}, indexColumns(t, s.write, "audit_chain_record"), "audit_chain_record columns")
 }

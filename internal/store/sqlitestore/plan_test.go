@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -15,22 +18,16 @@ import (
 func queryPlan(t *testing.T, s *Store, query string, args []any) string {
 	t.Helper()
 	rows, err := s.read.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
-	if err != nil {
-		t.Fatalf("EXPLAIN QUERY PLAN %s: %v", query, err)
-	}
+	require.NoErrorf(t, err, "EXPLAIN QUERY PLAN %s", query)
 	defer rows.Close()
 	var lines []string
 	for rows.Next() {
 		var id, parent, unused int
 		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatalf("scan plan: %v", err)
-		}
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail), "scan plan")
 		lines = append(lines, detail)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("plan rows: %v", err)
-	}
+	require.NoError(t, rows.Err(), "plan rows")
 	return strings.Join(lines, " | ")
 }
 
@@ -66,31 +63,25 @@ var millionRowStats = [][2]string{
 func openWithMillionRowStats(t *testing.T) *Store {
 	t.Helper()
 	s := openTemp(t)
-	if _, err := s.write.Exec(`ANALYZE`); err != nil { // creates sqlite_stat1
-		t.Fatal(err)
-	}
-	if _, err := s.write.Exec(`DELETE FROM sqlite_stat1 WHERE tbl = 'audit_logs'`); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.write.Exec(`ANALYZE`) // creates sqlite_stat1
+	require.NoError(t, err)
+	_, err = s.write.Exec(`DELETE FROM sqlite_stat1 WHERE tbl = 'audit_logs'`)
+	require.NoError(t, err)
 	for _, st := range millionRowStats {
-		if _, err := s.write.Exec(`INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('audit_logs', ?, ?)`, st[0], st[1]); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.write.Exec(`INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('audit_logs', ?, ?)`, st[0], st[1])
+		require.NoError(t, err)
 	}
 	// ANALYZE sqlite_schema makes a connection reread the statistics; every reader of the
 	// pool is held at once so that each one does.
 	conns := make([]*sql.Conn, readConnections())
 	for i := range conns {
 		c, err := s.read.Conn(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		conns[i] = c
 		// query_only refuses ANALYZE even in this form, which writes nothing.
 		for _, stmt := range []string{`PRAGMA query_only = 0`, `ANALYZE sqlite_schema`, `PRAGMA query_only = 1`} {
-			if _, err := c.ExecContext(context.Background(), stmt); err != nil {
-				t.Fatalf("reload statistics on reader %d: %s: %v", i, stmt, err)
-			}
+			_, err := c.ExecContext(context.Background(), stmt)
+			require.NoError(t, err, "reload statistics on reader %d: %s", i, stmt)
 		}
 	}
 	for _, c := range conns {
@@ -118,51 +109,36 @@ func checkQueryPlans(t *testing.T, s *Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			query, args, err := buildQuery(tc.filter, "", false, store.Page{Cursor: cursor}, nil)
-			if err != nil {
-				t.Fatalf("buildQuery: %v", err)
-			}
+			require.NoError(t, err, "buildQuery")
 			plan := queryPlan(t, s, query, args)
-			if !strings.Contains(plan, "INDEX "+tc.wantIndex+" ") {
-				t.Errorf("plan does not use %s: %s", tc.wantIndex, plan)
-			}
-			if strings.Contains(plan, "TEMP B-TREE") {
-				t.Errorf("plan sorts: %s", plan)
-			}
+			assert.Contains(t, plan, "INDEX "+tc.wantIndex+" ", "plan does not use %s", tc.wantIndex)
+			assert.NotContains(t, plan, "TEMP B-TREE", "plan sorts")
 		})
 	}
 
 	t.Run("a trace is read from the partial trace index in order", func(t *testing.T) {
 		plan := queryPlan(t, s, traceRecordsForTenant, []any{"abc", "acme"})
-		if !strings.Contains(plan, "INDEX audit_logs_trace ") || strings.Contains(plan, "TEMP B-TREE") {
-			t.Errorf("trace plan: %s", plan)
-		}
+		assert.Contains(t, plan, "INDEX audit_logs_trace ", "trace plan")
+		assert.NotContains(t, plan, "TEMP B-TREE", "trace plan")
 	})
 	t.Run("a record is found by its unique id", func(t *testing.T) {
 		plan := queryPlan(t, s, getByIDAndTenant, []any{"id", "acme"})
-		if !strings.Contains(plan, "sqlite_autoindex_audit_logs_1") {
-			t.Errorf("get plan: %s", plan)
-		}
+		assert.Contains(t, plan, "sqlite_autoindex_audit_logs_1", "get plan")
 	})
 	t.Run("a common word is checked while walking the tenant time index", func(t *testing.T) {
 		query, args, err := buildQuery(store.Filter{TenantID: "acme"}, `"login"`, false, store.Page{Cursor: cursor}, nil)
-		if err != nil {
-			t.Fatalf("buildQuery: %v", err)
-		}
+		require.NoError(t, err, "buildQuery")
 		plan := queryPlan(t, s, query, args)
-		if !strings.Contains(plan, "INDEX audit_logs_tenant_time ") || strings.Contains(plan, "TEMP B-TREE") {
-			t.Errorf("common-word plan: %s", plan)
-		}
+		assert.Contains(t, plan, "INDEX audit_logs_tenant_time ", "common-word plan")
+		assert.NotContains(t, plan, "TEMP B-TREE", "common-word plan")
 	})
 	t.Run("a rare word drives the join from its matches", func(t *testing.T) {
 		query, args, err := buildQuery(store.Filter{TenantID: "acme"}, `"login"`, true, store.Page{Cursor: cursor}, nil)
-		if err != nil {
-			t.Fatalf("buildQuery: %v", err)
-		}
+		require.NoError(t, err, "buildQuery")
 		plan := queryPlan(t, s, query, args)
 		scanHits := strings.Index(plan, "SCAN hits")
 		lookup := strings.Index(plan, "SEARCH audit_logs USING INTEGER PRIMARY KEY")
-		if scanHits < 0 || lookup < scanHits {
-			t.Errorf("rare-word plan does not look rows up from the matches: %s", plan)
-		}
+		assert.GreaterOrEqual(t, scanHits, 0, "rare-word plan does not scan the matches: %s", plan)
+		assert.GreaterOrEqual(t, lookup, scanHits, "rare-word plan does not look rows up from the matches: %s", plan)
 	})
 }

@@ -2,7 +2,6 @@ package sqlitestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -11,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -37,9 +39,7 @@ func agedRecords(prefix, tenant string, n, pad int) []record.Record {
 func countRows(t *testing.T, s *Store, where string, args ...any) int64 {
 	t.Helper()
 	var n int64
-	if err := s.read.QueryRow(`SELECT count(*) FROM audit_logs WHERE `+where, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.read.QueryRow(`SELECT count(*) FROM audit_logs WHERE `+where, args...).Scan(&n))
 	return n
 }
 
@@ -49,9 +49,8 @@ func TestPrune_ChunkBoundariesNeitherMissNorOverreachRows(t *testing.T) {
 	s := openTemp(t)
 	s.pruneChunkRows = 7
 	recs := agedRecords("c", "acme", 600, 0)
-	if _, err := s.Insert(context.Background(), "acme", recs); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.Insert(context.Background(), "acme", recs)
+	require.NoError(t, err)
 	policy := store.RetentionPolicy{
 		ByLevel: map[record.Level]time.Duration{record.LevelDebug: 50 * time.Hour, record.LevelInfo: 120 * time.Hour, record.LevelSecurity: 0},
 		Default: 170 * time.Hour,
@@ -65,77 +64,55 @@ func TestPrune_ChunkBoundariesNeitherMissNorOverreachRows(t *testing.T) {
 		}
 	}
 	res, err := s.Prune(context.Background(), policy, pruneNow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Total != total {
-		t.Errorf("Prune removed %d, want %d (%v, want %v)", res.Total, total, res.RemovedByLevel, want)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, total, res.Total, "Prune removed (%v, want %v)", res.RemovedByLevel, want)
 	for level, n := range want {
-		if res.RemovedByLevel[level] != n {
-			t.Errorf("removed %s = %d, want %d", level, res.RemovedByLevel[level], n)
-		}
+		assert.Equal(t, n, res.RemovedByLevel[level], "removed %s", level)
 	}
 	for _, r := range recs {
 		p := policy.For(r.Level)
 		expired := p > 0 && r.Timestamp.Before(pruneNow.Add(-p))
 		_, err := s.Get(context.Background(), "", r.ID)
-		switch {
-		case expired && err == nil:
-			t.Errorf("%s (%s, %s old) survived", r.ID, r.Level, pruneNow.Sub(r.Timestamp))
-		case !expired && err != nil:
-			t.Errorf("%s (%s, %s old) was removed: %v", r.ID, r.Level, pruneNow.Sub(r.Timestamp), err)
+		if expired {
+			assert.Error(t, err, "%s (%s, %s old) survived", r.ID, r.Level, pruneNow.Sub(r.Timestamp))
+		} else {
+			assert.NoError(t, err, "%s (%s, %s old) was removed", r.ID, r.Level, pruneNow.Sub(r.Timestamp))
 		}
 	}
 	var fts int64
-	if err := s.read.QueryRow(`SELECT count(*) FROM audit_fts WHERE audit_fts MATCH 'aged'`).Scan(&fts); err != nil {
-		t.Fatal(err)
-	}
-	if remaining := countRows(t, s, "1"); fts != remaining {
-		t.Errorf("the full-text index holds %d rows for %d records", fts, remaining)
-	}
+	require.NoError(t, s.read.QueryRow(`SELECT count(*) FROM audit_fts WHERE audit_fts MATCH 'aged'`).Scan(&fts))
+	remaining := countRows(t, s, "1")
+	assert.Equal(t, remaining, fts, "the full-text index holds %d rows for %d records", fts, remaining)
 }
 
 func TestPrune_ANewFileReturnsFreedPagesToTheFileSystem(t *testing.T) {
 	s := openTemp(t)
 	var mode int
-	if err := s.write.QueryRow(`PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != autoVacuumIncremental {
-		t.Fatalf("auto_vacuum = %d (%v), want INCREMENTAL (2)", mode, err)
-	}
+	require.NoError(t, s.write.QueryRow(`PRAGMA auto_vacuum`).Scan(&mode), "PRAGMA auto_vacuum")
+	require.Equal(t, autoVacuumIncremental, mode, "auto_vacuum, want INCREMENTAL (2)")
 	for i := range 3 {
-		if _, err := s.Insert(context.Background(), "acme", agedRecords(fmt.Sprintf("v%d", i), "acme", 1000, 1000)); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.Insert(context.Background(), "acme", agedRecords(fmt.Sprintf("v%d", i), "acme", 1000, 1000))
+		require.NoError(t, err)
 	}
-	if _, err := s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	require.NoError(t, err)
 	before := fileSize(t, s.cfg.Path)
 	res, err := s.Prune(context.Background(), store.RetentionPolicy{Default: time.Nanosecond}, pruneNow.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Total != 3000 {
-		t.Fatalf("Prune removed %d records, want 3000", res.Total)
-	}
+	require.NoError(t, err)
+	require.EqualValues(t, 3000, res.Total, "records Prune removed")
 	var free int64
-	if err := s.write.QueryRow(`PRAGMA freelist_count`).Scan(&free); err != nil || free != 0 {
-		t.Errorf("freelist_count = %d (%v) after Prune, want 0", free, err)
-	}
-	if _, err := s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		t.Fatal(err)
-	}
-	if after := fileSize(t, s.cfg.Path); after > before/4 {
-		t.Errorf("the file is %d bytes after pruning everything, was %d: space was not reclaimed", after, before)
-	}
+	assert.NoError(t, s.write.QueryRow(`PRAGMA freelist_count`).Scan(&free), "PRAGMA freelist_count")
+	assert.Zero(t, free, "freelist_count after Prune")
+	_, err = s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	require.NoError(t, err)
+	after := fileSize(t, s.cfg.Path)
+	assert.LessOrEqual(t, after, before/4, "the file is %d bytes after pruning everything, was %d: space was not reclaimed", after, before)
 }
 
 func fileSize(t *testing.T, path string) int64 {
 	t.Helper()
 	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return fi.Size()
 }
 
@@ -144,52 +121,40 @@ func fileSize(t *testing.T, path string) int64 {
 func TestPrune_AFileWithoutIncrementalVacuumIsPrunedAndLeftInItsMode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	db := openRaw(t, path)
-	if err := migrate(context.Background(), db, migrations[:1]); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, migrate(context.Background(), db, migrations[:1]))
 	_ = db.Close()
 	s := openAt(t, path)
 	defer s.Close()
 	var mode int
-	if err := s.write.QueryRow(`PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != 0 {
-		t.Fatalf("auto_vacuum = %d (%v), want the file's NONE (0) kept", mode, err)
-	}
-	if _, err := s.Insert(context.Background(), "acme", agedRecords("old", "acme", 300, 500)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.write.QueryRow(`PRAGMA auto_vacuum`).Scan(&mode), "PRAGMA auto_vacuum")
+	require.Zero(t, mode, "auto_vacuum, want the file's NONE (0) kept")
+	_, err := s.Insert(context.Background(), "acme", agedRecords("old", "acme", 300, 500))
+	require.NoError(t, err)
 	res, err := s.Prune(context.Background(), store.RetentionPolicy{Default: time.Nanosecond}, pruneNow.Add(time.Hour))
-	if err != nil || res.Total != 300 {
-		t.Fatalf("Prune = %d, %v; want 300 removed", res.Total, err)
-	}
-	if n := countRows(t, s, "1"); n != 0 {
-		t.Errorf("%d rows left", n)
-	}
+	require.NoError(t, err, "Prune")
+	require.EqualValues(t, 300, res.Total, "Prune removed")
+	assert.Zero(t, countRows(t, s, "1"), "rows left")
 }
 
 func TestPrune_StopsBetweenChunksWhenCancelledAndReportsWhatItRemoved(t *testing.T) {
 	s := openTemp(t)
 	s.pruneChunkRows = 10
-	if _, err := s.Insert(context.Background(), "acme", agedRecords("x", "acme", 100, 0)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.Insert(context.Background(), "acme", agedRecords("x", "acme", 100, 0))
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	res, err := s.Prune(ctx, store.RetentionPolicy{Default: time.Nanosecond}, pruneNow.Add(time.Hour))
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Prune with a cancelled context = %v, want context.Canceled", err)
-	}
-	if left := countRows(t, s, "1"); res.Total != 100-left {
-		t.Errorf("Prune reported %d removed, but %d of 100 rows are left", res.Total, left)
-	}
+	assert.ErrorIs(t, err, context.Canceled, "Prune with a cancelled context")
+	left := countRows(t, s, "1")
+	assert.Equal(t, 100-left, res.Total, "Prune reported %d removed, but %d of 100 rows are left", res.Total, left)
 }
 
 // Inserts keep succeeding while a long prune runs: the writer is released between chunks.
 func TestPrune_InsertsProceedBetweenChunks(t *testing.T) {
 	s := openTemp(t)
 	s.pruneChunkRows = 50
-	if _, err := s.Insert(context.Background(), "acme", agedRecords("old", "acme", 3000, 200)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.Insert(context.Background(), "acme", agedRecords("old", "acme", 3000, 200))
+	require.NoError(t, err)
 	var (
 		wg       sync.WaitGroup
 		inserted int
@@ -216,18 +181,11 @@ func TestPrune_InsertsProceedBetweenChunks(t *testing.T) {
 	res, err := s.Prune(context.Background(), store.RetentionPolicy{Default: time.Nanosecond}, pruneNow)
 	close(pruned)
 	wg.Wait()
-	if err != nil || insErr != nil {
-		t.Fatalf("Prune: %v; Insert: %v", err, insErr)
-	}
-	if res.Total != 3000 {
-		t.Errorf("Prune removed %d, want the 3000 old records", res.Total)
-	}
-	if inserted == 0 {
-		t.Error("no insert completed while Prune ran its 60 chunks")
-	}
-	if n := countRows(t, s, "id LIKE 'new-%'"); n != int64(inserted) {
-		t.Errorf("%d new records stored, want %d", n, inserted)
-	}
+	require.NoError(t, err, "Prune")
+	require.NoError(t, insErr, "Insert")
+	assert.EqualValues(t, 3000, res.Total, "Prune removed, want the 3000 old records")
+	assert.NotZero(t, inserted, "no insert completed while Prune ran its 60 chunks")
+	assert.Equal(t, int64(inserted), countRows(t, s, "id LIKE 'new-%'"), "new records stored")
 }
 
 func TestPruneCutoffs_ZeroKeepsForeverAndTheLongestPeriodDoesNotOverflow(t *testing.T) {
@@ -235,20 +193,13 @@ func TestPruneCutoffs_ZeroKeepsForeverAndTheLongestPeriodDoesNotOverflow(t *test
 		ByLevel: map[record.Level]time.Duration{record.LevelDebug: time.Hour, record.LevelSecurity: 0},
 		Default: math.MaxInt64,
 	}, pruneNow)
-	if cutoffs[0] != pruneNow.Add(-time.Hour).UnixNano() {
-		t.Errorf("debug cutoff = %d", cutoffs[0])
-	}
-	if cutoffs[4] != math.MinInt64 {
-		t.Errorf("security cutoff = %d, want MinInt64 (forever)", cutoffs[4])
-	}
+	assert.Equal(t, pruneNow.Add(-time.Hour).UnixNano(), cutoffs[0], "debug cutoff")
+	assert.Equal(t, int64(math.MinInt64), cutoffs[4], "security cutoff, want MinInt64 (forever)")
 	// now - MaxInt64 in integer nanoseconds would wrap around to the far future and delete
 	// everything; as a time it is 1733.
-	if want := pruneNow.Add(-math.MaxInt64).UnixNano(); cutoffs[1] != want || cutoffs[1] > 0 {
-		t.Errorf("the longest period gives cutoff %d, want %d", cutoffs[1], want)
-	}
-	if upper != cutoffs[0] {
-		t.Errorf("upper = %d, want the debug cutoff", upper)
-	}
+	assert.Equal(t, pruneNow.Add(-math.MaxInt64).UnixNano(), cutoffs[1], "the longest period's cutoff")
+	assert.LessOrEqual(t, cutoffs[1], int64(0), "the longest period gives cutoff %d, want it in the past", cutoffs[1])
+	assert.Equal(t, cutoffs[0], upper, "upper, want the debug cutoff")
 }
 
 // Stats and the retention delete read the time indexes only (covering), never the table.
@@ -268,9 +219,7 @@ func TestStatsAndPrunePlans_ReadCoveringIndexes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if plan := queryPlan(t, s, tc.query, tc.args); !strings.Contains(plan, tc.want) {
-				t.Errorf("plan = %s, want %s", plan, tc.want)
-			}
+			assert.Contains(t, queryPlan(t, s, tc.query, tc.args), tc.want, "plan")
 		})
 	}
 }

@@ -2,9 +2,10 @@ package sqlitestore
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -34,12 +35,8 @@ func TestFTSQuery_TranslatesTheSearchSyntax(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ftsQuery(tc.text)
-			if err != nil {
-				t.Fatalf("ftsQuery(%q): %v", tc.text, err)
-			}
-			if got != tc.want {
-				t.Errorf("ftsQuery(%q) = %s, want %s", tc.text, got, tc.want)
-			}
+			require.NoErrorf(t, err, "ftsQuery(%q)", tc.text)
+			assert.Equal(t, tc.want, got, "ftsQuery(%q)", tc.text)
 		})
 	}
 }
@@ -61,12 +58,8 @@ func TestFTSQuery_RefusesMalformedSearchesWithAReason(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ftsQuery(tc.text)
-			if !errors.Is(err, store.ErrInvalidQuery) {
-				t.Fatalf("ftsQuery(%q) = %v, want ErrInvalidQuery", tc.text, err)
-			}
-			if !strings.Contains(err.Error(), tc.reason) {
-				t.Errorf("ftsQuery(%q) = %q, want it to say %q", tc.text, err, tc.reason)
-			}
+			require.ErrorIs(t, err, store.ErrInvalidQuery, "ftsQuery(%q)", tc.text)
+			assert.ErrorContains(t, err, tc.reason, "ftsQuery(%q)", tc.text)
 		})
 	}
 }
@@ -79,13 +72,9 @@ func TestFTSQuery_OutputIsValidFTS5(t *testing.T) {
 		"über-straße", "10.0.0.1", "-minus", "a AND b OR c NOT d", `"" x`,
 	} {
 		match, err := ftsQuery(text)
-		if err != nil {
-			t.Fatalf("ftsQuery(%q): %v", text, err)
-		}
+		require.NoErrorf(t, err, "ftsQuery(%q)", text)
 		var n int
-		if err := s.read.QueryRow(countMatches, match, 10).Scan(&n); err != nil {
-			t.Errorf("FTS5 rejected %s (from %q): %v", match, text, err)
-		}
+		assert.NoErrorf(t, s.read.QueryRow(countMatches, match, 10).Scan(&n), "FTS5 rejected %s (from %q)", match, text)
 	}
 }
 
@@ -93,24 +82,14 @@ func TestClassifySearchError_OnlyFTS5SyntaxErrorsAreInvalidQueries(t *testing.T)
 	s := openTemp(t)
 	var n int
 	ftsErr := s.read.QueryRow(countMatches, `AND AND`, 1).Scan(&n)
-	if ftsErr == nil {
-		t.Fatal("FTS5 accepted a malformed expression")
-	}
-	if err := classifySearchError(ftsErr); !errors.Is(err, store.ErrInvalidQuery) {
-		t.Errorf("classify(%v) is not ErrInvalidQuery", ftsErr)
-	}
+	require.Error(t, ftsErr, "FTS5 accepted a malformed expression")
+	assert.ErrorIs(t, classifySearchError(ftsErr), store.ErrInvalidQuery, "classify(%v)", ftsErr)
 
 	otherErr := s.read.QueryRow(`SELECT count(*) FROM no_such_table`).Scan(&n)
-	if otherErr == nil {
-		t.Fatal("expected an error from a missing table")
-	}
-	if err := classifySearchError(otherErr); errors.Is(err, store.ErrInvalidQuery) {
-		t.Errorf("classify(%v) turned a store fault into ErrInvalidQuery", otherErr)
-	}
+	require.Error(t, otherErr, "expected an error from a missing table")
+	assert.NotErrorIs(t, classifySearchError(otherErr), store.ErrInvalidQuery, "classify(%v) turned a store fault into ErrInvalidQuery", otherErr)
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	ctxErr := s.read.QueryRowContext(canceled, countMatches, `"x"`, 1).Scan(&n)
-	if err := classifySearchError(ctxErr); errors.Is(err, store.ErrInvalidQuery) {
-		t.Errorf("classify(%v) turned a cancellation into ErrInvalidQuery", ctxErr)
-	}
+	assert.NotErrorIs(t, classifySearchError(ctxErr), store.ErrInvalidQuery, "classify(%v) turned a cancellation into ErrInvalidQuery", ctxErr)
 }

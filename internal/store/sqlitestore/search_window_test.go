@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -34,9 +36,8 @@ func TestSearchCommonWords_PagesAreExactWhateverTheWindow(t *testing.T) {
 			TenantID: []string{"acme", "globex"}[i%2], Message: msg, UserID: fmt.Sprintf("u%d", i%5)})
 	}
 	for start := 0; start < len(recs); start += 50 {
-		if _, err := s.Insert(context.Background(), "", recs[start:start+50]); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.Insert(context.Background(), "", recs[start:start+50])
+		require.NoError(t, err)
 	}
 	ctx := context.Background()
 	for _, f := range []store.Filter{
@@ -49,13 +50,9 @@ func TestSearchCommonWords_PagesAreExactWhateverTheWindow(t *testing.T) {
 			var got []string
 			p := store.Page{Limit: limit}
 			for pages := 0; ; pages++ {
-				if pages > 1000 {
-					t.Fatal("pagination does not end")
-				}
+				require.LessOrEqual(t, pages, 1000, "pagination does not end")
 				res, err := s.Query(ctx, f, p)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				for _, r := range res.Records {
 					got = append(got, r.ID)
 				}
@@ -65,13 +62,9 @@ func TestSearchCommonWords_PagesAreExactWhateverTheWindow(t *testing.T) {
 				p.Cursor = res.NextCursor
 			}
 			want := allMatches(t, s, f)
-			if !slices.Equal(got, want) {
-				t.Fatalf("%+v, pages of %d: %d ids %v...; reading every match gives %d ids %v...",
-					f, limit, len(got), head(got), len(want), head(want))
-			}
-			if len(want) == 0 {
-				t.Fatalf("%+v matched nothing: the test proves nothing", f)
-			}
+			require.True(t, slices.Equal(got, want), "%+v, pages of %d: %d ids %v...; reading every match gives %d ids %v...",
+				f, limit, len(got), head(got), len(want), head(want))
+			require.NotEmpty(t, want, "%+v matched nothing: the test proves nothing", f)
 		}
 	}
 }
@@ -80,20 +73,14 @@ func TestSearchCommonWords_PagesAreExactWhateverTheWindow(t *testing.T) {
 func allMatches(t *testing.T, s *Store, f store.Filter) []string {
 	t.Helper()
 	match, err := ftsQuery(f.Text)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p := store.Page{Limit: store.MaxLimit}
 	var out []string
 	for {
 		query, args, err := buildQuery(f, match, false, p, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		recs, err := s.selectRecords(context.Background(), query, args, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		n := min(len(recs), p.EffectiveLimit())
 		for _, r := range recs[:n] {
 			out = append(out, r.ID)

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
@@ -42,9 +45,7 @@ func TestDropWords_SkipsOpaqueIdentifiersAndKeepsWhatPeopleSearch(t *testing.T) 
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := dropWords(tc.in); got != tc.want {
-				t.Errorf("dropWords(%q) = %q, want %q", tc.in, got, tc.want)
-			}
+			assert.Equal(t, tc.want, dropWords(tc.in), "dropWords(%q)", tc.in)
 		})
 	}
 }
@@ -63,13 +64,9 @@ func TestSearchText_HoldsStringValuesOnlyFlattenedInKeyOrder(t *testing.T) {
 	}
 	want := "external\nno-download\nalpha\nbeta\npassword expired"
 	for range 5 { // map order is random; the text must not be
-		if got := searchText(attrs); got != want {
-			t.Fatalf("searchText = %q, want %q", got, want)
-		}
+		require.Equal(t, want, searchText(attrs), "searchText")
 	}
-	if got := searchText(nil); got != "" {
-		t.Errorf("searchText(nil) = %q, want empty", got)
-	}
+	assert.Empty(t, searchText(nil), "searchText(nil)")
 }
 
 func TestSearchText_IsCappedWithoutCuttingAWord(t *testing.T) {
@@ -78,17 +75,12 @@ func TestSearchText_IsCappedWithoutCuttingAWord(t *testing.T) {
 		attrs[string(rune('a'+i%26))+strings.Repeat("k", i)] = "ünïcödé window cleaning subscription"
 	}
 	got := searchText(attrs)
-	if len(got) > maxSearchText {
-		t.Fatalf("len(searchText) = %d, want at most %d", len(got), maxSearchText)
-	}
-	if len(got) < maxSearchText-len("ünïcödé window cleaning subscription")-1 {
-		t.Errorf("len(searchText) = %d: the cap left more room than one value unused", len(got))
-	}
+	require.LessOrEqual(t, len(got), maxSearchText, "len(searchText)")
+	assert.GreaterOrEqual(t, len(got), maxSearchText-len("ünïcödé window cleaning subscription")-1,
+		"len(searchText): the cap left more room than one value unused")
 	words := strings.Fields(got)
 	for _, w := range words {
-		if !slices.Contains([]string{"ünïcödé", "window", "cleaning", "subscription"}, w) {
-			t.Fatalf("searchText holds %q, a cut word", w)
-		}
+		require.Contains(t, []string{"ünïcödé", "window", "cleaning", "subscription"}, w, "searchText holds %q, a cut word", w)
 	}
 }
 
@@ -97,33 +89,25 @@ func TestSearchText_IsCappedWithoutCuttingAWord(t *testing.T) {
 func TestMigrate_Version3KeepsRecordsOfAV2FileSearchableByAttributeValues(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	db := openRaw(t, path)
-	if err := migrate(context.Background(), db, migrations[:2]); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, migrate(context.Background(), db, migrations[:2]))
 	for _, row := range []struct{ id, attrs string }{
 		{"v2-expired", `{"reason":"password expired","request.id":"550e8400-e29b-41d4-a716-446655440000","try":{"n":3,"via":["sms gateway"]}}`},
 		{"v2-plain", `{}`},
 	} {
-		if _, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id, message, attributes) VALUES (?, 1000, 1000, 2, 'acme', 'login failed', ?)`, row.id, row.attrs); err != nil {
-			t.Fatal(err)
-		}
+		_, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id, message, attributes) VALUES (?, 1000, 1000, 2, 'acme', 'login failed', ?)`, row.id, row.attrs)
+		require.NoError(t, err)
 	}
 	_ = db.Close()
 
 	s := openAt(t, path)
 	defer s.Close()
-	if got := versions(t, s.write); !slices.Equal(got, allVersions()) {
-		t.Errorf("schema_version = %v, want %v", got, allVersions())
-	}
-	if _, err := s.write.Exec(`INSERT INTO audit_fts (audit_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
-		t.Errorf("FTS5 integrity-check after the upgrade: %v", err)
-	}
+	assert.Equal(t, allVersions(), versions(t, s.write), "schema_version")
+	_, err := s.write.Exec(`INSERT INTO audit_fts (audit_fts, rank) VALUES ('integrity-check', 1)`)
+	assert.NoError(t, err, "FTS5 integrity-check after the upgrade")
 	search := func(text string) []string {
 		t.Helper()
 		res, err := s.Query(context.Background(), store.Filter{TenantID: "acme", Text: text}, store.Page{})
-		if err != nil {
-			t.Fatalf("search %q: %v", text, err)
-		}
+		require.NoErrorf(t, err, "search %q", text)
 		var ids []string
 		for _, r := range res.Records {
 			ids = append(ids, r.ID)
@@ -141,8 +125,6 @@ func TestMigrate_Version3KeepsRecordsOfAV2FileSearchableByAttributeValues(t *tes
 		{"reason", nil},   // a key, no longer indexed
 		{"550e8400", nil}, // an opaque id, no longer indexed
 	} {
-		if got := search(tc.text); !slices.Equal(got, tc.want) {
-			t.Errorf("after the upgrade, search %q = %v, want %v", tc.text, got, tc.want)
-		}
+		assert.Equal(t, tc.want, search(tc.text), "after the upgrade, search %q", tc.text)
 	}
 }

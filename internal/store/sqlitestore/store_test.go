@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
@@ -19,13 +22,9 @@ func openTemp(t testing.TB) *Store {
 	cfg := DefaultConfig()
 	cfg.Path = filepath.Join(t.TempDir(), "data", "audit.db")
 	s, err := Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("Open(%q): %v", cfg.Path, err)
-	}
+	require.NoErrorf(t, err, "Open(%q)", cfg.Path)
 	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+		assert.NoError(t, s.Close(), "Close")
 	})
 	return s
 }
@@ -39,9 +38,7 @@ func TestStore_PassesTheContractInMemory(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.Path = memoryPath
 		s, err := Open(context.Background(), cfg)
-		if err != nil {
-			t.Fatalf("Open(:memory:): %v", err)
-		}
+		require.NoError(t, err, "Open(:memory:)")
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	})
@@ -59,38 +56,31 @@ func TestStore_AnUndecodableRowIsFlaggedAndNeverFailsAPage(t *testing.T) {
 		good = append(good, record.Record{ID: fmt.Sprintf("good-%d", i), TenantID: "acme", Timestamp: base.Add(time.Duration(i) * time.Second),
 			Level: record.LevelInfo, TraceID: "0102030405060708090a0b0c0d0e0f10", Attributes: map[string]any{"k": "v"}})
 	}
-	if _, err := s.Insert(ctx, "acme", good); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.Insert(ctx, "acme", good)
+	require.NoError(t, err)
 	deep := strings.Repeat(`{"x":`, 10_001) + "1" + strings.Repeat("}", 10_001)
-	if _, err := s.write.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id, trace_id, attributes)
-		VALUES ('poison', ?, ?, 2, 'acme', '0102030405060708090a0b0c0d0e0f10', ?)`, base.Add(1500*time.Millisecond).UnixNano(), base.UnixNano(), deep); err != nil {
-		t.Fatal(err)
-	}
+	_, err = s.write.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id, trace_id, attributes)
+		VALUES ('poison', ?, ?, 2, 'acme', '0102030405060708090a0b0c0d0e0f10', ?)`, base.Add(1500*time.Millisecond).UnixNano(), base.UnixNano(), deep)
+	require.NoError(t, err)
 
 	page, err := s.Query(ctx, store.Filter{TenantID: "acme"}, store.Page{Limit: 10})
-	if err != nil {
-		t.Fatalf("a page holding the bad row failed: %v", err)
-	}
-	if len(page.Records) != 4 {
-		t.Fatalf("page holds %d records, want 4", len(page.Records))
-	}
+	require.NoError(t, err, "a page holding the bad row failed")
+	require.Len(t, page.Records, 4, "page records")
 	flagged := 0
 	for _, r := range page.Records {
 		if r.ReadError != "" {
 			flagged++
-			if r.ID != "poison" || !strings.Contains(r.ReadError, "attributes") || r.Attributes == nil {
-				t.Errorf("flagged %s with %q, attributes %v", r.ID, r.ReadError, r.Attributes)
-			}
+			assert.Equal(t, "poison", r.ID, "flagged %s with %q, attributes %v", r.ID, r.ReadError, r.Attributes)
+			assert.Contains(t, r.ReadError, "attributes", "flagged %s with %q, attributes %v", r.ID, r.ReadError, r.Attributes)
+			assert.NotNil(t, r.Attributes, "flagged %s with %q, attributes %v", r.ID, r.ReadError, r.Attributes)
 		}
 	}
-	if flagged != 1 {
-		t.Errorf("%d records flagged, want only the bad one", flagged)
+	assert.Equal(t, 1, flagged, "records flagged, want only the bad one")
+	r, err := s.Get(ctx, "acme", "poison")
+	if assert.NoError(t, err, "Get of the bad row") {
+		assert.NotEmpty(t, r.ReadError, "Get of the bad row, want it flagged")
 	}
-	if r, err := s.Get(ctx, "acme", "poison"); err != nil || r.ReadError == "" {
-		t.Errorf("Get of the bad row = %q, %v; want it flagged", r.ReadError, err)
-	}
-	if recs, err := s.Trace(ctx, "acme", "0102030405060708090a0b0c0d0e0f10"); err != nil || len(recs) != 4 {
-		t.Errorf("Trace = %d records, %v; want 4", len(recs), err)
-	}
+	recs, err := s.Trace(ctx, "acme", "0102030405060708090a0b0c0d0e0f10")
+	assert.NoError(t, err, "Trace")
+	assert.Len(t, recs, 4, "Trace")
 }

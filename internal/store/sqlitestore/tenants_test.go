@@ -2,15 +2,16 @@ package sqlitestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -29,13 +30,9 @@ func perTenantConfig(t testing.TB, maxOpen int) Config {
 func openPerTenant(t testing.TB, maxOpen int) *PerTenant {
 	t.Helper()
 	p, err := OpenPerTenant(context.Background(), perTenantConfig(t, maxOpen))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+		assert.NoError(t, p.Close(), "Close")
 	})
 	return p
 }
@@ -53,48 +50,32 @@ func TestOpenStore_PicksTheTenancyMode(t *testing.T) {
 	single := DefaultConfig()
 	single.Path = filepath.Join(t.TempDir(), "audit.db")
 	s, err := OpenStore(context.Background(), single)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
-	if _, ok := s.(*Store); !ok {
-		t.Errorf("single_database opened a %T, want *Store", s)
-	}
+	assert.IsType(t, (*Store)(nil), s, "single_database opened a %T, want *Store", s)
 	p, err := OpenStore(context.Background(), perTenantConfig(t, 3))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer p.Close()
-	if _, ok := p.(*PerTenant); !ok {
-		t.Errorf("database_per_tenant opened a %T, want *PerTenant", p)
-	}
+	assert.IsType(t, (*PerTenant)(nil), p, "database_per_tenant opened a %T, want *PerTenant", p)
 }
 
 func TestPerTenant_KeepsOneFilePerTenantAndNoFileForReads(t *testing.T) {
 	p := openPerTenant(t, 5)
 	ctx := context.Background()
 	for _, tenant := range []string{"acme", "globex"} {
-		if _, err := p.Insert(ctx, tenant, []record.Record{{ID: tenant + "-1", Timestamp: time.Now(), Level: record.LevelInfo}}); err != nil {
-			t.Fatal(err)
-		}
+		_, err := p.Insert(ctx, tenant, []record.Record{{ID: tenant + "-1", Timestamp: time.Now(), Level: record.LevelInfo}})
+		require.NoError(t, err)
 	}
 	// A record without a tenant in a batch without one goes to the default tenant's file.
-	if _, err := p.Insert(ctx, "", []record.Record{{ID: "anon", Timestamp: time.Now(), Level: record.LevelInfo}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Query(ctx, store.Filter{TenantID: "initech"}, store.Page{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Stats(ctx, store.StatsQuery{TenantID: "initech", Start: time.Unix(0, 1), End: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := p.Insert(ctx, "", []record.Record{{ID: "anon", Timestamp: time.Now(), Level: record.LevelInfo}})
+	require.NoError(t, err)
+	_, err = p.Query(ctx, store.Filter{TenantID: "initech"}, store.Page{})
+	require.NoError(t, err)
+	_, err = p.Stats(ctx, store.StatsQuery{TenantID: "initech", Start: time.Unix(0, 1), End: time.Now()})
+	require.NoError(t, err)
 	got, err := p.tenants()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"acme", record.DefaultTenant, "globex"}; !slices.Equal(got, want) {
-		t.Errorf("tenant files = %v, want %v: reads must not create files", got, want)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, []string{"acme", record.DefaultTenant, "globex"}, got, "tenant files: reads must not create files")
 }
 
 func TestPerTenant_RefusesTenantIDsThatCouldEscapeTheDirectory(t *testing.T) {
@@ -105,36 +86,25 @@ func TestPerTenant_RefusesTenantIDsThatCouldEscapeTheDirectory(t *testing.T) {
 	for _, tenant := range bad {
 		t.Run(fmt.Sprintf("tenant %q", tenant), func(t *testing.T) {
 			_, err := p.Insert(ctx, tenant, []record.Record{{ID: "x", Timestamp: time.Now(), Level: record.LevelInfo}})
-			if !errors.Is(err, store.ErrInvalidRecord) {
-				t.Errorf("Insert = %v, want ErrInvalidRecord", err)
-			}
-			if _, err := p.Query(ctx, store.Filter{TenantID: tenant}, store.Page{}); !errors.Is(err, store.ErrInvalidQuery) {
-				t.Errorf("Query = %v, want ErrInvalidQuery", err)
-			}
-			if _, err := p.Get(ctx, tenant, "x"); !errors.Is(err, store.ErrInvalidQuery) {
-				t.Errorf("Get = %v, want ErrInvalidQuery", err)
-			}
-			if _, err := p.Trace(ctx, tenant, "abc"); !errors.Is(err, store.ErrInvalidQuery) {
-				t.Errorf("Trace = %v, want ErrInvalidQuery", err)
-			}
-			if _, err := p.Stats(ctx, store.StatsQuery{TenantID: tenant, Start: time.Unix(0, 1), End: time.Now()}); !errors.Is(err, store.ErrInvalidQuery) {
-				t.Errorf("Stats = %v, want ErrInvalidQuery", err)
-			}
+			assert.ErrorIs(t, err, store.ErrInvalidRecord, "Insert")
+			_, err = p.Query(ctx, store.Filter{TenantID: tenant}, store.Page{})
+			assert.ErrorIs(t, err, store.ErrInvalidQuery, "Query")
+			_, err = p.Get(ctx, tenant, "x")
+			assert.ErrorIs(t, err, store.ErrInvalidQuery, "Get")
+			_, err = p.Trace(ctx, tenant, "abc")
+			assert.ErrorIs(t, err, store.ErrInvalidQuery, "Trace")
+			_, err = p.Stats(ctx, store.StatsQuery{TenantID: tenant, Start: time.Unix(0, 1), End: time.Now()})
+			assert.ErrorIs(t, err, store.ErrInvalidQuery, "Stats")
 		})
 	}
 	entries, _ := os.ReadDir(parent)
 	for _, e := range entries {
-		if e.Name() != "tenants" {
-			t.Errorf("a file appeared outside the tenant directory: %s", e.Name())
-		}
+		assert.Equal(t, "tenants", e.Name(), "a file appeared outside the tenant directory")
 	}
-	if files, _ := os.ReadDir(p.cfg.Directory); len(files) != 0 {
-		t.Errorf("refused tenants left files: %v", files)
-	}
+	files, _ := os.ReadDir(p.cfg.Directory)
+	assert.Empty(t, files, "refused tenants left files")
 	for _, ok := range []string{"a", "acme-corp_2.eu", strings.Repeat("z", 128), "..."} {
-		if err := ValidTenantID(ok); err != nil {
-			t.Errorf("ValidTenantID(%q) = %v, want nil", ok, err)
-		}
+		assert.NoError(t, ValidTenantID(ok), "ValidTenantID(%q)", ok)
 	}
 }
 
@@ -143,25 +113,17 @@ func TestPerTenant_KeepsAtMostMaxActiveFilesOpen(t *testing.T) {
 	ctx := context.Background()
 	for i := range 6 {
 		tenant := fmt.Sprintf("t%d", i)
-		if _, err := p.Insert(ctx, tenant, []record.Record{{ID: tenant, Timestamp: time.Now(), Level: record.LevelInfo}}); err != nil {
-			t.Fatal(err)
-		}
-		if n := p.openFiles(); n > 2 {
-			t.Fatalf("%d files open after inserting into %s, want at most 2", n, tenant)
-		}
+		_, err := p.Insert(ctx, tenant, []record.Record{{ID: tenant, Timestamp: time.Now(), Level: record.LevelInfo}})
+		require.NoError(t, err)
+		require.LessOrEqual(t, p.openFiles(), 2, "files open after inserting into %s, want at most 2", tenant)
 	}
 	for i := range 6 {
 		tenant := fmt.Sprintf("t%d", i)
-		if _, err := p.Get(ctx, tenant, tenant); err != nil {
-			t.Errorf("Get(%s) after its file was closed: %v", tenant, err)
-		}
+		_, err := p.Get(ctx, tenant, tenant)
+		assert.NoError(t, err, "Get(%s) after its file was closed", tenant)
 	}
-	if n := p.openFiles(); n != 2 {
-		t.Errorf("%d files open, want 2", n)
-	}
-	if res := queryAllIDs(t, p, store.Filter{}); len(res) != 6 {
-		t.Errorf("the admin view sees %d records, want 6", len(res))
-	}
+	assert.Equal(t, 2, p.openFiles(), "files open")
+	assert.Len(t, queryAllIDs(t, p, store.Filter{}), 6, "records the admin view sees")
 }
 
 func queryAllIDs(t *testing.T, s store.Store, f store.Filter) []string {
@@ -170,9 +132,7 @@ func queryAllIDs(t *testing.T, s store.Store, f store.Filter) []string {
 	pg := store.Page{Limit: 2}
 	for {
 		res, err := s.Query(context.Background(), f, pg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, r := range res.Records {
 			out = append(out, r.ID)
 		}
@@ -213,34 +173,24 @@ func TestPerTenant_EvictionUnderConcurrentUseLosesNothing(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Error(err)
+		assert.NoError(t, err)
 	}
 	st, err := p.Stats(context.Background(), store.StatsQuery{Start: time.Now().Add(-time.Hour), End: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Total != tenants*batches || st.ByLevel["warn"] != tenants*batches {
-		t.Errorf("stats across tenants count %d records, want %d", st.Total, tenants*batches)
-	}
-	if n := p.openFiles(); n > 2 {
-		t.Errorf("%d files open once idle, want at most 2", n)
-	}
+	require.NoError(t, err)
+	assert.EqualValues(t, tenants*batches, st.Total, "stats across tenants count, want %d", tenants*batches)
+	assert.EqualValues(t, tenants*batches, st.ByLevel["warn"], "stats across tenants count warn, want %d", tenants*batches)
+	assert.LessOrEqual(t, p.openFiles(), 2, "files open once idle, want at most 2")
 }
 
 func TestPerTenant_PruneRunsOverEveryTenantFile(t *testing.T) {
 	p := openPerTenant(t, 1)
 	ctx := context.Background()
 	for _, tenant := range []string{"acme", "globex", "initech"} {
-		if _, err := p.Insert(ctx, tenant, agedRecords(tenant, tenant, 30, 0)); err != nil {
-			t.Fatal(err)
-		}
+		_, err := p.Insert(ctx, tenant, agedRecords(tenant, tenant, 30, 0))
+		require.NoError(t, err)
 	}
 	res, err := p.Prune(ctx, store.RetentionPolicy{Default: 5 * time.Hour}, pruneNow)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// agedRecords(30): three per hour from 10 hours back; older than 5 hours: 5 hours x 3.
-	if res.Total != 3*15 {
-		t.Errorf("Prune removed %d across three tenants, want %d (%v)", res.Total, 3*15, res.RemovedByLevel)
-	}
+	assert.EqualValues(t, 3*15, res.Total, "Prune removed across three tenants (%v)", res.RemovedByLevel)
 }

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -65,17 +68,13 @@ func chainRecords(prefix, tenant string, n int, start time.Time) []record.Record
 func mustVerify(t *testing.T, s store.ChainStore, pub ed25519.PublicKey, tenant string) chain.Report {
 	t.Helper()
 	rep, err := chain.Verify(ctx(t), s, chain.NewKeyring(pub), tenant, chain.Range{})
-	if err != nil {
-		t.Fatalf("Verify(%q): %v", tenant, err)
-	}
+	require.NoErrorf(t, err, "Verify(%q)", tenant)
 	return rep
 }
 
 func newSigner(t *testing.T) *chain.Signer {
 	_, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return chain.NewSigner(priv)
 }
 
@@ -89,35 +88,26 @@ func testChainLinksOnce(t *testing.T, open OpenChain, _ Tamper) {
 	mustInsert(t, s, "acme", append(append([]record.Record{}, a[50:]...), a[100]))
 	for tenant, want := range map[string]int{"acme": 120, "globex": 30} {
 		head, err := s.ChainHead(ctx(t), tenant)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if head.Seq != uint64(want) {
-			t.Errorf("%s: chain head at seq %d, want %d (one link per stored record)", tenant, head.Seq, want)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, uint64(want), head.Seq, "%s: chain head seq (one link per stored record)", tenant)
 		rep := mustVerify(t, s, nil, tenant)
-		if !rep.OK || rep.Records != want {
-			t.Errorf("%s: %+v; want OK over %d records", tenant, rep, want)
-		}
+		assert.True(t, rep.OK, "%s: %+v; want OK over %d records", tenant, rep, want)
+		assert.Equal(t, want, rep.Records, "%s: %+v; want OK over %d records", tenant, rep, want)
 	}
 	// Commit order: acme's links follow the order the records were stored in.
 	var order []string
 	err := s.ChainLinks(ctx(t), "acme", 1, 1<<62, func(l chain.Link, rec *record.Record) error {
-		if rec == nil || rec.TenantID != "acme" {
-			t.Errorf("link %d: record %v is not acme's stored record", l.Seq, rec)
+		if assert.NotNil(t, rec, "link %d: no stored record", l.Seq) {
+			assert.Equal(t, "acme", rec.TenantID, "link %d: record %v is not acme's stored record", l.Seq, rec)
 		}
 		order = append(order, l.RecordID)
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := ids(a); fmt.Sprint(order) != fmt.Sprint(got) {
-		t.Errorf("chain order %v, want the commit order %v", order[:5], got[:5])
-	}
+	require.NoError(t, err)
+	assert.Equal(t, fmt.Sprint(ids(a)), fmt.Sprint(order), "chain order, want the commit order")
 	tenants, err := s.ChainTenants(ctx(t))
-	if err != nil || fmt.Sprint(tenants) != "[acme globex]" {
-		t.Errorf("ChainTenants = %v, %v; want [acme globex]", tenants, err)
+	if assert.NoError(t, err, "ChainTenants") {
+		assert.Equal(t, "[acme globex]", fmt.Sprint(tenants), "ChainTenants")
 	}
 }
 
@@ -133,9 +123,9 @@ func testChainRecordShapes(t *testing.T, open OpenChain, _ Tamper) {
 	odd.Tags = nil
 	sparse := record.Record{ID: "0195b4a0-0000-7000-8000-0000000000c2", Timestamp: base.Add(time.Second), Level: record.LevelInfo}
 	mustInsert(t, s, "acme", []record.Record{FullRecord("0195b4a0-0000-7000-8000-0000000000c0", "acme", base), odd, sparse})
-	if rep := mustVerify(t, s, nil, "acme"); !rep.OK || rep.Records != 3 {
-		t.Fatalf("%+v; want OK over 3 records: the record as stored must hash as the record as sent", rep)
-	}
+	rep := mustVerify(t, s, nil, "acme")
+	require.True(t, rep.OK, "%+v; want OK over 3 records: the record as stored must hash as the record as sent", rep)
+	require.Equal(t, 3, rep.Records, "%+v; want OK over 3 records: the record as stored must hash as the record as sent", rep)
 }
 
 func testChainCheckpoints(t *testing.T, open OpenChain, _ Tamper) {
@@ -143,27 +133,24 @@ func testChainCheckpoints(t *testing.T, open OpenChain, _ Tamper) {
 	signer := newSigner(t)
 	mustInsert(t, s, "acme", chainRecords("c", "acme", 25, base))
 	cp, wrote, err := store.WriteCheckpoint(ctx(t), s, signer, "acme", chain.KindPeriodic, nil, 0, base.Add(time.Hour))
-	if err != nil || !wrote {
-		t.Fatalf("WriteCheckpoint = %v, %v", wrote, err)
-	}
-	if _, again, err := store.WriteCheckpoint(ctx(t), s, signer, "acme", chain.KindPeriodic, nil, cp.Seq, base.Add(2*time.Hour)); err != nil || again {
-		t.Fatalf("a periodic checkpoint of an unchanged head was written again (%v, %v)", again, err)
-	}
+	require.NoError(t, err, "WriteCheckpoint")
+	require.True(t, wrote, "WriteCheckpoint wrote nothing")
+	_, again, err := store.WriteCheckpoint(ctx(t), s, signer, "acme", chain.KindPeriodic, nil, cp.Seq, base.Add(2*time.Hour))
+	require.NoError(t, err, "a second periodic checkpoint")
+	require.False(t, again, "a periodic checkpoint of an unchanged head was written again")
 	cps, err := s.Checkpoints(ctx(t), "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cps) != 1 || cps[0].Seq != 25 || cps[0].Head != cp.Head || !cps[0].Time.Equal(cp.Time) {
-		t.Fatalf("Checkpoints = %+v; want the one at seq 25", cps)
-	}
-	if err := cps[0].VerifySignature(signer.PublicKey()); err != nil {
-		t.Fatalf("stored checkpoint: %v", err)
-	}
+	require.NoError(t, err)
+	require.Len(t, cps, 1, "Checkpoints = %+v; want the one at seq 25", cps)
+	require.EqualValues(t, 25, cps[0].Seq, "Checkpoints = %+v; want the one at seq 25", cps)
+	require.Equal(t, cp.Head, cps[0].Head, "Checkpoints = %+v; want the one at seq 25", cps)
+	require.True(t, cps[0].Time.Equal(cp.Time), "Checkpoints = %+v; want the one at seq 25", cps)
+	require.NoError(t, cps[0].VerifySignature(signer.PublicKey()), "stored checkpoint")
 	mustInsert(t, s, "acme", chainRecords("d", "acme", 5, base.Add(time.Minute)))
 	rep := mustVerify(t, s, signer.PublicKey(), "acme")
-	if !rep.OK || rep.Checkpoints != 1 || rep.UnsignedTail != 5 || rep.Records != 30 {
-		t.Fatalf("%+v; want OK, 30 records, 1 checkpoint, 5 after it", rep)
-	}
+	require.True(t, rep.OK, "%+v; want OK, 30 records, 1 checkpoint, 5 after it", rep)
+	require.Equal(t, 1, rep.Checkpoints, "%+v; want OK, 30 records, 1 checkpoint, 5 after it", rep)
+	require.EqualValues(t, 5, rep.UnsignedTail, "%+v; want OK, 30 records, 1 checkpoint, 5 after it", rep)
+	require.Equal(t, 30, rep.Records, "%+v; want OK, 30 records, 1 checkpoint, 5 after it", rep)
 }
 
 func testChainPrune(t *testing.T, open OpenChain, _ Tamper) {
@@ -177,20 +164,19 @@ func testChainPrune(t *testing.T, open OpenChain, _ Tamper) {
 	// Security is kept forever: its 4 old records stay, the other 16 go.
 	policy := store.RetentionPolicy{Default: 30 * 24 * time.Hour, ByLevel: map[record.Level]time.Duration{record.LevelSecurity: 0}}
 	res, err := s.Prune(ctx(t), policy, now)
-	if err != nil || res.Total != 16 {
-		t.Fatalf("Prune = %+v, %v; want 16 removed", res, err)
-	}
+	require.NoError(t, err, "Prune")
+	require.EqualValues(t, 16, res.Total, "Prune = %+v; want 16 removed", res)
 	// Without the run's checkpoint, the missing records look deleted.
-	if rep := mustVerify(t, s, signer.PublicKey(), "acme"); rep.OK || rep.FirstBroken.Reason != chain.ReasonRecordDeleted || rep.FirstBroken.Seq != 1 {
-		t.Fatalf("%+v; want record 1 reported deleted before the prune checkpoint exists", rep)
-	}
-	if _, _, err := store.WriteCheckpoint(ctx(t), s, signer, "acme", chain.KindPrune, policy.Cutoffs(now), 0, now); err != nil {
-		t.Fatal(err)
-	}
+	before := mustVerify(t, s, signer.PublicKey(), "acme")
+	require.False(t, before.OK, "%+v; want record 1 reported deleted before the prune checkpoint exists", before)
+	require.Equal(t, chain.ReasonRecordDeleted, before.FirstBroken.Reason, "%+v; want record 1 reported deleted before the prune checkpoint exists", before)
+	require.EqualValues(t, 1, before.FirstBroken.Seq, "%+v; want record 1 reported deleted before the prune checkpoint exists", before)
+	_, _, err = store.WriteCheckpoint(ctx(t), s, signer, "acme", chain.KindPrune, policy.Cutoffs(now), 0, now)
+	require.NoError(t, err)
 	rep := mustVerify(t, s, signer.PublicKey(), "acme")
-	if !rep.OK || rep.Pruned != 16 || rep.Records != 30 {
-		t.Fatalf("%+v; want OK with 16 of 30 pruned", rep)
-	}
+	require.True(t, rep.OK, "%+v; want OK with 16 of 30 pruned", rep)
+	require.Equal(t, 16, rep.Pruned, "%+v; want OK with 16 of 30 pruned", rep)
+	require.Equal(t, 30, rep.Records, "%+v; want OK with 16 of 30 pruned", rep)
 }
 
 func testChainTamper(t *testing.T, open OpenChain, tamper Tamper) {
@@ -219,21 +205,19 @@ func testChainTamper(t *testing.T, open OpenChain, tamper Tamper) {
 			recs := chainRecords("t", "acme", 30, base)
 			mustInsert(t, s, "acme", recs)
 			mustInsert(t, s, "globex", chainRecords("g", "globex", 5, base))
-			if rep := mustVerify(t, s, nil, "acme"); !rep.OK {
-				t.Fatalf("before tampering: %+v", rep)
-			}
+			before := mustVerify(t, s, nil, "acme")
+			require.True(t, before.OK, "before tampering: %+v", before)
 			c.tamper(t, s, recs)
 			rep := mustVerify(t, s, nil, "acme")
-			if rep.OK || rep.FirstBroken == nil {
-				t.Fatalf("%s not detected: %+v", c.name, rep)
-			}
-			if b := rep.FirstBroken; b.Reason != c.reason || b.Seq != c.seq || b.RecordID != c.id(recs) {
-				t.Fatalf("first break %s; want seq %d (record %s): %s", b, c.seq, c.id(recs), c.reason)
-			}
+			require.False(t, rep.OK, "%s not detected: %+v", c.name, rep)
+			require.NotNil(t, rep.FirstBroken, "%s not detected: %+v", c.name, rep)
+			b := rep.FirstBroken
+			require.Equal(t, c.reason, b.Reason, "first break %s; want seq %d (record %s): %s", b, c.seq, c.id(recs), c.reason)
+			require.EqualValues(t, c.seq, b.Seq, "first break %s; want seq %d (record %s): %s", b, c.seq, c.id(recs), c.reason)
+			require.Equal(t, c.id(recs), b.RecordID, "first break %s; want seq %d (record %s): %s", b, c.seq, c.id(recs), c.reason)
 			// Another tenant's chain is untouched.
-			if rep := mustVerify(t, s, nil, "globex"); !rep.OK {
-				t.Fatalf("globex after tampering with acme: %+v", rep)
-			}
+			other := mustVerify(t, s, nil, "globex")
+			require.True(t, other.OK, "globex after tampering with acme: %+v", other)
 		})
 	}
 }

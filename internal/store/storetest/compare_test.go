@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
@@ -38,11 +40,10 @@ func TestRecordDiff_AcceptsOnlyWhatJSONCannotKeep(t *testing.T) {
 			got := FullRecord("id-1", "acme", base)
 			tc.mutate(&got)
 			d := RecordDiff(want, got)
-			switch {
-			case tc.differs == "" && d != "":
-				t.Errorf("RecordDiff = %q, want equal", d)
-			case tc.differs != "" && !strings.HasPrefix(d, tc.differs+":"):
-				t.Errorf("RecordDiff = %q, want a difference in %s", d, tc.differs)
+			if tc.differs == "" {
+				assert.Empty(t, d, "RecordDiff, want equal")
+			} else {
+				assert.True(t, strings.HasPrefix(d, tc.differs+":"), "RecordDiff = %q, want a difference in %s", d, tc.differs)
 			}
 		})
 	}
@@ -51,8 +52,6 @@ func TestRecordDiff_AcceptsOnlyWhatJSONCannotKeep(t *testing.T) {
 		sparse := record.Record{ID: "x", Timestamp: base}
 		empty := sparse
 		empty.Tags, empty.Attributes, empty.Resource = []string{}, map[string]any{}, map[string]any{}
-		if d := RecordDiff(sparse, empty); d != "" {
-			t.Errorf("RecordDiff = %q, want equal", d)
-		}
+		assert.Empty(t, RecordDiff(sparse, empty), "RecordDiff, want equal")
 	})
 }

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -69,16 +72,13 @@ func testPruneRemovesExactlyTheExpired(t *testing.T, open Open) {
 	insertByTenant(t, s, recs)
 
 	res, err := s.Prune(ctx(t), policy, now)
-	if err != nil {
-		t.Fatalf("Prune: %v", err)
-	}
+	require.NoError(t, err, "Prune")
 	var total int64
 	for _, n := range wantRemoved {
 		total += n
 	}
-	if !maps.Equal(res.RemovedByLevel, wantRemoved) || res.Total != total {
-		t.Errorf("Prune removed %v (total %d), want %v (total %d)", res.RemovedByLevel, res.Total, wantRemoved, total)
-	}
+	assert.Equal(t, wantRemoved, res.RemovedByLevel, "Prune removed by level")
+	assert.Equal(t, total, res.Total, "Prune removed in total")
 
 	var want []record.Record
 	for _, r := range recs {
@@ -86,13 +86,11 @@ func testPruneRemovesExactlyTheExpired(t *testing.T, open Open) {
 			want = append(want, r)
 		}
 	}
-	if got := ids(queryAll(t, s, store.Filter{}, 100)); !slices.Equal(got, newestFirst(want)) {
-		t.Errorf("after Prune the store holds %v, want %v", got, newestFirst(want))
-	}
+	assert.Equal(t, newestFirst(want), ids(queryAll(t, s, store.Filter{}, 100)), "after Prune the store holds")
 
 	again, err := s.Prune(ctx(t), policy, now)
-	if err != nil || again.Total != 0 {
-		t.Errorf("a second Prune at the same time removed %d (err %v), want nothing", again.Total, err)
+	if assert.NoError(t, err, "a second Prune at the same time") {
+		assert.Zero(t, again.Total, "a second Prune at the same time removed records, want nothing")
 	}
 }
 
@@ -102,15 +100,10 @@ func testPruneKeepsForever(t *testing.T, open Open) {
 	_, recs, _ := retentionFixture(now)
 	insertByTenant(t, s, recs)
 	res, err := s.Prune(ctx(t), store.RetentionPolicy{}, now)
-	if err != nil {
-		t.Fatalf("Prune: %v", err)
-	}
-	if res.Total != 0 || !maps.Equal(res.RemovedByLevel, store.LevelCounts()) {
-		t.Errorf("Prune with zero periods removed %v", res.RemovedByLevel)
-	}
-	if got := len(queryAll(t, s, store.Filter{}, 1000)); got != len(recs) {
-		t.Errorf("after Prune with zero periods the store holds %d records, want %d", got, len(recs))
-	}
+	require.NoError(t, err, "Prune")
+	assert.Zero(t, res.Total, "Prune with zero periods removed %v", res.RemovedByLevel)
+	assert.Equal(t, store.LevelCounts(), res.RemovedByLevel, "Prune with zero periods removed")
+	assert.Len(t, queryAll(t, s, store.Filter{}, 1000), len(recs), "records after Prune with zero periods")
 }
 
 func testPrunedRecordsAreNotFound(t *testing.T, open Open) {
@@ -118,28 +111,20 @@ func testPrunedRecordsAreNotFound(t *testing.T, open Open) {
 	now := base.Add(500 * day)
 	policy, recs, _ := retentionFixture(now)
 	insertByTenant(t, s, recs)
-	if got := queryAll(t, s, store.Filter{Text: "expiring"}, 1000); len(got) == 0 {
-		t.Fatal("the fixture's expiring records are not found before Prune")
-	}
-	if _, err := s.Prune(ctx(t), policy, now); err != nil {
-		t.Fatalf("Prune: %v", err)
-	}
-	if got := queryAll(t, s, store.Filter{Text: "expiring"}, 1000); len(got) != 0 {
-		t.Errorf("search still finds %d pruned records: %v", len(got), ids(got))
-	}
-	if got := queryAll(t, s, store.Filter{TenantID: "acme", Text: "lasting"}, 1000); len(got) == 0 {
-		t.Error("search no longer finds the records Prune kept")
-	}
+	require.NotEmpty(t, queryAll(t, s, store.Filter{Text: "expiring"}, 1000), "the fixture's expiring records are not found before Prune")
+	_, err := s.Prune(ctx(t), policy, now)
+	require.NoError(t, err, "Prune")
+	got := queryAll(t, s, store.Filter{Text: "expiring"}, 1000)
+	assert.Empty(t, got, "search still finds %d pruned records: %v", len(got), ids(got))
+	assert.NotEmpty(t, queryAll(t, s, store.Filter{TenantID: "acme", Text: "lasting"}, 1000), "search no longer finds the records Prune kept")
 	for _, r := range recs {
 		if r.Message != "expiring record" {
 			continue
 		}
-		if _, err := s.Get(ctx(t), "", r.ID); err == nil {
-			t.Errorf("Get(%s) still finds a pruned record", r.ID)
-		}
+		_, err := s.Get(ctx(t), "", r.ID)
+		assert.Error(t, err, "Get(%s) still finds a pruned record", r.ID)
 	}
 	st := mustStats(t, s, store.StatsQuery{Start: now.Add(-1000 * day), End: now.Add(day)})
-	if st.ByLevel["debug"] != 4 || st.ByLevel["security"] != 14 {
-		t.Errorf("stats after Prune count debug %d and security %d, want 4 and 14", st.ByLevel["debug"], st.ByLevel["security"])
-	}
+	assert.EqualValues(t, 4, st.ByLevel["debug"], "stats after Prune count debug")
+	assert.EqualValues(t, 14, st.ByLevel["security"], "stats after Prune count security")
 }

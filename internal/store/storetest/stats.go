@@ -1,11 +1,13 @@
 package storetest
 
 import (
-	"errors"
+	"fmt"
 	"maps"
-	"slices"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -13,9 +15,7 @@ import (
 func mustStats(t *testing.T, s store.Store, q store.StatsQuery) store.Stats {
 	t.Helper()
 	st, err := s.Stats(ctx(t), q)
-	if err != nil {
-		t.Fatalf("Stats(%+v): %v", q, err)
-	}
+	require.NoErrorf(t, err, "Stats(%+v)", q)
 	return st
 }
 
@@ -77,26 +77,18 @@ func testStatsCounts(t *testing.T, open Open) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := mustStats(t, s, tc.q)
-			if st.Total != tc.total || st.Failures != tc.failed {
-				t.Errorf("Total, Failures = %d, %d; want %d, %d", st.Total, st.Failures, tc.total, tc.failed)
-			}
-			if !maps.Equal(st.ByLevel, tc.byLevel) {
-				t.Errorf("ByLevel = %v, want %v", st.ByLevel, tc.byLevel)
-			}
-			if !slices.Equal(st.TopEvents, tc.events) {
-				t.Errorf("TopEvents = %v, want %v", st.TopEvents, tc.events)
-			}
-			if !slices.Equal(st.TopUsers, tc.users) {
-				t.Errorf("TopUsers = %v, want %v", st.TopUsers, tc.users)
-			}
+			assert.EqualValues(t, tc.total, st.Total, "Total")
+			assert.EqualValues(t, tc.failed, st.Failures, "Failures")
+			assert.Equal(t, tc.byLevel, st.ByLevel, "ByLevel")
+			assert.Equal(t, tc.events, st.TopEvents, "TopEvents")
+			assert.Equal(t, tc.users, st.TopUsers, "TopUsers")
 			var sum, failures int64
 			for _, b := range st.Histogram {
 				sum += b.Count
 				failures += b.Failures
 			}
-			if sum != st.Total || failures != st.Failures {
-				t.Errorf("the histogram holds %d records and %d failures, the totals say %d and %d", sum, failures, st.Total, st.Failures)
-			}
+			assert.Equal(t, st.Total, sum, "records in the histogram vs the total")
+			assert.Equal(t, st.Failures, failures, "failures in the histogram vs the total")
 		})
 	}
 }
@@ -137,15 +129,14 @@ func testStatsHistogram(t *testing.T, open Open) {
 			for _, w := range tc.want {
 				want = append(want, store.Bucket{Start: bucket(9, w.mm), Count: w.count, Failures: w.failures})
 			}
-			if len(st.Histogram) != len(want) {
-				t.Fatalf("Histogram has %d buckets, want %d: %v", len(st.Histogram), len(want), st.Histogram)
-			}
+			require.Len(t, st.Histogram, len(want), "Histogram buckets: %v", st.Histogram)
 			for i := range want {
 				got := st.Histogram[i]
-				if !got.Start.Equal(want[i].Start) || got.Count != want[i].Count || got.Failures != want[i].Failures {
-					t.Errorf("bucket %d = %s %d/%d, want %s %d/%d", i, got.Start.Format(time.TimeOnly), got.Count, got.Failures,
-						want[i].Start.Format(time.TimeOnly), want[i].Count, want[i].Failures)
-				}
+				desc := fmt.Sprintf("bucket %d = %s %d/%d, want %s %d/%d", i, got.Start.Format(time.TimeOnly), got.Count, got.Failures,
+					want[i].Start.Format(time.TimeOnly), want[i].Count, want[i].Failures)
+				assert.True(t, got.Start.Equal(want[i].Start), desc)
+				assert.Equal(t, want[i].Count, got.Count, desc)
+				assert.Equal(t, want[i].Failures, got.Failures, desc)
 			}
 		})
 	}
@@ -167,18 +158,14 @@ func testStatsRefusals(t *testing.T, open Open) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := s.Stats(ctx(t), tc.q); !errors.Is(err, store.ErrInvalidQuery) {
-				t.Errorf("Stats(%+v) = %v, want ErrInvalidQuery", tc.q, err)
-			}
+			_, err := s.Stats(ctx(t), tc.q)
+			assert.ErrorIs(t, err, store.ErrInvalidQuery, "Stats(%+v)", tc.q)
 		})
 	}
 	t.Run("a zero interval picks one that gives at most AutoBuckets buckets", func(t *testing.T) {
 		st := mustStats(t, s, store.StatsQuery{Start: at(0), End: at(24 * 60)})
-		if n := len(st.Histogram); n == 0 || n > store.AutoBuckets {
-			t.Errorf("an automatic interval over a day gave %d buckets", n)
-		}
-		if st.Total != 3 {
-			t.Errorf("Total = %d, want 3", st.Total)
-		}
+		assert.NotEmpty(t, st.Histogram, "an automatic interval over a day gave no buckets")
+		assert.LessOrEqual(t, len(st.Histogram), store.AutoBuckets, "buckets of an automatic interval over a day")
+		assert.EqualValues(t, 3, st.Total, "Total")
 	})
 }

@@ -25,7 +25,6 @@ package storetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -34,6 +33,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -89,17 +91,14 @@ func ctx(t *testing.T) context.Context {
 
 func mustInsert(t *testing.T, s store.Store, tenant string, recs []record.Record) {
 	t.Helper()
-	if _, err := s.Insert(ctx(t), tenant, recs); err != nil {
-		t.Fatalf("Insert(%q, %d records): %v", tenant, len(recs), err)
-	}
+	_, err := s.Insert(ctx(t), tenant, recs)
+	require.NoError(t, err, "Insert(%q, %d records)", tenant, len(recs))
 }
 
 func mustQuery(t *testing.T, s store.Store, f store.Filter, p store.Page) store.Result {
 	t.Helper()
 	res, err := s.Query(ctx(t), f, p)
-	if err != nil {
-		t.Fatalf("Query(%+v, %+v): %v", f, p, err)
-	}
+	require.NoErrorf(t, err, "Query(%+v, %+v)", f, p)
 	return res
 }
 
@@ -109,9 +108,7 @@ func queryAll(t *testing.T, s store.Store, f store.Filter, limit int) []record.R
 	var out []record.Record
 	p := store.Page{Limit: limit}
 	for pages := 0; ; pages++ {
-		if pages > 100000 {
-			t.Fatal("pagination does not end")
-		}
+		require.LessOrEqual(t, pages, 100000, "pagination does not end")
 		res := mustQuery(t, s, f, p)
 		out = append(out, res.Records...)
 		if res.NextCursor == "" {
@@ -152,26 +149,16 @@ func testRoundTrip(t *testing.T, open Open) {
 
 	for _, want := range []record.Record{full, sparse} {
 		got, err := s.Get(ctx(t), "acme", want.ID)
-		if err != nil {
-			t.Fatalf("Get(%q): %v", want.ID, err)
-		}
-		if d := RecordDiff(want, got); d != "" {
-			t.Errorf("Get(%q) differs from the inserted record: %s", want.ID, d)
-		}
+		require.NoErrorf(t, err, "Get(%q)", want.ID)
+		assert.Empty(t, RecordDiff(want, got), "Get(%q) differs from the inserted record", want.ID)
 	}
 	res := mustQuery(t, s, store.Filter{TenantID: "acme"}, store.Page{})
-	if len(res.Records) != 2 {
-		t.Fatalf("Query returned %d records, want 2", len(res.Records))
-	}
-	if d := RecordDiff(full, res.Records[1]); d != "" {
-		t.Errorf("Query's copy of the full record differs: %s", d)
-	}
+	require.Len(t, res.Records, 2, "Query's records")
+	assert.Empty(t, RecordDiff(full, res.Records[1]), "Query's copy of the full record differs")
 	trace, err := s.Trace(ctx(t), "acme", full.TraceID)
-	if err != nil {
-		t.Fatalf("Trace: %v", err)
-	}
-	if len(trace) != 1 || RecordDiff(full, trace[0]) != "" {
-		t.Errorf("Trace's copy of the full record differs: %v", trace)
+	require.NoError(t, err, "Trace")
+	if assert.Len(t, trace, 1, "Trace's copy of the full record differs: %v", trace) {
+		assert.Empty(t, RecordDiff(full, trace[0]), "Trace's copy of the full record differs")
 	}
 }
 
@@ -184,16 +171,10 @@ func testTimestampsUTC(t *testing.T, open Open) {
 	}
 	mustInsert(t, s, "acme", []record.Record{r})
 	got, err := s.Get(ctx(t), "", "ts-1")
-	if err != nil {
-		t.Fatalf("Get: %v", err)
-	}
+	require.NoError(t, err, "Get")
 	r.TenantID = "acme"
-	if d := RecordDiff(r, got); d != "" {
-		t.Errorf("a record written in another zone differs: %s", d)
-	}
-	if got.Timestamp.Nanosecond() != 999999999 {
-		t.Errorf("Timestamp kept %d ns, want 999999999", got.Timestamp.Nanosecond())
-	}
+	assert.Empty(t, RecordDiff(r, got), "a record written in another zone differs")
+	assert.Equal(t, 999999999, got.Timestamp.Nanosecond(), "Timestamp's ns")
 }
 
 func testIdempotentInsert(t *testing.T, open Open) {
@@ -213,17 +194,11 @@ func testIdempotentInsert(t *testing.T, open Open) {
 	mustInsert(t, s, "acme", mixed)
 
 	all := queryAll(t, s, store.Filter{}, 1000)
-	if len(all) != 7 {
-		t.Fatalf("stored %d records after replays, want 7: %v", len(all), ids(all))
-	}
+	require.Len(t, all, 7, "stored records after replays: %v", ids(all))
 	for _, want := range first[:2] {
 		got, err := s.Get(ctx(t), "acme", want.ID)
-		if err != nil {
-			t.Fatalf("Get(%q): %v", want.ID, err)
-		}
-		if got.Message != want.Message {
-			t.Errorf("record %s has message %q: the first write must win, want %q", want.ID, got.Message, want.Message)
-		}
+		require.NoErrorf(t, err, "Get(%q)", want.ID)
+		assert.Equal(t, want.Message, got.Message, "record %s: the first write must win", want.ID)
 	}
 }
 
@@ -234,16 +209,10 @@ func testTenantFilledFromBatch(t *testing.T, open Open) {
 	mustInsert(t, s, "acme", recs)
 	for _, r := range recs {
 		got, err := s.Get(ctx(t), "acme", r.ID)
-		if err != nil {
-			t.Fatalf("Get(acme, %q): %v", r.ID, err)
-		}
-		if got.TenantID != "acme" {
-			t.Errorf("record %s stored under tenant %q, want acme", r.ID, got.TenantID)
-		}
+		require.NoErrorf(t, err, "Get(acme, %q)", r.ID)
+		assert.Equal(t, "acme", got.TenantID, "record %s stored under tenant", r.ID)
 	}
-	if recs[0].TenantID != "" {
-		t.Errorf("Insert modified the caller's record: TenantID = %q", recs[0].TenantID)
-	}
+	assert.Empty(t, recs[0].TenantID, "Insert modified the caller's record: TenantID")
 }
 
 func testTenantMismatch(t *testing.T, open Open) {
@@ -251,26 +220,20 @@ func testTenantMismatch(t *testing.T, open Open) {
 	recs := simpleRecords("mix", "acme", 3, time.Second)
 	recs[1].TenantID = "globex"
 	_, err := s.Insert(ctx(t), "acme", recs)
-	if err == nil {
-		t.Fatal("Insert accepted a globex record in an acme batch")
-	}
+	require.Error(t, err, "Insert accepted a globex record in an acme batch")
 	// Retrying cannot fix it: the DLQ must set such a batch aside at once, not rescan it.
-	if !errors.Is(err, store.ErrInvalidRecord) {
-		t.Errorf("Insert = %v; want an error wrapping store.ErrInvalidRecord", err)
-	}
-	if got := queryAll(t, s, store.Filter{}, 1000); len(got) != 0 {
-		t.Errorf("a refused batch stored %d records: %v", len(got), ids(got))
-	}
+	assert.ErrorIs(t, err, store.ErrInvalidRecord, "Insert; want an error wrapping store.ErrInvalidRecord")
+	got := queryAll(t, s, store.Filter{}, 1000)
+	assert.Empty(t, got, "a refused batch stored %d records: %v", len(got), ids(got))
 }
 
 func testEmptyInsert(t *testing.T, open Open) {
 	s := open(t)
-	if _, err := s.Insert(ctx(t), "acme", nil); err != nil {
-		t.Fatalf("Insert(nil): %v", err)
-	}
-	if res := mustQuery(t, s, store.Filter{}, store.Page{}); len(res.Records) != 0 || res.NextCursor != "" {
-		t.Errorf("an empty store returned %+v", res)
-	}
+	_, err := s.Insert(ctx(t), "acme", nil)
+	require.NoError(t, err, "Insert(nil)")
+	res := mustQuery(t, s, store.Filter{}, store.Page{})
+	assert.Empty(t, res.Records, "an empty store returned %+v", res)
+	assert.Empty(t, res.NextCursor, "an empty store returned %+v", res)
 }
 
 func testFilters(t *testing.T, open Open) {
@@ -324,9 +287,7 @@ func testFilters(t *testing.T, open Open) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := ids(queryAll(t, s, tc.filter, 2))
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("Query(%+v) = %v, want %v", tc.filter, got, tc.want)
-			}
+			assert.True(t, slices.Equal(got, tc.want), "Query(%+v) = %v, want %v", tc.filter, got, tc.want)
 		})
 	}
 }
@@ -350,37 +311,26 @@ func testTenantIsolation(t *testing.T, open Open) {
 	for _, f := range filters {
 		f.TenantID = "acme"
 		got := queryAll(t, s, f, 3)
-		if len(got) == 0 {
-			t.Errorf("Query(%+v) returned nothing; the isolation check needs matches", f)
-		}
+		assert.NotEmpty(t, got, "Query(%+v) returned nothing; the isolation check needs matches", f)
 		for _, r := range got {
-			if r.TenantID != "acme" || !strings.HasPrefix(r.ID, "acme-") {
-				t.Errorf("Query(%+v) returned %s of tenant %q", f, r.ID, r.TenantID)
-			}
+			assert.Equal(t, "acme", r.TenantID, "Query(%+v) returned %s of tenant %q", f, r.ID, r.TenantID)
+			assert.True(t, strings.HasPrefix(r.ID, "acme-"), "Query(%+v) returned %s of tenant %q", f, r.ID, r.TenantID)
 		}
 		f.TenantID = ""
-		if all := queryAll(t, s, f, 3); len(all) != 2*len(got) {
-			t.Errorf("Query(%+v) across tenants returned %d records, want twice acme's %d", f, len(all), len(got))
-		}
+		assert.Len(t, queryAll(t, s, f, 3), 2*len(got), "Query(%+v) across tenants, want twice acme's %d", f, len(got))
 	}
 
-	if _, err := s.Get(ctx(t), "acme", "globex-r01"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("Get(acme, globex-r01) = %v, want ErrNotFound", err)
-	}
-	if r, err := s.Get(ctx(t), "", "globex-r01"); err != nil || r.TenantID != "globex" {
-		t.Errorf("Get across tenants = %+v, %v; want the globex record", r, err)
+	_, err := s.Get(ctx(t), "acme", "globex-r01")
+	assert.ErrorIs(t, err, store.ErrNotFound, "Get(acme, globex-r01)")
+	r, err := s.Get(ctx(t), "", "globex-r01")
+	if assert.NoError(t, err, "Get across tenants") {
+		assert.Equal(t, "globex", r.TenantID, "Get across tenants = %+v; want the globex record", r)
 	}
 	trace, err := s.Trace(ctx(t), "globex", "0af7651916cd43dd8448eb211c80319c")
-	if err != nil {
-		t.Fatalf("Trace: %v", err)
-	}
-	if len(trace) == 0 {
-		t.Error("Trace(globex) returned nothing")
-	}
+	require.NoError(t, err, "Trace")
+	assert.NotEmpty(t, trace, "Trace(globex) returned nothing")
 	for _, r := range trace {
-		if r.TenantID != "globex" {
-			t.Errorf("Trace(globex) returned %s of tenant %q", r.ID, r.TenantID)
-		}
+		assert.Equal(t, "globex", r.TenantID, "Trace(globex) returned %s", r.ID)
 	}
 }
 
@@ -408,17 +358,11 @@ func testPagination(t *testing.T, open Open) {
 				if res.NextCursor == "" {
 					break
 				}
-				if len(res.Records) != limit {
-					t.Fatalf("a page with a next cursor holds %d records, want %d", len(res.Records), limit)
-				}
-				if len(got) > len(want) {
-					t.Fatalf("pagination returned more than the %d records stored", len(want))
-				}
+				require.Len(t, res.Records, limit, "a page with a next cursor")
+				require.LessOrEqual(t, len(got), len(want), "pagination returned more than the %d records stored", len(want))
 				p.Cursor = res.NextCursor
 			}
-			if !slices.Equal(got, want) {
-				t.Errorf("walk with limit %d returned %d records, not every record once in order", limit, len(got))
-			}
+			assert.True(t, slices.Equal(got, want), "walk with limit %d returned %d records, not every record once in order", limit, len(got))
 		})
 	}
 }
@@ -477,20 +421,18 @@ func testCursorStability(t *testing.T, open Open) {
 		// between every two pages.
 		target := batches.Load() + 1
 		for batches.Load() < target {
-			if err, ok := failure.Load().(error); ok {
-				t.Fatalf("concurrent Insert: %v", err)
-			}
+			err, _ := failure.Load().(error)
+			require.NoError(t, err, "concurrent Insert")
 			time.Sleep(time.Millisecond)
 		}
 		res := mustQuery(t, s, store.Filter{TenantID: "acme"}, p)
 		for i := range res.Records {
 			r := res.Records[i]
-			if seen[r.ID] {
-				t.Fatalf("record %s returned twice", r.ID)
-			}
+			require.False(t, seen[r.ID], "record %s returned twice", r.ID)
 			seen[r.ID] = true
-			if prev != nil && (r.Timestamp.After(prev.Timestamp) || r.Timestamp.Equal(prev.Timestamp) && r.ID > prev.ID) {
-				t.Fatalf("record %s follows %s out of order", r.ID, prev.ID)
+			if prev != nil {
+				require.False(t, r.Timestamp.After(prev.Timestamp) || r.Timestamp.Equal(prev.Timestamp) && r.ID > prev.ID,
+					"record %s follows %s out of order", r.ID, prev.ID)
 			}
 			prev = &res.Records[i]
 			if strings.HasPrefix(r.ID, "old-") {
@@ -502,9 +444,7 @@ func testCursorStability(t *testing.T, open Open) {
 		}
 		p.Cursor = res.NextCursor
 	}
-	if !slices.Equal(walk, want) {
-		t.Errorf("the walk returned %d initial records, want each of the %d exactly once in order", len(walk), len(want))
-	}
+	assert.True(t, slices.Equal(walk, want), "the walk returned %d initial records, want each of the %d exactly once in order", len(walk), len(want))
 }
 
 func testLimits(t *testing.T, open Open) {
@@ -523,12 +463,8 @@ func testLimits(t *testing.T, open Open) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res := mustQuery(t, s, store.Filter{}, store.Page{Limit: tc.limit})
-			if len(res.Records) != tc.want {
-				t.Errorf("Limit %d returned %d records, want %d", tc.limit, len(res.Records), tc.want)
-			}
-			if res.NextCursor == "" {
-				t.Error("a page followed by more records has no next cursor")
-			}
+			assert.Len(t, res.Records, tc.want, "Limit %d", tc.limit)
+			assert.NotEmpty(t, res.NextCursor, "a page followed by more records has no next cursor")
 		})
 	}
 }
@@ -561,18 +497,15 @@ func testTrace(t *testing.T, open Open) {
 	slices.Reverse(oldestFirst)
 
 	got, err := s.Trace(ctx(t), "acme", trace)
-	if err != nil {
-		t.Fatalf("Trace: %v", err)
+	require.NoError(t, err, "Trace")
+	assert.Equal(t, oldestFirst, ids(got), "Trace")
+	got, err = s.Trace(ctx(t), "", trace)
+	if assert.NoError(t, err, "Trace across tenants") {
+		assert.Len(t, got, len(want), "Trace across tenants")
 	}
-	if !slices.Equal(ids(got), oldestFirst) {
-		t.Errorf("Trace = %v, want %v", ids(got), oldestFirst)
-	}
-	if got, err := s.Trace(ctx(t), "", trace); err != nil || len(got) != len(want) {
-		t.Errorf("Trace across tenants returned %d records (err %v), want %d", len(got), err, len(want))
-	}
-	if got, err := s.Trace(ctx(t), "acme", "ffffffffffffffffffffffffffffffff"); err != nil || len(got) != 0 {
-		t.Errorf("Trace of an unknown trace = %v, %v; want no records and no error", ids(got), err)
-	}
+	got, err = s.Trace(ctx(t), "acme", "ffffffffffffffffffffffffffffffff")
+	assert.NoError(t, err, "Trace of an unknown trace")
+	assert.Empty(t, got, "Trace of an unknown trace, want no records")
 }
 
 func testTextSearch(t *testing.T, open Open) {
@@ -602,9 +535,7 @@ func testTextSearch(t *testing.T, open Open) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := ids(queryAll(t, s, store.Filter{Text: tc.text}, 100))
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("Text %q = %v, want %v", tc.text, got, tc.want)
-			}
+			assert.True(t, slices.Equal(got, tc.want), "Text %q = %v, want %v", tc.text, got, tc.want)
 		})
 	}
 }
@@ -614,9 +545,7 @@ func testInvalidCursor(t *testing.T, open Open) {
 	mustInsert(t, s, "acme", simpleRecords("c", "acme", 3, time.Second))
 	for _, c := range []string{"not base64!", "bm9wZQ", store.Cursor{TimestampNanos: 1, ID: "x"}.Encode()[1:]} {
 		_, err := s.Query(ctx(t), store.Filter{}, store.Page{Cursor: c})
-		if !errors.Is(err, store.ErrInvalidCursor) {
-			t.Errorf("Query with cursor %q: err = %v, want ErrInvalidCursor", c, err)
-		}
+		assert.ErrorIs(t, err, store.ErrInvalidCursor, "Query with cursor %q", c)
 	}
 }
 
@@ -625,9 +554,7 @@ func testBadSearch(t *testing.T, open Open) {
 	mustInsert(t, s, "acme", filterFixture()[:3])
 	for _, text := range []string{`"login failed`, `(login OR logout`, `login)`, `login OR`, `AND login`, `NOT login`, `()`} {
 		_, err := s.Query(ctx(t), store.Filter{Text: text}, store.Page{})
-		if !errors.Is(err, store.ErrInvalidQuery) {
-			t.Errorf("Text %q: err = %v, want ErrInvalidQuery", text, err)
-		}
+		assert.ErrorIs(t, err, store.ErrInvalidQuery, "Text %q", text)
 	}
 }
 
@@ -648,35 +575,28 @@ func testIDsAreScopedToTheirTenant(t *testing.T, open Open) {
 
 	for _, want := range []record.Record{globex, acme} {
 		got, err := s.Get(ctx(t), want.TenantID, want.ID)
-		if err != nil {
-			t.Fatalf("Get(%q, %q): %v", want.TenantID, want.ID, err)
-		}
-		if got.TenantID != want.TenantID || got.Message != want.Message {
-			t.Errorf("Get(%q, %q) = tenant %q message %q, want %q %q", want.TenantID, want.ID, got.TenantID, got.Message, want.TenantID, want.Message)
-		}
+		require.NoErrorf(t, err, "Get(%q, %q)", want.TenantID, want.ID)
+		assert.Equal(t, want.TenantID, got.TenantID, "Get(%q, %q) tenant", want.TenantID, want.ID)
+		assert.Equal(t, want.Message, got.Message, "Get(%q, %q) message", want.TenantID, want.ID)
 		recs := queryAll(t, s, store.Filter{TenantID: want.TenantID}, 100)
-		if len(recs) != 1 || recs[0].Message != want.Message {
-			t.Errorf("tenant %q lists %d records %v, want only its own %q", want.TenantID, len(recs), ids(recs), want.Message)
+		if assert.Len(t, recs, 1, "tenant %q lists %v, want only its own %q", want.TenantID, ids(recs), want.Message) {
+			assert.Equal(t, want.Message, recs[0].Message, "tenant %q lists %v, want only its own %q", want.TenantID, ids(recs), want.Message)
 		}
 	}
-	if all := queryAll(t, s, store.Filter{}, 100); len(all) != 2 {
-		t.Errorf("an admin lists %d records, want 2 (one per tenant): %v", len(all), ids(all))
-	}
-	if _, err := s.Get(ctx(t), "", "order-42"); !errors.Is(err, store.ErrAmbiguousID) {
-		t.Errorf("Get across tenants of an id two tenants hold = %v, want ErrAmbiguousID", err)
-	}
-	if got, err := s.Get(ctx(t), "", "order-42-unique"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("Get across tenants of an unknown id = %v, %v; want ErrNotFound", got.ID, err)
-	}
+	all := queryAll(t, s, store.Filter{}, 100)
+	assert.Len(t, all, 2, "an admin lists %v, want 2 (one per tenant)", ids(all))
+	_, err := s.Get(ctx(t), "", "order-42")
+	assert.ErrorIs(t, err, store.ErrAmbiguousID, "Get across tenants of an id two tenants hold")
+	got, err := s.Get(ctx(t), "", "order-42-unique")
+	assert.ErrorIs(t, err, store.ErrNotFound, "Get across tenants of an unknown id = %v", got.ID)
 }
 
 func testGetMissing(t *testing.T, open Open) {
 	s := open(t)
 	mustInsert(t, s, "acme", simpleRecords("g", "acme", 1, time.Second))
 	for _, tenant := range []string{"", "acme"} {
-		if _, err := s.Get(ctx(t), tenant, "no-such-id"); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("Get(%q, no-such-id) = %v, want ErrNotFound", tenant, err)
-		}
+		_, err := s.Get(ctx(t), tenant, "no-such-id")
+		assert.ErrorIs(t, err, store.ErrNotFound, "Get(%q, no-such-id)", tenant)
 	}
 }
 
@@ -708,33 +628,22 @@ func testConcurrency(t *testing.T, open Open) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Errorf("concurrent use: %v", err)
+		assert.NoError(t, err, "concurrent use")
 	}
-	if got := len(queryAll(t, s, store.Filter{}, store.MaxLimit)); got != writers*batches*perBatch {
-		t.Errorf("stored %d records, want %d", got, writers*batches*perBatch)
-	}
+	assert.Len(t, queryAll(t, s, store.Filter{}, store.MaxLimit), writers*batches*perBatch, "stored records")
 }
 
 func testMigrateAgain(t *testing.T, open Open) {
 	s := open(t)
 	mustInsert(t, s, "acme", simpleRecords("m", "acme", 2, time.Second))
-	if err := s.Migrate(ctx(t)); err != nil {
-		t.Fatalf("Migrate on a current schema: %v", err)
-	}
-	if got := queryAll(t, s, store.Filter{}, 10); len(got) != 2 {
-		t.Errorf("after Migrate the store holds %d records, want 2", len(got))
-	}
+	require.NoError(t, s.Migrate(ctx(t)), "Migrate on a current schema")
+	assert.Len(t, queryAll(t, s, store.Filter{}, 10), 2, "records after Migrate")
 }
 
 func testCloseTwice(t *testing.T, open Open) {
 	s := open(t)
-	if err := s.Close(); err != nil {
-		t.Fatalf("first Close: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	if _, err := s.Insert(ctx(t), "acme", simpleRecords("closed", "acme", 1, time.Second)); err == nil {
-		t.Error("Insert after Close succeeded")
-	}
+	require.NoError(t, s.Close(), "first Close")
+	require.NoError(t, s.Close(), "second Close")
+	_, err := s.Insert(ctx(t), "acme", simpleRecords("closed", "acme", 1, time.Second))
+	assert.Error(t, err, "Insert after Close succeeded")
 }

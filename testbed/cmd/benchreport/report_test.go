@@ -5,15 +5,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/testbed/harness"
 	"github.com/otelcol-audit/otelcol-audit/testbed/loadgen"
 )
 
 func TestNum_GroupsThousands(t *testing.T) {
 	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 1234567.4: "1,234,567", -25000: "-25,000"} {
-		if got := num(in); got != want {
-			t.Errorf("num(%v) = %q, want %q", in, got, want)
-		}
+		assert.Equal(t, want, num(in), "num(%v)", in)
 	}
 }
 
@@ -21,9 +22,7 @@ func TestMarkdownTable_StripsTheGoTestLogPrefix(t *testing.T) {
 	out := "=== RUN   TestThroughputReport\n    bench_test.go:100: \n        | workload | ours rec/s |\n        |---|---:|\n        | attrs=10/secrets=false | 120000 |\n--- PASS: TestThroughputReport (90.1s)\nPASS\n"
 	got := markdownTable(out)
 	want := []string{"| workload | ours rec/s |", "|---|---:|", "| attrs=10/secrets=false | 120000 |"}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("table rows %q, want %q", got, want)
-	}
+	require.Equal(t, strings.Join(want, "\n"), strings.Join(got, "\n"), "table rows %q, want %q", got, want)
 }
 
 func pipelineResult(name string, acked, delivered int64, elapsed time.Duration, cpu time.Duration, rss int64) harness.PipelineResult {
@@ -62,8 +61,6 @@ func TestMarkdown_PutsEveryFigureBesideItsBaseline(t *testing.T) {
 		"| DurableIngest/senders=8 | 10,000 | 0.50x | 1.50 | 9.50 |",
 		"1.00 / 1.00 / 1.00", "2.00 / 2.00 / 2.00", "others were compiling",
 	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("the report lacks %q:\n%s", want, md)
-		}
+		assert.Contains(t, md, want, "the report lacks %q", want)
 	}
 }

@@ -2,9 +2,10 @@ package main
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 
 	"github.com/otelcol-audit/otelcol-audit/testbed/harness"
 	"github.com/otelcol-audit/otelcol-audit/testbed/loadgen"
@@ -37,21 +38,15 @@ func TestMarkdown_SummarizesGrowthDriftAndTheUncommittedBacklog(t *testing.T) {
 		"| 1m0s (warm-up) | 1,500 |",
 		"| 150 |", // CPU %: 90 s over the last minute
 	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q:\n%s", want, md)
-		}
+		assert.Contains(t, md, want, "report lacks %q", want)
 	}
 
 	empty := (&report{opts: r.opts}).markdown()
-	if !strings.Contains(empty, "No interval completed") {
-		t.Errorf("a report without samples does not say so:\n%s", empty)
-	}
+	assert.Contains(t, empty, "No interval completed", "a report without samples does not say so")
 }
 
 func TestShellQuote_QuotesWhatAShellWouldSplitOrExpand(t *testing.T) {
 	got := shellQuote([]string{"-duration", "3m", "-note", "a busy machine's run", "-out", "$HOME/x.md", ""})
 	want := `-duration 3m -note 'a busy machine'\''s run' -out '$HOME/x.md' ''`
-	if got != want {
-		t.Errorf("got  %s\nwant %s", got, want)
-	}
+	assert.Equal(t, want, got)
 }
