@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/dlq"
@@ -27,32 +29,24 @@ func fixture(t *testing.T) (dir, dead, pending, torn string) {
 	t.Helper()
 	dir = filepath.Join(t.TempDir(), "dlq")
 	q, err := dlq.Open(dir, dlq.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rec := func(id, tenant string) record.Record {
 		return record.Record{ID: id, TenantID: tenant, Timestamp: time.Date(2026, 11, 23, 1, 40, 0, 0, time.UTC),
 			Level: record.LevelInfo, Event: "user.login", Message: "login ok", UserID: "u-1"}
 	}
-	if err := q.Put("acme", []record.Record{rec("a-1", "acme"), rec("a-2", "acme")}, errors.New("insert: database is locked")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, q.Put("acme", []record.Record{rec("a-1", "acme"), rec("a-2", "acme")}, errors.New("insert: database is locked")))
 	invalid := func(context.Context, string, []record.Record) error {
 		return consumererror.NewPermanent(fmt.Errorf("sqlitestore: insert: record 0: %w: timestamp out of range", store.ErrInvalidRecord))
 	}
-	if _, err := q.Scan(context.Background(), invalid); err != nil {
-		t.Fatal(err)
-	}
+	_, err = q.Scan(context.Background(), invalid)
+	require.NoError(t, err)
 	time.Sleep(2 * time.Millisecond) // distinct creation milliseconds: a stable order
-	if err := q.Put("globex", []record.Record{rec("g-1", "globex"), rec("g-2", "globex"), rec("g-3", "globex")}, errors.New("dial tcp: connection refused")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, q.Put("globex", []record.Record{rec("g-1", "globex"), rec("g-2", "globex"), rec("g-3", "globex")}, errors.New("dial tcp: connection refused")))
 	down := func(context.Context, string, []record.Record) error {
 		return errors.New("dial tcp 127.0.0.1:9000: connection refused")
 	}
-	if _, err := q.Scan(context.Background(), down); err != nil {
-		t.Fatal(err)
-	}
+	_, err = q.Scan(context.Background(), down)
+	require.NoError(t, err)
 	names, _ := os.ReadDir(dir)
 	for _, n := range names {
 		switch {
@@ -62,17 +56,12 @@ func fixture(t *testing.T) (dir, dead, pending, torn string) {
 			pending = n.Name()
 		}
 	}
-	if dead == "" || pending == "" {
-		t.Fatalf("fixture: files %v", names)
-	}
+	require.NotEmpty(t, dead, "fixture: files %v", names)
+	require.NotEmpty(t, pending, "fixture: files %v", names)
 	data, err := os.ReadFile(filepath.Join(dir, pending))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	torn = "initech_9999999999999_00000000000000ff.batch"
-	if err := os.WriteFile(filepath.Join(dir, torn), data[:len(data)/2], 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, torn), data[:len(data)/2], 0o600))
 	return dir, dead, pending, torn
 }
 
@@ -85,75 +74,61 @@ func runCmd(args ...string) (code int, stdout, stderr string) {
 func TestDLQList_PrintsAnAlignedTableOldestFirstWithASummary(t *testing.T) {
 	dir, dead, pending, torn := fixture(t)
 	code, out, errOut := runCmd("dlq", "list", "--dir", dir)
-	if code != exitOK || errOut != "" {
-		t.Fatalf("exit %d, stderr %q", code, errOut)
-	}
+	require.Equal(t, exitOK, code, "exit %d, stderr %q", code, errOut)
+	require.Empty(t, errOut, "exit %d, stderr %q", code, errOut)
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if len(lines) != 6 {
-		t.Fatalf("output has %d lines, want header, 3 rows, blank, summary:\n%s", len(lines), out)
-	}
+	require.Len(t, lines, 6, "output has %d lines, want header, 3 rows, blank, summary:\n%s", len(lines), out)
 	for i, want := range []string{dead, pending, torn} {
-		if !strings.HasPrefix(lines[i+1], want+" ") {
-			t.Errorf("row %d = %q, want it to start with %s", i+1, lines[i+1], want)
-		}
+		assert.True(t, strings.HasPrefix(lines[i+1], want+" "), "row %d = %q, want it to start with %s", i+1, lines[i+1], want)
 	}
 	// Aligned: every column starts at the same offset on every row.
 	col := strings.Index(lines[0], "STATE")
 	for _, l := range lines[1:4] {
-		if l[col-2:col] != "  " || l[col] == ' ' {
-			t.Errorf("row not aligned under STATE at %d: %q", col, l)
-		}
+		assert.Equal(t, "  ", l[col-2:col], "row not aligned under STATE at %d: %q", col, l)
+		assert.NotEqual(t, byte(' '), l[col], "row not aligned under STATE at %d: %q", col, l)
 	}
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`\.dead\s+dead\s+acme\s+2\s+[\d.]+ (?:B|KiB)\s+1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+sqlitestore: insert: record 0: invalid record`),
 		regexp.MustCompile(`\.batch\s+batch\s+globex\s+3\s+[\d.]+ (?:B|KiB)\s+1\s+.*connection refused`),
 		regexp.MustCompile(`initech_.*\.batch\s+batch\s+globex\s+3\s+.*UNREADABLE: corrupt batch file`),
 	} {
-		if !want.MatchString(out) {
-			t.Errorf("output does not match %s:\n%s", want, out)
-		}
+		assert.Regexp(t, want, out, "output does not match %s:\n%s", want, out)
 	}
-	if !strings.Contains(lines[5], "3 files (2 batch, 0 processing, 1 dead, 0 corrupt)") {
-		t.Errorf("summary = %q", lines[5])
-	}
+	assert.Contains(t, lines[5], "3 files (2 batch, 0 processing, 1 dead, 0 corrupt)", "summary = %q", lines[5])
 }
 
 func TestDLQList_JSONListsEveryFileForScripts(t *testing.T) {
 	dir, dead, _, torn := fixture(t)
 	code, out, _ := runCmd("dlq", "list", "--json", "--dir", dir)
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
+	require.Equal(t, exitOK, code, "exit %d", code)
 	var got struct {
 		Files []dlq.Entry `json:"files"`
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, out)
-	}
-	if len(got.Files) != 3 || got.Files[0].Name != dead || got.Files[0].State != dlq.StateDead ||
-		got.Files[2].Name != torn || got.Files[2].Problem == "" {
-		t.Errorf("files = %+v", got.Files)
-	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got), "not JSON:\n%s", out)
+	require.Len(t, got.Files, 3, "files = %+v", got.Files)
+	assert.Equal(t, dead, got.Files[0].Name, "files = %+v", got.Files)
+	assert.Equal(t, dlq.StateDead, got.Files[0].State, "files = %+v", got.Files)
+	assert.Equal(t, torn, got.Files[2].Name, "files = %+v", got.Files)
+	assert.NotEmpty(t, got.Files[2].Problem, "files = %+v", got.Files)
 }
 
 func TestDLQList_OfAMissingDirectoryFailsAndSaysSo(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nonexistent")
 	code, out, errOut := runCmd("dlq", "list", "--dir", dir)
-	if code == exitOK || strings.Contains(out, "no batch files") || !strings.Contains(errOut, "does not exist") {
-		t.Errorf("exit %d, output %q, errors %q; want a failure saying the directory does not exist", code, out, errOut)
-	}
+	const msg = "exit %d, output %q, errors %q; want a failure saying the directory does not exist"
+	assert.NotEqual(t, exitOK, code, msg, code, out, errOut)
+	assert.NotContains(t, out, "no batch files", msg, code, out, errOut)
+	assert.Contains(t, errOut, "does not exist", msg, code, out, errOut)
 }
 
 func TestDLQList_OfAnEmptyDirectorySaysSo(t *testing.T) {
 	dir := t.TempDir()
 	code, out, _ := runCmd("dlq", "list", "--dir", dir)
-	if code != exitOK || !strings.Contains(out, "no batch files in "+dir) {
-		t.Errorf("exit %d, output %q", code, out)
-	}
+	assert.Equal(t, exitOK, code, "exit %d, output %q", code, out)
+	assert.Contains(t, out, "no batch files in "+dir, "exit %d, output %q", code, out)
 	code, out, _ = runCmd("dlq", "list", "--dir", dir, "--json")
-	if code != exitOK || !strings.Contains(out, `"files": []`) {
-		t.Errorf("exit %d, JSON %q, want an empty files array", code, out)
-	}
+	assert.Equal(t, exitOK, code, "exit %d, JSON %q, want an empty files array", code, out)
+	assert.Contains(t, out, `"files": []`, "exit %d, JSON %q, want an empty files array", code, out)
 }
 
 func TestDLQInspect_ShowsTheHeaderAndOneRecordPerLine(t *testing.T) {
@@ -161,9 +136,7 @@ func TestDLQInspect_ShowsTheHeaderAndOneRecordPerLine(t *testing.T) {
 	id := strings.TrimSuffix(dead, ".dead")
 	// The name without its extension, and the flags after it, are accepted too.
 	code, out, errOut := runCmd("dlq", "inspect", id, "--dir", dir)
-	if code != exitOK {
-		t.Fatalf("exit %d, stderr %q", code, errOut)
-	}
+	require.Equal(t, exitOK, code, "exit %d, stderr %q", code, errOut)
 	for _, want := range []string{
 		"name:          " + dead + "\n",
 		"state:         dead\n",
@@ -174,25 +147,20 @@ func TestDLQInspect_ShowsTheHeaderAndOneRecordPerLine(t *testing.T) {
 		"records (one JSON object per line):\n{\"id\":\"a-1\"",
 		"\n{\"id\":\"a-2\"",
 	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
+		assert.Contains(t, out, want, "output lacks %q:\n%s", want, out)
 	}
 }
 
 func TestDLQInspect_JSONHoldsHeaderAndRecords(t *testing.T) {
 	dir, dead, _, _ := fixture(t)
 	code, out, _ := runCmd("dlq", "inspect", "--json", "--dir", dir, dead)
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
+	require.Equal(t, exitOK, code, "exit %d", code)
 	var got dlq.Inspection
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatal(err)
-	}
-	if got.Header.Tenant != "acme" || got.Header.Failures != 1 || len(got.Records) != 2 || got.Records[1].ID != "a-2" {
-		t.Errorf("inspection = %+v", got)
-	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Equal(t, "acme", got.Header.Tenant, "inspection = %+v", got)
+	assert.Equal(t, 1, got.Header.Failures, "inspection = %+v", got)
+	require.Len(t, got.Records, 2, "inspection = %+v", got)
+	assert.Equal(t, "a-2", got.Records[1].ID, "inspection = %+v", got)
 }
 
 func TestDLQInspect_FailsWithExitOneOnAMissingBatch(t *testing.T) {
@@ -202,15 +170,16 @@ func TestDLQInspect_FailsWithExitOneOnAMissingBatch(t *testing.T) {
 		{"a path outside the directory is refused", "../../etc/passwd", "not a batch file name"},
 	}
 	// A torn batch is shown, damage and all (TestDLQ_ADamagedBatchIsInspectedAndSalvaged).
-	if code, out, _ := runCmd("dlq", "inspect", "--dir", dir, torn); code != exitOK || !strings.Contains(out, "DAMAGED:         corrupt batch file") {
-		t.Errorf("inspect of a torn batch: exit %d, stdout %q", code, out)
-	}
+	code, out, _ := runCmd("dlq", "inspect", "--dir", dir, torn)
+	assert.Equal(t, exitOK, code, "inspect of a torn batch: exit %d, stdout %q", code, out)
+	assert.Contains(t, out, "DAMAGED:         corrupt batch file", "inspect of a torn batch: exit %d, stdout %q", code, out)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCmd("dlq", "inspect", "--dir", dir, tc.arg)
-			if code != exitFail || out != "" || !strings.Contains(errOut, tc.want) {
-				t.Errorf("exit %d, stdout %q, stderr %q; want 1 and %q", code, out, errOut, tc.want)
-			}
+			const msg = "exit %d, stdout %q, stderr %q; want 1 and %q"
+			assert.Equal(t, exitFail, code, msg, code, out, errOut, tc.want)
+			assert.Empty(t, out, msg, code, out, errOut, tc.want)
+			assert.Contains(t, errOut, tc.want, msg, code, out, errOut, tc.want)
 		})
 	}
 }
@@ -219,39 +188,29 @@ func TestDLQRequeue_MovesADeadBatchBackWithItsFailureCountReset(t *testing.T) {
 	dir, dead, _, _ := fixture(t)
 	code, out, errOut := runCmd("dlq", "requeue", "--dir", dir, dead)
 	id := strings.TrimSuffix(dead, ".dead")
-	if code != exitOK || !strings.Contains(out, "requeued "+id+".batch\n") {
-		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
-	}
+	require.Equal(t, exitOK, code, "exit %d, stdout %q, stderr %q", code, out, errOut)
+	require.Contains(t, out, "requeued "+id+".batch\n", "exit %d, stdout %q, stderr %q", code, out, errOut)
 	in, err := dlq.Inspect(dir, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if in.State != dlq.StateBatch || in.Header.Failures != 0 || in.Header.Requeues != 1 {
-		t.Errorf("after requeue: state %s, header %+v", in.State, in.Header)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, dlq.StateBatch, in.State, "after requeue: state %s, header %+v", in.State, in.Header)
+	assert.Equal(t, 0, in.Header.Failures, "after requeue: state %s, header %+v", in.State, in.Header)
+	assert.Equal(t, 1, in.Header.Requeues, "after requeue: state %s, header %+v", in.State, in.Header)
 	code, _, errOut = runCmd("dlq", "requeue", "--dir", dir, id+".batch")
-	if code != exitFail || !strings.Contains(errOut, "batch is not dead") {
-		t.Errorf("requeue of a pending batch: exit %d, stderr %q; want 1, not dead", code, errOut)
-	}
+	assert.Equal(t, exitFail, code, "requeue of a pending batch: exit %d, stderr %q; want 1, not dead", code, errOut)
+	assert.Contains(t, errOut, "batch is not dead", "requeue of a pending batch: exit %d, stderr %q; want 1, not dead", code, errOut)
 }
 
 func TestDLQRequeue_AllDeadReportsEveryNameAsJSON(t *testing.T) {
 	dir, dead, _, _ := fixture(t)
 	code, out, _ := runCmd("dlq", "requeue", "--all-dead", "--json", "--dir", dir)
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
+	require.Equal(t, exitOK, code, "exit %d", code)
 	var got struct{ Requeued []string }
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Requeued) != 1 || got.Requeued[0] != strings.TrimSuffix(dead, ".dead")+".batch" {
-		t.Errorf("requeued = %v", got.Requeued)
-	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Len(t, got.Requeued, 1, "requeued = %v", got.Requeued)
+	assert.Equal(t, strings.TrimSuffix(dead, ".dead")+".batch", got.Requeued[0], "requeued = %v", got.Requeued)
 	code, out, _ = runCmd("dlq", "requeue", "--all-dead", "--dir", dir)
-	if code != exitOK || !strings.Contains(out, "no dead batches") {
-		t.Errorf("second run: exit %d, %q", code, out)
-	}
+	assert.Equal(t, exitOK, code, "second run: exit %d, %q", code, out)
+	assert.Contains(t, out, "no dead batches", "second run: exit %d, %q", code, out)
 }
 
 func TestRun_UsageErrorsExitWithTwoAndPrintTheUsage(t *testing.T) {
@@ -273,9 +232,10 @@ func TestRun_UsageErrorsExitWithTwoAndPrintTheUsage(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCmd(tc.args...)
-			if code != exitUsage || out != "" || !strings.Contains(errOut, "usage: auditctl") {
-				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and the usage on stderr", code, out, errOut)
-			}
+			const msg = "exit %d, stdout %q, stderr %q; want 2 and the usage on stderr"
+			assert.Equal(t, exitUsage, code, msg, code, out, errOut)
+			assert.Empty(t, out, msg, code, out, errOut)
+			assert.Contains(t, errOut, "usage: auditctl", msg, code, out, errOut)
 		})
 	}
 }
@@ -283,9 +243,8 @@ func TestRun_UsageErrorsExitWithTwoAndPrintTheUsage(t *testing.T) {
 func TestRun_HelpPrintsTheUsageAndSucceeds(t *testing.T) {
 	for _, args := range [][]string{{"help"}, {"--help"}, {"dlq", "list", "-h"}} {
 		code, out, _ := runCmd(args...)
-		if code != exitOK || !strings.Contains(out, "usage: auditctl") {
-			t.Errorf("%v: exit %d, stdout %q", args, code, out)
-		}
+		assert.Equal(t, exitOK, code, "%v: exit %d, stdout %q", args, code, out)
+		assert.Contains(t, out, "usage: auditctl", "%v: exit %d, stdout %q", args, code, out)
 	}
 }
 
@@ -294,16 +253,12 @@ func TestRun_HelpPrintsTheUsageAndSucceeds(t *testing.T) {
 func TestDLQ_ADamagedBatchIsInspectedAndSalvaged(t *testing.T) {
 	dir := t.TempDir()
 	q, err := dlq.Open(dir, dlq.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	recs := make([]record.Record, 10)
 	for i := range recs {
 		recs[i] = record.Record{ID: fmt.Sprintf("s-%02d", i), TenantID: "acme", Timestamp: time.Unix(int64(1000+i), 0), Level: record.LevelInfo}
 	}
-	if err := q.Put("acme", recs, errors.New("store down")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, q.Put("acme", recs, errors.New("store down")))
 	q.Stop()
 	entries, _ := os.ReadDir(dir)
 	path := filepath.Join(dir, entries[0].Name())
@@ -311,25 +266,22 @@ func TestDLQ_ADamagedBatchIsInspectedAndSalvaged(t *testing.T) {
 	lines := strings.SplitAfter(string(data), "\n")
 	off := len(strings.Join(lines[:4], "")) + 10 // inside record 3 (line 4)
 	data[off] ^= 0x01
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, data, 0o600))
 
 	code, out, errOut := runCmd("dlq", "inspect", "--dir", dir, entries[0].Name())
-	if code != exitOK || !strings.Contains(out, "DAMAGED") || !strings.Contains(out, "intact records:  9") || !strings.Contains(out, "damaged lines [5]") {
-		t.Fatalf("inspect: exit %d\n%s%s", code, out, errOut)
-	}
+	require.Equal(t, exitOK, code, "inspect: exit %d\n%s%s", code, out, errOut)
+	require.Contains(t, out, "DAMAGED", "inspect: exit %d\n%s%s", code, out, errOut)
+	require.Contains(t, out, "intact records:  9", "inspect: exit %d\n%s%s", code, out, errOut)
+	require.Contains(t, out, "damaged lines [5]", "inspect: exit %d\n%s%s", code, out, errOut)
 	code, out, errOut = runCmd("dlq", "salvage", "--dir", dir, entries[0].Name())
-	if code != exitOK || !strings.Contains(out, "salvaged 9 records") || !strings.Contains(out, "(1 lost)") {
-		t.Fatalf("salvage: exit %d\n%s%s", code, out, errOut)
-	}
+	require.Equal(t, exitOK, code, "salvage: exit %d\n%s%s", code, out, errOut)
+	require.Contains(t, out, "salvaged 9 records", "salvage: exit %d\n%s%s", code, out, errOut)
+	require.Contains(t, out, "(1 lost)", "salvage: exit %d\n%s%s", code, out, errOut)
 	files, _ := os.ReadDir(dir)
 	var states []string
 	for _, f := range files {
 		states = append(states, filepath.Ext(f.Name()))
 	}
 	slices.Sort(states)
-	if !slices.Equal(states, []string{".batch", ".corrupt"}) {
-		t.Errorf("files after salvage: %v, want the new .batch and the damaged file as .corrupt", states)
-	}
+	assert.Equal(t, []string{".batch", ".corrupt"}, states, "files after salvage: %v, want the new .batch and the damaged file as .corrupt", states)
 }

@@ -7,6 +7,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -20,9 +22,7 @@ import (
 )
 
 func TestComponentDefaultConfigIsValid(t *testing.T) {
-	if err := NewFactory().CreateDefaultConfig().(*Config).Validate(); err != nil {
-		t.Fatalf("default config does not validate: %v", err)
-	}
+	assert.NoError(t, NewFactory().CreateDefaultConfig().(*Config).Validate(), "default config does not validate")
 }
 
 func TestComponentShutdownTwiceAndMutatesData(t *testing.T) {
@@ -65,30 +65,16 @@ func TestComponentShutdownTwiceAndMutatesData(t *testing.T) {
 		t.Run(tt.name+" starts, consumes an empty batch and shuts down twice", func(t *testing.T) {
 			ctx := context.Background()
 			c, err := tt.create(ctx, processortest.NewNopSettings(metadata.Type), factory.CreateDefaultConfig())
-			if err != nil {
-				t.Fatalf("create: %v", err)
-			}
-			if err := c.Start(ctx, componenttest.NewNopHost()); err != nil {
-				t.Fatalf("Start: %v", err)
-			}
-			if err := tt.consume(ctx, c); err != nil {
-				t.Fatalf("consume: %v", err)
-			}
-			if err := c.Shutdown(ctx); err != nil {
-				t.Fatalf("Shutdown: %v", err)
-			}
-			if err := c.Shutdown(ctx); err != nil {
-				t.Fatalf("second Shutdown: %v", err)
-			}
+			require.NoError(t, err, "create")
+			require.NoError(t, c.Start(ctx, componenttest.NewNopHost()), "Start")
+			require.NoError(t, tt.consume(ctx, c), "consume")
+			require.NoError(t, c.Shutdown(ctx), "Shutdown")
+			assert.NoError(t, c.Shutdown(ctx), "second Shutdown")
 		})
 		t.Run(tt.name+" reports that it mutates data", func(t *testing.T) {
 			c, err := tt.create(context.Background(), processortest.NewNopSettings(metadata.Type), factory.CreateDefaultConfig())
-			if err != nil {
-				t.Fatalf("create: %v", err)
-			}
-			if !mutatesData(c) {
-				t.Error("Capabilities().MutatesData = false, want true: the processor rewrites values in place")
-			}
+			require.NoError(t, err, "create")
+			assert.True(t, mutatesData(c), "Capabilities().MutatesData = false, want true: the processor rewrites values in place")
 		})
 	}
 }
@@ -108,7 +94,5 @@ func mutatesData(c component.Component) bool {
 func TestComponent_InvalidConfigFailsCreation(t *testing.T) {
 	cfg := &Config{Mask: "x", CustomRules: []CustomRuleConfig{{Name: "a", Regex: "("}}}
 	_, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
-	if err == nil {
-		t.Fatal("CreateLogs accepted an invalid expression")
-	}
+	assert.Error(t, err, "CreateLogs accepted an invalid expression")
 }

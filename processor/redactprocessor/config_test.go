@@ -1,25 +1,24 @@
 package redactprocessor
 
 import (
-	"go.uber.org/zap"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/processor/redactprocessor/internal/metadata"
 )
 
 func TestLoadConfig(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	if err != nil {
-		t.Fatalf("load testdata/config.yaml: %v", err)
-	}
+	require.NoError(t, err, "load testdata/config.yaml")
 	tests := []struct {
 		name     string
 		id       component.ID
@@ -169,30 +168,18 @@ func TestLoadConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := NewFactory().CreateDefaultConfig()
 			sub, err := cm.Sub(tt.id.String())
-			if err != nil {
-				t.Fatalf("Sub(%s): %v", tt.id, err)
-			}
-			if err := sub.Unmarshal(cfg); err != nil {
-				t.Fatalf("Unmarshal(%s): %v", tt.id, err)
-			}
+			require.NoError(t, err, "Sub(%s)", tt.id)
+			require.NoError(t, sub.Unmarshal(cfg), "Unmarshal(%s)", tt.id)
 			err = confmap.Validate(cfg)
 			if len(tt.wantErrs) > 0 {
-				if err == nil {
-					t.Fatalf("Validate(%s) = nil, want an error containing %q", tt.id, tt.wantErrs)
-				}
+				require.Error(t, err, "Validate(%s) = nil, want an error containing %q", tt.id, tt.wantErrs)
 				for _, want := range tt.wantErrs {
-					if !strings.Contains(err.Error(), want) {
-						t.Errorf("Validate(%s) = %q, want it to contain %q", tt.id, err, want)
-					}
+					assert.ErrorContains(t, err, want, "Validate(%s) = %q, want it to contain %q", tt.id, err, want)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatalf("Validate(%s): %v", tt.id, err)
-			}
-			if !reflect.DeepEqual(cfg, tt.expected) {
-				t.Errorf("config %s =\n%+v\nwant\n%+v", tt.id, cfg, tt.expected)
-			}
+			require.NoError(t, err, "Validate(%s)", tt.id)
+			assert.Equal(t, tt.expected, cfg, "config %s =\n%+v\nwant\n%+v", tt.id, cfg, tt.expected)
 		})
 	}
 }
@@ -209,77 +196,55 @@ func TestConfig_ValidConfigBuildsAProcessor(t *testing.T) {
 		c.Actions = map[string]string{"n": "hash", "field:xy": "partial", "field:password": "mask"}
 		c.HashKey = "0123456789abcdef0123456789abcdef"
 	})
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
-	if _, err := newRedactProcessor(cfg, nil, zap.NewNop()); err != nil {
-		t.Fatalf("newRedactProcessor with a valid config: %v", err)
-	}
+	require.NoError(t, cfg.Validate(), "Validate")
+	_, err := newRedactProcessor(cfg, nil, zap.NewNop())
+	assert.NoError(t, err, "newRedactProcessor with a valid config")
 }
 
 func TestConfig_HashKeyFile(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "key")
-	if err := os.WriteFile(good, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(good, []byte("0123456789abcdef0123456789abcdef\n"), 0o600))
 	short := filepath.Join(dir, "short")
-	if err := os.WriteFile(short, []byte("abc\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(short, []byte("abc\n"), 0o600))
 	hashing := func(file string) *Config {
 		return defaultConfig(func(c *Config) { c.DefaultAction = "hash"; c.HashKeyFile = file })
 	}
 
 	t.Run("a key read from a file hashes like the same inline key", func(t *testing.T) {
 		fromFile, err := newRedactProcessor(hashing(good), nil, zap.NewNop())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		inline, err := newRedactProcessor(defaultConfig(func(c *Config) {
 			c.DefaultAction = "hash"
 			c.HashKey = "0123456789abcdef0123456789abcdef"
 		}), nil, zap.NewNop())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		a := fromFile.redactor.RedactString("password=hunter2", nil)
 		b := inline.redactor.RedactString("password=hunter2", nil)
-		if a != b || !strings.HasPrefix(a, "password=[HMAC:") {
-			t.Errorf("file key gave %q, inline key %q; want the same HMAC marker", a, b)
-		}
+		assert.Equal(t, b, a, "file key gave %q, inline key %q; want the same HMAC marker", a, b)
+		assert.True(t, strings.HasPrefix(a, "password=[HMAC:"), "file key gave %q, inline key %q; want the same HMAC marker", a, b)
 	})
 	t.Run("a missing file is an error naming hash_key_file", func(t *testing.T) {
 		_, err := newRedactProcessor(hashing(filepath.Join(dir, "absent")), nil, zap.NewNop())
-		if err == nil || !strings.Contains(err.Error(), "hash_key_file: read key") {
-			t.Errorf("err = %v, want a hash_key_file read error", err)
-		}
+		assert.ErrorContains(t, err, "hash_key_file: read key", "err = %v, want a hash_key_file read error", err)
 	})
 	t.Run("a short key in a file is an error naming hash_key_file", func(t *testing.T) {
 		_, err := newRedactProcessor(hashing(short), nil, zap.NewNop())
-		if err == nil || !strings.Contains(err.Error(), "hash_key_file:") || !strings.Contains(err.Error(), "3 bytes") {
-			t.Errorf("err = %v, want a hash_key_file length error", err)
-		}
+		assert.ErrorContains(t, err, "hash_key_file:", "err = %v, want a hash_key_file length error", err)
+		assert.ErrorContains(t, err, "3 bytes", "err = %v, want a hash_key_file length error", err)
 	})
 }
 
 func TestConfig_ReadmeExampleValidates(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, "readme").String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg := NewFactory().CreateDefaultConfig().(*Config)
-	if err := sub.Unmarshal(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := confmap.Validate(cfg); err != nil {
-		t.Fatalf("the README example does not validate: %v", err)
-	}
-	if cfg.Actions["field:password"] != "mask" || cfg.HashKeyFile == "" || len(cfg.Scopes) != len(allScopes) {
-		t.Errorf("the README example was not read whole: %+v", cfg)
-	}
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg), "the README example does not validate")
+	const msg = "the README example was not read whole: %+v"
+	assert.Equal(t, "mask", cfg.Actions["field:password"], msg, cfg)
+	assert.NotEmpty(t, cfg.HashKeyFile, msg, cfg)
+	assert.Len(t, cfg.Scopes, len(allScopes), msg, cfg)
 }

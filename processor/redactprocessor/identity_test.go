@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 )
 
@@ -33,9 +35,7 @@ func identityRequest(ids []string, tenant string) plog.Logs {
 func processedIdentity(t *testing.T, cfg *Config, ld plog.Logs) (ids []string, recordTenants []string, resourceTenant string, notes []string) {
 	t.Helper()
 	p, sink := newLogsProcessor(t, cfg)
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
 	out := sink.AllLogs()[len(sink.AllLogs())-1]
 	rl := out.ResourceLogs().At(0)
 	v, _ := rl.Resource().Attributes().Get("tenant.id")
@@ -63,36 +63,31 @@ func TestIdentity_SecretLookingIDsStayDistinctAndNeverRaw(t *testing.T) {
 
 	seen := map[string]bool{}
 	for i, id := range ids {
-		if strings.Contains(id, "ghp_") || !strings.HasPrefix(id, identityDigestPrefix) {
-			t.Errorf("audit.id %d = %q: want a digest, never the raw value nor a shared marker", i, id)
-		}
+		const msg = "audit.id %d = %q: want a digest, never the raw value nor a shared marker"
+		assert.NotContains(t, id, "ghp_", msg, i, id)
+		assert.True(t, strings.HasPrefix(id, identityDigestPrefix), msg, i, id)
 		seen[id] = true
-		if strings.Contains(notes[i], "ghp_") {
-			t.Errorf("an ordinary attribute kept the raw token: %q", notes[i])
-		}
+		assert.NotContains(t, notes[i], "ghp_", "an ordinary attribute kept the raw token: %q", notes[i])
 	}
-	if len(seen) != len(raw) {
-		t.Fatalf("%d different secret-looking ids became %d ids: records would merge", len(raw), len(seen))
-	}
-	if tenants[0] != resTenant || !strings.HasPrefix(resTenant, identityDigestPrefix) || strings.Contains(resTenant, "ghp_") {
-		t.Errorf("tenant.id became %q on the record and %q on the resource: want one digest for both", tenants[0], resTenant)
-	}
+	require.Len(t, seen, len(raw), "%d different secret-looking ids became %d ids: records would merge", len(raw), len(seen))
+	const tenantMsg = "tenant.id became %q on the record and %q on the resource: want one digest for both"
+	assert.Equal(t, resTenant, tenants[0], tenantMsg, tenants[0], resTenant)
+	assert.True(t, strings.HasPrefix(resTenant, identityDigestPrefix), tenantMsg, tenants[0], resTenant)
+	assert.NotContains(t, resTenant, "ghp_", tenantMsg, tenants[0], resTenant)
 
 	// A resend, even by a restarted collector with the same key file, gets the same ids.
 	again, _, _, _ := processedIdentity(t, cfg, identityRequest(raw, tenant))
-	if strings.Join(again, ",") != strings.Join(ids, ",") {
-		t.Errorf("the same ids digested twice differ:\n%v\n%v", ids, again)
-	}
-	if st, err := os.Stat(keyFile); err != nil || st.Mode().Perm() != 0o600 || st.Size() == 0 {
-		t.Errorf("identity key file: %v, %v; want it created with mode 0600", st, err)
-	}
+	assert.Equal(t, ids, again, "the same ids digested twice differ:\n%v\n%v", ids, again)
+	st, err := os.Stat(keyFile)
+	require.NoError(t, err, "identity key file: want it created with mode 0600")
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "identity key file: %v; want it created with mode 0600", st)
+	assert.NotZero(t, st.Size(), "identity key file: %v; want it created with mode 0600", st)
 }
 
 func TestIdentity_PlainIDsAreLeftAlone(t *testing.T) {
 	cfg := defaultConfig(func(c *Config) { c.IdentityKeyFile = filepath.Join(t.TempDir(), "k") })
 	plain := []string{"order-42", "0190a8b2-7c1d-7e55-9b1a-6c3f2d1e0a99"}
 	ids, tenants, _, _ := processedIdentity(t, cfg, identityRequest(plain, "acme"))
-	if strings.Join(ids, ",") != strings.Join(plain, ",") || tenants[0] != "acme" {
-		t.Errorf("plain identities were rewritten: ids %v, tenant %q", ids, tenants[0])
-	}
+	assert.Equal(t, plain, ids, "plain identities were rewritten: ids %v, tenant %q", ids, tenants[0])
+	assert.Equal(t, "acme", tenants[0], "plain identities were rewritten: ids %v, tenant %q", ids, tenants[0])
 }

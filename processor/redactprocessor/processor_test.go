@@ -2,11 +2,12 @@ package redactprocessor
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -37,9 +38,7 @@ func newLogsProcessor(t *testing.T, cfg *Config) (processor.Logs, *consumertest.
 	t.Helper()
 	sink := new(consumertest.LogsSink)
 	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, sink)
-	if err != nil {
-		t.Fatalf("CreateLogs: %v", err)
-	}
+	require.NoError(t, err, "CreateLogs")
 	return p, sink
 }
 
@@ -57,9 +56,7 @@ func valueAt(t *testing.T, m pcommon.Map, path ...any) pcommon.Value {
 				container = cur.Map()
 			}
 			v, ok := container.Get(s)
-			if !ok {
-				t.Fatalf("no key %q at %v", s, path[:i+1])
-			}
+			require.True(t, ok, "no key %q at %v", s, path[:i+1])
 			cur = v
 		case int:
 			cur = cur.Slice().At(s)
@@ -71,9 +68,9 @@ func valueAt(t *testing.T, m pcommon.Map, path ...any) pcommon.Value {
 func wantStr(t *testing.T, m pcommon.Map, want string, path ...any) {
 	t.Helper()
 	v := valueAt(t, m, path...)
-	if v.Type() != pcommon.ValueTypeStr || v.Str() != want {
-		t.Errorf("%v = %s %q, want string %q", path, v.Type(), v.AsString(), want)
-	}
+	const msg = "%v = %s %q, want string %q"
+	assert.Equal(t, pcommon.ValueTypeStr, v.Type(), msg, path, v.Type(), v.AsString(), want)
+	assert.Equal(t, want, v.Str(), msg, path, v.Type(), v.AsString(), want)
 }
 
 func summaryOf(t *testing.T, attrs pcommon.Map) (int64, []string) {
@@ -83,9 +80,8 @@ func summaryOf(t *testing.T, attrs pcommon.Map) (int64, []string) {
 		return 0, nil
 	}
 	r, ok := attrs.Get("redaction.rules")
-	if !ok || r.Type() != pcommon.ValueTypeSlice {
-		t.Fatalf("redaction.count without a redaction.rules slice")
-	}
+	require.True(t, ok, "redaction.count without a redaction.rules slice")
+	require.Equal(t, pcommon.ValueTypeSlice, r.Type(), "redaction.count without a redaction.rules slice")
 	var rules []string
 	for _, v := range r.Slice().All() {
 		rules = append(rules, v.Str())
@@ -144,20 +140,15 @@ func TestLogs_EveryScopeIsRedacted(t *testing.T) {
 	lr3.Attributes().PutStr("event.name", "order.created")
 	lr3.Body().SetStr("order 550e8400-e29b-41d4-a716-446655440000 created at 2024-01-02T03:04:05Z")
 
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatalf("ConsumeLogs: %v", err)
-	}
-	if len(sink.AllLogs()) != 1 {
-		t.Fatalf("sink got %d batches, want 1", len(sink.AllLogs()))
-	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld), "ConsumeLogs")
+	require.Len(t, sink.AllLogs(), 1, "sink got %d batches, want 1", len(sink.AllLogs()))
 	out := sink.AllLogs()[0].ResourceLogs().At(0)
 	res := out.Resource().Attributes()
 	wantStr(t, res, "billing", "service.name")
 	wantStr(t, res, mask, "db.password")
 	wantStr(t, res, "rolled out with token="+mask+" by ci", "deploy.note")
-	if _, ok := res.Get("redaction.count"); ok {
-		t.Error("the resource got a summary; summaries belong on records")
-	}
+	_, ok := res.Get("redaction.count")
+	assert.False(t, ok, "the resource got a summary; summaries belong on records")
 	outScope := out.ScopeLogs().At(0)
 	wantStr(t, outScope.Scope().Attributes(), mask, "X-Api-Key")
 
@@ -165,9 +156,9 @@ func TestLogs_EveryScopeIsRedacted(t *testing.T) {
 	a := recs.At(0).Attributes()
 	wantStr(t, a, "u-42", "user.id")
 	wantStr(t, a, mask, "password")
-	if v := valueAt(t, a, "gen_ai.usage.input_tokens"); v.Type() != pcommon.ValueTypeInt || v.Int() != 42 {
-		t.Errorf("a token count was changed to %s %q", v.Type(), v.AsString())
-	}
+	v := valueAt(t, a, "gen_ai.usage.input_tokens")
+	assert.Equal(t, pcommon.ValueTypeInt, v.Type(), "a token count was changed to %s %q", v.Type(), v.AsString())
+	assert.Equal(t, int64(42), v.Int(), "a token count was changed to %s %q", v.Type(), v.AsString())
 	wantStr(t, a, "4bf92f3577b34da6a3ce929d0e0e4736", "trace.note")
 	wantStr(t, a, mask, "payment.amount_ref")
 	wantStr(t, a, "Bearer "+mask, "http.request.header.x-forwarded", 0)
@@ -177,19 +168,14 @@ func TestLogs_EveryScopeIsRedacted(t *testing.T) {
 	wantStr(t, a, mask, "request", "params", 1, "client_secret")
 	wantStr(t, a, "checkout", "request", "params", 1, "name")
 	wantStr(t, a, mask, "credentials")
-	if got := recs.At(0).Body().Str(); got != "login failed for alice password="+mask+" from 10.0.0.1" {
-		t.Errorf("string body = %q", got)
-	}
+	got := recs.At(0).Body().Str()
+	assert.Equal(t, "login failed for alice password="+mask+" from 10.0.0.1", got, "string body = %q", got)
 	count, rules := summaryOf(t, a)
 	// password, the card-number int, the bearer JWT, Cookie, the card in params, client_secret,
 	// credentials, and the password in the body.
-	if count != 8 {
-		t.Errorf("redaction.count = %d, want 8", count)
-	}
+	assert.Equal(t, int64(8), count, "redaction.count = %d, want 8", count)
 	for _, want := range []string{"field:password", "card_number", "jwt", "bearer_token", "field:cookie", "field:secret", "field:credential", "key_value"} {
-		if !slices.Contains(rules, want) {
-			t.Errorf("redaction.rules = %q, missing %q", rules, want)
-		}
+		assert.Contains(t, rules, want, "redaction.rules = %q, missing %q", rules, want)
 	}
 
 	b := recs.At(1).Body().Map()
@@ -197,16 +183,17 @@ func TestLogs_EveryScopeIsRedacted(t *testing.T) {
 	wantStr(t, b, mask, "secret")
 	wantStr(t, b, "dsn postgres://app:"+mask+"@db:5432/audit", "nested", 0)
 	wantStr(t, b, mask, "nested", 1, "sessionToken")
-	if count, rules := summaryOf(t, recs.At(1).Attributes()); count != 3 || !slices.Equal(rules, []string{"field:secret", "url_password", "field:token"}) {
-		t.Errorf("map-body record summary = %d %q, want 3 [field:secret url_password field:token]", count, rules)
-	}
+	count, rules = summaryOf(t, recs.At(1).Attributes())
+	const mapMsg = "map-body record summary = %d %q, want 3 [field:secret url_password field:token]"
+	assert.Equal(t, int64(3), count, mapMsg, count, rules)
+	assert.Equal(t, []string{"field:secret", "url_password", "field:token"}, rules, mapMsg, count, rules)
 
-	if count, _ := summaryOf(t, recs.At(2).Attributes()); count != 0 || recs.At(2).Attributes().Len() != 1 {
-		t.Errorf("a record without secrets got a summary or lost attributes: %v", recs.At(2).Attributes().AsRaw())
-	}
-	if got := recs.At(2).Body().Str(); !strings.HasPrefix(got, "order 550e8400") {
-		t.Errorf("a body without secrets changed to %q", got)
-	}
+	count, _ = summaryOf(t, recs.At(2).Attributes())
+	const quietMsg = "a record without secrets got a summary or lost attributes: %v"
+	assert.Zero(t, count, quietMsg, recs.At(2).Attributes().AsRaw())
+	assert.Equal(t, 1, recs.At(2).Attributes().Len(), quietMsg, recs.At(2).Attributes().AsRaw())
+	got = recs.At(2).Body().Str()
+	assert.True(t, strings.HasPrefix(got, "order 550e8400"), "a body without secrets changed to %q", got)
 }
 
 func TestLogs_AllowKeysKeepWholeValues(t *testing.T) {
@@ -219,9 +206,7 @@ func TestLogs_AllowKeysKeepWholeValues(t *testing.T) {
 	dbg := lr.Attributes().PutEmptyMap("debug")
 	dbg.PutStr("password", "kept-on-purpose")
 	lr.Attributes().PutStr("session.token", "t")
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
 	a := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes()
 	wantStr(t, a, jwt, "session.id")
 	wantStr(t, a, "kept-on-purpose", "debug", "password")
@@ -235,24 +220,18 @@ func TestLogs_SecondPassChangesNothing(t *testing.T) {
 	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
 	lr.Attributes().PutStr("password", "x")
 	lr.Body().SetStr("Authorization: Bearer " + jwt)
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
 	once := sink.AllLogs()[0]
 	onceRaw := once.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().AsRaw()
 
 	again := plog.NewLogs()
 	once.CopyTo(again)
-	if err := p.ConsumeLogs(context.Background(), again); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), again))
 	twice := sink.AllLogs()[1].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
-	if count, _ := summaryOf(t, twice.Attributes()); count != 2 {
-		t.Errorf("after a second pass redaction.count = %d, want the first pass's 2 (first pass: %v)", count, onceRaw)
-	}
-	if got := twice.Body().Str(); got != "Authorization: "+mask {
-		t.Errorf("body after two passes = %q", got)
-	}
+	count, _ := summaryOf(t, twice.Attributes())
+	assert.Equal(t, int64(2), count, "after a second pass redaction.count = %d, want the first pass's 2 (first pass: %v)", count, onceRaw)
+	got := twice.Body().Str()
+	assert.Equal(t, "Authorization: "+mask, got, "body after two passes = %q", got)
 }
 
 func TestLogs_SummaryIsOffByDefault(t *testing.T) {
@@ -260,13 +239,9 @@ func TestLogs_SummaryIsOffByDefault(t *testing.T) {
 	ld := plog.NewLogs()
 	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
 	lr.Attributes().PutStr("password", "x")
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
 	a := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes()
-	if a.Len() != 1 {
-		t.Errorf("attributes = %v, want only the masked password", a.AsRaw())
-	}
+	assert.Equal(t, 1, a.Len(), "attributes = %v, want only the masked password", a.AsRaw())
 }
 
 func TestLogs_ConfigOptionsApply(t *testing.T) {
@@ -283,25 +258,21 @@ func TestLogs_ConfigOptionsApply(t *testing.T) {
 	a.PutInt("hr.employeeSalary", 100000)
 	a.PutStr("session.id", "s-1")
 	a.PutStr("note", "card 4111111111111111 badge pin-1234")
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
 	got := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes()
 	wantStr(t, got, "***", "hr.employeeSalary")
 	wantStr(t, got, "s-1", "session.id")
 	wantStr(t, got, "card 4111111111111111 badge pin-***", "note")
-	if count, rules := summaryOf(t, got); count != 2 || !slices.Equal(rules, []string{"field:employee_salary", "badge_pin"}) {
-		t.Errorf("summary = %d %q", count, rules)
-	}
+	count, rules := summaryOf(t, got)
+	assert.Equal(t, int64(2), count, "summary = %d %q", count, rules)
+	assert.Equal(t, []string{"field:employee_salary", "badge_pin"}, rules, "summary = %d %q", count, rules)
 }
 
 func TestTraces_SpanEventAndLinkAttributesAreRedacted(t *testing.T) {
 	sink := new(consumertest.TracesSink)
 	p, err := NewFactory().CreateTraces(context.Background(), processortest.NewNopSettings(metadata.Type),
 		defaultConfig(func(c *Config) { c.Summary = true }), sink)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
 	rs.Resource().Attributes().PutStr("k8s.secret.name", "db-creds") // a near miss: a name, not a secret
@@ -320,9 +291,7 @@ func TestTraces_SpanEventAndLinkAttributesAreRedacted(t *testing.T) {
 	quiet := ss.Spans().AppendEmpty()
 	quiet.Attributes().PutStr("http.route", "/health")
 
-	if err := p.ConsumeTraces(context.Background(), td); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.ConsumeTraces(context.Background(), td))
 	out := sink.AllTraces()[0].ResourceSpans().At(0)
 	wantStr(t, out.Resource().Attributes(), "db-creds", "k8s.secret.name")
 	wantStr(t, out.Resource().Attributes(), mask, "env.API_TOKEN")
@@ -333,21 +302,18 @@ func TestTraces_SpanEventAndLinkAttributesAreRedacted(t *testing.T) {
 	wantStr(t, s.Events().At(0).Attributes(), "bad key "+mask, "exception.message")
 	wantStr(t, s.Links().At(0).Attributes(), mask, "peer.jwt")
 	count, rules := summaryOf(t, s.Attributes())
-	if count != 4 || !slices.Equal(rules, []string{"field:authorization", "url_query", "key_value", "pem_private_key", "field:jwt"}) {
-		t.Errorf("span summary = %d %q, want 4 covering span, event and link", count, rules)
-	}
-	if q := out.ScopeSpans().At(0).Spans().At(1).Attributes(); q.Len() != 1 {
-		t.Errorf("a span without secrets got %v", q.AsRaw())
-	}
+	const spanMsg = "span summary = %d %q, want 4 covering span, event and link"
+	assert.Equal(t, int64(4), count, spanMsg, count, rules)
+	assert.Equal(t, []string{"field:authorization", "url_query", "key_value", "pem_private_key", "field:jwt"}, rules, spanMsg, count, rules)
+	q := out.ScopeSpans().At(0).Spans().At(1).Attributes()
+	assert.Equal(t, 1, q.Len(), "a span without secrets got %v", q.AsRaw())
 }
 
 func TestMetrics_EveryDataPointTypeIsRedacted(t *testing.T) {
 	sink := new(consumertest.MetricsSink)
 	p, err := NewFactory().CreateMetrics(context.Background(), processortest.NewNopSettings(metadata.Type),
 		defaultConfig(func(c *Config) { c.Summary = true }), sink)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	md := pmetric.NewMetrics()
 	rm := md.ResourceMetrics().AppendEmpty()
 	rm.Resource().Attributes().PutStr("service.name", "api")
@@ -378,9 +344,7 @@ func TestMetrics_EveryDataPointTypeIsRedacted(t *testing.T) {
 	su.SetName("summary")
 	secretAttrs(su.SetEmptySummary().DataPoints().AppendEmpty().Attributes())
 
-	if err := p.ConsumeMetrics(context.Background(), md); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.ConsumeMetrics(context.Background(), md))
 	out := sink.AllMetrics()[0].ResourceMetrics().At(0)
 	wantStr(t, out.Resource().Attributes(), mask, "db.password")
 	wantStr(t, out.Resource().Attributes(), "api", "service.name")
@@ -400,9 +364,8 @@ func TestMetrics_EveryDataPointTypeIsRedacted(t *testing.T) {
 		if name == "gauge" {
 			wantCount = 2 // the exemplar's filtered attribute counts on its data point
 		}
-		if count, _ := summaryOf(t, a); count != wantCount {
-			t.Errorf("%s data point redaction.count = %d, want %d", name, count, wantCount)
-		}
+		count, _ := summaryOf(t, a)
+		assert.Equal(t, wantCount, count, "%s data point redaction.count = %d, want %d", name, count, wantCount)
 	}
 	ex := outMs.At(0).Gauge().DataPoints().At(0).Exemplars().At(0).FilteredAttributes()
 	wantStr(t, ex, mask, "user.password")
@@ -421,21 +384,19 @@ func TestLogs_ConcurrentBatchesAreIndependent(t *testing.T) {
 				lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
 				lr.Attributes().PutStr("password", "x")
 				lr.Body().SetStr("token=abc")
-				if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-					t.Error(err)
+				if !assert.NoError(t, p.ConsumeLogs(context.Background(), ld)) {
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if got := sink.LogRecordCount(); got != 200 {
-		t.Fatalf("sink got %d records, want 200", got)
-	}
+	got := sink.LogRecordCount()
+	require.Equal(t, 200, got, "sink got %d records, want 200", got)
 	for _, ld := range sink.AllLogs() {
 		lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
-		if count, _ := summaryOf(t, lr.Attributes()); count != 2 || lr.Body().Str() != "token="+mask {
-			t.Fatalf("record = %v body %q", lr.Attributes().AsRaw(), lr.Body().Str())
-		}
+		count, _ := summaryOf(t, lr.Attributes())
+		require.Equal(t, int64(2), count, "record = %v body %q", lr.Attributes().AsRaw(), lr.Body().Str())
+		require.Equal(t, "token="+mask, lr.Body().Str(), "record = %v body %q", lr.Attributes().AsRaw(), lr.Body().Str())
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -45,18 +47,15 @@ func TestScopes_OnlySelectedLogScopesAreProcessed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, sink := newLogsProcessor(t, defaultConfig(func(c *Config) { c.Scopes = tt.scopes }))
-			if err := p.ConsumeLogs(context.Background(), scopedLogs()); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, p.ConsumeLogs(context.Background(), scopedLogs()))
 			rl := sink.AllLogs()[0].ResourceLogs().At(0)
 			sl := rl.ScopeLogs().At(0)
 			lr := sl.LogRecords().At(0)
 			wantStr(t, rl.Resource().Attributes(), tt.want[0], "db.password")
 			wantStr(t, sl.Scope().Attributes(), tt.want[1], "db.password")
 			wantStr(t, lr.Attributes(), tt.want[2], "db.password")
-			if got := lr.Body().Str(); got != tt.want[3] {
-				t.Errorf("body = %q, want %q", got, tt.want[3])
-			}
+			got := lr.Body().Str()
+			assert.Equal(t, tt.want[3], got, "body = %q, want %q", got, tt.want[3])
 		})
 	}
 }
@@ -65,17 +64,13 @@ func TestScopes_SpanEventsLinksAndMetricsCanBeLeftOut(t *testing.T) {
 	cfg := defaultConfig(func(c *Config) { c.Scopes = []string{ScopeSpanAttributes} })
 	tsink := new(consumertest.TracesSink)
 	tp, err := NewFactory().CreateTraces(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, tsink)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	td := ptrace.NewTraces()
 	span := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
 	span.Attributes().PutStr("token", "t")
 	span.Events().AppendEmpty().Attributes().PutStr("token", "e")
 	span.Links().AppendEmpty().Attributes().PutStr("token", "l")
-	if err := tp.ConsumeTraces(context.Background(), td); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, tp.ConsumeTraces(context.Background(), td))
 	out := tsink.AllTraces()[0].ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
 	wantStr(t, out.Attributes(), mask, "token")
 	wantStr(t, out.Events().At(0).Attributes(), "e", "token")
@@ -83,15 +78,11 @@ func TestScopes_SpanEventsLinksAndMetricsCanBeLeftOut(t *testing.T) {
 
 	msink := new(consumertest.MetricsSink)
 	mp, err := NewFactory().CreateMetrics(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, msink)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	md := pmetric.NewMetrics()
 	g := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty().SetEmptyGauge()
 	g.DataPoints().AppendEmpty().Attributes().PutStr("token", "m")
-	if err := mp.ConsumeMetrics(context.Background(), md); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, mp.ConsumeMetrics(context.Background(), md))
 	dp := msink.AllMetrics()[0].ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Gauge().DataPoints().At(0)
 	wantStr(t, dp.Attributes(), "m", "token")
 }
@@ -106,9 +97,7 @@ func TestLogs_IgnoreKeysAreNotScanned(t *testing.T) {
 	attrs.PutEmptyMap("Payment.Ref").PutStr("note", "password=x") // case-insensitive, nested kept
 	attrs.PutStr("db.password", "hunter2")                        // a field rule still applies
 	attrs.PutStr("other", "4111111111111111")
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
 	out := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes()
 	wantStr(t, out, "4111111111111111", "payment.ref")
 	wantStr(t, out, "password=x", "Payment.Ref", "note")
@@ -131,23 +120,19 @@ func TestLogs_ActionsApplyToAttributes(t *testing.T) {
 		attrs.PutInt("order.pan", 4111111111111111)
 		attrs.PutStr("stripe.key", "Zx9Qv2Lm8Rt4Wp6Yk3Hs")
 	}
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
 	out := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 	a, b := out.At(0).Attributes(), out.At(1).Attributes()
 	for _, k := range []string{"user.password", "credentials", "stripe.key"} {
 		va, _ := a.Get(k)
 		vb, _ := b.Get(k)
-		if !strings.HasPrefix(va.Str(), "[HMAC:") || va.Str() != vb.Str() {
-			t.Errorf("%s = %q and %q, want one HMAC marker for equal values", k, va.Str(), vb.Str())
-		}
+		const msg = "%s = %q and %q, want one HMAC marker for equal values"
+		assert.True(t, strings.HasPrefix(va.Str(), "[HMAC:"), msg, k, va.Str(), vb.Str())
+		assert.Equal(t, va.Str(), vb.Str(), msg, k, va.Str(), vb.Str())
 	}
 	pw, _ := a.Get("user.password")
 	cred, _ := a.Get("credentials")
-	if pw.Str() == cred.Str() {
-		t.Error("different secrets got the same marker")
-	}
+	assert.NotEqual(t, pw.Str(), cred.Str(), "different secrets got the same marker")
 	wantStr(t, a, "[REDACTED-1111]", "order.pan")
 }
 
@@ -156,21 +141,14 @@ func TestLogs_JSONBodyIsRedactedAndStaysJSON(t *testing.T) {
 	ld := plog.NewLogs()
 	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
 	lr.Body().SetStr(`{"user":"bob","credentials":{"password":"x"},"pan":4111111111111111,"msg":"Bearer ` + jwt + `"}`)
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
 	out := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
 	var doc map[string]any
-	if err := json.Unmarshal([]byte(out.Body().Str()), &doc); err != nil {
-		t.Fatalf("body %q is no longer JSON: %v", out.Body().Str(), err)
-	}
+	require.NoError(t, json.Unmarshal([]byte(out.Body().Str()), &doc), "body %q is no longer JSON", out.Body().Str())
 	want := map[string]any{"user": "bob", "credentials": mask, "pan": mask, "msg": "Bearer " + mask}
 	for k, v := range want {
-		if doc[k] != v {
-			t.Errorf("body[%s] = %v, want %v", k, doc[k], v)
-		}
+		assert.Equal(t, v, doc[k], "body[%s] = %v, want %v", k, doc[k], v)
 	}
-	if count, _ := summaryOf(t, out.Attributes()); count != 3 {
-		t.Errorf("summary count = %d, want 3", count)
-	}
+	count, _ := summaryOf(t, out.Attributes())
+	assert.Equal(t, int64(3), count, "summary count = %d, want 3", count)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -18,17 +20,11 @@ import (
 
 func TestTelemetry_RedactionsAreCountedByRule(t *testing.T) {
 	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() {
-		if err := tel.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	t.Cleanup(func() { assert.NoError(t, tel.Shutdown(context.Background())) })
 	set := processortest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = tel.NewTelemetrySettings()
 	p, err := NewFactory().CreateLogs(context.Background(), set, defaultConfig(nil), consumertest.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
@@ -44,9 +40,7 @@ func TestTelemetry_RedactionsAreCountedByRule(t *testing.T) {
 	for range 2 { // the counter is cumulative across batches
 		batch := plog.NewLogs()
 		ld.CopyTo(batch)
-		if err := p.ConsumeLogs(context.Background(), batch); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, p.ConsumeLogs(context.Background(), batch))
 	}
 
 	metadatatest.AssertEqualProcessorRedactRedactions(t, tel, []metricdata.DataPoint[int64]{
@@ -62,15 +56,10 @@ func TestTelemetry_NothingRedactedRecordsNothing(t *testing.T) {
 	set := processortest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = tel.NewTelemetrySettings()
 	p, err := NewFactory().CreateLogs(context.Background(), set, defaultConfig(nil), consumertest.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ld := plog.NewLogs()
 	ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Body().SetStr("user logged in")
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tel.GetMetric("otelcol_processor_redact_redactions"); err == nil {
-		t.Error("the counter has data points although nothing was redacted")
-	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+	_, err = tel.GetMetric("otelcol_processor_redact_redactions")
+	assert.Error(t, err, "the counter has data points although nothing was redacted")
 }

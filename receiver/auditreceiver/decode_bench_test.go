@@ -22,6 +22,7 @@ func BenchmarkDecodeAndBuild(b *testing.B) {
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
+		// Plain checks in the timed loop: require would call b.Helper on every run.
 		d, rerr := decodeRequest(raw, formatNDJSON, decodeOptions{maxEvents: 10000})
 		if rerr != nil || len(d.problems) > 0 {
 			b.Fatalf("unexpected failure: %v %v", rerr, d.problems)

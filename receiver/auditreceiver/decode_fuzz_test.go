@@ -5,6 +5,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
@@ -26,63 +28,49 @@ func FuzzDecodeEvents(f *testing.F) {
 		}
 		d, rerr := decodeRequest(body, format, decodeOptions{maxEvents: maxEvents, idempotencyKey: idempotencyKey})
 		if rerr != nil {
-			if rerr.status != 400 && rerr.status != 413 {
-				t.Fatalf("request error with status %d: %v", rerr.status, rerr)
-			}
-			if rerr.code == "" || rerr.message == "" {
-				t.Fatalf("request error without code or message: %+v", rerr)
-			}
+			require.Contains(t, []int{400, 413}, rerr.status, "request error with status %d: %v", rerr.status, rerr)
+			require.NotEmpty(t, rerr.code, "request error without code or message: %+v", rerr)
+			require.NotEmpty(t, rerr.message, "request error without code or message: %+v", rerr)
 			return
 		}
-		if d.total < 1 || d.total > maxEvents {
-			t.Fatalf("decoded %d events, want 1..%d", d.total, maxEvents)
-		}
+		require.GreaterOrEqual(t, d.total, 1, "decoded %d events, want 1..%d", d.total, maxEvents)
+		require.LessOrEqual(t, d.total, maxEvents, "decoded %d events, want 1..%d", d.total, maxEvents)
 
 		accepted := make(map[int]bool, len(d.events))
 		for _, ev := range d.events {
-			if ev.action == "" {
-				t.Fatalf("event %d accepted without an action", ev.index)
-			}
-			if !utf8.ValidString(ev.action) || !utf8.ValidString(ev.message) || !utf8.ValidString(ev.id) {
-				t.Fatalf("event %d carries invalid UTF-8, which protobuf refuses", ev.index)
-			}
-			if !ev.level.Valid() {
-				t.Fatalf("event %d accepted with level %v", ev.index, ev.level)
-			}
-			if ev.index < 0 || ev.index >= d.total || accepted[ev.index] {
-				t.Fatalf("event index %d out of range or repeated (total %d)", ev.index, d.total)
-			}
+			require.NotEmpty(t, ev.action, "event %d accepted without an action", ev.index)
+			const utf8Msg = "event %d carries invalid UTF-8, which protobuf refuses"
+			require.True(t, utf8.ValidString(ev.action), utf8Msg, ev.index)
+			require.True(t, utf8.ValidString(ev.message), utf8Msg, ev.index)
+			require.True(t, utf8.ValidString(ev.id), utf8Msg, ev.index)
+			require.True(t, ev.level.Valid(), "event %d accepted with level %v", ev.index, ev.level)
+			const indexMsg = "event index %d out of range or repeated (total %d)"
+			require.GreaterOrEqual(t, ev.index, 0, indexMsg, ev.index, d.total)
+			require.Less(t, ev.index, d.total, indexMsg, ev.index, d.total)
+			require.False(t, accepted[ev.index], indexMsg, ev.index, d.total)
 			accepted[ev.index] = true
 		}
 		rejected := make(map[int]bool)
 		for _, p := range d.problems {
-			if p.Message == "" {
-				t.Fatalf("problem without message: %+v", p)
-			}
-			if accepted[p.Index] {
-				t.Fatalf("event %d is both accepted and rejected: %+v", p.Index, p)
-			}
+			require.NotEmpty(t, p.Message, "problem without message: %+v", p)
+			require.False(t, accepted[p.Index], "event %d is both accepted and rejected: %+v", p.Index, p)
 			rejected[p.Index] = true
 		}
-		if len(accepted)+len(rejected) != d.total {
-			t.Fatalf("%d accepted + %d rejected != %d events", len(accepted), len(rejected), d.total)
-		}
+		require.Equal(t, d.total, len(accepted)+len(rejected), "%d accepted + %d rejected != %d events", len(accepted), len(rejected), d.total)
 
 		ld, ids := buildLogs(d.events, clientContext{address: "127.0.0.1"}, time.Now())
-		if ld.LogRecordCount() != len(d.events) || len(ids) != len(d.events) {
-			t.Fatalf("%d events became %d log records and %d ids", len(d.events), ld.LogRecordCount(), len(ids))
-		}
+		const buildMsg = "%d events became %d log records and %d ids"
+		require.Equal(t, len(d.events), ld.LogRecordCount(), buildMsg, len(d.events), ld.LogRecordCount(), len(ids))
+		require.Len(t, ids, len(d.events), buildMsg, len(d.events), ld.LogRecordCount(), len(ids))
 		seen := make(map[string]bool, len(ids))
 		for _, id := range ids {
-			if id == "" || seen[id] {
-				t.Fatalf("empty or repeated audit id %q in %v", id, ids)
-			}
+			require.NotEmpty(t, id, "empty or repeated audit id %q in %v", id, ids)
+			require.False(t, seen[id], "empty or repeated audit id %q in %v", id, ids)
 			seen[id] = true
 		}
 		for _, rec := range record.DefaultMapping().FromLogs(ld, "", time.Now()) {
-			if rec.Event == "" || rec.ID == "" {
-				t.Fatalf("mapped record without event or id: %+v", rec)
-			}
+			require.NotEmpty(t, rec.Event, "mapped record without event or id: %+v", rec)
+			require.NotEmpty(t, rec.ID, "mapped record without event or id: %+v", rec)
 		}
 	})
 }

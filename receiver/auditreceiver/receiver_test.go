@@ -126,7 +126,7 @@ func TestShutdown_AnswersRequestsInFlight(t *testing.T) {
 	go func() { shutdownDone <- r.Shutdown(context.Background()) }()
 	select {
 	case <-shutdownDone:
-		t.Fatal("shutdown returned while a request was still in the pipeline")
+		require.FailNow(t, "shutdown returned while a request was still in the pipeline")
 	case <-time.After(100 * time.Millisecond):
 	}
 
