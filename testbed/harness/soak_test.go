@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -113,10 +114,14 @@ func TestCountFDs_SeesFilesThisProcessOpens(t *testing.T) {
 }
 
 func TestReadRSS_GrowsWithTouchedMemory(t *testing.T) {
+	// Allocated (fresh, untouched pages) and the heap returned to the OS before the first
+	// reading, so that only the touching below moves the resident set: a collection between
+	// the two readings would otherwise hide part of the growth.
+	buf := make([]byte, 64<<20)
+	debug.FreeOSMemory()
 	before, err := ReadRSS(os.Getpid())
 	require.NoError(t, err, "rss")
 	require.Positive(t, before, "rss")
-	buf := make([]byte, 64<<20)
 	for i := 0; i < len(buf); i += 4096 {
 		buf[i] = 1 // touch every page so that it becomes resident
 	}
