@@ -198,6 +198,16 @@ func TestViewer_InHeadlessChromium(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, total, "7 records, 2 errors or security events", "read when the filter was applied, before the live records")
 
+	// Reset clears every filter: the list holds every stored record again (the fixture's six,
+	// these seven and the two inserted while filtered; the held one was only published).
+	run("reset the filters",
+		chromedp.Click(chromedp.CSS("#reset-filters")),
+		ignore(poll(`document.body.dataset.state === "ready" && `+rows+` === 15`)),
+	)
+	user, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("f-user_id").value`))
+	require.NoError(t, err)
+	assert.Empty(t, user, "the user filter is cleared")
+
 	// The whole page, so that the stats panel below the trace is in the picture too. Quality
 	// 100 makes it a PNG.
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

@@ -364,7 +364,9 @@
       ev.preventDefault();
       refresh();
     });
-    $("reset").addEventListener("click", () => {
+    // The button's id must not be "reset": a form's named controls shadow its methods, and
+    // form.reset would then be the button, not the function.
+    $("reset-filters").addEventListener("click", () => {
       $("filters").reset();
       refresh();
     });
