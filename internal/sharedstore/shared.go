@@ -86,10 +86,12 @@ func (s *Shared) Start(ctx context.Context, _ component.Host) error {
 	}
 	var err error
 	if s.retention, err = retention.NewScheduler(s.cfg.Retention, s.prune, s.logger); err != nil {
-		return errors.Join(err, s.stopChain(ctx), s.closeStore())
+		s.stopChain(ctx)
+		return errors.Join(err, s.closeStore())
 	}
 	if err := s.retention.Start(ctx); err != nil {
-		return errors.Join(err, s.stopChain(ctx), s.closeStore())
+		s.stopChain(ctx)
+		return errors.Join(err, s.closeStore())
 	}
 	return nil
 }
@@ -167,12 +169,14 @@ func (s *Shared) startChain() error {
 	return nil
 }
 
-func (s *Shared) stopChain(ctx context.Context) error {
+// stopChain writes the last checkpoints and stops the checkpointer, once: a Start that failed
+// stops it, and the Shutdown the collector still calls must not stop it again.
+func (s *Shared) stopChain(ctx context.Context) {
 	if s.checkpoints != nil {
 		// After the last inserts and retention run, before the store closes.
 		s.checkpoints.shutdown(ctx)
+		s.checkpoints = nil
 	}
-	return nil
 }
 
 func (s *Shared) closeStore() error {
@@ -190,7 +194,8 @@ func (s *Shared) Shutdown(ctx context.Context) error {
 		if s.retention != nil {
 			s.retention.Stop()
 		}
-		s.stopErr = errors.Join(s.stopChain(ctx), s.closeStore())
+		s.stopChain(ctx)
+		s.stopErr = s.closeStore()
 	})
 	return s.stopErr
 }

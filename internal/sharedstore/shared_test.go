@@ -155,3 +155,15 @@ func TestVerify_NoChainWhenTamperEvidenceIsOff(t *testing.T) {
 	_, err := s.VerifyChain(context.Background(), "acme", chain.Range{})
 	assert.ErrorIs(t, err, auditstore.ErrNoChain)
 }
+
+// A Start that fails (here on a missing signing key) closes what it opened, and the Shutdown
+// the collector still calls afterwards is harmless.
+func TestLifecycle_AFailedStartThenShutdown(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.TamperEvidence.SigningKeyFile = filepath.Join(t.TempDir(), "missing.pem")
+	s := New(cfg, nopLogger)
+	err := s.Start(context.Background(), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "tamper_evidence.signing_key_file")
+	assert.NoError(t, s.Shutdown(context.Background()))
+}
