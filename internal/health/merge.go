@@ -11,8 +11,6 @@ func Merge(parts ...Snapshot) Snapshot {
 		out.FailureCount += p.FailureCount
 		if p.LastFailureAt != nil && (out.LastFailureAt == nil || p.LastFailureAt.After(*out.LastFailureAt)) {
 			out.LastFailureAt, out.LastError = p.LastFailureAt, p.LastError
-		} else if out.LastFailureAt == nil && out.LastError == "" {
-			out.LastError = p.LastError
 		}
 		out.QueueDepth += p.QueueDepth
 		out.DLQFiles += p.DLQFiles
