@@ -33,7 +33,9 @@ exporters:
     batch:
       flush_interval: 50ms
 service:
-  extensions: [auditstore, auditquery]
+  # Listed in the wrong order on purpose: auditquery declares auditstore as its dependency, so
+  # the collector starts the store first anyway.
+  extensions: [auditquery, auditstore]
   pipelines:
     logs:
       receivers: [audit]
