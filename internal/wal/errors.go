@@ -14,7 +14,7 @@ var (
 	// ErrEntryTooLarge is returned by Append for a payload whose framed entry does not fit
 	// in one segment (entries never span segments).
 	ErrEntryTooLarge = errors.New("wal: entry larger than a segment")
-	// ErrUnknownPosition is returned by Done for a position that is not an outstanding
+	// ErrUnknownPosition is returned by Done and Read for a position that is not an outstanding
 	// entry of this WAL: never appended or replayed, or already marked done.
 	ErrUnknownPosition = errors.New("wal: position is not an outstanding entry")
 )
