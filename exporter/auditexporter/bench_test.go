@@ -121,7 +121,6 @@ func BenchmarkDurableIngest(b *testing.B) {
 				cfg.DataDir = dir
 				cfg.Batch.MaxSize = 1000
 				cfg.Batch.FlushInterval = 100 * time.Millisecond
-				cfg.MaxQueueSize = benchRecords * 2
 				e := newAuditExporter(cfg, exportertest.NewNopSettings(metadata.Type))
 				host, _ := storeHost(b, cfg, nil)
 				if err := e.start(context.Background(), host); err != nil {

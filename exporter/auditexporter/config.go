@@ -27,12 +27,15 @@ type Config struct {
 	// Batch says when queued records are flushed to the store.
 	Batch BatchConfig `mapstructure:"batch"`
 
-	// MaxQueueSize bounds the records waiting in memory for a flush.
-	MaxQueueSize int `mapstructure:"max_queue_size"`
+	// MaxQueueBytes bounds the memory of the records waiting for a flush (an estimate of their
+	// heap, record.ApproxBytes). In durable mode it never refuses anything: records beyond it
+	// wait in the write-ahead log and are read back as room frees (wal.max_bytes bounds that).
+	MaxQueueBytes int `mapstructure:"max_queue_bytes"`
 
-	// OnQueueFull is what happens to a request that does not fit in the queue: "dlq" (write it
-	// to the dead-letter queue on disk: nothing lost), "block" (refuse it with a retryable
-	// error so the sender retries) or "drop" (volatile mode only: count and discard).
+	// OnQueueFull is what volatile mode does with a request that does not fit in the queue:
+	// "dlq" (write it to the dead-letter queue on disk: nothing lost), "block" (refuse it
+	// with a retryable error so the sender retries) or "drop" (count and discard). Durable
+	// mode has no such choice to make: the WAL holds the overflow.
 	OnQueueFull string `mapstructure:"on_queue_full"`
 
 	// TimeoutConfig's timeout bounds each store insert (a flush attempt or a DLQ retry), as
@@ -74,6 +77,10 @@ type WALConfig struct {
 	Sync         string        `mapstructure:"sync"`
 	SyncInterval time.Duration `mapstructure:"sync_interval"`
 	SegmentSize  int64         `mapstructure:"segment_size"`
+	// MaxBytes bounds the log on disk: acknowledged records not yet stored, the backlog when
+	// the store is slower than the senders or down. Once reached, requests are refused with
+	// a retryable error (senders keep their records and retry) until the store catches up.
+	MaxBytes int64 `mapstructure:"max_bytes"`
 }
 
 // BatchConfig says when queued records are flushed: MaxSize records of one tenant, or the
@@ -140,8 +147,11 @@ func (c *Config) Validate() error {
 	if c.Batch.Workers < 1 {
 		add("batch.workers: must be at least 1, got %d", c.Batch.Workers)
 	}
-	if c.MaxQueueSize < c.Batch.MaxSize {
-		add("max_queue_size: must be at least batch.max_size (%d), got %d", c.Batch.MaxSize, c.MaxQueueSize)
+	if c.MaxQueueBytes < 1<<20 {
+		add("max_queue_bytes: must be at least 1 MiB, got %d", c.MaxQueueBytes)
+	}
+	if c.WAL.MaxBytes < c.WAL.SegmentSize {
+		add("wal.max_bytes: must be at least wal.segment_size (%d), got %d", c.WAL.SegmentSize, c.WAL.MaxBytes)
 	}
 	switch c.OnQueueFull {
 	case onFullDLQ, onFullBlock:

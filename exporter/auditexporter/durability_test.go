@@ -34,9 +34,17 @@ type flakyStore struct {
 	store.Store
 	down     atomic.Bool
 	attempts atomic.Int64
+	gate     chan struct{} // if set, inserts wait until it is closed (a slow store)
 }
 
 func (f *flakyStore) Insert(ctx context.Context, tenant string, recs []record.Record) (int, error) {
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
 	f.attempts.Add(1)
 	if f.down.Load() {
 		return 0, errors.New("store unavailable (test outage)")
@@ -148,7 +156,6 @@ func TestDurability_AcknowledgedRecordsSurviveAnAbandonedRunThroughTheWAL(t *tes
 	cfg := testConfig(t)
 	cfg.Batch.FlushInterval = time.Hour // nothing flushes: the records exist only in the WAL
 	cfg.Batch.MaxSize = 10000
-	cfg.MaxQueueSize = 10000
 	host, shared := storeHost(t, cfg, nil)
 	first := newAuditExporter(cfg, exportertest.NewNopSettings(metadata.Type))
 	require.NoError(t, first.start(context.Background(), host))
@@ -167,13 +174,13 @@ func TestDurability_AcknowledgedRecordsSurviveAnAbandonedRunThroughTheWAL(t *tes
 	assert.Len(t, got, 50, "after replay not all 50 acknowledged records are stored")
 }
 
-func TestDurability_QueueFullPolicies(t *testing.T) {
-	full := func(t *testing.T, policy, mode string) (*auditExporter, *flakyStore) {
+func TestDurability_VolatileQueueFullPolicies(t *testing.T) {
+	full := func(t *testing.T, policy string) (*auditExporter, *flakyStore) {
 		cfg := testConfig(t)
-		cfg.Mode = mode
+		cfg.Mode = modeVolatile
 		cfg.OnQueueFull = policy
 		cfg.Batch.MaxSize = 10
-		cfg.MaxQueueSize = 10
+		cfg.MaxQueueBytes = 1 // an empty queue takes one request whatever its size; no more
 		cfg.Batch.FlushInterval = time.Hour
 		var flaky *flakyStore
 		e := newTestExporter(t, cfg, func(st store.Store) store.Store { flaky = &flakyStore{Store: st}; return flaky })
@@ -182,21 +189,22 @@ func TestDurability_QueueFullPolicies(t *testing.T) {
 		return e, flaky
 	}
 	t.Run("block refuses with a retryable error and keeps nothing", func(t *testing.T) {
-		e, _ := full(t, onFullBlock, modeDurable)
+		e, _ := full(t, onFullBlock)
 		err := e.consumeLogs(context.Background(), numbered("x", 5))
 		require.ErrorIs(t, err, errQueueFull)
+		assert.False(t, consumererror.IsPermanent(err), "the sender must retry")
 		assert.Equal(t, 9, e.queue.depth(), "queue depth")
 	})
 	t.Run("dlq spills the request to disk and acknowledges it", func(t *testing.T) {
-		e, flaky := full(t, onFullDLQ, modeDurable)
+		e, flaky := full(t, onFullDLQ)
 		require.NoError(t, e.consumeLogs(context.Background(), numbered("x", 5)))
 		require.Eventually(t, func() bool {
 			ids, err := queryStoredIDs(flaky.Store)
 			return err == nil && ids["x-00000"] == 1 && ids["x-00004"] == 1
 		}, 20*time.Second, 10*time.Millisecond, "the spilled records reach the store")
 	})
-	t.Run("drop discards in volatile mode", func(t *testing.T) {
-		e, _ := full(t, onFullDrop, modeVolatile)
+	t.Run("drop discards", func(t *testing.T) {
+		e, _ := full(t, onFullDrop)
 		require.NoError(t, e.consumeLogs(context.Background(), numbered("x", 5)))
 		assert.Equal(t, 9, e.queue.depth(), "queue depth: the dropped request must not be queued")
 		_, err := os.Stat(filepath.Join(e.cfg.DataDir, "wal"))
@@ -204,9 +212,65 @@ func TestDurability_QueueFullPolicies(t *testing.T) {
 	})
 }
 
+// In durable mode the WAL is the queue: past max_queue_bytes, acknowledged records wait on
+// disk only, cost no memory, and are read back and stored in order as room frees. Nothing
+// goes to the DLQ for lack of memory.
+func TestDurability_BeyondTheMemoryQueueRecordsWaitInTheWALAndAreAllStored(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Batch.MaxSize = 50
+	cfg.Batch.FlushInterval = 20 * time.Millisecond
+	cfg.MaxQueueBytes = 1 // one request in memory at a time; everything else waits in the WAL
+	gate := make(chan struct{})
+	var flaky *flakyStore
+	e := newTestExporter(t, cfg, func(st store.Store) store.Store { flaky = &flakyStore{Store: st, gate: gate}; return flaky })
+	for i := range 40 {
+		require.NoError(t, e.consumeLogs(context.Background(), numbered(fmt.Sprintf("b%02d", i), 25)))
+	}
+	assert.Positive(t, e.backlog.len(), "with the store held, requests beyond the memory bound wait in the WAL")
+	assert.LessOrEqual(t, e.queue.depth(), 2*25, "memory holds at most the request in flight and one more")
+	close(gate)
+	require.Eventually(t, func() bool { return storedCount(e.store.Store()) == 1000 }, 20*time.Second, 10*time.Millisecond, "every acknowledged record is stored")
+	assert.Zero(t, e.backlog.len())
+	assert.Zero(t, e.dlqStats().Files, "nothing was set aside in the DLQ for lack of memory")
+	for id, n := range storedIDs(t, flaky.Store) {
+		assert.Equal(t, 1, n, "%s stored %d times", id, n)
+	}
+}
+
+// The backlog on disk is bounded: at wal.max_bytes intake refuses with a retryable error and
+// acknowledges nothing, and accepts again once the store has caught up.
+func TestDurability_AFullWALRefusesWithARetryableErrorUntilTheStoreCatchesUp(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Batch.MaxSize = 50
+	cfg.Batch.FlushInterval = 20 * time.Millisecond
+	cfg.MaxQueueBytes = 1
+	cfg.WAL.SegmentSize = 64 << 10
+	cfg.WAL.MaxBytes = 64 << 10
+	gate := make(chan struct{})
+	e := newTestExporter(t, cfg, func(st store.Store) store.Store { return &flakyStore{Store: st, gate: gate} })
+	acked := 0
+	var err error
+	for i := 0; err == nil; i++ {
+		require.Less(t, i, 10000, "a 64 KiB WAL never filled")
+		if err = e.consumeLogs(context.Background(), numbered(fmt.Sprintf("f%04d", i), 20)); err == nil {
+			acked += 20
+		}
+	}
+	require.ErrorIs(t, err, errWALFull)
+	assert.False(t, consumererror.IsPermanent(err), "the sender must keep its records and retry")
+	assert.Contains(t, err.Error(), "wal.max_bytes")
+
+	close(gate)
+	if !assert.Eventually(t, func() bool { return storedCount(e.store.Store()) == acked }, 20*time.Second, 10*time.Millisecond, "every acknowledged record is stored") {
+		t.Fatalf("%d acked, %d stored, backlog %d, queue %d", acked, storedCount(e.store.Store()), e.backlog.len(), e.queue.depth())
+	}
+	require.Eventually(t, func() bool {
+		return e.consumeLogs(context.Background(), numbered("after", 20)) == nil
+	}, 20*time.Second, 50*time.Millisecond, "intake accepts again once the WAL has drained")
+}
+
 func TestDurability_ConcurrentSendersAllLand(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.MaxQueueSize = 100000
 	e := newTestExporter(t, cfg, nil)
 	var wg sync.WaitGroup
 	for s := 0; s < 16; s++ {
@@ -311,7 +375,6 @@ func TestHealth_ShowsDamagedDLQFilesAndSkippedWALRanges(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Batch.FlushInterval = time.Hour // nothing flushes: the records stay in the WAL
 	cfg.Batch.MaxSize = 100000
-	cfg.MaxQueueSize = 100000
 	cfg.DLQ.ScanInterval = 20 * time.Millisecond
 	host, shared := storeHost(t, cfg, nil)
 	// The first run's DLQ engine must not drain the batch the test puts there before the crash.

@@ -29,10 +29,11 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		Mode:    modeDurable,
 		DataDir: "./data",
-		WAL:     WALConfig{Sync: syncAlways, SyncInterval: 100 * time.Millisecond, SegmentSize: 64 << 20},
+		WAL:     WALConfig{Sync: syncAlways, SyncInterval: 100 * time.Millisecond, SegmentSize: 64 << 20, MaxBytes: 1 << 30},
 		Batch:   BatchConfig{MaxSize: 100, FlushInterval: 5 * time.Second, Workers: 2},
-		// The defaults: a batch of 100 or 5 seconds, 1,000 queued records.
-		MaxQueueSize:  1000,
+		// 32 MiB holds a few full batches of wide records per tenant: enough to keep the
+		// writer busy while the loader reads the next entries back from the WAL.
+		MaxQueueBytes: 32 << 20,
 		OnQueueFull:   onFullDLQ,
 		TimeoutConfig: exporterhelper.TimeoutConfig{Timeout: 30 * time.Second},
 		RetryOnFailure: configretry.BackOffConfig{

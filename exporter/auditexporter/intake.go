@@ -24,6 +24,9 @@ var (
 	errNotStarted   = errors.New("auditexporter: not started")
 	errShuttingDown = errors.New("auditexporter: shutting down, not accepting records")
 	errQueueFull    = errors.New("auditexporter: queue full")
+	// errWALFull is durable mode's push back: the backlog on disk has reached wal.max_bytes
+	// because the store takes records slower than they arrive. Retryable.
+	errWALFull = errors.New("auditexporter: the write-ahead log is full (records arrive faster than the store takes them); retry later")
 	// What a sender learns when its records could not be made durable. The cause names files
 	// of the data directory, which reach senders through receivers' answers: it is logged, not
 	// returned. Both are retryable (the sender keeps the records and retries).
@@ -47,7 +50,8 @@ func (e *auditExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
 		return invalidRequest(err)
 	}
 	record.EnsureIDs(ld)
-	all := e.cfg.Mapping.FromLogs(ld, authenticatedTenant(ctx), e.now())
+	tenant, arrived := authenticatedTenant(ctx), e.now()
+	all := e.cfg.Mapping.FromLogs(ld, tenant, arrived)
 	for i := range all {
 		if err := record.ValidTenantID(all[i].TenantID); err != nil {
 			e.metrics.ExporterAuditRecordsDropped.Add(ctx, int64(len(all)), metric.WithAttributes(reasonInvalid))
@@ -60,35 +64,57 @@ func (e *auditExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
 	if len(recs) == 0 {
 		return nil
 	}
-
-	if !e.queue.fits(len(recs), e.cfg.MaxQueueSize) {
-		return e.onQueueFull(ctx, recs)
-	}
-
-	var pos wal.Position
-	if e.wal != nil {
-		payload, err := encodeEntry(recs)
-		if err != nil {
-			return fmt.Errorf("auditexporter: %w", err)
+	size := record.ApproxBytes(recs)
+	if e.wal == nil {
+		if !e.queue.fits(size, e.cfg.MaxQueueBytes) {
+			return e.onQueueFull(ctx, recs)
 		}
-		// The acknowledgement: once Append returns, the records survive a crash.
-		if pos, err = e.wal.Append(ctx, payload); err != nil {
-			e.noteOwnFailure(err)
-			e.logger.Warn("Records refused: the write-ahead log cannot take them", zap.Int("records", len(recs)), zap.Error(err))
-			return refusal(err, errWALUnavailable, errWALDiskFull)
-		}
+		e.enqueue(wal.Position{}, recs, size)
+		return nil
 	}
-	e.enqueue(pos, recs)
+	return e.appendDurably(ctx, walRequest{logs: ld, tenant: tenant, arrived: arrived}, recs, size)
+}
+
+// appendDurably writes the request to the WAL and acknowledges it. Its records go on to the
+// memory queue when it has room and nothing older waits on disk; otherwise they wait in the
+// WAL (the backlog) and are read back in turn.
+func (e *auditExporter) appendDurably(ctx context.Context, req walRequest, recs []record.Record, size int) error {
+	if held := e.wal.Size(); held >= e.cfg.WAL.MaxBytes {
+		e.metrics.ExporterAuditRecordsRefused.Add(ctx, int64(len(recs)), metric.WithAttributes(reasonWALFull))
+		return fmt.Errorf("%w (%d of wal.max_bytes %d bytes in use)", errWALFull, held, e.cfg.WAL.MaxBytes)
+	}
+	payload, err := encodeEntry(req)
+	if err != nil {
+		return fmt.Errorf("auditexporter: %w", err)
+	}
+	// The acknowledgement: once Append returns, the records survive a crash.
+	pos, err := e.wal.Append(ctx, payload)
+	if err != nil {
+		e.noteOwnFailure(err)
+		e.metrics.ExporterAuditRecordsRefused.Add(ctx, int64(len(recs)), metric.WithAttributes(reasonWALError))
+		e.logger.Warn("Records refused: the write-ahead log cannot take them", zap.Int("records", len(recs)), zap.Error(err))
+		return refusal(err, errWALUnavailable, errWALDiskFull)
+	}
+	if e.backlog.len() == 0 && e.queue.fits(size, e.cfg.MaxQueueBytes) {
+		e.enqueue(pos, recs, size)
+	} else {
+		e.backlog.push(backlogEntry{pos: pos})
+	}
 	return nil
 }
 
 // enqueue splits an acknowledged entry into per-tenant items; the entry is done when all are.
-func (e *auditExporter) enqueue(pos wal.Position, recs []record.Record) {
+// size is record.ApproxBytes(recs), shared among the items by their records.
+func (e *auditExporter) enqueue(pos wal.Position, recs []record.Record, size int) {
 	byTenant := splitByTenant(recs)
 	entry := newAckedEntry(e.wal, pos, len(byTenant), e.logger)
+	if len(byTenant) == 0 {
+		entry.markDone() // nothing of it is kept (a replay under a higher min_level)
+		return
+	}
 	items := make([]*item, 0, len(byTenant))
 	for tenant, trecs := range byTenant {
-		items = append(items, &item{entry: entry, tenant: tenant, records: trecs})
+		items = append(items, &item{entry: entry, tenant: tenant, records: trecs, bytes: size * len(trecs) / len(recs)})
 	}
 	e.queue.push(items...)
 }
@@ -105,6 +131,7 @@ func (e *auditExporter) onQueueFull(ctx context.Context, recs []record.Record) e
 		for tenant, trecs := range splitByTenant(recs) {
 			if err := e.dlq.Put(tenant, trecs, errQueueFull); err != nil {
 				e.noteOwnFailure(err)
+				e.metrics.ExporterAuditRecordsRefused.Add(ctx, int64(len(recs)), metric.WithAttributes(reasonDLQError))
 				e.logger.Warn("Records refused: the queue is full and the dead-letter queue cannot take them", zap.Int("records", len(trecs)), zap.Error(err))
 				return refusal(err, errDLQUnavailable, errDLQDiskFull)
 			}
@@ -113,6 +140,7 @@ func (e *auditExporter) onQueueFull(ctx context.Context, recs []record.Record) e
 		e.dlq.Kick()
 		return nil
 	default: // block
+		e.metrics.ExporterAuditRecordsRefused.Add(ctx, int64(len(recs)), metric.WithAttributes(reasonQueueFull))
 		return errQueueFull
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/auditstore"
 	"github.com/otelcol-audit/otelcol-audit/internal/dirlock"
 	"github.com/otelcol-audit/otelcol-audit/internal/dlq"
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/wal"
 )
 
@@ -43,6 +44,7 @@ type auditExporter struct {
 	wal          *wal.WAL // nil in volatile mode
 	dlq          *dlq.Queue
 	queue        *batchQueue
+	backlog      *backlog // durable mode: acknowledged entries waiting in the WAL, not in memory
 	metrics      *metadata.TelemetryBuilder
 
 	accepting atomic.Bool
@@ -54,6 +56,7 @@ type auditExporter struct {
 	runCtx    context.Context
 	cancelRun context.CancelFunc
 	workers   sync.WaitGroup
+	loader    sync.WaitGroup
 
 	mu sync.Mutex // guards the health fields below
 	// The exporter's own failures (the WAL or the DLQ refusing records); the store counts its
@@ -86,6 +89,7 @@ func (e *auditExporter) start(_ context.Context, host component.Host) error {
 	}
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	e.queue = newBatchQueue(e.cfg.Batch.MaxSize, e.cfg.Batch.FlushInterval, e.now)
+	e.backlog = newBacklog()
 
 	if e.metrics, err = metadata.NewTelemetryBuilder(e.telemetry); err != nil {
 		return fmt.Errorf("auditexporter: telemetry: %w", err)
@@ -95,6 +99,8 @@ func (e *auditExporter) start(_ context.Context, host component.Host) error {
 	}
 	if err = errors.Join(
 		e.metrics.RegisterExporterAuditQueueDepthCallback(gauge(func() int64 { return int64(e.queue.depth()) })),
+		e.metrics.RegisterExporterAuditQueueBytesCallback(gauge(func() int64 { return int64(e.queue.heldBytes()) })),
+		e.metrics.RegisterExporterAuditBacklogEntriesCallback(gauge(func() int64 { return int64(e.backlog.len()) })),
 		e.metrics.RegisterExporterAuditWalBytesCallback(gauge(func() int64 { return e.walBytes() })),
 		e.metrics.RegisterExporterAuditDlqFilesCallback(gauge(func() int64 { return int64(e.dlqStats().Files) })),
 		e.metrics.RegisterExporterAuditDlqDeadFilesCallback(gauge(func() int64 { return int64(e.dlqStats().DeadFiles) })),
@@ -124,6 +130,10 @@ func (e *auditExporter) start(_ context.Context, host component.Host) error {
 		e.workers.Add(1)
 		go e.flushLoop()
 	}
+	if e.wal != nil {
+		e.loader.Add(1)
+		go e.loadLoop()
+	}
 	if err := e.dlq.Start(e.insertSetAside); err != nil {
 		return fmt.Errorf("auditexporter: start dead-letter retry engine: %w", err)
 	}
@@ -148,7 +158,13 @@ func (e *auditExporter) openAndReplayWAL() error {
 	e.wal = w
 	replayed := 0
 	stats, err := w.Replay(func(pos wal.Position, payload []byte) error {
-		recs, derr := decodeEntry(payload)
+		// Memory first, up to max_queue_bytes; the rest stays on disk, read back in turn
+		// (decoded only then, so a large backlog costs a start nothing but the read).
+		if e.backlog.len() > 0 || !e.queue.hasRoom(e.cfg.MaxQueueBytes) {
+			e.backlog.push(backlogEntry{pos: pos, replayed: true})
+			return nil
+		}
+		recs, derr := decodeEntry(payload, e.cfg.Mapping, e.cfg.MinLevel)
 		if derr != nil {
 			// The frame's checksum held but its content does not decode: nothing can be
 			// recovered from it, and keeping it would pin the WAL forever.
@@ -157,14 +173,15 @@ func (e *auditExporter) openAndReplayWAL() error {
 			return nil
 		}
 		replayed += len(recs)
-		e.enqueue(pos, recs)
+		e.enqueue(pos, recs, record.ApproxBytes(recs))
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("auditexporter: replay write-ahead log: %w", err)
 	}
-	if replayed > 0 || stats.TornTails > 0 || len(stats.Corrupt) > 0 {
-		e.logger.Info("write-ahead log replayed", zap.Int("records", replayed), zap.Int("entries", stats.Entries),
+	if stats.Entries > 0 || stats.TornTails > 0 || len(stats.Corrupt) > 0 {
+		e.logger.Info("write-ahead log replayed", zap.Int("entries", stats.Entries), zap.Int("records_in_memory", replayed),
+			zap.Int("entries_left_on_disk", e.backlog.len()),
 			zap.Int("torn_tails_cut", stats.TornTails), zap.Int64("torn_bytes", stats.TornBytes),
 			zap.Int("corrupt_ranges_skipped", len(stats.Corrupt)))
 	}
@@ -190,9 +207,11 @@ func (e *auditExporter) doShutdown(ctx context.Context) error {
 	e.accepting.Store(false)
 	var errs []error
 	if e.queue != nil {
+		// Closing stops the loader (the backlog stays in the WAL) and lets the workers flush
+		// what is in memory, at most max_queue_bytes.
 		e.queue.close()
 		drained := make(chan struct{})
-		go func() { e.workers.Wait(); close(drained) }()
+		go func() { e.workers.Wait(); e.loader.Wait(); close(drained) }()
 		select {
 		case <-drained:
 		case <-ctx.Done():

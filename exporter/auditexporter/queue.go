@@ -12,10 +12,13 @@ type item struct {
 	entry    *ackedEntry
 	tenant   string
 	records  []record.Record
+	bytes    int // record.ApproxBytes(records)
 	enqueued time.Time
 }
 
-// batchQueue holds items per tenant until a flush worker takes them. A batch is one tenant's
+// batchQueue holds items per tenant in memory until a flush worker takes them; its capacity is
+// counted in bytes (record.ApproxBytes), because records differ in weight by an order of
+// magnitude. A batch is one tenant's
 // whole items, up to maxSize records (a single larger item is a batch of its own), because a
 // store transaction holds one tenant and an item's records must commit together for its entry
 // to be done.
@@ -24,8 +27,10 @@ type batchQueue struct {
 	tenants  map[string][]*item
 	counts   map[string]int // records per tenant
 	records  int
+	bytes    int
 	closed   bool
 	notify   chan struct{} // wakes one waiting worker; capacity 1
+	room     chan struct{} // signalled when a batch is taken (room freed); capacity 1
 	closing  chan struct{} // closed by close: wakes every worker
 	maxSize  int
 	interval time.Duration
@@ -35,7 +40,7 @@ type batchQueue struct {
 func newBatchQueue(maxSize int, interval time.Duration, now func() time.Time) *batchQueue {
 	return &batchQueue{
 		tenants: map[string][]*item{}, counts: map[string]int{},
-		notify: make(chan struct{}, 1), closing: make(chan struct{}),
+		notify: make(chan struct{}, 1), room: make(chan struct{}, 1), closing: make(chan struct{}),
 		maxSize: maxSize, interval: interval, now: now,
 	}
 }
@@ -47,7 +52,14 @@ func (q *batchQueue) depth() int {
 	return q.records
 }
 
-// push adds items; it never refuses (capacity is checked by the caller, under reserve).
+// heldBytes is the estimated memory of the records waiting.
+func (q *batchQueue) heldBytes() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bytes
+}
+
+// push adds items; it never refuses (capacity is checked by the caller, with fits).
 func (q *batchQueue) push(items ...*item) {
 	q.mu.Lock()
 	for _, it := range items {
@@ -55,17 +67,27 @@ func (q *batchQueue) push(items ...*item) {
 		q.tenants[it.tenant] = append(q.tenants[it.tenant], it)
 		q.counts[it.tenant] += len(it.records)
 		q.records += len(it.records)
+		q.bytes += it.bytes
 	}
 	q.mu.Unlock()
 	q.wake()
 }
 
-// fits reports whether n more records fit under limit. An empty queue always accepts, so
-// that a single request larger than the queue is not refused forever.
+// fits reports whether n more bytes fit under limit. An empty queue always accepts, so that a
+// single request larger than the queue is not refused forever.
 func (q *batchQueue) fits(n, limit int) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.records == 0 || q.records+n <= limit
+	return q.records == 0 || q.bytes+n <= limit
+}
+
+// hasRoom reports whether the records waiting weigh less than limit bytes: room for at least
+// part of one more entry (the loader may overshoot the bound by one entry, as intake may by
+// one request).
+func (q *batchQueue) hasRoom(limit int) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bytes < limit
 }
 
 func (q *batchQueue) wake() {
@@ -152,5 +174,12 @@ func (q *batchQueue) takeLocked(tenant string) []*item {
 		q.counts[tenant] -= n
 	}
 	q.records -= n
+	for _, it := range batch {
+		q.bytes -= it.bytes
+	}
+	select {
+	case q.room <- struct{}{}:
+	default:
+	}
 	return batch
 }

@@ -18,6 +18,9 @@ var (
 	reasonMinLevel  = attribute.String("reason", "min_level")
 	reasonQueueFull = attribute.String("reason", "queue_full")
 	reasonInvalid   = attribute.String("reason", "invalid")
+	reasonWALFull   = attribute.String("reason", "wal_full")
+	reasonWALError  = attribute.String("reason", "wal_error")
+	reasonDLQError  = attribute.String("reason", "dlq_error")
 )
 
 // flushLoop is one flush worker: it takes ready batches until the queue is closed and empty.

@@ -16,8 +16,9 @@ type OursOptions struct {
 	// OTLPPort and QueryPort are loopback ports; DataDir holds wal/, dlq/ and audit.db.
 	OTLPPort, QueryPort int
 	DataDir             string
-	// MaxQueueSize bounds the records waiting in memory; when full, requests spill to the DLQ.
-	MaxQueueSize int
+	// MaxQueueBytes bounds the memory of the records waiting for a flush; in durable mode the
+	// rest waits in the WAL, in volatile mode it spills to the DLQ.
+	MaxQueueBytes int
 }
 
 // DBPath is where OursConfig puts the SQLite file.
@@ -25,7 +26,7 @@ func (o OursOptions) DBPath() string { return filepath.Join(o.DataDir, "audit.db
 
 // OursConfig is the distribution's default pipeline (OTLP/HTTP -> redact -> audit exporter ->
 // SQLite, query extension attached) with the benchmark's batch settings: max_size 1000,
-// flush_interval 1s, a large queue, fsync on every WAL group commit, and a short DLQ scan so
+// flush_interval 1s, the given memory queue, fsync on every WAL group commit, and a short DLQ scan so
 // that anything spilled is retried within the drain window. Internal metrics are off in every
 // benchmarked pipeline alike.
 func OursConfig(o OursOptions) string {
@@ -52,7 +53,7 @@ exporters:
     batch:
       max_size: 1000
       flush_interval: 1s
-    max_queue_size: %[5]d
+    max_queue_bytes: %[5]d
     on_queue_full: dlq
     dlq:
       scan_interval: 2s
@@ -66,7 +67,7 @@ service:
   telemetry:
     metrics:
       level: none
-`, o.OTLPPort, o.QueryPort, o.Mode, o.DataDir, o.MaxQueueSize, o.DBPath())
+`, o.OTLPPort, o.QueryPort, o.Mode, o.DataDir, o.MaxQueueBytes, o.DBPath())
 }
 
 // StockOptions are the knobs of the stock pipeline configuration.

@@ -85,8 +85,8 @@ func TestStockConfig_CarriesTheRedactbenchPatternsAndThePersistentQueue(t *testi
 	for _, want := range []string{"fsync: true", "storage: file_storage", "queue_size: 500", `"(?i)secret"`, "endpoint: 127.0.0.1:1234", "endpoint: http://127.0.0.1:9"} {
 		assert.Contains(t, cfg, want, "stock config lacks %q", want)
 	}
-	ours := OursConfig(OursOptions{Mode: "durable", OTLPPort: 1, QueryPort: 2, DataDir: "/d", MaxQueueSize: 7})
-	for _, want := range []string{"mode: durable", "sync: always", "max_size: 1000", "flush_interval: 1s", "max_queue_size: 7", "path: /d/audit.db"} {
+	ours := OursConfig(OursOptions{Mode: "durable", OTLPPort: 1, QueryPort: 2, DataDir: "/d", MaxQueueBytes: 7})
+	for _, want := range []string{"mode: durable", "sync: always", "max_size: 1000", "flush_interval: 1s", "max_queue_bytes: 7", "path: /d/audit.db"} {
 		assert.Contains(t, ours, want, "our config lacks %q", want)
 	}
 }

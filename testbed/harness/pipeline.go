@@ -149,7 +149,7 @@ func RunPipeline(ctx context.Context, p Pipeline, load loadgen.Config, drain Dra
 
 // OursPipeline is otelcol-audit (bin) in mode ("durable" or "volatile") with its data in dir,
 // on free loopback ports; delivered records are the rows of its SQLite file.
-func OursPipeline(bin, dir, mode string, maxQueueSize int) (Pipeline, error) {
+func OursPipeline(bin, dir, mode string, maxQueueBytes int) (Pipeline, error) {
 	otlp, err := FreePort()
 	if err != nil {
 		return Pipeline{}, err
@@ -158,7 +158,7 @@ func OursPipeline(bin, dir, mode string, maxQueueSize int) (Pipeline, error) {
 	if err != nil {
 		return Pipeline{}, err
 	}
-	o := OursOptions{Mode: mode, OTLPPort: otlp, QueryPort: query, DataDir: dir, MaxQueueSize: maxQueueSize}
+	o := OursOptions{Mode: mode, OTLPPort: otlp, QueryPort: query, DataDir: dir, MaxQueueBytes: maxQueueBytes}
 	db := o.DBPath()
 	return Pipeline{
 		Name:     "otelcol-audit " + mode,

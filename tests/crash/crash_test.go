@@ -61,7 +61,7 @@ exporters:
     batch:
       max_size: 200
       flush_interval: 100ms
-    max_queue_size: 5000
+    max_queue_bytes: 4194304 # small: under load, acknowledged records also wait in the WAL backlog
     dlq:
       scan_interval: 1s
 service:

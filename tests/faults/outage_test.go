@@ -31,16 +31,17 @@ const (
 	outageTick    = 500 * time.Millisecond
 	outageBody    = 1024
 
-	// A small queue, so that the outage spills to the DLQ within seconds.
-	outageMaxQueue  = 1000
-	outageBatchSize = 500
-	outageWorkers   = 2
+	// A small memory queue (about 1,000 of these records), so that the outage spills to the DLQ
+	// within seconds.
+	outageMaxQueueBytes = 4 << 20
+	outageBatchSize     = 500
+	outageWorkers       = 2
 
 	// rssAllowance bounds what the outage may add to the collector's RSS. While the store is
-	// away the exporter holds at most max_queue_size records in its queue plus one batch per
-	// flush worker in retry (1,000 + 2 x 500 = 2,000 records), plus the DLQ engine's one batch
-	// and the requests being received: about 3,000 records, a few KiB each once mapped, so under
-	// 16 MiB live, and twice that with the garbage collector's headroom (GOGC=100). 64 MiB leaves
+	// away the exporter holds at most max_queue_bytes of records in its queue (the rest waits in
+	// the WAL) plus one batch per flush worker in retry (2 x 500 records), plus the DLQ engine's
+	// one batch and the requests being received: about 3,000 records, a few KiB each once
+	// mapped, so under 16 MiB live, and twice that with the garbage collector's headroom (GOGC=100). 64 MiB leaves
 	// room for allocator noise, yet holding everything sent during a 90 s outage in memory
 	// (36,000 records, 55 MiB of JSON alone, well over 100 MiB mapped) would exceed it.
 	rssAllowance = 64 << 20
@@ -87,8 +88,7 @@ exporters:
       max_size: %[6]d
       flush_interval: 200ms
       workers: %[7]d
-    max_queue_size: %[8]d
-    on_queue_full: dlq
+    max_queue_bytes: %[8]d
     dlq:
       scan_interval: 2s
       max_failures: 100000
@@ -101,7 +101,7 @@ service:
   telemetry:
     metrics:
       level: none
-`, httpPort, queryPort, dataDir, chAddr, database, outageBatchSize, outageWorkers, outageMaxQueue)
+`, httpPort, queryPort, dataDir, chAddr, database, outageBatchSize, outageWorkers, outageMaxQueueBytes)
 }
 
 // clickhouseAddr is the real server of scripts/clickhouse/start.sh.
@@ -226,7 +226,7 @@ func (s *sampler) peak(from, to int) sample {
 // ClickHouse is partitioned for FAULT_OUTAGE (90 s by default), then heals it. Every
 // acknowledged record must be in ClickHouse exactly once after the drain, the DLQ must have
 // taken the overflow and given it all back, and the collector's RSS must stay within a bound
-// set by max_queue_size, not by the outage's length. RSS and disk use are logged.
+// set by max_queue_bytes, not by the outage's length. RSS and disk use are logged.
 func TestStoreOutage_ClickHouseUnreachableForMinutes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("partitions ClickHouse for minutes under load; skipped with -short")
@@ -350,8 +350,8 @@ func TestStoreOutage_ClickHouseUnreachableForMinutes(t *testing.T) {
 	require.NotZero(t, acked, "no record was acknowledged: the test proved nothing")
 	assert.Zero(t, lost, "lost %d and duplicated %d of %d acknowledged records", lost, duplicated, acked)
 	assert.Zero(t, duplicated, "lost %d and duplicated %d of %d acknowledged records", lost, duplicated, acked)
-	// on_queue_full: dlq promises that an outage never pushes back on senders.
-	assert.Zero(t, refusedRequests.Load(), "%d of %d requests were refused during the outage; with on_queue_full: dlq the collector should have kept accepting", refusedRequests.Load(), requests.Load())
+	// An outage within wal.max_bytes never pushes back on senders.
+	assert.Zero(t, refusedRequests.Load(), "%d of %d requests were refused during the outage; with the WAL far from wal.max_bytes the collector should have kept accepting", refusedRequests.Load(), requests.Load())
 	assert.NotZero(t, during.dlqBytes, "the DLQ stayed empty: the outage never overflowed the queue, so the spill path went untested")
 	assert.Zero(t, dead, "DLQ files are dead or corrupt after the outage: records wait for an operator")
 	rssBound := "RSS grew past the bound: sampled peak %s, VmHWM %s, bound %s (baseline %s + %s)"

@@ -61,7 +61,7 @@ const (
 	// about +100 MiB at the peak of this test on a 2-core machine). What it may legitimately hold:
 	// the three stream queues, at most 3 x 8,192 records (shared where the queues overlap), each
 	// with its cached JSON, about 3 KiB a record here: at most 72 MiB; the exporter's queue, at
-	// most max_queue_size 5,000 records; SQLite's page cache, 16 MiB per connection; and Go's heap
+	// most max_queue_bytes (16 MiB; the rest waits in the WAL); SQLite's page cache, 16 MiB per connection; and Go's heap
 	// headroom. The exact proof that a slow subscriber's records are dropped rather than held is
 	// the lag accounting below (received + skipped = acknowledged); this bound is the guard that
 	// nothing else grows with the load.
@@ -95,7 +95,7 @@ exporters:
     batch:
       max_size: %[6]d
       flush_interval: 200ms
-    max_queue_size: 5000
+    max_queue_bytes: 16777216
 service:
   extensions: [auditstore, auditquery]
   pipelines:

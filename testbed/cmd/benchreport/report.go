@@ -141,7 +141,7 @@ func (r *report) markdown() string {
 	w("- The pipelines:\n")
 	w("  - *otelcol-audit durable*: the distribution binary (`go build ./otelcol-audit`), OTLP/HTTP ->\n")
 	w("    `redact` -> `audit` exporter, `mode: durable` (acknowledged after the WAL fsync, group\n")
-	w("    commit), batches of 1,000 per tenant or 1 s, max_queue_size %s, SQLite with FTS5.\n", num(float64(o.oursQueue)))
+	w("    commit), batches of 1,000 per tenant or 1 s, max_queue_bytes %s MiB (beyond it, durable mode keeps records in the WAL), SQLite with FTS5.\n", num(float64(o.oursQueue>>20)))
 	w("  - *otelcol-audit volatile*: the same with `mode: volatile` (acknowledged once queued in RAM).\n")
 	w("  - *stock collector* (baseline): testbed/cmd/stockcol, built from the same collector line\n")
 	w("    (v1.71.0 / v0.165.0): otlpreceiver -> contrib redactionprocessor (the key and value\n")

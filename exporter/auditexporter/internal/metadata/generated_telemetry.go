@@ -28,15 +28,18 @@ type TelemetryBuilder struct {
 	meter                         metric.Meter
 	mu                            sync.Mutex
 	registrations                 []metric.Registration
+	ExporterAuditBacklogEntries   metric.Int64ObservableGauge
 	ExporterAuditDlqCorruptFiles  metric.Int64ObservableGauge
 	ExporterAuditDlqDeadFiles     metric.Int64ObservableGauge
 	ExporterAuditDlqFiles         metric.Int64ObservableGauge
 	ExporterAuditInsertDuration   metric.Float64Histogram
+	ExporterAuditQueueBytes       metric.Int64ObservableGauge
 	ExporterAuditQueueDepth       metric.Int64ObservableGauge
 	ExporterAuditRecordsDlq       metric.Int64Counter
 	ExporterAuditRecordsDropped   metric.Int64Counter
 	ExporterAuditRecordsPersisted metric.Int64Counter
 	ExporterAuditRecordsReceived  metric.Int64Counter
+	ExporterAuditRecordsRefused   metric.Int64Counter
 	ExporterAuditRecordsReplayed  metric.Int64Counter
 	ExporterAuditRecordsRetried   metric.Int64Counter
 	ExporterAuditWalBytes         metric.Int64ObservableGauge
@@ -52,6 +55,21 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterExporterAuditBacklogEntriesCallback sets callback for observable ExporterAuditBacklogEntries metric.
+func (builder *TelemetryBuilder) RegisterExporterAuditBacklogEntriesCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ExporterAuditBacklogEntries, obs: o})
+		return nil
+	}, builder.ExporterAuditBacklogEntries)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
 }
 
 // RegisterExporterAuditDlqCorruptFilesCallback sets callback for observable ExporterAuditDlqCorruptFiles metric.
@@ -90,6 +108,21 @@ func (builder *TelemetryBuilder) RegisterExporterAuditDlqFilesCallback(cb metric
 		cb(ctx, &observerInt64{inst: builder.ExporterAuditDlqFiles, obs: o})
 		return nil
 	}, builder.ExporterAuditDlqFiles)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterExporterAuditQueueBytesCallback sets callback for observable ExporterAuditQueueBytes metric.
+func (builder *TelemetryBuilder) RegisterExporterAuditQueueBytesCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ExporterAuditQueueBytes, obs: o})
+		return nil
+	}, builder.ExporterAuditQueueBytes)
 	if err != nil {
 		return err
 	}
@@ -157,6 +190,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ExporterAuditBacklogEntries, err = builder.meter.Int64ObservableGauge(
+		"otelcol_exporter_audit_backlog_entries",
+		metric.WithDescription("Acknowledged write-ahead log entries whose records wait on disk, not in memory, until the queue has room. [Development]"),
+		metric.WithUnit("{entries}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ExporterAuditDlqCorruptFiles, err = builder.meter.Int64ObservableGauge(
 		"otelcol_exporter_audit_dlq_corrupt_files",
 		metric.WithDescription("Damaged batch files set aside (.corrupt) after their intact records were salvaged. [Development]"),
@@ -180,6 +219,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithDescription("Duration of one store insert of a batch. [Development]"),
 		metric.WithUnit("ms"),
 		metric.WithExplicitBucketBoundaries([]float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000}...),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterAuditQueueBytes, err = builder.meter.Int64ObservableGauge(
+		"otelcol_exporter_audit_queue_bytes",
+		metric.WithDescription("Estimated memory held by the records waiting in memory for a flush (bounded by max_queue_bytes). [Development]"),
+		metric.WithUnit("By"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterAuditQueueDepth, err = builder.meter.Int64ObservableGauge(
@@ -209,6 +254,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ExporterAuditRecordsReceived, err = builder.meter.Int64Counter(
 		"otelcol_exporter_audit_records_received",
 		metric.WithDescription("Records the exporter accepted from the pipeline. [Development]"),
+		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterAuditRecordsRefused, err = builder.meter.Int64Counter(
+		"otelcol_exporter_audit_records_refused",
+		metric.WithDescription("Records refused with a retryable error (the sender keeps them and retries): the write-ahead log is full or failing, or, in volatile mode, the queue is full with on_queue_full: block or the dead-letter queue fails. [Development]"),
 		metric.WithUnit("{records}"),
 	)
 	errs = errors.Join(errs, err)
