@@ -36,6 +36,10 @@ func TestConfig_LoadsFromYAML(t *testing.T) {
 			wantErr: "tamper_evidence moved to the auditstore extension"},
 		{name: "the query link is refused as no longer needed", id: component.NewIDWithName(metadata.Type, "query"),
 			wantErr: "query: no longer needed"},
+		{name: "max_queue_size names its replacement", id: component.NewIDWithName(metadata.Type, "queue_in_records"),
+			wantErr: "max_queue_size: replaced by max_queue_bytes"},
+		{name: "a WAL bound below one segment is refused", id: component.NewIDWithName(metadata.Type, "wal_below_segment"),
+			wantErr: "wal.max_bytes: must be at least wal.segment_size"},
 		{name: "an unknown level is refused while decoding", id: component.NewIDWithName(metadata.Type, "bad_level"), wantErr: `unknown level "verbose"`},
 		{name: "a mapping without tenant attributes is refused", id: component.NewIDWithName(metadata.Type, "no_tenant_attributes"), wantErr: "mapping.tenant_attributes"},
 	}
