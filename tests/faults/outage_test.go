@@ -31,9 +31,10 @@ const (
 	outageTick    = 500 * time.Millisecond
 	outageBody    = 1024
 
-	// A small memory queue (about 1,000 of these records), so that the outage spills to the DLQ
-	// within seconds.
-	outageMaxQueueBytes = 4 << 20
+	// A small memory queue, so that the outage spills to the DLQ within seconds: 2 MiB is
+	// about 1,000 of these records by record.ApproxBytes (about 2 KiB each with their 1 KiB
+	// body), the queue of the test before it was counted in bytes.
+	outageMaxQueueBytes = 2 << 20
 	outageBatchSize     = 500
 	outageWorkers       = 2
 
