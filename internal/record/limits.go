@@ -82,7 +82,7 @@ func (l Limits) Check(ld plog.Logs) error {
 					err.Record = index
 					return err
 				}
-				if err := c.walk(l, lr.Body(), 0, "body"); err != nil {
+				if err := c.walk(l, lr.Body(), 0, fieldName{isBody: true}); err != nil {
 					err.Record = index
 					return err
 				}
@@ -99,9 +99,9 @@ type valueCounter struct{ n int }
 func (c *valueCounter) walkMap(l Limits, m pcommon.Map, depth int) (err *LimitError) {
 	c.n++
 	m.Range(func(k string, v pcommon.Value) bool {
-		field := fmt.Sprintf("attributes[%q]", truncateKey(k))
+		field := fieldName{key: k}
 		if len(k) > l.MaxKeyBytes {
-			err = &LimitError{Field: field, Limit: "max_key_bytes", Detail: fmt.Sprintf("key of %d bytes exceeds %d", len(k), l.MaxKeyBytes)}
+			err = &LimitError{Field: field.String(), Limit: "max_key_bytes", Detail: fmt.Sprintf("key of %d bytes exceeds %d", len(k), l.MaxKeyBytes)}
 			return false
 		}
 		err = c.walk(l, v, depth-1, field)
@@ -111,23 +111,37 @@ func (c *valueCounter) walkMap(l Limits, m pcommon.Map, depth int) (err *LimitEr
 }
 
 // walk checks v, found at field, whose nesting so far is depth.
-func (c *valueCounter) walk(l Limits, v pcommon.Value, depth int, field string) *LimitError {
+// fieldName names where a value sits: an attribute's key, or the body. It becomes a string
+// only for an error: formatting it for every value walked cost more than the walk itself.
+type fieldName struct {
+	key    string
+	isBody bool
+}
+
+func (f fieldName) String() string {
+	if f.isBody {
+		return "body"
+	}
+	return fmt.Sprintf("attributes[%q]", truncateKey(f.key))
+}
+
+func (c *valueCounter) walk(l Limits, v pcommon.Value, depth int, field fieldName) *LimitError {
 	c.n++
 	if c.n > l.MaxValues {
-		return &LimitError{Field: field, Limit: "max_values", Detail: fmt.Sprintf("the record holds more than %d values", l.MaxValues)}
+		return &LimitError{Field: field.String(), Limit: "max_values", Detail: fmt.Sprintf("the record holds more than %d values", l.MaxValues)}
 	}
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
 		if n := len(v.Str()); n > l.MaxValueBytes {
-			return &LimitError{Field: field, Limit: "max_value_bytes", Detail: fmt.Sprintf("value of %d bytes exceeds %d", n, l.MaxValueBytes)}
+			return &LimitError{Field: field.String(), Limit: "max_value_bytes", Detail: fmt.Sprintf("value of %d bytes exceeds %d", n, l.MaxValueBytes)}
 		}
 	case pcommon.ValueTypeBytes:
 		if n := v.Bytes().Len(); n > l.MaxValueBytes {
-			return &LimitError{Field: field, Limit: "max_value_bytes", Detail: fmt.Sprintf("value of %d bytes exceeds %d", n, l.MaxValueBytes)}
+			return &LimitError{Field: field.String(), Limit: "max_value_bytes", Detail: fmt.Sprintf("value of %d bytes exceeds %d", n, l.MaxValueBytes)}
 		}
 	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
 		if depth+1 > l.MaxDepth {
-			return &LimitError{Field: field, Limit: "max_depth", Detail: fmt.Sprintf("nested deeper than %d levels", l.MaxDepth)}
+			return &LimitError{Field: field.String(), Limit: "max_depth", Detail: fmt.Sprintf("nested deeper than %d levels", l.MaxDepth)}
 		}
 		if v.Type() == pcommon.ValueTypeSlice {
 			s := v.Slice()
@@ -141,7 +155,7 @@ func (c *valueCounter) walk(l Limits, v pcommon.Value, depth int, field string) 
 		var err *LimitError
 		v.Map().Range(func(k string, e pcommon.Value) bool {
 			if len(k) > l.MaxKeyBytes {
-				err = &LimitError{Field: field, Limit: "max_key_bytes", Detail: fmt.Sprintf("key of %d bytes exceeds %d", len(k), l.MaxKeyBytes)}
+				err = &LimitError{Field: field.String(), Limit: "max_key_bytes", Detail: fmt.Sprintf("key of %d bytes exceeds %d", len(k), l.MaxKeyBytes)}
 				return false
 			}
 			err = c.walk(l, e, depth+1, field)
