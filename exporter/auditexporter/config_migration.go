@@ -31,7 +31,7 @@ func (c *Config) Unmarshal(conf *confmap.Conf) error {
 	}
 	if conf.IsSet("max_queue_size") {
 		return fmt.Errorf("max_queue_size: replaced by max_queue_bytes, which bounds the queue's memory rather than its records " +
-			"(default 32 MiB; in durable mode records beyond it wait in the write-ahead log, bounded by wal.max_bytes); remove max_queue_size")
+			"(default 16 MiB; in durable mode records beyond it wait in the write-ahead log, bounded by wal.max_bytes); remove max_queue_size")
 	}
 	if conf.IsSet("query") {
 		return fmt.Errorf("query: no longer needed: the auditquery extension finds the store itself (its own `store: auditstore` setting); remove it")

@@ -50,37 +50,48 @@ func (e *auditExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
 		return invalidRequest(err)
 	}
 	record.EnsureIDs(ld)
-	tenant, arrived := authenticatedTenant(ctx), e.now()
-	all := e.cfg.Mapping.FromLogs(ld, tenant, arrived)
-	for i := range all {
-		if err := record.ValidTenantID(all[i].TenantID); err != nil {
-			e.metrics.ExporterAuditRecordsDropped.Add(ctx, int64(len(all)), metric.WithAttributes(reasonInvalid))
+	req := walRequest{logs: ld, tenant: authenticatedTenant(ctx), arrived: e.now()}
+	// Only tenants and levels are needed to accept or refuse: a request that will wait in the
+	// WAL is mapped when it is read back, not twice.
+	triage := e.cfg.Mapping.Triage(ld, req.tenant)
+	kept := 0
+	for i, r := range triage {
+		if err := record.ValidTenantID(r.TenantID); err != nil {
+			e.metrics.ExporterAuditRecordsDropped.Add(ctx, int64(len(triage)), metric.WithAttributes(reasonInvalid))
 			return invalidRequest(fmt.Errorf("record %d: tenant id %w", i, err))
 		}
+		if keptAt(r.Level, e.cfg.MinLevel) {
+			kept++
+		}
 	}
-	recs := keepAtOrAbove(all, e.cfg.MinLevel)
-	e.metrics.ExporterAuditRecordsReceived.Add(ctx, int64(len(all)))
-	e.metrics.ExporterAuditRecordsDropped.Add(ctx, int64(len(all)-len(recs)), metric.WithAttributes(reasonMinLevel))
-	if len(recs) == 0 {
+	e.metrics.ExporterAuditRecordsReceived.Add(ctx, int64(len(triage)))
+	e.metrics.ExporterAuditRecordsDropped.Add(ctx, int64(len(triage)-kept), metric.WithAttributes(reasonMinLevel))
+	if kept == 0 {
 		return nil
 	}
-	size := record.ApproxBytes(recs)
 	if e.wal == nil {
+		recs := e.mapRequest(req)
+		size := record.ApproxBytes(recs)
 		if !e.queue.fits(size, e.cfg.MaxQueueBytes) {
 			return e.onQueueFull(ctx, recs)
 		}
 		e.enqueue(wal.Position{}, recs, size)
 		return nil
 	}
-	return e.appendDurably(ctx, walRequest{logs: ld, tenant: tenant, arrived: arrived}, recs, size)
+	return e.appendDurably(ctx, req, kept)
 }
 
-// appendDurably writes the request to the WAL and acknowledges it. Its records go on to the
-// memory queue when it has room and nothing older waits on disk; otherwise they wait in the
-// WAL (the backlog) and are read back in turn.
-func (e *auditExporter) appendDurably(ctx context.Context, req walRequest, recs []record.Record, size int) error {
+// mapRequest is the request's records as they are stored: mapped, at or above min_level.
+func (e *auditExporter) mapRequest(req walRequest) []record.Record {
+	return keepAtOrAbove(e.cfg.Mapping.FromLogs(req.logs, req.tenant, req.arrived), e.cfg.MinLevel)
+}
+
+// appendDurably writes the request (kept records at or above min_level) to the WAL and
+// acknowledges it. Its records go on to the memory queue when nothing older waits on disk and
+// the queue has room; otherwise they wait in the WAL (the backlog) and are read back in turn.
+func (e *auditExporter) appendDurably(ctx context.Context, req walRequest, kept int) error {
 	if held := e.wal.Size(); held >= e.cfg.WAL.MaxBytes {
-		e.metrics.ExporterAuditRecordsRefused.Add(ctx, int64(len(recs)), metric.WithAttributes(reasonWALFull))
+		e.metrics.ExporterAuditRecordsRefused.Add(ctx, int64(kept), metric.WithAttributes(reasonWALFull))
 		return fmt.Errorf("%w (%d of wal.max_bytes %d bytes in use)", errWALFull, held, e.cfg.WAL.MaxBytes)
 	}
 	payload, err := encodeEntry(req)
@@ -91,15 +102,18 @@ func (e *auditExporter) appendDurably(ctx context.Context, req walRequest, recs 
 	pos, err := e.wal.Append(ctx, payload)
 	if err != nil {
 		e.noteOwnFailure(err)
-		e.metrics.ExporterAuditRecordsRefused.Add(ctx, int64(len(recs)), metric.WithAttributes(reasonWALError))
-		e.logger.Warn("Records refused: the write-ahead log cannot take them", zap.Int("records", len(recs)), zap.Error(err))
+		e.metrics.ExporterAuditRecordsRefused.Add(ctx, int64(kept), metric.WithAttributes(reasonWALError))
+		e.logger.Warn("Records refused: the write-ahead log cannot take them", zap.Int("records", kept), zap.Error(err))
 		return refusal(err, errWALUnavailable, errWALDiskFull)
 	}
-	if e.backlog.len() == 0 && e.queue.fits(size, e.cfg.MaxQueueBytes) {
-		e.enqueue(pos, recs, size)
-	} else {
-		e.backlog.push(backlogEntry{pos: pos})
+	if e.backlog.len() == 0 {
+		recs := e.mapRequest(req)
+		if size := record.ApproxBytes(recs); e.queue.fits(size, e.cfg.MaxQueueBytes) {
+			e.enqueue(pos, recs, size)
+			return nil
+		}
 	}
+	e.backlog.push(backlogEntry{pos: pos})
 	return nil
 }
 
@@ -166,11 +180,16 @@ func invalidRequest(err error) error {
 func keepAtOrAbove(recs []record.Record, minLevel record.Level) []record.Record {
 	kept := recs[:0:0]
 	for _, r := range recs {
-		if r.Level >= minLevel || r.Level == record.LevelSecurity {
+		if keptAt(r.Level, minLevel) {
 			kept = append(kept, r)
 		}
 	}
 	return kept
+}
+
+// keptAt reports whether a record of level l is stored under minLevel.
+func keptAt(l, minLevel record.Level) bool {
+	return l >= minLevel || l == record.LevelSecurity
 }
 
 // splitByTenant groups records by tenant, because a store transaction holds one tenant.

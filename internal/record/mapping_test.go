@@ -222,3 +222,33 @@ func TestMapping_TimestampsBeyondInt64NanosecondsAreReplacedAndKept(t *testing.T
 		})
 	}
 }
+
+func TestTriage_GivesTheTenantAndLevelFromLogsGives(t *testing.T) {
+	ld := plog.NewLogs()
+	withResourceTenant := ld.ResourceLogs().AppendEmpty()
+	withResourceTenant.Resource().Attributes().PutStr("tenant.id", "from-resource")
+	lrs := withResourceTenant.ScopeLogs().AppendEmpty().LogRecords()
+	own := lrs.AppendEmpty()
+	own.Attributes().PutStr("org.id", "from-record")
+	own.Attributes().PutStr(AttrLevel, "security")
+	own.SetSeverityNumber(plog.SeverityNumberDebug)
+	lrs.AppendEmpty().SetSeverityNumber(plog.SeverityNumberWarn) // the resource's tenant
+	badLevel := lrs.AppendEmpty()
+	badLevel.Attributes().PutStr(AttrLevel, "verbose") // invalid: the severity decides
+	badLevel.SetSeverityText("SECURITY")
+	bare := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	bare.AppendEmpty().SetSeverityNumber(plog.SeverityNumberError) // the fallback tenant
+	empty := bare.AppendEmpty()
+	empty.Attributes().PutStr("tenant.id", "") // empty counts as absent
+
+	m := DefaultMapping()
+	m.TenantAttributes = []string{"org.id", "tenant.id"}
+	for _, fallback := range []string{"authenticated", ""} {
+		recs := m.FromLogs(ld, fallback, time.Now())
+		triage := m.Triage(ld, fallback)
+		require.Len(t, triage, len(recs))
+		for i, r := range recs {
+			assert.Equal(t, Triage{TenantID: r.TenantID, Level: r.Level}, triage[i], "record %d, fallback %q", i, fallback)
+		}
+	}
+}

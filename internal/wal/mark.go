@@ -137,6 +137,13 @@ func (w *WAL) Done(pos Position) error {
 	return nil
 }
 
+// Pending returns the number of entries appended or replayed and not yet marked done.
+func (w *WAL) Pending() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.outstanding) - w.head - len(w.done)
+}
+
 // LowWater returns the lowest position not yet marked done: the first outstanding entry,
 // or, when none is outstanding, the position the next entry will be written at (as far
 // as registered entries tell). Every entry below it is done.

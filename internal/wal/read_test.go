@@ -35,7 +35,9 @@ func TestWAL_ReadRefusesADoneEntryAndNamesACorruptOne(t *testing.T) {
 	second, err := w.Append(context.Background(), payloadFor(2, 200))
 	require.NoError(t, err)
 
+	assert.Equal(t, 2, w.Pending())
 	require.NoError(t, w.Done(second))
+	assert.Equal(t, 1, w.Pending(), "an entry done out of order is no longer pending")
 	_, err = w.Read(second)
 	require.ErrorIs(t, err, ErrUnknownPosition, "an entry marked done (out of order) is no longer readable")
 	_, err = w.Read(Position{Segment: 1, Offset: 1})

@@ -50,7 +50,7 @@ func TestSmoke_DurableOursCommitsEveryAcknowledgedRecord(t *testing.T) {
 		t.Skip("builds and runs the collector; skipped with -short")
 	}
 	ours, _ := binaries(t)
-	p, err := OursPipeline(ours, t.TempDir(), "durable", 32<<20)
+	p, err := OursPipeline(ours, t.TempDir(), "durable", 16<<20)
 	require.NoError(t, err)
 	res, err := RunPipeline(context.Background(), p, smokeLoad, DrainOptions{Max: 30 * time.Second, Stall: 15 * time.Second})
 	require.NoError(t, err)

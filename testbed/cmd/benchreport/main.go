@@ -43,7 +43,7 @@ func main() {
 	flag.DurationVar(&o.drainMax, "drain-max", 3*time.Minute, "longest wait for a pipeline to deliver what it acknowledged")
 	flag.IntVar(&o.senders, "senders", 8, "concurrent senders of the load generator")
 	flag.IntVar(&o.batch, "batch", 100, "records per OTLP request")
-	flag.IntVar(&o.oursQueue, "ours-queue-bytes", 32<<20, "otelcol-audit max_queue_bytes; 32 MiB is the distribution default (otelcol-audit/config.yaml)")
+	flag.IntVar(&o.oursQueue, "ours-queue-bytes", 16<<20, "otelcol-audit max_queue_bytes; 16 MiB is the distribution default (otelcol-audit/config.yaml)")
 	flag.IntVar(&o.stockQueue, "stock-queue", 100_000, "stock pipeline persistent queue_size (requests)")
 	flag.IntVar(&o.ceilingRecords, "ceiling-records", 60_000, "records of the in-process store ceiling with the load generator's records")
 	flag.StringVar(&o.walBenchtime, "wal-benchtime", "2s", "-benchtime of the WAL benchmark")
