@@ -105,8 +105,8 @@ func TestMarkdown_BaselineRowAndTargetsMetAtTheirBounds(t *testing.T) {
 		"| CPU s / 1k acked (load) ≤ 0.35x the baseline's | 0.350 s = 0.35x of 1.000 s | yes |",
 		"| peak RSS at max load ≤ 150 MiB | 150 MiB | yes |",
 		// The Method names the baseline, its revision and its config shape.
-		"*otelcol-audit baseline (80561b4)* (baseline): the distribution binary built from git revision 80561b4",
-		"max_queue_size\n    20,000 records, `on_queue_full: dlq`",
+		"*otelcol-audit baseline (80561b4)* (baseline): the distribution binary built from git revision\n    80561b4 (`-baseline-rev`",
+		"max_queue_size 20,000 records, `on_queue_full: dlq`",
 	} {
 		assert.Contains(t, md, want, "the report lacks %q", want)
 	}
