@@ -113,8 +113,9 @@ check-generated: $(OCB) $(MDATAGEN)
 	@echo "generated sources are up to date"
 
 ## bench: every benchmark beside its baseline in one run (whole pipelines as real processes,
-## the store's ceiling, WAL, SQLite insert, redaction); writes BENCHMARKS.md from scratch.
-## About 8 minutes on 2 cores. BENCH_FLAGS passes more flags to testbed/cmd/benchreport (-h).
+## among them otelcol-audit built at 80561b4 in a temporary git worktree as the baseline; the
+## store's ceiling, WAL, SQLite insert, redaction); writes BENCHMARKS.md from scratch.
+## About 10 minutes on 2 cores. BENCH_FLAGS passes more flags to testbed/cmd/benchreport (-h).
 BENCH_DURATION ?= 20s
 BENCH_DRAIN    ?= 60s
 BENCH_FLAGS    ?=

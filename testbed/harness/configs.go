@@ -19,6 +19,11 @@ type OursOptions struct {
 	// MaxQueueBytes bounds the memory of the records waiting for a flush; in durable mode the
 	// rest waits in the WAL, in volatile mode it spills to the DLQ.
 	MaxQueueBytes int
+	// LegacyQueueRecords, when > 0, writes the exporter's queue settings as versions before
+	// 729837b read them: max_queue_size (records) with on_queue_full: dlq, each request past it
+	// spilled to its own DLQ file. MaxQueueBytes is then ignored: those versions refuse the key,
+	// as current versions refuse max_queue_size. The benchmark's baseline build uses it.
+	LegacyQueueRecords int
 }
 
 // DBPath is where OursConfig puts the SQLite file.
@@ -26,7 +31,7 @@ func (o OursOptions) DBPath() string { return filepath.Join(o.DataDir, "audit.db
 
 // OursConfig is the distribution's default pipeline (OTLP/HTTP -> redact -> audit exporter ->
 // SQLite, query extension attached) with the benchmark's batch settings: max_size 1000,
-// flush_interval 1s, the given memory queue, fsync on every WAL group commit, and a short DLQ scan so
+// flush_interval 1s, the given memory queue (in bytes, or in records for the legacy shape), fsync on every WAL group commit, and a short DLQ scan so
 // that anything spilled is retried within the drain window. Internal metrics are off in every
 // benchmarked pipeline alike.
 func OursConfig(o OursOptions) string {
@@ -53,7 +58,7 @@ exporters:
     batch:
       max_size: 1000
       flush_interval: 1s
-    max_queue_bytes: %[5]d
+    %[5]s
     on_queue_full: dlq
     dlq:
       scan_interval: 2s
@@ -67,7 +72,16 @@ service:
   telemetry:
     metrics:
       level: none
-`, o.OTLPPort, o.QueryPort, o.Mode, o.DataDir, o.MaxQueueBytes, o.DBPath())
+`, o.OTLPPort, o.QueryPort, o.Mode, o.DataDir, o.queueSetting(), o.DBPath())
+}
+
+// queueSetting is the exporter's queue bound: max_queue_bytes, or max_queue_size for the
+// legacy configuration shape.
+func (o OursOptions) queueSetting() string {
+	if o.LegacyQueueRecords > 0 {
+		return fmt.Sprintf("max_queue_size: %d", o.LegacyQueueRecords)
+	}
+	return fmt.Sprintf("max_queue_bytes: %d", o.MaxQueueBytes)
 }
 
 // StockOptions are the knobs of the stock pipeline configuration.

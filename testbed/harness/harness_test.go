@@ -3,6 +3,9 @@ package harness
 import (
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +92,60 @@ func TestStockConfig_CarriesTheRedactbenchPatternsAndThePersistentQueue(t *testi
 	for _, want := range []string{"mode: durable", "sync: always", "max_size: 1000", "flush_interval: 1s", "max_queue_bytes: 7", "path: /d/audit.db"} {
 		assert.Contains(t, ours, want, "our config lacks %q", want)
 	}
+	assert.NotContains(t, ours, "max_queue_size", "the current shape carries the key current versions refuse")
+}
+
+func TestOursConfig_LegacyShapeHasTheRecordQueueAndNoByteBound(t *testing.T) {
+	cfg := OursConfig(OursOptions{Mode: "durable", OTLPPort: 1, QueryPort: 2, DataDir: "/d", MaxQueueBytes: 7, LegacyQueueRecords: 20_000})
+	for _, want := range []string{"mode: durable", "sync: always", "max_size: 1000", "flush_interval: 1s", "max_queue_size: 20000", "on_queue_full: dlq", "scan_interval: 2s", "path: /d/audit.db"} {
+		assert.Contains(t, cfg, want, "legacy config lacks %q", want)
+	}
+	// Versions before 729837b fail at start on an unknown key.
+	assert.NotContains(t, cfg, "max_queue_bytes", "legacy config carries the key old versions refuse")
+}
+
+// TestBuildAtRevision_BuildsTheOldTreeAndLeavesNoWorktree builds a two-commit module at its
+// first commit and checks that the binary is the old one and that git no longer lists the
+// temporary worktree.
+func TestBuildAtRevision_BuildsTheOldTreeAndLeavesNoWorktree(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	repo := t.TempDir()
+	git := func(args ...string) string {
+		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "git %v: %s", args, out)
+		return strings.TrimSpace(string(out))
+	}
+	write := func(msg string) {
+		require.NoError(t, os.MkdirAll(filepath.Join(repo, "cmd"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module example.com/rev\n\ngo 1.21\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(repo, "cmd", "main.go"), []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Print(\""+msg+"\") }\n"), 0o644))
+	}
+	git("init", "-q")
+	write("old")
+	git("add", ".")
+	git("commit", "-q", "-m", "old")
+	first := git("rev-parse", "--short", "HEAD")
+	write("new")
+	git("commit", "-q", "-am", "new")
+
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "old-bin")
+	short, err := BuildAtRevision(context.Background(), repo, "HEAD~1", "./cmd", tmp, bin)
+	require.NoError(t, err)
+	assert.Equal(t, first, short, "the short id of HEAD~1")
+	out, err := exec.Command(bin).Output()
+	require.NoError(t, err)
+	assert.Equal(t, "old", string(out), "the binary built at HEAD~1")
+	assert.NotContains(t, git("worktree", "list"), tmp, "the temporary worktree is still registered")
+	entries, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "only the binary stays in tmp: %v", entries)
+
+	_, err = BuildAtRevision(context.Background(), repo, "no-such-revision", "./cmd", tmp, filepath.Join(tmp, "x"))
+	require.ErrorContains(t, err, "no-such-revision", "an unknown revision is named in the error")
 }
 
 func TestMeasureStoreCeiling_InsertsEveryRecordWithAndWithoutFullText(t *testing.T) {

@@ -150,6 +150,12 @@ func RunPipeline(ctx context.Context, p Pipeline, load loadgen.Config, drain Dra
 // OursPipeline is otelcol-audit (bin) in mode ("durable" or "volatile") with its data in dir,
 // on free loopback ports; delivered records are the rows of its SQLite file.
 func OursPipeline(bin, dir, mode string, maxQueueBytes int) (Pipeline, error) {
+	return OursPipelineWith("otelcol-audit "+mode, bin, dir, OursOptions{Mode: mode, MaxQueueBytes: maxQueueBytes})
+}
+
+// OursPipelineWith is OursPipeline with any OursOptions (a legacy queue, say) and a name of
+// its own; the ports and the data directory of o are set here.
+func OursPipelineWith(name, bin, dir string, o OursOptions) (Pipeline, error) {
 	otlp, err := FreePort()
 	if err != nil {
 		return Pipeline{}, err
@@ -158,10 +164,10 @@ func OursPipeline(bin, dir, mode string, maxQueueBytes int) (Pipeline, error) {
 	if err != nil {
 		return Pipeline{}, err
 	}
-	o := OursOptions{Mode: mode, OTLPPort: otlp, QueryPort: query, DataDir: dir, MaxQueueBytes: maxQueueBytes}
+	o.OTLPPort, o.QueryPort, o.DataDir = otlp, query, dir
 	db := o.DBPath()
 	return Pipeline{
-		Name:     "otelcol-audit " + mode,
+		Name:     name,
 		Binary:   bin,
 		Config:   OursConfig(o),
 		Dir:      dir,

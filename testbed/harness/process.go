@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -29,6 +30,43 @@ func Build(ctx context.Context, dir, pkg, out string) (string, error) {
 		return "", fmt.Errorf("go build %s in %s: %w\n%s", pkg, dir, err, b)
 	}
 	return out, nil
+}
+
+// BuildAtRevision builds pkg as it was at git revision rev of the repository at root: it
+// checks rev out into a temporary detached worktree under tmp (`git worktree add --detach`),
+// runs `go build -o out pkg` there with the same Go module cache, and removes the worktree
+// again, whether the build worked or not. It returns the revision's short commit id.
+func BuildAtRevision(ctx context.Context, root, rev, pkg, tmp, out string) (string, error) {
+	git := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", root}, args...)...)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("git %s: %w\n%s", strings.Join(args, " "), err, b)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	short, err := git("rev-parse", "--short", "--verify", rev+"^{commit}")
+	if err != nil {
+		return "", err
+	}
+	parent, err := os.MkdirTemp(tmp, "rev-"+short+"-")
+	if err != nil {
+		return short, err
+	}
+	defer os.RemoveAll(parent)
+	src := filepath.Join(parent, "src")
+	if _, err := git("worktree", "add", "--detach", src, short); err != nil {
+		return short, err
+	}
+	// Removing it with git, not just the directory, so that the repository keeps no entry
+	// for it. A fresh context: the worktree goes even when ctx was cancelled.
+	defer func() {
+		_ = exec.Command("git", "-C", root, "worktree", "remove", "--force", src).Run()
+	}()
+	if _, err := Build(ctx, src, pkg, out); err != nil {
+		return short, fmt.Errorf("revision %s: %w", short, err)
+	}
+	return short, nil
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.

@@ -1,7 +1,8 @@
 // Command benchreport runs every benchmark of otelcol-audit beside its baseline in one run
-// and writes BENCHMARKS.md from scratch: the whole pipelines (ours durable and volatile, the
-// stock collector pipeline) under the load generator, the store's own ceiling, the WAL, the
-// SQLite insert path and the redaction comparison. `make bench` runs it from testbed/:
+// and writes BENCHMARKS.md from scratch: the whole pipelines (the stock collector pipeline,
+// otelcol-audit built at a baseline revision, ours durable and volatile) under the load
+// generator, the store's own ceiling, the WAL, the SQLite insert path and the redaction
+// comparison. `make bench` runs it from testbed/:
 //
 //	go run ./cmd/benchreport -root .. -out ../BENCHMARKS.md -duration 30s
 //
@@ -32,6 +33,10 @@ type options struct {
 	walBenchtime, storeBench string
 	skipMicro, skipRedact    bool
 	ceilingRecords           int
+	// baselineRev is the revision of the baseline build ("" skips it); baselineQueue its
+	// max_queue_size in records.
+	baselineRev   string
+	baselineQueue int
 }
 
 func main() {
@@ -44,6 +49,8 @@ func main() {
 	flag.IntVar(&o.senders, "senders", 8, "concurrent senders of the load generator")
 	flag.IntVar(&o.batch, "batch", 100, "records per OTLP request")
 	flag.IntVar(&o.oursQueue, "ours-queue-bytes", 16<<20, "otelcol-audit max_queue_bytes; 16 MiB is the distribution default (otelcol-audit/config.yaml)")
+	flag.StringVar(&o.baselineRev, "baseline-rev", "80561b4", `git revision of the "otelcol-audit baseline" pipeline: the distribution as it was then, with that version's config shape (max_queue_size, on_queue_full: dlq); "" leaves the baseline out`)
+	flag.IntVar(&o.baselineQueue, "baseline-queue", 20_000, "the baseline's max_queue_size (records); 20,000 was the distribution default before max_queue_bytes")
 	flag.IntVar(&o.stockQueue, "stock-queue", 100_000, "stock pipeline persistent queue_size (requests)")
 	flag.IntVar(&o.ceilingRecords, "ceiling-records", 60_000, "records of the in-process store ceiling with the load generator's records")
 	flag.StringVar(&o.walBenchtime, "wal-benchtime", "2s", "-benchtime of the WAL benchmark")
@@ -102,6 +109,21 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err != nil {
 		return rep, err
 	}
+	// The baseline is today's store and pipeline as they were before the exporter's write path
+	// was rebuilt, so that the ratios to it can be read in any later run. Without it the report
+	// says why and goes on.
+	var baseline string
+	if o.baselineRev != "" {
+		logf("building otelcol-audit at %s (baseline) in a temporary worktree", o.baselineRev)
+		short, err := harness.BuildAtRevision(ctx, root, o.baselineRev, "./otelcol-audit", tmp, filepath.Join(tmp, "otelcol-audit-baseline"))
+		if err != nil {
+			rep.baselineErr = err
+			rep.fail("baseline build at "+o.baselineRev, err)
+		} else {
+			baseline = filepath.Join(tmp, "otelcol-audit-baseline")
+			rep.baselineName = baselinePrefix + " (" + short + ")"
+		}
+	}
 
 	if err := rep.measureCeiling(ctx, tmp, "before the pipelines"); err != nil {
 		return rep, err
@@ -109,8 +131,12 @@ func run(ctx context.Context, o options) (*report, error) {
 
 	load := loadgen.Config{Senders: o.senders, BatchSize: o.batch, Duration: o.duration, Timeout: 30 * time.Second, Pool: 128, Seed: 1}
 	drain := harness.DrainOptions{Max: o.drainMax, Stall: 60 * time.Second, StopTimeout: 15 * time.Second}
-	// The stock pipeline runs first: it is the baseline the others are read against.
-	for _, sc := range []string{"stock", "durable", "volatile"} {
+	// The stock pipeline runs first, then the baseline build: they are what the others are
+	// read against.
+	for _, sc := range []string{"stock", "baseline", "durable", "volatile"} {
+		if sc == "baseline" && baseline == "" {
+			continue
+		}
 		dir := filepath.Join(tmp, sc)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return rep, err
@@ -122,6 +148,9 @@ func run(ctx context.Context, o options) (*report, error) {
 				return rep, err
 			}
 			p, err = harness.StockPipeline(stock, dir, s.URL(), o.stockQueue, s.Records)
+		} else if sc == "baseline" {
+			p, err = harness.OursPipelineWith(rep.baselineName, baseline, dir,
+				harness.OursOptions{Mode: "durable", LegacyQueueRecords: o.baselineQueue})
 		} else {
 			p, err = harness.OursPipeline(ours, dir, sc, o.oursQueue)
 		}

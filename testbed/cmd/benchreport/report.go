@@ -48,7 +48,22 @@ type report struct {
 	redact      []string
 	redactCmd   string
 	failures    []failure
+	// baselineName is the baseline pipeline's name with its short commit id, once built;
+	// baselineErr why it was not.
+	baselineName string
+	baselineErr  error
 }
+
+// baselinePrefix starts the name of the pipeline built at -baseline-rev.
+const baselinePrefix = "otelcol-audit baseline"
+
+// The targets section 1 checks for otelcol-audit durable, as ratios within one run.
+const (
+	targetVsCeiling = 0.9  // delivered rec/s vs the store ceiling, at least
+	targetVsStock   = 3.0  // delivered rec/s vs the stock pipeline's, at least
+	targetCPU       = 0.35 // CPU s per 1k acknowledged vs the baseline's, at most
+	targetRSSMiB    = 150  // peak RSS at max load, at most
+)
 
 func (r *report) fail(step string, err error) {
 	logf("%s FAILED: %v", step, err)
@@ -143,12 +158,31 @@ func (r *report) markdown() string {
 	w("    `redact` -> `audit` exporter, `mode: durable` (acknowledged after the WAL fsync, group\n")
 	w("    commit), batches of 1,000 per tenant or 1 s, max_queue_bytes %s MiB (beyond it, durable mode keeps records in the WAL), SQLite with FTS5.\n", num(float64(o.oursQueue>>20)))
 	w("  - *otelcol-audit volatile*: the same with `mode: volatile` (acknowledged once queued in RAM).\n")
+	switch {
+	case r.baselineName != "":
+		w("  - *%s* (baseline): the distribution binary built from git revision\n", r.baselineName)
+		w("    %s (`-baseline-rev`; 80561b4 is the last commit before 729837b rebuilt the exporter's write\n", o.baselineRev)
+		w("    path) in a temporary worktree, `mode: durable`, the same batches, with that version's queue\n")
+		w("    settings: max_queue_size %s records, `on_queue_full: dlq` (each request past it spilled\n", num(float64(o.baselineQueue)))
+		w("    to its own DLQ file).\n")
+	case r.baselineErr != nil:
+		w("  - *%s*: not in this run: building git revision %s failed (see the failed steps at the end).\n", baselinePrefix, o.baselineRev)
+	default:
+		w("  - *%s*: not in this run (`-baseline-rev` was empty).\n", baselinePrefix)
+	}
 	w("  - *stock collector* (baseline): testbed/cmd/stockcol, built from the same collector line\n")
 	w("    (v1.71.0 / v0.165.0): otlpreceiver -> contrib redactionprocessor (the key and value\n")
 	w("    expressions of the redaction comparison, section 5) -> core otlphttp exporter with\n")
 	w("    exporterhelper's persistent sending_queue (%s requests) on contrib file_storage with\n", num(float64(o.stockQueue)))
 	w("    `fsync: true`, forwarding uncompressed to the sink. It acknowledges on enqueue and keeps\n")
 	w("    nothing queryable; contrib's telemetrygen is not used (it exists only at v0.161.0).\n")
+	w("- **Baselines and targets**: rates, CPU and RSS are read against the *stock collector* row,\n")
+	w("  CPU per acknowledged record also against the *%s* row, committed rates\n", baselinePrefix)
+	w("  against the store alone (section 2a). The targets for *otelcol-audit durable*, checked in\n")
+	w("  section 1's *Targets* table with this run's figures: delivered rec/s at least %.1fx the store\n", targetVsCeiling)
+	w("  ceiling and %.0fx the stock pipeline's; every acknowledged record committed within the drain\n", targetVsStock)
+	w("  window; CPU s per 1,000 acknowledged records at most %.2fx the baseline's; peak RSS at max\n", targetCPU)
+	w("  load at most %d MiB.\n", targetRSSMiB)
 	w("- The Go benchmarks (sections 2b-5) run in process with `go test`; their commands are given with\n")
 	w("  each table. All of it: `make bench`; `make bench BENCH_DURATION=60s BENCH_DRAIN=5m` for a\n")
 	w("  longer profile, `BENCH_FLAGS=...` for any other flag (`go run ./cmd/benchreport -h` in testbed/).\n\n")
@@ -196,25 +230,43 @@ func (r *report) writePipelines(w writer) {
 	o := r.opts
 	w("## 1. Whole pipelines at max rate (%d senders, %s)\n\n", o.senders, o.duration)
 	stock, haveStock := r.pipeline("stock")
-	w("Baseline: the stock collector pipeline of the same run. *vs stock* is ours / stock (for CPU\n")
-	w("and RSS, below 1 is better).\n\n")
-	w("| pipeline | acked rec/s | vs stock | ack p50 ms | ack p99 ms | delivered rec/s | CPU s / 1k acked (load) | vs stock | CPU s / 1k delivered (load + drain) | peak RSS MiB | vs stock | refused + failed |\n")
-	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	base, haveBase := r.pipeline(baselinePrefix)
+	w("Baselines of the same run: the stock collector pipeline (*vs stock* is ours / stock) and, for CPU\n")
+	w("per acknowledged record, the otelcol-audit baseline build (*vs baseline* is ours / baseline). For\n")
+	w("CPU and RSS, below 1 is better.")
+	if !haveBase {
+		w(" There is no baseline row in this run: %s.", r.noBaseline())
+	}
+	w("\n\n")
+	w("| pipeline | acked rec/s | vs stock | ack p50 ms | ack p99 ms | delivered rec/s | vs stock | CPU s / 1k acked (load) | vs stock | vs baseline | CPU s / 1k delivered (load + drain) | peak RSS MiB | vs stock | refused + failed |\n")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	baseCPU := cpuPer1k(base.CPULoad, base.Load.AckedRecords)
 	for _, p := range r.pipelines {
-		vs := func(v, base float64) string {
-			if strings.HasPrefix(p.Name, "stock") {
+		isStock := strings.HasPrefix(p.Name, "stock")
+		vs := func(v, b float64) string {
+			if isStock {
 				return "baseline"
 			}
 			if !haveStock {
 				return "n/a"
 			}
-			return ratio(v, base)
+			return ratio(v, b)
 		}
-		w("| %s | %s | %s | %s | %s | %s | %.3f | %s | %s | %d | %s | %s |\n", p.Name,
+		cpu := cpuPer1k(p.CPULoad, p.Load.AckedRecords)
+		vsBase := "n/a"
+		switch {
+		case strings.HasPrefix(p.Name, baselinePrefix):
+			vsBase = "baseline"
+		case isStock:
+			vsBase = ""
+		case haveBase:
+			vsBase = ratio(cpu, baseCPU)
+		}
+		w("| %s | %s | %s | %s | %s | %s | %s | %.3f | %s | %s | %s | %d | %s | %s |\n", p.Name,
 			num(p.Load.AckedPerSecond()), vs(p.Load.AckedPerSecond(), stock.Load.AckedPerSecond()),
 			ms(p.Load.Latency.Quantile(0.5)), ms(p.Load.Latency.Quantile(0.99)),
-			num(p.DeliveredPerSecond()),
-			cpuPer1k(p.CPULoad, p.Load.AckedRecords), vs(cpuPer1k(p.CPULoad, p.Load.AckedRecords), cpuPer1k(stock.CPULoad, stock.Load.AckedRecords)),
+			num(p.DeliveredPerSecond()), vs(p.DeliveredPerSecond(), stock.DeliveredPerSecond()),
+			cpu, vs(cpu, cpuPer1k(stock.CPULoad, stock.Load.AckedRecords)), vsBase,
 			fmt.Sprintf("%.3f", cpuPer1k(p.CPUTotal, p.Delivered)),
 			p.PeakRSS>>20, vs(float64(p.PeakRSS), float64(stock.PeakRSS)),
 			num(float64(p.Load.RefusedRecords+p.Load.FailedRecords)))
@@ -224,6 +276,7 @@ func (r *report) writePipelines(w writer) {
 	w("- *CPU s / 1k acked (load)*: the collector's CPU during the load per 1,000 acknowledged records\n")
 	w("  (intake: receive, redact, WAL or queue, and whatever it committed meanwhile).\n")
 	w("- *CPU s / 1k delivered (load + drain)*: all of the collector's CPU per 1,000 delivered records.\n\n")
+	r.writeTargets(w)
 
 	w("### Acknowledged vs committed (otelcol-audit)\n\n")
 	ceiling, haveCeiling := r.fullCeiling()
@@ -272,10 +325,117 @@ func (r *report) writePipelines(w writer) {
 }
 
 func backlogPlace(name string) string {
-	if strings.HasSuffix(name, "volatile") {
+	switch {
+	case strings.HasSuffix(name, "volatile"):
 		return "acknowledged but not yet committed (in RAM, or in DLQ files once the queue was full)"
+	case strings.HasPrefix(name, baselinePrefix):
+		return "on disk (WAL, or DLQ files once the queue was full) but not yet committed"
 	}
-	return "on disk (WAL, or DLQ files once the queue was full) but not yet committed"
+	return "on disk (in the WAL) but not yet committed"
+}
+
+// noBaseline says why the run has no baseline row.
+func (r *report) noBaseline() string {
+	switch {
+	case r.baselineErr != nil:
+		return fmt.Sprintf("building git revision %s failed (see the failed steps at the end)", r.opts.baselineRev)
+	case r.opts.baselineRev == "":
+		return "`-baseline-rev` was empty"
+	}
+	return "its run failed (see the failed steps at the end)"
+}
+
+// target is one row of the Targets table.
+type target struct{ name, measured, met string }
+
+// targets checks otelcol-audit durable against the issue's targets with this run's figures.
+func (r *report) targets() []target {
+	durable, haveDurable := r.pipeline("otelcol-audit durable")
+	stock, haveStock := r.pipeline("stock")
+	base, haveBase := r.pipeline(baselinePrefix)
+	ceiling, haveCeiling := r.fullCeiling()
+	met := func(ok bool) string {
+		if ok {
+			return "yes"
+		}
+		return "**no**"
+	}
+	vsTarget := func(v, b float64, unit string) string {
+		if unit == "s" {
+			return fmt.Sprintf("%.3f s = %.2fx of %.3f s", v, v/b, b)
+		}
+		return fmt.Sprintf("%s %s = %.2fx of %s", num(v), unit, v/b, num(b))
+	}
+	missing := func(what string) target { return target{measured: "n/a: no " + what + " in this run", met: "n/a"} }
+	var ts []target
+	add := func(name string, t target) {
+		t.name = name
+		ts = append(ts, t)
+	}
+
+	name := fmt.Sprintf("delivered rec/s ≥ %.1fx the store ceiling (section 2a)", targetVsCeiling)
+	delivered := durable.DeliveredPerSecond()
+	switch {
+	case !haveDurable:
+		add(name, missing("durable pipeline"))
+	case !haveCeiling || ceiling <= 0:
+		add(name, missing("store ceiling"))
+	default:
+		add(name, target{measured: vsTarget(delivered, ceiling, "rec/s"), met: met(delivered >= targetVsCeiling*ceiling)})
+	}
+
+	name = fmt.Sprintf("delivered rec/s ≥ %.0fx the stock pipeline's", targetVsStock)
+	stockDelivered := stock.DeliveredPerSecond()
+	switch {
+	case !haveDurable:
+		add(name, missing("durable pipeline"))
+	case !haveStock || stockDelivered <= 0:
+		add(name, missing("stock pipeline"))
+	default:
+		add(name, target{measured: vsTarget(delivered, stockDelivered, "rec/s"), met: met(delivered >= targetVsStock*stockDelivered)})
+	}
+
+	name = fmt.Sprintf("every acknowledged record committed within the drain window (%s)", r.opts.drainMax)
+	if !haveDurable {
+		add(name, missing("durable pipeline"))
+	} else {
+		add(name, target{measured: fmt.Sprintf("%s of %s committed after a %.1f s drain", num(float64(durable.Delivered)), num(float64(durable.Load.AckedRecords)), durable.Drain.Seconds()),
+			met: met(durable.Drained && durable.Delivered >= durable.Load.AckedRecords)})
+	}
+
+	name = fmt.Sprintf("CPU s / 1k acked (load) ≤ %.2fx the baseline's", targetCPU)
+	cpu, baseCPU := cpuPer1k(durable.CPULoad, durable.Load.AckedRecords), cpuPer1k(base.CPULoad, base.Load.AckedRecords)
+	switch {
+	case !haveDurable || cpu <= 0:
+		add(name, missing("durable pipeline"))
+	case !haveBase || baseCPU <= 0:
+		add(name, missing("baseline"))
+	default:
+		add(name, target{measured: vsTarget(cpu, baseCPU, "s"), met: met(cpu <= targetCPU*baseCPU)})
+	}
+
+	name = fmt.Sprintf("peak RSS at max load ≤ %d MiB", targetRSSMiB)
+	if !haveDurable {
+		add(name, missing("durable pipeline"))
+	} else {
+		add(name, target{measured: fmt.Sprintf("%d MiB", durable.PeakRSS>>20), met: met(durable.PeakRSS <= targetRSSMiB<<20)})
+	}
+	return ts
+}
+
+func (r *report) writeTargets(w writer) {
+	w("### Targets (otelcol-audit durable, this run's figures)\n\n")
+	w("| target | measured | met |\n|---|---|---|\n")
+	for _, t := range r.targets() {
+		w("| %s | %s | %s |\n", t.name, t.measured, t.met)
+	}
+	w("\n")
+	stock, haveStock := r.pipeline("stock")
+	ceiling, haveCeiling := r.fullCeiling()
+	if need := targetVsStock * stock.DeliveredPerSecond(); haveStock && haveCeiling && ceiling > 0 && need > ceiling {
+		w("%.0fx the stock pipeline's delivered rate is %s rec/s, %.2fx the store ceiling measured in this run:\n", targetVsStock, num(need), need/ceiling)
+		w("that target asks for more than the store alone committed.\n\n")
+	}
 }
 
 func cpuPer1k(cpu time.Duration, records int64) float64 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -53,14 +54,105 @@ func TestMarkdown_PutsEveryFigureBesideItsBaseline(t *testing.T) {
 	r.opts.skipMicro, r.opts.skipRedact = true, true
 	md := r.markdown()
 	for _, want := range []string{
-		"| otelcol-audit durable | 4,000 | 4.00x |",                                                // acked/s and its ratio to stock
-		"| stock collector | 1,000 | baseline |",                                                   // the baseline row
-		"**no**: 10,000 on disk (WAL, or DLQ files once the queue was full) but not yet committed", // an incomplete drain is named
-		"| 3,000 | 0.60x |", // committed during load vs the 5,000 rec/s ceiling
+		"| otelcol-audit durable | 4,000 | 4.00x |",                                    // acked/s and its ratio to stock
+		"| stock collector | 1,000 | baseline |",                                       // the baseline row
+		"**no**: 10,000 on disk (in the WAL) but not yet committed",                    // an incomplete drain is named
+		"| 3,000 | 0.60x |",                                                            // committed during load vs the 5,000 rec/s ceiling
 		"| FTS5 triggers dropped | after | 5,000 | 10,000 | 10,000 | 10,000 | 2.00x |", // the FTS cost
 		"| DurableIngest/senders=8 | 10,000 | 0.50x | 1.50 | 9.50 |",
 		"1.00 / 1.00 / 1.00", "2.00 / 2.00 / 2.00", "others were compiling",
 	} {
 		assert.Contains(t, md, want, "the report lacks %q", want)
 	}
+}
+
+// targetsReport is a run with a store ceiling of 10,000 rec/s, the stock pipeline, the
+// baseline build at 1.0 s of CPU per 1k acknowledged records, and the given durable result.
+func targetsReport(stockDelivered int64, durable harness.PipelineResult) *report {
+	r := &report{
+		opts:    options{senders: 8, batch: 100, duration: 10 * time.Second, drainMax: time.Minute, oursQueue: 32 << 20, stockQueue: 10, ceilingRecords: 10_000, baselineRev: "80561b4", baselineQueue: 20_000, skipMicro: true, skipRedact: true},
+		started: time.Now(), finished: time.Now(),
+		pipelines: []harness.PipelineResult{
+			pipelineResult("stock collector", stockDelivered, stockDelivered, 10*time.Second, 5*time.Second, 70<<20),
+			pipelineResult("otelcol-audit baseline (80561b4)", 20_000, 10_000, 10*time.Second, 20*time.Second, 400<<20),
+			durable,
+			pipelineResult("otelcol-audit volatile", 50_000, 50_000, 10*time.Second, 10*time.Second, 100<<20),
+		},
+		wideCeiling: []wideCeiling{
+			{false, "before", harness.StoreCeilingResult{Records: 10_000, Elapsed: time.Second, FirstHalf: 10_000, SecondHalf: 10_000}},
+		},
+		baselineName: "otelcol-audit baseline (80561b4)",
+	}
+	return r
+}
+
+func TestMarkdown_BaselineRowAndTargetsMetAtTheirBounds(t *testing.T) {
+	// 9,500 rec/s delivered: 0.95x the ceiling and 9.5x stock; 0.35 s / 1k acked: exactly
+	// 0.35x the baseline's; 150 MiB: exactly the RSS bound.
+	md := targetsReport(10_000, pipelineResult("otelcol-audit durable", 95_000, 95_000, 10*time.Second, 33250*time.Millisecond, 150<<20)).markdown()
+	for _, want := range []string{
+		// The run order and the baseline row, which is its own CPU baseline.
+		"| otelcol-audit baseline (80561b4) | 2,000 | 2.00x | 10.0 | 10.0 | 1,000 | 1.00x | 1.000 | 2.00x | baseline |",
+		// Delivered and CPU of durable beside stock and beside the baseline.
+		"| otelcol-audit durable | 9,500 | 9.50x | 10.0 | 10.0 | 9,500 | 9.50x | 0.350 | 0.70x | 0.35x |",
+		"| otelcol-audit volatile | 5,000 | 5.00x | 10.0 | 10.0 | 5,000 | 5.00x | 0.200 | 0.40x | 0.20x |",
+		"| stock collector | 1,000 | baseline | 10.0 | 10.0 | 1,000 | baseline | 0.500 | baseline |  |",
+		// The baseline's backlog is where that version kept it.
+		"**no**: 10,000 on disk (WAL, or DLQ files once the queue was full) but not yet committed",
+		"| delivered rec/s ≥ 0.9x the store ceiling (section 2a) | 9,500 rec/s = 0.95x of 10,000 | yes |",
+		"| delivered rec/s ≥ 3x the stock pipeline's | 9,500 rec/s = 9.50x of 1,000 | yes |",
+		"| every acknowledged record committed within the drain window (1m0s) | 95,000 of 95,000 committed after a 0.0 s drain | yes |",
+		"| CPU s / 1k acked (load) ≤ 0.35x the baseline's | 0.350 s = 0.35x of 1.000 s | yes |",
+		"| peak RSS at max load ≤ 150 MiB | 150 MiB | yes |",
+		// The Method names the baseline, its revision and its config shape.
+		"*otelcol-audit baseline (80561b4)* (baseline): the distribution binary built from git revision\n    80561b4 (`-baseline-rev`",
+		"max_queue_size 20,000 records, `on_queue_full: dlq`",
+	} {
+		assert.Contains(t, md, want, "the report lacks %q", want)
+	}
+	targets := md[strings.Index(md, "### Targets"):strings.Index(md, "### Acknowledged")]
+	assert.NotContains(t, targets, "**no**", "a target missed:\n%s", targets)
+	assert.Equal(t, 5, strings.Count(targets, "| yes |"), "five targets met:\n%s", targets)
+	assert.NotContains(t, md, "asks for more than the store alone committed", "3x stock (3,000) is below the 10,000 ceiling")
+	assert.Less(t, strings.Index(md, "| stock collector |"), strings.Index(md, "| otelcol-audit baseline (80561b4) |"), "stock runs first")
+	assert.Less(t, strings.Index(md, "| otelcol-audit baseline (80561b4) | 2,000"), strings.Index(md, "| otelcol-audit durable | 9,500"), "the baseline precedes durable")
+}
+
+func TestMarkdown_TargetsMissedJustPastTheirBounds(t *testing.T) {
+	// 8,500 of 9,500 delivered (0.85x the ceiling, 2.12x a 4,000 rec/s stock pipeline), CPU
+	// 0.358 s / 1k, 151 MiB.
+	durable := pipelineResult("otelcol-audit durable", 95_000, 85_000, 10*time.Second, 34*time.Second, 151<<20)
+	md := targetsReport(40_000, durable).markdown()
+	for _, want := range []string{
+		"| delivered rec/s ≥ 0.9x the store ceiling (section 2a) | 8,500 rec/s = 0.85x of 10,000 | **no** |",
+		"| delivered rec/s ≥ 3x the stock pipeline's | 8,500 rec/s = 2.12x of 4,000 | **no** |",
+		"| every acknowledged record committed within the drain window (1m0s) | 85,000 of 95,000 committed after a 0.0 s drain | **no** |",
+		"| CPU s / 1k acked (load) ≤ 0.35x the baseline's | 0.358 s = 0.36x of 1.000 s | **no** |",
+		"| peak RSS at max load ≤ 150 MiB | 151 MiB | **no** |",
+		// 3x stock is 12,000 rec/s, above the 10,000 rec/s the store alone committed.
+		"3x the stock pipeline's delivered rate is 12,000 rec/s, 1.20x the store ceiling measured in this run",
+	} {
+		assert.Contains(t, md, want, "the report lacks %q", want)
+	}
+}
+
+func TestMarkdown_AFailedBaselineBuildIsNamedAndItsTargetIsNotJudged(t *testing.T) {
+	r := targetsReport(10_000, pipelineResult("otelcol-audit durable", 95_000, 95_000, 10*time.Second, 10*time.Second, 100<<20))
+	r.pipelines = append(r.pipelines[:1], r.pipelines[2:]...)
+	r.baselineName = ""
+	r.baselineErr = errors.New("git: executable file not found in $PATH")
+	r.fail("baseline build at 80561b4", r.baselineErr)
+	md := r.markdown()
+	for _, want := range []string{
+		"*otelcol-audit baseline*: not in this run: building git revision 80561b4 failed",
+		"There is no baseline row in this run: building git revision 80561b4 failed",
+		"| otelcol-audit durable | 9,500 | 9.50x | 10.0 | 10.0 | 9,500 | 9.50x | 0.105 | 0.21x | n/a |",
+		"| CPU s / 1k acked (load) ≤ 0.35x the baseline's | n/a: no baseline in this run | n/a |",
+		"| peak RSS at max load ≤ 150 MiB | 100 MiB | yes |",
+		"- **baseline build at 80561b4**:",
+		"executable file not found",
+	} {
+		assert.Contains(t, md, want, "the report lacks %q", want)
+	}
+	assert.NotContains(t, md, "| otelcol-audit baseline", "a baseline row without a baseline")
 }
