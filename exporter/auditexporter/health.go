@@ -64,15 +64,18 @@ func (e *auditExporter) dlqStats() dlq.Stats {
 // with the store's own).
 func (e *auditExporter) Health() health.Snapshot {
 	d := e.dlqStats()
-	depth := 0
+	depth, backlog := 0, 0
 	if q := e.queue; q != nil {
 		depth = q.depth()
+	}
+	if b := e.backlog; b != nil {
+		backlog = b.len()
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := health.Snapshot{
 		Status: health.StatusOK, FailureCount: e.failureCount, LastError: e.lastError,
-		QueueDepth: depth, DLQFiles: d.Files, DeadFiles: d.DeadFiles,
+		QueueDepth: depth, WALBacklogEntries: backlog, WALBytes: e.walBytes(), DLQFiles: d.Files, DeadFiles: d.DeadFiles,
 		DLQCorruptFiles: d.CorruptFiles, DLQRecordsSalvaged: d.SalvagedRecords, DLQRecordsLost: d.LostRecords,
 		WALCorruptRanges: e.walCorruptRanges.Load(),
 	}

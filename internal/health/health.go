@@ -11,8 +11,12 @@ type Snapshot struct {
 	LastFailureAt *time.Time `json:"last_failure_at,omitempty"`
 	LastError     string     `json:"last_error,omitempty"`
 	QueueDepth    int        `json:"queue_depth"`
-	DLQFiles      int        `json:"dlq_files"`
-	DeadFiles     int        `json:"dead_files"`
+	// The durable backlog: acknowledged WAL entries waiting on disk for room in the memory
+	// queue, and the WAL's size, which intake refuses beyond (wal.max_bytes).
+	WALBacklogEntries int   `json:"wal_backlog_entries"`
+	WALBytes          int64 `json:"wal_bytes"`
+	DLQFiles          int   `json:"dlq_files"`
+	DeadFiles         int   `json:"dead_files"`
 	// Damage found on disk: DLQ batch files set aside as .corrupt (kept for a human), the
 	// records salvaged from them and those that could not be read (since start), and the
 	// corrupt ranges the last WAL replay had to skip. Any of them non-zero needs a look.

@@ -13,6 +13,8 @@ func Merge(parts ...Snapshot) Snapshot {
 			out.LastFailureAt, out.LastError = p.LastFailureAt, p.LastError
 		}
 		out.QueueDepth += p.QueueDepth
+		out.WALBacklogEntries += p.WALBacklogEntries
+		out.WALBytes += p.WALBytes
 		out.DLQFiles += p.DLQFiles
 		out.DeadFiles += p.DeadFiles
 		out.DLQCorruptFiles += p.DLQCorruptFiles
