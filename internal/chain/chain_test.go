@@ -78,6 +78,14 @@ func roundTrip(t testing.TB, v map[string]any) map[string]any {
 	return out
 }
 
+func TestNextHashed_IsNextWithTheHashComputedAhead(t *testing.T) {
+	prev := Next(Link{}, sampleRecord(1))
+	r := sampleRecord(2)
+	assert.Equal(t, Next(prev, r), NextHashed(prev, r, RecordHash(r)))
+	assert.NotEqual(t, Next(prev, r).Hash, NextHashed(prev, r, RecordHash(sampleRecord(3))).Hash,
+		"the chain hash covers the record hash it is given")
+}
+
 func TestCanonical_SameAfterAStoreRoundTrip(t *testing.T) {
 	values := []any{
 		2.0, math.Copysign(0, -1), 1e21, 1e20, 9.2e18, 1e-7, 3.25, math.NaN(), math.Inf(-1), int64(math.MaxInt64),

@@ -46,13 +46,21 @@ type Link struct {
 //	       big endian, two's complement) || level (1 byte) || len(id) (4 bytes, big endian)
 //	       || id || SHA-256(Canonical(r)))
 func Next(prev Link, r record.Record) Link {
+	return NextHashed(prev, r, RecordHash(r))
+}
+
+// NextHashed is Next for a record whose RecordHash is already known. Computing the record
+// hash (a canonical encoding and a SHA-256 of the whole record) is most of a link's cost and
+// depends on nothing before it, so a store computes it before taking the writer's lock, and
+// only the chain hash, which needs the previous link, inside its transaction.
+func NextHashed(prev Link, r record.Record, recordHash Hash) Link {
 	l := Link{
 		Tenant:     r.TenantID,
 		Seq:        prev.Seq + 1,
 		RecordID:   r.ID,
 		Timestamp:  r.Timestamp,
 		Level:      r.Level,
-		RecordHash: RecordHash(r),
+		RecordHash: recordHash,
 	}
 	l.Hash = l.chainHash(prev.Hash)
 	return l

@@ -44,7 +44,7 @@ const chainLinksPage = 1000
 // full is the prepared statement for linksPerStatement links, nil for batches smaller than
 // that: statements cannot be prepared inside the transaction, which holds the writer's only
 // connection, so a shorter remainder runs unprepared.
-func (s *Store) appendLinks(ctx context.Context, tx *sql.Tx, full *sql.Stmt, records []record.Record, tenants []string, inserted map[string]bool) error {
+func (s *Store) appendLinks(ctx context.Context, tx *sql.Tx, full *sql.Stmt, records []record.Record, tenants []string, hashes []chain.Hash, inserted map[string]bool) error {
 	if len(inserted) == 0 {
 		return nil
 	}
@@ -65,7 +65,7 @@ func (s *Store) appendLinks(ctx context.Context, tx *sql.Tx, full *sql.Stmt, rec
 			}
 		}
 		r.TenantID = tenant
-		head = chain.Next(head, r)
+		head = chain.NextHashed(head, r, hashes[i])
 		heads[tenant] = head
 		args = append(args, tenant, int64(head.Seq), head.RecordID, clampNanos(head.Timestamp),
 			int64(head.Level), head.RecordHash[:], head.Hash[:])

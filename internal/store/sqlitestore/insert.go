@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -124,9 +125,14 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		}
 	}
 
-	// Statements are prepared before the transaction begins: the writer pool has one
-	// connection, which the transaction holds until it ends.
+	// Statements are prepared, and the records' chain hashes computed, before the transaction
+	// begins: the writer pool has one connection, which the transaction holds until it ends,
+	// and another flush can use it meanwhile.
 	chained := s.cfg.Chain
+	var hashes []chain.Hash
+	if chained {
+		hashes = recordHashes(records, rowTenants)
+	}
 	full, err := s.inserts.get(ctx, min(rowsPerStatement, len(records)), chained)
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
@@ -170,7 +176,7 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		total += stored
 	}
 	if chained {
-		if err := s.appendLinks(ctx, tx, linksFull, records, rowTenants, inserted); err != nil {
+		if err := s.appendLinks(ctx, tx, linksFull, records, rowTenants, hashes, inserted); err != nil {
 			return 0, fmt.Errorf("sqlitestore: insert: %w", err)
 		}
 	}
@@ -178,6 +184,17 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		return 0, fmt.Errorf("sqlitestore: insert: commit: %w", err)
 	}
 	return total, nil
+}
+
+// recordHashes is each record's chain.RecordHash, under the tenant it is stored for.
+func recordHashes(records []record.Record, tenants []string) []chain.Hash {
+	hashes := make([]chain.Hash, len(records))
+	for i := range records {
+		r := records[i]
+		r.TenantID = tenants[i]
+		hashes[i] = chain.RecordHash(r)
+	}
+	return hashes
 }
 
 // execInsert runs one insert statement and returns how many rows it stored (replays are
