@@ -238,6 +238,28 @@ func TestDurability_BeyondTheMemoryQueueRecordsWaitInTheWALAndAreAllStored(t *te
 	}
 }
 
+// A durable stop is quick whatever the store's speed: it flushes for at most durableDrain and
+// leaves the rest, memory included, to the WAL, whose replay at the next start stores it all.
+func TestDurability_StopWithAStuckStoreIsQuickAndTheNextStartStoresEverything(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Batch.MaxSize = 50
+	host, shared := storeHost(t, cfg, func(st store.Store) store.Store { return &flakyStore{Store: st, gate: make(chan struct{})} })
+	first := newAuditExporter(cfg, exportertest.NewNopSettings(metadata.Type))
+	require.NoError(t, first.start(context.Background(), host))
+	for i := range 20 {
+		require.NoError(t, first.consumeLogs(context.Background(), numbered(fmt.Sprintf("s%02d", i), 50)))
+	}
+	began := time.Now()
+	require.NoError(t, first.shutdown(context.Background()), "a stop with no deadline of its own")
+	took := time.Since(began)
+	assert.Less(t, took, durableDrain+2*time.Second, "the stop waited for a store that never answers")
+	require.NoError(t, shared.Shutdown(context.Background()))
+
+	second := newTestExporter(t, cfg, nil)
+	require.Eventually(t, func() bool { return storedCount(second.store.Store()) == 1000 }, 20*time.Second, 10*time.Millisecond,
+		"the next start stores every acknowledged record")
+}
+
 // The backlog on disk is bounded: at wal.max_bytes intake refuses with a retryable error and
 // acknowledges nothing, and accepts again once the store has caught up.
 func TestDurability_AFullWALRefusesWithARetryableErrorUntilTheStoreCatchesUp(t *testing.T) {

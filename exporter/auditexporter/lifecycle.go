@@ -194,6 +194,11 @@ func (e *auditExporter) openAndReplayWAL() error {
 	return nil
 }
 
+// durableDrain bounds how long a durable-mode shutdown flushes the records in memory (at most
+// max_queue_bytes of them) before leaving them to the WAL: a stop must be quick whatever the
+// store's speed, and nothing is lost by stopping early.
+const durableDrain = 2 * time.Second
+
 // shutdown stops intake, flushes the queue (until ctx's deadline), stops the DLQ engine and
 // closes the WAL. The store is the auditstore extension's: it stays open. Safe before start and twice: only
 // the first call does anything.
@@ -208,18 +213,26 @@ func (e *auditExporter) doShutdown(ctx context.Context) error {
 	var errs []error
 	if e.queue != nil {
 		// Closing stops the loader (the backlog stays in the WAL) and lets the workers flush
-		// what is in memory, at most max_queue_bytes.
+		// what is in memory. Durable mode flushes for at most durableDrain: everything in
+		// memory is also in the WAL, so a stop need not wait for a slow store.
 		e.queue.close()
 		drained := make(chan struct{})
 		go func() { e.workers.Wait(); e.loader.Wait(); close(drained) }()
+		budget, cancel := ctx, context.CancelFunc(func() {})
+		if e.wal != nil {
+			budget, cancel = context.WithTimeout(ctx, durableDrain)
+		}
 		select {
 		case <-drained:
-		case <-ctx.Done():
-			// Out of time: stop retrying. Unflushed records stay in the WAL (durable) and are
-			// replayed at the next start.
+		case <-budget.Done():
+			// Out of time: take no more batches and stop the inserts in flight (a transaction
+			// cut short rolls back). What was not committed is replayed at the next start;
+			// in volatile mode it is lost, which is why volatile mode drains until ctx ends.
+			e.queue.abandon()
 			e.cancelRun()
 			<-drained
 		}
+		cancel()
 	}
 	if e.cancelRun != nil {
 		e.cancelRun()

@@ -29,6 +29,7 @@ type batchQueue struct {
 	records  int
 	bytes    int
 	closed   bool
+	stopped  bool          // abandon was called: next hands out nothing more
 	notify   chan struct{} // wakes one waiting worker; capacity 1
 	room     chan struct{} // signalled when a batch is taken (room freed); capacity 1
 	closing  chan struct{} // closed by close: wakes every worker
@@ -107,11 +108,24 @@ func (q *batchQueue) close() {
 	}
 }
 
+// abandon closes the queue and stops handing out batches: what it still holds is left (in
+// durable mode it is in the WAL, and the next start replays it).
+func (q *batchQueue) abandon() {
+	q.close()
+	q.mu.Lock()
+	q.stopped = true
+	q.mu.Unlock()
+}
+
 // next blocks until a batch is ready: a tenant has maxSize records, or its oldest item has
 // waited flush interval, or the queue is closing. It returns nil when closed and empty.
 func (q *batchQueue) next() []*item {
 	for {
 		q.mu.Lock()
+		if q.stopped {
+			q.mu.Unlock()
+			return nil
+		}
 		batch, wait := q.takeReadyLocked()
 		closed := q.closed
 		q.mu.Unlock()
