@@ -18,28 +18,32 @@ import (
 // buckets, and a slot number never overflows where its start time would (before 1677).
 //
 // Three tables, each keyed by (tenant_id, width, slot, key):
-//   - audit_stats_levels counts rows per level at every width of levelWidths: the histogram,
-//     the level counts and the failures come from them.
-//   - audit_stats_events and audit_stats_users count rows per event and per user at the widths
-//     of keyWidths: the top lists. Empty events and users are not counted (Stats never lists them).
+//   - audit_stats_levels counts rows per level: the histogram, the level counts and the failures.
+//   - audit_stats_events and audit_stats_users count rows per event and per user: the top
+//     lists. Empty events and users are not counted (Stats never lists them).
 //
-// Why these widths: a histogram bucket of width I can be summed from slots of width w only
-// when w divides I (a slot then never straddles two buckets), so the level widths are the
-// divisors of the intervals Normalize picks (1m, 5m, 15m, 1h, 1d; 15m serves 15m and 30m
-// buckets); each is a multiple of the one before, which is what cover needs. Level rows are
-// few (at most five per tenant and slot), so five widths cost the writer little. Events and
-// users are counted per hour and per day only: users are many (the load generator has 500 per
-// tenant), and a per-minute count of them would hold about as many entries as the rows
-// themselves. A range's parts shorter than an hour are counted from the rows instead, through
-// the covering time indexes (stats.go).
+// Why these widths (rollupWidths): a histogram bucket of width I can be summed from slots of
+// width w only when w divides I (a slot then never straddles two buckets), so the level widths
+// are divisors of the intervals Normalize picks (1m, 5m, 15m, 1h, 1d; 15m serves 15m and 30m
+// buckets). Level rows are few (at most five per tenant and slot), so five widths cost the
+// writer little. Top lists need no alignment, only few slots per range: a day starting at any
+// instant reads 3 six-hour slots and 5 hour slots (23 hour slots without the 6-hour width).
+// Users are many (the load generator has 500 per tenant): a slot of them holds about as many
+// keys as users active in it, so a per-minute count would be about as large as the rows, and
+// users start at the hour; the parts of a range shorter than an hour are counted from the rows
+// (stats.go). Events are few, so they also have 5-minute slots and their row edges are short.
+//
+// Each width is a multiple of the one before (cover relies on it), and slots of every width
+// are aligned to the epoch.
 //
 // Exactness: the counts change in the transaction that stores or deletes the rows (Insert,
 // Prune, the v6 backfill), from the rows that statement actually stored or deleted, so a
 // reader's snapshot always sees rows and counts that agree. A row written around the store
 // (raw SQL) is not counted; the store never does that.
-var (
-	levelWidths = []int64{int64(time.Minute), int64(5 * time.Minute), int64(15 * time.Minute), int64(time.Hour), int64(24 * time.Hour)}
-	keyWidths   = []int64{int64(time.Hour), int64(24 * time.Hour)}
+const (
+	minute = int64(time.Minute)
+	hour   = int64(time.Hour)
+	day    = 24 * hour
 )
 
 // rollupTable is one of the three tables; key is its fourth key column.
@@ -53,6 +57,12 @@ var (
 	usersTable  = rollupTable{"audit_stats_users", "user_id"}
 	// rollupTables is the order in which counts are written (any fixed order would do).
 	rollupTables = []rollupTable{levelsTable, eventsTable, usersTable}
+	// rollupWidths are each table's slot widths, narrowest first.
+	rollupWidths = map[rollupTable][]int64{
+		levelsTable: {minute, 5 * minute, 15 * minute, hour, day},
+		eventsTable: {5 * minute, hour, 6 * hour, day},
+		usersTable:  {hour, 6 * hour, day},
+	}
 )
 
 // upsertSizes are the statement widths (rows per statement) a delta is written with: the
@@ -116,19 +126,19 @@ func newRollupDelta() *rollupDelta {
 // add counts n rows (n < 0: removed rows) of one tenant, stored timestamp, level, event and user.
 func (d *rollupDelta) add(tenant string, ts, level int64, event, user string, n int64) {
 	levels := d.counts[levelsTable]
-	for _, w := range levelWidths {
+	for _, w := range rollupWidths[levelsTable] {
 		levels[rollupKey{tenant: tenant, width: w, slot: floorDiv(ts, w), level: level}] += n
 	}
-	if event == "" && user == "" {
-		return
-	}
-	for _, w := range keyWidths {
-		slot := floorDiv(ts, w)
-		if event != "" {
-			d.counts[eventsTable][rollupKey{tenant: tenant, width: w, slot: slot, key: event}] += n
+	if event != "" {
+		events := d.counts[eventsTable]
+		for _, w := range rollupWidths[eventsTable] {
+			events[rollupKey{tenant: tenant, width: w, slot: floorDiv(ts, w), key: event}] += n
 		}
-		if user != "" {
-			d.counts[usersTable][rollupKey{tenant: tenant, width: w, slot: slot, key: user}] += n
+	}
+	if user != "" {
+		users := d.counts[usersTable]
+		for _, w := range rollupWidths[usersTable] {
+			users[rollupKey{tenant: tenant, width: w, slot: floorDiv(ts, w), key: user}] += n
 		}
 	}
 }
@@ -300,7 +310,6 @@ func countStoredRows(ctx context.Context, tx *sql.Tx, d *rollupDelta, query stri
 // rows are counted alike.
 func backfillRollups(ctx context.Context, tx *sql.Tx) error {
 	stmt := preparedInTx(ctx, tx)
-	const day = int64(24 * time.Hour)
 	const selectDay = `SELECT tenant_id, timestamp, level, event, user_id FROM audit_logs
 		WHERE timestamp >= ? AND timestamp <= ?`
 	var next sql.NullInt64
