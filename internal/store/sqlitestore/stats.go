@@ -26,7 +26,7 @@ import (
 //     Normalize picks one only for ranges of an hour or less (30s buckets), and an explicit one
 //     is bounded by MaxBuckets.
 //   - top events: slots from 5 minutes to a day, edges under 5 minutes; top users: slots of an
-//     hour, 6 hours and a day, edges under an hour.
+//     hour and 6 hours, edges under an hour.
 //
 // {tenant} is replaced by "tenant_id = ? AND " or by nothing (rows), {tenants} by
 // "tenant_id = ?" or, for an admin, by a list of every tenant (counts: their key starts with
