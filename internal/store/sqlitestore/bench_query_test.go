@@ -215,7 +215,7 @@ func runLatency(b *testing.B, op func(i int) error) {
 
 // BenchmarkQuery1M measures the API's reads on a 1M-row file (4 tenants, 500 users, 8 events,
 // half the records in a trace, 30 days): the first page (100 records) of each kind of query,
-// and stats over one day. Run with
+// and stats over one day (hourly buckets, and the automatic 15 minutes) and a week. Run with
 //
 //	go test -run '^$' -bench BenchmarkQuery1M -benchtime 200x ./internal/store/sqlitestore/
 func BenchmarkQuery1M(b *testing.B) {
@@ -262,6 +262,17 @@ func BenchmarkQuery1M(b *testing.B) {
 		{"stats-24h-admin", func(int) error {
 			start, end := day()
 			_, err := s.Stats(ctx, store.StatsQuery{Start: start, End: end, Interval: time.Hour})
+			return err
+		}},
+		// The viewer's default: no interval, so 15-minute buckets over a day.
+		{"stats-24h-admin-auto", func(int) error {
+			start, end := day()
+			_, err := s.Stats(ctx, store.StatsQuery{Start: start, End: end})
+			return err
+		}},
+		{"stats-7d-admin-auto", func(int) error {
+			start := queryBenchEnd.Add(-queryBenchSpan).Add(time.Duration(rng.Int64N(int64(queryBenchSpan - 7*24*time.Hour))))
+			_, err := s.Stats(ctx, store.StatsQuery{Start: start, End: start.Add(7 * 24 * time.Hour)})
 			return err
 		}},
 	}
