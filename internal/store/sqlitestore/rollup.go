@@ -146,10 +146,6 @@ func (d *rollupDelta) add(tenant string, ts, level int64, event, user string, n 
 	}
 }
 
-func (d *rollupDelta) empty() bool {
-	return len(d.counts[levelsTable]) == 0
-}
-
 // sortedKeys returns a table's keys in primary-key order, so that the upserts walk the table's
 // B-tree forward instead of jumping around it.
 func (d *rollupDelta) sortedKeys(t rollupTable) []rollupKey {
