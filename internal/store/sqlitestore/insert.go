@@ -105,6 +105,10 @@ func (p *insertStatements) close() error {
 // With the chain on (Config.Chain), the records stored (not the replays) are linked onto the
 // tenant's chain in the same transaction, in batch order.
 //
+// The stats counts (rollup.go) grow in the same transaction by the rows stored: summed in Go
+// over the batch, each key written once. When the conflict clause skipped replays, the counts
+// are taken from the rows read back instead of from the batch.
+//
 // The records are not modified.
 func (s *Store) Insert(ctx context.Context, tenant string, records []record.Record) (int, error) {
 	if len(records) == 0 {
@@ -112,6 +116,9 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	}
 	args := make([]any, 0, len(records)*columnCount)
 	rowTenants := make([]string, len(records))
+	// The stats counts of the whole batch, summed while encoding: they are what the batch adds
+	// when every record is stored, the usual case (see rollup.go).
+	counts := newRollupDelta()
 	for i := range records {
 		r := &records[i]
 		rowTenant, err := store.RowTenant(tenant, i, r)
@@ -123,6 +130,8 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 			// No id, a time out of range: retrying cannot help, so the DLQ sets it aside at once.
 			return 0, fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
 		}
+		ts, _ := encodeTime("timestamp", r.Timestamp) // encodeRecord accepted it
+		counts.add(rowTenant, ts, int64(r.Level), r.Event, r.UserID, 1)
 	}
 
 	// Statements are prepared, and the records' chain hashes computed, before the transaction
@@ -151,11 +160,21 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		}
 	}
 
+	rollups, err := s.prepareRollups(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
+	}
+
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: insert: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op after Commit
+
+	var lastSeq int64
+	if err := tx.QueryRowContext(ctx, selectMaxSeq).Scan(&lastSeq); err != nil {
+		return 0, fmt.Errorf("sqlitestore: insert: read the last seq: %w", err)
+	}
 
 	perRow := columnCount
 	var inserted map[string]bool
@@ -174,6 +193,21 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 			return 0, fmt.Errorf("sqlitestore: insert: records %d to %d: %w", start, start+n-1, err)
 		}
 		total += stored
+	}
+	if total < len(records) {
+		// Some records were replays, which the conflict clause skipped: count the rows this
+		// transaction stored instead, so that a replay is never counted twice.
+		counts = newRollupDelta()
+		n, err := countRowsAfter(ctx, tx, lastSeq, counts)
+		if err != nil {
+			return 0, fmt.Errorf("sqlitestore: insert: read back the stored rows: %w", err)
+		}
+		if n != total {
+			return 0, fmt.Errorf("sqlitestore: insert: %d rows stored but %d found after seq %d", total, n, lastSeq)
+		}
+	}
+	if err := counts.write(ctx, inTx(ctx, tx, rollups)); err != nil {
+		return 0, fmt.Errorf("sqlitestore: insert: stats counts: %w", err)
 	}
 	if chained {
 		if err := s.appendLinks(ctx, tx, linksFull, records, rowTenants, hashes, inserted); err != nil {

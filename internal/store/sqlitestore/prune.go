@@ -27,14 +27,15 @@ const vacuumStepPages = 4096
 // audit_logs_time from lower up to the largest cutoff, so the cost of a chunk is the rows it
 // walks, and lower (the newest timestamp the previous chunk deleted) keeps each chunk from
 // walking again the kept rows that the previous ones walked. The full-text rows go with their
-// rows through the delete trigger.
+// rows through the delete trigger; the stats counts of the deleted rows are taken back in the
+// same transaction from what the statement returns (rollup.go).
 const pruneStatement = `DELETE FROM audit_logs WHERE seq IN (
 	SELECT seq FROM audit_logs
 	WHERE timestamp >= ? AND timestamp < ?
 	  AND timestamp < CASE level WHEN 1 THEN ? WHEN 2 THEN ? WHEN 3 THEN ? WHEN 4 THEN ? WHEN 5 THEN ? ELSE ? END
 	ORDER BY timestamp
 	LIMIT ?
-) RETURNING level, timestamp`
+) RETURNING level, timestamp, tenant_id, event, user_id`
 
 // Prune deletes every record whose timestamp is before now minus its level's period (a zero
 // period keeps the level forever), in transactions of pruneChunkRows rows so that inserts are
@@ -98,8 +99,13 @@ func pruneCutoffs(policy store.RetentionPolicy, now time.Time) ([]int64, int64) 
 	return out, upper
 }
 
-// pruneChunk deletes one chunk in its own transaction and counts what it removed.
+// pruneChunk deletes one chunk in its own transaction, takes its rows out of the stats counts
+// and counts what it removed.
 func (s *Store) pruneChunk(ctx context.Context, args []any, res *store.PruneResult) (n int, newest int64, err error) {
+	rollups, err := s.prepareRollups(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("prepare: %w", err)
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("begin: %w", err)
@@ -110,20 +116,29 @@ func (s *Store) pruneChunk(ctx context.Context, args []any, res *store.PruneResu
 		return 0, 0, fmt.Errorf("delete: %w", err)
 	}
 	removed := map[string]int64{}
+	counts := newRollupDelta()
 	newest = math.MinInt64
 	for rows.Next() {
 		var level, ts int64
-		if err := rows.Scan(&level, &ts); err != nil {
+		var tenant, event, user string
+		if err := rows.Scan(&level, &ts, &tenant, &event, &user); err != nil {
 			rows.Close()
 			return 0, 0, fmt.Errorf("delete: %w", err)
 		}
 		removed[record.Level(level).String()]++
+		counts.add(tenant, ts, level, event, user, -1)
 		newest = max(newest, ts)
 		n++
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, 0, fmt.Errorf("delete: %w", err)
+	}
+	if err := counts.write(ctx, inTx(ctx, tx, rollups)); err != nil {
+		return 0, 0, fmt.Errorf("stats counts: %w", err)
+	}
+	if err := counts.deleteEmpty(ctx, tx); err != nil {
+		return 0, 0, fmt.Errorf("stats counts: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, 0, fmt.Errorf("commit: %w", err)

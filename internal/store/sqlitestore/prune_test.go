@@ -202,19 +202,31 @@ func TestPruneCutoffs_ZeroKeepsForeverAndTheLongestPeriodDoesNotOverflow(t *test
 	assert.Equal(t, cutoffs[0], upper, "upper, want the debug cutoff")
 }
 
-// Stats and the retention delete read the time indexes only (covering), never the table.
+// Stats and the retention delete read the time indexes only (covering), never the table, and
+// Stats reads each tenant's counts as one range of their primary key.
 func TestStatsAndPrunePlans_ReadCoveringIndexes(t *testing.T) {
 	s := openTemp(t)
+	tenant, admin := tenantScope("acme"), adminScope(`["acme","globex"]`)
+	rows := []span{{0, 0, 10}, {0, 20, 30}}
+	slots := []span{{int64(time.Hour), 0, int64(time.Hour)}}
+	first := func(q string, _ []any) string { return q }
+	args := func(_ string, a []any) []any { return a }
+	const slotSearch = "USING PRIMARY KEY (tenant_id=? AND width=? AND slot>? AND slot<?)"
 	tests := []struct {
 		name, query string
 		args        []any
 		want        string
 	}{
-		{"a tenant's histogram", replaceTenant(statsByBucketAndLevel, "tenant_id = ? AND "), []any{0, 1, "acme", 0, 1}, "COVERING INDEX audit_logs_tenant_time"},
-		{"a tenant's top events", replaceTenant(statsTopEvents, "tenant_id = ? AND "), []any{"acme", 0, 1, 10}, "COVERING INDEX audit_logs_tenant_time"},
-		{"a tenant's top users", replaceTenant(statsTopUsers, "tenant_id = ? AND "), []any{"acme", 0, 1, 10}, "COVERING INDEX audit_logs_tenant_time"},
-		{"an admin's histogram", replaceTenant(statsByBucketAndLevel, ""), []any{0, 1, 0, 1}, "COVERING INDEX audit_logs_time"},
-		{"an admin's top users", replaceTenant(statsTopUsers, ""), []any{0, 1, 10}, "COVERING INDEX audit_logs_time"},
+		{"a tenant's histogram of rows", first(tenant.histogramQuery(rows[0], 0, 1)), args(tenant.histogramQuery(rows[0], 0, 1)), "COVERING INDEX audit_logs_tenant_time"},
+		{"a tenant's top events of rows", first(tenant.topQuery(eventsTable, rows, 10)), args(tenant.topQuery(eventsTable, rows, 10)), "COVERING INDEX audit_logs_tenant_time"},
+		{"a tenant's top users of rows", first(tenant.topQuery(usersTable, rows, 10)), args(tenant.topQuery(usersTable, rows, 10)), "COVERING INDEX audit_logs_tenant_time"},
+		{"an admin's histogram of rows", first(admin.histogramQuery(rows[0], 0, 1)), args(admin.histogramQuery(rows[0], 0, 1)), "COVERING INDEX audit_logs_time"},
+		{"an admin's top users of rows", first(admin.topQuery(usersTable, rows, 10)), args(admin.topQuery(usersTable, rows, 10)), "COVERING INDEX audit_logs_time"},
+		{"a tenant's histogram of slots", first(tenant.histogramQuery(slots[0], 0, 1)), args(tenant.histogramQuery(slots[0], 0, 1)), "SEARCH audit_stats_levels " + slotSearch},
+		{"a tenant's top users of slots", first(tenant.topQuery(usersTable, slots, 10)), args(tenant.topQuery(usersTable, slots, 10)), "SEARCH audit_stats_users " + slotSearch},
+		{"an admin's histogram of slots", first(admin.histogramQuery(slots[0], 0, 1)), args(admin.histogramQuery(slots[0], 0, 1)), "SEARCH audit_stats_levels " + slotSearch},
+		{"an admin's top events of slots", first(admin.topQuery(eventsTable, slots, 10)), args(admin.topQuery(eventsTable, slots, 10)), "SEARCH audit_stats_events " + slotSearch},
+		{"an admin's top users of slots", first(admin.topQuery(usersTable, slots, 10)), args(admin.topQuery(usersTable, slots, 10)), "SEARCH audit_stats_users " + slotSearch},
 		{"the retention delete", pruneStatement, []any{0, 1, 1, 1, 1, 1, 1, 1, 10}, "COVERING INDEX audit_logs_time"},
 	}
 	for _, tc := range tests {
