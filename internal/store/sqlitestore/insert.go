@@ -46,6 +46,21 @@ func insertSQL(n int, returning bool) string {
 	return b.String()
 }
 
+// insertFullText indexes the rows a transaction stored, all in one statement and as the
+// transaction's last statement. Until schema v6 a trigger indexed each row as its INSERT ran,
+// and that cost most of the writer's time on a growing file: every multi-row INSERT is a
+// statement transaction (it may fail half-way), and FTS5 writes its pending rows to disk as a
+// new segment at each statement savepoint, so a batch of 1,000 records made one tiny segment
+// per 50-row statement and per chain-links statement after it, some 30 a batch, which FTS5
+// then merged (reading and deleting the segments again) on every commit. One statement at the
+// end leaves FTS5 one segment per transaction, written at commit.
+const insertFullText = `INSERT INTO audit_fts (rowid, message, event, search_text)
+	SELECT seq, message, event, search_text FROM audit_logs WHERE seq > ?`
+
+// selectLastSeq is the largest seq stored, 0 on an empty table: the rows above it after the
+// inserts are the ones the transaction stored.
+const selectLastSeq = `SELECT COALESCE(MAX(seq), 0) FROM audit_logs`
+
 // insertStatements prepares each insert statement once on the writer and reuses it: a batch
 // of n records runs n/50 executions of the 50-row statement and one of the (n%50)-row
 // statement, and its chain links likewise.
@@ -145,11 +160,27 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		}
 	}
 
+	var ftsInsert *sql.Stmt
+	if !s.ftsByTrigger {
+		if ftsInsert, err = s.inserts.prepare(ctx, insertFullText); err != nil {
+			return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
+		}
+	}
+
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: insert: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op after Commit
+
+	// The rows this transaction stores are those above the largest seq before it (SQLite gives
+	// a new row the largest rowid plus one, and this transaction is the only writer).
+	var lastSeq int64
+	if ftsInsert != nil {
+		if err := tx.QueryRowContext(ctx, selectLastSeq).Scan(&lastSeq); err != nil {
+			return 0, fmt.Errorf("sqlitestore: insert: read last seq: %w", err)
+		}
+	}
 
 	perRow := columnCount
 	var inserted map[string]bool
@@ -172,6 +203,13 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	if chained {
 		if err := s.appendLinks(ctx, tx, linksFull, records, rowTenants, inserted); err != nil {
 			return 0, fmt.Errorf("sqlitestore: insert: %w", err)
+		}
+	}
+	// Last, so that no statement of the transaction begins after the full-text table has
+	// pending rows (see insertFullText).
+	if ftsInsert != nil && total > 0 {
+		if _, err := tx.StmtContext(ctx, ftsInsert).ExecContext(ctx, lastSeq); err != nil {
+			return 0, fmt.Errorf("sqlitestore: insert: full-text index: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -272,3 +272,39 @@ func TestMigrate_Version5KeysRecordsByTenantAndIDAndKeepsEveryRow(t *testing.T) 
 	require.Equal(t, "written at v4 number 0", mine.Message, "acme's record after globex wrote the same id: %+v", mine)
 	assert.Equal(t, []string{"tenant_id", "record_id"}, indexColumns(t, s.write, "audit_chain_record"), "audit_chain_record columns")
 }
+
+// v6 moves full-text indexing from the insert trigger into Insert: rows indexed by the trigger
+// stay found, rows stored after the upgrade are indexed once, and deletes still reach the index.
+func TestMigrate_Version6IndexesNewRowsWithoutTheInsertTrigger(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	db := openRaw(t, path)
+	require.NoError(t, migrate(ctx, db, migrations[:5]))
+	for i := range 20 {
+		_, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id, message, search_text)
+			VALUES (?, ?, ?, 2, 'acme', 'written at v5', 'kiwi')`, fmt.Sprintf("v5-%03d", i), i+1, i+1)
+		require.NoError(t, err)
+	}
+	_ = db.Close()
+
+	s := openAt(t, path)
+	defer s.Close()
+	require.Equal(t, allVersions(), versions(t, s.write), "schema_version")
+	var triggers int
+	require.NoError(t, s.write.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = 'audit_logs_fts_insert'`).Scan(&triggers))
+	assert.Zero(t, triggers, "the insert trigger is still there")
+	recs := records("v6", 30)
+	for i := range recs {
+		recs[i].Attributes = map[string]any{"fruit": "kiwi"}
+	}
+	_, err := s.Insert(ctx, "acme", recs)
+	require.NoError(t, err)
+	found, err := s.Query(ctx, store.Filter{TenantID: "acme", Text: "kiwi"}, store.Page{Limit: 1000})
+	require.NoError(t, err, "search after the upgrade")
+	assert.Len(t, found.Records, 50, "records found: the 20 of v5 and the 30 stored since, each once")
+	_, err = s.write.Exec(`DELETE FROM audit_logs WHERE id IN ('v5-003', 'v6-0004')`)
+	require.NoError(t, err)
+	_, err = s.write.Exec(`INSERT INTO audit_fts (audit_fts, rank) VALUES ('integrity-check', 1)`)
+	assert.NoError(t, err, "FTS5 integrity-check against audit_logs")
+	assert.Equal(t, 48, count(t, s, `SELECT count(*) FROM audit_fts WHERE audit_fts MATCH 'kiwi'`), "rows the index finds after two deletes")
+}

@@ -38,6 +38,9 @@ type Store struct {
 	readOnly bool
 
 	inserts insertStatements
+	// ftsByTrigger: the file's full-text index is kept by an insert trigger (schema v5 and
+	// before, which only benchmarks still build), not by Insert's own statement.
+	ftsByTrigger bool
 	// pruneChunkRows is how many rows one Prune transaction deletes.
 	pruneChunkRows int
 	// searchFirstBelow and searchWindowRows choose how a search runs (query.go; tests lower
