@@ -161,7 +161,7 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	}
 
 	var ftsInsert *sql.Stmt
-	if !s.ftsByTrigger {
+	if !s.skipFullTextInsert {
 		if ftsInsert, err = s.inserts.prepare(ctx, insertFullText); err != nil {
 			return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
 		}
