@@ -52,7 +52,7 @@ func TestInsert_BatchesOfEverySizeAroundTheStatementWidthAreStoredWhole(t *testi
 	s.inserts.mu.Lock()
 	widths := 0
 	for query := range s.inserts.bySQL {
-		if strings.HasPrefix(query, "INSERT INTO audit_logs ") {
+		if strings.HasPrefix(query, "INSERT OR ROLLBACK INTO audit_logs ") {
 			widths++
 		}
 	}
@@ -230,4 +230,25 @@ func TestInsert_IndexesABatchAsOneFullTextSegment(t *testing.T) {
 	assert.Equal(t, 1010, count(t, s, `SELECT count(*) FROM audit_fts WHERE audit_fts MATCH 'login'`), "rows the index finds after the replays")
 	_, err = s.write.Exec(`INSERT INTO audit_fts (audit_fts, rank) VALUES ('integrity-check', 1)`)
 	assert.NoError(t, err, "FTS5 integrity-check against audit_logs")
+}
+
+// A statement that fails part-way through a batch leaves nothing of the batch: not the rows of
+// the statements before it, not their chain links, not their full-text rows; and the store
+// takes the next batch.
+func TestInsert_AFailureInALaterStatementStoresNothingOfTheBatch(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	_, err := s.write.Exec(`CREATE TRIGGER refuse_one BEFORE INSERT ON audit_logs WHEN new.id = 'fail-0070'
+		BEGIN SELECT RAISE(ABORT, 'refused by test'); END`)
+	require.NoError(t, err)
+	_, err = s.Insert(ctx, "acme", records("fail", 120))
+	require.ErrorContains(t, err, "refused by test")
+	assert.Zero(t, count(t, s, `SELECT count(*) FROM audit_logs`), "rows left by the failed batch")
+	assert.Zero(t, count(t, s, `SELECT count(*) FROM audit_chain`), "chain links left by the failed batch")
+	assert.Zero(t, count(t, s, `SELECT count(*) FROM audit_fts WHERE audit_fts MATCH 'login'`), "full-text rows left by the failed batch")
+
+	n, err := s.Insert(ctx, "acme", records("next", 120))
+	require.NoError(t, err, "the batch after a failed one")
+	assert.Equal(t, 120, n, "records stored of the batch after a failed one")
+	assert.Equal(t, 120, count(t, s, `SELECT count(*) FROM audit_fts WHERE audit_fts MATCH 'login'`), "full-text rows of the batch after a failed one")
 }
