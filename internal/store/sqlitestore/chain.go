@@ -86,7 +86,8 @@ func (s *Store) appendLinks(ctx context.Context, tx *sql.Tx, full *sql.Stmt, rec
 }
 
 func insertLinksSQL(n int) string {
-	return "INSERT INTO audit_chain (tenant_id, seq, record_id, timestamp, level, record_hash, hash) VALUES " +
+	// OR ROLLBACK for the reason insertSQL gives: no statement journal.
+	return "INSERT OR ROLLBACK INTO audit_chain (tenant_id, seq, record_id, timestamp, level, record_hash, hash) VALUES " +
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", n), ", ")
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,7 +20,7 @@ func TestConfig_DefaultsAreValid(t *testing.T) {
 	require.NoError(t, cfg.Validate(), "DefaultConfig().Validate()")
 	want := Config{
 		Path: "./data/audit.db", Synchronous: "NORMAL", BusyTimeout: 5 * time.Second, CacheSizeKiB: 16 * 1024,
-		Chain: true, Tenancy: "single_database", Directory: "./data/tenants", MaxActiveConnections: 50,
+		WriterCacheSizeKiB: 256 * 1024, Chain: true, Tenancy: "single_database", Directory: "./data/tenants", MaxActiveConnections: 50,
 	}
 	assert.Equal(t, want, cfg, "DefaultConfig()")
 }
@@ -35,6 +36,7 @@ func TestConfig_ValidateNamesTheOffendingField(t *testing.T) {
 		{"an unknown synchronous mode is refused", func(c *Config) { c.Synchronous = "SOMETIMES" }, "synchronous:"},
 		{"a negative busy timeout is refused", func(c *Config) { c.BusyTimeout = -time.Second }, "busy_timeout:"},
 		{"a negative cache size is refused", func(c *Config) { c.CacheSizeKiB = -1 }, "cache_size_kib:"},
+		{"a negative writer cache size is refused", func(c *Config) { c.WriterCacheSizeKiB = -1 }, "writer_cache_size_kib:"},
 		{"a negative mmap size is refused", func(c *Config) { c.MmapSize = -1 }, "mmap_size:"},
 		{"an unknown tenancy is refused", func(c *Config) { c.Tenancy = "per_user" }, "tenancy:"},
 		{"database per tenant without a directory is refused", func(c *Config) {
@@ -106,6 +108,7 @@ func TestOpen_AppliesThePragmasToEveryConnection(t *testing.T) {
 	cfg.Synchronous = "FULL"
 	cfg.BusyTimeout = 1500 * time.Millisecond
 	cfg.CacheSizeKiB = 4096
+	cfg.WriterCacheSizeKiB = 8192
 	cfg.MmapSize = 1 << 20
 	s, err := Open(context.Background(), cfg)
 	require.NoError(t, err, "Open")
@@ -113,20 +116,21 @@ func TestOpen_AppliesThePragmasToEveryConnection(t *testing.T) {
 
 	common := map[string]string{
 		"journal_mode": "wal", "synchronous": "2", "busy_timeout": "1500",
-		"foreign_keys": "0", "cache_size": "-4096", "mmap_size": "1048576",
+		"foreign_keys": "0", "mmap_size": "1048576",
 		"wal_autocheckpoint": "16384", "journal_size_limit": "67108864",
 	}
-	check := func(role string, c *sql.Conn, queryOnly string) {
+	check := func(role string, c *sql.Conn, queryOnly, cacheSize string) {
 		got := pragmas(t, c)
 		for k, want := range common {
 			assert.Equal(t, want, got[k], "%s: PRAGMA %s", role, k)
 		}
 		assert.Equal(t, queryOnly, got["query_only"], "%s: PRAGMA query_only", role)
+		assert.Equal(t, cacheSize, got["cache_size"], "%s: PRAGMA cache_size", role)
 	}
 
 	w, err := s.write.Conn(context.Background())
 	require.NoError(t, err)
-	check("writer", w, "0")
+	check("writer", w, "0", "-8192") // the writer's own cache size
 	_ = w.Close()
 
 	// Hold every reader at once so that each one of the pool is a distinct connection.
@@ -137,7 +141,7 @@ func TestOpen_AppliesThePragmasToEveryConnection(t *testing.T) {
 		require.NoError(t, err, "reader %d", i)
 	}
 	for i, c := range conns {
-		check("reader "+string(rune('0'+i)), c, "1")
+		check("reader "+string(rune('0'+i)), c, "1", "-4096")
 		_, err := c.ExecContext(context.Background(), "DELETE FROM audit_logs")
 		assert.Error(t, err, "reader %d could write", i)
 		_ = c.Close()
@@ -155,4 +159,14 @@ func TestStore_CloseIsSafeFromManyGoroutines(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestConfig_TheWriterUsesTheReadersCacheSizeWhenItsOwnIsUnset(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Path = "audit.db"
+	cfg.CacheSizeKiB, cfg.WriterCacheSizeKiB = 4096, 0
+	assert.Contains(t, cfg.dsn(false), url.QueryEscape("cache_size(-4096)"), "writer DSN")
+	cfg.WriterCacheSizeKiB = 65536
+	assert.Contains(t, cfg.dsn(false), url.QueryEscape("cache_size(-65536)"), "writer DSN")
+	assert.Contains(t, cfg.dsn(true), url.QueryEscape("cache_size(-4096)"), "reader DSN")
 }

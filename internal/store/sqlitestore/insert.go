@@ -20,7 +20,7 @@ const rowsPerStatement = 50
 
 // insertSQL returns the INSERT for n rows:
 //
-//	INSERT INTO audit_logs (id, timestamp, ...) VALUES (?, ?, ...), (?, ?, ...)
+//	INSERT OR ROLLBACK INTO audit_logs (id, timestamp, ...) VALUES (?, ?, ...), (?, ?, ...)
 //	ON CONFLICT (id, tenant_id) DO NOTHING
 //
 // A record's identity is (tenant_id, id). ON CONFLICT DO NOTHING rather than INSERT OR IGNORE:
@@ -28,10 +28,17 @@ const rowsPerStatement = 50
 // constraint, and a store must never drop a record without an error. With returning, the
 // statement ends in RETURNING id, which lists the rows it stored and not the replays: those
 // are the records to link onto the chain.
+//
+// OR ROLLBACK: any other constraint failure rolls the whole transaction back, which Insert
+// would do anyway when the statement fails. Under SQLite's default (ABORT) a failing statement
+// must undo only its own changes, so every statement of the transaction keeps a statement
+// journal: a copy of each page it changes that an earlier statement had changed, and with 20
+// statements a batch writing the same index pages, that copying was most of what the writer
+// wrote (270 MB for 10 batches of 1,000 load generator records against 100 MB with ROLLBACK).
 func insertSQL(n int, returning bool) string {
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", columnCount), ", ") + ")"
 	var b strings.Builder
-	b.WriteString("INSERT INTO audit_logs (")
+	b.WriteString("INSERT OR ROLLBACK INTO audit_logs (")
 	b.WriteString(insertColumnList)
 	b.WriteString(") VALUES ")
 	for i := range n {
@@ -46,6 +53,17 @@ func insertSQL(n int, returning bool) string {
 	}
 	return b.String()
 }
+
+// insertFullText indexes the rows a transaction stored, all in one statement and as the
+// transaction's last statement. Until schema v7 a trigger indexed each row as its INSERT ran,
+// and that cost most of the writer's time on a growing file: every multi-row INSERT is a
+// statement transaction (it may fail half-way), and FTS5 writes its pending rows to disk as a
+// new segment at each statement savepoint, so a batch of 1,000 records made one tiny segment
+// per 50-row statement and per chain-links statement after it, some 30 a batch, which FTS5
+// then merged (reading and deleting the segments again) on every commit. One statement at the
+// end leaves FTS5 one segment per transaction, written at commit.
+const insertFullText = `INSERT INTO audit_fts (rowid, message, event, search_text)
+	SELECT seq, message, event, search_text FROM audit_logs WHERE seq > ?`
 
 // insertStatements prepares each insert statement once on the writer and reuses it: a batch
 // of n records runs n/50 executions of the 50-row statement and one of the (n%50)-row
@@ -164,6 +182,12 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
 	}
+	var ftsInsert *sql.Stmt
+	if !s.skipFullTextInsert {
+		if ftsInsert, err = s.inserts.prepare(ctx, insertFullText); err != nil {
+			return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
+		}
+	}
 
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -171,6 +195,9 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 
+	// The rows this transaction stores are those above the largest seq before it (SQLite gives
+	// a new row the largest rowid plus one, and this transaction is the only writer): the
+	// stats counts of a batch with replays and the full-text index read them back.
 	var lastSeq int64
 	if err := tx.QueryRowContext(ctx, selectMaxSeq).Scan(&lastSeq); err != nil {
 		return 0, fmt.Errorf("sqlitestore: insert: read the last seq: %w", err)
@@ -212,6 +239,13 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	if chained {
 		if err := s.appendLinks(ctx, tx, linksFull, records, rowTenants, hashes, inserted); err != nil {
 			return 0, fmt.Errorf("sqlitestore: insert: %w", err)
+		}
+	}
+	// Last, so that no statement of the transaction begins after the full-text table has
+	// pending rows (see insertFullText).
+	if ftsInsert != nil && total > 0 {
+		if _, err := tx.StmtContext(ctx, ftsInsert).ExecContext(ctx, lastSeq); err != nil {
+			return 0, fmt.Errorf("sqlitestore: insert: full-text index: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -130,7 +130,7 @@ func TestMigrate_RefusesADatabaseFromANewerBinary(t *testing.T) {
 	s := openAt(t, path)
 	_ = s.Close()
 	db := openRaw(t, path)
-	_, err := db.Exec(insertSchemaVersion, 7, time.Now().UnixNano())
+	_, err := db.Exec(insertSchemaVersion, len(migrations)+1, time.Now().UnixNano())
 	require.NoError(t, err)
 	_ = db.Close()
 
@@ -138,7 +138,7 @@ func TestMigrate_RefusesADatabaseFromANewerBinary(t *testing.T) {
 	cfg.Path = path
 	_, err = Open(context.Background(), cfg)
 	require.ErrorIs(t, err, ErrSchemaTooNew, "Open")
-	want := fmt.Sprintf("sqlitestore: database schema version 7 is newer than this binary supports (%d); upgrade otelcol-audit", SchemaVersion())
+	want := fmt.Sprintf("sqlitestore: database schema version %d is newer than this binary supports (%d); upgrade otelcol-audit", len(migrations)+1, SchemaVersion())
 	assert.EqualError(t, err, want)
 }
 
@@ -271,4 +271,40 @@ func TestMigrate_Version5KeysRecordsByTenantAndIDAndKeepsEveryRow(t *testing.T) 
 	require.NoError(t, err, "acme's record after globex wrote the same id")
 	require.Equal(t, "written at v4 number 0", mine.Message, "acme's record after globex wrote the same id: %+v", mine)
 	assert.Equal(t, []string{"tenant_id", "record_id"}, indexColumns(t, s.write, "audit_chain_record"), "audit_chain_record columns")
+}
+
+// v7 moves full-text indexing from the insert trigger into Insert: rows indexed by the trigger
+// stay found, rows stored after the upgrade are indexed once, and deletes still reach the index.
+func TestMigrate_Version7IndexesNewRowsWithoutTheInsertTrigger(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	db := openRaw(t, path)
+	require.NoError(t, migrate(ctx, db, migrations[:5]))
+	for i := range 20 {
+		_, err := db.Exec(`INSERT INTO audit_logs (id, timestamp, observed_timestamp, level, tenant_id, message, search_text)
+			VALUES (?, ?, ?, 2, 'acme', 'written at v5', 'kiwi')`, fmt.Sprintf("v5-%03d", i), i+1, i+1)
+		require.NoError(t, err)
+	}
+	_ = db.Close()
+
+	s := openAt(t, path)
+	defer s.Close()
+	require.Equal(t, allVersions(), versions(t, s.write), "schema_version")
+	var triggers int
+	require.NoError(t, s.write.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = 'audit_logs_fts_insert'`).Scan(&triggers))
+	assert.Zero(t, triggers, "the insert trigger is still there")
+	recs := records("v7", 30)
+	for i := range recs {
+		recs[i].Attributes = map[string]any{"fruit": "kiwi"}
+	}
+	_, err := s.Insert(ctx, "acme", recs)
+	require.NoError(t, err)
+	found, err := s.Query(ctx, store.Filter{TenantID: "acme", Text: "kiwi"}, store.Page{Limit: 1000})
+	require.NoError(t, err, "search after the upgrade")
+	assert.Len(t, found.Records, 50, "records found: the 20 of v5 and the 30 stored since, each once")
+	_, err = s.write.Exec(`DELETE FROM audit_logs WHERE id IN ('v5-003', 'v7-0004')`)
+	require.NoError(t, err)
+	_, err = s.write.Exec(`INSERT INTO audit_fts (audit_fts, rank) VALUES ('integrity-check', 1)`)
+	assert.NoError(t, err, "FTS5 integrity-check against audit_logs")
+	assert.Equal(t, 48, count(t, s, `SELECT count(*) FROM audit_fts WHERE audit_fts MATCH 'kiwi'`), "rows the index finds after two deletes")
 }

@@ -38,6 +38,10 @@ type Store struct {
 	readOnly bool
 
 	inserts insertStatements
+	// skipFullTextInsert: Insert leaves the full-text index alone, because a trigger keeps it
+	// (schema v5 and before, which benchmarks build as their baseline) or because the index is
+	// rebuilt after a bulk load or left out to measure its cost. Only benchmarks set it.
+	skipFullTextInsert bool
 	// pruneChunkRows is how many rows one Prune transaction deletes.
 	pruneChunkRows int
 	// searchFirstBelow and searchWindowRows choose how a search runs (query.go; tests lower

@@ -1,0 +1,331 @@
+package sqlitestore
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+)
+
+var (
+	growthRows = flag.Int("growth.rows", 1_000_000,
+		"records BenchmarkInsertGrowth and BenchmarkInsertGrowthVariant insert into one file")
+	growthBaselineRows = flag.Int("growth.baseline-rows", 300_000,
+		"records BenchmarkInsertGrowth inserts into the baseline's file (it slows down as the file grows: 1M rows take about half an hour)")
+	growthVariant = flag.String("growth.variant", "-", "BenchmarkInsertGrowthVariant: the variant to run (growthVariants; \"\" is the current store)")
+)
+
+// loadgenLike makes records shaped as the testbed's load generator (testbed/loadgen) makes them
+// after the exporter's mapping: four tenants, 500 users, eight events, 70% with a trace, an IP of
+// 262k values, 12 to 50 attributes of which eleven are lifted into columns and the rest stay in
+// attributes (session ids, hex ids, numbers, prose), a secret in 5%, and content ids whose first
+// 48 bits are the record's time in milliseconds (record.ContentID's layout). The testbed is a
+// module of its own that depends on this one, so the generator is restated here rather than
+// imported; its values follow loadgen's records.go.
+//
+// Time advances 100 µs a record (10k records/s of live traffic), each record up to 1 ms
+// earlier than its request, as loadgen stamps them.
+type loadgenLike struct {
+	rng *rand.Rand
+	now time.Time
+	seq uint64
+}
+
+var (
+	lgTenants  = []string{"acme", "globex", "initech", "umbrella"}
+	lgServices = []string{"billing", "identity", "documents", "admin-console"}
+	lgScopes   = []string{"auth", "db", "server", "payments"}
+	lgEvents   = []struct{ name, message, method, path, entity string }{
+		{"user.login", "user signed in with password and second factor", "POST", "/api/v1/session", "session"},
+		{"user.logout", "user signed out", "DELETE", "/api/v1/session", "session"},
+		{"document.view", "document opened", "GET", "/api/v1/documents/7f9c", "document"},
+		{"document.share", "document shared with an external recipient", "POST", "/api/v1/documents/7f9c/share", "document"},
+		{"invoice.paid", "invoice paid by card", "POST", "/api/v1/invoices/pay", "invoice"},
+		{"role.grant", "role administrator granted by owner", "PUT", "/api/v1/users/42/roles", "user"},
+		{"export.run", "monthly export finished", "POST", "/api/v1/exports", "export"},
+		{"api.call", "API token used from a new network location", "GET", "/api/v1/reports", "token"},
+	}
+	lgAgents = []string{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+		"okhttp/4.12.0",
+		"python-requests/2.32.3",
+	}
+	lgFiller = []func(r *rand.Rand) any{
+		func(r *rand.Rand) any { return fmt.Sprintf("s-%08x", r.Uint32()) },
+		func(r *rand.Rand) any { return int64(r.IntN(100_000)) },
+		func(r *rand.Rand) any { return r.IntN(2) == 0 },
+		func(r *rand.Rand) any { return r.Float64() * 1000 },
+		func(r *rand.Rand) any { return "/api/v1/documents/{id}/share" },
+		func(r *rand.Rand) any { return "2025-06-01T12:00:00.123456Z" },
+		func(r *rand.Rand) any {
+			return fmt.Sprintf("feature-%d enabled for cohort %c", r.IntN(40), 'A'+rune(r.IntN(6)))
+		},
+		func(r *rand.Rand) any { return fmt.Sprintf("%016x%016x", r.Uint64(), r.Uint64()) },
+	}
+)
+
+func newLoadgenLike(seed uint64, start time.Time) *loadgenLike {
+	return &loadgenLike{rng: rand.New(rand.NewPCG(seed, 0x5eed)), now: start}
+}
+
+func (g *loadgenLike) next() record.Record {
+	r := g.rng
+	g.seq++
+	g.now = g.now.Add(100 * time.Microsecond)
+	ev := lgEvents[r.IntN(len(lgEvents))]
+	tenant := lgTenants[r.IntN(len(lgTenants))]
+	ts := g.now.Add(-time.Duration(r.IntN(1000)) * time.Microsecond)
+	rec := record.Record{
+		Timestamp: ts, ObservedTimestamp: g.now,
+		Level: record.LevelInfo, SeverityText: "INFO", SeverityNumber: 9,
+		Event: ev.name, Message: ev.message, TenantID: tenant,
+		Method: ev.method, Path: ev.path, EntityType: ev.entity,
+		ServiceName: lgServices[int(g.seq/100)%len(lgServices)], Scope: lgScopes[int(g.seq/100)%len(lgScopes)],
+		Resource: map[string]any{"service.name": lgServices[int(g.seq/100)%len(lgServices)], "service.version": "2.14.1", "host.name": fmt.Sprintf("web-%d", (g.seq/100)%8)},
+	}
+	switch x := r.IntN(100); {
+	case x < 2:
+		rec.Level, rec.SeverityText, rec.SeverityNumber = record.LevelError, "ERROR", 17
+	case x < 10:
+		rec.Level, rec.SeverityText, rec.SeverityNumber = record.LevelWarn, "WARN", 13
+	}
+	if r.IntN(10) < 7 {
+		rec.TraceID = fmt.Sprintf("%016x%016x", r.Uint64()|1, r.Uint64())
+		rec.SpanID = fmt.Sprintf("%016x", r.Uint64()|1)
+	}
+	want := 12 + r.IntN(50-12+1)
+	user := r.IntN(500)
+	rec.UserID = fmt.Sprintf("user-%03d", user)
+	rec.ActorID = rec.UserID
+	rec.Username = fmt.Sprintf("name of user %d", user)
+	rec.IPAddress = fmt.Sprintf("10.%d.%d.%d", r.IntN(4), r.IntN(256), r.IntN(256))
+	rec.UserAgent = lgAgents[r.IntN(len(lgAgents))]
+	rec.StatusCode = []int{200, 200, 200, 201, 204, 403, 404, 500}[r.IntN(8)]
+	rec.DurationMS = r.Float64() * 200
+	rec.EntityID = fmt.Sprintf("%s-%d", ev.entity, r.IntN(10_000))
+	attrs := make(map[string]any, want-11)
+	have := 11
+	if r.Float64() < 0.05 {
+		attrs["db.password"] = fmt.Sprintf("hunter%d!", r.IntN(1000))
+		have++
+	}
+	for k := 0; have < want; k++ {
+		attrs[fmt.Sprintf("app.field_%02d", k)] = lgFiller[(k+int(g.seq))%len(lgFiller)](r)
+		have++
+	}
+	rec.Attributes = attrs
+	ms := uint64(ts.UnixMilli())
+	rec.ID = fmt.Sprintf("%08x-%04x-8%03x-%04x-%012x", ms>>16, ms&0xffff, r.Uint32()&0xfff, 0x8000|r.Uint32()&0x3fff, r.Uint64()&0xffffffffffff)
+	return rec
+}
+
+// growth is one run of insertGrowth: the time the inserts took, batch by batch.
+type growth struct {
+	rows    []int           // records stored after each batch
+	elapsed []time.Duration // insert time up to the end of each batch
+}
+
+// insertGrowth inserts rows loadgen-like records into s in batches of batch records of one
+// tenant (records are dealt to their tenant's pending batch as they are made, as the
+// exporter's per-tenant batching does), timing the inserts alone.
+func insertGrowth(b *testing.B, s *Store, rows, batch int) growth {
+	b.Helper()
+	ctx := context.Background()
+	gen := newLoadgenLike(1, time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	pending := map[string][]record.Record{}
+	var g growth
+	var elapsed time.Duration
+	inserted := 0
+	for inserted < rows {
+		r := gen.next()
+		p := append(pending[r.TenantID], r)
+		if len(p) < batch {
+			pending[r.TenantID] = p
+			continue
+		}
+		pending[r.TenantID] = make([]record.Record, 0, batch)
+		began := time.Now()
+		if _, err := s.Insert(ctx, r.TenantID, p); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(began)
+		inserted += len(p)
+		g.rows, g.elapsed = append(g.rows, inserted), append(g.elapsed, elapsed)
+	}
+	return g
+}
+
+// at returns the records stored and the insert time up to the first batch that ends at or
+// after n records.
+func (g growth) at(n int) (int, time.Duration) {
+	if n <= 0 {
+		return 0, 0
+	}
+	for i, r := range g.rows {
+		if r >= n {
+			return r, g.elapsed[i]
+		}
+	}
+	return g.rows[len(g.rows)-1], g.elapsed[len(g.elapsed)-1]
+}
+
+// rate is records/s over the records from lo to hi.
+func (g growth) rate(lo, hi int) float64 {
+	r0, t0 := g.at(lo)
+	r1, t1 := g.at(hi)
+	return float64(r1-r0) / (t1 - t0).Seconds()
+}
+
+func (g growth) total() int { return g.rows[len(g.rows)-1] }
+
+// report reports the rate over the whole run, each half and each tenth, the metrics' names
+// prefixed by prefix.
+func (g growth) report(b *testing.B, prefix string) {
+	n := g.total()
+	first, second := g.rate(0, n/2), g.rate(n/2, n)
+	b.ReportMetric(g.rate(0, n), prefix+"rec/s")
+	b.ReportMetric(first, prefix+"first-half-rec/s")
+	b.ReportMetric(second, prefix+"second-half-rec/s")
+	b.ReportMetric(second/first, prefix+"second/first")
+	tenths := make([]string, 10)
+	for i := range tenths {
+		tenths[i] = fmt.Sprintf("%s %.0f", tenthLabel(n, i), g.rate(n*i/10, n*(i+1)/10))
+	}
+	b.Logf("%s%d records: %.0f records/s; first half %.0f, second half %.0f (%.2f); by tenth, ending at: %s",
+		prefix, n, g.rate(0, n), first, second, second/first, strings.Join(tenths, ", "))
+}
+
+// tenthLabel names the i-th tenth of rows by where it ends, e.g. "0.2M".
+func tenthLabel(rows, i int) string {
+	end := float64(rows) * float64(i+1) / 10
+	if end >= 1e6 {
+		return fmt.Sprintf("%.1fM", end/1e6)
+	}
+	return fmt.Sprintf("%.0fk", end/1e3)
+}
+
+// openBaselineStore opens a store as it was before this benchmark was written: schema v5,
+// whose trigger indexes each row in the full-text table as its INSERT runs, and a 16 MiB
+// writer cache like the readers'. (The file is migrated to the current version, whose only
+// change to the schema is dropping that trigger, which is then made again.)
+func openBaselineStore(b *testing.B) *Store {
+	b.Helper()
+	cfg := DefaultConfig()
+	cfg.Path = b.TempDir() + "/baseline.db"
+	cfg.WriterCacheSizeKiB = 0 // the writer's cache is cache_size_kib, 16 MiB, as before
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	if _, err := s.write.Exec(schemaV3Index[1]); err != nil { // the v3..v5 insert trigger
+		b.Fatal(err)
+	}
+	s.skipFullTextInsert = true
+	return s
+}
+
+// BenchmarkInsertGrowth measures whether the single writer keeps its speed as the file grows:
+// it inserts -growth.rows (1M) of the load generator's records (loadgenLike) into one new file
+// in batches of 1,000 with today's schema and settings, and reports records/s over the whole
+// run, each half and each tenth (in the log). The baseline, the store before this benchmark
+// existed (openBaselineStore), runs after it in the same process on -growth.baseline-rows
+// (300k: it slows down so much that 1M rows take it about half an hour); x-baseline is the
+// current store's rate over those first records divided by the baseline's, file sizes equal.
+//
+// The two run one after the other, not batch by batch in turn: modernc's SQLite shares one
+// page cache among all the connections of a process, so two files written in turn would
+// share their caches. Run it with
+//
+//	go test -run '^$' -bench BenchmarkInsertGrowth$ -benchtime 1x -timeout 2h ./internal/store/sqlitestore/
+//
+// (about 10 minutes on 2 cores).
+//
+// The run is one experiment whatever b.N is (make bench passes -benchtime 3x to every insert
+// benchmark): it is made on the first call and its figures reported again on the others.
+func BenchmarkInsertGrowth(b *testing.B) {
+	if testing.Short() {
+		b.Skip("inserts 1.3M records")
+	}
+	growthOnce.Do(func() {
+		// Each store is closed before the other runs, so that its pages leave the shared page
+		// cache. The current one first: it is the quicker, and its figures are the point.
+		cur := benchStore(b)
+		growthCur = insertGrowth(b, cur, *growthRows, 1000)
+		if err := cur.Close(); err != nil {
+			b.Fatal(err)
+		}
+		growthBase = insertGrowth(b, openBaselineStore(b), *growthBaselineRows, 1000)
+	})
+	base, cur := growthBase, growthCur
+	base.report(b, "baseline-")
+	cur.report(b, "")
+	n := base.total()
+	b.ReportMetric(cur.rate(0, n)/base.rate(0, n), "x-baseline")
+	b.Logf("over the first %d records: %.2fx the baseline's records/s; first half %.2fx, second half %.2fx",
+		n, cur.rate(0, n)/base.rate(0, n), cur.rate(0, n/2)/base.rate(0, n/2), cur.rate(n/2, n)/base.rate(n/2, n))
+}
+
+var (
+	growthOnce            sync.Once
+	growthBase, growthCur growth
+)
+
+// growthVariants are changes to a new store, made to measure what each part of the schema or
+// setting costs as the file grows. Exploration: BenchmarkInsertGrowthVariant runs one alone.
+var growthVariants = map[string]func(b *testing.B, s *Store){
+	"":                  func(*testing.B, *Store) {},
+	"baseline":          nil, // openBaselineStore
+	"without-fts":       func(b *testing.B, s *Store) { withoutFullText(b, s) },
+	"writer-cache-16m":  execVariant(`PRAGMA cache_size = -16384`),
+	"writer-cache-1g":   execVariant(`PRAGMA cache_size = -1048576`),
+	"mmap-8g":           execVariant(`PRAGMA mmap_size = 8589934592`),
+	"without-trace":     execVariant(`DROP INDEX audit_logs_trace`),
+	"without-ip":        execVariant(`DROP INDEX audit_logs_ip`),
+	"without-user":      execVariant(`DROP INDEX audit_logs_tenant_user_time`),
+	"without-event":     execVariant(`DROP INDEX audit_logs_tenant_event_time`),
+	"fts-automerge-8":   execVariant(`INSERT INTO audit_fts (audit_fts, rank) VALUES ('automerge', 8)`),
+	"temp-store-memory": execVariant(`PRAGMA temp_store = MEMORY`),
+}
+
+func execVariant(stmts ...string) func(b *testing.B, s *Store) {
+	return func(b *testing.B, s *Store) {
+		for _, stmt := range stmts {
+			if _, err := s.write.Exec(stmt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkInsertGrowthVariant runs one of growthVariants (-growth.variant) alone, on
+// -growth.rows records, for profiles and I/O counts:
+//
+//	go test -run '^$' -bench BenchmarkInsertGrowthVariant -benchtime 1x -growth.rows 300000 \
+//	  -growth.variant without-fts -cpuprofile cpu.out ./internal/store/sqlitestore/
+func BenchmarkInsertGrowthVariant(b *testing.B) {
+	if *growthVariant == "-" {
+		b.Skip("no -growth.variant")
+	}
+	variant, ok := growthVariants[*growthVariant]
+	if !ok {
+		b.Fatalf("no variant %q", *growthVariant)
+	}
+	for range b.N {
+		var s *Store
+		if variant == nil {
+			s = openBaselineStore(b)
+		} else {
+			s = benchStore(b)
+			variant(b, s)
+		}
+		insertGrowth(b, s, *growthRows, 1000).report(b, "")
+	}
+}
