@@ -58,7 +58,7 @@ func TestMarkdown_PutsEveryFigureBesideItsBaseline(t *testing.T) {
 		"| stock collector | 1,000 | baseline |",                                       // the baseline row
 		"**no**: 10,000 on disk (in the WAL) but not yet committed",                    // an incomplete drain is named
 		"| 3,000 | 0.60x |",                                                            // committed during load vs the 5,000 rec/s ceiling
-		"| FTS5 triggers dropped | after | 5,000 | 10,000 | 10,000 | 10,000 | 2.00x |", // the FTS cost
+		"| without the full-text index | after | 5,000 | 10,000 | 10,000 | 10,000 | 2.00x |", // the FTS cost
 		"| DurableIngest/senders=8 | 10,000 | 0.50x | 1.50 | 9.50 |",
 		"1.00 / 1.00 / 1.00", "2.00 / 2.00 / 2.00", "others were compiling",
 	} {
