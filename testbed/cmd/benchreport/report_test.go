@@ -54,10 +54,10 @@ func TestMarkdown_PutsEveryFigureBesideItsBaseline(t *testing.T) {
 	r.opts.skipMicro, r.opts.skipRedact = true, true
 	md := r.markdown()
 	for _, want := range []string{
-		"| otelcol-audit durable | 4,000 | 4.00x |",                                    // acked/s and its ratio to stock
-		"| stock collector | 1,000 | baseline |",                                       // the baseline row
-		"**no**: 10,000 on disk (in the WAL) but not yet committed",                    // an incomplete drain is named
-		"| 3,000 | 0.60x |",                                                            // committed during load vs the 5,000 rec/s ceiling
+		"| otelcol-audit durable | 4,000 | 4.00x |",                                          // acked/s and its ratio to stock
+		"| stock collector | 1,000 | baseline |",                                             // the baseline row
+		"**no**: 10,000 on disk (in the WAL) but not yet committed",                          // an incomplete drain is named
+		"| 3,000 | 0.60x |",                                                                  // committed during load vs the 5,000 rec/s ceiling
 		"| without the full-text index | after | 5,000 | 10,000 | 10,000 | 10,000 | 2.00x |", // the FTS cost
 		"| DurableIngest/senders=8 | 10,000 | 0.50x | 1.50 | 9.50 |",
 		"1.00 / 1.00 / 1.00", "2.00 / 2.00 / 2.00", "others were compiling",
