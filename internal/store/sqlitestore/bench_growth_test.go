@@ -57,18 +57,6 @@ var (
 		"okhttp/4.12.0",
 		"python-requests/2.32.3",
 	}
-	lgFiller = []func(r *rand.Rand) any{
-		func(r *rand.Rand) any { return fmt.Sprintf("s-%08x", r.Uint32()) },
-		func(r *rand.Rand) any { return int64(r.IntN(100_000)) },
-		func(r *rand.Rand) any { return r.IntN(2) == 0 },
-		func(r *rand.Rand) any { return r.Float64() * 1000 },
-		func(r *rand.Rand) any { return "/api/v1/documents/{id}/share" },
-		func(r *rand.Rand) any { return "2025-06-01T12:00:00.123456Z" },
-		func(r *rand.Rand) any {
-			return fmt.Sprintf("feature-%d enabled for cohort %c", r.IntN(40), 'A'+rune(r.IntN(6)))
-		},
-		func(r *rand.Rand) any { return fmt.Sprintf("%016x%016x", r.Uint64(), r.Uint64()) },
-	}
 )
 
 func newLoadgenLike(seed uint64, start time.Time) *loadgenLike {
@@ -117,7 +105,7 @@ func (g *loadgenLike) next() record.Record {
 		have++
 	}
 	for k := 0; have < want; k++ {
-		attrs[fmt.Sprintf("app.field_%02d", k)] = lgFiller[(k+int(g.seq))%len(lgFiller)](r)
+		attrs[fmt.Sprintf("app.field_%02d", k)] = wideFillers[(k+int(g.seq))%len(wideFillers)](r)
 		have++
 	}
 	rec.Attributes = attrs
