@@ -1,0 +1,122 @@
+//go:build chdb
+
+package clickhousestore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
+)
+
+// These tests run with `go test -tags chdb` and CHDB_LIB_PATH naming libchdb.so (make test
+// sets both; scripts/clickhouse/install-chdb.sh installs the library). chdb-go loads the
+// library when the test binary starts, so a missing one fails the run rather than skipping.
+
+// openCHDBStore opens a store with the default (auto) layout on a database of its own in the
+// process's chDB engine, dropped when the test ends.
+func openCHDBStore(t testing.TB, mutate func(*Config)) *Store {
+	t.Helper()
+	sess, err := sharedCHDB()
+	require.NoError(t, err, "chDB engine")
+	cfg := DefaultConfig()
+	cfg.Endpoint = "chdb.invalid:9000" // never dialled: the store talks to the engine through conn
+	cfg.Database = fmt.Sprintf("audit_chdb_%d_%d", os.Getpid(), testDatabases.Add(1))
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := openConn(ctx, cfg, &chdbConn{s: sess})
+	require.NoError(t, err, "Open on chDB")
+	require.Equal(t, "modern", s.Layout(), "chDB engine %s must get the modern layout", s.ServerVersion())
+	t.Cleanup(func() {
+		_ = s.Close()
+		_, err := sess.exec("DROP DATABASE IF EXISTS `" + cfg.Database + "`")
+		assert.NoErrorf(t, err, "drop test database %s", cfg.Database)
+	})
+	return s
+}
+
+func TestStore_ModernLayoutPassesTheStoreContractOnChDB(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openCHDBStore(t, nil) })
+}
+
+func TestStore_ModernLayoutKeepsATamperEvidentChainOnChDB(t *testing.T) {
+	storetest.RunChain(t, func(t *testing.T) store.ChainStore { return openCHDBStore(t, nil) }, chTamper{})
+}
+
+// The engine is a current ClickHouse, so the suites above test the modern layout, not the
+// legacy one a fallback would pick.
+func TestCHDB_EngineIsACurrentClickHouse(t *testing.T) {
+	s := openCHDBStore(t, nil)
+	v, err := parseServerVersion(s.ServerVersion())
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, v.major, 26, "chDB engine %s", s.ServerVersion())
+	t.Logf("chDB engine %s, layout %s", s.ServerVersion(), s.Layout())
+}
+
+// The contract suites read records back through attributes_json and Int64 nanoseconds; this
+// reads the otel_logs columns themselves, both as the engine sees what the driver encoded
+// (map lookups, type names, nanoseconds) and through the driver's Map, DateTime64 and
+// LowCardinality decoders.
+func TestCHDB_ModernColumnsHoldWhatTheDriverEncoded(t *testing.T) {
+	s := openCHDBStore(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ts := time.Date(2026, 3, 14, 9, 26, 53, 589793238, time.UTC)
+	rec := storetest.FullRecord("otel-1", "acme", ts)
+	n, err := s.Insert(ctx, "acme", []record.Record{rec})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	d := dialectOf(t, s)
+
+	var (
+		tsType, attrsType, sevType string
+		nanos, observedNanos       int64
+		count, policy, host        string
+	)
+	require.NoError(t, s.conn.QueryRow(ctx, "SELECT toTypeName(Timestamp), toTypeName(LogAttributes), toTypeName(SeverityText), "+
+		"toUnixTimestamp64Nano(Timestamp), toUnixTimestamp64Nano(ObservedTimestamp), "+
+		"LogAttributes['share.count'], LogAttributes['share.policy'], ResourceAttributes['host.name'] FROM "+d.logs()).
+		Scan(&tsType, &attrsType, &sevType, &nanos, &observedNanos, &count, &policy, &host))
+	assert.Equal(t, "DateTime64(9)", tsType)
+	assert.Equal(t, "Map(LowCardinality(String), String)", attrsType)
+	assert.Equal(t, "LowCardinality(String)", sevType)
+	assert.Equal(t, ts.UnixNano(), nanos, "Timestamp in the engine")
+	assert.Equal(t, rec.ObservedTimestamp.UnixNano(), observedNanos, "ObservedTimestamp in the engine")
+	assert.Equal(t, "3", count, "LogAttributes['share.count']: non-strings are stored as their JSON")
+	assert.JSONEq(t, `{"name":"external","rules":["no-download",2,false,1.5]}`, policy, "LogAttributes['share.policy']")
+	assert.Equal(t, "web-1", host, "ResourceAttributes['host.name']")
+
+	var (
+		gotTS, gotObserved    time.Time
+		severity, service     string
+		tenant                string
+		gotAttrs, gotResource map[string]string
+	)
+	require.NoError(t, s.conn.QueryRow(ctx, "SELECT Timestamp, ObservedTimestamp, SeverityText, ServiceName, tenant_id, LogAttributes, ResourceAttributes FROM "+d.logs()).
+		Scan(&gotTS, &gotObserved, &severity, &service, &tenant, &gotAttrs, &gotResource))
+	assert.True(t, ts.Equal(gotTS), "Timestamp decoded: %s, want %s", gotTS.Format(time.RFC3339Nano), ts.Format(time.RFC3339Nano))
+	assert.True(t, rec.ObservedTimestamp.Equal(gotObserved), "ObservedTimestamp decoded: %s", gotObserved.Format(time.RFC3339Nano))
+	assert.Equal(t, []string{"WARN", "documents", "acme"}, []string{severity, service, tenant})
+	assert.Equal(t, flatten(rec.Attributes), gotAttrs, "LogAttributes decoded")
+	assert.Equal(t, flatten(rec.Resource), gotResource, "ResourceAttributes decoded")
+}
+
+// TestMain closes the chDB engine before the process exits: left open, its background threads
+// outlive Go's exit under the race detector and the binary ends in a segmentation fault after
+// the tests passed.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	closeCHDB()
+	os.Exit(code)
+}
