@@ -110,6 +110,17 @@ func TestCHDB_ModernColumnsHoldWhatTheDriverEncoded(t *testing.T) {
 	assert.Equal(t, []string{"WARN", "documents", "acme"}, []string{severity, service, tenant})
 	assert.Equal(t, flatten(rec.Attributes), gotAttrs, "LogAttributes decoded")
 	assert.Equal(t, flatten(rec.Resource), gotResource, "ResourceAttributes decoded")
+
+	// The engine answered with those types, not converted ones, so the values above came
+	// through the driver's decoders of these very types.
+	blocks, err := s.conn.(*chdbConn).s.queryBlocks("SELECT Timestamp, SeverityText, LogAttributes FROM " + d.logs())
+	require.NoError(t, err)
+	require.NotEmpty(t, blocks)
+	var types []string
+	for _, c := range blocks[0].Columns {
+		types = append(types, string(c.Type()))
+	}
+	assert.Equal(t, []string{"DateTime64(9)", "LowCardinality(String)", "Map(LowCardinality(String), String)"}, types, "column types of the Native answer")
 }
 
 // TestMain closes the chDB engine before the process exits: left open, its background threads
@@ -119,4 +130,40 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	closeCHDB()
 	os.Exit(code)
+}
+
+// The modern layout's documented range, 1900-01-01 to 2262-04-11, through the driver's
+// DateTime64(9) encoder (negative ticks before 1970) and back, with a query over a time range.
+func TestCHDB_TimestampsAtTheEdgesOfTheModernRangeRoundTrip(t *testing.T) {
+	s := openCHDBStore(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	edges := map[string]time.Time{
+		"min":        modernMinTime,
+		"pre-1970":   time.Date(1969, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		"epoch+1ns":  time.Unix(0, 1).UTC(),
+		"max":        modernMaxTime,
+		"before-max": modernMaxTime.Add(-time.Nanosecond),
+	}
+	var recs []record.Record
+	for id, ts := range edges {
+		recs = append(recs, record.Record{ID: id, Timestamp: ts, ObservedTimestamp: ts, Level: record.LevelInfo, Tags: []string{}})
+	}
+	n, err := s.Insert(ctx, "acme", recs)
+	require.NoError(t, err)
+	require.Equal(t, len(edges), n)
+	for id, ts := range edges {
+		got, err := s.Get(ctx, "acme", id)
+		if assert.NoError(t, err, "Get %s", id) {
+			assert.True(t, ts.Equal(got.Timestamp), "%s: Timestamp %s, want %s", id, got.Timestamp.Format(time.RFC3339Nano), ts.Format(time.RFC3339Nano))
+			assert.True(t, ts.Equal(got.ObservedTimestamp), "%s: ObservedTimestamp %s", id, got.ObservedTimestamp.Format(time.RFC3339Nano))
+		}
+	}
+	res, err := s.Query(ctx, store.Filter{Start: modernMinTime, End: time.Unix(0, 0)}, store.Page{Limit: 10})
+	require.NoError(t, err)
+	var ids []string
+	for _, r := range res.Records {
+		ids = append(ids, r.ID)
+	}
+	assert.Equal(t, []string{"pre-1970", "min"}, ids, "records before 1970, newest first")
 }
