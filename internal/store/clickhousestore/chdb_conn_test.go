@@ -318,10 +318,11 @@ func (c *chdbConn) PrepareBatch(ctx context.Context, sql string) (batch, error) 
 		}
 		names[i] = n
 	}
-	return &chdbBatch{c: c, table: table, columns: names, block: block}, nil
+	return &chdbBatch{ctx: ctx, c: c, table: table, columns: names, block: block}, nil
 }
 
 type chdbBatch struct {
+	ctx     context.Context // PrepareBatch's, as the driver's batch keeps it for Send
 	c       *chdbConn
 	table   string
 	columns []string
@@ -349,7 +350,7 @@ func (b *chdbBatch) Send() error {
 		return errors.New("chdb: batch has been sent or aborted")
 	}
 	b.done = true
-	if err := b.c.check(context.Background()); err != nil {
+	if err := b.c.check(b.ctx); err != nil {
 		return err
 	}
 	var buf chproto.Buffer
