@@ -4,11 +4,13 @@ package clickhousestore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -180,4 +182,34 @@ func TestCHDB_TimestampsAtTheEdgesOfTheModernRangeRoundTrip(t *testing.T) {
 		ids = append(ids, r.ID)
 	}
 	assert.Equal(t, []string{"pre-1970", "min"}, ids, "records before 1970, newest first")
+}
+
+// Large answers come in several Native blocks; the conn must read them all, in order.
+func TestCHDB_AnswersOfSeveralBlocksAreReadInOrder(t *testing.T) {
+	sess, err := sharedCHDB()
+	require.NoError(t, err)
+	c := &chdbConn{s: sess}
+	const q = "SELECT number, toString(number) FROM numbers(10) SETTINGS max_block_size = 3"
+	blocks, err := sess.queryBlocks(q)
+	require.NoError(t, err)
+	assert.Len(t, blocks, 4, "blocks of at most 3 rows")
+	rs, err := c.Query(context.Background(), q)
+	require.NoError(t, err)
+	defer rs.Close()
+	var got []string
+	for rs.Next() {
+		var n uint64
+		var s string
+		require.NoError(t, rs.Scan(&n, &s))
+		assert.Equal(t, fmt.Sprint(n), s)
+		got = append(got, s)
+	}
+	require.NoError(t, rs.Err())
+	assert.Equal(t, []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, got)
+	var missing uint64
+	assert.ErrorIs(t, c.QueryRow(context.Background(), "SELECT number FROM numbers(0)").Scan(&missing), sql.ErrNoRows, "QueryRow of no rows")
+	var ex *clickhouse.Exception
+	if assert.ErrorAs(t, c.Exec(context.Background(), "SELECT * FROM system.no_such_table"), &ex, "an engine error is the driver's Exception") {
+		assert.Equal(t, int32(60), ex.Code, "UNKNOWN_TABLE")
+	}
 }
