@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the npm packages of chdb/ (chdb and its embedded ClickHouse engine,
 # @chdb/lib-linux-x64-gnu) from chdb/package-lock.json, for the modern-SQL check of
-# internal/store/clickhousestore (TestModernStatements_RunOnCurrentClickHouse).
+# internal/store/clickhousestore (TestModernStatements_RunOnCurrentClickHouse, through Node) and
+# for its store suites on the modern layout (make test-chdb: the Go tests load
+# node_modules/@chdb/lib-linux-x64-gnu/libchdb.so in-process through chdb-go).
 # Needs node and npm. Idempotent: does nothing when the locked versions are installed.
 set -euo pipefail
 

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -110,7 +108,7 @@ func (s *Store) selectRecords(ctx context.Context, sql string) ([]record.Record,
 
 // scanRecord reads one row selected with selectColumns. Tags, Attributes and Resource are never
 // nil, so that an API renders [] and {} rather than null.
-func scanRecord(rows driver.Rows) (record.Record, error) {
+func scanRecord(rs rows) (record.Record, error) {
 	var (
 		r               record.Record
 		ts, observed    int64
@@ -119,7 +117,7 @@ func scanRecord(rows driver.Rows) (record.Record, error) {
 		tags            []string
 		attrs, resource string
 	)
-	err := rows.Scan(&r.ID, &r.TenantID, &ts, &observed, &level, &r.SeverityText, &r.SeverityNumber,
+	err := rs.Scan(&r.ID, &r.TenantID, &ts, &observed, &level, &r.SeverityText, &r.SeverityNumber,
 		&r.Event, &r.Message, &r.UserID, &r.Username, &r.CompanyID, &r.EmployeeID, &r.ActorID, &r.EntityID,
 		&r.EntityType, &r.IPAddress, &r.UserAgent, &r.GeoCountry, &r.GeoCity, &r.Method, &r.Path, &status,
 		&r.DurationMS, &r.TraceID, &r.SpanID, &r.ServiceName, &r.Scope, &tags, &attrs, &resource)

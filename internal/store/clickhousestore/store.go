@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -29,7 +28,7 @@ import (
 // Store is a ClickHouse-backed store.Store. Safe for concurrent use.
 type Store struct {
 	cfg  Config
-	conn driver.Conn
+	conn conn
 
 	// mu guards the connection-time state: the server version and the dialect of the table,
 	// learned on the first successful round trip (Open, or later when the server was down).
@@ -71,13 +70,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := clickhouse.Open(opts)
+	c, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("clickhousestore: open %s: %w", strings.Join(cfg.addresses(), ","), err)
 	}
-	s := &Store{cfg: cfg, conn: conn}
+	return openConn(ctx, cfg, nativeConn{c})
+}
+
+// openConn is Open on a connection made already (the tests' chDB engine is one).
+func openConn(ctx context.Context, cfg Config, c conn) (*Store, error) {
+	s := &Store{cfg: cfg, conn: c}
 	if _, err := s.dialect(ctx); err != nil && isServerAnswer(err) {
-		_ = conn.Close()
+		_ = c.Close()
 		return nil, err
 	}
 	return s, nil

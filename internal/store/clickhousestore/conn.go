@@ -1,0 +1,64 @@
+package clickhousestore
+
+import (
+	"context"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// conn is every call the store makes on ClickHouse, and nothing more: statements are complete
+// SQL text (the store quotes its own literals, see quoteString), and rows are written as
+// native batches. Production uses nativeConn (clickhouse-go's native protocol); the tests built
+// with the chdb tag use a chDB engine in-process behind the same calls (chdb_conn_test.go), so
+// that the modern layout runs through the driver's column encoders and decoders on a current
+// ClickHouse, which CI has no server of.
+type conn interface {
+	Exec(ctx context.Context, sql string) error
+	Query(ctx context.Context, sql string) (rows, error)
+	QueryRow(ctx context.Context, sql string) row
+	// PrepareBatch starts a native INSERT block for sql, "INSERT INTO db.table (c1, c2, ...)".
+	PrepareBatch(ctx context.Context, sql string) (batch, error)
+	Close() error
+}
+
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+type row interface {
+	Scan(dest ...any) error
+}
+
+type batch interface {
+	Append(values ...any) error
+	Send() error
+	Abort() error
+}
+
+// nativeConn is conn over clickhouse-go's driver.Conn.
+type nativeConn struct{ c driver.Conn }
+
+func (n nativeConn) Exec(ctx context.Context, sql string) error { return n.c.Exec(ctx, sql) }
+
+func (n nativeConn) Query(ctx context.Context, sql string) (rows, error) {
+	r, err := n.c.Query(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (n nativeConn) QueryRow(ctx context.Context, sql string) row { return n.c.QueryRow(ctx, sql) }
+
+func (n nativeConn) PrepareBatch(ctx context.Context, sql string) (batch, error) {
+	b, err := n.c.PrepareBatch(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (n nativeConn) Close() error { return n.c.Close() }
