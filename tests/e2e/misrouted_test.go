@@ -88,4 +88,36 @@ func TestDefaultConfig_AuditEventPostedToOTLPIsRefusedWithTheRightEndpoint(t *te
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	waitForTrace(t, queryURL, "5b8efff798038103d269b633813fc60c", 1)
+
+	// The audit receiver, where such events belong: a backend on loopback (trusted by default)
+	// names its end user's address and user agent, and keeps its own beside them.
+	t.Run("a trusted sender names its end user", func(t *testing.T) {
+		req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/v1/events", p.audit), strings.NewReader(
+			`{"action":"user.login","tenant_id":"acme","user_id":"u-77","entity_id":"session-77","ip_address":"203.0.113.77","user_agent":"Mozilla/5.0 (end user)"}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", "shop-backend/3.2")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusAccepted, resp.StatusCode, "answer: %s", raw)
+
+		var list struct {
+			Records []struct {
+				IPAddress  string         `json:"ip_address"`
+				UserAgent  string         `json:"user_agent"`
+				Attributes map[string]any `json:"attributes"`
+			} `json:"records"`
+		}
+		require.Eventually(t, func() bool {
+			getJSON(t, queryURL+"/api/v1/logs?entity_id=session-77", &list)
+			return len(list.Records) == 1
+		}, 20*time.Second, 50*time.Millisecond)
+		got := list.Records[0]
+		assert.Equal(t, "203.0.113.77", got.IPAddress)
+		assert.Equal(t, "Mozilla/5.0 (end user)", got.UserAgent)
+		assert.Equal(t, "127.0.0.1", got.Attributes["audit.sender.address"])
+		assert.Equal(t, "shop-backend/3.2", got.Attributes["audit.sender.user_agent"])
+	})
 }

@@ -91,3 +91,22 @@ func TestReadmeNamesTheExamplesVersions(t *testing.T) {
 		assert.Equal(t, m[2], lock.Packages["node_modules/"+m[1]].Version, "README names %s@%s; examples/node/package-lock.json locks another", m[1], m[2])
 	}
 }
+
+// TestReadmeFirstScreenShowsPortsAndConfigOverride: what a new user needs before scrolling, the
+// five listeners of the default config and how to run another config.
+func TestReadmeFirstScreenShowsPortsAndConfigOverride(t *testing.T) {
+	raw, err := os.ReadFile(repoPath("README.md"))
+	require.NoError(t, err)
+	lines := strings.Split(string(raw), "\n")
+	require.Greater(t, len(lines), 40)
+	first := strings.Join(lines[:40], "\n")
+	cfg, err := os.ReadFile(repoPath("otelcol-audit", "config.yaml"))
+	require.NoError(t, err)
+	for _, port := range []string{"127.0.0.1:4317", "127.0.0.1:4318", "127.0.0.1:8088", "127.0.0.1:8089", "127.0.0.1:8888"} {
+		assert.Contains(t, first, port, "the README's first 40 lines name %s", port)
+	}
+	for _, listen := range []string{"127.0.0.1:4317", "127.0.0.1:4318", "127.0.0.1:8088", "127.0.0.1:8089", "port: 8888"} {
+		assert.Contains(t, string(cfg), listen, "the default config listens where the README says")
+	}
+	assert.Contains(t, first, "CONFIG=", "the first screen says how to run another config")
+}
