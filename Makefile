@@ -73,6 +73,8 @@ lint: $(STATICCHECK)
 	@# is a diff here.
 	$(GO) mod tidy -diff
 	cd testbed && $(GO) mod tidy -diff
+	@# The Go example is its own module (a user sees its exact versions); lint it the same way.
+	cd examples/go && $(GO) vet ./... && $(STATICCHECK) ./... && $(GO) mod tidy -diff
 	@# No component imports another: they meet through internal/ contracts and the host.
 	@bash scripts/check-component-imports.sh >/dev/null
 

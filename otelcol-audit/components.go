@@ -6,6 +6,7 @@ import (
 	auditexporter "github.com/otelcol-audit/otelcol-audit/exporter/auditexporter"
 	auditqueryextension "github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension"
 	auditstoreextension "github.com/otelcol-audit/otelcol-audit/extension/auditstoreextension"
+	otlpguardextension "github.com/otelcol-audit/otelcol-audit/extension/otlpguardextension"
 	redactprocessor "github.com/otelcol-audit/otelcol-audit/processor/redactprocessor"
 	auditreceiver "github.com/otelcol-audit/otelcol-audit/receiver/auditreceiver"
 	"go.opentelemetry.io/collector/component"
@@ -44,6 +45,7 @@ func components() (otelcol.Factories, error) {
 	factories.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
 		auditstoreextension.NewFactory(),
 		auditqueryextension.NewFactory(),
+		otlpguardextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -51,6 +53,7 @@ func components() (otelcol.Factories, error) {
 	factories.ExtensionModules = makeModulesMap(factories.Extensions, map[component.Type]string{
 		auditstoreextension.NewFactory().Type(): "github.com/otelcol-audit/otelcol-audit v0.0.0",
 		auditqueryextension.NewFactory().Type(): "github.com/otelcol-audit/otelcol-audit v0.0.0",
+		otlpguardextension.NewFactory().Type():  "github.com/otelcol-audit/otelcol-audit v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](

@@ -4,6 +4,8 @@
 # built by the Makefile into .tools/.
 #   - Go: expected at /usr/local/go (the machine image has it).
 #   - Chromium (Debian's package): the web viewer's browser test drives it headless.
+#   - Node.js and npm (Debian's packages, when missing) and the example applications' modules
+#     (scripts/install-examples.sh): tests/examples runs examples/go and examples/node.
 set -euo pipefail
 
 if ! command -v go >/dev/null 2>&1; then
@@ -14,6 +16,8 @@ go version
 
 apt_packages=()
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 
 if [ ${#apt_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -25,3 +29,5 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 /usr/bin/chromium --version
+
+bash "$(dirname "$0")/install-examples.sh"

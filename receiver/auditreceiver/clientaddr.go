@@ -13,6 +13,8 @@ const maxUserAgentBytes = 1024
 // clientResolver decides which address a request came from.
 type clientResolver struct {
 	trusted []netip.Prefix
+	// senders may name their end user's address and user agent (trusted_senders).
+	senders []netip.Prefix
 }
 
 // clientAddress returns the address of the client that sent the request: the TCP peer, unless
@@ -51,7 +53,22 @@ func (c clientResolver) clientAddress(remoteAddr string, forwardedFor []string) 
 }
 
 func (c clientResolver) isTrusted(a netip.Addr) bool {
-	for _, p := range c.trusted {
+	return contains(c.trusted, a)
+}
+
+// mayNameEndUser reports whether the sender at addr (clientAddress's answer) may set ip_address
+// and user_agent in its events. A Unix-socket sender has no address; it is as local as loopback
+// and is treated as such.
+func (c clientResolver) mayNameEndUser(addr string) bool {
+	if addr == "" {
+		return contains(c.senders, netip.IPv6Loopback()) || contains(c.senders, netip.AddrFrom4([4]byte{127, 0, 0, 1}))
+	}
+	a, err := netip.ParseAddr(addr)
+	return err == nil && contains(c.senders, a)
+}
+
+func contains(prefixes []netip.Prefix, a netip.Addr) bool {
+	for _, p := range prefixes {
 		if p.Contains(a) {
 			return true
 		}

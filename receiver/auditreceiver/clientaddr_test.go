@@ -38,7 +38,7 @@ func TestClientAddress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			prefixes, err := parseTrustedProxies(tt.trusted)
+			prefixes, err := parseAddressList("trusted_proxies", tt.trusted)
 			require.NoError(t, err)
 			got := clientResolver{trusted: prefixes}.clientAddress(tt.remote, tt.xff)
 			assert.Equal(t, tt.want, got)

@@ -31,6 +31,13 @@ type Config struct {
 	// believed. From any other peer the header is ignored and the peer address is the client.
 	TrustedProxies []string `mapstructure:"trusted_proxies"`
 
+	// TrustedSenders lists the senders (CIDRs or single addresses, matched against the client
+	// address after trusted_proxies) that may name their end user's ip_address and user_agent in
+	// an event: a backend posting on behalf of its users. An event with those fields from any
+	// other sender is refused. Default: loopback, the senders the default deployment already
+	// trusts with every other field of the trail.
+	TrustedSenders []string `mapstructure:"trusted_senders"`
+
 	// RetryAfter is sent as the Retry-After header (whole seconds, rounded up) when the pipeline
 	// answers with a retryable error or throttles.
 	RetryAfter time.Duration `mapstructure:"retry_after"`
@@ -59,7 +66,10 @@ func (cfg *Config) Validate() error {
 	if cfg.RetryAfter <= 0 {
 		errs = append(errs, fmt.Errorf("retry_after: must be positive, got %s", cfg.RetryAfter))
 	}
-	if _, err := parseTrustedProxies(cfg.TrustedProxies); err != nil {
+	if _, err := parseAddressList("trusted_proxies", cfg.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := parseAddressList("trusted_senders", cfg.TrustedSenders); err != nil {
 		errs = append(errs, err)
 	}
 	if !cfg.ServerConfig.Auth.HasValue() && !cfg.AllowUnauthenticated && !isLoopbackEndpoint(cfg.ServerConfig.NetAddr) {
@@ -69,17 +79,17 @@ func (cfg *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// parseTrustedProxies accepts CIDRs ("10.0.0.0/8") and single addresses ("10.1.2.3", taken as a
+// parseAddressList reads the setting called name. It accepts CIDRs ("10.0.0.0/8") and single addresses ("10.1.2.3", taken as a
 // /32 or /128). IPv4-mapped IPv6 forms are unmapped so that a v4 proxy matches whichever way the
 // socket reports it.
-func parseTrustedProxies(entries []string) ([]netip.Prefix, error) {
+func parseAddressList(name string, entries []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(entries))
 	for i, s := range entries {
 		s = strings.TrimSpace(s)
 		if strings.Contains(s, "/") {
 			p, err := netip.ParsePrefix(s)
 			if err != nil {
-				return nil, fmt.Errorf("trusted_proxies[%d]: %q is not a CIDR: %w", i, entries[i], err)
+				return nil, fmt.Errorf("%s[%d]: %q is not a CIDR: %w", name, i, entries[i], err)
 			}
 			if p.Addr().Is4In6() && p.Bits() >= 96 {
 				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
@@ -89,7 +99,7 @@ func parseTrustedProxies(entries []string) ([]netip.Prefix, error) {
 		}
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("trusted_proxies[%d]: %q is neither a CIDR nor an IP address: %w", i, entries[i], err)
+			return nil, fmt.Errorf("%s[%d]: %q is neither a CIDR nor an IP address: %w", name, i, entries[i], err)
 		}
 		a = a.Unmap()
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))

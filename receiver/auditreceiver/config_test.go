@@ -24,12 +24,16 @@ func TestLoadConfig(t *testing.T) {
 	custom.MaxEventsPerRequest = 500
 	custom.PartialSuccess = true
 	custom.TrustedProxies = []string{"10.0.0.0/8", "192.168.1.7", "::1"}
+	custom.TrustedSenders = []string{"10.20.0.0/16"}
 	custom.RetryAfter = 30 * time.Second
 	custom.ServerConfig.CORS.GetOrInsertDefault().AllowedOrigins = []string{"https://admin.example.com"}
 
 	publicOptIn := createDefaultConfig().(*Config)
 	publicOptIn.ServerConfig.NetAddr.Endpoint = "0.0.0.0:8088"
 	publicOptIn.AllowUnauthenticated = true
+
+	noSender := createDefaultConfig().(*Config)
+	noSender.TrustedSenders = []string{}
 
 	tests := []struct {
 		name    string
@@ -43,6 +47,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "a public endpoint without auth is refused", id: component.NewIDWithName(metadata.Type, "public_without_auth"), wantErr: `endpoint: "0.0.0.0:8088" is not a loopback address and no auth extension is configured`},
 		{name: "a CIDR with too many bits is refused", id: component.NewIDWithName(metadata.Type, "bad_proxy"), wantErr: `trusted_proxies[0]: "10.0.0.0/33" is not a CIDR`},
 		{name: "a host name as trusted proxy is refused", id: component.NewIDWithName(metadata.Type, "not_an_ip_proxy"), wantErr: `trusted_proxies[0]: "proxy.internal" is neither a CIDR nor an IP address`},
+		{name: "an empty trusted_senders replaces the loopback default", id: component.NewIDWithName(metadata.Type, "trust_no_sender"), want: noSender},
+		{name: "a host name as trusted sender is refused", id: component.NewIDWithName(metadata.Type, "bad_sender"), wantErr: `trusted_senders[0]: "backend.internal" is neither a CIDR nor an IP address`},
 		{name: "zero events per request is refused", id: component.NewIDWithName(metadata.Type, "zero_events"), wantErr: "max_events_per_request: must be positive, got 0"},
 		{name: "a zero retry_after is refused", id: component.NewIDWithName(metadata.Type, "zero_retry_after"), wantErr: "retry_after: must be positive, got 0s"},
 		{name: "a negative body size is refused", id: component.NewIDWithName(metadata.Type, "negative_body_size"), wantErr: "max_request_body_size: must not be negative, got -1"},
@@ -75,6 +81,7 @@ func TestDefaultConfigHoldsTheDocumentedDefaults(t *testing.T) {
 	assert.Equal(t, 5*time.Second, cfg.RetryAfter)
 	assert.False(t, cfg.PartialSuccess)
 	assert.Empty(t, cfg.TrustedProxies)
+	assert.Equal(t, []string{"127.0.0.0/8", "::1"}, cfg.TrustedSenders, "loopback senders may name their end user")
 	assert.NoError(t, confmap.Validate(cfg))
 }
 
@@ -93,7 +100,7 @@ func TestParseTrustedProxies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseTrustedProxies([]string{tt.entry})
+			got, err := parseAddressList("trusted_proxies", []string{tt.entry})
 			require.NoError(t, err)
 			require.Len(t, got, 1)
 			assert.Equal(t, tt.want, got[0].String())

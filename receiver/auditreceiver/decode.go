@@ -50,6 +50,11 @@ type decodeOptions struct {
 	// idempotencyKey is the Idempotency-Key header, empty when absent. It applies only to a body
 	// holding exactly one event.
 	idempotencyKey string
+	// sender is the address the request came from (after trusted_proxies; empty for a Unix
+	// socket), named in the refusal of end-user fields.
+	sender string
+	// endUserFields is whether the sender may name its end user's ip_address and user_agent.
+	endUserFields bool
 }
 
 // decoded is the outcome of decodeRequest for a body that could be framed. Invariants: every
@@ -102,6 +107,7 @@ func decodeRequest(body []byte, f bodyFormat, opts decodeOptions) (decoded, *req
 	firstIndexOfID := make(map[string]int)
 	for i, raw := range raws {
 		ev, evProblems := decodeEvent(raw, i)
+		evProblems = append(evProblems, refuseEndUserFields(ev, i, opts)...)
 		if key != "" {
 			switch {
 			case ev.id == "":
@@ -127,6 +133,28 @@ func decodeRequest(body []byte, f bodyFormat, opts decodeOptions) (decoded, *req
 	sort.SliceStable(problems, func(a, b int) bool { return problems[a].Index < problems[b].Index })
 	d.problems = problems
 	return d, nil
+}
+
+// refuseEndUserFields reports the end user's fields of an event from a sender that may not set
+// them. Refusing rather than dropping them: the sender meant them, and silently recording its own
+// address instead would put a wrong address into the audit trail.
+func refuseEndUserFields(ev event, index int, opts decodeOptions) []problem {
+	if opts.endUserFields {
+		return nil
+	}
+	sender := opts.sender
+	if sender == "" {
+		sender = "a Unix socket"
+	}
+	msg := fmt.Sprintf("not accepted from this sender (%s): only senders listed in the receiver's trusted_senders may name their end user's address and user agent", sender)
+	var out []problem
+	if ev.ipAddress != "" {
+		out = append(out, problem{Index: index, Field: "ip_address", Message: msg})
+	}
+	if ev.userAgent != "" {
+		out = append(out, problem{Index: index, Field: "user_agent", Message: msg})
+	}
+	return out
 }
 
 // splitJSON frames an application/json body: one object, or an array whose elements are each

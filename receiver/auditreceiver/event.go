@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ const (
 	maxTags             = 64
 	maxMethodChars      = 32
 	maxPathChars        = 2048
+	maxUserAgentChars   = 1024 // as much as the receiver keeps of a User-Agent header
 )
 
 // The time range an occurred_at may express. Zero is "unset" in OpenTelemetry, and pdata keeps
@@ -73,6 +75,11 @@ type event struct {
 
 	traceID pcommon.TraceID
 	spanID  pcommon.SpanID
+
+	// The end user's address and user agent, named by a sender that acts on the user's behalf
+	// (a backend). decodeRequest refuses them from senders not in trusted_senders.
+	ipAddress string
+	userAgent string
 }
 
 // fieldDecoder parses one top-level field into ev and returns why it is invalid, or "".
@@ -105,6 +112,8 @@ var eventFields = map[string]fieldDecoder{
 	"span_id":     decodeSpanID,
 	"status_code": decodeStatusCode,
 	"duration_ms": decodeDuration,
+	"ip_address":  decodeIPAddress,
+	"user_agent":  optionalString(maxUserAgentChars, func(ev *event, s string) { ev.userAgent = s }),
 }
 
 var levelsByName = map[string]record.Level{
@@ -410,6 +419,29 @@ func decodeDuration(ev *event, raw json.RawMessage) string {
 		return "expected a non-negative number of milliseconds"
 	}
 	ev.durationMS, ev.hasDuration = f, true
+	return ""
+}
+
+// decodeIPAddress takes a bare IPv4 or IPv6 address (no port, no zone) and keeps its canonical
+// form, IPv4-mapped addresses as IPv4, so that the query API's ip filter finds it however the
+// sender spelt it.
+func decodeIPAddress(ev *event, raw json.RawMessage) string {
+	const want = "expected an IPv4 or IPv6 address without port"
+	s, msg := decodeString(raw, 64)
+	if msg != "" {
+		if raw[0] == '"' {
+			return want
+		}
+		return msg
+	}
+	if s == "" {
+		return ""
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return want
+	}
+	ev.ipAddress = a.Unmap().String()
 	return ""
 }
 

@@ -37,6 +37,7 @@ func createDefaultConfig() component.Config {
 		ServerConfig:        server,
 		MaxEventsPerRequest: defaultMaxEventsPerRequest,
 		RetryAfter:          defaultRetryAfter,
+		TrustedSenders:      []string{"127.0.0.0/8", "::1"},
 	}
 }
 

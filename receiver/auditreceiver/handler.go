@@ -44,9 +44,15 @@ func (r *auditReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 
+	cc := clientContext{
+		address:   r.resolver.clientAddress(req.RemoteAddr, req.Header.Values("X-Forwarded-For")),
+		userAgent: truncateUserAgent(req.UserAgent()),
+	}
 	d, rerr := decodeRequest(body, format, decodeOptions{
 		maxEvents:      r.cfg.MaxEventsPerRequest,
 		idempotencyKey: strings.TrimSpace(req.Header.Get("Idempotency-Key")),
+		sender:         cc.address,
+		endUserFields:  r.resolver.mayNameEndUser(cc.address),
 	})
 	if rerr != nil {
 		r.recordInvalid(req.Context(), format, 0)
@@ -63,10 +69,6 @@ func (r *auditReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
 		r.recordInvalid(req.Context(), format, d.rejected())
 	}
 
-	cc := clientContext{
-		address:   r.resolver.clientAddress(req.RemoteAddr, req.Header.Values("X-Forwarded-For")),
-		userAgent: truncateUserAgent(req.UserAgent()),
-	}
 	ld, ids := buildLogs(d.events, cc, time.Now())
 
 	ctx := r.obsrep.StartLogsOp(req.Context())

@@ -21,6 +21,10 @@ const (
 	// what OpenTelemetry attributes are made of, so each metadata key stays addressable on its
 	// own (by processors, by the stores' attribute columns) instead of hiding inside one map.
 	metadataPrefix = "metadata."
+	// The sender's own address and user agent, kept when an event from a trusted sender names its
+	// end user's (ip_address, user_agent), which then fill client.address and user_agent.original.
+	attrSenderAddress   = "audit.sender.address"
+	attrSenderUserAgent = "audit.sender.user_agent"
 )
 
 // severities maps each audit level to the OpenTelemetry severity it is sent with. Security uses
@@ -134,8 +138,20 @@ func fillLogRecord(lr plog.LogRecord, ev *event, cc clientContext, observed pcom
 		// FromRaw only fails for types decodeObject never produces.
 		_ = attrs.PutEmpty(metadataPrefix + k).FromRaw(ev.metadata[k])
 	}
-	putNonEmpty(attrs, record.AttrClientAddr, cc.address)
-	putNonEmpty(attrs, record.AttrUserAgent, cc.userAgent)
+	putClientField(attrs, record.AttrClientAddr, attrSenderAddress, ev.ipAddress, cc.address)
+	putClientField(attrs, record.AttrUserAgent, attrSenderUserAgent, ev.userAgent, cc.userAgent)
+}
+
+// putClientField writes the client's address or user agent: the end user's as the event names it
+// (only trusted senders get this far with one), the sender's own moved to senderKey; else the
+// sender's, which then is the client.
+func putClientField(attrs pcommon.Map, key, senderKey, endUser, sender string) {
+	if endUser == "" {
+		putNonEmpty(attrs, key, sender)
+		return
+	}
+	attrs.PutStr(key, endUser)
+	putNonEmpty(attrs, senderKey, sender)
 }
 
 func putNonEmpty(attrs pcommon.Map, key, value string) {

@@ -36,7 +36,11 @@ type auditReceiver struct {
 }
 
 func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*auditReceiver, error) {
-	trusted, err := parseTrustedProxies(cfg.TrustedProxies)
+	trusted, err := parseAddressList("trusted_proxies", cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("create audit receiver: %w", err)
+	}
+	senders, err := parseAddressList("trusted_senders", cfg.TrustedSenders)
 	if err != nil {
 		return nil, fmt.Errorf("create audit receiver: %w", err)
 	}
@@ -53,7 +57,7 @@ func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*
 		settings: set,
 		next:     next,
 		obsrep:   obsrep,
-		resolver: clientResolver{trusted: trusted},
+		resolver: clientResolver{trusted: trusted, senders: senders},
 	}, nil
 }
 
