@@ -88,14 +88,6 @@ func viewerRecords(now time.Time) []record.Record {
 	}
 }
 
-// ignore drops an action's result so it can run in a Do sequence.
-func ignore[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		_, err := a(ctx, tg)
-		return chromedp.Void{}, err
-	}
-}
-
 // failedResources are the console lines of requests a test makes fail on purpose: the API's
 // 401 before sign-in and 400 for a malformed filter. Anything else in the console is a defect.
 var failedResources = []string{"status of 401", "status of 400"}
@@ -236,6 +228,7 @@ func TestViewer_SignInFiltersSuggestionsLiveTailDetailAndTrace(t *testing.T) {
 	assert.Zero(t, p.rows(), "the earlier query's rows are not shown under its error")
 	assert.Equal(t, "No records: the query failed (see the message above).", p.text("#empty"))
 	assert.Equal(t, "live: off (the query failed)", p.text("#live-state"))
+	assert.Equal(t, []string{"f-trace_id"}, eval[[]string](p, `[...document.querySelectorAll("[aria-invalid=true]")].map(e => e.id)`), "the refused field is marked")
 	p.shot("error")
 
 	// Clearing the token signs out: the records shown so far go with it.
@@ -279,13 +272,15 @@ func TestViewer_TimeRangePresetsAbsoluteRangeAndHistogramZoom(t *testing.T) {
 	assert.True(t, eval[bool](p, `document.getElementById("live-toggle").disabled`))
 	p.shot("histogram-zoomed")
 
-	// A click on a bar (no drag) zooms to that bar's interval: the one holding the trace's
-	// three records.
+	// A click on a bar (no drag) zooms to that bar's interval: the list then holds the records
+	// the bar counts.
 	p.do("scroll to the histogram", chromedp.ScrollIntoView(chromedp.CSS("#hist-plot")))
-	bar := eval[int](p, `[...document.querySelectorAll("#hist-bars .hist-col")].findIndex(c => c.dataset.count === "3")`)
-	require.GreaterOrEqual(t, bar, 0, "a bar holds the trace")
+	bar := eval[int](p, `(() => { const cols = [...document.querySelectorAll("#hist-bars .hist-col")];
+		const counts = cols.map(c => Number(c.dataset.count)); return counts.indexOf(Math.max(...counts)); })()`)
+	inBar := eval[int](p, fmt.Sprintf(`Number(document.querySelectorAll("#hist-bars .hist-col")[%d].dataset.count)`, bar))
+	require.Positive(t, inBar)
 	p.click(fmt.Sprintf("#hist-bars .hist-col:nth-child(%d)", bar+1))
-	p.waitReady(rowsExpr + " === 3")
+	p.waitReady(fmt.Sprintf(`document.getElementById("stats-total").textContent.startsWith("%d records") && %s === %d && document.getElementById("hist-range").textContent.startsWith("%d records")`, inBar, rowsExpr, inBar, inBar))
 	from, to = rangeInputs(t, p)
 	barWidth := to.Sub(from)
 	assert.LessOrEqual(t, barWidth, time.Minute, "one bar of a 30-minute range")
@@ -481,6 +476,7 @@ func TestViewer_MoreFiltersSendOnlyWhatIsFilledIn(t *testing.T) {
 	p.click("#reset-filters")
 	p.waitReady(rowsExpr + " === 7")
 	assert.False(t, p.visible("#error"))
+	assert.Zero(t, eval[int](p, `document.querySelectorAll("[aria-invalid=true]").length`), "no field stays marked")
 	assert.Empty(t, eval[string](p, `document.getElementById("f-company_id").value + document.getElementById("f-tag").value`))
 	assert.Equal(t, "Fewer filters", p.text("#more-toggle"))
 	p.click("#more-toggle")
@@ -531,9 +527,43 @@ func TestViewer_WorksWithoutAuthOnLoopbackWithACleanConsole(t *testing.T) {
 	p.waitFor(fmt.Sprintf(`document.querySelector("#records tbody tr:first-child")?.dataset.id === %q`, fresh[0].ID))
 	assert.False(t, p.visible("#empty"))
 
+	assert.Empty(t, p.consoleErrors(), "no errors or warnings at all (a missing favicon is one)")
 	// The icon is the page's own (a missing one is a 404 in the console).
 	icon, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`fetch(document.querySelector("link[rel=icon]").href).then(r => r.status)`, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
 	assert.Equal(t, 200, icon)
-	assert.Empty(t, p.consoleErrors(), "no errors or warnings at all")
+}
+
+func TestViewer_OnAPhoneTheFiltersFoldAwayAndRecordsAreCards(t *testing.T) {
+	s := startLive(t, nil)
+	_, err := s.f.store.Insert(context.Background(), "acme", viewerRecords(time.Now().UTC()))
+	require.NoError(t, err)
+	p := openViewer(t, s.base+"/")
+	p.do("phone", chromedp.EmulateViewport(phoneWidth, 800))
+	p.waitReady(rowsExpr + " === 7")
+
+	// The first record is on the first screen, under folded filters.
+	eval[bool](p, `(window.scrollTo(0, 0), true)`)
+	assert.Less(t, eval[float64](p, `document.querySelector("#records tbody tr:first-child").getBoundingClientRect().bottom`), 800.0,
+		"the first record is on the first screen")
+	assert.False(t, p.visible("#f-user_id"), "the filters are folded")
+	assert.False(t, p.visible("#records thead"), "records are cards, without a table header")
+
+	p.click("#filters-toggle")
+	assert.True(t, p.visible("#f-user_id"))
+	assert.Equal(t, "true", eval[string](p, `document.getElementById("filters-toggle").getAttribute("aria-expanded")`))
+	p.typeInto("#f-user_id", "bob")
+	p.click("#apply")
+	p.waitReady(rowsExpr + " === 3")
+	assert.Equal(t, "▾ Filters (1 in use)", p.text("#filters-toggle"))
+	p.click("#filters-toggle")
+	assert.False(t, p.visible("#f-user_id"))
+	assert.Equal(t, "▸ Filters (1 in use)", p.text("#filters-toggle"), "folded, it still says a filter is on")
+
+	// A record opens below the list and is scrolled into view.
+	p.click("#records tbody tr:first-child")
+	p.waitFor(`!document.getElementById("detail").hidden`)
+	p.waitFor(`Math.abs(document.getElementById("detail").getBoundingClientRect().top) < 5`)
+	assert.Empty(t, eval[[]string](p, layoutProblemsJS+"(false)"))
+	assert.Empty(t, p.consoleErrors())
 }

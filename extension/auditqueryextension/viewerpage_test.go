@@ -202,6 +202,13 @@ func (p *viewerPage) shot(name string) {
 		require.NoError(p.t, err)
 		require.Equal(p.t, "\x89PNG", string(png[:4]))
 		require.NoError(p.t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, w)), png, 0o600))
+		if w == phoneWidth {
+			// What the phone shows first, at a size a person can read.
+			eval[bool](p, `(window.scrollTo(0, 0), true)`)
+			screen, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
+			require.NoError(p.t, err)
+			require.NoError(p.t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d-screen.png", name, w)), screen, 0o600))
+		}
 		problems := eval[[]string](p, fmt.Sprintf("%s(%t)", layoutProblemsJS, w == desktopWidth))
 		require.Empty(p.t, problems, "layout of %q at %d px", name, w)
 	}

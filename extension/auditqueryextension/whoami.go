@@ -26,6 +26,6 @@ func (a *api) whoami(w http.ResponseWriter, r *http.Request) *apiError {
 	if p.err != nil {
 		return p.err
 	}
-	httpjson.Write(w, http.StatusOK, whoamiResponse{User: caller.User, Tenant: caller.Tenant, Role: caller.Role})
+	httpjson.Write(w, http.StatusOK, whoamiResponse(caller))
 	return nil
 }

@@ -65,7 +65,16 @@
 
   function showError(err) {
     const box = $("error");
+    for (const el of document.querySelectorAll("[aria-invalid=true]")) el.removeAttribute("aria-invalid");
     if (!err) { box.hidden = true; box.textContent = ""; return; }
+    // The API names the parameter it refused first ("trace_id: expected ..."): mark its field.
+    const named = err.status === 400 && /^([a-z_]+):/.exec(err.message);
+    const field = named && $("f-" + named[1]);
+    if (field) {
+      field.setAttribute("aria-invalid", "true");
+      if (field.closest("#more-filters")) { $("more-filters").hidden = false; updateMoreToggle(); }
+      $("filters").classList.add("open");
+    }
     box.hidden = false;
     if (err.status === 401) box.textContent = "Not signed in: paste a token above. The server said: " + err.message;
     else if (err.status === 400) box.textContent = "The query was refused: " + err.message;
@@ -144,7 +153,17 @@
     return MORE_FILTERS.filter((n) => $("f-" + n).value.trim() !== "").length;
   }
 
+  function filtersInUse() {
+    const form = $("filters");
+    return form.querySelectorAll("input[name=level]:checked").length +
+      MAIN_FILTERS.concat(MORE_FILTERS).filter((n) => form.elements[n].value.trim() !== "").length;
+  }
+
   function updateMoreToggle() {
+    const all = filtersInUse();
+    const folded = !$("filters").classList.contains("open");
+    $("filters-toggle").textContent = (folded ? "▸ Filters" : "▾ Filters") + (all ? " (" + all + " in use)" : "");
+    $("filters-toggle").setAttribute("aria-expanded", String(!folded));
     const n = moreFiltersInUse();
     const open = !$("more-filters").hidden;
     $("more-toggle").textContent = (open ? "Fewer filters" : "More filters") + (n ? " (" + n + ")" : "");
@@ -808,6 +827,7 @@
     document.body.dataset.state = "loading";
     showError(null);
     writeHash();
+    updateMoreToggle();
     try {
       if (withMe || !state.me) await loadMe();
       await search();
@@ -852,7 +872,12 @@
       updateMoreToggle();
       if (!$("more-filters").hidden) $("f-company_id").focus();
     });
-    for (const n of MORE_FILTERS) $("f-" + n).addEventListener("input", updateMoreToggle);
+    $("filters").addEventListener("input", updateMoreToggle);
+    $("filters").addEventListener("change", updateMoreToggle);
+    $("filters-toggle").addEventListener("click", () => {
+      $("filters").classList.toggle("open");
+      updateMoreToggle();
+    });
     $("range").addEventListener("change", () => {
       const v = $("range").value;
       if (v === "absolute") {
