@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -183,9 +184,12 @@ func TestViewer_SignInFiltersSuggestionsLiveTailDetailAndTrace(t *testing.T) {
 	p.waitFor(`!document.getElementById("suggest-event").hidden`)
 	events := eval[[]string](p, `[...document.querySelectorAll("#suggest-event li")].map(li => li.textContent)`)
 	require.Contains(t, events, "payment.charge")
+	// This time by keyboard: type, arrow down to the suggestion, Enter.
 	p.typeInto("#f-event", "pay")
 	p.waitFor(`document.querySelectorAll("#suggest-event li").length === 1`)
-	p.click("#suggest-event li:first-child")
+	p.do("pick with the keyboard", chromedp.KeyEvent(kb.ArrowDown))
+	assert.Equal(t, "suggest-event-0", eval[string](p, `document.getElementById("f-event").getAttribute("aria-activedescendant")`))
+	p.do("pick with the keyboard", chromedp.KeyEvent(kb.Enter))
 	p.waitReady(rowsExpr + ` === 2 && document.getElementById("f-event").value === "payment.charge"`)
 
 	// A text that matches nothing: the empty state says where it looked and what to do.
