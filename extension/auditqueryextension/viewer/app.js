@@ -472,6 +472,8 @@
       const fill = document.createElement("span");
       fill.className = "fill" + (cls ? " " + cls : "");
       fill.style.width = (n / maxN) * 100 + "%";
+      // A few records next to thousands still show.
+      if (n > 0) fill.style.minWidth = "2px";
       track.appendChild(fill);
       const c = document.createElement("span");
       c.className = "n";
@@ -556,9 +558,12 @@
       const other = document.createElement("div");
       other.className = "seg seg-other";
       other.style.height = ((bk.count - bk.failures) / maxN) * 100 + "%";
+      // A bucket of a few records next to one of thousands is still visible.
+      if (bk.count - bk.failures > 0) other.style.minHeight = "2px";
       const fail = document.createElement("div");
       fail.className = "seg seg-fail";
       fail.style.height = (bk.failures / maxN) * 100 + "%";
+      if (bk.failures > 0) fail.style.minHeight = "2px";
       col.append(other, fail);
       plot.appendChild(col);
     }
