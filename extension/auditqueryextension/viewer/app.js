@@ -259,10 +259,13 @@
     $("count").textContent = n ? n + (state.cursor ? "+ records" : n === 1 ? " record" : " records") : "";
   }
 
-  async function search() {
+  // current is false once a newer refresh started: an older answer that arrives late must
+  // not replace the newer one.
+  async function search(current) {
     const p = filterParams(true);
     p.set("limit", String(PAGE));
     const body = await api("/api/v1/logs?" + p);
+    if (!current()) return;
     const tbody = $("records").tBodies[0];
     tbody.replaceChildren(...body.records.map(row));
     state.cursor = body.next_cursor || "";
@@ -494,7 +497,7 @@
     return NICE_INTERVALS.find((s) => s >= want) || NICE_INTERVALS[NICE_INTERVALS.length - 1];
   }
 
-  async function loadStats() {
+  async function loadStats(current) {
     const b = bounds();
     const end = b.end == null ? Date.now() : b.end;
     const p = new URLSearchParams();
@@ -506,7 +509,9 @@
     let st;
     try {
       st = await api("/api/v1/stats?" + p);
+      if (current && !current()) return;
     } catch (err) {
+      if (current && !current()) return;
       // A store without statistics (501) or an older server (404): the panels stay hidden.
       $("stats").hidden = true;
       $("histogram").hidden = true;
@@ -532,7 +537,8 @@
     if (state.statsTimer || !state.range.rel) return;
     state.statsTimer = setTimeout(() => {
       state.statsTimer = 0;
-      loadStats().catch(() => { /* the next refresh reports it */ });
+      const at = refreshing;
+      loadStats(() => at === refreshing).catch(() => { /* the next refresh reports it */ });
     }, STATS_FOLLOW_MS);
   }
 
@@ -827,7 +833,7 @@
 
   // body[data-state] is "loading" while a refresh runs and "ready" after it, so that scripts
   // (and the browser test) can tell when the page shows a consistent state.
-  let refreshing = 0;
+  let refreshing = 0; // counts refreshes; only the latest may change the page
   async function refresh(withMe) {
     const mine = ++refreshing;
     document.body.dataset.state = "loading";
@@ -836,10 +842,13 @@
     updateMoreToggle();
     try {
       if (withMe || !state.me) await loadMe();
-      await search();
+      const current = () => mine === refreshing;
+      await search(current);
+      if (!current()) return;
       startLive();
-      await loadStats();
+      await loadStats(current);
     } catch (err) {
+      if (mine !== refreshing) return;
       if (err.status === 401 || err.status === 403) signedOut();
       else queryFailed();
       showError(err);
