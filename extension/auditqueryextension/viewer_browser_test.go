@@ -320,6 +320,13 @@ func TestViewer_TimeRangePresetsAbsoluteRangeAndHistogramZoom(t *testing.T) {
 	p.choose("#range", "7d")
 	p.waitReady(rowsExpr + " === 7")
 	p.waitFor(`document.getElementById("live-state").textContent === "live: on"`)
+
+	// Zooming out of a range that ends now doubles it into the past, not into the future.
+	p.click("#zoom-out")
+	p.waitReady(`document.getElementById("range").value === "absolute"`)
+	from, to = rangeInputs(t, p)
+	assert.InDelta(t, 14*24*time.Hour, to.Sub(from), float64(time.Minute))
+	assert.WithinDuration(t, time.Now().UTC(), to, time.Minute)
 	assert.Empty(t, p.consoleErrors())
 }
 

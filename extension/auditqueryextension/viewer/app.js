@@ -123,7 +123,11 @@
     const b = bounds();
     const end = b.end == null ? Date.now() : b.end;
     const span = end - b.start;
-    setAbsolute(b.start - span / 2, Math.min(end + span / 2, Math.max(end, Date.now())));
+    let start = b.start - span / 2, newEnd = end + span / 2;
+    // The future holds no records: what would lie past now goes to the past instead.
+    const now = Date.now();
+    if (newEnd > now && end <= now) { start -= newEnd - now; newEnd = now; }
+    setAbsolute(start, newEnd);
     refresh();
   }
 
