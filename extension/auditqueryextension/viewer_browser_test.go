@@ -377,7 +377,8 @@ func TestViewer_TenantSelectorLoadMoreAndExportOfTheCurrentQuery(t *testing.T) {
 	p.click("#load-more")
 	p.waitFor(rowsExpr + " === 100")
 
-	// The tenant selector suggests the tenants seen; picking one narrows everything to it.
+	// The tenant selector suggests the store's tenants (whoami lists them for an admin);
+	// picking one narrows everything to it.
 	p.click("#f-tenant")
 	p.waitFor(`!document.getElementById("suggest-tenant").hidden`)
 	assert.Equal(t, []string{"acme", "globex", "initech"}, eval[[]string](p, `[...document.querySelectorAll("#suggest-tenant li")].map(li => li.textContent)`))

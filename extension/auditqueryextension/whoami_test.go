@@ -31,6 +31,19 @@ func TestWhoami_TellsTheCallerItsRoleAndTenant(t *testing.T) {
 	}
 }
 
+func TestWhoami_AnAdminGetsTheChainedStoresTenantsAViewerDoesNot(t *testing.T) {
+	f := newFixture(t) // a SQLite store with chains on, as by default
+	h := testAPI(t, f.store, nil, true)
+
+	var admin whoamiResponse
+	serve(h, http.MethodGet, whoamiPath, authData{"subject": "root", "role": "admin"}).decode(t, &admin)
+	assert.Equal(t, []string{"acme", "globex"}, admin.Tenants)
+
+	resp := serve(h, http.MethodGet, whoamiPath, viewerOf("acme"))
+	assert.NotContains(t, string(resp.body), "tenants", "a viewer learns no other tenant's name")
+	assert.NotContains(t, string(resp.body), "globex")
+}
+
 func TestWhoami_RefusesAnUnauthenticatedCallerAndUnknownParameters(t *testing.T) {
 	h := testAPI(t, nil, nil, true)
 	resp := serve(h, http.MethodGet, whoamiPath, nil)

@@ -796,6 +796,7 @@
     }
     const admin = isAdmin();
     $("tenant-box").hidden = !admin;
+    for (const t of (state.me && state.me.tenants) || []) state.tenants.add(t);
     const who = $("who");
     who.textContent = state.me ? state.me.user + " · " + (admin ? "admin" : "tenant " + (state.me.tenant || "none")) : "";
   }
