@@ -116,6 +116,7 @@ func (a *api) routes() {
 	a.route(http.MethodPost, retentionPath, a.runRetention, limited)
 	a.route(http.MethodGet, verifyPath, a.verify, limited)
 	a.route(http.MethodGet, openAPIPath, a.openAPI, unlimited)
+	a.route(http.MethodGet, whoamiPath, a.whoami, limited)
 	a.viewerRoutes()
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("no such endpoint: "+quote(r.URL.Path)))

@@ -45,6 +45,7 @@ func TestViewer_IsServedFromTheBinaryWithAStrictPolicy(t *testing.T) {
 		{"the page", "/", "text/html; charset=utf-8", `<script src="/assets/app.js"`},
 		{"the script", "/assets/app.js", "text/javascript; charset=utf-8", "EventSource"},
 		{"the style sheet", "/assets/app.css", "text/css; charset=utf-8", ".lvl-security"},
+		{"the icon", "/assets/favicon.svg", "image/svg+xml", "<svg"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
