@@ -37,18 +37,26 @@ const (
 // Filter selects records. Zero fields do not filter. TenantID "" means every tenant: only
 // callers with the admin role may query that way, which the query API enforces.
 type Filter struct {
-	TenantID string
-	Levels   []record.Level // any of these
-	MinLevel record.Level   // at or above this
-	Event    string
-	UserID   string
-	ActorID  string
-	EntityID string
-	TraceID  string
-	IP       string
-	Start    time.Time // inclusive
-	End      time.Time // exclusive
-	Text     string    // words that must appear in message, event or attributes
+	TenantID   string
+	Levels     []record.Level // any of these
+	MinLevel   record.Level   // at or above this
+	Event      string
+	UserID     string
+	ActorID    string
+	EntityID   string
+	EntityType string
+	CompanyID  string
+	EmployeeID string
+	TraceID    string
+	IP         string
+	// Scope is the instrumentation scope: the domain logger (server, db, auth ...).
+	Scope       string
+	ServiceName string
+	// Tags must all be among the record's tags (each an exact element, not a substring).
+	Tags  []string
+	Start time.Time // inclusive
+	End   time.Time // exclusive
+	Text  string    // words that must appear in message, event, tags or attributes
 }
 
 // Page asks for at most Limit records after Cursor (from a previous Result).
