@@ -2,6 +2,7 @@ package auditqueryextension
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -410,4 +411,35 @@ func TestStream_ALaggingStreamBeyondMaxSkippedIsClosedWithAReason(t *testing.T) 
 	}
 	err = ws.ended(t, 30*time.Second)
 	assert.Equal(t, websocket.StatusTryAgainLater, websocket.CloseStatus(err), "error: %v", err)
+}
+
+// A live record is the very JSON /api/v1/logs/{id} answers for it: a record without tags,
+// attributes or severity has "tags":[] and "severity_text":"" on both, never null or absent.
+func TestStream_ARecordIsTheSameJSONAsTheAPIAnswers(t *testing.T) {
+	s := startLive(t, nil)
+	ws, _, err := dialWS(t, s.base, "", nil)
+	require.NoError(t, err)
+	s.waitSubscribers(t, 1)
+
+	ts := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
+	rec := record.Record{ID: "bare-1", TenantID: "acme", Timestamp: ts, ObservedTimestamp: ts, Level: record.LevelInfo, Event: "bare", Message: "no tags"}
+	_, err = s.f.store.Insert(context.Background(), "acme", []record.Record{rec})
+	require.NoError(t, err)
+	s.ext.publish([]record.Record{rec})
+	var live map[string]any
+	require.NoError(t, json.Unmarshal(ws.next(t, 5*time.Second).data, &live))
+
+	resp, err := http.Get(s.base + "/api/v1/logs/bare-1")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var stored map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&stored))
+
+	assert.Equal(t, stored, live, "the stream's JSON differs from the API's")
+	assert.Equal(t, []any{}, live["tags"], "tags of a record without tags")
+	assert.Equal(t, map[string]any{}, live["attributes"], "attributes of a record without attributes")
+	assert.Equal(t, map[string]any{}, live["resource"], "resource of a record without resource")
+	assert.Contains(t, live, "severity_text", "an empty severity_text is \"\" like every other empty field")
+	assert.Contains(t, live, "severity_number")
 }

@@ -66,9 +66,24 @@ type Entry struct {
 	err  error
 }
 
-// JSON is the record encoded as the query API encodes it.
+// JSON is the record encoded as the query API encodes it. A record read from a store has
+// tags, attributes and resource decoded from "[]" and "{}"; a live record comes straight from
+// the exporter and may hold nil there, which would encode as null. The copy gets the store's
+// empty values instead, so that clients see one shape.
 func (e *Entry) JSON() ([]byte, error) {
-	e.once.Do(func() { e.json, e.err = json.Marshal(e.Record) })
+	e.once.Do(func() {
+		r := e.Record
+		if r.Tags == nil {
+			r.Tags = []string{}
+		}
+		if r.Attributes == nil {
+			r.Attributes = map[string]any{}
+		}
+		if r.Resource == nil {
+			r.Resource = map[string]any{}
+		}
+		e.json, e.err = json.Marshal(r)
+	})
 	return e.json, e.err
 }
 
