@@ -145,7 +145,7 @@ func (a *api) route(method, pattern string, h handlerFunc, rl rateLimited) {
 			writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: codeMethodNotAllowed, Message: r.Method + " is not allowed here; use " + method})
 			return
 		}
-		if rl && a.limiter != nil {
+		if rl == limited && a.limiter != nil && !a.exemptFromLimit(r) {
 			// An unauthenticated request is refused by the handler anyway; it spends no budget.
 			if caller, e := principalFromRequest(r, a.authConfigured); e == nil {
 				if ok, wait := a.limiter.allow(a.callerKey(r, caller), a.now()); !ok {

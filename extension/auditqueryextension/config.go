@@ -238,6 +238,10 @@ type RateLimitConfig struct {
 	Requests int `mapstructure:"requests"`
 	// Window is the period Requests refers to.
 	Window time.Duration `mapstructure:"window"`
+	// ExemptLoopback leaves unauthenticated requests from a loopback address unlimited: the
+	// local operator, who is an admin anyway (paging a large store or keeping the viewer open
+	// must not earn it 429s). Authenticated callers are always limited.
+	ExemptLoopback bool `mapstructure:"exempt_loopback"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}

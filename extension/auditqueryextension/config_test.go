@@ -102,7 +102,7 @@ func TestLoadConfig(t *testing.T) {
 				j.Issuer = "https://idp.example.com"
 				j.Audience = "audit-api"
 				j.TenantClaim = "org"
-				c.RateLimit = RateLimitConfig{Requests: 600, Window: time.Minute}
+				c.RateLimit = RateLimitConfig{Requests: 600, Window: time.Minute, ExemptLoopback: true}
 				c.Stream = StreamConfig{MaxPerUser: 10, BufferSize: 1024, MaxSkipped: 100_000, HeartbeatInterval: 30 * time.Second, WriteTimeout: 5 * time.Second, MaxReplay: 500}
 			}),
 		},
