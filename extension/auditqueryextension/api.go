@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/livetail"
+	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/httpjson"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -66,6 +67,8 @@ type apiSettings struct {
 	// hub feeds the live stream; nil answers 503 on /api/v1/stream.
 	hub       *livetail.Hub
 	streamCfg streamSettings
+	// telemetry counts what the stream throttles; nil in tests that do not look.
+	telemetry *metadata.TelemetryBuilder
 	rateLimit RateLimitConfig
 	// now is the clock (tests move it).
 	now func() time.Time
@@ -101,6 +104,8 @@ func streamSettingsFrom(c StreamConfig) streamSettings {
 		heartbeatInterval: c.HeartbeatInterval,
 		writeTimeout:      c.WriteTimeout,
 		maxReplay:         c.MaxReplay,
+
+		maxMessagesPerSecond: c.MaxMessagesPerSecond,
 	}
 }
 

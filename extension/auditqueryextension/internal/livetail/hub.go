@@ -221,6 +221,30 @@ func (s *Subscription) offer(entries []*Entry) {
 	}
 }
 
+// SetMatcher replaces the subscription's filter (a client changed it on an open stream).
+// Records published from now on are matched against m, and queued records m does not match
+// are dropped, so that every record read after SetMatcher returns matches m. A lag notice of
+// a dropped record moves to the record after it, so no gap goes unreported.
+func (s *Subscription) SetMatcher(m Matcher) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.match = m
+	kept := s.queue[:0]
+	var carried int64
+	for _, it := range s.queue {
+		if !m.Match(&it.entry.Record) {
+			carried += it.skippedBefore
+			continue
+		}
+		it.skippedBefore += carried
+		carried = 0
+		kept = append(kept, it)
+	}
+	clear(s.queue[len(kept):])
+	s.queue = kept
+	s.tailSkipped += carried
+}
+
 // end stops the subscription with err; the first reason wins.
 func (s *Subscription) end(err error) {
 	s.mu.Lock()
