@@ -334,7 +334,8 @@ var schemaV7 = []string{
 // multi-company tenant asks first, and a company is a small share of its tenant, so walking the
 // time index for it reads most of the tenant (measured on 1M rows of 10 tenants and 2,000
 // companies: 250 ms for a tenant's page of a company it does not hold, 530 ms for an admin's,
-// both under 1 ms with this index; building it took 1.2 s). It is partial, like trace and ip,
+// both under 1 ms with this index; building it took 1.2 s; it adds about 7 µs of CPU to the
+// insert of a row that has a company). It is partial, like trace and ip,
 // because many records carry no company; queries repeat "company_id <> ”". The other new
 // filters are walked on the time index like actor_id and entity_id: scope, service_name,
 // entity_type and tags take few values each, so a page fills after a short walk.
