@@ -219,6 +219,7 @@ func (a *api) runStream(ctx context.Context, t streamTransport, sub *livetail.Su
 	heartbeat := time.NewTicker(a.streamCfg.heartbeatInterval)
 	defer heartbeat.Stop()
 	out := &liveSender{t: t, seen: seen, logger: a.logger, metrics: a.telemetry}
+	controlPace := rate.NewLimiter(maxControlPerSecond, maxControlPerSecond)
 	if n := a.streamCfg.maxMessagesPerSecond; n > 0 {
 		out.limit = rate.NewLimiter(rate.Limit(n), n)
 	}
@@ -242,6 +243,12 @@ func (a *api) runStream(ctx context.Context, t streamTransport, sub *livetail.Su
 		case <-sub.Ready():
 		case <-sub.Done():
 		case msg := <-ctl.messages:
+			// Paced, not refused: a client that sends faster waits, and its messages queue in
+			// its own socket.
+			if controlPace.Wait(ctx) != nil {
+				t.end("", websocket.StatusNormalClosure)
+				return
+			}
 			if err := a.applyControl(ctx, t, sub, ctl.caller, msg); err != nil {
 				t.end("", websocket.StatusInternalError)
 				return

@@ -28,6 +28,10 @@ const controlFilter = "filter"
 // maxControlMessage bounds what a client may send in one message; a filter is far smaller.
 const maxControlMessage = 16 << 10
 
+// maxControlPerSecond paces a client's control messages: each one re-filters its queue, and
+// a person changing a filter sends a few a minute.
+const maxControlPerSecond = 10
+
 type controlMessage struct {
 	Type   string                     `json:"type"`
 	Filter map[string]json.RawMessage `json:"filter"`
