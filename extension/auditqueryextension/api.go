@@ -2,6 +2,7 @@ package auditqueryextension
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/livetail"
+	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/httpjson"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -65,6 +67,8 @@ type apiSettings struct {
 	// hub feeds the live stream; nil answers 503 on /api/v1/stream.
 	hub       *livetail.Hub
 	streamCfg streamSettings
+	// telemetry counts what the stream throttles; nil in tests that do not look.
+	telemetry *metadata.TelemetryBuilder
 	rateLimit RateLimitConfig
 	// now is the clock (tests move it).
 	now func() time.Time
@@ -100,6 +104,8 @@ func streamSettingsFrom(c StreamConfig) streamSettings {
 		heartbeatInterval: c.HeartbeatInterval,
 		writeTimeout:      c.WriteTimeout,
 		maxReplay:         c.MaxReplay,
+
+		maxMessagesPerSecond: c.MaxMessagesPerSecond,
 	}
 }
 
@@ -146,7 +152,7 @@ func (a *api) route(method, pattern string, h handlerFunc, rl rateLimited) {
 			writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: codeMethodNotAllowed, Message: r.Method + " is not allowed here; use " + method})
 			return
 		}
-		if rl && a.limiter != nil {
+		if rl == limited && a.limiter != nil && !a.exemptFromLimit(r) {
 			// An unauthenticated request is refused by the handler anyway; it spends no budget.
 			if caller, e := principalFromRequest(r, a.authConfigured); e == nil {
 				if ok, wait := a.limiter.allow(a.callerKey(r, caller), a.now()); !ok {
@@ -298,15 +304,24 @@ func (a *api) getTrace(w http.ResponseWriter, r *http.Request) *apiError {
 	return nil
 }
 
-// Health states. "degraded" comes from the pipeline snapshot (its own status).
+// Health states. "degraded" comes from the pipeline snapshot (its own status) or a full store.
 const (
 	statusOK          = "ok"
+	statusDegraded    = "degraded"
 	statusUnavailable = "unavailable"
+	// storeFull: the store answers queries but cannot take records for lack of space.
+	storeFull = "full"
 )
+
+// healthCheckTimeout bounds the store's check: probes poll health and must get an answer.
+const healthCheckTimeout = 5 * time.Second
 
 type healthResponse struct {
 	Status string `json:"status"`
-	Store  string `json:"store"`
+	// Store is "ok", "full" (readable, not writable) or "unavailable" (queries fail).
+	Store string `json:"store"`
+	// StoreError says why the store is not ok; admins only, like the pipeline's last_error.
+	StoreError string `json:"store_error,omitempty"`
 	// Pipelines is the collector's pipeline state: "starting" until every pipeline has
 	// started (an exporter replaying its WAL is not taking records yet), "ready", then
 	// "stopping" once shutdown begins.
@@ -331,9 +346,10 @@ const (
 	pipelinesStopping = "stopping"
 )
 
-// health answers 200 while a store is registered, even when the pipeline is degraded: records
-// are still readable, and a load balancer must not pull the query API because the write path is
-// retrying. Without a store it answers 503.
+// health answers 200 while the store answers queries, even when the pipeline is degraded or
+// the store is full: records are still readable, and a load balancer must not pull the query
+// API because the write path is retrying. Without a store, or with one that does not answer
+// (its check fails: ClickHouse down, the file unreadable), it answers 503, as queries would.
 func (a *api) health(w http.ResponseWriter, r *http.Request) *apiError {
 	caller, e := principalFromRequest(r, a.authConfigured)
 	if e != nil {
@@ -351,6 +367,23 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) *apiError {
 	}
 	defer release()
 	resp := healthResponse{Status: statusOK, Store: statusOK, Pipelines: a.pipelineState()}
+	code := http.StatusOK
+	if hc, ok := b.Store.(store.HealthChecker); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), min(healthCheckTimeout, a.queryTimeout))
+		err := hc.CheckHealth(ctx)
+		cancel()
+		switch {
+		case err == nil:
+		case errors.Is(err, store.ErrStorageFull):
+			resp.Store = storeFull
+		default:
+			resp.Store, code = statusUnavailable, http.StatusServiceUnavailable
+		}
+		// The text names hosts and paths; only an admin sees it.
+		if err != nil && caller.isAdmin() {
+			resp.StoreError = err.Error()
+		}
+	}
 	if b.Health != nil {
 		snap := b.Health.Health()
 		// The last error text can name files, hosts or another tenant's data; only an admin
@@ -363,7 +396,16 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) *apiError {
 		}
 		resp.Pipeline = &snap
 	}
-	httpjson.Write(w, http.StatusOK, resp)
+	// The store's state outranks a pipeline that says ok: the worst of the two is the status.
+	switch resp.Store {
+	case statusUnavailable:
+		resp.Status = statusUnavailable
+	case storeFull:
+		if resp.Status == statusOK {
+			resp.Status = statusDegraded
+		}
+	}
+	httpjson.Write(w, code, resp)
 	return nil
 }
 

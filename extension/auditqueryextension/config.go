@@ -238,6 +238,10 @@ type RateLimitConfig struct {
 	Requests int `mapstructure:"requests"`
 	// Window is the period Requests refers to.
 	Window time.Duration `mapstructure:"window"`
+	// ExemptLoopback leaves unauthenticated requests from a loopback address unlimited: the
+	// local operator, who is an admin anyway (paging a large store or keeping the viewer open
+	// must not earn it 429s). Authenticated callers are always limited.
+	ExemptLoopback bool `mapstructure:"exempt_loopback"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -270,6 +274,10 @@ type StreamConfig struct {
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
 	// MaxReplay bounds the replay parameter.
 	MaxReplay int `mapstructure:"max_replay"`
+	// MaxMessagesPerSecond bounds the live records one connection is sent, in bursts of up to
+	// as many; beyond it records are dropped for that connection and it is told how many
+	// ({"type":"throttled","dropped":N}). 0 sends everything.
+	MaxMessagesPerSecond int `mapstructure:"max_messages_per_second"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -287,6 +295,8 @@ func (s *StreamConfig) validate() error {
 		return fmt.Errorf("stream.heartbeat_interval: must be positive, got %s", s.HeartbeatInterval)
 	case s.WriteTimeout <= 0:
 		return fmt.Errorf("stream.write_timeout: must be positive, got %s", s.WriteTimeout)
+	case s.MaxMessagesPerSecond < 0:
+		return fmt.Errorf("stream.max_messages_per_second: must not be negative, got %d", s.MaxMessagesPerSecond)
 	case s.MaxReplay < 0 || s.MaxReplay > store.MaxLimit:
 		return fmt.Errorf("stream.max_replay: must be between 0 and %d, got %d", store.MaxLimit, s.MaxReplay)
 	}

@@ -102,8 +102,8 @@ func TestLoadConfig(t *testing.T) {
 				j.Issuer = "https://idp.example.com"
 				j.Audience = "audit-api"
 				j.TenantClaim = "org"
-				c.RateLimit = RateLimitConfig{Requests: 600, Window: time.Minute}
-				c.Stream = StreamConfig{MaxPerUser: 10, BufferSize: 1024, MaxSkipped: 100_000, HeartbeatInterval: 30 * time.Second, WriteTimeout: 5 * time.Second, MaxReplay: 500}
+				c.RateLimit = RateLimitConfig{Requests: 600, Window: time.Minute, ExemptLoopback: true}
+				c.Stream = StreamConfig{MaxPerUser: 10, BufferSize: 1024, MaxSkipped: 100_000, HeartbeatInterval: 30 * time.Second, WriteTimeout: 5 * time.Second, MaxReplay: 500, MaxMessagesPerSecond: 200}
 			}),
 		},
 		{
@@ -145,6 +145,14 @@ func TestLoadConfig(t *testing.T) {
 		{
 			id:            component.NewIDWithName(metadata.Type, "stream_misspelled_key"),
 			wantDecodeErr: "max_per_usr",
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "stream_negative_message_bound"),
+			wantErr: "stream.max_messages_per_second: must not be negative, got -1",
+		},
+		{
+			id:   component.NewIDWithName(metadata.Type, "loopback_rate_limited"),
+			want: withDefaults(func(c *Config) { c.RateLimit.ExemptLoopback = false }),
 		},
 		{
 			id:      component.NewIDWithName(metadata.Type, "stream_replay_too_large"),

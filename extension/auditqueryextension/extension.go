@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/livetail"
+	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/internal/auditstore"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
@@ -97,8 +98,13 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("auditquery: store: %w", err)
 	}
+	telemetry, err := metadata.NewTelemetryBuilder(e.settings.TelemetrySettings)
+	if err != nil {
+		return fmt.Errorf("auditquery: telemetry: %w", err)
+	}
 	hub := livetail.New(livetail.Options{BufferSize: e.cfg.Stream.BufferSize, MaxSkipped: e.cfg.Stream.MaxSkipped})
 	handler := newAPI(e.settings.Logger, &e.backends, apiSettings{
+		telemetry:      telemetry,
 		pipelines:      &e.pipelines,
 		authConfigured: e.cfg.authenticated(),
 		authParams:     authParams,
@@ -162,6 +168,9 @@ func (e *queryExtension) Shutdown(ctx context.Context) error {
 	}
 	err := srv.Shutdown(ctx)
 	handler.streamsRunning.wait(ctx)
+	if handler.telemetry != nil {
+		handler.telemetry.Shutdown()
+	}
 	e.unregisterBackend()
 	select {
 	case <-done:

@@ -39,13 +39,18 @@ func createDefaultConfig() component.Config {
 			TenantClaim: "tenant",
 			RoleClaim:   "role",
 		}),
-		RateLimit: RateLimitConfig{Requests: 100, Window: time.Minute},
+		// 600 a minute: paging 100k records at limit=1000 is 100 requests, a viewer refreshing
+		// every few seconds a few dozen. The unauthenticated loopback operator is not limited.
+		RateLimit: RateLimitConfig{Requests: 600, Window: time.Minute, ExemptLoopback: true},
 		Stream: StreamConfig{
 			MaxPerUser:        5,
 			BufferSize:        livetail.DefaultBufferSize,
 			HeartbeatInterval: 15 * time.Second,
 			WriteTimeout:      10 * time.Second,
 			MaxReplay:         store.MaxLimit,
+			// Five times the 2,000 records/s the live tail is measured at: it bounds what one
+			// connection can cost without touching normal use.
+			MaxMessagesPerSecond: 10_000,
 		},
 	}
 }

@@ -95,20 +95,25 @@ func newFixture(t *testing.T) fixture {
 	acme := []record.Record{
 		rec("a1", "acme", at(1*time.Minute), record.LevelInfo, "user.login", "alice", "alice logged in", func(r *record.Record) {
 			r.ActorID, r.EntityID, r.IPAddress, r.TraceID = "alice", "doc-1", "10.0.0.1", traceShared
+			r.CompanyID, r.EmployeeID, r.EntityType, r.Scope, r.Tags = "c-1", "e-1", "document", "auth", []string{"login"}
 		}),
 		rec("a2", "acme", at(2*time.Minute), record.LevelWarn, "doc.update", "alice", "changed the title", func(r *record.Record) {
 			r.EntityID, r.TraceID = "doc-1", traceShared
+			r.CompanyID, r.EmployeeID, r.EntityType, r.Scope, r.Tags = "c-1", "e-2", "document", "server", []string{"pci", "edit"}
 		}),
 		rec("a3", "acme", at(3*time.Minute), record.LevelSecurity, "auth.failed", "bob", "password mismatch for bob", func(r *record.Record) {
 			r.IPAddress = "10.0.0.2"
+			r.CompanyID, r.Scope, r.Tags = "c-2", "auth", []string{"pci", "login"}
 		}),
 		rec("a4", "acme", at(4*time.Minute), record.LevelError, "doc.delete", "bob", "delete refused", func(r *record.Record) {
 			r.EntityID, r.TraceID = "doc-2", traceAcme
+			r.EntityType, r.Scope, r.ServiceName = "document", "db", "docs"
 		}),
 	}
 	globex := []record.Record{
 		rec("g1", "globex", at(150*time.Second), record.LevelInfo, "user.login", "carol", "carol logged in", func(r *record.Record) {
 			r.TraceID = traceGlobex
+			r.CompanyID, r.Scope, r.Tags = "c-1", "auth", []string{"login"}
 		}),
 		rec("g2", "globex", at(5*time.Minute), record.LevelSecurity, "auth.failed", "carol", "token replayed", func(r *record.Record) {
 			r.TraceID = traceShared

@@ -64,3 +64,29 @@ func TestViewer_IsServedFromTheBinaryWithAStrictPolicy(t *testing.T) {
 	assert.NotContains(t, string(page.body), "http://", "the page loads nothing from elsewhere")
 	assert.NotContains(t, string(page.body), "https://")
 }
+
+// Every filter the handlers accept is documented on the endpoints that take it, so a client
+// generated from the document can use all of them.
+func TestOpenAPI_DocumentsEveryFilterParameter(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name string `json:"name"`
+			} `json:"parameters"`
+		} `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(openAPIDocument, &doc))
+	documented := func(path string) []string {
+		var names []string
+		for _, p := range doc.Paths[path]["get"].Parameters {
+			names = append(names, p.Name)
+		}
+		return names
+	}
+	for _, name := range filterParams {
+		assert.Contains(t, documented(logsPath), name, "GET %s does not document %s", logsPath, name)
+	}
+	for _, name := range streamFilterParams {
+		assert.Contains(t, documented(streamPath), name, "GET %s does not document %s", streamPath, name)
+	}
+}

@@ -23,21 +23,33 @@ const (
 	paramUserID   = "user_id"
 	paramActorID  = "actor_id"
 	paramEntityID = "entity_id"
-	paramTraceID  = "trace_id"
-	paramIP       = "ip"
-	paramStart    = "start"
-	paramEnd      = "end"
-	paramText     = "q"
-	paramLimit    = "limit"
-	paramCursor   = "cursor"
+	// The fields the replaced libraries filtered on, exact matches like the ones above.
+	paramEntityType  = "entity_type"
+	paramCompanyID   = "company_id"
+	paramEmployeeID  = "employee_id"
+	paramScope       = "scope"
+	paramServiceName = "service_name"
+	// paramTag may repeat: a record matches when its tags hold every value given.
+	paramTag     = "tag"
+	paramTraceID = "trace_id"
+	paramIP      = "ip"
+	paramStart   = "start"
+	paramEnd     = "end"
+	paramText    = "q"
+	paramLimit   = "limit"
+	paramCursor  = "cursor"
 )
 
 // filterParams are the parameters every filtered endpoint accepts (the log list today; the live
 // stream and stats take the same filter).
 var filterParams = []string{
 	paramTenant, paramLevel, paramMinLevel, paramEvent, paramUserID, paramActorID, paramEntityID,
+	paramEntityType, paramCompanyID, paramEmployeeID, paramScope, paramServiceName, paramTag,
 	paramTraceID, paramIP, paramStart, paramEnd, paramText,
 }
+
+// maxTags bounds repeated tag parameters: each is one more condition on every row walked.
+const maxTags = 16
 
 // maxTextLen bounds q. Search text is tokenised into an index lookup; a page of text is a
 // mistake or an attack, never a query.
@@ -108,7 +120,14 @@ func (p *params) parseFilter() store.Filter {
 		EntityID: p.single(paramEntityID),
 		IP:       p.single(paramIP),
 		Text:     p.single(paramText),
+
+		EntityType:  p.single(paramEntityType),
+		CompanyID:   p.single(paramCompanyID),
+		EmployeeID:  p.single(paramEmployeeID),
+		Scope:       p.single(paramScope),
+		ServiceName: p.single(paramServiceName),
 	}
+	f.Tags = p.tags()
 	f.Levels = p.levels()
 	if s := p.single(paramMinLevel); s != "" {
 		l, err := record.ParseLevel(s)
@@ -131,6 +150,28 @@ func (p *params) parseFilter() store.Filter {
 		p.fail(badParam(paramText, "longer than %d bytes", maxTextLen))
 	}
 	return f
+}
+
+// tags reads tag=a&tag=b: every value must be among a record's tags. A value is one tag,
+// exactly (a comma is part of it), without duplicates.
+func (p *params) tags() []string {
+	vs := p.values[paramTag]
+	if len(vs) > maxTags {
+		p.fail(badParam(paramTag, "given %d times; at most %d tags may be required", len(vs), maxTags))
+		return nil
+	}
+	var out []string
+	for _, v := range vs {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			p.fail(badParam(paramTag, "must not be empty"))
+			continue
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // levels accepts level=info,warn as well as level=info&level=warn.

@@ -78,6 +78,21 @@ func retryAfterSeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
 }
 
+// exemptFromLimit: an unauthenticated request from a loopback address is the local operator
+// (without auth every caller is an admin, and such a server listens on loopback unless
+// allow_unauthenticated says otherwise); rate_limit.exempt_loopback leaves it unlimited.
+func (a *api) exemptFromLimit(r *http.Request) bool {
+	if a.authConfigured || !a.rateLimit.ExemptLoopback {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // callerKey is whose budget a request spends: the authenticated user (within its tenant), or,
 // without auth where every caller is the same anonymous admin, the client's address.
 func (a *api) callerKey(r *http.Request, p principal) string {

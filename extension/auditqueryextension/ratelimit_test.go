@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 )
 
 func TestUserLimiter_RefillsAtTheConfiguredRateAndForgetsIdleCallers(t *testing.T) {
@@ -69,4 +70,40 @@ func TestRateLimit_WithoutAuthTheBudgetIsPerClientAddress(t *testing.T) {
 	resp := httpGet(t, s.base+logsPath, nil)
 	require.Equal(t, http.StatusTooManyRequests, resp.status)
 	assert.Equal(t, "1800", resp.header.Get("Retry-After"))
+}
+
+// The local operator (loopback, no auth: an admin anyway) pages through a large store, with a
+// viewer open beside it, without being throttled by the defaults: 100k records at limit=1000
+// are 100 requests, 1M are 1,000.
+func TestRateLimit_DefaultsDoNotThrottleTheLoopbackAdmin(t *testing.T) {
+	s := startLive(t, nil)
+	for i := range 1200 {
+		resp := httpGet(t, s.base+logsPath+"?limit=1000", nil)
+		require.Equal(t, http.StatusOK, resp.status, "request %d: %s", i+1, resp.body)
+	}
+}
+
+// With authentication the defaults still bound each caller, at a budget that fits paging
+// 100k records (100 requests) and a viewer refreshing every few seconds.
+func TestRateLimit_DefaultsStillBoundAuthenticatedCallers(t *testing.T) {
+	def := createDefaultConfig().(*Config).RateLimit
+	require.GreaterOrEqual(t, def.Requests, 300, "the default budget must fit paging 100k records and a viewer")
+	f := newFixture(t)
+	slot := &backendSlot{}
+	require.NoError(t, slot.register(Backend{Store: f.store}))
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) // a still clock: no token comes back
+	h := newAPI(zap.NewNop(), slot, apiSettings{authConfigured: true, queryTimeout: time.Minute, rateLimit: def, now: func() time.Time { return now }})
+	for i := range def.Requests {
+		resp := serve(h, http.MethodGet, logsPath+"?limit=1000", viewerOf("acme"))
+		require.Equal(t, http.StatusOK, resp.status, "request %d: %s", i+1, resp.body)
+	}
+	assert.Equal(t, http.StatusTooManyRequests, serve(h, http.MethodGet, logsPath, viewerOf("acme")).status, "a request beyond the default budget")
+}
+
+// exempt_loopback: false limits the loopback admin too, per address as before.
+func TestRateLimit_LoopbackMayBeLimitedOnRequest(t *testing.T) {
+	s := startLive(t, func(c *Config) { c.RateLimit.Requests, c.RateLimit.ExemptLoopback = 2, false })
+	assert.Equal(t, http.StatusOK, httpGet(t, s.base+logsPath, nil).status)
+	assert.Equal(t, http.StatusOK, httpGet(t, s.base+logsPath, nil).status)
+	assert.Equal(t, http.StatusTooManyRequests, httpGet(t, s.base+logsPath, nil).status)
 }

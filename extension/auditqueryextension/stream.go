@@ -14,8 +14,10 @@ import (
 
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/livetail"
+	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -47,12 +49,21 @@ type streamSettings struct {
 	heartbeatInterval time.Duration
 	writeTimeout      time.Duration
 	maxReplay         int
+	// maxMessagesPerSecond bounds the live records one connection is sent; 0: no bound.
+	maxMessagesPerSecond int
 }
 
 // laggedMessage tells a subscriber that Skipped records were lost at this point of the stream.
 type laggedMessage struct {
 	Type    string `json:"type"`
 	Skipped int64  `json:"skipped"`
+}
+
+// throttledMessage tells a subscriber that Dropped live records were not sent at this point
+// because the connection exceeded stream.max_messages_per_second.
+type throttledMessage struct {
+	Type    string `json:"type"`
+	Dropped int64  `json:"dropped"`
 }
 
 // closedMessage is the last SSE event of a stream the server ends (WebSocket uses a close
@@ -158,6 +169,7 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) *apiError {
 	}
 
 	var t streamTransport
+	var control <-chan []byte // nil for SSE: a one-way transport
 	ctx := r.Context()
 	if isWebSocket {
 		conn, err := websocket.Accept(w, r, nil)
@@ -166,9 +178,9 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) *apiError {
 			a.logger.Debug("websocket upgrade refused", zap.Error(err))
 			return nil
 		}
-		// The client has nothing to say; CloseRead answers pings and closes and ends ctx
-		// when the client goes away.
-		ctx = conn.CloseRead(ctx)
+		// The client may send control messages (a new filter); readControl also answers pings
+		// and closes, and ends ctx when the client goes away.
+		ctx, control = readControl(ctx, conn)
 		t = &wsTransport{conn: conn, writeTimeout: a.streamCfg.writeTimeout}
 	} else {
 		st, e := newSSETransport(w, a.streamCfg.writeTimeout)
@@ -180,13 +192,19 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) *apiError {
 
 	a.streamsRunning.add()
 	defer a.streamsRunning.done()
-	a.runStream(ctx, t, sub, replayed)
+	a.runStream(ctx, t, sub, replayed, streamControl{messages: control, caller: caller})
 	return nil
+}
+
+// streamControl is what a stream needs to obey its client's control messages.
+type streamControl struct {
+	messages <-chan []byte
+	caller   principal
 }
 
 // runStream writes the replay, then live events until the client leaves or the hub ends the
 // subscription.
-func (a *api) runStream(ctx context.Context, t streamTransport, sub *livetail.Subscription, replayed []record.Record) {
+func (a *api) runStream(ctx context.Context, t streamTransport, sub *livetail.Subscription, replayed []record.Record, ctl streamControl) {
 	seen := make(map[string]struct{}, len(replayed))
 	for i := range replayed {
 		e := livetail.Entry{Record: replayed[i]}
@@ -200,6 +218,11 @@ func (a *api) runStream(ctx context.Context, t streamTransport, sub *livetail.Su
 
 	heartbeat := time.NewTicker(a.streamCfg.heartbeatInterval)
 	defer heartbeat.Stop()
+	out := &liveSender{t: t, seen: seen, logger: a.logger, metrics: a.telemetry}
+	controlPace := rate.NewLimiter(maxControlPerSecond, maxControlPerSecond)
+	if n := a.streamCfg.maxMessagesPerSecond; n > 0 {
+		out.limit = rate.NewLimiter(rate.Limit(n), n)
+	}
 	for {
 		ev, ok, err := sub.TryNext()
 		switch {
@@ -210,7 +233,7 @@ func (a *api) runStream(ctx context.Context, t streamTransport, sub *livetail.Su
 			t.end("the server is shutting down", websocket.StatusGoingAway)
 			return
 		case ok:
-			if err := a.sendEvent(ctx, t, ev, seen); err != nil {
+			if err := out.send(ctx, ev); err != nil {
 				t.end("", websocket.StatusInternalError)
 				return
 			}
@@ -219,8 +242,20 @@ func (a *api) runStream(ctx context.Context, t streamTransport, sub *livetail.Su
 		select {
 		case <-sub.Ready():
 		case <-sub.Done():
+		case msg := <-ctl.messages:
+			// Paced, not refused: a client that sends faster waits, and its messages queue in
+			// its own socket.
+			if controlPace.Wait(ctx) != nil {
+				t.end("", websocket.StatusNormalClosure)
+				return
+			}
+			if err := a.applyControl(ctx, t, sub, ctl.caller, msg); err != nil {
+				t.end("", websocket.StatusInternalError)
+				return
+			}
 		case <-heartbeat.C:
-			if t.heartbeat(ctx) != nil {
+			// A throttled stream that went quiet still learns what it missed.
+			if out.flushThrottled(ctx) != nil || t.heartbeat(ctx) != nil {
 				t.end("", websocket.StatusGoingAway)
 				return
 			}
@@ -231,23 +266,55 @@ func (a *api) runStream(ctx context.Context, t streamTransport, sub *livetail.Su
 	}
 }
 
-func (a *api) sendEvent(ctx context.Context, t streamTransport, ev livetail.Event, seen map[string]struct{}) error {
+// liveSender writes a stream's live events: records (each id once: replayed ones are
+// skipped), lag notices, and, when the connection's message bound is exceeded, throttled
+// notices in place of the records it dropped.
+type liveSender struct {
+	t         streamTransport
+	seen      map[string]struct{}
+	logger    *zap.Logger
+	metrics   *metadata.TelemetryBuilder
+	limit     *rate.Limiter // nil: no bound
+	throttled int64         // dropped since the last notice
+}
+
+func (o *liveSender) send(ctx context.Context, ev livetail.Event) error {
 	if ev.Entry == nil {
 		body, _ := json.Marshal(laggedMessage{Type: "lagged", Skipped: ev.Skipped})
-		return t.send(ctx, "lagged", "", body)
+		return o.t.send(ctx, "lagged", "", body)
 	}
 	id := ev.Entry.Record.ID
-	if _, dup := seen[id]; dup {
+	if _, dup := o.seen[id]; dup {
 		// Already sent by the replay. Each id is published once, so forget it.
-		delete(seen, id)
+		delete(o.seen, id)
 		return nil
+	}
+	if o.limit != nil && !o.limit.Allow() {
+		o.throttled++
+		if o.metrics != nil {
+			o.metrics.AuditqueryStreamRecordsThrottled.Add(ctx, 1)
+		}
+		return nil
+	}
+	if err := o.flushThrottled(ctx); err != nil {
+		return err
 	}
 	body, err := ev.Entry.JSON()
 	if err != nil {
-		a.logger.Error("live record could not be encoded", zap.String("id", id), zap.Error(err))
+		o.logger.Error("live record could not be encoded", zap.String("id", id), zap.Error(err))
 		return nil
 	}
-	return t.send(ctx, "", id, body)
+	return o.t.send(ctx, "", id, body)
+}
+
+// flushThrottled sends the throttled notice for the records dropped since the last one.
+func (o *liveSender) flushThrottled(ctx context.Context) error {
+	if o.throttled == 0 {
+		return nil
+	}
+	body, _ := json.Marshal(throttledMessage{Type: "throttled", Dropped: o.throttled})
+	o.throttled = 0
+	return o.t.send(ctx, "throttled", "", body)
 }
 
 // replayRecords returns the last n records matching the stream's filter, oldest first.

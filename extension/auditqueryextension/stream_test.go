@@ -2,6 +2,7 @@ package auditqueryextension
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,6 +13,11 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/metadatatest"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
@@ -410,4 +416,129 @@ func TestStream_ALaggingStreamBeyondMaxSkippedIsClosedWithAReason(t *testing.T) 
 	}
 	err = ws.ended(t, 30*time.Second)
 	assert.Equal(t, websocket.StatusTryAgainLater, websocket.CloseStatus(err), "error: %v", err)
+}
+
+// A live record is the very JSON /api/v1/logs/{id} answers for it: a record without tags,
+// attributes or severity has "tags":[] and "severity_text":"" on both, never null or absent.
+func TestStream_ARecordIsTheSameJSONAsTheAPIAnswers(t *testing.T) {
+	s := startLive(t, nil)
+	ws, _, err := dialWS(t, s.base, "", nil)
+	require.NoError(t, err)
+	s.waitSubscribers(t, 1)
+
+	ts := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
+	rec := record.Record{ID: "bare-1", TenantID: "acme", Timestamp: ts, ObservedTimestamp: ts, Level: record.LevelInfo, Event: "bare", Message: "no tags"}
+	_, err = s.f.store.Insert(context.Background(), "acme", []record.Record{rec})
+	require.NoError(t, err)
+	s.ext.publish([]record.Record{rec})
+	var live map[string]any
+	require.NoError(t, json.Unmarshal(ws.next(t, 5*time.Second).data, &live))
+
+	resp, err := http.Get(s.base + "/api/v1/logs/bare-1")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var stored map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&stored))
+
+	assert.Equal(t, stored, live, "the stream's JSON differs from the API's")
+	assert.Equal(t, []any{}, live["tags"], "tags of a record without tags")
+	assert.Equal(t, map[string]any{}, live["attributes"], "attributes of a record without attributes")
+	assert.Equal(t, map[string]any{}, live["resource"], "resource of a record without resource")
+	assert.Contains(t, live, "severity_text", "an empty severity_text is \"\" like every other empty field")
+	assert.Contains(t, live, "severity_number")
+}
+
+// A WebSocket client changes its filter on an open stream with a control message; the server
+// acknowledges it, and every record after the acknowledgement matches the new filter. A bad
+// filter, or one the caller may not use, is refused with an error message and the stream goes
+// on with the old one.
+func TestStream_AWebSocketClientChangesItsFilterOnAnOpenStream(t *testing.T) {
+	s := startLive(t, func(c *Config) { useJWT(t, c) })
+	ws, _, err := dialWS(t, s.base, "min_level=error", bearerHeader(sign(t, viewerClaims("alice", "acme"))))
+	require.NoError(t, err)
+	s.waitSubscribers(t, 1)
+	control := func(msg string) streamMsg {
+		t.Helper()
+		require.NoError(t, ws.ws.Write(context.Background(), websocket.MessageText, []byte(msg)))
+		return ws.next(t, 5*time.Second)
+	}
+
+	s.ext.publish([]record.Record{
+		{ID: "a-1", TenantID: "acme", Level: record.LevelInfo, Scope: "db", Tags: []string{"pci"}},
+		{ID: "a-2", TenantID: "acme", Level: record.LevelError, Scope: "auth"},
+	})
+	assert.Equal(t, "a-2", ws.next(t, 5*time.Second).id(t), "the filter of the query string")
+
+	ack := control(`{"type":"filter","filter":{"scope":"db","tag":["pci"]}}`)
+	assert.JSONEq(t, `{"type":"filter","filter":{"scope":"db","tag":["pci"]}}`, string(ack.data), "the acknowledgement")
+	s.ext.publish([]record.Record{
+		{ID: "a-3", TenantID: "acme", Level: record.LevelError, Scope: "auth"},
+		{ID: "g-1", TenantID: "globex", Level: record.LevelInfo, Scope: "db", Tags: []string{"pci"}},
+		{ID: "a-4", TenantID: "acme", Level: record.LevelInfo, Scope: "db", Tags: []string{"pci", "eu"}},
+	})
+	assert.Equal(t, "a-4", ws.next(t, 5*time.Second).id(t), "after the change: scope db with tag pci, still only acme's")
+
+	for _, tc := range []struct{ msg, code, contains string }{
+		{`{"type":"filter","filter":{"min_level":"loud"}}`, codeInvalidParameter, "min_level"},
+		{`{"type":"filter","filter":{"tenant":"globex"}}`, "forbidden", ""},
+		{`{"type":"filter","filter":{"replay":"10"}}`, codeInvalidParameter, "replay: unknown parameter"},
+		{`{"type":"filter","filter":{"scope":1}}`, codeInvalidParameter, "scope: expected a string or a list of strings"},
+		{`{"type":"subscribe"}`, codeBadRequest, "unknown type"},
+		{`not json`, codeBadRequest, "control message"},
+	} {
+		reply := control(tc.msg)
+		var e controlErrorMessage
+		require.NoError(t, json.Unmarshal(reply.data, &e), "reply to %s: %s", tc.msg, reply.data)
+		assert.Equal(t, "error", e.Type, "reply to %s: %s", tc.msg, reply.data)
+		assert.Equal(t, tc.code, e.Error.Code, "reply to %s: %s", tc.msg, reply.data)
+		assert.Contains(t, e.Error.Message, tc.contains, "reply to %s", tc.msg)
+	}
+	s.ext.publish([]record.Record{
+		{ID: "a-5", TenantID: "acme", Level: record.LevelError, Scope: "auth"},
+		{ID: "a-6", TenantID: "acme", Level: record.LevelDebug, Scope: "db", Tags: []string{"pci"}},
+	})
+	assert.Equal(t, "a-6", ws.next(t, 5*time.Second).id(t), "refused changes left the filter as it was")
+}
+
+// A connection beyond stream.max_messages_per_second loses the live records over its bound and
+// is told how many where they are missing; the count is in the extension's telemetry.
+func TestStream_AConnectionOverItsMessageBoundIsToldWhatWasDropped(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	cfg := loopbackConfig()
+	cfg.Stream.MaxMessagesPerSecond = 5
+	cfg.Stream.HeartbeatInterval = 100 * time.Millisecond
+	ext, err := NewFactory().Create(context.Background(), metadatatest.NewSettings(tel), cfg)
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(context.Background(), storeHost(t)))
+	t.Cleanup(func() { assert.NoError(t, ext.Shutdown(context.Background())) })
+	s := liveServer{ext: ext.(*queryExtension), base: "http://" + ext.(*queryExtension).address().String()}
+
+	ws, _, err := dialWS(t, s.base, "", nil)
+	require.NoError(t, err)
+	sse, resp := dialSSE(t, s.base, "", nil)
+	require.NotNil(t, sse, "status %d", resp.StatusCode)
+	s.waitSubscribers(t, 2)
+	s.ext.publish(liveRecords("acme", "burst", 0, 20, 10))
+
+	for name, c := range map[string]*streamClient{"websocket": ws, "sse": sse} {
+		var ids []string
+		for range 5 {
+			ids = append(ids, c.next(t, 5*time.Second).id(t))
+		}
+		assert.Equal(t, []string{"burst-00000", "burst-00001", "burst-00002", "burst-00003", "burst-00004"}, ids, "%s: the burst's first five", name)
+		// The stream goes quiet: the next heartbeat carries the notice.
+		notice := c.next(t, 5*time.Second)
+		assert.Equal(t, "throttled", notice.kind(), "%s: %s", name, notice.data)
+		assert.JSONEq(t, `{"type":"throttled","dropped":15}`, string(notice.data), name)
+		if name == "sse" {
+			assert.Equal(t, "throttled", notice.event, "the SSE event name")
+		}
+	}
+	metadatatest.AssertEqualAuditqueryStreamRecordsThrottled(t, tel, []metricdata.DataPoint[int64]{{Value: 30}}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
+
+	time.Sleep(300 * time.Millisecond) // tokens come back
+	s.ext.publish(liveRecords("acme", "later", 0, 1, 10))
+	assert.Equal(t, "later-00000", ws.next(t, 5*time.Second).id(t), "within the bound again")
 }

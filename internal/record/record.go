@@ -15,8 +15,8 @@ type Record struct {
 	Timestamp         time.Time      `json:"timestamp"`
 	ObservedTimestamp time.Time      `json:"observed_timestamp"`
 	Level             Level          `json:"level"`
-	SeverityText      string         `json:"severity_text,omitempty"`
-	SeverityNumber    int32          `json:"severity_number,omitempty"`
+	SeverityText      string         `json:"severity_text"`
+	SeverityNumber    int32          `json:"severity_number"`
 	Event             string         `json:"event"`
 	Message           string         `json:"message"`
 	TenantID          string         `json:"tenant_id"`

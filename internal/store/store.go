@@ -26,7 +26,21 @@ var (
 	// ErrInvalidRecord: a record can never be stored as it is (no id, a timestamp out of the
 	// backend's range). Retrying cannot help; the exporter sets such a batch aside in the DLQ.
 	ErrInvalidRecord = errors.New("invalid record")
+	// ErrUnavailable: the store cannot answer queries now (its server does not answer, its
+	// file cannot be read). HealthChecker reports it.
+	ErrUnavailable = errors.New("store unavailable")
+	// ErrStorageFull: the store answers queries but cannot take records for lack of space.
+	// HealthChecker reports it.
+	ErrStorageFull = errors.New("storage full")
 )
+
+// HealthChecker is a Store that can tell cheaply what state it is in, for /api/v1/health: a
+// store that is registered is not necessarily one that answers.
+type HealthChecker interface {
+	// CheckHealth returns nil when the store can answer queries and take records; otherwise
+	// an error wrapping ErrUnavailable or ErrStorageFull that says why.
+	CheckHealth(ctx context.Context) error
+}
 
 // Page limits.
 const (
@@ -37,18 +51,26 @@ const (
 // Filter selects records. Zero fields do not filter. TenantID "" means every tenant: only
 // callers with the admin role may query that way, which the query API enforces.
 type Filter struct {
-	TenantID string
-	Levels   []record.Level // any of these
-	MinLevel record.Level   // at or above this
-	Event    string
-	UserID   string
-	ActorID  string
-	EntityID string
-	TraceID  string
-	IP       string
-	Start    time.Time // inclusive
-	End      time.Time // exclusive
-	Text     string    // words that must appear in message, event or attributes
+	TenantID   string
+	Levels     []record.Level // any of these
+	MinLevel   record.Level   // at or above this
+	Event      string
+	UserID     string
+	ActorID    string
+	EntityID   string
+	EntityType string
+	CompanyID  string
+	EmployeeID string
+	TraceID    string
+	IP         string
+	// Scope is the instrumentation scope: the domain logger (server, db, auth ...).
+	Scope       string
+	ServiceName string
+	// Tags must all be among the record's tags (each an exact element, not a substring).
+	Tags  []string
+	Start time.Time // inclusive
+	End   time.Time // exclusive
+	Text  string    // words that must appear in message, event, tags or attributes
 }
 
 // Page asks for at most Limit records after Cursor (from a previous Result).

@@ -202,6 +202,9 @@ func (c *chdbConn) QueryRow(ctx context.Context, sql string) row {
 	return chdbRow{r: r, err: err}
 }
 
+// Ping asks the in-process engine a trivial question, as a server ping would be answered.
+func (c *chdbConn) Ping(ctx context.Context) error { return c.Exec(ctx, "SELECT 1") }
+
 func (c *chdbConn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -18,6 +18,8 @@ type conn interface {
 	QueryRow(ctx context.Context, sql string) row
 	// PrepareBatch starts a native INSERT block for sql, "INSERT INTO db.table (c1, c2, ...)".
 	PrepareBatch(ctx context.Context, sql string) (batch, error)
+	// Ping checks that the server answers (the health check's probe).
+	Ping(ctx context.Context) error
 	Close() error
 }
 
@@ -60,5 +62,7 @@ func (n nativeConn) PrepareBatch(ctx context.Context, sql string) (batch, error)
 	}
 	return b, nil
 }
+
+func (n nativeConn) Ping(ctx context.Context) error { return n.c.Ping(ctx) }
 
 func (n nativeConn) Close() error { return n.c.Close() }

@@ -248,7 +248,7 @@ func (d dialect) encodeRecord(r *record.Record, tenant string, version uint64) (
 	}
 	row = append(row, r.Event, r.ID, tenant, uint8(r.Level), r.UserID, r.Username, r.CompanyID, r.EmployeeID,
 		r.ActorID, r.EntityID, r.EntityType, r.IPAddress, r.UserAgent, r.GeoCountry, r.GeoCity, r.Method, r.Path,
-		int64(r.StatusCode), r.DurationMS, tags, attrs, res, searchText(r.Event, r.Message, attrs), version)
+		int64(r.StatusCode), r.DurationMS, tags, attrs, res, searchText(append([]string{r.Event, r.Message, attrs}, tags...)...), version)
 	return row, ts, nil
 }
 

@@ -187,3 +187,26 @@ func TestStore_ADuplicateRowPastTheIDCheckIsHiddenByFinal(t *testing.T) {
 		assert.EqualValues(t, 1, st.Total, "Stats counted records")
 	}
 }
+
+// CheckHealth says what a query would meet: ok while the server answers, ErrUnavailable while
+// it is unreachable, ok again once it is back.
+func TestCheckHealth_FollowsTheServer(t *testing.T) {
+	proxy := newProxy(t, freeAddr(t), serverAddr(t))
+	proxy.start(t)
+	s := openTestStore(t, func(c *Config) {
+		c.Endpoint = proxy.addr
+		c.DialTimeout = time.Second
+	})
+	ctx := context.Background()
+	require.NoError(t, s.CheckHealth(ctx), "while the server answers")
+
+	proxy.stop()
+	start := time.Now()
+	err := s.CheckHealth(ctx)
+	assert.ErrorIs(t, err, store.ErrUnavailable, "while the server is unreachable")
+	assert.Contains(t, err.Error(), proxy.addr, "the error names the server")
+	assert.Less(t, time.Since(start), 5*time.Second, "a health probe must not hang")
+
+	proxy.start(t)
+	assert.Eventually(t, func() bool { return s.CheckHealth(ctx) == nil }, 10*time.Second, 200*time.Millisecond, "after the server came back")
+}

@@ -68,8 +68,18 @@ func (d dialect) filterConditions(f store.Filter) []string {
 	eq("user_id", f.UserID)
 	eq("actor_id", f.ActorID)
 	eq("entity_id", f.EntityID)
+	eq("entity_type", f.EntityType)
+	eq("company_id", f.CompanyID)
+	eq("employee_id", f.EmployeeID)
+	eq("ScopeName", f.Scope)
+	eq("ServiceName", f.ServiceName)
 	eq("TraceId", f.TraceID)
 	eq("ip_address", f.IP)
+	// has() is an exact element match, on every server version; one per tag, since all must
+	// be present.
+	for _, tag := range f.Tags {
+		conds = append(conds, "has(tags, "+quoteString(tag)+")")
+	}
 	conds = append(conds, d.timeRangeConditions(f.Start, f.End)...)
 	return conds
 }

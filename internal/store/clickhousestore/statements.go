@@ -63,6 +63,8 @@ func ModernStatements(cfg Config, now time.Time) ([]Statement, error) {
 	every := store.Filter{
 		TenantID: a.TenantID, Levels: []record.Level{record.LevelWarn, record.LevelError}, MinLevel: record.LevelWarn,
 		Event: a.Event, UserID: a.UserID, ActorID: a.ActorID, EntityID: a.EntityID, TraceID: a.TraceID, IP: a.IPAddress,
+		EntityType: a.EntityType, CompanyID: a.CompanyID, EmployeeID: a.EmployeeID, Scope: a.Scope,
+		ServiceName: a.ServiceName, Tags: a.Tags,
 		Start: a.Timestamp, End: a.Timestamp.Add(time.Nanosecond),
 		Text: `(password OR "wrong password") expir* NOT globex`,
 	}
@@ -75,6 +77,8 @@ func ModernStatements(cfg Config, now time.Time) ([]Statement, error) {
 		{"query: every filter field", every, nil},
 		{"query: after a cursor", store.Filter{TenantID: "acme"}, &store.Cursor{TimestampNanos: fixture[2].Timestamp.UnixNano(), ID: fixture[2].ID}},
 		{"query: a prefix phrase", store.Filter{Text: `"login fail"*`}, nil},
+		{"query: a tag no record holds", store.Filter{Tags: []string{"login", "logout"}}, nil},
+		{"query: a word of a tag", store.Filter{Text: "quoted"}, nil},
 	}
 	for _, r := range reads {
 		sql, err := d.querySQL(r.filter, r.cursor, 2)

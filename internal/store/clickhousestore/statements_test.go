@@ -131,6 +131,8 @@ func TestModernStatements_RunOnCurrentClickHouse(t *testing.T) {
 		{"query: every filter field", 0, []string{"st-1"}},
 		{"query: after a cursor", 0, []string{"st-1", "st-4", "st-0"}},
 		{"query: a prefix phrase", 0, []string{"st-3", "st-2", "st-1"}},
+		{"query: a tag no record holds", 0, nil},
+		{"query: a word of a tag", 0, []string{"st-3", "st-2", "st-1"}},
 		{"get: one tenant", 0, []string{"st-1"}},
 		{"get: across tenants", 1, []string{"globex"}},
 		{"trace", 0, []string{"st-0", "st-4", "st-1", "st-2", "st-3"}},

@@ -300,3 +300,23 @@ func (s *Store) Close() error {
 	}
 	return s.conn.Close()
 }
+
+var _ store.HealthChecker = (*Store)(nil)
+
+// healthTimeout bounds CheckHealth: a server that does not answer a ping in this long is
+// unavailable for a health probe's purposes, whatever the query timeout.
+const healthTimeout = 3 * time.Second
+
+// CheckHealth connects if needed and pings the server. Any failure is ErrUnavailable: every
+// query would fail the same way.
+func (s *Store) CheckHealth(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	if _, err := s.dialect(ctx); err != nil {
+		return fmt.Errorf("clickhousestore: %w: %v", store.ErrUnavailable, err)
+	}
+	if err := s.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("clickhousestore: %w: ping %s: %v", store.ErrUnavailable, strings.Join(s.cfg.addresses(), ","), err)
+	}
+	return nil
+}

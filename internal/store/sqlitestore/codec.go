@@ -89,7 +89,7 @@ func encodeRecord(args []any, r *record.Record, tenant string) ([]any, error) {
 		r.Event, r.Message, tenant, r.UserID, r.Username, r.CompanyID, r.EmployeeID,
 		r.ActorID, r.EntityID, r.EntityType, r.IPAddress, r.UserAgent, r.GeoCountry,
 		r.GeoCity, r.Method, r.Path, int64(r.StatusCode), duration, r.TraceID, r.SpanID,
-		r.ServiceName, r.Scope, tags, attrs, res, searchText(r.Attributes),
+		r.ServiceName, r.Scope, tags, attrs, res, recordSearchText(r.Tags, r.Attributes),
 	), nil
 }
 

@@ -132,6 +132,12 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	if len(records) == 0 {
 		return 0, nil
 	}
+	n, err := s.insert(ctx, tenant, records)
+	s.noteWrite(err)
+	return n, err
+}
+
+func (s *Store) insert(ctx context.Context, tenant string, records []record.Record) (int, error) {
 	args := make([]any, 0, len(records)*columnCount)
 	rowTenants := make([]string, len(records))
 	// The stats counts of the whole batch, summed while encoding: they are what the batch adds

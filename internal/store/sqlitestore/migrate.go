@@ -181,3 +181,58 @@ func backfillSearchText(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 }
+
+// backfillTagSearchText recomputes search_text, with Insert's rule (recordSearchText), for the
+// rows stored before version 8 that carry tags, so that a tag finds old rows as well as new.
+func backfillTagSearchText(ctx context.Context, tx *sql.Tx) error {
+	update, err := tx.PrepareContext(ctx, `UPDATE audit_logs SET search_text = ? WHERE seq = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare update: %w", err)
+	}
+	defer update.Close()
+	type row struct {
+		seq  int64
+		text string
+	}
+	var last int64 = -1 << 63
+	for {
+		rows, err := tx.QueryContext(ctx, `SELECT seq, tags, attributes FROM audit_logs WHERE seq > ? AND tags <> '[]' ORDER BY seq LIMIT ?`, last, backfillBatch)
+		if err != nil {
+			return fmt.Errorf("read tags after seq %d: %w", last, err)
+		}
+		var batch []row
+		read := 0
+		for rows.Next() {
+			read++
+			var seq int64
+			var tagsJSON, attrsJSON string
+			if err := rows.Scan(&seq, &tagsJSON, &attrsJSON); err != nil {
+				rows.Close()
+				return fmt.Errorf("read tags after seq %d: %w", last, err)
+			}
+			last = seq
+			// A row whose JSON cannot be decoded keeps its search_text: reads report such a
+			// row (record.ReadError) rather than fail, and so does this migration.
+			var tags []string
+			var attrs map[string]any
+			if json.Unmarshal([]byte(tagsJSON), &tags) != nil || json.Unmarshal([]byte(attrsJSON), &attrs) != nil {
+				continue
+			}
+			batch = append(batch, row{seq, recordSearchText(tags, attrs)})
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("read tags after seq %d: %w", last, err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read tags after seq %d: %w", last, err)
+		}
+		for _, r := range batch {
+			if _, err := update.ExecContext(ctx, r.text, r.seq); err != nil {
+				return fmt.Errorf("update search_text of seq %d: %w", r.seq, err)
+			}
+		}
+		if read < backfillBatch {
+			return nil
+		}
+	}
+}

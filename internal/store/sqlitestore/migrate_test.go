@@ -308,3 +308,43 @@ func TestMigrate_Version7IndexesNewRowsWithoutTheInsertTrigger(t *testing.T) {
 	assert.NoError(t, err, "FTS5 integrity-check against audit_logs")
 	assert.Equal(t, 48, count(t, s, `SELECT count(*) FROM audit_fts WHERE audit_fts MATCH 'kiwi'`), "rows the index finds after two deletes")
 }
+
+// v8 puts the tags of rows stored before it into the full-text index, and indexes company_id.
+func TestMigrate_Version8MakesStoredTagsSearchable(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	db := openRaw(t, path)
+	require.NoError(t, migrate(ctx, db, migrations[:7]))
+	old := records("v7", 3)
+	old[0].Tags = []string{"quarterly-close"}
+	old[1].Tags = []string{"quarterly-close", "pci"}
+	old[1].Attributes = map[string]any{"fruit": "kiwi"}
+	args := make([]any, 0)
+	for i := range old {
+		a, err := encodeRecord(args[:0], &old[i], "acme")
+		require.NoError(t, err)
+		// What a v7 binary stored: search_text from attributes only.
+		a[len(a)-1] = searchText(old[i].Attributes)
+		_, err = db.Exec(insertSQL(1, false), a...)
+		require.NoError(t, err)
+	}
+	_, err := db.Exec(`INSERT INTO audit_fts (audit_fts) VALUES ('rebuild')`)
+	require.NoError(t, err)
+	_ = db.Close()
+
+	s := openAt(t, path)
+	defer s.Close()
+	require.Equal(t, allVersions(), versions(t, s.write), "schema_version")
+	for text, want := range map[string][]string{"quarterly": {"v7-0001", "v7-0000"}, "pci": {"v7-0001"}, "kiwi": {"v7-0001"}} {
+		found, err := s.Query(ctx, store.Filter{Text: text}, store.Page{Limit: 100})
+		require.NoError(t, err, "search %q after the upgrade", text)
+		var got []string
+		for _, r := range found.Records {
+			got = append(got, r.ID)
+		}
+		assert.Equal(t, want, got, "search %q after the upgrade", text)
+	}
+	_, err = s.write.Exec(`INSERT INTO audit_fts (audit_fts, rank) VALUES ('integrity-check', 1)`)
+	assert.NoError(t, err, "FTS5 integrity-check against audit_logs")
+	assert.Equal(t, []string{"company_id", "timestamp", "id"}, indexColumns(t, s.write, "audit_logs_company"), "audit_logs_company columns")
+}

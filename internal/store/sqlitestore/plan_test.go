@@ -104,6 +104,10 @@ func checkQueryPlans(t *testing.T, s *Store) {
 		{"an event filter walks the tenant event index", store.Filter{TenantID: "acme", Event: "user.login"}, "audit_logs_tenant_event_time"},
 		{"a trace filter walks the partial trace index", store.Filter{TenantID: "acme", TraceID: "abc"}, "audit_logs_trace"},
 		{"an ip filter walks the partial ip index", store.Filter{IP: "10.0.0.1"}, "audit_logs_ip"},
+		{"a company filter walks the partial company index", store.Filter{TenantID: "acme", CompanyID: "c1"}, "audit_logs_company"},
+		{"an admin's company filter walks the partial company index", store.Filter{CompanyID: "c1"}, "audit_logs_company"},
+		{"scope, service, entity type and tag filters walk the tenant time index and filter",
+			store.Filter{TenantID: "acme", Scope: "db", ServiceName: "billing", EntityType: "invoice", EmployeeID: "e1", Tags: []string{"pci", "eu"}}, "audit_logs_tenant_time"},
 		{"a level filter walks the tenant time index and filters", store.Filter{TenantID: "acme", Levels: []record.Level{record.LevelError, record.LevelSecurity}}, "audit_logs_tenant_time"},
 	}
 	for _, tc := range tests {

@@ -138,6 +138,25 @@ func buildQuery(f store.Filter, match string, searchFirst bool, p store.Page, w 
 	if f.EntityID != "" {
 		cond("entity_id = ?", f.EntityID)
 	}
+	if f.EntityType != "" {
+		cond("entity_type = ?", f.EntityType)
+	}
+	if f.CompanyID != "" {
+		cond("company_id = ? AND company_id <> ''", f.CompanyID)
+	}
+	if f.EmployeeID != "" {
+		cond("employee_id = ?", f.EmployeeID)
+	}
+	if f.Scope != "" {
+		cond("scope = ?", f.Scope)
+	}
+	if f.ServiceName != "" {
+		cond("service_name = ?", f.ServiceName)
+	}
+	for _, tag := range f.Tags {
+		// tags is a JSON array of strings; an element must equal the tag, not contain it.
+		cond("EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?)", tag)
+	}
 	if f.TraceID != "" {
 		cond("trace_id = ? AND trace_id <> ''", f.TraceID)
 	}

@@ -11,6 +11,7 @@ var migrations = []migration{
 	{version: 5, steps: schemaV5},
 	{version: 6, steps: schemaV6, backfill: backfillRollups},
 	{version: 7, steps: schemaV7},
+	{version: 8, steps: schemaV8, backfill: backfillTagSearchText},
 }
 
 // schemaV1 is the first schema.
@@ -324,4 +325,24 @@ var schemaV6 = []string{
 // an older Insert would store rows without indexing them.
 var schemaV7 = []string{
 	`DROP TRIGGER audit_logs_fts_insert`,
+}
+
+// schemaV8 serves the filters added with it (company_id, employee_id, entity_type, scope,
+// service_name, tag) and makes tags searchable.
+//
+// Only company_id gets an index: the listing of one company is what the viewer of a
+// multi-company tenant asks first, and a company is a small share of its tenant, so walking the
+// time index for it reads most of the tenant (measured on 1M rows of 10 tenants and 2,000
+// companies: 250 ms for a tenant's page of a company it does not hold, 530 ms for an admin's,
+// both under 1 ms with this index; building it took 1.2 s; it adds about 7 µs of CPU to the
+// insert of a row that has a company). It is partial, like trace and ip,
+// because many records carry no company; queries repeat "company_id <> ”". The other new
+// filters are walked on the time index like actor_id and entity_id: scope, service_name,
+// entity_type and tags take few values each, so a page fills after a short walk.
+//
+// backfillTagSearchText puts the tags of the rows already stored into search_text (Insert
+// does that from this version on: recordSearchText); the update trigger re-indexes each
+// updated row. Only rows with tags are touched.
+var schemaV8 = []string{
+	`CREATE INDEX audit_logs_company ON audit_logs (company_id, timestamp, id) WHERE company_id <> ''`,
 }

@@ -26,6 +26,20 @@ func searchText(attrs map[string]any) string {
 	return b.String()
 }
 
+// recordSearchText is what Insert indexes besides message and event: the record's tags, then
+// its attributes (searchText). Tags come first so that the cap never cuts them off: they are
+// short, chosen by the sender for finding records, and also filterable exactly (tag=).
+func recordSearchText(tags []string, attrs map[string]any) string {
+	if len(tags) == 0 {
+		return searchText(attrs)
+	}
+	var b strings.Builder
+	if appendSearchValues(&b, tags) && len(attrs) > 0 {
+		appendSearchValues(&b, attrs)
+	}
+	return b.String()
+}
+
 // appendSearchValues appends v's string values to b. It reports false once b is full, so that
 // the walk stops.
 func appendSearchValues(b *strings.Builder, v any) bool {

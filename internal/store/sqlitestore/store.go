@@ -48,6 +48,10 @@ type Store struct {
 	// them to reach every path with few rows).
 	searchFirstBelow, searchWindowRows int
 
+	// writeFull is the error of the last insert that failed for lack of space (SQLITE_FULL),
+	// nil once an insert succeeds again; CheckHealth reports it (health.go).
+	writeFull atomic.Pointer[error]
+
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool

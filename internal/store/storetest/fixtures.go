@@ -112,13 +112,33 @@ func filterFixture() []record.Record {
 		{"r08", "acme", record.LevelWarn, "document.delete", "u2", "u2", "doc-2", t2, "10.0.0.2", "document delete refused", nil},
 		{"r09", "globex", record.LevelError, "user.login", "u1", "u1", "doc-1", t1, "10.0.0.1", "login failed for globex", nil},
 	}
+	// The fields the replaced libraries filtered on besides the ones above, one line per
+	// record, in the order of specs.
+	type who struct {
+		company, employee, entityType, scope, service string
+		tags                                          []string
+	}
+	whos := []who{
+		{"c1", "e1", "", "auth", "web", []string{"login"}},
+		{"c1", "e2", "", "auth", "web", []string{"login", "failure"}},
+		{"c2", "e1", "document", "db", "docs", []string{"deletion"}},
+		{"c1", "", "", "auth", "web", []string{"login", "failure", "risky"}},
+		{"", "", "", "server", "cache", nil},
+		{"c2", "e2", "document", "server", "docs", []string{"sharing"}},
+		{"c1", "e1", "", "auth", "web", []string{"logout"}},
+		{"c2", "e2", "document", "db", "docs", []string{"deletion", "failure"}},
+		{"c1", "e1", "document", "auth", "web", []string{"login", "failure"}},
+	}
 	out := make([]record.Record, len(specs))
 	for i, s := range specs {
+		w := whos[i]
 		out[i] = record.Record{
 			ID: s.id, Timestamp: at(i), ObservedTimestamp: at(i), Level: s.level,
 			Event: s.event, Message: s.message, TenantID: s.tenant, UserID: s.user,
 			ActorID: s.actor, EntityID: s.entity, TraceID: s.trace, IPAddress: s.ip,
 			Attributes: s.attributes,
+			CompanyID:  w.company, EmployeeID: w.employee, EntityType: w.entityType,
+			Scope: w.scope, ServiceName: w.service, Tags: w.tags,
 		}
 	}
 	return out

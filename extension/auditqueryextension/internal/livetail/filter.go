@@ -11,7 +11,8 @@ import (
 // Matcher selects the records a subscriber receives. It is the store's Filter evaluated in
 // memory, with two differences a live stream implies: there is no time range (a live record is
 // always "now"), and Text is a case-insensitive substring of the message or the event rather
-// than the store's full-text syntax, because a word index is not available per record.
+// than the store's full-text syntax, because a word index is not available per record. Text
+// also looks in the tags, as the store's search does.
 type Matcher struct {
 	tenant   string
 	levels   []record.Level
@@ -23,6 +24,9 @@ type Matcher struct {
 	traceID  string
 	ip       string
 	text     string // lower case
+
+	entityType, companyID, employeeID, scope, serviceName string
+	tags                                                  []string
 }
 
 // NewMatcher compiles f. f.Start and f.End are ignored.
@@ -38,6 +42,13 @@ func NewMatcher(f store.Filter) Matcher {
 		traceID:  strings.ToLower(f.TraceID),
 		ip:       f.IP,
 		text:     strings.ToLower(f.Text),
+
+		entityType:  f.EntityType,
+		companyID:   f.CompanyID,
+		employeeID:  f.EmployeeID,
+		scope:       f.Scope,
+		serviceName: f.ServiceName,
+		tags:        slices.Clone(f.Tags),
 	}
 }
 
@@ -52,11 +63,22 @@ func (m Matcher) Match(r *record.Record) bool {
 		m.actorID != "" && r.ActorID != m.actorID,
 		m.entityID != "" && r.EntityID != m.entityID,
 		m.traceID != "" && r.TraceID != m.traceID,
-		m.ip != "" && r.IPAddress != m.ip:
+		m.ip != "" && r.IPAddress != m.ip,
+		m.entityType != "" && r.EntityType != m.entityType,
+		m.companyID != "" && r.CompanyID != m.companyID,
+		m.employeeID != "" && r.EmployeeID != m.employeeID,
+		m.scope != "" && r.Scope != m.scope,
+		m.serviceName != "" && r.ServiceName != m.serviceName:
 		return false
 	}
+	for _, tag := range m.tags {
+		if !slices.Contains(r.Tags, tag) {
+			return false
+		}
+	}
 	if m.text != "" {
-		return containsFold(r.Message, m.text) || containsFold(r.Event, m.text)
+		return containsFold(r.Message, m.text) || containsFold(r.Event, m.text) ||
+			slices.ContainsFunc(r.Tags, func(tag string) bool { return containsFold(tag, m.text) })
 	}
 	return true
 }

@@ -13,6 +13,8 @@ func TestMatcher(t *testing.T) {
 	rec := record.Record{
 		TenantID: "acme", Level: record.LevelWarn, Event: "Doc.Update", Message: "Changed the Title",
 		UserID: "alice", ActorID: "alice", EntityID: "doc-1", TraceID: "0af7651916cd43dd8448eb211c80319c", IPAddress: "10.0.0.1",
+		EntityType: "document", CompanyID: "c-7", EmployeeID: "e-42", Scope: "db", ServiceName: "docs",
+		Tags: []string{"pci", "quarterly-close"},
 	}
 	tests := []struct {
 		name   string
@@ -35,6 +37,18 @@ func TestMatcher(t *testing.T) {
 		{"q is a case-insensitive substring of the message", store.Filter{Text: "the tit"}, true},
 		{"q also searches the event", store.Filter{Text: "doc.up"}, true},
 		{"q not in message or event does not match", store.Filter{Text: "password"}, false},
+		{"entity_type, company, employee, scope and service match together",
+			store.Filter{EntityType: "document", CompanyID: "c-7", EmployeeID: "e-42", Scope: "db", ServiceName: "docs"}, true},
+		{"another entity_type does not match", store.Filter{EntityType: "invoice"}, false},
+		{"another company does not match", store.Filter{CompanyID: "c-8"}, false},
+		{"another employee does not match", store.Filter{EmployeeID: "e-4"}, false},
+		{"another scope does not match", store.Filter{Scope: "auth"}, false},
+		{"another service does not match", store.Filter{ServiceName: "doc"}, false},
+		{"a tag the record holds matches", store.Filter{Tags: []string{"pci"}}, true},
+		{"every tag must be held", store.Filter{Tags: []string{"pci", "quarterly-close"}}, true},
+		{"a missing tag among several does not match", store.Filter{Tags: []string{"pci", "gdpr"}}, false},
+		{"a tag is an exact element, not a substring", store.Filter{Tags: []string{"quarterly"}}, false},
+		{"q also searches the tags", store.Filter{Text: "Quarterly"}, true},
 		{"all fields combine with AND", store.Filter{TenantID: "acme", UserID: "bob", Text: "title"}, false},
 		{"start and end are ignored: a live record is always now", store.Filter{Start: fixedPast, End: fixedPast}, true},
 	}

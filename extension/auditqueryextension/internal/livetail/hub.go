@@ -66,9 +66,24 @@ type Entry struct {
 	err  error
 }
 
-// JSON is the record encoded as the query API encodes it.
+// JSON is the record encoded as the query API encodes it. A record read from a store has
+// tags, attributes and resource decoded from "[]" and "{}"; a live record comes straight from
+// the exporter and may hold nil there, which would encode as null. The copy gets the store's
+// empty values instead, so that clients see one shape.
 func (e *Entry) JSON() ([]byte, error) {
-	e.once.Do(func() { e.json, e.err = json.Marshal(e.Record) })
+	e.once.Do(func() {
+		r := e.Record
+		if r.Tags == nil {
+			r.Tags = []string{}
+		}
+		if r.Attributes == nil {
+			r.Attributes = map[string]any{}
+		}
+		if r.Resource == nil {
+			r.Resource = map[string]any{}
+		}
+		e.json, e.err = json.Marshal(r)
+	})
 	return e.json, e.err
 }
 
@@ -204,6 +219,30 @@ func (s *Subscription) offer(entries []*Entry) {
 		default:
 		}
 	}
+}
+
+// SetMatcher replaces the subscription's filter (a client changed it on an open stream).
+// Records published from now on are matched against m, and queued records m does not match
+// are dropped, so that every record read after SetMatcher returns matches m. A lag notice of
+// a dropped record moves to the record after it, so no gap goes unreported.
+func (s *Subscription) SetMatcher(m Matcher) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.match = m
+	kept := s.queue[:0]
+	var carried int64
+	for _, it := range s.queue {
+		if !m.Match(&it.entry.Record) {
+			carried += it.skippedBefore
+			continue
+		}
+		it.skippedBefore += carried
+		carried = 0
+		kept = append(kept, it)
+	}
+	clear(s.queue[len(kept):])
+	s.queue = kept
+	s.tailSkipped += carried
 }
 
 // end stops the subscription with err; the first reason wins.

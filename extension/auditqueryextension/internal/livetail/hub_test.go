@@ -163,3 +163,23 @@ func TestHub_NextStopsWithItsContext(t *testing.T) {
 	_, err = sub.Next(ctx)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
+
+func TestHub_SetMatcherAppliesToQueuedAndLaterRecordsAndKeepsLagNotices(t *testing.T) {
+	h := New(Options{BufferSize: 4})
+	sub, err := h.Subscribe(Matcher{})
+	require.NoError(t, err)
+	defer sub.Close()
+
+	recs := append(records("acme", 0, 2), records("globex", 2, 2)...)
+	h.Publish(recs)                  // 0,1 (acme), 2,3 (globex) fill the queue
+	h.Publish(records("acme", 4, 1)) // lost: reported before the next record read
+	sub.SetMatcher(NewMatcher(store.Filter{TenantID: "globex"}))
+	h.Publish(records("acme", 5, 1)) // no longer matches
+	h.Publish(records("globex", 6, 1))
+
+	var got []Event
+	for range 4 {
+		got = append(got, next(t, sub))
+	}
+	assert.Equal(t, []string{"2", "3", "lagged:1", "6"}, describe(got), "after SetMatcher only globex's records, and the gap still reported")
+}
