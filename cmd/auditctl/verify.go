@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/chaindigest"
+	"github.com/otelcol-audit/otelcol-audit/internal/chainexport"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
@@ -46,6 +49,8 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		return nil
 	})
 	cpDir := fs.String("checkpoint-dir", "", "checkpoint files kept outside the database, checked too")
+	digestDir := fs.String("digests", "", "a digest directory (tamper_evidence.digests.directory): the store is compared with it")
+	exportDir := fs.String("export", "", "verify an export written by `auditctl export` instead of a database")
 	start := fs.String("start", "", "RFC 3339: from the last checkpoint at or before this time")
 	end := fs.String("end", "", "RFC 3339: up to the first checkpoint at or after this time")
 	asJSON := fs.Bool("json", false, "machine-readable output: one report per line")
@@ -61,7 +66,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		return exitCode(err, stdout, stderr)
 	}
 	err = verify(verifyOptions{db: *db, tenantsDir: *tenantsDir, tenant: *tenant, pubFiles: pubFiles,
-		cpDir: *cpDir, rng: rng, asJSON: *asJSON}, stdout, stderr)
+		cpDir: *cpDir, digestDir: *digestDir, exportDir: *exportDir, rng: rng, asJSON: *asJSON}, stdout, stderr)
 	switch {
 	case errors.Is(err, errTampered):
 		return exitTampered
@@ -73,6 +78,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 
 type verifyOptions struct {
 	db, tenantsDir, tenant, cpDir string
+	digestDir, exportDir          string
 	pubFiles                      []string
 	rng                           chain.Range
 	asJSON                        bool
@@ -106,8 +112,11 @@ func verify(o verifyOptions, stdout, stderr io.Writer) error {
 		}
 		keys[chain.KeyID(pub)] = pub
 	}
-	if len(keys) == 0 && !o.asJSON {
+	if len(keys) == 0 && !o.asJSON && o.exportDir == "" {
 		fmt.Fprintln(stderr, "auditctl: no --public-key: checkpoint signatures are not checked, so a rewritten chain is not detected")
+	}
+	if o.exportDir != "" {
+		return verifyExport(o, keys, stdout, stderr)
 	}
 	st, err := openForVerify(ctx, o)
 	if err != nil {
@@ -119,27 +128,83 @@ func verify(o verifyOptions, stdout, stderr io.Writer) error {
 		if tenants, err = st.ChainTenants(ctx); err != nil {
 			return err
 		}
+		if o.digestDir != "" {
+			// A tenant whose whole chain was deleted is still in the digests.
+			more, err := chaindigest.Tenants(o.digestDir)
+			if err != nil {
+				return err
+			}
+			tenants = slices.Compact(slices.Sorted(slices.Values(append(tenants, more...))))
+		}
 		if len(tenants) == 0 {
 			return errors.New("verify: no tenant has a chain in this database")
 		}
 	}
-	broken, unknown := false, false
+	var reports []chain.Report
 	for _, t := range tenants {
-		var src chain.Source = st
-		if o.cpDir != "" {
-			files, err := chain.ReadCheckpointFiles(o.cpDir, t)
-			if err != nil {
-				return err
-			}
-			src = chain.WithCheckpoints(src, files)
-		}
-		rep, err := chain.Verify(ctx, src, keys, t, o.rng)
+		rep, err := verifyTenant(ctx, st, o, keys, t)
 		if err != nil {
 			return fmt.Errorf("verify %s: %w", t, err)
 		}
+		reports = append(reports, rep)
+	}
+	return printReports(stdout, reports, o.asJSON)
+}
+
+// verifyTenant verifies one tenant's chain with the checkpoints kept outside the database
+// added: checkpoint files and digests. The digests are checked first: an unbroken digest
+// chain, and every checkpoint it holds still in the store as it was signed.
+func verifyTenant(ctx context.Context, st store.ChainStore, o verifyOptions, keys chain.Keyring, t string) (chain.Report, error) {
+	var src chain.Source = st
+	var extra []chain.Checkpoint
+	if o.cpDir != "" {
+		files, err := chain.ReadCheckpointFiles(o.cpDir, t)
+		if err != nil {
+			return chain.Report{}, err
+		}
+		extra = append(extra, files...)
+	}
+	var pinned uint64
+	if o.digestDir != "" {
+		files, err := chaindigest.ReadFiles(o.digestDir, t)
+		if err != nil {
+			return chain.Report{}, err
+		}
+		digested, brk, err := chaindigest.Chain(t, files)
+		if err != nil {
+			return chain.Report{}, err
+		}
+		if brk == nil {
+			stored, err := st.Checkpoints(ctx, t)
+			if err != nil {
+				return chain.Report{}, err
+			}
+			brk = chaindigest.Compare(digested, stored)
+		}
+		if brk != nil {
+			return chain.Report{Tenant: t, Signed: len(keys) > 0, FirstBroken: brk, Digests: len(files)}, nil
+		}
+		for _, cp := range digested {
+			pinned = max(pinned, cp.Seq)
+		}
+		extra = append(extra, digested...)
+		rep, err := chain.Verify(ctx, chain.WithCheckpoints(src, extra), keys, t, o.rng)
+		rep.Digests, rep.DigestedThrough = len(files), pinned
+		return rep, err
+	}
+	if len(extra) > 0 {
+		src = chain.WithCheckpoints(src, extra)
+	}
+	return chain.Verify(ctx, src, keys, t, o.rng)
+}
+
+// printReports prints each report and returns verify's finding over all of them.
+func printReports(stdout io.Writer, reports []chain.Report, asJSON bool) error {
+	broken, unknown := false, false
+	for _, rep := range reports {
 		broken = broken || !rep.OK
 		unknown = unknown || len(rep.UnknownKeys) > 0
-		printReport(stdout, rep, o.asJSON)
+		printReport(stdout, rep, asJSON)
 	}
 	switch {
 	case broken:
@@ -148,6 +213,25 @@ func verify(o verifyOptions, stdout, stderr io.Writer) error {
 		return errUnknownKeys
 	}
 	return nil
+}
+
+// verifyExport verifies an export directory with the given keys, or the export's own.
+func verifyExport(o verifyOptions, keys chain.Keyring, stdout, stderr io.Writer) error {
+	x, err := chainexport.Read(o.exportDir)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		keys = nil
+		if !o.asJSON {
+			fmt.Fprintln(stderr, "auditctl: no --public-key: trusting the keys the export carries (keys.json); get them from the signer to be sure")
+		}
+	}
+	rep, err := x.Verify(keys)
+	if err != nil {
+		return err
+	}
+	return printReports(stdout, []chain.Report{rep}, o.asJSON)
 }
 
 func openForVerify(ctx context.Context, o verifyOptions) (store.ChainStore, error) {
@@ -179,6 +263,9 @@ func printReport(w io.Writer, rep chain.Report, asJSON bool) {
 		map[bool]string{true: "checked", false: "NOT checked"}[rep.Signed], rep.UnsignedTail, rep.RecordsPerSecond)
 	if rep.FirstBroken != nil {
 		fmt.Fprintf(w, "  first break: %s\n", rep.FirstBroken)
+	}
+	if rep.Digests > 0 {
+		fmt.Fprintf(w, "  %d digest files match the store; seq 1-%d pinned outside the database\n", rep.Digests, rep.DigestedThrough)
 	}
 	if !rep.Signed {
 		return

@@ -237,3 +237,20 @@ func readPEM(path, wantType string) ([]byte, error) {
 	}
 	return block.Bytes, nil
 }
+
+// ParsePublicKeyPEM reads an Ed25519 public key in PKIX PEM.
+func ParsePublicKeyPEM(data []byte) (ed25519.PublicKey, error) {
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return nil, errors.New(`chain: no "PUBLIC KEY" PEM block`)
+	}
+	key, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("chain: %w", err)
+	}
+	ed, ok := key.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("chain: a %T key, want an Ed25519 key", key)
+	}
+	return ed, nil
+}

@@ -92,7 +92,13 @@ type Report struct {
 	Coverage []Span `json:"coverage,omitempty"`
 	// UnsignedTail is how many links follow the last checkpoint: the part of the chain that
 	// someone with database access could still rewrite undetected.
-	UnsignedTail     uint64        `json:"unsigned_tail"`
+	UnsignedTail uint64 `json:"unsigned_tail"`
+	// Digests is how many digest files kept outside the database were checked against the
+	// store, and DigestedThrough the highest seq a checkpoint in them pins: a rewrite of
+	// records or checkpoints up to it is found even by someone who rewrote every checkpoint
+	// in the database.
+	Digests          int           `json:"digests,omitempty"`
+	DigestedThrough  uint64        `json:"digested_through_seq,omitempty"`
 	FirstBroken      *Break        `json:"first_broken,omitempty"`
 	Elapsed          time.Duration `json:"-"`
 	ElapsedSeconds   float64       `json:"elapsed_seconds"`
@@ -130,7 +136,7 @@ type Range struct {
 
 // Verify recomputes the tenant's chain over r from src, checking every stored record against
 // its link, every link against the one before it and every checkpoint in the range against
-// the recomputed head and, when keys are given, checks signatures (see checkSignatures). It
+// the recomputed head and, when keys are given, checks signatures (see CheckSignatures). It
 // stops at the first break. An error is a failure to read, not a finding.
 func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Range) (Report, error) {
 	started := time.Now()
@@ -155,7 +161,7 @@ func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Rang
 		return rep, err
 	}
 	if len(keys) > 0 {
-		if b := checkSignatures(cps, keys, &rep); b != nil {
+		if b := CheckSignatures(cps, keys, &rep); b != nil {
 			return finish(b)
 		}
 	}
@@ -169,25 +175,9 @@ func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Rang
 		rep.UnsignedTail = head.Seq
 	}
 
-	// The start: the last checkpoint at or before r.Start, trusted because it verified (or
-	// the genesis when there is none or no start was asked for).
 	var prev Link
-	if !r.Start.IsZero() {
-		for _, cp := range cps {
-			if !cp.Time.After(r.Start) && cp.Seq > prev.Seq {
-				prev = Link{Seq: cp.Seq, Hash: cp.Head}
-			}
-		}
-	}
+	prev, rep.To = Window(cps, head, r)
 	rep.From = prev.Seq + 1
-	rep.To = head.Seq
-	if !r.End.IsZero() {
-		for _, cp := range cps {
-			if !cp.Time.Before(r.End) && cp.Seq >= rep.From {
-				rep.To = min(rep.To, cp.Seq)
-			}
-		}
-	}
 
 	prunes := pruneCheckpoints(cps)
 	bySeq := checkpointsBySeq(cps)
@@ -230,7 +220,30 @@ func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Rang
 
 var errStop = errors.New("stop")
 
-// checkSignatures checks every checkpoint's signature, in chain order, and fills the report's
+// Window is the part of the chain a verification over r recomputes: it starts after anchor,
+// the last checkpoint at or before r.Start (trusted because its signature verifies; the genesis
+// when there is none or no start was asked for), and ends at to, the first checkpoint at or
+// after r.End (the head when there is none).
+func Window(cps []Checkpoint, head Link, r Range) (anchor Link, to uint64) {
+	if !r.Start.IsZero() {
+		for _, cp := range cps {
+			if !cp.Time.After(r.Start) && cp.Seq > anchor.Seq {
+				anchor = Link{Seq: cp.Seq, Hash: cp.Head}
+			}
+		}
+	}
+	to = head.Seq
+	if !r.End.IsZero() {
+		for _, cp := range cps {
+			if !cp.Time.Before(r.End) && cp.Seq > anchor.Seq {
+				to = min(to, cp.Seq)
+			}
+		}
+	}
+	return anchor, to
+}
+
+// CheckSignatures checks every checkpoint's signature, in chain order, and fills the report's
 // signature coverage. A chain may begin unsigned (signing turned on later): its unsigned
 // checkpoints are reported, not broken. Once a checkpoint is signed, every later one must be
 // too: an unsigned one then means a signature was stripped, or signing was turned off, and
@@ -238,7 +251,7 @@ var errStop = errors.New("stop")
 // history. A signature by a key not in keys is not a finding (an older key after a rotation,
 // when its public key was not given) but covers nothing, and is listed under UnknownKeys. A
 // signature that does not verify under the key its key id names is a break.
-func checkSignatures(cps []Checkpoint, keys Keyring, rep *Report) *Break {
+func CheckSignatures(cps []Checkpoint, keys Keyring, rep *Report) *Break {
 	ordered := slices.Clone(cps)
 	slices.SortStableFunc(ordered, func(a, b Checkpoint) int { return cmp.Compare(a.Seq, b.Seq) })
 	signedSeen := false
@@ -296,13 +309,13 @@ func checkLink(prev, l Link, rec *record.Record, prunes []Checkpoint, rep *Repor
 	}
 	rep.Records++
 	if rec == nil {
-		if prunedBy(l, prunes) {
+		if PrunedBy(l, prunes) {
 			rep.Pruned++
 			return nil
 		}
 		return &Break{Seq: l.Seq, RecordID: l.RecordID, Reason: ReasonRecordDeleted}
 	}
-	if rec.TenantID != l.Tenant && prunedBy(l, prunes) {
+	if rec.TenantID != l.Tenant && PrunedBy(l, prunes) {
 		// Ids are unique per tenant: another tenant may hold a record of the same id while
 		// this tenant's record was removed by retention.
 		rep.Pruned++
@@ -322,10 +335,10 @@ func checkLink(prev, l Link, rec *record.Record, prunes []Checkpoint, rep *Repor
 	return nil
 }
 
-// prunedBy reports whether a retention run after the link was committed expired it: its
+// PrunedBy reports whether a retention run after the link was committed expired it: its
 // checkpoint is at or after the link, and its cutoff for the link's level is after the
 // link's timestamp (the link's level and timestamp are covered by its hash).
-func prunedBy(l Link, prunes []Checkpoint) bool {
+func PrunedBy(l Link, prunes []Checkpoint) bool {
 	for _, cp := range prunes {
 		if cp.Seq < l.Seq {
 			continue

@@ -1,0 +1,301 @@
+#!/usr/bin/env node
+// An independent verifier of otelcol-audit evidence exports, written from
+// docs/TAMPER_EVIDENCE.md ("Exports" and "Encodings") alone. No dependencies: Node's own
+// crypto has SHA-256 and Ed25519.
+//
+//   node verify.mjs [--public-key PEM]... [--json] EXPORT_DIR
+//
+// Exit codes: 0 intact, 3 tampering found, 4 intact but some checkpoints are signed by keys
+// not given, 1 the export cannot be read, 2 usage.
+
+import { createHash, createPublicKey, verify as edVerify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const FORMAT = 'otelcol-audit export v1';
+const SIGNED_PREFIX = 'otelcol-audit checkpoint v1\n';
+const LEVELS = ['debug', 'info', 'warn', 'error', 'security']; // level byte = index + 1
+
+const R = {
+  fileAltered: 'export file altered: its SHA-256 differs from the manifest',
+  anchorUnpinned: 'export anchor not pinned: no checkpoint in the export has the anchor\'s seq and head',
+  recordAltered: 'record altered: its content no longer matches its chain link',
+  recordDeleted: 'record deleted: missing, and no signed retention run removed it',
+  linkAltered: 'chain link altered: its hash does not follow from the previous link',
+  linkMissing: 'chain link missing: a sequence number is absent',
+  linkDuplicated: 'chain link duplicated: two links share a sequence number',
+  chainRewritten: 'chain rewritten: the recomputed head differs from a signed checkpoint',
+  badSignature: 'checkpoint signature invalid',
+  unchained: 'record inserted outside the chain',
+  tooFar: 'checkpoint beyond the chain head: links after it were removed',
+  tenantChange: 'record moved to another tenant',
+  unsignedAfterSigned: 'unsigned checkpoint after a signed one: a signature was removed, or signing was turned off',
+  notCanonical: 'record not in its canonical encoding',
+};
+
+class Unreadable extends Error {}
+
+const sha256 = (buf) => createHash('sha256').update(buf).digest();
+const hex = (buf) => Buffer.from(buf).toString('hex');
+
+function u64(s, what) {
+  if (typeof s !== 'string' || !/^[0-9]+$/.test(s)) throw new Unreadable(`${what}: ${JSON.stringify(s)}: want a decimal string`);
+  const v = BigInt(s);
+  if (v >= 1n << 64n) throw new Unreadable(`${what}: ${s}: beyond 64 bits`);
+  return v;
+}
+function i64(s, what) {
+  if (typeof s !== 'string' || !/^-?[0-9]+$/.test(s)) throw new Unreadable(`${what}: ${JSON.stringify(s)}: want a decimal string`);
+  const v = BigInt(s);
+  if (v < -(1n << 63n) || v >= 1n << 63n) throw new Unreadable(`${what}: ${s}: beyond 64 bits`);
+  return v;
+}
+function hash32(s, what) {
+  if (typeof s !== 'string' || !/^[0-9a-f]{64}$/.test(s)) throw new Unreadable(`${what}: want 64 lower-case hex digits`);
+  return s;
+}
+
+// NDJSON lines: the file without its final newline, split at each newline.
+function lines(buf) {
+  let end = buf.length;
+  if (end > 0 && buf[end - 1] === 0x0a) end--;
+  if (end === 0) return [];
+  const out = [];
+  let start = 0;
+  for (let i = 0; i <= end; i++) {
+    if (i === end || buf[i] === 0x0a) { out.push(buf.subarray(start, i)); start = i + 1; }
+  }
+  return out;
+}
+
+// A JSON string as the signed checkpoint bytes write the tenant: ", \ and control characters
+// escaped (\b \f \n \r \t by name, others as \u00xx), <, >, &, U+2028 and U+2029 as \uXXXX.
+function jsonString(s) {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0);
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\b') out += '\\b';
+    else if (ch === '\f') out += '\\f';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (c < 0x20 || ch === '<' || ch === '>' || ch === '&' || c === 0x2028 || c === 0x2029) out += '\\u' + c.toString(16).padStart(4, '0');
+    else out += ch;
+  }
+  return out + '"';
+}
+
+function signedBytes(cp) {
+  const cut = LEVELS.filter((l) => l in cp.cutoffs).map((l) => `"${l}":${cp.cutoffs[l]}`).join(',');
+  return Buffer.from(`${SIGNED_PREFIX}{"tenant":${jsonString(cp.tenant)},"seq":${cp.seq},"head":"${cp.head}","time":${cp.time},"kind":"${cp.kind}","cutoffs":{${cut}}}`, 'utf8');
+}
+
+function loadKey(pem, listedID, where) {
+  let key;
+  try { key = createPublicKey(pem); } catch (e) { throw new Unreadable(`${where}: not a public key: ${e.message}`); }
+  if (key.asymmetricKeyType !== 'ed25519') throw new Unreadable(`${where}: a ${key.asymmetricKeyType} key, want Ed25519`);
+  const raw = key.export({ format: 'der', type: 'spki' }).subarray(-32); // the SPKI ends with the 32 raw bytes
+  const id = hex(sha256(raw).subarray(0, 8));
+  if (listedID !== undefined && listedID !== id) throw new Unreadable(`${where}: key listed as ${listedID} has the id ${id}`);
+  return { id, key };
+}
+
+function readExport(dir) {
+  const read = (name) => {
+    try { return readFileSync(join(dir, name)); } catch (e) { throw new Unreadable(`${name}: ${e.message}`); }
+  };
+  let manifest;
+  try { manifest = JSON.parse(read('manifest.json').toString('utf8')); } catch (e) { throw e instanceof Unreadable ? e : new Unreadable(`manifest.json: ${e.message}`); }
+  if (manifest.format !== FORMAT) throw new Unreadable(`manifest.json: format ${JSON.stringify(manifest.format)}, want ${JSON.stringify(FORMAT)}`);
+  const files = new Map();
+  for (const f of manifest.files) {
+    if (!f.name || f.name.startsWith('/') || f.name.includes('..') || f.name.includes('\\')) throw new Unreadable(`manifest.json: file name ${JSON.stringify(f.name)}: want a relative path inside the export`);
+    files.set(f.name, read(f.name));
+  }
+  for (const name of ['links.ndjson', 'records.ndjson', 'checkpoints.ndjson', 'keys.json']) {
+    if (!files.has(name)) throw new Unreadable(`manifest.json does not list ${name}`);
+  }
+  const parse = (buf, name, i) => {
+    try { return JSON.parse(buf.toString('utf8')); } catch (e) { throw new Unreadable(`${name} line ${i + 1}: ${e.message}`); }
+  };
+  const links = lines(files.get('links.ndjson')).map((b, i) => {
+    const l = parse(b, 'links.ndjson', i);
+    const where = `links.ndjson line ${i + 1}`;
+    if (!Number.isInteger(l.level) || l.level < 0 || l.level > 255) throw new Unreadable(`${where}: level ${l.level}: want 1 to 5`);
+    return { seq: u64(l.seq, `${where}: seq`), recordID: String(l.record_id), timestamp: i64(l.timestamp, `${where}: timestamp`),
+      level: l.level, recordHash: hash32(l.record_hash, `${where}: record_hash`), hash: hash32(l.hash, `${where}: hash`) };
+  });
+  const records = lines(files.get('records.ndjson')).map((b, i) => {
+    const r = parse(b, 'records.ndjson', i);
+    return { bytes: b, id: r.id, tenant: r.tenant_id };
+  });
+  const checkpoints = lines(files.get('checkpoints.ndjson')).map((b, i) => {
+    const c = parse(b, 'checkpoints.ndjson', i);
+    const where = `checkpoints.ndjson line ${i + 1}`;
+    const cutoffs = {};
+    for (const [k, v] of Object.entries(c.cutoffs ?? {})) {
+      if (!LEVELS.includes(k)) throw new Unreadable(`${where}: cutoff level ${JSON.stringify(k)}`);
+      cutoffs[k] = i64(v, `${where}: cutoff ${k}`);
+    }
+    return { tenant: c.tenant, seq: u64(c.seq, `${where}: seq`), head: hash32(c.head, `${where}: head`), time: i64(c.time, `${where}: time`),
+      kind: c.kind, cutoffs, keyID: c.key_id ?? '', signature: Buffer.from(c.signature ?? '', 'base64'), file: i };
+  });
+  let keyList;
+  try { keyList = JSON.parse(files.get('keys.json').toString('utf8')); } catch (e) { throw new Unreadable(`keys.json: ${e.message}`); }
+  const keys = new Map();
+  for (const k of keyList) { const { id, key } = loadKey(k.public_key, k.key_id, `keys.json key ${k.key_id}`); keys.set(id, key); }
+  return { manifest, files, links, records, checkpoints, keys };
+}
+
+function verifyExport(x, keys) {
+  const rep = { tenant: x.manifest.tenant, ok: true, from_seq: '0', to_seq: '0', records_checked: 0, records_pruned: 0,
+    checkpoints_checked: 0, signatures_checked: keys.size > 0, signed_checkpoints: 0, unsigned_checkpoints: 0,
+    unknown_keys: [], signed_through_seq: '0', unsigned_tail: '0', first_broken: null };
+  const broken = (b) => { rep.ok = false; rep.first_broken = { seq: String(b.seq ?? 0n), record_id: b.record_id ?? '', reason: b.reason }; return rep; };
+
+  // 1. Files.
+  for (const f of x.manifest.files) {
+    const got = hex(sha256(x.files.get(f.name)));
+    if (got !== f.sha256) return broken({ record_id: f.name, reason: R.fileAltered });
+  }
+  // 2. Signatures, checkpoints in seq order (then time; the sort is stable, so file order last).
+  const cps = [...x.checkpoints].sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  for (const cp of cps) if (cp.tenant !== x.manifest.tenant) throw new Unreadable(`a checkpoint of tenant ${JSON.stringify(cp.tenant)} in the export of ${JSON.stringify(x.manifest.tenant)}`);
+  if (keys.size > 0) {
+    let signedSeen = false;
+    let signedThrough = 0n;
+    for (const cp of cps) {
+      const hasSig = cp.signature.length > 0;
+      if (!hasSig && cp.keyID === '') {
+        if (signedSeen) return broken({ seq: cp.seq, reason: R.unsignedAfterSigned });
+        rep.unsigned_checkpoints++;
+      } else if (keys.has(cp.keyID)) {
+        if (!hasSig || !edVerify(null, signedBytes(cp), keys.get(cp.keyID), cp.signature)) return broken({ seq: cp.seq, reason: R.badSignature });
+        signedSeen = true;
+        rep.signed_checkpoints++;
+        if (cp.seq > signedThrough) signedThrough = cp.seq;
+        rep.signed_through_seq = String(signedThrough);
+      } else if (cp.keyID === '' || !hasSig) {
+        return broken({ seq: cp.seq, reason: R.badSignature });
+      } else {
+        signedSeen = true;
+        if (!rep.unknown_keys.includes(cp.keyID)) rep.unknown_keys.push(cp.keyID);
+      }
+    }
+  }
+  // 3. The anchor.
+  const anchorSeq = u64(x.manifest.anchor_seq, 'manifest.json: anchor_seq');
+  const anchorHash = hash32(x.manifest.anchor_hash, 'manifest.json: anchor_hash');
+  const zero = '0'.repeat(64);
+  if ((anchorSeq === 0n && anchorHash !== zero) || (anchorSeq > 0n && !cps.some((c) => c.seq === anchorSeq && c.head === anchorHash))) {
+    return broken({ seq: anchorSeq, reason: R.anchorUnpinned });
+  }
+  // 4. No checkpoint but a retention one beyond the last link.
+  const last = x.links.length > 0 ? x.links[x.links.length - 1].seq : anchorSeq;
+  let lastCp = 0n;
+  for (const cp of cps) {
+    if (cp.seq > last && cp.kind !== 'prune') return broken({ seq: cp.seq, reason: R.tooFar });
+    if (cp.seq <= last && cp.seq > lastCp) lastCp = cp.seq;
+  }
+  rep.unsigned_tail = String(last - (lastCp > anchorSeq ? lastCp : anchorSeq));
+  rep.from_seq = String(anchorSeq + 1n);
+  rep.to_seq = String(last);
+
+  // 5. Links and records.
+  const byKey = new Map();
+  const byID = new Map();
+  x.records.forEach((r, i) => {
+    const k = JSON.stringify([r.tenant, r.id]);
+    if (!byKey.has(k)) byKey.set(k, i);
+    if (!byID.has(r.id)) byID.set(r.id, i);
+  });
+  const onChain = new Set();
+  const prunes = cps.filter((c) => c.kind === 'prune');
+  const prunedBy = (l) => prunes.some((c) => c.seq >= l.seq && LEVELS[l.level - 1] in c.cutoffs && l.timestamp < c.cutoffs[LEVELS[l.level - 1]]);
+  const tenant = x.manifest.tenant;
+  const idBytes = (s) => Buffer.from(s, 'utf8');
+  let prev = { seq: anchorSeq, hash: anchorHash };
+  for (const l of x.links) {
+    let ri = byKey.get(JSON.stringify([tenant, l.recordID]));
+    if (ri === undefined) ri = byID.get(l.recordID);
+    if (ri !== undefined) onChain.add(ri);
+    if (l.seq === prev.seq && prev.seq !== 0n) return broken({ seq: l.seq, record_id: l.recordID, reason: R.linkDuplicated });
+    if (l.seq !== prev.seq + 1n) return broken({ seq: prev.seq + 1n, reason: R.linkMissing });
+    const id = idBytes(l.recordID);
+    const buf = Buffer.alloc(32 + 8 + 8 + 1 + 4 + id.length + 32);
+    let o = 0;
+    o += Buffer.from(prev.hash, 'hex').copy(buf, o);
+    buf.writeBigUInt64BE(l.seq, o); o += 8;
+    buf.writeBigInt64BE(l.timestamp, o); o += 8;
+    buf.writeUInt8(l.level, o); o += 1;
+    buf.writeUInt32BE(id.length, o); o += 4;
+    o += id.copy(buf, o);
+    Buffer.from(l.recordHash, 'hex').copy(buf, o);
+    if (hex(sha256(buf)) !== l.hash) return broken({ seq: l.seq, record_id: l.recordID, reason: R.linkAltered });
+    rep.records_checked++;
+    const rec = ri === undefined ? undefined : x.records[ri];
+    if (rec === undefined || rec.tenant !== tenant) {
+      if (prunedBy(l)) { rep.records_pruned++; }
+      else if (rec === undefined) return broken({ seq: l.seq, record_id: l.recordID, reason: R.recordDeleted });
+      else return broken({ seq: l.seq, record_id: l.recordID, reason: R.tenantChange });
+    } else if (hex(sha256(rec.bytes)) !== l.recordHash) {
+      return broken({ seq: l.seq, record_id: l.recordID, reason: R.recordAltered });
+    }
+    for (const cp of cps) {
+      if (cp.seq !== l.seq) continue;
+      if (cp.head !== l.hash) return broken({ seq: l.seq, record_id: l.recordID, reason: R.chainRewritten });
+      rep.checkpoints_checked++;
+    }
+    prev = l;
+  }
+  // 6. Every record line is a link's record.
+  for (let i = 0; i < x.records.length; i++) {
+    if (!onChain.has(i)) return broken({ record_id: x.records[i].id, reason: R.unchained });
+  }
+  return rep;
+}
+
+function main(argv) {
+  const keyFiles = [];
+  let asJSON = false;
+  const pos = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--public-key') { if (i + 1 >= argv.length) return usage('--public-key needs a file'); keyFiles.push(argv[++i]); }
+    else if (argv[i] === '--json') asJSON = true;
+    else if (argv[i] === '-h' || argv[i] === '--help') { process.stdout.write(USAGE); return 0; }
+    else if (argv[i].startsWith('-')) return usage(`unknown flag ${argv[i]}`);
+    else pos.push(argv[i]);
+  }
+  if (pos.length !== 1) return usage('expected one export directory');
+  let rep;
+  try {
+    const x = readExport(pos[0]);
+    let keys = x.keys;
+    if (keyFiles.length > 0) {
+      keys = new Map();
+      for (const f of keyFiles) { const { id, key } = loadKey(readFileSync(f), undefined, f); keys.set(id, key); }
+    } else if (!asJSON) {
+      process.stderr.write('verify.mjs: no --public-key: trusting the keys the export carries (keys.json); get them from the signer to be sure\n');
+    }
+    rep = verifyExport(x, keys);
+  } catch (e) {
+    process.stderr.write(`verify.mjs: ${e instanceof Unreadable ? 'cannot read the export: ' : ''}${e.message}\n`);
+    return 1;
+  }
+  if (asJSON) {
+    process.stdout.write(JSON.stringify(rep) + '\n');
+  } else {
+    process.stdout.write(`${rep.tenant} ${rep.ok ? 'OK' : 'BROKEN'}: ${rep.records_checked} records checked (seq ${rep.from_seq}-${rep.to_seq}, ${rep.records_pruned} pruned by retention), ${rep.checkpoints_checked} checkpoints, signatures ${rep.signatures_checked ? 'checked' : 'NOT checked'}, ${rep.unsigned_tail} after the last checkpoint\n`);
+    if (rep.first_broken) process.stdout.write(`  first break: seq ${rep.first_broken.seq}${rep.first_broken.record_id ? ` (record ${rep.first_broken.record_id})` : ''}: ${rep.first_broken.reason}\n`);
+    if (rep.unknown_keys.length > 0) process.stdout.write(`  signed by keys not given: ${rep.unknown_keys.join(', ')}\n`);
+  }
+  if (!rep.ok) return 3;
+  return rep.unknown_keys.length > 0 ? 4 : 0;
+}
+
+const USAGE = 'usage: node verify.mjs [--public-key PEM]... [--json] EXPORT_DIR\n';
+function usage(msg) { process.stderr.write(`verify.mjs: ${msg}\n${USAGE}`); return 2; }
+
+process.exitCode = main(process.argv.slice(2));
