@@ -87,6 +87,113 @@ function jsonString(s) {
   return out + '"';
 }
 
+// The canonical record encoding's string escaping: as jsonString, but <, > and & as they are.
+function canonicalString(s) {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0);
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\b') out += '\\b';
+    else if (ch === '\f') out += '\\f';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (c < 0x20 || c === 0x2028 || c === 0x2029 || (c >= 0xd800 && c <= 0xdfff)) out += '\\u' + c.toString(16).padStart(4, '0');
+    else out += ch;
+  }
+  return out + '"';
+}
+
+const RECORD_KEYS = ['actor_id', 'attributes', 'company_id', 'duration_ms', 'employee_id', 'entity_id', 'entity_type', 'event',
+  'geo_city', 'geo_country', 'id', 'ip_address', 'level', 'message', 'method', 'observed_timestamp', 'path', 'resource', 'scope',
+  'service_name', 'severity_number', 'severity_text', 'span_id', 'status_code', 'tags', 'tenant_id', 'timestamp', 'trace_id',
+  'user_agent', 'user_id', 'username'];
+
+// A JSON reader that keeps each number's text, since a record's 64-bit integers do not fit a
+// double: values are {s: string}, {n: text}, true, false, null, arrays, or {o: [[key, value]...]}.
+function parseJSON(text) {
+  let i = 0;
+  const fail = (what) => { throw new Error(`${what} at offset ${i}`); };
+  const ws = () => { while (i < text.length && ' \t\n\r'.includes(text[i])) i++; };
+  const value = () => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++; const o = []; ws();
+      if (text[i] === '}') { i++; return { o }; }
+      for (;;) {
+        ws(); if (text[i] !== '"') fail('expected a key');
+        const k = str(); ws(); if (text[i++] !== ':') fail('expected :');
+        o.push([k, value()]); ws();
+        if (text[i] === ',') { i++; continue; }
+        if (text[i++] !== '}') fail('expected , or }');
+        return { o };
+      }
+    }
+    if (c === '[') {
+      i++; const a = []; ws();
+      if (text[i] === ']') { i++; return a; }
+      for (;;) {
+        a.push(value()); ws();
+        if (text[i] === ',') { i++; continue; }
+        if (text[i++] !== ']') fail('expected , or ]');
+        return a;
+      }
+    }
+    if (c === '"') return { s: str() };
+    if (text.startsWith('true', i)) { i += 4; return true; }
+    if (text.startsWith('false', i)) { i += 5; return false; }
+    if (text.startsWith('null', i)) { i += 4; return null; }
+    const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
+    if (!m) fail('expected a value');
+    i += m[0].length;
+    return { n: m[0] };
+  };
+  const str = () => {
+    const start = i;
+    i++;
+    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    if (i >= text.length) fail('unterminated string');
+    i++;
+    return JSON.parse(text.slice(start, i));
+  };
+  const v = value(); ws();
+  if (i !== text.length) fail('trailing text');
+  return v;
+}
+
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+// A number is canonical as an integer within int64 (no -0), or as the shortest form that
+// round-trips its double (which is what JavaScript's String(number) writes, exponent included).
+function canonicalNumber(t) {
+  if (/^-?(0|[1-9][0-9]*)$/.test(t) && t !== '-0') {
+    const v = BigInt(t);
+    if (v >= INT64_MIN && v <= INT64_MAX) return t;
+  }
+  return String(Number(t));
+}
+
+function canonicalValue(v) {
+  if (v === null || v === true || v === false) return String(v);
+  if (Array.isArray(v)) return '[' + v.map(canonicalValue).join(',') + ']';
+  if ('s' in v) return canonicalString(v.s);
+  if ('n' in v) return canonicalNumber(v.n);
+  const entries = [...v.o].sort((a, b) => Buffer.compare(Buffer.from(a[0], 'utf8'), Buffer.from(b[0], 'utf8')));
+  return '{' + entries.map(([k, e]) => canonicalString(k) + ':' + canonicalValue(e)).join(',') + '}';
+}
+
+// isCanonical re-encodes a record line by the rules and compares bytes: a record whose digest
+// matches its link but that these rules would encode otherwise means the documentation and the
+// collector disagree.
+function isCanonical(bytes) {
+  let v;
+  try { v = parseJSON(bytes.toString('utf8')); } catch { return false; }
+  if (!v || !v.o || v.o.map((e) => e[0]).join(',') !== RECORD_KEYS.join(',')) return false;
+  return Buffer.from(canonicalValue(v), 'utf8').equals(bytes);
+}
+
 function signedBytes(cp) {
   const cut = LEVELS.filter((l) => l in cp.cutoffs).map((l) => `"${l}":${cp.cutoffs[l]}`).join(',');
   return Buffer.from(`${SIGNED_PREFIX}{"tenant":${jsonString(cp.tenant)},"seq":${cp.seq},"head":"${cp.head}","time":${cp.time},"kind":"${cp.kind}","cutoffs":{${cut}}}`, 'utf8');
@@ -242,6 +349,8 @@ function verifyExport(x, keys) {
       else return broken({ seq: l.seq, record_id: l.recordID, reason: R.tenantChange });
     } else if (hex(sha256(rec.bytes)) !== l.recordHash) {
       return broken({ seq: l.seq, record_id: l.recordID, reason: R.recordAltered });
+    } else if (!isCanonical(rec.bytes)) {
+      return broken({ seq: l.seq, record_id: l.recordID, reason: R.notCanonical });
     }
     for (const cp of cps) {
       if (cp.seq !== l.seq) continue;
