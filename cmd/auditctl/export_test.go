@@ -57,6 +57,7 @@ func evidenceDB(t *testing.T) (db, keyPrefix string, checkpointTimes []time.Time
 					"huge": 1e22, "nested": map[string]any{"é": []any{true, nil, "x\u0001"}, "a": 2.0}},
 				Resource: map[string]any{"service.name": "svc"}}
 		}
+		recs[1].DurationMS = math.Copysign(0, -1) // a double's -0, which JSON numbers elsewhere never are
 		_, err := st.Insert(context.Background(), exportTenant, recs)
 		require.NoError(t, err)
 		at := base.Add(time.Duration(batch+1) * time.Hour)
