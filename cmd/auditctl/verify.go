@@ -164,33 +164,12 @@ func verifyTenant(ctx context.Context, st store.ChainStore, o verifyOptions, key
 		}
 		extra = append(extra, files...)
 	}
-	var pinned uint64
 	if o.digestDir != "" {
 		files, err := chaindigest.ReadFiles(o.digestDir, t)
 		if err != nil {
 			return chain.Report{}, err
 		}
-		digested, brk, err := chaindigest.Chain(t, files)
-		if err != nil {
-			return chain.Report{}, err
-		}
-		if brk == nil {
-			stored, err := st.Checkpoints(ctx, t)
-			if err != nil {
-				return chain.Report{}, err
-			}
-			brk = chaindigest.Compare(digested, stored)
-		}
-		if brk != nil {
-			return chain.Report{Tenant: t, Signed: len(keys) > 0, FirstBroken: brk, Digests: len(files)}, nil
-		}
-		for _, cp := range digested {
-			pinned = max(pinned, cp.Seq)
-		}
-		extra = append(extra, digested...)
-		rep, err := chain.Verify(ctx, chain.WithCheckpoints(src, extra), keys, t, o.rng)
-		rep.Digests, rep.DigestedThrough = len(files), pinned
-		return rep, err
+		return chaindigest.Verify(ctx, st, keys, t, o.rng, files, extra)
 	}
 	if len(extra) > 0 {
 		src = chain.WithCheckpoints(src, extra)

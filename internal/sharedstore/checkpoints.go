@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/chaindigest"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -22,6 +23,7 @@ type checkpointer struct {
 	every    int
 	interval time.Duration
 	dir      string
+	digests  *chaindigest.Writer // nil: no digests
 	logger   *zap.Logger
 	now      func() time.Time
 
@@ -80,6 +82,7 @@ func (c *checkpointer) loop() {
 		case <-tick.C:
 		}
 		c.checkpointDue(context.Background(), false)
+		c.flushDigests(context.Background(), false)
 	}
 }
 
@@ -126,6 +129,9 @@ func (c *checkpointer) write(ctx context.Context, tenant, kind string, cutoffs m
 		c.logger.Warn("Chain checkpoint failed", zap.String("tenant", tenant), zap.String("kind", kind), zap.Error(err))
 		return cp, false
 	}
+	if wrote && c.digests != nil {
+		c.digests.Add(cp)
+	}
 	if wrote && c.dir != "" {
 		if err := chain.WriteCheckpointFile(c.dir, cp); err != nil {
 			c.logger.Warn("Chain checkpoint file not written", zap.String("tenant", tenant), zap.Error(err))
@@ -139,4 +145,16 @@ func (c *checkpointer) shutdown(ctx context.Context) {
 	close(c.stop)
 	<-c.done
 	c.checkpointDue(ctx, true)
+	c.flushDigests(ctx, true)
+}
+
+// flushDigests delivers the digests of the period (all pending ones when force is set).
+func (c *checkpointer) flushDigests(ctx context.Context, force bool) {
+	if c.digests == nil {
+		return
+	}
+	if err := c.digests.Flush(ctx, c.now(), force); err != nil {
+		// The checkpoints are in the database; only their copy outside it is late.
+		c.logger.Error("Chain digests not delivered; they are retried at the next period", zap.Error(err))
+	}
 }
