@@ -4,6 +4,8 @@
 # built by the Makefile into .tools/.
 #   - Go: expected at /usr/local/go (the machine image has it).
 #   - Chromium (Debian's package): the web viewer's browser test drives it headless.
+#   - Node.js (Debian's package, 18 or later): cmd/auditctl's test runs the independent evidence
+#     verifier (verifier/node/verify.mjs) against auditctl's.
 set -euo pipefail
 
 if ! command -v go >/dev/null 2>&1; then
@@ -14,6 +16,7 @@ go version
 
 apt_packages=()
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 
 if [ ${#apt_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -25,3 +28,4 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 /usr/bin/chromium --version
+node --version
