@@ -116,6 +116,9 @@ type DigestFile struct {
 	Data []byte
 }
 
+// ErrNoChain is an export of a tenant that has no chain.
+var ErrNoChain = errors.New("export: the tenant has no chain")
+
 // Getter reads one stored record (store.Store.Get), for the records outside the chain.
 type Getter func(ctx context.Context, tenant, id string) (record.Record, error)
 
@@ -137,7 +140,7 @@ func Write(ctx context.Context, dir string, src chain.Source, get Getter, o Opti
 		return m, err
 	}
 	if head.Seq == 0 {
-		return m, fmt.Errorf("export: tenant %q has no chain", o.Tenant)
+		return m, fmt.Errorf("%w: %q", ErrNoChain, o.Tenant)
 	}
 	anchor, to := chain.Window(cps, head, o.Range)
 	now := o.Now

@@ -6,10 +6,13 @@
 package sharedstore
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/auditstore"
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/chaindigest"
+	"github.com/otelcol-audit/otelcol-audit/internal/chainexport"
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/retention"
@@ -354,4 +358,29 @@ func (s *Shared) VerifyChain(ctx context.Context, tenant string, r chain.Range) 
 		return chaindigest.Verify(ctx, cs, s.keys, tenant, r, files, extra)
 	}
 	return chain.Verify(ctx, chain.WithCheckpoints(cs, extra), s.keys, tenant, r)
+}
+
+// ExportChain writes the evidence export of a tenant's chain over r into dir (chainexport):
+// the records, links and checkpoints from the store, the public keys verify accepts, and the
+// tenant's digests when a digest directory is kept.
+func (s *Shared) ExportChain(ctx context.Context, dir, tenant string, r chain.Range) (chainexport.Manifest, error) {
+	cs, ok := s.st.(store.ChainStore)
+	if !ok || !s.cfg.TamperEvidence.Enabled {
+		return chainexport.Manifest{}, auditstore.ErrNoChain
+	}
+	opts := chainexport.Options{Tenant: tenant, Range: r}
+	for _, pub := range s.keys {
+		opts.Keys = append(opts.Keys, pub)
+	}
+	slices.SortFunc(opts.Keys, func(a, b ed25519.PublicKey) int { return bytes.Compare(a, b) })
+	if d := s.cfg.TamperEvidence.Digests.Directory; d != "" {
+		files, err := chaindigest.ReadFiles(d, tenant)
+		if err != nil {
+			return chainexport.Manifest{}, err
+		}
+		for _, f := range files {
+			opts.Digests = append(opts.Digests, chainexport.DigestFile{Name: f.Name, Data: f.Data})
+		}
+	}
+	return chainexport.Write(ctx, dir, cs, cs.Get, opts)
 }
