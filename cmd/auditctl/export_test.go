@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/chaindigest"
 	"github.com/otelcol-audit/otelcol-audit/internal/chainexport"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -32,7 +33,7 @@ const exportTenant = `acme <&> "eu" \ 東京`
 
 // evidenceDB writes a real SQLite store: three signed checkpoints of exportTenant's 30
 // records (with attributes that exercise the canonical encoding) and another tenant's chain.
-func evidenceDB(t *testing.T) (db, keyPrefix string, checkpointTimes []time.Time) {
+func evidenceDB(t *testing.T) (db, keyPrefix, digests string, checkpointTimes []time.Time) {
 	t.Helper()
 	dir := t.TempDir()
 	keyPrefix = filepath.Join(dir, "signing")
@@ -46,6 +47,8 @@ func evidenceDB(t *testing.T) (db, keyPrefix string, checkpointTimes []time.Time
 	require.NoError(t, err)
 	defer st.Close()
 	base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	digests = filepath.Join(dir, "digests")
+	w := chaindigest.NewWriter(&chaindigest.Dir{Path: digests}, nil, time.Minute, base)
 	for batch := range 3 {
 		recs := make([]record.Record, 10)
 		for i := range recs {
@@ -61,13 +64,15 @@ func evidenceDB(t *testing.T) (db, keyPrefix string, checkpointTimes []time.Time
 		_, err := st.Insert(context.Background(), exportTenant, recs)
 		require.NoError(t, err)
 		at := base.Add(time.Duration(batch+1) * time.Hour)
-		_, _, err = store.WriteCheckpoint(context.Background(), st, chain.NewSigner(priv), exportTenant, chain.KindPeriodic, nil, 0, at)
+		cp, _, err := store.WriteCheckpoint(context.Background(), st, chain.NewSigner(priv), exportTenant, chain.KindPeriodic, nil, 0, at)
 		require.NoError(t, err)
+		w.Add(cp)
+		require.NoError(t, w.Flush(context.Background(), at, false))
 		checkpointTimes = append(checkpointTimes, at)
 	}
 	_, err = st.Insert(context.Background(), "globex", []record.Record{{ID: "g-1", Timestamp: base, Level: record.LevelInfo, Message: "other tenant"}})
 	require.NoError(t, err)
-	return cfg.Path, keyPrefix, checkpointTimes
+	return cfg.Path, keyPrefix, digests, checkpointTimes
 }
 
 // finding is what both verifiers must agree on.
@@ -82,6 +87,8 @@ type finding struct {
 	Checked   int
 	Unsigned  string
 	SignedThr string
+	Digests   int
+	Digested  string
 }
 
 func goFinding(t *testing.T, dir string, args ...string) finding {
@@ -92,7 +99,8 @@ func goFinding(t *testing.T, dir string, args ...string) finding {
 	var rep chain.Report
 	require.NoError(t, json.Unmarshal(out.Bytes(), &rep), "auditctl verify --json: %q", out.String())
 	f := finding{Exit: code, OK: rep.OK, Records: rep.Records, Pruned: rep.Pruned, Checked: rep.Checkpoints,
-		Unsigned: fmt.Sprint(rep.UnsignedTail), SignedThr: fmt.Sprint(rep.SignedThrough)}
+		Unsigned: fmt.Sprint(rep.UnsignedTail), SignedThr: fmt.Sprint(rep.SignedThrough),
+		Digests: rep.Digests, Digested: fmt.Sprint(rep.DigestedThrough)}
 	if b := rep.FirstBroken; b != nil {
 		f.Seq, f.RecordID, f.Reason = fmt.Sprint(b.Seq), b.RecordID, b.Reason
 	}
@@ -135,6 +143,8 @@ func nodeFinding(t *testing.T, script, dir string, args ...string) finding {
 		Checked     int    `json:"checkpoints_checked"`
 		Unsigned    string `json:"unsigned_tail"`
 		SignedThr   string `json:"signed_through_seq"`
+		Digests     int    `json:"digests"`
+		Digested    string `json:"digested_through_seq"`
 		FirstBroken *struct {
 			Seq      string `json:"seq"`
 			RecordID string `json:"record_id"`
@@ -142,7 +152,8 @@ func nodeFinding(t *testing.T, script, dir string, args ...string) finding {
 		} `json:"first_broken"`
 	}
 	require.NoError(t, json.Unmarshal(out.Bytes(), &rep), "node verify.mjs --json: %q, stderr %q", out.String(), errOut.String())
-	f := finding{Exit: code, OK: rep.OK, Records: rep.Records, Pruned: rep.Pruned, Checked: rep.Checked, Unsigned: rep.Unsigned, SignedThr: rep.SignedThr}
+	f := finding{Exit: code, OK: rep.OK, Records: rep.Records, Pruned: rep.Pruned, Checked: rep.Checked, Unsigned: rep.Unsigned,
+		SignedThr: rep.SignedThr, Digests: rep.Digests, Digested: rep.Digested}
 	if b := rep.FirstBroken; b != nil {
 		f.Seq, f.RecordID, f.Reason = b.Seq, b.RecordID, b.Reason
 	}
@@ -164,6 +175,14 @@ func tamper(t *testing.T, src string, edit func(files map[string][]byte)) string
 		require.NoError(t, err)
 	}
 	edit(files)
+	// A file edited to nil is removed, from the manifest too.
+	kept := m.Files[:0]
+	for _, f := range m.Files {
+		if files[f.Name] != nil {
+			kept = append(kept, f)
+		}
+	}
+	m.Files = kept
 	for i, f := range m.Files {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dst, f.Name)), 0o750))
 		require.NoError(t, os.WriteFile(filepath.Join(dst, f.Name), files[f.Name], 0o640))
@@ -176,6 +195,48 @@ func tamper(t *testing.T, src string, edit func(files map[string][]byte)) string
 	return dst
 }
 
+// rewriteExport is an attacker holding the export and the stolen signing key: record rec-05
+// edited, every link after it recomputed, every checkpoint re-signed over the new heads.
+func rewriteExport(t *testing.T, f map[string][]byte, keyPrefix string) {
+	t.Helper()
+	priv, err := chain.LoadPrivateKey(keyPrefix + ".pem")
+	require.NoError(t, err)
+	recs := splitLines(f[chainexport.RecordsFile])
+	recs[5] = bytes.Replace(recs[5], []byte(`"message":"m-05"`), []byte(`"message":"m-55"`), 1)
+	f[chainexport.RecordsFile] = joinLines(recs)
+	links := splitLines(f[chainexport.LinksFile])
+	heads := map[string]chain.Hash{}
+	var prev chain.Hash
+	for i, line := range links {
+		var ll chainexport.LinkLine
+		require.NoError(t, json.Unmarshal(line, &ll))
+		l := chain.Link{RecordID: ll.RecordID, Level: record.Level(ll.Level)}
+		_, err := fmt.Sscan(ll.Seq, &l.Seq)
+		require.NoError(t, err)
+		var ts int64
+		_, err = fmt.Sscan(ll.Timestamp, &ts)
+		require.NoError(t, err)
+		l.Timestamp = time.Unix(0, ts)
+		l.RecordHash = sha256.Sum256(recs[i])
+		l.Hash = l.HashAfter(prev)
+		prev = l.Hash
+		ll.RecordHash, ll.Hash = l.RecordHash.String(), l.Hash.String()
+		heads[ll.Seq] = l.Hash
+		links[i], _ = json.Marshal(ll)
+	}
+	f[chainexport.LinksFile] = joinLines(links)
+	cps := splitLines(f[chainexport.CheckpointsFile])
+	for i, line := range cps {
+		var p chain.PortableCheckpoint
+		require.NoError(t, json.Unmarshal(line, &p))
+		cp, err := p.Checkpoint()
+		require.NoError(t, err)
+		cp.Head = heads[p.Seq]
+		cps[i], _ = json.Marshal(chain.NewSigner(priv).Sign(cp).Portable())
+	}
+	f[chainexport.CheckpointsFile] = joinLines(cps)
+}
+
 func splitLines(b []byte) [][]byte {
 	return bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
 }
@@ -186,11 +247,11 @@ func joinLines(ls [][]byte) []byte { return append(bytes.Join(ls, []byte("\n")),
 // ranged one, and each kind of tampering.
 func TestExport_BothVerifiersAgreeOnCleanAndTamperedExports(t *testing.T) {
 	script := nodeVerifier(t)
-	db, key, times := evidenceDB(t)
+	db, key, digests, times := evidenceDB(t)
 	pub := key + ".pub.pem"
 	full := filepath.Join(t.TempDir(), "full")
 	var out, errOut bytes.Buffer
-	code := run([]string{"export", "--db", db, "--tenant", exportTenant, "--public-key", pub, "--out", full}, &out, &errOut)
+	code := run([]string{"export", "--db", db, "--tenant", exportTenant, "--public-key", pub, "--digests", digests, "--out", full}, &out, &errOut)
 	require.Equal(t, exitOK, code, "export: %s", errOut.String())
 	// From the second checkpoint's time: anchored on the first checkpoint at or before it.
 	ranged := filepath.Join(t.TempDir(), "ranged")
@@ -255,6 +316,24 @@ func TestExport_BothVerifiersAgreeOnCleanAndTamperedExports(t *testing.T) {
 			rs := splitLines(f[chainexport.RecordsFile])
 			f[chainexport.RecordsFile] = joinLines(rs[:25])
 		}, seq: "30", reason: chain.ReasonCheckpointTooFar},
+		{name: "a checkpoint a digest holds removed from the export", src: full, edit: func(f map[string][]byte) {
+			ls := splitLines(f[chainexport.CheckpointsFile])
+			f[chainexport.CheckpointsFile] = joinLines(append(ls[:1:1], ls[2:]...))
+		}, seq: "20", reason: chaindigest.ReasonCheckpointDeleted},
+		{name: "records rewritten and re-signed with the stolen key, but the digests hold the old heads", src: full, edit: func(f map[string][]byte) {
+			rewriteExport(t, f, key)
+		}, seq: "10", reason: chaindigest.ReasonCheckpointRewriten},
+		{name: "the same rewrite passes without the digests: they are what catch it", src: full, edit: func(f map[string][]byte) {
+			rewriteExport(t, f, key)
+			for name := range f {
+				if strings.HasPrefix(name, chainexport.DigestsDir+"/") {
+					f[name] = nil
+				}
+			}
+		}, ok: true},
+		{name: "a digest removed from the export", src: full, edit: func(f map[string][]byte) {
+			f[chainexport.DigestsDir+"/"+chaindigest.Name(2)] = nil
+		}, seq: "0", recordID: chaindigest.Name(3), reason: chaindigest.ReasonDigestChainBroken},
 		{name: "a file changed without its manifest digest", src: full, reason: chainexport.ReasonFileAltered, recordID: chainexport.RecordsFile, seq: "0"},
 	}
 	for _, c := range cases {

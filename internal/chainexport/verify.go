@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/chaindigest"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
@@ -172,7 +173,6 @@ func (x *Export) Verify(keys chain.Keyring) (chain.Report, error) {
 			return finish(b)
 		}
 	}
-	// 3. The anchor: the genesis, or a checkpoint's head.
 	anchorSeq, err := strconv.ParseUint(x.Manifest.AnchorSeq, 10, 64)
 	if err != nil {
 		return rep, fmt.Errorf("export: %s: anchor_seq %q: want a decimal integer", ManifestFile, x.Manifest.AnchorSeq)
@@ -181,17 +181,42 @@ func (x *Export) Verify(keys chain.Keyring) (chain.Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("export: %s: anchor_hash: %w", ManifestFile, err)
 	}
-	if anchorSeq == 0 && anchorHash != (chain.Hash{}) ||
-		anchorSeq > 0 && !slices.ContainsFunc(cps, func(cp chain.Checkpoint) bool { return cp.Seq == anchorSeq && cp.Head == anchorHash }) {
-		return finish(&chain.Break{Seq: anchorSeq, Reason: ReasonAnchorUnpinned, Found: anchorHash.String()})
-	}
-	// 4. No checkpoint but a retention one lies beyond the last link.
 	last := anchorSeq
 	if n := len(x.Links); n > 0 {
 		if last, err = strconv.ParseUint(x.Links[n-1].Seq, 10, 64); err != nil {
 			return rep, fmt.Errorf("export: %s line %d: seq %q: want a decimal integer", LinksFile, n, x.Links[n-1].Seq)
 		}
 	}
+	// 3. The digests, when the export carries them: an unbroken digest chain, and every
+	// checkpoint they hold between the anchor and the last link present as it was signed.
+	if files := x.digestFiles(); len(files) > 0 {
+		held, brk, err := chaindigest.Chain(x.Manifest.Tenant, files)
+		if err != nil {
+			return rep, fmt.Errorf("export: %w", err)
+		}
+		if brk == nil {
+			var inRange []chain.Checkpoint
+			for _, cp := range held {
+				if cp.Seq >= anchorSeq && cp.Seq <= last {
+					inRange = append(inRange, cp)
+				}
+			}
+			brk = chaindigest.Compare(inRange, cps)
+		}
+		if brk != nil {
+			return finish(brk)
+		}
+		rep.Digests = len(files)
+		for _, cp := range held {
+			rep.DigestedThrough = max(rep.DigestedThrough, cp.Seq)
+		}
+	}
+	// 4. The anchor: the genesis, or a checkpoint's head.
+	if anchorSeq == 0 && anchorHash != (chain.Hash{}) ||
+		anchorSeq > 0 && !slices.ContainsFunc(cps, func(cp chain.Checkpoint) bool { return cp.Seq == anchorSeq && cp.Head == anchorHash }) {
+		return finish(&chain.Break{Seq: anchorSeq, Reason: ReasonAnchorUnpinned, Found: anchorHash.String()})
+	}
+	// 5. No checkpoint but a retention one lies beyond the last link.
 	var lastCp uint64
 	for _, cp := range cps {
 		if cp.Seq > last && cp.Kind != chain.KindPrune {
@@ -205,7 +230,7 @@ func (x *Export) Verify(keys chain.Keyring) (chain.Report, error) {
 	rep.UnsignedTail = last - max(lastCp, anchorSeq)
 	rep.From, rep.To = anchorSeq+1, last
 
-	// 5. The links, in file order, each against the one before and against its record.
+	// 6. The links, in file order, each against the one before and against its record.
 	byKey := map[string]*RecordLine{}
 	byID := map[string]*RecordLine{}
 	onChain := map[*RecordLine]bool{}
@@ -251,13 +276,25 @@ func (x *Export) Verify(keys chain.Keyring) (chain.Report, error) {
 		}
 		prev = l
 	}
-	// 6. Every record line is some link's record.
+	// 7. Every record line is some link's record.
 	for i := range x.Records {
 		if !onChain[&x.Records[i]] {
 			return finish(&chain.Break{RecordID: x.Records[i].ID, Reason: chain.ReasonUnchainedRecord})
 		}
 	}
 	return finish(nil)
+}
+
+// digestFiles are the export's digests in name order, named as in their directory.
+func (x *Export) digestFiles() []chaindigest.File {
+	var out []chaindigest.File
+	for _, f := range x.Manifest.Files {
+		if name, ok := strings.CutPrefix(f.Name, DigestsDir+"/"); ok {
+			out = append(out, chaindigest.File{Name: name, Data: x.files[f.Name]})
+		}
+	}
+	slices.SortFunc(out, func(a, b chaindigest.File) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // checkLink is chain.Verify's check of one link for an export: the record is its line, and

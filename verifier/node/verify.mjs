@@ -31,7 +31,11 @@ const R = {
   tenantChange: 'record moved to another tenant',
   unsignedAfterSigned: 'unsigned checkpoint after a signed one: a signature was removed, or signing was turned off',
   notCanonical: 'record not in its canonical encoding',
+  digestChainBroken: 'digest chain broken: a digest file was removed, reordered or edited',
+  checkpointDeleted: 'checkpoint deleted from the store: a digest holds it',
+  checkpointRewritten: 'checkpoint rewritten in the store: it differs from the one a digest holds',
 };
+const DIGEST_FORMAT = 'otelcol-audit digest v1';
 
 class Unreadable extends Error {}
 
@@ -209,6 +213,20 @@ function loadKey(pem, listedID, where) {
   return { id, key };
 }
 
+// A portable checkpoint, its 64-bit values as BigInt.
+function portable(c, where) {
+  const cutoffs = {};
+  for (const [k, v] of Object.entries(c.cutoffs ?? {})) {
+    if (!LEVELS.includes(k)) throw new Unreadable(`${where}: cutoff level ${JSON.stringify(k)}`);
+    cutoffs[k] = i64(v, `${where}: cutoff ${k}`);
+  }
+  return { tenant: c.tenant, seq: u64(c.seq, `${where}: seq`), head: hash32(c.head, `${where}: head`), time: i64(c.time, `${where}: time`),
+    kind: c.kind, cutoffs, keyID: c.key_id ?? '', signature: Buffer.from(c.signature ?? '', 'base64') };
+}
+
+// Two checkpoints are the same when they sign the same bytes with the same key and signature.
+const sameCheckpoint = (a, b) => signedBytes(a).equals(signedBytes(b)) && a.keyID === b.keyID && a.signature.equals(b.signature);
+
 function readExport(dir) {
   const read = (name) => {
     try { return readFileSync(join(dir, name)); } catch (e) { throw new Unreadable(`${name}: ${e.message}`); }
@@ -238,28 +256,27 @@ function readExport(dir) {
     const r = parse(b, 'records.ndjson', i);
     return { bytes: b, id: r.id, tenant: r.tenant_id };
   });
-  const checkpoints = lines(files.get('checkpoints.ndjson')).map((b, i) => {
-    const c = parse(b, 'checkpoints.ndjson', i);
-    const where = `checkpoints.ndjson line ${i + 1}`;
-    const cutoffs = {};
-    for (const [k, v] of Object.entries(c.cutoffs ?? {})) {
-      if (!LEVELS.includes(k)) throw new Unreadable(`${where}: cutoff level ${JSON.stringify(k)}`);
-      cutoffs[k] = i64(v, `${where}: cutoff ${k}`);
-    }
-    return { tenant: c.tenant, seq: u64(c.seq, `${where}: seq`), head: hash32(c.head, `${where}: head`), time: i64(c.time, `${where}: time`),
-      kind: c.kind, cutoffs, keyID: c.key_id ?? '', signature: Buffer.from(c.signature ?? '', 'base64'), file: i };
+  const checkpoints = lines(files.get('checkpoints.ndjson')).map((b, i) => portable(parse(b, 'checkpoints.ndjson', i), `checkpoints.ndjson line ${i + 1}`));
+  // Digests: the files under digests/, in name order.
+  const digests = [...files.keys()].filter((n) => n.startsWith('digests/')).sort().map((n) => {
+    const name = n.slice('digests/'.length);
+    let d;
+    try { d = JSON.parse(files.get(n).toString('utf8')); } catch (e) { throw new Unreadable(`${n}: ${e.message}`); }
+    if (d.format !== DIGEST_FORMAT) throw new Unreadable(`${n}: format ${JSON.stringify(d.format)}, want ${JSON.stringify(DIGEST_FORMAT)}`);
+    return { name, bytes: files.get(n), tenant: d.tenant, seq: d.seq, previous: d.previous,
+      checkpoints: (d.checkpoints ?? []).map((c, i) => portable(c, `${n} checkpoint ${i + 1}`)) };
   });
   let keyList;
   try { keyList = JSON.parse(files.get('keys.json').toString('utf8')); } catch (e) { throw new Unreadable(`keys.json: ${e.message}`); }
   const keys = new Map();
   for (const k of keyList) { const { id, key } = loadKey(k.public_key, k.key_id, `keys.json key ${k.key_id}`); keys.set(id, key); }
-  return { manifest, files, links, records, checkpoints, keys };
+  return { manifest, files, links, records, checkpoints, digests, keys };
 }
 
 function verifyExport(x, keys) {
   const rep = { tenant: x.manifest.tenant, ok: true, from_seq: '0', to_seq: '0', records_checked: 0, records_pruned: 0,
     checkpoints_checked: 0, signatures_checked: keys.size > 0, signed_checkpoints: 0, unsigned_checkpoints: 0,
-    unknown_keys: [], signed_through_seq: '0', unsigned_tail: '0', first_broken: null };
+    unknown_keys: [], signed_through_seq: '0', unsigned_tail: '0', digests: 0, digested_through_seq: '0', first_broken: null };
   const broken = (b) => { rep.ok = false; rep.first_broken = { seq: String(b.seq ?? 0n), record_id: b.record_id ?? '', reason: b.reason }; return rep; };
 
   // 1. Files.
@@ -292,15 +309,41 @@ function verifyExport(x, keys) {
       }
     }
   }
-  // 3. The anchor.
   const anchorSeq = u64(x.manifest.anchor_seq, 'manifest.json: anchor_seq');
   const anchorHash = hash32(x.manifest.anchor_hash, 'manifest.json: anchor_hash');
+  const last = x.links.length > 0 ? x.links[x.links.length - 1].seq : anchorSeq;
+  // 3. Digests: an unbroken chain, and the checkpoints they hold in the range present as signed.
+  if (x.digests.length > 0) {
+    let prev = '0'.repeat(64);
+    const held = [];
+    for (let i = 0; i < x.digests.length; i++) {
+      const d = x.digests[i];
+      if (d.tenant !== x.manifest.tenant || d.seq !== String(i + 1) || d.previous !== prev) return broken({ record_id: d.name, reason: R.digestChainBroken });
+      for (const cp of d.checkpoints) {
+        if (cp.tenant !== x.manifest.tenant) return broken({ seq: cp.seq, record_id: d.name, reason: R.digestChainBroken });
+        held.push(cp);
+      }
+      prev = hex(sha256(d.bytes));
+    }
+    for (const h of held) {
+      if (h.seq < anchorSeq || h.seq > last) continue;
+      let found = false;
+      for (const cp of cps) {
+        if (cp.seq !== h.seq || cp.time !== h.time) continue;
+        found = true;
+        if (!sameCheckpoint(cp, h)) return broken({ seq: h.seq, reason: R.checkpointRewritten });
+      }
+      if (!found) return broken({ seq: h.seq, reason: R.checkpointDeleted });
+    }
+    rep.digests = x.digests.length;
+    rep.digested_through_seq = String(held.reduce((m, c) => (c.seq > m ? c.seq : m), 0n));
+  }
+  // 4. The anchor.
   const zero = '0'.repeat(64);
   if ((anchorSeq === 0n && anchorHash !== zero) || (anchorSeq > 0n && !cps.some((c) => c.seq === anchorSeq && c.head === anchorHash))) {
     return broken({ seq: anchorSeq, reason: R.anchorUnpinned });
   }
-  // 4. No checkpoint but a retention one beyond the last link.
-  const last = x.links.length > 0 ? x.links[x.links.length - 1].seq : anchorSeq;
+  // 5. No checkpoint but a retention one beyond the last link.
   let lastCp = 0n;
   for (const cp of cps) {
     if (cp.seq > last && cp.kind !== 'prune') return broken({ seq: cp.seq, reason: R.tooFar });
@@ -310,7 +353,7 @@ function verifyExport(x, keys) {
   rep.from_seq = String(anchorSeq + 1n);
   rep.to_seq = String(last);
 
-  // 5. Links and records.
+  // 6. Links and records.
   const byKey = new Map();
   const byID = new Map();
   x.records.forEach((r, i) => {
@@ -359,7 +402,7 @@ function verifyExport(x, keys) {
     }
     prev = l;
   }
-  // 6. Every record line is a link's record.
+  // 7. Every record line is a link's record.
   for (let i = 0; i < x.records.length; i++) {
     if (!onChain.has(i)) return broken({ record_id: x.records[i].id, reason: R.unchained });
   }
