@@ -123,6 +123,12 @@ func (c Checkpoint) SignedBytes() []byte {
 	return b.Bytes()
 }
 
+// Same is true when o signs the same bytes as c with the same key and signature: the same
+// checkpoint, in whatever form it was read.
+func (c Checkpoint) Same(o Checkpoint) bool {
+	return bytes.Equal(c.SignedBytes(), o.SignedBytes()) && c.KeyID == o.KeyID && bytes.Equal(c.Signature, o.Signature)
+}
+
 // Signer signs checkpoints.
 type Signer struct {
 	key   ed25519.PrivateKey

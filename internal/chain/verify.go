@@ -62,6 +62,8 @@ const (
 	ReasonRecordTenantChange  = "record moved to another tenant"
 	ReasonRecordUnreadable    = "record unreadable: the store cannot decode it, so its hash cannot be checked"
 	ReasonUnsignedAfterSigned = "unsigned checkpoint after a signed one: a signature was removed, or signing was turned off"
+	// ReasonVerifiedCheckpointChanged: an incremental verification's starting point is gone.
+	ReasonVerifiedCheckpointChanged = "checkpoint changed since the last verification: the verified head was deleted or rewritten"
 )
 
 // Report is the outcome of one verification.
@@ -71,6 +73,9 @@ type Report struct {
 	// From and To are the sequence range recomputed.
 	From uint64 `json:"from_seq"`
 	To   uint64 `json:"to_seq"`
+	// ResumedAfter is the checkpoint an incremental verification started after (0: none):
+	// the links up to it were recomputed by an earlier verification, not this one.
+	ResumedAfter uint64 `json:"resumed_after_seq,omitempty"`
 	// Records is how many links were checked; Pruned how many of them had their record
 	// removed by a signed retention run.
 	Records int `json:"records_checked"`
@@ -139,6 +144,35 @@ type Range struct {
 // the recomputed head and, when keys are given, checks signatures (see CheckSignatures). It
 // stops at the first break. An error is a failure to read, not a finding.
 func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Range) (Report, error) {
+	rep, _, err := VerifySince(ctx, src, keys, tenant, r, nil)
+	return rep, err
+}
+
+// VerifySince is Verify resumed after since, a checkpoint an earlier verification of the
+// tenant found intact (nil: from the range's start). It checks that since is still stored
+// exactly as it was, that every signature verifies and that the links after it follow from its
+// head, and recomputes only those links and their records: a chain recomputed through since
+// breaks at the link after it, but a record before since edited without touching its link is
+// found only by a full verification. It returns where the next verification can resume: the
+// last checkpoint the walk matched that is signed by a given key (any matched one when no keys
+// are given), or nil when the chain is broken.
+func VerifySince(ctx context.Context, src Source, keys Keyring, tenant string, r Range, since *Checkpoint) (Report, *Checkpoint, error) {
+	var resume *Checkpoint
+	rep, err := verifyChain(ctx, src, keys, tenant, r, since, func(cp Checkpoint) {
+		if len(keys) == 0 || (keys[cp.KeyID] != nil && len(cp.Signature) > 0) {
+			resume = &cp
+		}
+	})
+	if err != nil || !rep.OK {
+		return rep, nil, err
+	}
+	if resume == nil {
+		resume = since
+	}
+	return rep, resume, nil
+}
+
+func verifyChain(ctx context.Context, src Source, keys Keyring, tenant string, r Range, since *Checkpoint, matched func(Checkpoint)) (Report, error) {
 	started := time.Now()
 	rep := Report{Tenant: tenant, Signed: len(keys) > 0}
 	finish := func(b *Break) (Report, error) {
@@ -177,6 +211,15 @@ func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Rang
 
 	var prev Link
 	prev, rep.To = Window(cps, head, r)
+	if since != nil {
+		if !slices.ContainsFunc(cps, since.Same) {
+			return finish(&Break{Seq: since.Seq, Reason: ReasonVerifiedCheckpointChanged, Expected: since.Head.String()})
+		}
+		if since.Seq > prev.Seq && since.Seq <= rep.To {
+			prev = Link{Seq: since.Seq, Hash: since.Head}
+			rep.ResumedAfter = since.Seq
+		}
+	}
 	rep.From = prev.Seq + 1
 
 	prunes := pruneCheckpoints(cps)
@@ -193,6 +236,7 @@ func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Rang
 				return errStop
 			}
 			rep.Checkpoints++
+			matched(cp)
 		}
 		prev = l
 		return nil

@@ -14,7 +14,6 @@
 package chaindigest
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -113,7 +112,7 @@ func Compare(digests, stored []chain.Checkpoint) *chain.Break {
 				continue
 			}
 			found = true
-			if !same(s, d) {
+			if !s.Same(d) {
 				return &chain.Break{Seq: d.Seq, Reason: ReasonCheckpointRewriten,
 					Expected: summary(d), Found: summary(s)}
 			}
@@ -123,11 +122,6 @@ func Compare(digests, stored []chain.Checkpoint) *chain.Break {
 		}
 	}
 	return nil
-}
-
-// same compares what the signature covers and the signature: both forms carry them exactly.
-func same(a, b chain.Checkpoint) bool {
-	return bytes.Equal(a.SignedBytes(), b.SignedBytes()) && a.KeyID == b.KeyID && bytes.Equal(a.Signature, b.Signature)
 }
 
 func summary(c chain.Checkpoint) string {
