@@ -169,7 +169,8 @@ func verifyTenant(ctx context.Context, st store.ChainStore, o verifyOptions, key
 		if err != nil {
 			return chain.Report{}, err
 		}
-		return chaindigest.Verify(ctx, st, keys, t, o.rng, files, extra)
+		rep, _, err := chaindigest.Verify(ctx, st, keys, t, o.rng, files, extra, nil)
+		return rep, err
 	}
 	if len(extra) > 0 {
 		src = chain.WithCheckpoints(src, extra)

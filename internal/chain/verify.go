@@ -137,6 +137,10 @@ func NewKeyring(keys ...ed25519.PublicKey) Keyring {
 // covered. Zero times mean the chain's start and its head.
 type Range struct {
 	Start, End time.Time
+	// Full asks a verifier that keeps incremental state (the auditstore extension, auditctl
+	// --state) to recompute the whole range anyway: the only way to find an old record edited
+	// without touching its link after it was verified.
+	Full bool
 }
 
 // Verify recomputes the tenant's chain over r from src, checking every stored record against

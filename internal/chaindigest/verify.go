@@ -9,22 +9,23 @@ import (
 // Verify verifies the tenant's chain in store against its digest files: the digest chain must
 // be unbroken, every checkpoint a digest holds must still be in the store as it was signed, and
 // the chain is then verified (chain.Verify) with the digests' checkpoints, and extra ones
-// (checkpoint files), added to the store's. The report says how many digests were checked and
-// up to which seq they pin the chain.
-func Verify(ctx context.Context, store chain.Source, keys chain.Keyring, tenant string, r chain.Range, files []File, extra []chain.Checkpoint) (chain.Report, error) {
-	fail := func(b *chain.Break) (chain.Report, error) {
-		return chain.Report{Tenant: tenant, Signed: len(keys) > 0, FirstBroken: b, Digests: len(files)}, nil
+// (checkpoint files), added to the store's, resumed after since (chain.VerifySince) when it is
+// not nil. The report says how many digests were checked and up to which seq they pin the
+// chain; the checkpoint returned is where the next verification can resume.
+func Verify(ctx context.Context, store chain.Source, keys chain.Keyring, tenant string, r chain.Range, files []File, extra []chain.Checkpoint, since *chain.Checkpoint) (chain.Report, *chain.Checkpoint, error) {
+	fail := func(b *chain.Break) (chain.Report, *chain.Checkpoint, error) {
+		return chain.Report{Tenant: tenant, Signed: len(keys) > 0, FirstBroken: b, Digests: len(files)}, nil, nil
 	}
 	digested, brk, err := Chain(tenant, files)
 	if err != nil {
-		return chain.Report{}, err
+		return chain.Report{}, nil, err
 	}
 	if brk != nil {
 		return fail(brk)
 	}
 	stored, err := store.Checkpoints(ctx, tenant)
 	if err != nil {
-		return chain.Report{}, err
+		return chain.Report{}, nil, err
 	}
 	if brk := Compare(digested, stored); brk != nil {
 		return fail(brk)
@@ -33,7 +34,7 @@ func Verify(ctx context.Context, store chain.Source, keys chain.Keyring, tenant 
 	for _, cp := range digested {
 		pinned = max(pinned, cp.Seq)
 	}
-	rep, err := chain.Verify(ctx, chain.WithCheckpoints(store, append(extra, digested...)), keys, tenant, r)
+	rep, next, err := chain.VerifySince(ctx, chain.WithCheckpoints(store, append(extra, digested...)), keys, tenant, r, since)
 	rep.Digests, rep.DigestedThrough = len(files), pinned
-	return rep, err
+	return rep, next, err
 }

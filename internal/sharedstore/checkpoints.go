@@ -18,14 +18,15 @@ import (
 // run (with the run's cutoffs, so verify can tell pruned records from deleted ones), and once
 // more at shutdown, so a clean stop leaves no unsigned tail.
 type checkpointer struct {
-	cs       store.ChainStore
-	signer   *chain.Signer // nil: unsigned checkpoints
-	every    int
-	interval time.Duration
-	dir      string
-	digests  *chaindigest.Writer // nil: no digests
-	logger   *zap.Logger
-	now      func() time.Time
+	cs           store.ChainStore
+	signer       *chain.Signer // nil: unsigned checkpoints
+	every        int
+	interval     time.Duration
+	dir          string
+	digests      *chaindigest.Writer // nil: no digests
+	digestPeriod time.Duration
+	logger       *zap.Logger
+	now          func() time.Time
 
 	mu      sync.Mutex
 	pending map[string]int       // new records per tenant since its last checkpoint
@@ -39,7 +40,7 @@ type checkpointer struct {
 func newCheckpointer(cs store.ChainStore, signer *chain.Signer, cfg TamperEvidenceConfig, logger *zap.Logger, now func() time.Time) *checkpointer {
 	return &checkpointer{
 		cs: cs, signer: signer, every: cfg.CheckpointEveryRecords, interval: cfg.CheckpointInterval,
-		dir: cfg.CheckpointDir, logger: logger, now: now,
+		dir: cfg.CheckpointDir, digestPeriod: cfg.Digests.Period, logger: logger, now: now,
 		pending: map[string]int{}, since: map[string]time.Time{}, signed: map[string]uint64{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -71,8 +72,13 @@ func (c *checkpointer) start() { go c.loop() }
 
 func (c *checkpointer) loop() {
 	defer close(c.done)
-	// Ticking at a fraction of the interval keeps a tenant's wait close to the interval.
-	tick := time.NewTicker(max(c.interval/4, 10*time.Millisecond))
+	// Ticking at a fraction of the interval keeps a tenant's wait close to the interval, and
+	// at a fraction of the digest period a checkpoint's wait for its digest close to that.
+	every := c.interval / 4
+	if c.digests != nil {
+		every = min(every, c.digestPeriod/4)
+	}
+	tick := time.NewTicker(max(every, 10*time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {

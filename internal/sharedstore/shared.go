@@ -42,8 +42,13 @@ type Shared struct {
 	telemetry component.TelemetrySettings // for the digest webhook's client
 	now       func() time.Time
 
-	st          store.Store
-	keys        chain.Keyring // what verify accepts
+	st   store.Store
+	keys chain.Keyring // what verify accepts
+	// verified is, per tenant, the checkpoint the last intact verification of the whole chain
+	// reached: the next one resumes after it (chain.VerifySince) unless a range or Full is
+	// asked for. It lives in the collector's memory, out of the database's reach.
+	verifiedMu  sync.Mutex
+	verified    map[string]chain.Checkpoint
 	checkpoints *checkpointer // nil: no chain, or read-only
 	retention   *retention.Scheduler
 	stopOnce    sync.Once
@@ -336,11 +341,22 @@ func (s *Shared) prune(ctx context.Context, policy store.RetentionPolicy, now ti
 }
 
 // VerifyChain checks a tenant's chain with the configured keys and, when checkpoint files or
-// digests are kept, against them too.
+// digests are kept, against them too. A verification of the whole chain resumes after the
+// checkpoint the last intact one reached (r.Full recomputes everything).
 func (s *Shared) VerifyChain(ctx context.Context, tenant string, r chain.Range) (chain.Report, error) {
 	cs, ok := s.st.(store.ChainStore)
 	if !ok || !s.cfg.TamperEvidence.Enabled {
 		return chain.Report{}, auditstore.ErrNoChain
+	}
+	// Only a verification of the whole chain resumes, and records where the next can.
+	whole := r.Start.IsZero() && r.End.IsZero()
+	var since *chain.Checkpoint
+	if whole && !r.Full {
+		s.verifiedMu.Lock()
+		if cp, ok := s.verified[tenant]; ok {
+			since = &cp
+		}
+		s.verifiedMu.Unlock()
 	}
 	var extra []chain.Checkpoint
 	if dir := s.cfg.TamperEvidence.CheckpointDir; dir != "" {
@@ -350,14 +366,29 @@ func (s *Shared) VerifyChain(ctx context.Context, tenant string, r chain.Range) 
 		}
 		extra = files
 	}
+	var (
+		rep  chain.Report
+		next *chain.Checkpoint
+		err  error
+	)
 	if dir := s.cfg.TamperEvidence.Digests.Directory; dir != "" {
-		files, err := chaindigest.ReadFiles(dir, tenant)
-		if err != nil {
-			return chain.Report{}, err
+		files, ferr := chaindigest.ReadFiles(dir, tenant)
+		if ferr != nil {
+			return chain.Report{}, ferr
 		}
-		return chaindigest.Verify(ctx, cs, s.keys, tenant, r, files, extra)
+		rep, next, err = chaindigest.Verify(ctx, cs, s.keys, tenant, r, files, extra, since)
+	} else {
+		rep, next, err = chain.VerifySince(ctx, chain.WithCheckpoints(cs, extra), s.keys, tenant, r, since)
 	}
-	return chain.Verify(ctx, chain.WithCheckpoints(cs, extra), s.keys, tenant, r)
+	if err == nil && whole && next != nil {
+		s.verifiedMu.Lock()
+		if s.verified == nil {
+			s.verified = map[string]chain.Checkpoint{}
+		}
+		s.verified[tenant] = *next
+		s.verifiedMu.Unlock()
+	}
+	return rep, err
 }
 
 // ExportChain writes the evidence export of a tenant's chain over r into dir (chainexport):
