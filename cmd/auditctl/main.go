@@ -42,7 +42,9 @@ commands:
 
   verify [--db FILE | --tenants-dir DIR] [--tenant T] [--public-key PEM]...
          [--checkpoint-dir DIR] [--digests DIR] [--start RFC3339] [--end RFC3339] [--json]
-                                                  recompute each tenant's hash chain
+         [--state FILE [--full]]
+                                                  recompute each tenant's hash chain (with
+                                                  --state, only after the last verified checkpoint)
   verify --export DIR [--public-key PEM]... [--json]
                                                   verify an export instead of a database
   export [--db FILE | --tenants-dir DIR] --tenant T [--from RFC3339] [--to RFC3339]

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/atomicfile"
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/chaindigest"
 	"github.com/otelcol-audit/otelcol-audit/internal/chainexport"
@@ -51,6 +52,8 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	cpDir := fs.String("checkpoint-dir", "", "checkpoint files kept outside the database, checked too")
 	digestDir := fs.String("digests", "", "a digest directory (tamper_evidence.digests.directory): the store is compared with it")
 	exportDir := fs.String("export", "", "verify an export written by `auditctl export` instead of a database")
+	stateFile := fs.String("state", "", "resume after the checkpoints this file says the last intact verification reached, and record the new ones")
+	full := fs.Bool("full", false, "with --state: recompute every chain from its start anyway")
 	start := fs.String("start", "", "RFC 3339: from the last checkpoint at or before this time")
 	end := fs.String("end", "", "RFC 3339: up to the first checkpoint at or after this time")
 	asJSON := fs.Bool("json", false, "machine-readable output: one report per line")
@@ -61,12 +64,13 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	var rng chain.Range
 	if err == nil {
 		rng, err = parseRange(*start, *end)
+		rng.Full = *full
 	}
 	if err != nil {
 		return exitCode(err, stdout, stderr)
 	}
 	err = verify(verifyOptions{db: *db, tenantsDir: *tenantsDir, tenant: *tenant, pubFiles: pubFiles,
-		cpDir: *cpDir, digestDir: *digestDir, exportDir: *exportDir, rng: rng, asJSON: *asJSON}, stdout, stderr)
+		cpDir: *cpDir, digestDir: *digestDir, exportDir: *exportDir, stateFile: *stateFile, rng: rng, asJSON: *asJSON}, stdout, stderr)
 	switch {
 	case errors.Is(err, errTampered):
 		return exitTampered
@@ -79,6 +83,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 type verifyOptions struct {
 	db, tenantsDir, tenant, cpDir string
 	digestDir, exportDir          string
+	stateFile                     string
 	pubFiles                      []string
 	rng                           chain.Range
 	asJSON                        bool
@@ -140,42 +145,99 @@ func verify(o verifyOptions, stdout, stderr io.Writer) error {
 			return errors.New("verify: no tenant has a chain in this database")
 		}
 	}
+	state, err := loadState(o.stateFile)
+	if err != nil {
+		return err
+	}
+	whole := o.rng.Start.IsZero() && o.rng.End.IsZero()
 	var reports []chain.Report
 	for _, t := range tenants {
-		rep, err := verifyTenant(ctx, st, o, keys, t)
+		var since *chain.Checkpoint
+		if cp, ok := state[t]; ok && whole && !o.rng.Full {
+			since = &cp
+		}
+		rep, next, err := verifyTenant(ctx, st, o, keys, t, since)
 		if err != nil {
 			return fmt.Errorf("verify %s: %w", t, err)
 		}
+		if next != nil && whole {
+			state[t] = *next
+		}
 		reports = append(reports, rep)
 	}
+	if err := saveState(o.stateFile, state); err != nil {
+		return err
+	}
 	return printReports(stdout, reports, o.asJSON)
+}
+
+// loadState reads --state: per tenant, the checkpoint the last intact verification reached.
+// A file that does not exist yet is an empty state.
+func loadState(path string) (map[string]chain.Checkpoint, error) {
+	state := map[string]chain.Checkpoint{}
+	if path == "" {
+		return state, nil
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return state, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify: --state: %w", err)
+	}
+	var doc map[string]chain.PortableCheckpoint
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("verify: --state %s: %w", path, err)
+	}
+	for t, p := range doc {
+		cp, err := p.Checkpoint()
+		if err != nil {
+			return nil, fmt.Errorf("verify: --state %s: tenant %q: %w", path, t, err)
+		}
+		state[t] = cp
+	}
+	return state, nil
+}
+
+func saveState(path string, state map[string]chain.Checkpoint) error {
+	if path == "" {
+		return nil
+	}
+	doc := make(map[string]chain.PortableCheckpoint, len(state))
+	for t, cp := range state {
+		doc[t] = cp.Portable()
+	}
+	data, _ := json.MarshalIndent(doc, "", "  ")
+	if err := atomicfile.Replace(path, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("verify: --state: %w", err)
+	}
+	return nil
 }
 
 // verifyTenant verifies one tenant's chain with the checkpoints kept outside the database
 // added: checkpoint files and digests. The digests are checked first: an unbroken digest
 // chain, and every checkpoint it holds still in the store as it was signed.
-func verifyTenant(ctx context.Context, st store.ChainStore, o verifyOptions, keys chain.Keyring, t string) (chain.Report, error) {
+func verifyTenant(ctx context.Context, st store.ChainStore, o verifyOptions, keys chain.Keyring, t string, since *chain.Checkpoint) (chain.Report, *chain.Checkpoint, error) {
 	var src chain.Source = st
 	var extra []chain.Checkpoint
 	if o.cpDir != "" {
 		files, err := chain.ReadCheckpointFiles(o.cpDir, t)
 		if err != nil {
-			return chain.Report{}, err
+			return chain.Report{}, nil, err
 		}
 		extra = append(extra, files...)
 	}
 	if o.digestDir != "" {
 		files, err := chaindigest.ReadFiles(o.digestDir, t)
 		if err != nil {
-			return chain.Report{}, err
+			return chain.Report{}, nil, err
 		}
-		rep, _, err := chaindigest.Verify(ctx, st, keys, t, o.rng, files, extra, nil)
-		return rep, err
+		return chaindigest.Verify(ctx, st, keys, t, o.rng, files, extra, since)
 	}
 	if len(extra) > 0 {
 		src = chain.WithCheckpoints(src, extra)
 	}
-	return chain.Verify(ctx, src, keys, t, o.rng)
+	return chain.VerifySince(ctx, src, keys, t, o.rng, since)
 }
 
 // printReports prints each report and returns verify's finding over all of them.
