@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -152,7 +153,7 @@ func verify(o verifyOptions, stdout, stderr io.Writer) error {
 	whole := o.rng.Start.IsZero() && o.rng.End.IsZero()
 	var reports []chain.Report
 	for _, t := range tenants {
-		var since *chain.Checkpoint
+		var since *chain.Resume
 		if cp, ok := state[t]; ok && whole && !o.rng.Full {
 			since = &cp
 		}
@@ -171,10 +172,18 @@ func verify(o verifyOptions, stdout, stderr io.Writer) error {
 	return printReports(stdout, reports, o.asJSON)
 }
 
-// loadState reads --state: per tenant, the checkpoint the last intact verification reached.
-// A file that does not exist yet is an empty state.
-func loadState(path string) (map[string]chain.Checkpoint, error) {
-	state := map[string]chain.Checkpoint{}
+// stateEntry is one tenant's entry in the --state file.
+type stateEntry struct {
+	Checkpoint chain.PortableCheckpoint `json:"checkpoint"`
+	// Position is the store's row position through which records outside the chain were
+	// looked for, in decimal.
+	Position string `json:"position"`
+}
+
+// loadState reads --state: per tenant, where the last intact verification got to. A file that
+// does not exist yet is an empty state.
+func loadState(path string) (map[string]chain.Resume, error) {
+	state := map[string]chain.Resume{}
 	if path == "" {
 		return state, nil
 	}
@@ -185,27 +194,31 @@ func loadState(path string) (map[string]chain.Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify: --state: %w", err)
 	}
-	var doc map[string]chain.PortableCheckpoint
+	var doc map[string]stateEntry
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("verify: --state %s: %w", path, err)
 	}
-	for t, p := range doc {
-		cp, err := p.Checkpoint()
+	for t, e := range doc {
+		cp, err := e.Checkpoint.Checkpoint()
 		if err != nil {
 			return nil, fmt.Errorf("verify: --state %s: tenant %q: %w", path, t, err)
 		}
-		state[t] = cp
+		pos, err := strconv.ParseInt(e.Position, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("verify: --state %s: tenant %q: position %q: want a decimal integer", path, t, e.Position)
+		}
+		state[t] = chain.Resume{Checkpoint: cp, Position: pos}
 	}
 	return state, nil
 }
 
-func saveState(path string, state map[string]chain.Checkpoint) error {
+func saveState(path string, state map[string]chain.Resume) error {
 	if path == "" {
 		return nil
 	}
-	doc := make(map[string]chain.PortableCheckpoint, len(state))
-	for t, cp := range state {
-		doc[t] = cp.Portable()
+	doc := make(map[string]stateEntry, len(state))
+	for t, r := range state {
+		doc[t] = stateEntry{Checkpoint: r.Checkpoint.Portable(), Position: strconv.FormatInt(r.Position, 10)}
 	}
 	data, _ := json.MarshalIndent(doc, "", "  ")
 	if err := atomicfile.Replace(path, append(data, '\n'), 0o600); err != nil {
@@ -217,7 +230,7 @@ func saveState(path string, state map[string]chain.Checkpoint) error {
 // verifyTenant verifies one tenant's chain with the checkpoints kept outside the database
 // added: checkpoint files and digests. The digests are checked first: an unbroken digest
 // chain, and every checkpoint it holds still in the store as it was signed.
-func verifyTenant(ctx context.Context, st store.ChainStore, o verifyOptions, keys chain.Keyring, t string, since *chain.Checkpoint) (chain.Report, *chain.Checkpoint, error) {
+func verifyTenant(ctx context.Context, st store.ChainStore, o verifyOptions, keys chain.Keyring, t string, since *chain.Resume) (chain.Report, *chain.Resume, error) {
 	var src chain.Source = st
 	var extra []chain.Checkpoint
 	if o.cpDir != "" {

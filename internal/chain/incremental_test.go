@@ -23,7 +23,7 @@ func grow(m *memSource, s *Signer, from, to int) {
 		Time: t0.Add(time.Duration(to) * time.Minute), Kind: KindPeriodic}))
 }
 
-func since(t *testing.T, m *memSource, keys Keyring, from *Checkpoint) (Report, *Checkpoint) {
+func since(t *testing.T, m *memSource, keys Keyring, from *Resume) (Report, *Resume) {
 	t.Helper()
 	rep, next, err := VerifySince(context.Background(), m, keys, "acme", Range{}, from)
 	require.NoError(t, err)

@@ -160,23 +160,43 @@ func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Rang
 // found only by a full verification. It returns where the next verification can resume: the
 // last checkpoint the walk matched that is signed by a given key (any matched one when no keys
 // are given), or nil when the chain is broken.
-func VerifySince(ctx context.Context, src Source, keys Keyring, tenant string, r Range, since *Checkpoint) (Report, *Checkpoint, error) {
-	var resume *Checkpoint
+func VerifySince(ctx context.Context, src Source, keys Keyring, tenant string, r Range, since *Resume) (Report, *Resume, error) {
+	var resume *Resume
+	var position int64
 	rep, err := verifyChain(ctx, src, keys, tenant, r, since, func(cp Checkpoint) {
 		if len(keys) == 0 || (keys[cp.KeyID] != nil && len(cp.Signature) > 0) {
-			resume = &cp
+			resume = &Resume{Checkpoint: cp}
 		}
-	})
+	}, &position)
 	if err != nil || !rep.OK {
 		return rep, nil, err
 	}
-	if resume == nil {
-		resume = since
+	if resume == nil && since != nil {
+		resume = &Resume{Checkpoint: since.Checkpoint}
+	}
+	if resume != nil {
+		resume.Position = position
 	}
 	return rep, resume, nil
 }
 
-func verifyChain(ctx context.Context, src Source, keys Keyring, tenant string, r Range, since *Checkpoint, matched func(Checkpoint)) (Report, error) {
+// Resume is where an incremental verification starts: the checkpoint the last intact one
+// reached, and the store position through which it looked for records outside the chain
+// (UnchainedSinceSource; 0 looks at every record).
+type Resume struct {
+	Checkpoint
+	Position int64
+}
+
+// UnchainedSinceSource is a Source that can look for records outside the chain among only
+// those stored after a position (SQLite: the row's seq), so that an incremental verification
+// does not scan every record again. It returns the position it looked through. A row written
+// directly with a position at or before after is found only by a full verification.
+type UnchainedSinceSource interface {
+	UnchainedSince(ctx context.Context, tenant string, after int64, limit int) (ids []string, through int64, err error)
+}
+
+func verifyChain(ctx context.Context, src Source, keys Keyring, tenant string, r Range, since *Resume, matched func(Checkpoint), position *int64) (Report, error) {
 	started := time.Now()
 	rep := Report{Tenant: tenant, Signed: len(keys) > 0}
 	finish := func(b *Break) (Report, error) {
@@ -256,7 +276,16 @@ func verifyChain(ctx context.Context, src Source, keys Keyring, tenant string, r
 			Expected: fmt.Sprintf("links up to seq %d", rep.To), Found: fmt.Sprintf("the last at seq %d", prev.Seq)})
 	}
 
-	unchained, err := src.Unchained(ctx, tenant, 1)
+	var unchained []string
+	if us, ok := src.(UnchainedSinceSource); ok {
+		var after int64
+		if since != nil && rep.ResumedAfter > 0 {
+			after = since.Position
+		}
+		unchained, *position, err = us.UnchainedSince(ctx, tenant, after, 1)
+	} else {
+		unchained, err = src.Unchained(ctx, tenant, 1)
+	}
 	if err != nil {
 		return rep, err
 	}

@@ -12,8 +12,8 @@ import (
 // (checkpoint files), added to the store's, resumed after since (chain.VerifySince) when it is
 // not nil. The report says how many digests were checked and up to which seq they pin the
 // chain; the checkpoint returned is where the next verification can resume.
-func Verify(ctx context.Context, store chain.Source, keys chain.Keyring, tenant string, r chain.Range, files []File, extra []chain.Checkpoint, since *chain.Checkpoint) (chain.Report, *chain.Checkpoint, error) {
-	fail := func(b *chain.Break) (chain.Report, *chain.Checkpoint, error) {
+func Verify(ctx context.Context, store chain.Source, keys chain.Keyring, tenant string, r chain.Range, files []File, extra []chain.Checkpoint, since *chain.Resume) (chain.Report, *chain.Resume, error) {
+	fail := func(b *chain.Break) (chain.Report, *chain.Resume, error) {
 		return chain.Report{Tenant: tenant, Signed: len(keys) > 0, FirstBroken: b, Digests: len(files)}, nil, nil
 	}
 	digested, brk, err := Chain(tenant, files)

@@ -48,7 +48,7 @@ type Shared struct {
 	// reached: the next one resumes after it (chain.VerifySince) unless a range or Full is
 	// asked for. It lives in the collector's memory, out of the database's reach.
 	verifiedMu  sync.Mutex
-	verified    map[string]chain.Checkpoint
+	verified    map[string]chain.Resume
 	checkpoints *checkpointer // nil: no chain, or read-only
 	retention   *retention.Scheduler
 	stopOnce    sync.Once
@@ -350,7 +350,7 @@ func (s *Shared) VerifyChain(ctx context.Context, tenant string, r chain.Range) 
 	}
 	// Only a verification of the whole chain resumes, and records where the next can.
 	whole := r.Start.IsZero() && r.End.IsZero()
-	var since *chain.Checkpoint
+	var since *chain.Resume
 	if whole && !r.Full {
 		s.verifiedMu.Lock()
 		if cp, ok := s.verified[tenant]; ok {
@@ -368,7 +368,7 @@ func (s *Shared) VerifyChain(ctx context.Context, tenant string, r chain.Range) 
 	}
 	var (
 		rep  chain.Report
-		next *chain.Checkpoint
+		next *chain.Resume
 		err  error
 	)
 	if dir := s.cfg.TamperEvidence.Digests.Directory; dir != "" {
@@ -383,7 +383,7 @@ func (s *Shared) VerifyChain(ctx context.Context, tenant string, r chain.Range) 
 	if err == nil && whole && next != nil {
 		s.verifiedMu.Lock()
 		if s.verified == nil {
-			s.verified = map[string]chain.Checkpoint{}
+			s.verified = map[string]chain.Resume{}
 		}
 		s.verified[tenant] = *next
 		s.verifiedMu.Unlock()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
 // The store's verify resumes after the checkpoint its last intact verification reached, and
@@ -44,9 +45,27 @@ func TestVerifyChain_ResumesAfterTheLastVerifiedCheckpointAndRecomputesAllOnRequ
 	assert.Equal(t, 10, rep.Records, "only the records after the verified checkpoint")
 	assert.Equal(t, uint64(10), rep.ResumedAfter)
 
+	// A row written around the chain after the last verification: the incremental one looks at
+	// the rows stored since, and finds it.
+	around := cfg.SQLite
+	around.Chain = false
+	direct, err := sqlitestore.Open(ctx, around)
+	require.NoError(t, err)
+	forged := events(1, "acme", record.LevelInfo, time.Now())
+	_, err = direct.Insert(ctx, "acme", forged)
+	require.NoError(t, err)
+	require.NoError(t, direct.Close())
+	rep, err = s.VerifyChain(ctx, "acme", chain.Range{})
+	require.NoError(t, err)
+	require.False(t, rep.OK, "a row inserted outside the chain since the last verification")
+	assert.Equal(t, chain.ReasonUnchainedRecord, rep.FirstBroken.Reason)
+	assert.Equal(t, forged[0].ID, rep.FirstBroken.RecordID)
+
 	raw, err := sql.Open("sqlite", cfg.SQLite.Path)
 	require.NoError(t, err)
 	defer raw.Close()
+	_, err = raw.Exec(`DELETE FROM audit_logs WHERE id = ?`, forged[0].ID)
+	require.NoError(t, err)
 	_, err = raw.Exec(`UPDATE audit_logs SET message = 'edited' WHERE id = (SELECT record_id FROM audit_chain WHERE tenant_id = 'acme' AND seq = 3)`)
 	require.NoError(t, err)
 	rep, err = s.VerifyChain(ctx, "acme", chain.Range{})
