@@ -175,6 +175,9 @@ func verify(o verifyOptions, stdout, stderr io.Writer) error {
 // stateEntry is one tenant's entry in the --state file.
 type stateEntry struct {
 	Checkpoint chain.PortableCheckpoint `json:"checkpoint"`
+	// ThroughSeq (decimal) and ThroughHash are the last link recomputed.
+	ThroughSeq  string `json:"through_seq"`
+	ThroughHash string `json:"through_hash"`
 	// Position is the store's row position through which records outside the chain were
 	// looked for, in decimal.
 	Position string `json:"position"`
@@ -207,7 +210,16 @@ func loadState(path string) (map[string]chain.Resume, error) {
 		if err != nil {
 			return nil, fmt.Errorf("verify: --state %s: tenant %q: position %q: want a decimal integer", path, t, e.Position)
 		}
-		state[t] = chain.Resume{Checkpoint: cp, Position: pos}
+		r := chain.Resume{Checkpoint: cp, Position: pos}
+		if e.ThroughSeq != "" {
+			if r.ThroughSeq, err = strconv.ParseUint(e.ThroughSeq, 10, 64); err != nil {
+				return nil, fmt.Errorf("verify: --state %s: tenant %q: through_seq %q: want a decimal integer", path, t, e.ThroughSeq)
+			}
+			if r.ThroughHash, err = chain.ParseHash(e.ThroughHash); err != nil {
+				return nil, fmt.Errorf("verify: --state %s: tenant %q: through_hash: %w", path, t, err)
+			}
+		}
+		state[t] = r
 	}
 	return state, nil
 }
@@ -218,7 +230,8 @@ func saveState(path string, state map[string]chain.Resume) error {
 	}
 	doc := make(map[string]stateEntry, len(state))
 	for t, r := range state {
-		doc[t] = stateEntry{Checkpoint: r.Checkpoint.Portable(), Position: strconv.FormatInt(r.Position, 10)}
+		doc[t] = stateEntry{Checkpoint: r.Checkpoint.Portable(), Position: strconv.FormatInt(r.Position, 10),
+			ThroughSeq: strconv.FormatUint(r.ThroughSeq, 10), ThroughHash: r.ThroughHash.String()}
 	}
 	data, _ := json.MarshalIndent(doc, "", "  ")
 	if err := atomicfile.Replace(path, append(data, '\n'), 0o600); err != nil {

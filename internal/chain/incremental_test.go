@@ -119,3 +119,31 @@ func TestVerifySince_AnOldRecordEditNeedsAFullVerification(t *testing.T) {
 	assert.Equal(t, ReasonRecordAltered, rep.FirstBroken.Reason)
 	assert.Equal(t, uint64(5), rep.FirstBroken.Seq)
 }
+
+// It resumes after the last link it recomputed, not only after the checkpoint: the records
+// after the last checkpoint are not recomputed again, and losing them is found.
+func TestVerifySince_ResumesAfterTheLastLinkItRecomputed(t *testing.T) {
+	m, signer := trail(t, 35) // a checkpoint at 30, five links after it
+	keys := NewKeyring(signer.PublicKey())
+	_, next := since(t, m, keys, nil)
+	require.Equal(t, uint64(30), next.Seq, "the checkpoint it checks next time")
+	require.Equal(t, uint64(35), next.ThroughSeq, "the last link it recomputed")
+
+	head := m.links[len(m.links)-1]
+	for i := 36; i <= 38; i++ {
+		head = Next(head, sampleRecord(i))
+		m.links = append(m.links, head)
+		m.records[sampleRecord(i).ID] = sampleRecord(i)
+	}
+	rep, after := since(t, m, keys, next)
+	require.True(t, rep.OK, "%+v", rep.FirstBroken)
+	assert.Equal(t, 3, rep.Records, "only the three new links")
+	assert.Equal(t, uint64(35), rep.ResumedAfter)
+	assert.Equal(t, uint64(38), after.ThroughSeq)
+
+	m.links = m.links[:33]
+	rep, _ = since(t, m, keys, after)
+	require.False(t, rep.OK, "links verified before are gone")
+	assert.Equal(t, ReasonLinkMissing, rep.FirstBroken.Reason)
+	assert.Equal(t, uint64(34), rep.FirstBroken.Seq)
+}

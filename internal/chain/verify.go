@@ -161,13 +161,16 @@ func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Rang
 // last checkpoint the walk matched that is signed by a given key (any matched one when no keys
 // are given), or nil when the chain is broken.
 func VerifySince(ctx context.Context, src Source, keys Keyring, tenant string, r Range, since *Resume) (Report, *Resume, error) {
-	var resume *Resume
-	var position int64
+	var (
+		resume   *Resume
+		position int64
+		last     Link
+	)
 	rep, err := verifyChain(ctx, src, keys, tenant, r, since, func(cp Checkpoint) {
 		if len(keys) == 0 || (keys[cp.KeyID] != nil && len(cp.Signature) > 0) {
 			resume = &Resume{Checkpoint: cp}
 		}
-	}, &position)
+	}, &position, &last)
 	if err != nil || !rep.OK {
 		return rep, nil, err
 	}
@@ -176,16 +179,23 @@ func VerifySince(ctx context.Context, src Source, keys Keyring, tenant string, r
 	}
 	if resume != nil {
 		resume.Position = position
+		if last.Seq >= resume.Seq {
+			resume.ThroughSeq, resume.ThroughHash = last.Seq, last.Hash
+		}
 	}
 	return rep, resume, nil
 }
 
 // Resume is where an incremental verification starts: the checkpoint the last intact one
-// reached, and the store position through which it looked for records outside the chain
-// (UnchainedSinceSource; 0 looks at every record).
+// reached, which must still be stored as it was; the last link it recomputed (ThroughSeq and
+// ThroughHash, at or after the checkpoint), after which the next one resumes, so that its cost
+// is the new links only; and the store position through which it looked for records outside
+// the chain (UnchainedSinceSource; 0 looks at every record).
 type Resume struct {
 	Checkpoint
-	Position int64
+	ThroughSeq  uint64
+	ThroughHash Hash
+	Position    int64
 }
 
 // UnchainedSinceSource is a Source that can look for records outside the chain among only
@@ -196,7 +206,7 @@ type UnchainedSinceSource interface {
 	UnchainedSince(ctx context.Context, tenant string, after int64, limit int) (ids []string, through int64, err error)
 }
 
-func verifyChain(ctx context.Context, src Source, keys Keyring, tenant string, r Range, since *Resume, matched func(Checkpoint), position *int64) (Report, error) {
+func verifyChain(ctx context.Context, src Source, keys Keyring, tenant string, r Range, since *Resume, matched func(Checkpoint), position *int64, last *Link) (Report, error) {
 	started := time.Now()
 	rep := Report{Tenant: tenant, Signed: len(keys) > 0}
 	finish := func(b *Break) (Report, error) {
@@ -239,12 +249,22 @@ func verifyChain(ctx context.Context, src Source, keys Keyring, tenant string, r
 		if !slices.ContainsFunc(cps, since.Same) {
 			return finish(&Break{Seq: since.Seq, Reason: ReasonVerifiedCheckpointChanged, Expected: since.Head.String()})
 		}
-		if since.Seq > prev.Seq && since.Seq <= rep.To {
-			prev = Link{Seq: since.Seq, Hash: since.Head}
-			rep.ResumedAfter = since.Seq
+		start := Link{Seq: since.Seq, Hash: since.Head}
+		if since.ThroughSeq > since.Seq {
+			start = Link{Seq: since.ThroughSeq, Hash: since.ThroughHash}
+		}
+		if start.Seq > head.Seq {
+			// Links an earlier verification recomputed are gone.
+			return finish(&Break{Seq: head.Seq + 1, Reason: ReasonLinkMissing,
+				Expected: fmt.Sprintf("links up to seq %d, verified before", start.Seq), Found: fmt.Sprintf("head at seq %d", head.Seq)})
+		}
+		if start.Seq > prev.Seq && start.Seq <= rep.To {
+			prev = start
+			rep.ResumedAfter = start.Seq
 		}
 	}
 	rep.From = prev.Seq + 1
+	*last = prev
 
 	prunes := pruneCheckpoints(cps)
 	bySeq := checkpointsBySeq(cps)
@@ -263,6 +283,7 @@ func verifyChain(ctx context.Context, src Source, keys Keyring, tenant string, r
 			matched(cp)
 		}
 		prev = l
+		*last = l
 		return nil
 	})
 	switch {
