@@ -13,6 +13,7 @@
 package chainexport
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -23,6 +24,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -152,7 +155,17 @@ func Write(ctx context.Context, dir string, src chain.Source, get Getter, o Opti
 	m.AnchorSeq, m.AnchorHash = strconv.FormatUint(anchor.Seq, 10), anchor.Hash.String()
 	m.ToSeq, m.HeadSeq = strconv.FormatUint(to, 10), strconv.FormatUint(head.Seq, 10)
 
-	var links, recs bytes.Buffer
+	// Links and records are streamed to their files: a chain may not fit in memory.
+	links, err := createHashed(dir, LinksFile)
+	if err != nil {
+		return m, err
+	}
+	defer links.abort()
+	recs, err := createHashed(dir, RecordsFile)
+	if err != nil {
+		return m, err
+	}
+	defer recs.abort()
 	written := map[string]bool{} // tenant and id of each record line
 	err = src.ChainLinks(ctx, o.Tenant, anchor.Seq+1, to, func(l chain.Link, rec *record.Record) error {
 		line, _ := json.Marshal(LinkLine{Seq: strconv.FormatUint(l.Seq, 10), RecordID: l.RecordID,
@@ -200,10 +213,17 @@ func Write(ctx context.Context, dir string, src chain.Source, get Getter, o Opti
 	}
 	keyDoc, _ := json.MarshalIndent(keys, "", "  ")
 
+	for _, h := range []*hashedFile{links, recs} {
+		entry, err := h.finish()
+		if err != nil {
+			return m, err
+		}
+		m.Files = append(m.Files, entry)
+	}
 	files := []struct {
 		name string
 		data []byte
-	}{{LinksFile, links.Bytes()}, {RecordsFile, recs.Bytes()}, {CheckpointsFile, cpLines.Bytes()}, {KeysFile, append(keyDoc, '\n')}}
+	}{{CheckpointsFile, cpLines.Bytes()}, {KeysFile, append(keyDoc, '\n')}}
 	for _, d := range o.Digests {
 		files = append(files, struct {
 			name string
@@ -227,6 +247,56 @@ func Write(ctx context.Context, dir string, src chain.Source, get Getter, o Opti
 		return m, fmt.Errorf("export: %w", err)
 	}
 	return m, nil
+}
+
+// hashedFile is an export file written through a buffer while its SHA-256 and size are kept.
+type hashedFile struct {
+	name string
+	f    *os.File
+	w    *bufio.Writer
+	h    hash.Hash
+	n    int64
+	done bool
+}
+
+func createHashed(dir, name string) (*hashedFile, error) {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	h := &hashedFile{name: name, f: f, h: sha256.New()}
+	h.w = bufio.NewWriterSize(io.MultiWriter(f, h.h), 256<<10)
+	return h, nil
+}
+
+// Write adds to the file; errors surface at finish (bufio keeps the first).
+func (h *hashedFile) Write(p []byte) (int, error) {
+	h.n += int64(len(p))
+	return h.w.Write(p)
+}
+
+func (h *hashedFile) WriteByte(c byte) error {
+	h.n++
+	return h.w.WriteByte(c)
+}
+
+func (h *hashedFile) finish() (FileEntry, error) {
+	h.done = true
+	err := h.w.Flush()
+	if cerr := h.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return FileEntry{}, fmt.Errorf("export: %s: %w", h.name, err)
+	}
+	return FileEntry{Name: h.name, SHA256: hex.EncodeToString(h.h.Sum(nil)), Bytes: h.n}, nil
+}
+
+// abort closes a file that finish did not.
+func (h *hashedFile) abort() {
+	if !h.done {
+		_ = h.f.Close()
+	}
 }
 
 // Covering is the checkpoints an export of the links after anchor up to to carries: those
