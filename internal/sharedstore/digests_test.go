@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/chaindigest"
@@ -117,4 +118,21 @@ func TestDigests_ConfigErrorsNameTheField(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "tamper_evidence.digests.webhook.endpoint")
 	assert.Contains(t, err.Error(), "tamper_evidence.digests.period")
+}
+
+func TestDigests_ConfigReadsTheDirectoryAndTheWebhook(t *testing.T) {
+	cfg := DefaultConfig()
+	conf := confmap.NewFromStringMap(map[string]any{"tamper_evidence": map[string]any{"digests": map[string]any{
+		"directory": "/var/lib/digests",
+		"webhook":   map[string]any{"endpoint": "https://evidence.example/digests", "timeout": "3s"},
+	}}})
+	require.NoError(t, conf.Unmarshal(&cfg))
+	require.NoError(t, cfg.Validate())
+	d := cfg.TamperEvidence.Digests
+	assert.Equal(t, "/var/lib/digests", d.Directory)
+	assert.Equal(t, time.Minute, d.Period, "the default period")
+	require.True(t, d.Webhook.HasValue())
+	assert.Equal(t, "https://evidence.example/digests", d.Webhook.Get().Endpoint)
+	assert.Equal(t, 3*time.Second, d.Webhook.Get().Timeout)
+	assert.False(t, DefaultConfig().TamperEvidence.Digests.Webhook.HasValue(), "no webhook by default")
 }
