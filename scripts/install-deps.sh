@@ -4,8 +4,10 @@
 # built by the Makefile into .tools/.
 #   - Go: expected at /usr/local/go (the machine image has it).
 #   - Chromium (Debian's package): the web viewer's browser test drives it headless.
-#   - Node.js and npm (Debian's packages, when missing) and the example applications' modules
-#     (scripts/install-examples.sh): tests/examples runs examples/go and examples/node.
+#   - Node.js and npm (Debian's packages, when missing; Node 18 or later): cmd/auditctl's test
+#     runs the independent evidence verifier (verifier/node/verify.mjs) against auditctl's.
+#   - The example applications' modules (scripts/install-examples.sh): tests/examples runs
+#     examples/go and examples/node.
 set -euo pipefail
 
 if ! command -v go >/dev/null 2>&1; then
@@ -29,5 +31,6 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 /usr/bin/chromium --version
+node --version
 
 bash "$(dirname "$0")/install-examples.sh"

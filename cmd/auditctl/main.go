@@ -5,6 +5,8 @@
 //	auditctl dlq inspect [--dir DIR] [--json] NAME
 //	auditctl dlq requeue [--dir DIR] [--json] NAME | --all-dead
 //	auditctl verify      [--db FILE | --tenants-dir DIR] [--tenant T] [--public-key PEM] ...
+//	auditctl verify      --export DIR [--public-key PEM] ...
+//	auditctl export      [--db FILE | --tenants-dir DIR] --tenant T [--from T] [--to T] --out DIR
 //	auditctl chain keygen [--out PREFIX]
 //
 // Exit codes: 0 success, 1 the operation failed, 2 usage error, 3 verify found tampering, 4
@@ -39,8 +41,15 @@ commands:
   dlq salvage [--dir DIR] [--json] NAME           queue the intact records of a damaged batch again
 
   verify [--db FILE | --tenants-dir DIR] [--tenant T] [--public-key PEM]...
-         [--checkpoint-dir DIR] [--start RFC3339] [--end RFC3339] [--json]
-                                                  recompute each tenant's hash chain
+         [--checkpoint-dir DIR] [--digests DIR] [--start RFC3339] [--end RFC3339] [--json]
+         [--state FILE [--full]]
+                                                  recompute each tenant's hash chain (with
+                                                  --state, only after the last verified checkpoint)
+  verify --export DIR [--public-key PEM]... [--json]
+                                                  verify an export instead of a database
+  export [--db FILE | --tenants-dir DIR] --tenant T [--from RFC3339] [--to RFC3339]
+         [--public-key PEM]... [--digests DIR] --out DIR
+                                                  write a tenant's evidence for an auditor
   chain keygen [--out PREFIX]                     make a checkpoint signing key pair
 
 NAME is a file name from "dlq list" (with or without its .batch/.dead extension).
@@ -70,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runVerify(args[1:], stdout, stderr)
 	case "chain":
 		return runChain(args[1:], stdout, stderr)
+	case "export":
+		return runExport(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "auditctl: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

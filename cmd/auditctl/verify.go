@@ -8,10 +8,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/atomicfile"
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/chaindigest"
+	"github.com/otelcol-audit/otelcol-audit/internal/chainexport"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
@@ -46,6 +51,10 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		return nil
 	})
 	cpDir := fs.String("checkpoint-dir", "", "checkpoint files kept outside the database, checked too")
+	digestDir := fs.String("digests", "", "a digest directory (tamper_evidence.digests.directory): the store is compared with it")
+	exportDir := fs.String("export", "", "verify an export written by `auditctl export` instead of a database")
+	stateFile := fs.String("state", "", "resume after the checkpoints this file says the last intact verification reached, and record the new ones")
+	full := fs.Bool("full", false, "with --state: recompute every chain from its start anyway")
 	start := fs.String("start", "", "RFC 3339: from the last checkpoint at or before this time")
 	end := fs.String("end", "", "RFC 3339: up to the first checkpoint at or after this time")
 	asJSON := fs.Bool("json", false, "machine-readable output: one report per line")
@@ -56,12 +65,13 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	var rng chain.Range
 	if err == nil {
 		rng, err = parseRange(*start, *end)
+		rng.Full = *full
 	}
 	if err != nil {
 		return exitCode(err, stdout, stderr)
 	}
 	err = verify(verifyOptions{db: *db, tenantsDir: *tenantsDir, tenant: *tenant, pubFiles: pubFiles,
-		cpDir: *cpDir, rng: rng, asJSON: *asJSON}, stdout, stderr)
+		cpDir: *cpDir, digestDir: *digestDir, exportDir: *exportDir, stateFile: *stateFile, rng: rng, asJSON: *asJSON}, stdout, stderr)
 	switch {
 	case errors.Is(err, errTampered):
 		return exitTampered
@@ -73,6 +83,8 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 
 type verifyOptions struct {
 	db, tenantsDir, tenant, cpDir string
+	digestDir, exportDir          string
+	stateFile                     string
 	pubFiles                      []string
 	rng                           chain.Range
 	asJSON                        bool
@@ -106,8 +118,11 @@ func verify(o verifyOptions, stdout, stderr io.Writer) error {
 		}
 		keys[chain.KeyID(pub)] = pub
 	}
-	if len(keys) == 0 && !o.asJSON {
+	if len(keys) == 0 && !o.asJSON && o.exportDir == "" {
 		fmt.Fprintln(stderr, "auditctl: no --public-key: checkpoint signatures are not checked, so a rewritten chain is not detected")
+	}
+	if o.exportDir != "" {
+		return verifyExport(o, keys, stdout, stderr)
 	}
 	st, err := openForVerify(ctx, o)
 	if err != nil {
@@ -119,27 +134,145 @@ func verify(o verifyOptions, stdout, stderr io.Writer) error {
 		if tenants, err = st.ChainTenants(ctx); err != nil {
 			return err
 		}
+		if o.digestDir != "" {
+			// A tenant whose whole chain was deleted is still in the digests.
+			more, err := chaindigest.Tenants(o.digestDir)
+			if err != nil {
+				return err
+			}
+			tenants = slices.Compact(slices.Sorted(slices.Values(append(tenants, more...))))
+		}
 		if len(tenants) == 0 {
 			return errors.New("verify: no tenant has a chain in this database")
 		}
 	}
-	broken, unknown := false, false
+	state, err := loadState(o.stateFile)
+	if err != nil {
+		return err
+	}
+	whole := o.rng.Start.IsZero() && o.rng.End.IsZero()
+	var reports []chain.Report
 	for _, t := range tenants {
-		var src chain.Source = st
-		if o.cpDir != "" {
-			files, err := chain.ReadCheckpointFiles(o.cpDir, t)
-			if err != nil {
-				return err
-			}
-			src = chain.WithCheckpoints(src, files)
+		var since *chain.Resume
+		if cp, ok := state[t]; ok && whole && !o.rng.Full {
+			since = &cp
 		}
-		rep, err := chain.Verify(ctx, src, keys, t, o.rng)
+		rep, next, err := verifyTenant(ctx, st, o, keys, t, since)
 		if err != nil {
 			return fmt.Errorf("verify %s: %w", t, err)
 		}
+		if next != nil && whole {
+			state[t] = *next
+		}
+		reports = append(reports, rep)
+	}
+	if err := saveState(o.stateFile, state); err != nil {
+		return err
+	}
+	return printReports(stdout, reports, o.asJSON)
+}
+
+// stateEntry is one tenant's entry in the --state file.
+type stateEntry struct {
+	Checkpoint chain.PortableCheckpoint `json:"checkpoint"`
+	// ThroughSeq (decimal) and ThroughHash are the last link recomputed.
+	ThroughSeq  string `json:"through_seq"`
+	ThroughHash string `json:"through_hash"`
+	// Position is the store's row position through which records outside the chain were
+	// looked for, in decimal.
+	Position string `json:"position"`
+}
+
+// loadState reads --state: per tenant, where the last intact verification got to. A file that
+// does not exist yet is an empty state.
+func loadState(path string) (map[string]chain.Resume, error) {
+	state := map[string]chain.Resume{}
+	if path == "" {
+		return state, nil
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return state, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify: --state: %w", err)
+	}
+	var doc map[string]stateEntry
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("verify: --state %s: %w", path, err)
+	}
+	for t, e := range doc {
+		cp, err := e.Checkpoint.Checkpoint()
+		if err != nil {
+			return nil, fmt.Errorf("verify: --state %s: tenant %q: %w", path, t, err)
+		}
+		pos, err := strconv.ParseInt(e.Position, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("verify: --state %s: tenant %q: position %q: want a decimal integer", path, t, e.Position)
+		}
+		r := chain.Resume{Checkpoint: cp, Position: pos}
+		if e.ThroughSeq != "" {
+			if r.ThroughSeq, err = strconv.ParseUint(e.ThroughSeq, 10, 64); err != nil {
+				return nil, fmt.Errorf("verify: --state %s: tenant %q: through_seq %q: want a decimal integer", path, t, e.ThroughSeq)
+			}
+			if r.ThroughHash, err = chain.ParseHash(e.ThroughHash); err != nil {
+				return nil, fmt.Errorf("verify: --state %s: tenant %q: through_hash: %w", path, t, err)
+			}
+		}
+		state[t] = r
+	}
+	return state, nil
+}
+
+func saveState(path string, state map[string]chain.Resume) error {
+	if path == "" {
+		return nil
+	}
+	doc := make(map[string]stateEntry, len(state))
+	for t, r := range state {
+		doc[t] = stateEntry{Checkpoint: r.Checkpoint.Portable(), Position: strconv.FormatInt(r.Position, 10),
+			ThroughSeq: strconv.FormatUint(r.ThroughSeq, 10), ThroughHash: r.ThroughHash.String()}
+	}
+	data, _ := json.MarshalIndent(doc, "", "  ")
+	if err := atomicfile.Replace(path, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("verify: --state: %w", err)
+	}
+	return nil
+}
+
+// verifyTenant verifies one tenant's chain with the checkpoints kept outside the database
+// added: checkpoint files and digests. The digests are checked first: an unbroken digest
+// chain, and every checkpoint it holds still in the store as it was signed.
+func verifyTenant(ctx context.Context, st store.ChainStore, o verifyOptions, keys chain.Keyring, t string, since *chain.Resume) (chain.Report, *chain.Resume, error) {
+	var src chain.Source = st
+	var extra []chain.Checkpoint
+	if o.cpDir != "" {
+		files, err := chain.ReadCheckpointFiles(o.cpDir, t)
+		if err != nil {
+			return chain.Report{}, nil, err
+		}
+		extra = append(extra, files...)
+	}
+	if o.digestDir != "" {
+		files, err := chaindigest.ReadFiles(o.digestDir, t)
+		if err != nil {
+			return chain.Report{}, nil, err
+		}
+		return chaindigest.Verify(ctx, st, keys, t, o.rng, files, extra, since)
+	}
+	if len(extra) > 0 {
+		src = chain.WithCheckpoints(src, extra)
+	}
+	return chain.VerifySince(ctx, src, keys, t, o.rng, since)
+}
+
+// printReports prints each report and returns verify's finding over all of them.
+func printReports(stdout io.Writer, reports []chain.Report, asJSON bool) error {
+	broken, unknown := false, false
+	for _, rep := range reports {
 		broken = broken || !rep.OK
 		unknown = unknown || len(rep.UnknownKeys) > 0
-		printReport(stdout, rep, o.asJSON)
+		printReport(stdout, rep, asJSON)
 	}
 	switch {
 	case broken:
@@ -148,6 +281,25 @@ func verify(o verifyOptions, stdout, stderr io.Writer) error {
 		return errUnknownKeys
 	}
 	return nil
+}
+
+// verifyExport verifies an export directory with the given keys, or the export's own.
+func verifyExport(o verifyOptions, keys chain.Keyring, stdout, stderr io.Writer) error {
+	x, err := chainexport.Read(o.exportDir)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		keys = nil
+		if !o.asJSON {
+			fmt.Fprintln(stderr, "auditctl: no --public-key: trusting the keys the export carries (keys.json); get them from the signer to be sure")
+		}
+	}
+	rep, err := x.Verify(keys)
+	if err != nil {
+		return err
+	}
+	return printReports(stdout, []chain.Report{rep}, o.asJSON)
 }
 
 func openForVerify(ctx context.Context, o verifyOptions) (store.ChainStore, error) {
@@ -179,6 +331,9 @@ func printReport(w io.Writer, rep chain.Report, asJSON bool) {
 		map[bool]string{true: "checked", false: "NOT checked"}[rep.Signed], rep.UnsignedTail, rep.RecordsPerSecond)
 	if rep.FirstBroken != nil {
 		fmt.Fprintf(w, "  first break: %s\n", rep.FirstBroken)
+	}
+	if rep.Digests > 0 {
+		fmt.Fprintf(w, "  %d digest files match the store; seq 1-%d pinned outside the database\n", rep.Digests, rep.DigestedThrough)
 	}
 	if !rep.Signed {
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -145,4 +146,44 @@ func TestVerify_SigningTurnedOnLaterThenRotatedVerifiesAndSaysWhatIsCovered(t *t
 	assert.Equal(t, exitUnknownKeys, code, newOnly, code, out.String(), exitUnknownKeys)
 	assert.Contains(t, out.String(), "acme OK", newOnly, code, out.String(), exitUnknownKeys)
 	assert.Contains(t, out.String(), "signed by keys not given", newOnly, code, out.String(), exitUnknownKeys)
+}
+
+// With --state, verify resumes after the checkpoints the last intact run reached; --full
+// recomputes everything, which alone finds an old record edited in place.
+func TestVerify_StateResumesAndFullRecomputes(t *testing.T) {
+	db, key := chainedDB(t)
+	state := filepath.Join(t.TempDir(), "verify-state.json")
+	runJSON := func(extra ...string) (int, []chain.Report) {
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"verify", "--db", db, "--public-key", key + ".pub.pem", "--state", state, "--json"}, extra...), &out, &errOut)
+		var reps []chain.Report
+		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var rep chain.Report
+			require.NoError(t, json.Unmarshal([]byte(line), &rep), "stdout %q, stderr %q", out.String(), errOut.String())
+			reps = append(reps, rep)
+		}
+		return code, reps
+	}
+	code, reps := runJSON()
+	require.Equal(t, exitOK, code)
+	for _, rep := range reps {
+		assert.Equal(t, 20, rep.Records, "%s: the first run recomputes everything", rep.Tenant)
+	}
+	code, reps = runJSON()
+	require.Equal(t, exitOK, code)
+	for _, rep := range reps {
+		assert.Equal(t, 0, rep.Records, "%s: nothing after the verified checkpoint", rep.Tenant)
+		assert.Equal(t, uint64(20), rep.ResumedAfter, rep.Tenant)
+	}
+	raw, err := sql.Open("sqlite", db)
+	require.NoError(t, err)
+	_, err = raw.Exec(`UPDATE audit_logs SET message = 'edited' WHERE id = 'acme-03'`)
+	require.NoError(t, err)
+	raw.Close()
+	code, _ = runJSON()
+	assert.Equal(t, exitOK, code, "resumed after seq 20, the old edit is not looked at")
+	code, reps = runJSON("--full")
+	require.Equal(t, exitTampered, code)
+	assert.Equal(t, chain.ReasonRecordAltered, reps[0].FirstBroken.Reason, "%+v", reps[0])
+	assert.Equal(t, uint64(4), reps[0].FirstBroken.Seq)
 }

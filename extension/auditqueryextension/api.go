@@ -121,6 +121,7 @@ func (a *api) routes() {
 	a.route(http.MethodGet, healthPath, a.health, unlimited)
 	a.route(http.MethodPost, retentionPath, a.runRetention, limited)
 	a.route(http.MethodGet, verifyPath, a.verify, limited)
+	a.route(http.MethodGet, exportPath, a.exportChain, limited)
 	a.route(http.MethodGet, openAPIPath, a.openAPI, unlimited)
 	a.route(http.MethodGet, whoamiPath, a.whoami, limited)
 	a.viewerRoutes()

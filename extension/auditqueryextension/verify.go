@@ -11,6 +11,23 @@ import (
 
 var errNoChain = &apiError{Status: http.StatusNotImplemented, Code: codeNotImplemented, Message: "the store keeps no hash chain (tamper_evidence is off, or the backend does not support it)"}
 
+// paramFull asks verify to recompute the whole chain instead of resuming after the checkpoint
+// the last intact verification reached.
+const paramFull = "full"
+
+// flag reads a boolean parameter: absent or "false" is false, "true" is true.
+func (p *params) flag(name string) bool {
+	switch v := p.single(name); v {
+	case "", "false":
+		return false
+	case "true":
+		return true
+	default:
+		p.fail(badParam(name, "must be true or false, got %q", v))
+		return false
+	}
+}
+
 // verify recomputes one tenant's hash chain between start and end (commit times, optional) and
 // answers 200 with the report whether or not the chain is intact: "ok" and "first_broken" are
 // the finding; an error status means the check could not run. A tenant caller verifies its own
@@ -21,9 +38,9 @@ func (a *api) verify(w http.ResponseWriter, r *http.Request) *apiError {
 	if e != nil {
 		return e
 	}
-	p := newParams(r.URL.Query(), []string{paramTenant, paramStart, paramEnd}, a.authParams)
+	p := newParams(r.URL.Query(), []string{paramTenant, paramStart, paramEnd, paramFull}, a.authParams)
 	requested := p.tenant()
-	rng := chain.Range{Start: p.time(paramStart), End: p.time(paramEnd)}
+	rng := chain.Range{Start: p.time(paramStart), End: p.time(paramEnd), Full: p.flag(paramFull)}
 	if p.err != nil {
 		return p.err
 	}

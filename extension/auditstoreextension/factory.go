@@ -24,5 +24,5 @@ func createDefaultConfig() component.Config {
 }
 
 func createExtension(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
-	return sharedstore.New(cfg.(*Config).Config, set.Logger), nil
+	return sharedstore.New(cfg.(*Config).Config, set.Logger).WithTelemetry(set.TelemetrySettings), nil
 }

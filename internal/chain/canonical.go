@@ -77,8 +77,9 @@ func Canonical(r record.Record) []byte {
 		Attributes:        canonicalMap(r.Attributes),
 		Resource:          canonicalMap(r.Resource),
 	}
-	// JSON has no NaN or infinity, and stores keep such a duration as 0.
-	if !math.IsNaN(r.DurationMS) && !math.IsInf(r.DurationMS, 0) {
+	// JSON has no NaN or infinity, and stores keep such a duration as 0; SQLite keeps -0.0 as
+	// 0 too (the comparison skips -0, which equals 0).
+	if r.DurationMS != 0 && !math.IsNaN(r.DurationMS) && !math.IsInf(r.DurationMS, 0) {
 		c.DurationMS = r.DurationMS
 	}
 	if c.Tags == nil {

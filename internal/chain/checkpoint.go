@@ -123,6 +123,12 @@ func (c Checkpoint) SignedBytes() []byte {
 	return b.Bytes()
 }
 
+// Same is true when o signs the same bytes as c with the same key and signature: the same
+// checkpoint, in whatever form it was read.
+func (c Checkpoint) Same(o Checkpoint) bool {
+	return bytes.Equal(c.SignedBytes(), o.SignedBytes()) && c.KeyID == o.KeyID && bytes.Equal(c.Signature, o.Signature)
+}
+
 // Signer signs checkpoints.
 type Signer struct {
 	key   ed25519.PrivateKey
@@ -236,4 +242,21 @@ func readPEM(path, wantType string) ([]byte, error) {
 		return nil, fmt.Errorf("chain: %s: no %q PEM block", path, wantType)
 	}
 	return block.Bytes, nil
+}
+
+// ParsePublicKeyPEM reads an Ed25519 public key in PKIX PEM.
+func ParsePublicKeyPEM(data []byte) (ed25519.PublicKey, error) {
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return nil, errors.New(`chain: no "PUBLIC KEY" PEM block`)
+	}
+	key, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("chain: %w", err)
+	}
+	ed, ok := key.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("chain: a %T key, want an Ed25519 key", key)
+	}
+	return ed, nil
 }

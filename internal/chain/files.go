@@ -79,6 +79,15 @@ type extraCheckpoints struct {
 	extra []Checkpoint
 }
 
+// UnchainedSince forwards to the wrapped source, or looks at every record when it cannot.
+func (x extraCheckpoints) UnchainedSince(ctx context.Context, tenant string, after int64, limit int) ([]string, int64, error) {
+	if us, ok := x.Source.(UnchainedSinceSource); ok {
+		return us.UnchainedSince(ctx, tenant, after, limit)
+	}
+	ids, err := x.Source.Unchained(ctx, tenant, limit)
+	return ids, 0, err
+}
+
 func (x extraCheckpoints) Checkpoints(ctx context.Context, tenant string) ([]Checkpoint, error) {
 	stored, err := x.Source.Checkpoints(ctx, tenant)
 	if err != nil {

@@ -62,6 +62,8 @@ const (
 	ReasonRecordTenantChange  = "record moved to another tenant"
 	ReasonRecordUnreadable    = "record unreadable: the store cannot decode it, so its hash cannot be checked"
 	ReasonUnsignedAfterSigned = "unsigned checkpoint after a signed one: a signature was removed, or signing was turned off"
+	// ReasonVerifiedCheckpointChanged: an incremental verification's starting point is gone.
+	ReasonVerifiedCheckpointChanged = "checkpoint changed since the last verification: the verified head was deleted or rewritten"
 )
 
 // Report is the outcome of one verification.
@@ -71,6 +73,9 @@ type Report struct {
 	// From and To are the sequence range recomputed.
 	From uint64 `json:"from_seq"`
 	To   uint64 `json:"to_seq"`
+	// ResumedAfter is the checkpoint an incremental verification started after (0: none):
+	// the links up to it were recomputed by an earlier verification, not this one.
+	ResumedAfter uint64 `json:"resumed_after_seq,omitempty"`
 	// Records is how many links were checked; Pruned how many of them had their record
 	// removed by a signed retention run.
 	Records int `json:"records_checked"`
@@ -92,7 +97,13 @@ type Report struct {
 	Coverage []Span `json:"coverage,omitempty"`
 	// UnsignedTail is how many links follow the last checkpoint: the part of the chain that
 	// someone with database access could still rewrite undetected.
-	UnsignedTail     uint64        `json:"unsigned_tail"`
+	UnsignedTail uint64 `json:"unsigned_tail"`
+	// Digests is how many digest files kept outside the database were checked against the
+	// store, and DigestedThrough the highest seq a checkpoint in them pins: a rewrite of
+	// records or checkpoints up to it is found even by someone who rewrote every checkpoint
+	// in the database.
+	Digests          int           `json:"digests,omitempty"`
+	DigestedThrough  uint64        `json:"digested_through_seq,omitempty"`
 	FirstBroken      *Break        `json:"first_broken,omitempty"`
 	Elapsed          time.Duration `json:"-"`
 	ElapsedSeconds   float64       `json:"elapsed_seconds"`
@@ -126,13 +137,76 @@ func NewKeyring(keys ...ed25519.PublicKey) Keyring {
 // covered. Zero times mean the chain's start and its head.
 type Range struct {
 	Start, End time.Time
+	// Full asks a verifier that keeps incremental state (the auditstore extension, auditctl
+	// --state) to recompute the whole range anyway: the only way to find an old record edited
+	// without touching its link after it was verified.
+	Full bool
 }
 
 // Verify recomputes the tenant's chain over r from src, checking every stored record against
 // its link, every link against the one before it and every checkpoint in the range against
-// the recomputed head and, when keys are given, checks signatures (see checkSignatures). It
+// the recomputed head and, when keys are given, checks signatures (see CheckSignatures). It
 // stops at the first break. An error is a failure to read, not a finding.
 func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Range) (Report, error) {
+	rep, _, err := VerifySince(ctx, src, keys, tenant, r, nil)
+	return rep, err
+}
+
+// VerifySince is Verify resumed after since, a checkpoint an earlier verification of the
+// tenant found intact (nil: from the range's start). It checks that since is still stored
+// exactly as it was, that every signature verifies and that the links after it follow from its
+// head, and recomputes only those links and their records: a chain recomputed through since
+// breaks at the link after it, but a record before since edited without touching its link is
+// found only by a full verification. It returns where the next verification can resume: the
+// last checkpoint the walk matched that is signed by a given key (any matched one when no keys
+// are given), or nil when the chain is broken.
+func VerifySince(ctx context.Context, src Source, keys Keyring, tenant string, r Range, since *Resume) (Report, *Resume, error) {
+	var (
+		resume   *Resume
+		position int64
+		last     Link
+	)
+	rep, err := verifyChain(ctx, src, keys, tenant, r, since, func(cp Checkpoint) {
+		if len(keys) == 0 || (keys[cp.KeyID] != nil && len(cp.Signature) > 0) {
+			resume = &Resume{Checkpoint: cp}
+		}
+	}, &position, &last)
+	if err != nil || !rep.OK {
+		return rep, nil, err
+	}
+	if resume == nil && since != nil {
+		resume = &Resume{Checkpoint: since.Checkpoint}
+	}
+	if resume != nil {
+		resume.Position = position
+		if last.Seq >= resume.Seq {
+			resume.ThroughSeq, resume.ThroughHash = last.Seq, last.Hash
+		}
+	}
+	return rep, resume, nil
+}
+
+// Resume is where an incremental verification starts: the checkpoint the last intact one
+// reached, which must still be stored as it was; the last link it recomputed (ThroughSeq and
+// ThroughHash, at or after the checkpoint), after which the next one resumes, so that its cost
+// is the new links only; and the store position through which it looked for records outside
+// the chain (UnchainedSinceSource; 0 looks at every record).
+type Resume struct {
+	Checkpoint
+	ThroughSeq  uint64
+	ThroughHash Hash
+	Position    int64
+}
+
+// UnchainedSinceSource is a Source that can look for records outside the chain among only
+// those stored after a position (SQLite: the row's seq), so that an incremental verification
+// does not scan every record again. It returns the position it looked through. A row written
+// directly with a position at or before after is found only by a full verification.
+type UnchainedSinceSource interface {
+	UnchainedSince(ctx context.Context, tenant string, after int64, limit int) (ids []string, through int64, err error)
+}
+
+func verifyChain(ctx context.Context, src Source, keys Keyring, tenant string, r Range, since *Resume, matched func(Checkpoint), position *int64, last *Link) (Report, error) {
 	started := time.Now()
 	rep := Report{Tenant: tenant, Signed: len(keys) > 0}
 	finish := func(b *Break) (Report, error) {
@@ -155,7 +229,7 @@ func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Rang
 		return rep, err
 	}
 	if len(keys) > 0 {
-		if b := checkSignatures(cps, keys, &rep); b != nil {
+		if b := CheckSignatures(cps, keys, &rep); b != nil {
 			return finish(b)
 		}
 	}
@@ -169,25 +243,28 @@ func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Rang
 		rep.UnsignedTail = head.Seq
 	}
 
-	// The start: the last checkpoint at or before r.Start, trusted because it verified (or
-	// the genesis when there is none or no start was asked for).
 	var prev Link
-	if !r.Start.IsZero() {
-		for _, cp := range cps {
-			if !cp.Time.After(r.Start) && cp.Seq > prev.Seq {
-				prev = Link{Seq: cp.Seq, Hash: cp.Head}
-			}
+	prev, rep.To = Window(cps, head, r)
+	if since != nil {
+		if !slices.ContainsFunc(cps, since.Same) {
+			return finish(&Break{Seq: since.Seq, Reason: ReasonVerifiedCheckpointChanged, Expected: since.Head.String()})
+		}
+		start := Link{Seq: since.Seq, Hash: since.Head}
+		if since.ThroughSeq > since.Seq {
+			start = Link{Seq: since.ThroughSeq, Hash: since.ThroughHash}
+		}
+		if start.Seq > head.Seq {
+			// Links an earlier verification recomputed are gone.
+			return finish(&Break{Seq: head.Seq + 1, Reason: ReasonLinkMissing,
+				Expected: fmt.Sprintf("links up to seq %d, verified before", start.Seq), Found: fmt.Sprintf("head at seq %d", head.Seq)})
+		}
+		if start.Seq > prev.Seq && start.Seq <= rep.To {
+			prev = start
+			rep.ResumedAfter = start.Seq
 		}
 	}
 	rep.From = prev.Seq + 1
-	rep.To = head.Seq
-	if !r.End.IsZero() {
-		for _, cp := range cps {
-			if !cp.Time.Before(r.End) && cp.Seq >= rep.From {
-				rep.To = min(rep.To, cp.Seq)
-			}
-		}
-	}
+	*last = prev
 
 	prunes := pruneCheckpoints(cps)
 	bySeq := checkpointsBySeq(cps)
@@ -203,8 +280,10 @@ func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Rang
 				return errStop
 			}
 			rep.Checkpoints++
+			matched(cp)
 		}
 		prev = l
+		*last = l
 		return nil
 	})
 	switch {
@@ -218,7 +297,16 @@ func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Rang
 			Expected: fmt.Sprintf("links up to seq %d", rep.To), Found: fmt.Sprintf("the last at seq %d", prev.Seq)})
 	}
 
-	unchained, err := src.Unchained(ctx, tenant, 1)
+	var unchained []string
+	if us, ok := src.(UnchainedSinceSource); ok {
+		var after int64
+		if since != nil && rep.ResumedAfter > 0 {
+			after = since.Position
+		}
+		unchained, *position, err = us.UnchainedSince(ctx, tenant, after, 1)
+	} else {
+		unchained, err = src.Unchained(ctx, tenant, 1)
+	}
 	if err != nil {
 		return rep, err
 	}
@@ -230,7 +318,30 @@ func Verify(ctx context.Context, src Source, keys Keyring, tenant string, r Rang
 
 var errStop = errors.New("stop")
 
-// checkSignatures checks every checkpoint's signature, in chain order, and fills the report's
+// Window is the part of the chain a verification over r recomputes: it starts after anchor,
+// the last checkpoint at or before r.Start (trusted because its signature verifies; the genesis
+// when there is none or no start was asked for), and ends at to, the first checkpoint at or
+// after r.End (the head when there is none).
+func Window(cps []Checkpoint, head Link, r Range) (anchor Link, to uint64) {
+	if !r.Start.IsZero() {
+		for _, cp := range cps {
+			if !cp.Time.After(r.Start) && cp.Seq > anchor.Seq {
+				anchor = Link{Seq: cp.Seq, Hash: cp.Head}
+			}
+		}
+	}
+	to = head.Seq
+	if !r.End.IsZero() {
+		for _, cp := range cps {
+			if !cp.Time.Before(r.End) && cp.Seq > anchor.Seq {
+				to = min(to, cp.Seq)
+			}
+		}
+	}
+	return anchor, to
+}
+
+// CheckSignatures checks every checkpoint's signature, in chain order, and fills the report's
 // signature coverage. A chain may begin unsigned (signing turned on later): its unsigned
 // checkpoints are reported, not broken. Once a checkpoint is signed, every later one must be
 // too: an unsigned one then means a signature was stripped, or signing was turned off, and
@@ -238,7 +349,7 @@ var errStop = errors.New("stop")
 // history. A signature by a key not in keys is not a finding (an older key after a rotation,
 // when its public key was not given) but covers nothing, and is listed under UnknownKeys. A
 // signature that does not verify under the key its key id names is a break.
-func checkSignatures(cps []Checkpoint, keys Keyring, rep *Report) *Break {
+func CheckSignatures(cps []Checkpoint, keys Keyring, rep *Report) *Break {
 	ordered := slices.Clone(cps)
 	slices.SortStableFunc(ordered, func(a, b Checkpoint) int { return cmp.Compare(a.Seq, b.Seq) })
 	signedSeen := false
@@ -296,13 +407,13 @@ func checkLink(prev, l Link, rec *record.Record, prunes []Checkpoint, rep *Repor
 	}
 	rep.Records++
 	if rec == nil {
-		if prunedBy(l, prunes) {
+		if PrunedBy(l, prunes) {
 			rep.Pruned++
 			return nil
 		}
 		return &Break{Seq: l.Seq, RecordID: l.RecordID, Reason: ReasonRecordDeleted}
 	}
-	if rec.TenantID != l.Tenant && prunedBy(l, prunes) {
+	if rec.TenantID != l.Tenant && PrunedBy(l, prunes) {
 		// Ids are unique per tenant: another tenant may hold a record of the same id while
 		// this tenant's record was removed by retention.
 		rep.Pruned++
@@ -322,10 +433,10 @@ func checkLink(prev, l Link, rec *record.Record, prunes []Checkpoint, rep *Repor
 	return nil
 }
 
-// prunedBy reports whether a retention run after the link was committed expired it: its
+// PrunedBy reports whether a retention run after the link was committed expired it: its
 // checkpoint is at or after the link, and its cutoff for the link's level is after the
 // link's timestamp (the link's level and timestamp are covered by its hash).
-func prunedBy(l Link, prunes []Checkpoint) bool {
+func PrunedBy(l Link, prunes []Checkpoint) bool {
 	for _, cp := range prunes {
 		if cp.Seq < l.Seq {
 			continue

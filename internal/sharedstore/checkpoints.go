@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/chaindigest"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -17,13 +18,15 @@ import (
 // run (with the run's cutoffs, so verify can tell pruned records from deleted ones), and once
 // more at shutdown, so a clean stop leaves no unsigned tail.
 type checkpointer struct {
-	cs       store.ChainStore
-	signer   *chain.Signer // nil: unsigned checkpoints
-	every    int
-	interval time.Duration
-	dir      string
-	logger   *zap.Logger
-	now      func() time.Time
+	cs           store.ChainStore
+	signer       *chain.Signer // nil: unsigned checkpoints
+	every        int
+	interval     time.Duration
+	dir          string
+	digests      *chaindigest.Writer // nil: no digests
+	digestPeriod time.Duration
+	logger       *zap.Logger
+	now          func() time.Time
 
 	mu      sync.Mutex
 	pending map[string]int       // new records per tenant since its last checkpoint
@@ -37,7 +40,7 @@ type checkpointer struct {
 func newCheckpointer(cs store.ChainStore, signer *chain.Signer, cfg TamperEvidenceConfig, logger *zap.Logger, now func() time.Time) *checkpointer {
 	return &checkpointer{
 		cs: cs, signer: signer, every: cfg.CheckpointEveryRecords, interval: cfg.CheckpointInterval,
-		dir: cfg.CheckpointDir, logger: logger, now: now,
+		dir: cfg.CheckpointDir, digestPeriod: cfg.Digests.Period, logger: logger, now: now,
 		pending: map[string]int{}, since: map[string]time.Time{}, signed: map[string]uint64{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -69,8 +72,13 @@ func (c *checkpointer) start() { go c.loop() }
 
 func (c *checkpointer) loop() {
 	defer close(c.done)
-	// Ticking at a fraction of the interval keeps a tenant's wait close to the interval.
-	tick := time.NewTicker(max(c.interval/4, 10*time.Millisecond))
+	// Ticking at a fraction of the interval keeps a tenant's wait close to the interval, and
+	// at a fraction of the digest period a checkpoint's wait for its digest close to that.
+	every := c.interval / 4
+	if c.digests != nil {
+		every = min(every, c.digestPeriod/4)
+	}
+	tick := time.NewTicker(max(every, 10*time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
@@ -80,6 +88,7 @@ func (c *checkpointer) loop() {
 		case <-tick.C:
 		}
 		c.checkpointDue(context.Background(), false)
+		c.flushDigests(context.Background(), false)
 	}
 }
 
@@ -126,6 +135,9 @@ func (c *checkpointer) write(ctx context.Context, tenant, kind string, cutoffs m
 		c.logger.Warn("Chain checkpoint failed", zap.String("tenant", tenant), zap.String("kind", kind), zap.Error(err))
 		return cp, false
 	}
+	if wrote && c.digests != nil {
+		c.digests.Add(cp)
+	}
 	if wrote && c.dir != "" {
 		if err := chain.WriteCheckpointFile(c.dir, cp); err != nil {
 			c.logger.Warn("Chain checkpoint file not written", zap.String("tenant", tenant), zap.Error(err))
@@ -139,4 +151,16 @@ func (c *checkpointer) shutdown(ctx context.Context) {
 	close(c.stop)
 	<-c.done
 	c.checkpointDue(ctx, true)
+	c.flushDigests(ctx, true)
+}
+
+// flushDigests delivers the digests of the period (all pending ones when force is set).
+func (c *checkpointer) flushDigests(ctx context.Context, force bool) {
+	if c.digests == nil {
+		return
+	}
+	if err := c.digests.Flush(ctx, c.now(), force); err != nil {
+		// The checkpoints are in the database; only their copy outside it is late.
+		c.logger.Error("Chain digests not delivered; they are retried at the next period", zap.Error(err))
+	}
 }

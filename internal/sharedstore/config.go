@@ -3,7 +3,11 @@ package sharedstore
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
+
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/retention"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/clickhousestore"
@@ -57,7 +61,25 @@ type TamperEvidenceConfig struct {
 	// CheckpointDir, if set, also receives every checkpoint as a JSON file, outside the
 	// database (point it at storage the database's users cannot write).
 	CheckpointDir string `mapstructure:"checkpoint_dir"`
+	// Digests deliver every checkpoint also to sinks outside the database, so that someone
+	// who can rewrite the database's checkpoints cannot rewrite those (docs/TAMPER_EVIDENCE.md,
+	// "Digests").
+	Digests DigestsConfig `mapstructure:"digests"`
 }
+
+// DigestsConfig is where digests go: an append-only directory, an HTTP receiver, or both.
+type DigestsConfig struct {
+	// Directory receives one digest file per tenant and period, never rewritten.
+	Directory string `mapstructure:"directory"`
+	// Period is the longest a checkpoint waits for its digest (and the shortest time between
+	// two digests of a tenant); shutdown delivers what is pending.
+	Period time.Duration `mapstructure:"period"`
+	// Webhook POSTs every digest to a receiver (confighttp's client settings).
+	Webhook configoptional.Optional[confighttp.ClientConfig] `mapstructure:"webhook"`
+}
+
+// enabled is true when digests go anywhere.
+func (d DigestsConfig) enabled() bool { return d.Directory != "" || d.Webhook.HasValue() }
 
 // Backends.
 const (
@@ -77,6 +99,7 @@ func DefaultConfig() Config {
 			Enabled:                true,
 			CheckpointEveryRecords: 10000,
 			CheckpointInterval:     time.Minute,
+			Digests:                DigestsConfig{Period: time.Minute},
 		},
 	}
 }
@@ -110,8 +133,20 @@ func (c *Config) Validate() error {
 		if te.CheckpointInterval <= 0 {
 			add("tamper_evidence.checkpoint_interval: must be positive, got %s", te.CheckpointInterval)
 		}
+		if te.Digests.enabled() && te.Digests.Period <= 0 {
+			add("tamper_evidence.digests.period: must be positive, got %s", te.Digests.Period)
+		}
+		if wh := te.Digests.Webhook.Get(); wh != nil {
+			if wh.Endpoint == "" {
+				add("tamper_evidence.digests.webhook.endpoint: required: the URL digests are POSTed to")
+			} else if u, err := url.Parse(wh.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				add("tamper_evidence.digests.webhook.endpoint: %q: want an http or https URL", wh.Endpoint)
+			}
+		}
 	} else if te.SigningKeyFile != "" {
 		add("tamper_evidence.signing_key_file: set while tamper_evidence.enabled is false; enable it or remove the key")
+	} else if te.Digests.enabled() {
+		add("tamper_evidence.digests: set while tamper_evidence.enabled is false; enable it or remove the digests")
 	}
 	return errors.Join(errs...)
 }

@@ -6,18 +6,26 @@
 package sharedstore
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	nooptrace "go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/auditstore"
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/chaindigest"
+	"github.com/otelcol-audit/otelcol-audit/internal/chainexport"
 	"github.com/otelcol-audit/otelcol-audit/internal/health"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/retention"
@@ -29,12 +37,18 @@ import (
 // Shared is one opened store and what its owner does besides storing. Start opens it,
 // Shutdown closes it; the Handle methods are valid in between.
 type Shared struct {
-	cfg    Config
-	logger *zap.Logger
-	now    func() time.Time
+	cfg       Config
+	logger    *zap.Logger
+	telemetry component.TelemetrySettings // for the digest webhook's client
+	now       func() time.Time
 
-	st          store.Store
-	keys        chain.Keyring // what verify accepts
+	st   store.Store
+	keys chain.Keyring // what verify accepts
+	// verified is, per tenant, the checkpoint the last intact verification of the whole chain
+	// reached: the next one resumes after it (chain.VerifySince) unless a range or Full is
+	// asked for. It lives in the collector's memory, out of the database's reach.
+	verifiedMu  sync.Mutex
+	verified    map[string]chain.Resume
 	checkpoints *checkpointer // nil: no chain, or read-only
 	retention   *retention.Scheduler
 	stopOnce    sync.Once
@@ -54,7 +68,15 @@ var _ auditstore.Handle = (*Shared)(nil)
 
 // New returns a Shared that opens cfg's store at Start.
 func New(cfg Config, logger *zap.Logger) *Shared {
-	return &Shared{cfg: cfg, logger: logger, now: time.Now}
+	return &Shared{cfg: cfg, logger: logger, now: time.Now, telemetry: component.TelemetrySettings{
+		Logger: logger, TracerProvider: nooptrace.NewTracerProvider(), MeterProvider: noopmetric.NewMeterProvider()}}
+}
+
+// WithTelemetry gives the store the component's telemetry, for the clients it makes (the
+// digest webhook).
+func (s *Shared) WithTelemetry(ts component.TelemetrySettings) *Shared {
+	s.telemetry = ts
+	return s
 }
 
 // Over returns a Shared over a store the caller opened (tests wrap one to inject outages;
@@ -67,7 +89,7 @@ func Over(st store.Store, cfg Config, logger *zap.Logger) *Shared {
 
 // Start opens (and, unless read-only, migrates) the store, then starts the checkpointer and
 // the retention schedule.
-func (s *Shared) Start(ctx context.Context, _ component.Host) error {
+func (s *Shared) Start(ctx context.Context, host component.Host) error {
 	if err := s.cfg.Validate(); err != nil {
 		return err
 	}
@@ -78,7 +100,7 @@ func (s *Shared) Start(ctx context.Context, _ component.Host) error {
 		}
 		s.st = st
 	}
-	if err := s.startChain(); err != nil {
+	if err := s.startChain(ctx, host); err != nil {
 		return errors.Join(err, s.closeStore())
 	}
 	if s.cfg.ReadOnly {
@@ -131,7 +153,7 @@ func (s *Shared) open(ctx context.Context) (store.Store, error) {
 
 // startChain loads the keys and, on a writable store, starts the checkpointer, when
 // tamper_evidence is on and the store keeps a chain.
-func (s *Shared) startChain() error {
+func (s *Shared) startChain(ctx context.Context, host component.Host) error {
 	te := s.cfg.TamperEvidence
 	if !te.Enabled {
 		return nil
@@ -165,8 +187,40 @@ func (s *Shared) startChain() error {
 		return nil
 	}
 	s.checkpoints = newCheckpointer(cs, signer, te, s.logger, s.now)
+	if te.Digests.enabled() {
+		w, err := s.digestWriter(ctx, host)
+		if err != nil {
+			return err
+		}
+		s.checkpoints.digests = w
+	}
 	s.checkpoints.start()
 	return nil
+}
+
+// digestWriter makes the digest sinks the configuration names.
+func (s *Shared) digestWriter(ctx context.Context, host component.Host) (*chaindigest.Writer, error) {
+	d := s.cfg.TamperEvidence.Digests
+	var dir *chaindigest.Dir
+	if d.Directory != "" {
+		dir = &chaindigest.Dir{Path: d.Directory}
+		if err := os.MkdirAll(d.Directory, 0o750); err != nil {
+			return nil, fmt.Errorf("tamper_evidence.digests.directory: %w", err)
+		}
+	}
+	var others []chaindigest.Sink
+	if wh := d.Webhook.Get(); wh != nil {
+		var exts map[component.ID]component.Component
+		if host != nil {
+			exts = host.GetExtensions()
+		}
+		client, err := wh.ToClient(ctx, exts, s.telemetry)
+		if err != nil {
+			return nil, fmt.Errorf("tamper_evidence.digests.webhook: %w", err)
+		}
+		others = append(others, chaindigest.NewWebhook(client, wh.Endpoint))
+	}
+	return chaindigest.NewWriter(dir, others, d.Period, s.now()), nil
 }
 
 // stopChain writes the last checkpoints and stops the checkpointer, once: a Start that failed
@@ -286,20 +340,78 @@ func (s *Shared) prune(ctx context.Context, policy store.RetentionPolicy, now ti
 	return res, err
 }
 
-// VerifyChain checks a tenant's chain with the configured keys and, when checkpoint files are
-// kept, with them too.
+// VerifyChain checks a tenant's chain with the configured keys and, when checkpoint files or
+// digests are kept, against them too. A verification of the whole chain resumes after the
+// checkpoint the last intact one reached (r.Full recomputes everything).
 func (s *Shared) VerifyChain(ctx context.Context, tenant string, r chain.Range) (chain.Report, error) {
 	cs, ok := s.st.(store.ChainStore)
 	if !ok || !s.cfg.TamperEvidence.Enabled {
 		return chain.Report{}, auditstore.ErrNoChain
 	}
-	var src chain.Source = cs
+	// Only a verification of the whole chain resumes, and records where the next can.
+	whole := r.Start.IsZero() && r.End.IsZero()
+	var since *chain.Resume
+	if whole && !r.Full {
+		s.verifiedMu.Lock()
+		if cp, ok := s.verified[tenant]; ok {
+			since = &cp
+		}
+		s.verifiedMu.Unlock()
+	}
+	var extra []chain.Checkpoint
 	if dir := s.cfg.TamperEvidence.CheckpointDir; dir != "" {
 		files, err := chain.ReadCheckpointFiles(dir, tenant)
 		if err != nil {
 			return chain.Report{}, err
 		}
-		src = chain.WithCheckpoints(src, files)
+		extra = files
 	}
-	return chain.Verify(ctx, src, s.keys, tenant, r)
+	var (
+		rep  chain.Report
+		next *chain.Resume
+		err  error
+	)
+	if dir := s.cfg.TamperEvidence.Digests.Directory; dir != "" {
+		files, ferr := chaindigest.ReadFiles(dir, tenant)
+		if ferr != nil {
+			return chain.Report{}, ferr
+		}
+		rep, next, err = chaindigest.Verify(ctx, cs, s.keys, tenant, r, files, extra, since)
+	} else {
+		rep, next, err = chain.VerifySince(ctx, chain.WithCheckpoints(cs, extra), s.keys, tenant, r, since)
+	}
+	if err == nil && whole && next != nil {
+		s.verifiedMu.Lock()
+		if s.verified == nil {
+			s.verified = map[string]chain.Resume{}
+		}
+		s.verified[tenant] = *next
+		s.verifiedMu.Unlock()
+	}
+	return rep, err
+}
+
+// ExportChain writes the evidence export of a tenant's chain over r into dir (chainexport):
+// the records, links and checkpoints from the store, the public keys verify accepts, and the
+// tenant's digests when a digest directory is kept.
+func (s *Shared) ExportChain(ctx context.Context, dir, tenant string, r chain.Range) (chainexport.Manifest, error) {
+	cs, ok := s.st.(store.ChainStore)
+	if !ok || !s.cfg.TamperEvidence.Enabled {
+		return chainexport.Manifest{}, auditstore.ErrNoChain
+	}
+	opts := chainexport.Options{Tenant: tenant, Range: r}
+	for _, pub := range s.keys {
+		opts.Keys = append(opts.Keys, pub)
+	}
+	slices.SortFunc(opts.Keys, func(a, b ed25519.PublicKey) int { return bytes.Compare(a, b) })
+	if d := s.cfg.TamperEvidence.Digests.Directory; d != "" {
+		files, err := chaindigest.ReadFiles(d, tenant)
+		if err != nil {
+			return chainexport.Manifest{}, err
+		}
+		for _, f := range files {
+			opts.Digests = append(opts.Digests, chainexport.DigestFile{Name: f.Name, Data: f.Data})
+		}
+	}
+	return chainexport.Write(ctx, dir, cs, cs.Get, opts)
 }
