@@ -309,7 +309,7 @@ func TestPartitioned_PruneDropsExpiredPartitionsWhole(t *testing.T) {
 	p := openPartitioned(t, dir, 10)
 	ctx := context.Background()
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	old := seqRecords("old", "acme", 40, now.Add(-100*24*time.Hour), time.Minute) // expired
+	old := seqRecords("old", "acme", 40, now.Add(-100*24*time.Hour), time.Minute)  // expired
 	edge := seqRecords("edge", "acme", 10, now.Add(-31*24*time.Hour), 6*time.Hour) // partly expired
 	recent := seqRecords("new", "acme", 10, now.Add(-time.Hour), time.Second)
 	for i := 0; i < len(old); i += 10 {
