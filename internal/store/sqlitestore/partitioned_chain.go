@@ -178,6 +178,9 @@ func (p *Partitioned) prunePartition(ctx context.Context, pt *partition, policy 
 		return nil // dropped meanwhile
 	}
 	defer pt.use.RUnlock()
+	p.mu.Lock()
+	sealed := pt != p.parts[len(p.parts)-1]
+	p.mu.Unlock()
 	part, err := pt.st.Prune(ctx, policy, now)
 	res.Add(part)
 	if err != nil {
@@ -190,16 +193,19 @@ func (p *Partitioned) prunePartition(ctx context.Context, pt *partition, policy 
 	if err := fresh.readRange(ctx); err != nil {
 		return err
 	}
-	p.mu.Lock()
-	// Only ever narrowed from below, and emptied only when sealed: an insert may have widened
-	// the active partition's range since it was read, and a range must never miss a row.
-	switch {
-	case !fresh.empty():
-		pt.minTS = max(pt.minTS, min(fresh.minTS, pt.maxTS))
-	case pt != p.parts[len(p.parts)-1]:
-		pt.minTS, pt.maxTS = math.MaxInt64, math.MinInt64
+	if !sealed {
+		// The active partition's range stays as it is: an insert may have widened it for rows
+		// not yet committed when the range was read, and a range must never miss a row. (A
+		// partition sealed before the prune began takes no more rows.)
+		return nil
 	}
-	p.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if fresh.empty() {
+		pt.minTS, pt.maxTS = math.MaxInt64, math.MinInt64
+	} else {
+		pt.minTS, pt.maxTS = fresh.minTS, fresh.maxTS
+	}
 	return nil
 }
 

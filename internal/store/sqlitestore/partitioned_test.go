@@ -401,3 +401,58 @@ func TestPartitioned_TurningPartitionsOnKeepsTheSingleFilesRecordsAndChains(t *t
 	assert.True(t, rep.OK, "%+v", rep)
 	assert.Equal(t, 35, rep.Records)
 }
+
+// The same records in one file and in many small partitions answer every read alike: stats of
+// random ranges and intervals (merged from per-partition counts), traces, and gets.
+func TestPartitioned_AnswersAsOneFileDoes(t *testing.T) {
+	ctx := context.Background()
+	single := openTemp(t)
+	p := openPartitioned(t, t.TempDir(), 50)
+	rng := rand.New(rand.NewPCG(3, 9))
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	tenants := []string{"acme", "globex"}
+	var all []record.Record
+	for b := range 40 {
+		tenant := tenants[rng.IntN(2)]
+		batch := make([]record.Record, 1+rng.IntN(30))
+		for i := range batch {
+			batch[i] = record.Record{ID: fmt.Sprintf("%s-%03d-%02d", tenant, b, i), TenantID: tenant,
+				Timestamp: base.Add(time.Duration(b)*20*time.Minute + time.Duration(rng.IntN(3600))*time.Second - 30*time.Minute),
+				Level:     record.Levels[rng.IntN(5)], Event: fmt.Sprintf("ev%d", rng.IntN(4)), UserID: fmt.Sprintf("u%d", rng.IntN(6)),
+				TraceID: fmt.Sprintf("%032x", rng.IntN(20)), Message: "m"}
+		}
+		mustInsertP(t, single, tenant, batch)
+		mustInsertP(t, p, tenant, batch)
+		all = append(all, batch...)
+	}
+	require.Greater(t, p.partitionCount(), 5)
+	for i := range 60 {
+		start := base.Add(time.Duration(rng.IntN(16*60)) * time.Minute)
+		q := store.StatsQuery{TenantID: []string{"", "acme", "globex"}[i%3], Start: start,
+			End: start.Add(time.Duration(1+rng.IntN(10*60)) * time.Minute), Top: 1 + rng.IntN(5),
+			Interval: []time.Duration{0, time.Minute, 5 * time.Minute, time.Hour}[rng.IntN(4)]}
+		want, err := single.Stats(ctx, q)
+		require.NoError(t, err)
+		got, err := p.Stats(ctx, q)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "Stats(%+v)", q)
+	}
+	for i := range 20 {
+		trace := fmt.Sprintf("%032x", i)
+		for _, tenant := range []string{"", "acme"} {
+			want, err := single.Trace(ctx, tenant, trace)
+			require.NoError(t, err)
+			got, err := p.Trace(ctx, tenant, trace)
+			require.NoError(t, err)
+			require.Equal(t, ids(want), ids(got), "Trace(%q, %q)", tenant, trace)
+		}
+	}
+	for _, r := range all[:50] {
+		got, err := p.Get(ctx, r.TenantID, r.ID)
+		require.NoError(t, err)
+		assert.Equal(t, r.ID, got.ID)
+		got, err = p.Get(ctx, "", r.ID)
+		require.NoError(t, err)
+		assert.Equal(t, r.TenantID, got.TenantID)
+	}
+}
