@@ -19,7 +19,7 @@ var (
 		"records BenchmarkInsertGrowth and BenchmarkInsertGrowthVariant insert into one file")
 	growthBaselineRows = flag.Int("growth.baseline-rows", 300_000,
 		"records BenchmarkInsertGrowth inserts into the baseline's file (it slows down as the file grows: 1M rows take about half an hour)")
-	growthVariant = flag.String("growth.variant", "-", "BenchmarkInsertGrowthVariant: the variant to run (growthVariants; \"\" is the current store)")
+	growthVariant       = flag.String("growth.variant", "-", "BenchmarkInsertGrowthVariant: the variant to run (growthVariants; \"\" is the current store)")
 	growthPartitionRows = flag.Int64("growth.partition-rows", 250_000,
 		"BenchmarkInsertGrowthPartitioned: partition_max_rows of the partitioned store")
 )
