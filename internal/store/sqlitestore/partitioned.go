@@ -78,7 +78,7 @@ const (
 	partitionPrefix = "p"
 	partitionSuffix = ".db"
 	// partitionTemp marks a partition being made: it becomes a partition only when renamed, so
-	// a crash while making one leaves a file that the next Open deletes.
+	// a crash while making one leaves a file that the next rollover replaces.
 	partitionTemp = ".tmp"
 )
 
@@ -140,8 +140,7 @@ func partitionNumber(name string) (int, bool) {
 }
 
 // OpenPartitioned opens (creating what is missing) the base file at cfg.Path and every
-// partition, deletes the leftovers of a partition a crash interrupted while it was being made,
-// and makes the first partition when there is none.
+// partition, and makes the first partition when there is none.
 func OpenPartitioned(ctx context.Context, cfg Config) (*Partitioned, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sqlitestore: invalid config: %w", err)
@@ -171,14 +170,10 @@ func OpenPartitioned(ctx context.Context, cfg Config) (*Partitioned, error) {
 	}
 	var nums []int
 	for _, e := range entries {
-		if strings.Contains(e.Name(), partitionTemp) {
-			// A partition being made when the process stopped: it holds seeds at most, made
-			// again by the next rollover.
-			if err := os.Remove(filepath.Join(p.dir, e.Name())); err != nil {
-				return nil, fmt.Errorf("sqlitestore: remove unfinished partition: %w", err)
-			}
-			continue
-		}
+		// pNNNNNN.db.tmp, a partition being made when the process stopped, is not one: it
+		// holds seeds at most, and the next rollover, making the same number, replaces it.
+		// (Not deleted here: a reader such as auditctl verify may open the store while the
+		// collector is making one.)
 		if n, ok := partitionNumber(e.Name()); ok && e.Type().IsRegular() {
 			nums = append(nums, n)
 		}
@@ -402,8 +397,9 @@ func (p *Partitioned) rollover(ctx context.Context) error {
 //
 // Crash safety: the file is made under a temporary name, migrated, given every tenant's chain
 // head, closed (which moves its WAL into it) and only then renamed to its partition name, an
-// atomic step. A crash before the rename leaves a temporary file that the next Open deletes;
-// after it, a complete partition. No record is written during any of this: the batch that
+// atomic step. A crash before the rename leaves a temporary file, which no open takes for a
+// partition and the next rollover (making the same number) replaces; after it, a complete
+// partition. No record is written during any of this: the batch that
 // found the active partition full waits and goes to the new one.
 func (p *Partitioned) addPartition(ctx context.Context) error {
 	p.mu.Lock()

@@ -268,8 +268,9 @@ func TestPartitioned_GetLooksBeyondThePartitionsTheIDsTimePointsTo(t *testing.T)
 }
 
 // Reopening finds every partition, continues the active one and each tenant's chain, and
-// deletes a partition whose making a crash interrupted (it never held a record).
-func TestPartitioned_ReopenDeletesAnUnfinishedPartitionAndContinues(t *testing.T) {
+// ignores a partition whose making a crash interrupted (it never held a record) until the
+// next rollover replaces it.
+func TestPartitioned_ReopenIgnoresAnUnfinishedPartitionAndContinues(t *testing.T) {
 	dir := t.TempDir()
 	cfg := partitionedConfig(dir, 10)
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -279,26 +280,30 @@ func TestPartitioned_ReopenDeletesAnUnfinishedPartitionAndContinues(t *testing.T
 	for i := 0; i < 30; i += 6 {
 		mustInsertP(t, p, "acme", recs[i:i+6])
 	}
+	next := p.partitionCount() + 1
 	require.NoError(t, p.Close())
 	// What a crash during the next rollover leaves: the temporary file and its WAL.
-	unfinished := filepath.Join(partitionDir(cfg.Path), "p000099.db"+partitionTemp)
+	unfinished := filepath.Join(partitionDir(cfg.Path), fmt.Sprintf("p%06d.db", next)+partitionTemp)
 	require.NoError(t, os.WriteFile(unfinished, []byte("half a file"), 0o600))
 	require.NoError(t, os.WriteFile(unfinished+"-wal", []byte("half a wal"), 0o600))
 
 	p = openPartitioned(t, dir, 10)
+	require.Equal(t, next-1, p.partitionCount(), "the unfinished file is not a partition")
+	// A replay of everything plus the rest: the rollover makes partition next anew.
+	require.Equal(t, 30, mustInsertP(t, p, "acme", recs))
+	require.Equal(t, 1, mustInsertP(t, p, "acme", seqRecords("s", "acme", 1, base.Add(time.Hour), time.Second)))
+	require.Equal(t, next, p.partitionCount())
 	for _, f := range []string{unfinished, unfinished + "-wal"} {
 		_, err := os.Stat(f)
 		assert.ErrorIs(t, err, os.ErrNotExist, "%s is left", f)
 	}
-	// A replay of everything plus the rest.
-	require.Equal(t, 30, mustInsertP(t, p, "acme", recs))
 	rep, err := chain.Verify(context.Background(), p, nil, "acme", chain.Range{})
 	require.NoError(t, err)
 	assert.True(t, rep.OK, "%+v", rep)
-	assert.Equal(t, 60, rep.Records)
+	assert.Equal(t, 61, rep.Records)
 	page, err := p.Query(context.Background(), store.Filter{}, store.Page{Limit: 1000})
 	require.NoError(t, err)
-	assert.Len(t, page.Records, 60)
+	assert.Len(t, page.Records, 61)
 }
 
 // Retention drops a sealed partition whose records are all expired as a whole file, keeps its
