@@ -266,7 +266,7 @@ func (p *Partitioned) dropPartition(ctx context.Context, pt *partition, res *sto
 
 // levelCounts counts a file's records per level from its stats counts (day slots).
 func levelCounts(ctx context.Context, st *Store) (map[string]int64, error) {
-	rows, err := st.read.QueryContext(ctx, `SELECT level, SUM(n) FROM audit_stats_levels WHERE width = ? GROUP BY level`, int64(24*time.Hour))
+	rows, err := st.read.QueryContext(ctx, `SELECT level, SUM(n) FROM audit_stats_levels WHERE width = ? GROUP BY level`, day)
 	if err != nil {
 		return nil, fmt.Errorf("count records: %w", err)
 	}
