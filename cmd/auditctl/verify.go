@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -42,7 +43,7 @@ var (
 func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("auditctl verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	db := fs.String("db", defaultDB, "the SQLite database (single_database tenancy)")
+	db := fs.String("db", defaultDB, "the SQLite database (single_database tenancy; its partition files beside it are read too)")
 	tenantsDir := fs.String("tenants-dir", "", "the directory of database_per_tenant files (instead of --db)")
 	tenant := fs.String("tenant", "", "verify only this tenant (default: every tenant with a chain)")
 	var pubFiles []string
@@ -313,6 +314,16 @@ func openForVerify(ctx context.Context, o verifyOptions) (store.ChainStore, erro
 		return nil, fmt.Errorf("verify: --db: %w", err)
 	}
 	cfg.Path = o.db
+	// A store written with sqlite.partition_max_rows keeps its newer records and every head in
+	// partition files beside the file: opened alone, it would look like an old chain.
+	partitioned, err := sqlitestore.HasPartitions(o.db)
+	if err != nil {
+		return nil, fmt.Errorf("verify: --db: %w", err)
+	}
+	if partitioned {
+		cfg.PartitionMaxRows = math.MaxInt64 // verify inserts nothing, so no partition is made
+		return sqlitestore.OpenPartitioned(ctx, cfg)
+	}
 	return sqlitestore.Open(ctx, cfg)
 }
 

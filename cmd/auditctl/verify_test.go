@@ -187,3 +187,48 @@ func TestVerify_StateResumesAndFullRecomputes(t *testing.T) {
 	assert.Equal(t, chain.ReasonRecordAltered, reps[0].FirstBroken.Reason, "%+v", reps[0])
 	assert.Equal(t, uint64(4), reps[0].FirstBroken.Seq)
 }
+
+// A store written with sqlite.partition_max_rows keeps its newer records, links and heads in
+// partition files beside --db: verify walks them all, and finds an edit in a partition.
+func TestVerify_APartitionedStoreIsVerifiedAcrossItsPartitions(t *testing.T) {
+	dir := t.TempDir()
+	keyPrefix := filepath.Join(dir, "signing")
+	var out, errOut bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"chain", "keygen", "--out", keyPrefix}, &out, &errOut), errOut.String())
+	priv, err := chain.LoadPrivateKey(keyPrefix + ".pem")
+	require.NoError(t, err)
+	cfg := sqlitestore.DefaultConfig()
+	cfg.Path, cfg.PartitionMaxRows = filepath.Join(dir, "audit.db"), 5
+	st, err := sqlitestore.OpenPartitioned(context.Background(), cfg)
+	require.NoError(t, err)
+	for batch := range 6 {
+		recs := make([]record.Record, 4)
+		for i := range recs {
+			recs[i] = record.Record{ID: fmt.Sprintf("acme-%d-%d", batch, i), Timestamp: time.Unix(int64(1000+batch*10+i), 0),
+				Level: record.LevelInfo, Message: "m"}
+		}
+		_, err := st.Insert(context.Background(), "acme", recs)
+		require.NoError(t, err)
+	}
+	_, _, err = store.WriteCheckpoint(context.Background(), st, chain.NewSigner(priv), "acme", chain.KindPeriodic, nil, 0, time.Now())
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+
+	out.Reset()
+	code := run([]string{"verify", "--db", cfg.Path, "--public-key", keyPrefix + ".pub.pem"}, &out, &errOut)
+	require.Equal(t, exitOK, code, "exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	require.Contains(t, out.String(), "acme OK: 24 records checked")
+
+	parts, err := filepath.Glob(filepath.Join(dir, "audit-partitions", "p*.db"))
+	require.NoError(t, err)
+	require.NotEmpty(t, parts)
+	raw, err := sql.Open("sqlite", parts[len(parts)-1])
+	require.NoError(t, err)
+	_, err = raw.Exec(`UPDATE audit_logs SET message = 'edited' WHERE id = 'acme-5-1'`)
+	require.NoError(t, err)
+	raw.Close()
+	out.Reset()
+	code = run([]string{"verify", "--db", cfg.Path, "--public-key", keyPrefix + ".pub.pem"}, &out, &errOut)
+	require.Equal(t, exitTampered, code, "exit %d after an edit in a partition; stdout %q", code, out.String())
+	assert.Contains(t, out.String(), "seq 22 (record acme-5-1): "+chain.ReasonRecordAltered)
+}

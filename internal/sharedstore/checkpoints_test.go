@@ -107,23 +107,41 @@ func TestCheckpoints_EveryNRecordsThenAtShutdown(t *testing.T) {
 	assert.Zero(t, rep.UnsignedTail)
 }
 
+// With partitions (sqlite.partition_max_rows) the first partition, all expired, is dropped as
+// a file and the second pruned row by row; the chains verify either way.
 func TestCheckpoints_RetentionRunLeavesTheChainVerifiable(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.TamperEvidence.SigningKeyFile, _ = signingKey(t, filepath.Dir(cfg.SQLite.Path))
-	s := start(t, cfg)
-	old := time.Now().AddDate(-2, 0, 0)
-	insert(t, s, "acme", events(30, "acme", record.LevelDebug, old))      // expired (1 month)
-	insert(t, s, "acme", events(5, "acme", record.LevelInfo, time.Now())) // kept
-	insert(t, s, "globex", events(10, "globex", record.LevelDebug, old))  // expired, other tenant
-	res, err := s.RunRetention(context.Background())
-	require.NoError(t, err)
-	require.Equal(t, int64(40), res.Total)
-	for tenant, pruned := range map[string]int{"acme": 30, "globex": 10} {
-		rep, err := s.VerifyChain(context.Background(), tenant, chain.Range{})
-		require.NoError(t, err)
-		assert.True(t, rep.OK && rep.Signed, "%s after retention: %+v", tenant, rep)
-		assert.Equal(t, pruned, int(rep.Pruned), "%s: pruned by the signed run", tenant)
+	for _, partitionRows := range []int64{0, 8} {
+		t.Run(fmt.Sprintf("partition_max_rows %d", partitionRows), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.SQLite.PartitionMaxRows = partitionRows
+			cfg.TamperEvidence.SigningKeyFile, _ = signingKey(t, filepath.Dir(cfg.SQLite.Path))
+			s := start(t, cfg)
+			old := time.Now().AddDate(-2, 0, 0)
+			insert(t, s, "acme", events(30, "acme", record.LevelDebug, old))      // expired (1 month)
+			insert(t, s, "acme", events(5, "acme", record.LevelInfo, time.Now())) // kept
+			insert(t, s, "globex", events(10, "globex", record.LevelDebug, old))  // expired, other tenant
+			res, err := s.RunRetention(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, int64(40), res.Total)
+			for tenant, pruned := range map[string]int{"acme": 30, "globex": 10} {
+				rep, err := s.VerifyChain(context.Background(), tenant, chain.Range{})
+				require.NoError(t, err)
+				assert.True(t, rep.OK && rep.Signed, "%s after retention: %+v", tenant, rep)
+				assert.Equal(t, pruned, int(rep.Pruned), "%s: pruned by the signed run", tenant)
+			}
+			if partitionRows > 0 {
+				files, err := filepath.Glob(filepath.Join(filepath.Dir(cfg.SQLite.Path), "audit-partitions", "p*.db"))
+				require.NoError(t, err)
+				assert.Len(t, files, 1, "the expired first partition is dropped: %v", files)
+			}
+		})
 	}
+}
+
+func TestReadOnly_IsRefusedWithPartitions(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ReadOnly, cfg.SQLite.PartitionMaxRows = true, 1000
+	assert.ErrorContains(t, cfg.Validate(), "partition_max_rows")
 }
 
 func openSQLite(t *testing.T, path string) *sqlitestore.Store {

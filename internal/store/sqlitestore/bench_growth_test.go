@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
 var (
@@ -18,7 +19,9 @@ var (
 		"records BenchmarkInsertGrowth and BenchmarkInsertGrowthVariant insert into one file")
 	growthBaselineRows = flag.Int("growth.baseline-rows", 300_000,
 		"records BenchmarkInsertGrowth inserts into the baseline's file (it slows down as the file grows: 1M rows take about half an hour)")
-	growthVariant = flag.String("growth.variant", "-", "BenchmarkInsertGrowthVariant: the variant to run (growthVariants; \"\" is the current store)")
+	growthVariant       = flag.String("growth.variant", "-", "BenchmarkInsertGrowthVariant: the variant to run (growthVariants; \"\" is the current store)")
+	growthPartitionRows = flag.Int64("growth.partition-rows", 250_000,
+		"BenchmarkInsertGrowthPartitioned: partition_max_rows of the partitioned store")
 )
 
 // loadgenLike makes records shaped as the testbed's load generator (testbed/loadgen) makes them
@@ -123,7 +126,7 @@ type growth struct {
 // insertGrowth inserts rows loadgen-like records into s in batches of batch records of one
 // tenant (records are dealt to their tenant's pending batch as they are made, as the
 // exporter's per-tenant batching does), timing the inserts alone.
-func insertGrowth(b *testing.B, s *Store, rows, batch int) growth {
+func insertGrowth(b *testing.B, s store.Store, rows, batch int) growth {
 	b.Helper()
 	ctx := context.Background()
 	gen := newLoadgenLike(1, time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
@@ -260,6 +263,37 @@ func BenchmarkInsertGrowth(b *testing.B) {
 	b.Logf("over the first %d records: %.2fx the baseline's records/s; first half %.2fx, second half %.2fx",
 		n, cur.rate(0, n)/base.rate(0, n), cur.rate(0, n/2)/base.rate(0, n/2), cur.rate(n/2, n)/base.rate(n/2, n))
 }
+
+// BenchmarkInsertGrowthPartitioned is BenchmarkInsertGrowth's current store with partitions
+// of -growth.partition-rows rows (250k) and no baseline: second/first is 1 when the writer
+// keeps its speed as the data grows, and its records/s compare with BenchmarkInsertGrowth's.
+//
+//	go test -run '^$' -bench BenchmarkInsertGrowthPartitioned -benchtime 1x -timeout 2h ./internal/store/sqlitestore/
+func BenchmarkInsertGrowthPartitioned(b *testing.B) {
+	if testing.Short() {
+		b.Skip("inserts 1M records")
+	}
+	partitionedOnce.Do(func() {
+		cfg := DefaultConfig()
+		cfg.Path = b.TempDir() + "/bench.db"
+		cfg.PartitionMaxRows = *growthPartitionRows
+		s, err := OpenPartitioned(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		growthPartitioned = insertGrowth(b, s, *growthRows, 1000)
+		b.Logf("%d partitions", s.partitionCount())
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	})
+	growthPartitioned.report(b, "")
+}
+
+var (
+	partitionedOnce   sync.Once
+	growthPartitioned growth
+)
 
 var (
 	growthOnce            sync.Once

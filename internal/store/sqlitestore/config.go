@@ -50,6 +50,12 @@ type Config struct {
 	// MaxActiveConnections is how many tenant files database_per_tenant keeps open at once;
 	// the least recently used idle one is closed to open another.
 	MaxActiveConnections int `mapstructure:"max_active_connections"`
+
+	// PartitionMaxRows, when above 0, splits the single_database store into partition files
+	// (partitioned.go): inserts go to the newest, which is sealed and followed by a new one once
+	// it holds this many rows, so that the indexes the writer updates stay the size of one
+	// partition and its speed does not decay as the data grows. 0 keeps one file.
+	PartitionMaxRows int64 `mapstructure:"partition_max_rows"`
 }
 
 // Tenancy modes.
@@ -133,6 +139,14 @@ func (c Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("tenancy: %q is not %s or %s", c.Tenancy, TenancySingleDatabase, TenancyDatabasePerTenant))
+	}
+	switch {
+	case c.PartitionMaxRows < 0:
+		errs = append(errs, fmt.Errorf("partition_max_rows: %d must not be negative (0 keeps one file)", c.PartitionMaxRows))
+	case c.PartitionMaxRows > 0 && c.Tenancy == TenancyDatabasePerTenant:
+		errs = append(errs, fmt.Errorf("partition_max_rows: %d is not available with tenancy %s (each tenant's file is one partition); set it to 0", c.PartitionMaxRows, TenancyDatabasePerTenant))
+	case c.PartitionMaxRows > 0 && c.Path == memoryPath:
+		errs = append(errs, fmt.Errorf("partition_max_rows: %d needs a file path, not %q", c.PartitionMaxRows, memoryPath))
 	}
 	return errors.Join(errs...)
 }

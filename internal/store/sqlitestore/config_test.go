@@ -48,6 +48,11 @@ func TestConfig_ValidateNamesTheOffendingField(t *testing.T) {
 		{"database per tenant with no open file allowed is refused", func(c *Config) {
 			c.Tenancy, c.MaxActiveConnections = TenancyDatabasePerTenant, 0
 		}, "max_active_connections:"},
+		{"negative partition rows are refused", func(c *Config) { c.PartitionMaxRows = -1 }, "partition_max_rows:"},
+		{"partitions with database per tenant are refused", func(c *Config) {
+			c.Tenancy, c.PartitionMaxRows = TenancyDatabasePerTenant, 1000
+		}, "partition_max_rows:"},
+		{"partitions in memory are refused", func(c *Config) { c.Path, c.PartitionMaxRows = ":memory:", 1000 }, "partition_max_rows:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -89,3 +89,30 @@ func (p *PerTenant) CheckHealth(context.Context) error {
 	}
 	return nil
 }
+
+var _ store.HealthChecker = (*Partitioned)(nil)
+
+// CheckHealth of a partitioned store: the base file (checkpoints, older records) and the
+// active partition (every insert) must be readable; the active partition's space and last
+// insert say whether writes work. Sealed partitions are only read, by queries that report
+// their own errors. Unavailable outranks full.
+func (p *Partitioned) CheckHealth(ctx context.Context) error {
+	parts, release, err := p.snapshot()
+	if err != nil {
+		return fmt.Errorf("sqlitestore: %w: %v", store.ErrUnavailable, err)
+	}
+	defer release()
+	var full error
+	for _, v := range []partitionView{parts[0], parts[len(parts)-1]} {
+		switch err := v.st.CheckHealth(ctx); {
+		case err == nil:
+		case errors.Is(err, store.ErrStorageFull):
+			if full == nil {
+				full = err
+			}
+		default:
+			return err
+		}
+	}
+	return full
+}

@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,4 +43,36 @@ func TestCheckHealth_ReportsFullAfterAnInsertRanOutOfSpace(t *testing.T) {
 
 	require.NoError(t, s.Close())
 	assert.ErrorIs(t, s.CheckHealth(ctx), store.ErrUnavailable, "a closed store")
+}
+
+// A partitioned store reports its active partition's state: the file that takes every insert.
+func TestCheckHealth_PartitionedFollowsItsActivePartition(t *testing.T) {
+	p := openPartitioned(t, t.TempDir(), 50)
+	ctx := context.Background()
+	// A batch lands whole in the active partition; the next batch rolls over once it holds
+	// 50 rows or more. Three batches of 30 leave a second partition with room for one more.
+	for i := range 3 {
+		_, err := p.Insert(ctx, "acme", records(fmt.Sprintf("roll%d", i), 30))
+		require.NoError(t, err)
+	}
+	require.Greater(t, p.partitionCount(), 1)
+	require.NoError(t, p.CheckHealth(ctx), "a partitioned store with room")
+
+	active := p.active().st
+	var pages int
+	require.NoError(t, active.write.QueryRow(`PRAGMA page_count`).Scan(&pages))
+	_, err := active.write.Exec(`PRAGMA max_page_count = ` + strconv.Itoa(pages))
+	require.NoError(t, err)
+	recs := records("full", 40)
+	for i := range recs {
+		recs[i].Message = strings.Repeat("m", 4096)
+	}
+	_, err = p.Insert(ctx, "acme", recs)
+	require.Error(t, err, "Insert beyond the active partition's max_page_count")
+	err = p.CheckHealth(ctx)
+	assert.ErrorIs(t, err, store.ErrStorageFull, "CheckHealth after the active partition ran out of space")
+	assert.NotErrorIs(t, err, store.ErrUnavailable)
+
+	require.NoError(t, p.Close())
+	assert.ErrorIs(t, p.CheckHealth(ctx), store.ErrUnavailable, "a closed store")
 }

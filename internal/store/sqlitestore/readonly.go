@@ -17,6 +17,12 @@ func OpenReadOnly(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Path == memoryPath {
 		return nil, fmt.Errorf("sqlitestore: path: a read-only store needs a file, not %q", memoryPath)
 	}
+	if cfg.PartitionMaxRows > 0 {
+		return nil, fmt.Errorf("sqlitestore: partition_max_rows: a read-only store reads one file, not partitions")
+	}
+	if err := refusePartitioned(cfg.Path); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(cfg.Path); err != nil {
 		return nil, fmt.Errorf("sqlitestore: read-only store: %w (the writing collector creates it)", err)
 	}

@@ -21,10 +21,32 @@ import (
 // OpenStore opens the store cfg.Tenancy asks for: one file (Open) or one file per tenant
 // (OpenPerTenant). It is the constructor the exporter calls.
 func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
-	if cfg.Tenancy == TenancyDatabasePerTenant {
+	switch {
+	case cfg.Tenancy == TenancyDatabasePerTenant:
 		return OpenPerTenant(ctx, cfg)
+	case cfg.PartitionMaxRows > 0:
+		return OpenPartitioned(ctx, cfg)
+	}
+	if err := refusePartitioned(cfg.Path); err != nil {
+		return nil, err
 	}
 	return Open(ctx, cfg)
+}
+
+// refusePartitioned fails when path has partitions: opened as one file, its newer records
+// would be out of sight and new ones would land beside them in the old file.
+func refusePartitioned(path string) error {
+	if path == memoryPath {
+		return nil
+	}
+	has, err := HasPartitions(path)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: look for partitions of %q: %w", path, err)
+	}
+	if has {
+		return fmt.Errorf("sqlitestore: %q has partitions in %q: set partition_max_rows above 0 to open it (partitioning cannot be turned off once files exist)", path, partitionDir(path))
+	}
+	return nil
 }
 
 // tenantFileSuffix names a tenant's file: <directory>/<tenant>.db.
