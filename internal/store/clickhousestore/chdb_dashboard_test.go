@@ -29,7 +29,7 @@ type dashboardQuery struct {
 }
 
 // dashboardQueries reads every SQL query of the dashboard file.
-func dashboardQueries(t *testing.T) []dashboardQuery {
+func dashboardQueries(t testing.TB) []dashboardQuery {
 	t.Helper()
 	raw, err := os.ReadFile(dashboardFile)
 	require.NoError(t, err)
@@ -87,7 +87,7 @@ var (
 // the plugin's macros (as its pkg/macros renders them) and the dashboard's variables, raw or
 // in the sqlstring format (quoted, ' doubled). Anything else left with a $ fails the test, so
 // a macro or variable this does not know cannot pass unexamined.
-func interpolate(t *testing.T, sql string, r grafanaRange, vars map[string]string) string {
+func interpolate(t testing.TB, sql string, r grafanaRange, vars map[string]string) string {
 	t.Helper()
 	dt := func(tm time.Time) string { return fmt.Sprintf("toDateTime(%d)", tm.Unix()) }
 	sql = macroCall.ReplaceAllStringFunc(sql, func(m string) string {
