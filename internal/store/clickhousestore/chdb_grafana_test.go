@@ -121,23 +121,26 @@ func TestCHDB_NewModernTableIsReadableAsOtelLogsByGrafana(t *testing.T) {
 	}
 }
 
-// openCHDBStoreOnRevision1 creates the tables with the modern DDL as first shipped (revision
-// 1: SeverityNumber Int32 holding the record's severity, no severity_text, no idx_body) and the
-// schema row that binary wrote, then opens a store of this binary on them.
+// openCHDBStoreOnRevision1 creates the tables with the modern DDL as first shipped
+// (testdata/modern-rev1-ddl.sql, revision 1: SeverityNumber Int32 holding the record's
+// severity, no severity_text, no idx_body) and the schema row that binary wrote, then opens a
+// store of this binary on them.
 func openCHDBStoreOnRevision1(t *testing.T) *Store {
 	t.Helper()
 	sess, err := sharedCHDB()
 	require.NoError(t, err, "chDB engine")
 	db := fmt.Sprintf("audit_chdb_%d_%d", os.Getpid(), testDatabases.Add(1))
-	old := dialect{mode: modeModern, rev: modernRev1, db: db, table: DefaultConfig().Table}
 	t.Cleanup(func() {
 		_, err := sess.exec("DROP DATABASE IF EXISTS `" + db + "`")
 		assert.NoErrorf(t, err, "drop test database %s", db)
 	})
-	for _, stmt := range old.createStatements() {
-		_, err := sess.exec(stmt)
+	ddl, err := os.ReadFile("testdata/modern-rev1-ddl.sql")
+	require.NoError(t, err)
+	for _, stmt := range strings.Split(strings.TrimSuffix(string(ddl), ";\n"), ";\n\n") {
+		_, err := sess.exec(strings.ReplaceAll(stmt, "`otel`", "`"+db+"`"))
 		require.NoError(t, err, "revision 1 DDL: %s", firstLine(stmt))
 	}
+	old := dialect{mode: modeModern, rev: modernRev1, db: db, table: DefaultConfig().Table}
 	_, err = sess.exec(old.recordVersionSQL() + " VALUES (2, 'modern', now())")
 	require.NoError(t, err, "the schema row revision 1 wrote")
 	s := openCHDBStore(t, func(c *Config) { c.Database = db })

@@ -1,11 +1,13 @@
 package clickhousestore
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
@@ -95,4 +97,15 @@ func TestDDL_FollowsTheLayout(t *testing.T) {
 		n, read := len(d.insertColumns()), len(strings.Split(d.selectColumns(), ","))
 		assert.Equal(t, read+extra, n, "%v layout inserts %d columns and reads %d, want %d more", d.mode, n, read, extra)
 	}
+}
+
+// testdata/modern-rev1-ddl.sql is the DDL the store ran for a new modern table before revision 2
+// (createStatements of commit bfab1a0, database otel): revision 1 must still produce it word
+// for word, since tables created by it are read and written as revision 1.
+func TestDDL_ModernRevision1IsTheDDLFirstShipped(t *testing.T) {
+	want, err := os.ReadFile("testdata/modern-rev1-ddl.sql")
+	require.NoError(t, err)
+	d := dialect{mode: modeModern, rev: modernRev1, db: "otel", table: "audit_logs"}
+	assert.Equal(t, string(want), strings.Join(d.createStatements(), ";\n\n")+";\n")
+	assert.Equal(t, "modern", d.layoutName(), "the layout name revision 1 recorded")
 }
