@@ -124,7 +124,7 @@ func TestCHDB_ModernColumnsHoldWhatTheDriverEncoded(t *testing.T) {
 	assert.True(t, ts.Equal(gotTS), "Timestamp decoded: %s, want %s", gotTS.Format(time.RFC3339Nano), ts.Format(time.RFC3339Nano))
 	assert.True(t, rec.ObservedTimestamp.Equal(gotObserved), "ObservedTimestamp decoded: %s", gotObserved.Format(time.RFC3339Nano))
 	assert.Equal(t, []string{"WARN", "documents", "acme"}, []string{severity, service, tenant})
-	assert.Equal(t, flatten(rec.Attributes), gotAttrs, "LogAttributes decoded")
+	assert.Equal(t, logAttributes(&rec, "acme"), gotAttrs, "LogAttributes decoded: the attributes and the audit fields")
 	assert.Equal(t, flatten(rec.Resource), gotResource, "ResourceAttributes decoded")
 
 	// The engine answered with those types, not converted ones, so the values above came

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -240,16 +241,86 @@ func (d dialect) encodeRecord(r *record.Record, tenant string, version uint64) (
 		// DateTime keeps seconds; the exact instant is in the Nanos columns.
 		row = []any{tsTime, ts, observed}
 	}
-	row = append(row, r.TraceID, r.SpanID, r.SeverityText, r.SeverityNumber, r.ServiceName, r.Message)
+	rev2 := d.modernRev() >= modernRev2
+	if rev2 {
+		text, number := otelSeverity(r.Level)
+		row = append(row, r.TraceID, r.SpanID, text, number, r.ServiceName, r.Message)
+	} else {
+		row = append(row, r.TraceID, r.SpanID, r.SeverityText, r.SeverityNumber, r.ServiceName, r.Message)
+	}
 	if d.modern() {
-		row = append(row, flatten(r.Resource), r.Scope, flatten(r.Attributes))
+		row = append(row, flatten(r.Resource), r.Scope, logAttributes(r, tenant))
 	} else {
 		row = append(row, r.Scope)
 	}
-	row = append(row, r.Event, r.ID, tenant, uint8(r.Level), r.UserID, r.Username, r.CompanyID, r.EmployeeID,
+	row = append(row, r.Event, r.ID, tenant, uint8(r.Level))
+	if rev2 {
+		row = append(row, r.SeverityText, r.SeverityNumber)
+	}
+	row = append(row, r.UserID, r.Username, r.CompanyID, r.EmployeeID,
 		r.ActorID, r.EntityID, r.EntityType, r.IPAddress, r.UserAgent, r.GeoCountry, r.GeoCity, r.Method, r.Path,
 		int64(r.StatusCode), r.DurationMS, tags, attrs, res, searchText(append([]string{r.Event, r.Message, attrs}, tags...)...), version)
 	return row, ts, nil
+}
+
+// otelSeverity is the SeverityText and SeverityNumber a modern revision 2 row carries for an
+// audit level: the OpenTelemetry name and the first number of its range, which Grafana's
+// ClickHouse data source maps to one of its own levels. Security has no OpenTelemetry
+// severity; it is FATAL (21), which Grafana shows as critical, the most severe, as security is
+// for audit. The level column (and LogAttributes['audit.level']) keep "security" itself, and
+// severity_text / severity_number the sender's own severity.
+func otelSeverity(l record.Level) (string, uint8) {
+	switch l {
+	case record.LevelDebug:
+		return "DEBUG", 5
+	case record.LevelWarn:
+		return "WARN", 13
+	case record.LevelError:
+		return "ERROR", 17
+	case record.LevelSecurity:
+		return "FATAL", 21
+	}
+	return "INFO", 9
+}
+
+// logAttributes is LogAttributes of a modern row: the record's attributes (flatten) plus its
+// audit fields under the attribute names the default mapping reads them from (user.id,
+// tenant.id, client.address ...; see record.Attr*), so that Grafana, which filters on
+// LogAttributes['user.id'], finds them where OpenTelemetry logs have them. Empty fields are
+// left out; a field overrides an attribute of the same name, since the column is what the
+// store filters and tenancy rely on. Reads never see these copies: records are read from
+// attributes_json.
+func logAttributes(r *record.Record, tenant string) map[string]string {
+	out := flatten(r.Attributes)
+	set := func(k, v string) {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	set(record.AttrID, r.ID)
+	set(record.AttrTenantID, tenant)
+	set(record.AttrLevel, r.Level.String())
+	set(record.AttrEventName, r.Event)
+	set(record.AttrUserID, r.UserID)
+	set(record.AttrUserName, r.Username)
+	set(record.AttrCompanyID, r.CompanyID)
+	set(record.AttrEmployeeID, r.EmployeeID)
+	set(record.AttrActorID, r.ActorID)
+	set(record.AttrEntityID, r.EntityID)
+	set(record.AttrEntityType, r.EntityType)
+	set(record.AttrClientAddr, r.IPAddress)
+	set(record.AttrUserAgent, r.UserAgent)
+	set(record.AttrGeoCountry, r.GeoCountry)
+	set(record.AttrGeoCity, r.GeoCity)
+	set(record.AttrMethod, r.Method)
+	set(record.AttrPath, r.Path)
+	if r.StatusCode != 0 {
+		set(record.AttrStatusCode, strconv.Itoa(int(r.StatusCode)))
+	}
+	if r.DurationMS != 0 {
+		set(record.AttrDurationMS, strconv.FormatFloat(r.DurationMS, 'g', -1, 64))
+	}
+	return out
 }
 
 // encodeTime maps the zero time to 0 (and decodeTime back), as sqlitestore does: the one

@@ -37,14 +37,32 @@ func (m mode) String() string {
 	return SchemaLegacy
 }
 
-func parseMode(s string) (mode, bool) {
+// Revisions of the modern layout. A table keeps the revision it was created with; the
+// revision is part of the layout name recorded in <table>_schema ("modern" is revision 1,
+// "modern.2" revision 2), so a binary that does not know a revision refuses the table as an
+// unknown layout instead of writing rows it would read back wrong.
+//
+//	1: as first shipped: SeverityText and SeverityNumber (Int32) hold the record's severity.
+//	2: otel_logs' types and Grafana's levels: SeverityNumber is UInt8, SeverityText and
+//	   SeverityNumber are derived from the audit level (otelSeverity), the record's own
+//	   severity is in severity_text and severity_number, and Body has the idx_body token index.
+const (
+	modernRev1       = 1
+	modernRev2       = 2
+	currentModernRev = modernRev2
+)
+
+// parseMode reads a recorded layout name: the mode and, for modern, its revision.
+func parseMode(s string) (mode, int, bool) {
 	switch s {
 	case SchemaModern:
-		return modeModern, true
+		return modeModern, modernRev1, true
+	case SchemaModern + ".2":
+		return modeModern, modernRev2, true
 	case SchemaLegacy:
-		return modeLegacy, true
+		return modeLegacy, 0, true
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 // serverVersion is the leading major.minor of SELECT version(): "18.16.1" or "26.7.2.1".
@@ -89,6 +107,7 @@ func chooseMode(schema string, v serverVersion) (mode, error) {
 // `database`.`table`, so the connection's default database never matters.
 type dialect struct {
 	mode    mode
+	rev     int // modern revision; 0 is currentModernRev
 	db      string
 	table   string
 	cluster string
@@ -96,6 +115,25 @@ type dialect struct {
 }
 
 func (d dialect) modern() bool { return d.mode == modeModern }
+
+// modernRev is the revision of a modern table (see modernRev1); 0 on a legacy one.
+func (d dialect) modernRev() int {
+	switch {
+	case !d.modern():
+		return 0
+	case d.rev == 0:
+		return currentModernRev
+	}
+	return d.rev
+}
+
+// layoutName is what <table>_schema records: the mode, and a modern revision after the first.
+func (d dialect) layoutName() string {
+	if r := d.modernRev(); r > modernRev1 {
+		return fmt.Sprintf("%s.%d", SchemaModern, r)
+	}
+	return d.mode.String()
+}
 
 func (d dialect) qualified(table string) string { return "`" + d.db + "`.`" + table + "`" }
 
@@ -130,54 +168,63 @@ type column struct {
 	legacy       string
 	modern       string
 	modernExtras string // CODEC or DEFAULT clause, modern only
+	// modernSince is the first modern revision with the column (0: all), modernRev1 its type
+	// on revision 1 where that differs.
+	modernSince int
+	modernRev1  string
 }
 
 // columns is the logs table in insert order. The OpenTelemetry columns carry the names of the
 // collector-contrib clickhouseexporter's otel_logs, so Grafana's ClickHouse data source reads
 // the modern table as OpenTelemetry logs; the audit columns follow the API's field names.
 var columns = []column{
-	{"Timestamp", "DateTime", "DateTime64(9)", "CODEC(Delta(8), ZSTD(1))"},
+	{"Timestamp", "DateTime", "DateTime64(9)", "CODEC(Delta(8), ZSTD(1))", 0, ""},
 	// The legacy server's DateTime has whole seconds: the exact instant is this column.
-	{"TimestampNanos", "Int64", "", ""},
-	{"ObservedTimestamp", "", "DateTime64(9)", "CODEC(Delta(8), ZSTD(1))"},
-	{"ObservedTimestampNanos", "Int64", "", ""},
-	{"TraceId", "String", "String", "CODEC(ZSTD(1))"},
-	{"SpanId", "String", "String", "CODEC(ZSTD(1))"},
-	{"SeverityText", "String", "LowCardinality(String)", "CODEC(ZSTD(1))"},
-	{"SeverityNumber", "Int32", "Int32", ""},
-	{"ServiceName", "String", "LowCardinality(String)", "CODEC(ZSTD(1))"},
-	{"Body", "String", "String", "CODEC(ZSTD(1))"},
-	{"ResourceAttributes", "", "Map(LowCardinality(String), String)", "CODEC(ZSTD(1))"},
-	{"ScopeName", "String", "String", "CODEC(ZSTD(1))"},
-	{"LogAttributes", "", "Map(LowCardinality(String), String)", "CODEC(ZSTD(1))"},
-	{"EventName", "String", "String", "CODEC(ZSTD(1))"},
-	{"id", "String", "String", "CODEC(ZSTD(1))"},
-	{"tenant_id", "String", "LowCardinality(String)", ""},
-	{"level", "UInt8", "UInt8", ""},
-	{"user_id", "String", "String", "CODEC(ZSTD(1))"},
-	{"username", "String", "String", "CODEC(ZSTD(1))"},
-	{"company_id", "String", "String", "CODEC(ZSTD(1))"},
-	{"employee_id", "String", "String", "CODEC(ZSTD(1))"},
-	{"actor_id", "String", "String", "CODEC(ZSTD(1))"},
-	{"entity_id", "String", "String", "CODEC(ZSTD(1))"},
-	{"entity_type", "String", "LowCardinality(String)", ""},
-	{"ip_address", "String", "String", "CODEC(ZSTD(1))"},
-	{"user_agent", "String", "String", "CODEC(ZSTD(1))"},
-	{"geo_country", "String", "LowCardinality(String)", ""},
-	{"geo_city", "String", "LowCardinality(String)", ""},
-	{"method", "String", "LowCardinality(String)", ""},
-	{"path", "String", "String", "CODEC(ZSTD(1))"},
-	{"status_code", "Int64", "Int64", ""},
-	{"duration_ms", "Float64", "Float64", ""},
-	{"tags", "Array(String)", "Array(String)", "CODEC(ZSTD(1))"},
+	{"TimestampNanos", "Int64", "", "", 0, ""},
+	{"ObservedTimestamp", "", "DateTime64(9)", "CODEC(Delta(8), ZSTD(1))", 0, ""},
+	{"ObservedTimestampNanos", "Int64", "", "", 0, ""},
+	{"TraceId", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"SpanId", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"SeverityText", "String", "LowCardinality(String)", "CODEC(ZSTD(1))", 0, ""},
+	// Modern revision 2: derived from the audit level (otelSeverity), UInt8 as in otel_logs.
+	{"SeverityNumber", "Int32", "UInt8", "", 0, "Int32"},
+	{"ServiceName", "String", "LowCardinality(String)", "CODEC(ZSTD(1))", 0, ""},
+	{"Body", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"ResourceAttributes", "", "Map(LowCardinality(String), String)", "CODEC(ZSTD(1))", 0, ""},
+	{"ScopeName", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"LogAttributes", "", "Map(LowCardinality(String), String)", "CODEC(ZSTD(1))", 0, ""},
+	{"EventName", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"id", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"tenant_id", "String", "LowCardinality(String)", "", 0, ""},
+	{"level", "UInt8", "UInt8", "", 0, ""},
+	// The record's own severity, as sent (modern revision 2; before, SeverityText and
+	// SeverityNumber held it).
+	{"severity_text", "", "LowCardinality(String)", "CODEC(ZSTD(1))", modernRev2, ""},
+	{"severity_number", "", "Int32", "", modernRev2, ""},
+	{"user_id", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"username", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"company_id", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"employee_id", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"actor_id", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"entity_id", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"entity_type", "String", "LowCardinality(String)", "", 0, ""},
+	{"ip_address", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"user_agent", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"geo_country", "String", "LowCardinality(String)", "", 0, ""},
+	{"geo_city", "String", "LowCardinality(String)", "", 0, ""},
+	{"method", "String", "LowCardinality(String)", "", 0, ""},
+	{"path", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"status_code", "Int64", "Int64", "", 0, ""},
+	{"duration_ms", "Float64", "Float64", "", 0, ""},
+	{"tags", "Array(String)", "Array(String)", "CODEC(ZSTD(1))", 0, ""},
 	// Exact JSON of attributes and resource: what reads return (the maps above flatten
 	// values to strings for Grafana and lose int64 precision and nesting).
-	{"attributes_json", "String", "String", "CODEC(ZSTD(1))"},
-	{"resource_json", "String", "String", "CODEC(ZSTD(1))"},
+	{"attributes_json", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"resource_json", "String", "String", "CODEC(ZSTD(1))", 0, ""},
 	// Lowercased words of event, message and attributes, space separated with a space at
 	// each end: what text search matches (see search.go).
-	{"search_text", "String", "String", "CODEC(ZSTD(1))"},
-	{"insert_version", "UInt64", "UInt64", ""},
+	{"search_text", "String", "String", "CODEC(ZSTD(1))", 0, ""},
+	{"insert_version", "UInt64", "UInt64", "", 0, ""},
 }
 
 // insertColumns lists the columns this layout inserts, in order.
@@ -192,10 +239,17 @@ func (d dialect) insertColumns() []string {
 }
 
 func (d dialect) columnType(c column) string {
-	if d.modern() {
-		return c.modern
+	if !d.modern() {
+		return c.legacy
 	}
-	return c.legacy
+	rev := d.modernRev()
+	switch {
+	case rev < c.modernSince:
+		return ""
+	case rev == modernRev1 && c.modernRev1 != "":
+		return c.modernRev1
+	}
+	return c.modern
 }
 
 // insertSQL is the statement a native batch is prepared with. The column list is explicit:
@@ -260,6 +314,12 @@ func (d dialect) createLogs() string {
 			"    INDEX idx_ip_address ip_address TYPE bloom_filter(0.01) GRANULARITY 1",
 			"    INDEX idx_event EventName TYPE bloom_filter(0.01) GRANULARITY 1",
 			"    INDEX idx_search search_text TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 1",
+		)
+		if d.modernRev() >= modernRev2 {
+			// otel_logs' index on Body, which Grafana's log search (hasToken, LIKE) reads.
+			defs = append(defs, "    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8")
+		}
+		defs = append(defs,
 			"    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1",
 			"    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1",
 			"    INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1",
@@ -294,7 +354,11 @@ func (d dialect) ttlClause() string {
 // selectColumns are the expressions scanRecord reads, in its order. Timestamps come back as
 // Int64 Unix nanoseconds in both layouts.
 func (d dialect) selectColumns() string {
-	cols := []string{"id", "tenant_id", d.tsExpr(), d.observedExpr(), "level", "SeverityText", "SeverityNumber",
+	severity := []string{"SeverityText", "SeverityNumber"}
+	if d.modernRev() >= modernRev2 {
+		severity = []string{"severity_text", "severity_number"}
+	}
+	cols := []string{"id", "tenant_id", d.tsExpr(), d.observedExpr(), "level", severity[0], severity[1],
 		"EventName", "Body", "user_id", "username", "company_id", "employee_id", "actor_id", "entity_id",
 		"entity_type", "ip_address", "user_agent", "geo_country", "geo_city", "method", "path", "status_code",
 		"duration_ms", "TraceId", "SpanId", "ServiceName", "ScopeName", "tags", "attributes_json", "resource_json"}

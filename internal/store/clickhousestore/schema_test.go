@@ -1,11 +1,13 @@
 package clickhousestore
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
@@ -47,6 +49,8 @@ func TestServerVersion_ChoosesTheLayout(t *testing.T) {
 func TestDDL_FollowsTheLayout(t *testing.T) {
 	legacy := dialect{mode: modeLegacy, db: "otel", table: "audit_logs"}
 	modern := dialect{mode: modeModern, db: "otel", table: "audit_logs", ttl: map[record.Level]time.Duration{record.LevelDebug: 7 * 24 * time.Hour}}
+	modern1 := modern
+	modern1.rev = modernRev1
 	clustered := modern
 	clustered.cluster = "prod"
 
@@ -65,6 +69,11 @@ func TestDDL_FollowsTheLayout(t *testing.T) {
 				"INDEX idx_search search_text TYPE tokenbf_v1", "PARTITION BY toYYYYMM(Timestamp)", "ORDER BY (tenant_id, Timestamp, id)",
 				"TTL toDateTime(Timestamp) + toIntervalSecond(604800) DELETE WHERE level = 1"},
 			[]string{"TimestampNanos", "ON CLUSTER"}},
+		{"a new modern table has otel_logs' SeverityNumber type and Body index, and the record's severity apart", modern.createLogs(),
+			[]string{"SeverityNumber UInt8,", "severity_text LowCardinality(String)", "severity_number Int32",
+				"INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8"}, nil},
+		{"a revision 1 modern table keeps its layout", modern1.createLogs(),
+			[]string{"SeverityNumber Int32,"}, []string{"idx_body", "severity_text", "severity_number"}},
 		{"a cluster adds ON CLUSTER and the replicated engine", clustered.createLogs(),
 			[]string{"ON CLUSTER `prod`", "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/otel.audit_logs', '{replica}', insert_version)"}, nil},
 		{"legacy inserts name every column", legacy.insertSQL(),
@@ -82,10 +91,21 @@ func TestDDL_FollowsTheLayout(t *testing.T) {
 		})
 	}
 	// Insert writes every column reads decode plus search_text and insert_version, and the
-	// legacy DateTime or the two modern maps: a column added to one list but not the other
-	// shows here.
-	for d, extra := range map[*dialect]int{&legacy: 3, &modern: 4} {
+	// legacy DateTime or the two modern maps (and, from modern revision 2, the OpenTelemetry
+	// severity derived from the level): a column added to one list but not the other shows here.
+	for d, extra := range map[*dialect]int{&legacy: 3, &modern1: 4, &modern: 6} {
 		n, read := len(d.insertColumns()), len(strings.Split(d.selectColumns(), ","))
 		assert.Equal(t, read+extra, n, "%v layout inserts %d columns and reads %d, want %d more", d.mode, n, read, extra)
 	}
+}
+
+// testdata/modern-rev1-ddl.sql is the DDL the store ran for a new modern table before revision 2
+// (createStatements of commit bfab1a0, database otel): revision 1 must still produce it word
+// for word, since tables created by it are read and written as revision 1.
+func TestDDL_ModernRevision1IsTheDDLFirstShipped(t *testing.T) {
+	want, err := os.ReadFile("testdata/modern-rev1-ddl.sql")
+	require.NoError(t, err)
+	d := dialect{mode: modeModern, rev: modernRev1, db: "otel", table: "audit_logs"}
+	assert.Equal(t, string(want), strings.Join(d.createStatements(), ";\n\n")+";\n")
+	assert.Equal(t, "modern", d.layoutName(), "the layout name revision 1 recorded")
 }

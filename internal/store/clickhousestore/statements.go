@@ -37,14 +37,14 @@ func ModernStatements(cfg Config, now time.Time) ([]Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := dialect{mode: modeModern, db: cfg.Database, table: cfg.Table, cluster: cfg.Cluster, ttl: ttl}
+	d := dialect{mode: modeModern, rev: currentModernRev, db: cfg.Database, table: cfg.Table, cluster: cfg.Cluster, ttl: ttl}
 	var out []Statement
 	add := func(name, sql string) { out = append(out, Statement{Name: name, SQL: sql}) }
 
 	for i, stmt := range d.createStatements() {
 		add(fmt.Sprintf("migrate: create %d", i+1), stmt)
 	}
-	add("migrate: record schema version", d.recordVersionSQL()+fmt.Sprintf(" VALUES (%d, %s, now())", schemaVersion, quoteString(d.mode.String())))
+	add("migrate: record schema version", d.recordVersionSQL()+fmt.Sprintf(" VALUES (%d, %s, now())", schemaVersion, quoteString(d.layoutName())))
 	add("migrate: read schema version", d.schemaVersionSQL())
 
 	fixture := StatementFixture(now)

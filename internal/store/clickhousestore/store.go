@@ -199,7 +199,7 @@ func (s *Store) connectLocked(ctx context.Context, create bool) error {
 	case found && recorded.version > schemaVersion:
 		return fmt.Errorf("clickhousestore: %w: table %s has schema version %d; this binary knows up to %d", errSchema, d.logs(), recorded.version, schemaVersion)
 	case found:
-		d.mode = recorded.mode
+		d.mode, d.rev = recorded.mode, recorded.rev
 		if d.modern() && v.major < modernMajor {
 			return fmt.Errorf("clickhousestore: %w: table %s has the modern layout, which server %s cannot read", errSchema, d.logs(), v)
 		}
@@ -211,6 +211,9 @@ func (s *Store) connectLocked(ctx context.Context, create bool) error {
 	default:
 		if d.mode, err = chooseMode(s.cfg.Schema, v); err != nil {
 			return fmt.Errorf("clickhousestore: %w: %w", errSchema, err)
+		}
+		if d.modern() {
+			d.rev = currentModernRev
 		}
 	}
 	if s.cfg.AsyncInsert && !d.modern() {
@@ -241,7 +244,7 @@ func (s *Store) recordVersion(ctx context.Context, d dialect) error {
 		return err
 	}
 	defer func() { _ = batch.Abort() }()
-	if err := batch.Append(uint32(schemaVersion), d.mode.String(), time.Now().UTC().Truncate(time.Second)); err != nil {
+	if err := batch.Append(uint32(schemaVersion), d.layoutName(), time.Now().UTC().Truncate(time.Second)); err != nil {
 		return err
 	}
 	return batch.Send()
@@ -250,6 +253,7 @@ func (s *Store) recordVersion(ctx context.Context, d dialect) error {
 type recordedSchema struct {
 	version uint32
 	mode    mode
+	rev     int // modern revision
 }
 
 // recordedSchema reads <table>_schema; found is false when the table does not exist.
@@ -278,11 +282,11 @@ func (s *Store) recordedSchema(ctx context.Context, d dialect) (recordedSchema, 
 	if err := rows.Scan(&rs.version, &modeName); err != nil {
 		return recordedSchema{}, false, fmt.Errorf("clickhousestore: read schema of %s: %w", d.logs(), err)
 	}
-	m, ok := parseMode(modeName)
+	m, rev, ok := parseMode(modeName)
 	if !ok {
 		return recordedSchema{}, false, fmt.Errorf("clickhousestore: %w: %s records an unknown layout %q", errSchema, d.meta(), modeName)
 	}
-	rs.mode = m
+	rs.mode, rs.rev = m, rev
 	return rs, true, rows.Err()
 }
 
