@@ -123,6 +123,9 @@ func TestViewer_SignInFiltersSuggestionsLiveTailDetailAndTrace(t *testing.T) {
 	assert.Equal(t, "7 records, 2 errors or security events", p.text("#stats-total"))
 	assert.Equal(t, 7, eval[int](p, `[...document.querySelectorAll("#hist-bars .hist-col")].reduce((n, c) => n + Number(c.dataset.count), 0)`),
 		"the histogram counts the range's records")
+	assert.Equal(t, map[string]int{"debug": 1, "info": 3, "warn": 1, "error": 1, "security": 1},
+		eval[map[string]int](p, `[...document.querySelectorAll("#hist-bars .seg")].reduce((m, s) => { m[s.dataset.level] = (m[s.dataset.level] || 0) + Number(s.dataset.count); return m; }, {})`),
+		"the histogram stacks each level's records")
 	p.waitFor(`document.getElementById("live-state").textContent === "live: on"`)
 	p.shot("results")
 

@@ -97,6 +97,7 @@ func (q StatsQuery) EmptyHistogram() []Bucket {
 	first := q.BucketStart(q.Start)
 	for i := range out {
 		out[i].Start = first.Add(time.Duration(i) * q.Interval)
+		out[i].ByLevel = LevelCounts()
 	}
 	return out
 }
@@ -129,11 +130,13 @@ type Count struct {
 }
 
 // Bucket is one histogram interval, [Start, Start+Interval). Failures counts its error and
-// security records.
+// security records; ByLevel has every level name as a key, zero included, so that a chart can
+// stack the levels of each bucket (the viewer's volume histogram).
 type Bucket struct {
-	Start    time.Time `json:"start"`
-	Count    int64     `json:"count"`
-	Failures int64     `json:"failures"`
+	Start    time.Time        `json:"start"`
+	Count    int64            `json:"count"`
+	Failures int64            `json:"failures"`
+	ByLevel  map[string]int64 `json:"by_level"`
 }
 
 // Stats are the aggregates of a StatsQuery. ByLevel has every level name as a key, zero

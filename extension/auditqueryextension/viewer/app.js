@@ -546,6 +546,9 @@
     }, STATS_FOLLOW_MS);
   }
 
+  // The histogram stacks the levels in this order, bottom to top.
+  const HIST_LEVELS = ["debug", "info", "warn", "error", "security"];
+
   function drawHistogram(st, from, to) {
     const buckets = st.histogram || [];
     const iv = (st.interval_seconds || 60) * 1000;
@@ -564,17 +567,23 @@
       col.style.width = ((right - left) / (to - from)) * 100 + "%";
       col.dataset.start = String(t);
       col.dataset.count = String(bk.count);
-      col.title = fmtShort(t) + " – " + fmtShort(t + iv) + " UTC: " + bk.count + " records, " + bk.failures + " errors or security";
-      const other = document.createElement("div");
-      other.className = "seg seg-other";
-      other.style.height = ((bk.count - bk.failures) / maxN) * 100 + "%";
-      // A bucket of a few records next to one of thousands is still visible.
-      if (bk.count - bk.failures > 0) other.style.minHeight = "2px";
-      const fail = document.createElement("div");
-      fail.className = "seg seg-fail";
-      fail.style.height = (bk.failures / maxN) * 100 + "%";
-      if (bk.failures > 0) fail.style.minHeight = "2px";
-      col.append(other, fail);
+      const byLevel = bk.by_level || {};
+      const parts = HIST_LEVELS.filter((l) => byLevel[l] > 0).map((l) => byLevel[l] + " " + l);
+      col.title = fmtShort(t) + " – " + fmtShort(t + iv) + " UTC: " + bk.count + " records" + (parts.length ? " (" + parts.join(", ") + ")" : "");
+      // One segment per level, debug at the bottom and security on top (the column stacks
+      // its children upwards).
+      for (const l of HIST_LEVELS) {
+        const n = byLevel[l] || 0;
+        if (n === 0) continue;
+        const seg = document.createElement("div");
+        seg.className = "seg lvl-" + l;
+        seg.dataset.level = l;
+        seg.dataset.count = String(n);
+        seg.style.height = (n / maxN) * 100 + "%";
+        // A level with a few records next to thousands is still visible.
+        seg.style.minHeight = "2px";
+        col.appendChild(seg);
+      }
       plot.appendChild(col);
     }
     $("hist-from").textContent = fmtShort(from);

@@ -195,20 +195,14 @@ func (d dialect) statsTopSQL(q store.StatsQuery, col string) string {
 		" GROUP BY key ORDER BY n DESC, key ASC LIMIT " + strconv.Itoa(q.Top)
 }
 
-// statsHistogramSQL counts records and failures per bucket index since the first bucket's
-// start. Every selected timestamp is at or after that start, so the index is never negative
-// and intDiv's truncation is a floor.
+// statsHistogramSQL counts records per bucket index since the first bucket's start and per
+// level (failures are summed from the levels in Go). Every selected timestamp is at or after
+// that start, so the index is never negative and intDiv's truncation is a floor.
 func (d dialect) statsHistogramSQL(q store.StatsQuery) string {
 	first := q.BucketStart(q.Start).UnixNano()
-	var failing []record.Level
-	for _, l := range record.Levels {
-		if store.IsFailure(l) {
-			failing = append(failing, l)
-		}
-	}
 	bucket := fmt.Sprintf("intDiv(%s - %d, %d)", d.tsExpr(), first, int64(q.Interval))
-	return "SELECT " + bucket + " AS bucket, count(), countIf(level IN (" + levelsSQL(failing) + ")) FROM " + d.final() +
-		where(d.statsConditions(q)) + " GROUP BY bucket"
+	return "SELECT " + bucket + " AS bucket, level, count() FROM " + d.final() +
+		where(d.statsConditions(q)) + " GROUP BY bucket, level"
 }
 
 // expiredCondition selects every record older than its level's period at now; "" when no

@@ -60,16 +60,21 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 	first := q.BucketStart(q.Start)
 	for rows.Next() {
 		var bucket int64
-		var n, failures uint64
-		if err := rows.Scan(&bucket, &n, &failures); err != nil {
+		var level uint8
+		var n uint64
+		if err := rows.Scan(&bucket, &level, &n); err != nil {
 			return store.Stats{}, fmt.Errorf("clickhousestore: stats: histogram: %w", err)
 		}
 		if bucket < 0 || bucket >= int64(len(st.Histogram)) {
 			return store.Stats{}, fmt.Errorf("clickhousestore: stats: histogram: bucket %d of %s outside the %d buckets from %s",
 				bucket, q.Interval, len(st.Histogram), first.Format(time.RFC3339Nano))
 		}
-		st.Histogram[bucket].Count += int64(n)
-		st.Histogram[bucket].Failures += int64(failures)
+		l, b := record.Level(level), &st.Histogram[bucket]
+		b.Count += int64(n)
+		b.ByLevel[l.String()] += int64(n)
+		if store.IsFailure(l) {
+			b.Failures += int64(n)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return store.Stats{}, fmt.Errorf("clickhousestore: stats: histogram: %w", err)

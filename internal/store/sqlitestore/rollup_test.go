@@ -101,6 +101,7 @@ func expectedStats(q store.StatsQuery, recs []record.Record, top int) store.Stat
 		}
 		b := &out.Histogram[r.Timestamp.Sub(first)/q.Interval]
 		b.Count++
+		b.ByLevel[r.Level.String()]++
 		out.Total++
 		out.ByLevel[r.Level.String()]++
 		if store.IsFailure(r.Level) {

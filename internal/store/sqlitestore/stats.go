@@ -237,6 +237,7 @@ func addHistogram(ctx context.Context, tx *sql.Tx, out *store.Stats, query strin
 		l := record.Level(level)
 		b := &out.Histogram[bucket]
 		b.Count += n
+		b.ByLevel[l.String()] += n
 		out.Total += n
 		out.ByLevel[l.String()] += n
 		if store.IsFailure(l) {
@@ -279,6 +280,9 @@ func mergeStats(q store.StatsQuery, parts []store.Stats) store.Stats {
 		for i := range p.Histogram {
 			out.Histogram[i].Count += p.Histogram[i].Count
 			out.Histogram[i].Failures += p.Histogram[i].Failures
+			for k, v := range p.Histogram[i].ByLevel {
+				out.Histogram[i].ByLevel[k] += v
+			}
 		}
 		for _, c := range p.TopEvents {
 			events[c.Key] += c.Count

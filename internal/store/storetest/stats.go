@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
@@ -83,12 +84,22 @@ func testStatsCounts(t *testing.T, open Open) {
 			assert.Equal(t, tc.events, st.TopEvents, "TopEvents")
 			assert.Equal(t, tc.users, st.TopUsers, "TopUsers")
 			var sum, failures int64
+			perLevel := store.LevelCounts()
 			for _, b := range st.Histogram {
 				sum += b.Count
 				failures += b.Failures
+				var inBucket int64
+				for k, v := range b.ByLevel {
+					perLevel[k] += v
+					inBucket += v
+				}
+				assert.Len(t, b.ByLevel, len(record.Levels), "bucket %s: every level is a key", b.Start)
+				assert.Equal(t, b.Count, inBucket, "bucket %s: its levels add up to its count", b.Start)
+				assert.Equal(t, b.Failures, b.ByLevel["error"]+b.ByLevel["security"], "bucket %s: failures are its error and security records", b.Start)
 			}
 			assert.Equal(t, st.Total, sum, "records in the histogram vs the total")
 			assert.Equal(t, st.Failures, failures, "failures in the histogram vs the total")
+			assert.Equal(t, st.ByLevel, perLevel, "each level's records in the histogram vs its total")
 		})
 	}
 }
