@@ -185,10 +185,6 @@ func (d dialect) statsConditions(q store.StatsQuery) []string {
 	return append(conds, d.timeRangeConditions(q.Start, q.End)...)
 }
 
-func (d dialect) statsLevelsSQL(q store.StatsQuery) string {
-	return "SELECT level, count() FROM " + d.final() + where(d.statsConditions(q)) + " GROUP BY level"
-}
-
 func (d dialect) statsTopSQL(q store.StatsQuery, col string) string {
 	conds := append(d.statsConditions(q), col+" != ''")
 	return "SELECT " + col + " AS key, count() AS n FROM " + d.final() + where(conds) +

@@ -98,7 +98,6 @@ func ModernStatements(cfg Config, now time.Time) ([]Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	add("stats: levels", d.statsLevelsSQL(q))
 	add("stats: top events", d.statsTopSQL(q, "EventName"))
 	add("stats: top users", d.statsTopSQL(q, "user_id"))
 	add("stats: histogram", d.statsHistogramSQL(q))

@@ -9,8 +9,9 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
-// Stats answers q with four aggregate queries over the same range: counts by level, top
-// events, top users and the histogram. The histogram's empty buckets are filled in here.
+// Stats answers q with three aggregate queries over the same range: top events, top users and
+// the histogram by bucket and level, whose rows also give the totals by level. The histogram's
+// empty buckets are filled in here.
 func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, error) {
 	q, err := q.Normalize()
 	if err != nil {
@@ -22,29 +23,6 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 	}
 	st := store.Stats{ByLevel: store.LevelCounts(), Histogram: q.EmptyHistogram()}
 
-	rows, err := s.conn.Query(ctx, d.statsLevelsSQL(q))
-	if err != nil {
-		return store.Stats{}, fmt.Errorf("clickhousestore: stats: levels: %w", err)
-	}
-	for rows.Next() {
-		var level uint8
-		var n uint64
-		if err := rows.Scan(&level, &n); err != nil {
-			rows.Close()
-			return store.Stats{}, fmt.Errorf("clickhousestore: stats: levels: %w", err)
-		}
-		l := record.Level(level)
-		st.ByLevel[l.String()] += int64(n)
-		st.Total += int64(n)
-		if store.IsFailure(l) {
-			st.Failures += int64(n)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return store.Stats{}, fmt.Errorf("clickhousestore: stats: levels: %w", err)
-	}
-
 	if st.TopEvents, err = s.topCounts(ctx, d.statsTopSQL(q, "EventName")); err != nil {
 		return store.Stats{}, fmt.Errorf("clickhousestore: stats: top events: %w", err)
 	}
@@ -52,7 +30,7 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 		return store.Stats{}, fmt.Errorf("clickhousestore: stats: top users: %w", err)
 	}
 
-	rows, err = s.conn.Query(ctx, d.statsHistogramSQL(q))
+	rows, err := s.conn.Query(ctx, d.statsHistogramSQL(q))
 	if err != nil {
 		return store.Stats{}, fmt.Errorf("clickhousestore: stats: histogram: %w", err)
 	}
@@ -72,8 +50,11 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 		l, b := record.Level(level), &st.Histogram[bucket]
 		b.Count += int64(n)
 		b.ByLevel[l.String()] += int64(n)
+		st.ByLevel[l.String()] += int64(n)
+		st.Total += int64(n)
 		if store.IsFailure(l) {
 			b.Failures += int64(n)
+			st.Failures += int64(n)
 		}
 	}
 	if err := rows.Err(); err != nil {
