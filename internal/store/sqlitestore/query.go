@@ -142,6 +142,8 @@ func buildQuery(f store.Filter, match string, searchFirst bool, p store.Page, w 
 		cond("entity_type = ?", f.EntityType)
 	}
 	if f.CompanyID != "" {
+		// The "<> ''" term, implied by the value, lets SQLite use the partial index
+		// audit_logs_company (as for trace_id below).
 		cond("company_id = ? AND company_id <> ''", f.CompanyID)
 	}
 	if f.EmployeeID != "" {
