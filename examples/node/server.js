@@ -164,8 +164,10 @@ server.listen(Number(port), host, () => console.log(`shop listening on ${host}:$
 // program: all of them) are lost when the process exits.
 async function shutdown(signal) {
   console.log(`shop: ${signal}, shutting down`);
-  server.close();
+  // Requests still running emit their records when they finish: wait for them, then flush.
+  const closed = new Promise((resolve) => server.close(resolve));
   server.closeIdleConnections();
+  await closed;
   try {
     await loggerProvider.shutdown();
     await tracerProvider.shutdown();

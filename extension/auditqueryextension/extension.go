@@ -117,12 +117,14 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 
 	ln, err := e.cfg.ToListener(ctx)
 	if err != nil {
+		telemetry.Shutdown()
 		return fmt.Errorf("auditquery: listen on %q: %w", e.cfg.NetAddr.Endpoint, err)
 	}
 	srv, err := e.cfg.ToServer(ctx, host.GetExtensions(), e.settings.TelemetrySettings, handler,
 		confighttp.WithErrorHandler(writeTransportError))
 	if err != nil {
 		_ = ln.Close()
+		telemetry.Shutdown()
 		return fmt.Errorf("auditquery: build server: %w", err)
 	}
 

@@ -46,4 +46,17 @@ func TestHealth_SaysTheStoreIsUnavailableWhileClickHouseIsUnreachable(t *testing
 
 	viewer := serve(h, http.MethodGet, healthPath, nil)
 	require.Equal(t, http.StatusServiceUnavailable, viewer.status)
+
+	// With authentication, only an admin is told the reason (it names hosts and paths).
+	h = testAPI(t, s, nil, true)
+	resp = serve(h, http.MethodGet, healthPath, viewerOf("acme"))
+	require.Equal(t, http.StatusServiceUnavailable, resp.status, "body: %s", resp.body)
+	body = healthBody{}
+	resp.decode(t, &body)
+	assert.Equal(t, "unavailable", body.Store)
+	assert.Empty(t, body.StoreError, "a viewer is not told the store's error")
+	resp = serve(h, http.MethodGet, healthPath, authData{"subject": "root", "role": "admin"})
+	body = healthBody{}
+	resp.decode(t, &body)
+	assert.Contains(t, body.StoreError, closedPort, "an authenticated admin is told it")
 }

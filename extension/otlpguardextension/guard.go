@@ -8,7 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/collector/component"
@@ -99,8 +99,8 @@ func (g *guard) check(body []byte) string {
 	if len(unknown) == 0 {
 		return "" // {} is an empty request, which OTLP allows
 	}
-	sort.Strings(unknown)
-	if contains(unknown, "action") {
+	slices.Sort(unknown)
+	if slices.Contains(unknown, "action") {
 		return g.auditEventMessage("an audit event")
 	}
 	return fmt.Sprintf("the body has no resourceLogs (resourceSpans, resourceMetrics), only %s, which OTLP ignores; nothing would be stored, so nothing was",
@@ -121,15 +121,6 @@ func looksLikeAuditEvents(body []byte) bool {
 	}
 	_, ok := first[0]["action"]
 	return ok
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func isJSON(contentType string) bool {
