@@ -11,6 +11,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
+	"github.com/otelcol-audit/otelcol-audit/testbed/loadgen"
 )
 
 func TestParseStatCPU_AddsUserAndSystemTicksAfterTheCommandName(t *testing.T) {
@@ -160,4 +164,34 @@ func TestMeasureStoreCeiling_InsertsEveryRecordWithAndWithoutFullText(t *testing
 		require.Positive(t, res.FirstHalf, "without fts=%v: %+v, want 2500 records and positive rates", noFTS, res)
 		require.Positive(t, res.SecondHalf, "without fts=%v: %+v, want 2500 records and positive rates", noFTS, res)
 	}
+}
+
+func TestCountRows_CountsEveryPartitionOfAPartitionedStore(t *testing.T) {
+	ctx := context.Background()
+	cfg := sqlitestore.DefaultConfig()
+	cfg.Path = filepath.Join(t.TempDir(), "audit.db")
+	cfg.PartitionMaxRows = 100
+	st, err := sqlitestore.OpenPartitioned(ctx, cfg)
+	require.NoError(t, err)
+	b := loadgen.NewBuilder(1)
+	for range 5 {
+		ld, _ := b.Build(100)
+		record.EnsureIDs(ld)
+		byTenant := map[string][]record.Record{}
+		for _, r := range record.DefaultMapping().FromLogs(ld, "", time.Now()) {
+			byTenant[r.TenantID] = append(byTenant[r.TenantID], r)
+		}
+		for tenant, recs := range byTenant {
+			_, err := st.Insert(ctx, tenant, recs)
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, st.Close())
+	parts, err := filepath.Glob(filepath.Join(filepath.Dir(cfg.Path), "audit-partitions", "p*.db"))
+	require.NoError(t, err)
+	require.Greater(t, len(parts), 1, "the store rolled over no partition: the test proves nothing")
+
+	n, err := CountRows(ctx, cfg.Path)
+	require.NoError(t, err)
+	require.EqualValues(t, 500, n, "records counted over the base file and %d partitions", len(parts))
 }
