@@ -138,12 +138,6 @@ func TestCheckpoints_RetentionRunLeavesTheChainVerifiable(t *testing.T) {
 	}
 }
 
-func TestReadOnly_IsRefusedWithPartitions(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.ReadOnly, cfg.SQLite.PartitionMaxRows = true, 1000
-	assert.ErrorContains(t, cfg.Validate(), "partition_max_rows")
-}
-
 func openSQLite(t *testing.T, path string) *sqlitestore.Store {
 	t.Helper()
 	cfg := sqlitestore.DefaultConfig()

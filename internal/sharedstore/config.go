@@ -116,9 +116,6 @@ func (c *Config) Validate() error {
 		if c.ReadOnly && c.SQLite.Tenancy == sqlitestore.TenancyDatabasePerTenant {
 			add("read_only: not available with sqlite.tenancy: %s; use %s", sqlitestore.TenancyDatabasePerTenant, sqlitestore.TenancySingleDatabase)
 		}
-		if c.ReadOnly && c.SQLite.PartitionMaxRows > 0 {
-			add("read_only: not available with sqlite.partition_max_rows (a query node reads one file); set it to 0")
-		}
 	case BackendClickHouse:
 		if err := c.ClickHouse.Validate(); err != nil {
 			add("clickhouse: %w", err)

@@ -137,7 +137,8 @@ func (s *Shared) open(ctx context.Context) (store.Store, error) {
 	cfg := s.cfg.SQLite
 	cfg.Chain = chained
 	if s.cfg.ReadOnly {
-		st, err := sqlitestore.OpenReadOnly(ctx, cfg)
+		// Whatever partition_max_rows says, a query node follows the files its writer made.
+		st, err := sqlitestore.OpenStoreReadOnly(ctx, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store: %w", err)
 		}

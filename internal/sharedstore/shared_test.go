@@ -3,6 +3,7 @@ package sharedstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -72,33 +73,40 @@ func TestFeed_SubscribersGetEachCommittedBatchUntilTheyCancel(t *testing.T) {
 	assert.Zero(t, calls)
 }
 
+// A query node reads what the writer stores, one file or partitions: it follows the writer's
+// rollovers whatever its own partition_max_rows says.
 func TestReadOnly_AQueryNodeReadsWhatTheWriterStoresAndWritesNothing(t *testing.T) {
-	cfg := testConfig(t)
-	writer := start(t, cfg)
-	insert(t, writer, "acme", events(4, "acme", record.LevelInfo, testNow))
+	for _, partitionRows := range []int64{0, 3} {
+		t.Run(fmt.Sprintf("partition_max_rows %d", partitionRows), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.SQLite.PartitionMaxRows = partitionRows
+			writer := start(t, cfg)
+			insert(t, writer, "acme", events(4, "acme", record.LevelInfo, testNow))
 
-	ro := cfg
-	ro.ReadOnly = true
-	reader := start(t, ro)
-	assert.True(t, reader.ReadOnly())
-	res, err := reader.Store().Query(context.Background(), store.Filter{TenantID: "acme"}, store.Page{Limit: 10})
-	require.NoError(t, err)
-	assert.Len(t, res.Records, 4)
+			ro := cfg
+			ro.ReadOnly = true
+			reader := start(t, ro)
+			assert.True(t, reader.ReadOnly())
+			res, err := reader.Store().Query(context.Background(), store.Filter{TenantID: "acme"}, store.Page{Limit: 10})
+			require.NoError(t, err)
+			assert.Len(t, res.Records, 4)
 
-	// Records the writer commits later are visible to the open reader.
-	insert(t, writer, "acme", events(2, "acme", record.LevelInfo, testNow))
-	res, err = reader.Store().Query(context.Background(), store.Filter{TenantID: "acme"}, store.Page{Limit: 10})
-	require.NoError(t, err)
-	assert.Len(t, res.Records, 6)
+			// Records the writer commits later are visible to the open reader.
+			insert(t, writer, "acme", events(2, "acme", record.LevelInfo, testNow))
+			res, err = reader.Store().Query(context.Background(), store.Filter{TenantID: "acme"}, store.Page{Limit: 10})
+			require.NoError(t, err)
+			assert.Len(t, res.Records, 6)
 
-	_, err = reader.Insert(context.Background(), "acme", events(1, "acme", record.LevelInfo, testNow))
-	assert.ErrorIs(t, err, auditstore.ErrReadOnly)
-	_, err = reader.RunRetention(context.Background())
-	assert.ErrorIs(t, err, auditstore.ErrReadOnly)
-	rep, err := reader.VerifyChain(context.Background(), "acme", chain.Range{})
-	require.NoError(t, err, "verify only reads: a query node can run it")
-	assert.True(t, rep.OK)
-	assert.Equal(t, 6, rep.Records)
+			_, err = reader.Insert(context.Background(), "acme", events(1, "acme", record.LevelInfo, testNow))
+			assert.ErrorIs(t, err, auditstore.ErrReadOnly)
+			_, err = reader.RunRetention(context.Background())
+			assert.ErrorIs(t, err, auditstore.ErrReadOnly)
+			rep, err := reader.VerifyChain(context.Background(), "acme", chain.Range{})
+			require.NoError(t, err, "verify only reads: a query node can run it")
+			assert.True(t, rep.OK)
+			assert.Equal(t, 6, rep.Records)
+		})
+	}
 }
 
 func TestReadOnly_AMissingFileIsAStartErrorThatSaysWhoCreatesIt(t *testing.T) {

@@ -97,7 +97,7 @@ var _ store.HealthChecker = (*Partitioned)(nil)
 // insert say whether writes work. Sealed partitions are only read, by queries that report
 // their own errors. Unavailable outranks full.
 func (p *Partitioned) CheckHealth(ctx context.Context) error {
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: %w: %v", store.ErrUnavailable, err)
 	}

@@ -39,6 +39,10 @@ import (
 type Partitioned struct {
 	cfg Config
 	dir string
+	// readOnly: another process writes the files (OpenPartitionedReadOnly); reads list the
+	// partitions again first (refresh).
+	readOnly  bool
+	refreshMu sync.Mutex // one refresh at a time, so that no partition is opened twice
 
 	// roll: inserts hold it shared, from their check for replays in sealed partitions to the
 	// end of their transaction; a rollover holds it alone, so no insert checks against one
@@ -164,21 +168,10 @@ func OpenPartitioned(ctx context.Context, cfg Config) (*Partitioned, error) {
 	}
 	p.parts = append(p.parts, &partition{num: 0, path: cfg.Path, st: base})
 
-	entries, err := os.ReadDir(p.dir)
+	nums, err := partitionNumbers(p.dir)
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: list partitions in %q: %w", p.dir, err)
+		return nil, err
 	}
-	var nums []int
-	for _, e := range entries {
-		// pNNNNNN.db.tmp, a partition being made when the process stopped, is not one: it
-		// holds seeds at most, and the next rollover, making the same number, replaces it.
-		// (Not deleted here: a reader such as auditctl verify may open the store while the
-		// collector is making one.)
-		if n, ok := partitionNumber(e.Name()); ok && e.Type().IsRegular() {
-			nums = append(nums, n)
-		}
-	}
-	slices.Sort(nums)
 	for i, n := range nums {
 		st, err := Open(ctx, p.partConfig(p.partPath(n), i == len(nums)-1))
 		if err != nil {
@@ -206,21 +199,50 @@ func OpenPartitioned(ctx context.Context, cfg Config) (*Partitioned, error) {
 	return p, nil
 }
 
-// readRange reads the partition's time range from its time index (two seeks).
+// partitionNumbers lists the partitions in dir, in order; none when dir does not exist.
+func partitionNumbers(dir string) ([]int, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: list partitions in %q: %w", dir, err)
+	}
+	var nums []int
+	for _, e := range entries {
+		// pNNNNNN.db.tmp, a partition being made when the process stopped, is not one: it
+		// holds seeds at most, and the next rollover, making the same number, replaces it.
+		// (Not deleted here: a reader such as auditctl verify may open the store while the
+		// collector is making one.)
+		if n, ok := partitionNumber(e.Name()); ok && e.Type().IsRegular() {
+			nums = append(nums, n)
+		}
+	}
+	slices.Sort(nums)
+	return nums, nil
+}
+
+// readRange reads the partition's time range from its time index (two seeks). The caller
+// holds p.mu or is the only user of pt.
 func (pt *partition) readRange(ctx context.Context) error {
-	var lo, hi *int64
-	if err := pt.st.read.QueryRowContext(ctx, `SELECT MIN(timestamp) FROM audit_logs`).Scan(&lo); err != nil {
-		return err
+	lo, hi, err := pt.queryRange(ctx)
+	pt.minTS, pt.maxTS = lo, hi
+	return err
+}
+
+// queryRange is the time range of the partition's rows: lo > hi when it holds none.
+func (pt *partition) queryRange(ctx context.Context) (lo, hi int64, err error) {
+	var min, max *int64
+	if err := pt.st.read.QueryRowContext(ctx, `SELECT MIN(timestamp) FROM audit_logs`).Scan(&min); err != nil {
+		return math.MaxInt64, math.MinInt64, err
 	}
-	if err := pt.st.read.QueryRowContext(ctx, `SELECT MAX(timestamp) FROM audit_logs`).Scan(&hi); err != nil {
-		return err
+	if err := pt.st.read.QueryRowContext(ctx, `SELECT MAX(timestamp) FROM audit_logs`).Scan(&max); err != nil {
+		return math.MaxInt64, math.MinInt64, err
 	}
-	if lo == nil || hi == nil {
-		pt.minTS, pt.maxTS = math.MaxInt64, math.MinInt64
-		return nil
+	if min == nil || max == nil {
+		return math.MaxInt64, math.MinInt64, nil
 	}
-	pt.minTS, pt.maxTS = *lo, *hi
-	return nil
+	return *min, *max, nil
 }
 
 // active is the newest partition. The caller holds p.mu or p.roll.
@@ -229,7 +251,12 @@ func (p *Partitioned) active() *partition { return p.parts[len(p.parts)-1] }
 // snapshot returns the files in order (base first, active last), each held for reading until
 // release is called, so that retention cannot close one under a running read. The ranges are
 // copied as they are now.
-func (p *Partitioned) snapshot() ([]partitionView, func(), error) {
+func (p *Partitioned) snapshot(ctx context.Context) ([]partitionView, func(), error) {
+	if p.readOnly {
+		if err := p.refresh(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -263,7 +290,7 @@ func (v partitionView) overlaps(lo, hi int64) bool {
 
 // Migrate migrates every file (each was migrated when opened).
 func (p *Partitioned) Migrate(ctx context.Context) error {
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return err
 	}
@@ -288,6 +315,9 @@ func (p *Partitioned) Insert(ctx context.Context, tenant string, records []recor
 	if len(records) == 0 {
 		return 0, nil
 	}
+	if p.readOnly {
+		return 0, errReadOnly
+	}
 	if p.activeRows.Load() >= p.cfg.PartitionMaxRows {
 		if err := p.rollover(ctx); err != nil {
 			return 0, err
@@ -308,7 +338,7 @@ func (p *Partitioned) Insert(ctx context.Context, tenant string, records []recor
 		}
 	}
 
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -24,7 +24,7 @@ import (
 
 // ChainHead returns the tenant's last link, held by the active partition.
 func (p *Partitioned) ChainHead(ctx context.Context, tenant string) (chain.Link, error) {
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return chain.Link{}, err
 	}
@@ -37,7 +37,7 @@ func (p *Partitioned) ChainHead(ctx context.Context, tenant string) (chain.Link,
 // then the partitions oldest first). A partition's seeds repeat the previous file's head and
 // are skipped, because each file is asked only for links after the last one given.
 func (p *Partitioned) ChainLinks(ctx context.Context, tenant string, from, to uint64, fn func(chain.Link, *record.Record) error) error {
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (p *Partitioned) ChainLinks(ctx context.Context, tenant string, from, to ui
 
 // Checkpoints returns the tenant's checkpoints, all kept in the base file.
 func (p *Partitioned) Checkpoints(ctx context.Context, tenant string) ([]chain.Checkpoint, error) {
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (p *Partitioned) Checkpoints(ctx context.Context, tenant string) ([]chain.C
 
 // SaveCheckpoint stores a checkpoint in the base file.
 func (p *Partitioned) SaveCheckpoint(ctx context.Context, cp chain.Checkpoint) error {
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (p *Partitioned) SaveCheckpoint(ctx context.Context, cp chain.Checkpoint) e
 
 // Unchained returns ids of the tenant's records without a link in their file.
 func (p *Partitioned) Unchained(ctx context.Context, tenant string, limit int) ([]string, error) {
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (p *Partitioned) Unchained(ctx context.Context, tenant string, limit int) (
 
 // ChainTenants lists the tenants that have a chain: the active partition holds every head.
 func (p *Partitioned) ChainTenants(ctx context.Context) ([]string, error) {
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +123,9 @@ func (p *Partitioned) ChainTenants(ctx context.Context) ([]string, error) {
 // between leaves a partition that the next run drops again; deleting one file is atomic.
 func (p *Partitioned) Prune(ctx context.Context, policy store.RetentionPolicy, now time.Time) (store.PruneResult, error) {
 	res := store.PruneResult{RemovedByLevel: store.LevelCounts()}
+	if p.readOnly {
+		return res, errReadOnly
+	}
 	cutoffs, upper := pruneCutoffs(policy, now)
 	if upper == math.MinInt64 {
 		return res, nil
@@ -132,7 +135,7 @@ func (p *Partitioned) Prune(ctx context.Context, policy store.RetentionPolicy, n
 		lowest = min(lowest, c)
 	}
 
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return res, err
 	}

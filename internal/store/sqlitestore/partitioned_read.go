@@ -42,7 +42,7 @@ func (p *Partitioned) Query(ctx context.Context, f store.Filter, pg store.Page) 
 	if _, err := ftsQuery(f.Text); err != nil {
 		return store.Result{}, fmt.Errorf("sqlitestore: query: %w", err)
 	}
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return store.Result{}, err
 	}
@@ -124,7 +124,7 @@ func idTime(id string) (int64, bool) {
 // usually its record's, but a sender may stamp records long after minting their ids. Across
 // tenants every partition is asked, since a second holder makes the id ambiguous.
 func (p *Partitioned) Get(ctx context.Context, tenant, id string) (record.Record, error) {
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return record.Record{}, err
 	}
@@ -174,7 +174,7 @@ func (p *Partitioned) Trace(ctx context.Context, tenant, traceID string) ([]reco
 	if traceID == "" {
 		return nil, fmt.Errorf("sqlitestore: trace: %w: trace id is empty", store.ErrInvalidQuery)
 	}
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +202,7 @@ func (p *Partitioned) Stats(ctx context.Context, q store.StatsQuery) (store.Stat
 	if err != nil {
 		return store.Stats{}, fmt.Errorf("sqlitestore: %w", err)
 	}
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return store.Stats{}, err
 	}

@@ -56,7 +56,7 @@ type partTamper struct{}
 func (partTamper) each(t *testing.T, s store.ChainStore, query string, args ...any) {
 	t.Helper()
 	p := s.(*Partitioned)
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(context.Background())
 	require.NoError(t, err)
 	defer release()
 	changed := int64(0)
@@ -80,7 +80,7 @@ func (x partTamper) DeleteRecord(t *testing.T, s store.ChainStore, id string) {
 func (partTamper) InsertRecord(t *testing.T, s store.ChainStore, r record.Record) {
 	args, err := encodeRecord(nil, &r, r.TenantID)
 	require.NoError(t, err)
-	parts, release, err := s.(*Partitioned).snapshot()
+	parts, release, err := s.(*Partitioned).snapshot(context.Background())
 	require.NoError(t, err)
 	defer release()
 	_, err = parts[len(parts)-1].st.write.Exec(insertSQL(1, false), args...)
@@ -94,7 +94,7 @@ func TestPartitioned_KeepsOneTamperEvidentChainAcrossPartitions(t *testing.T) {
 
 // SwapLinks swaps the links in the partition that holds both (a seed repeats only a head).
 func (partTamper) SwapLinks(t *testing.T, s store.ChainStore, tenant string, a, b uint64) {
-	parts, release, err := s.(*Partitioned).snapshot()
+	parts, release, err := s.(*Partitioned).snapshot(context.Background())
 	require.NoError(t, err)
 	defer release()
 	for _, v := range parts {
@@ -135,7 +135,7 @@ func TestPartitioned_RollsOverWhenTheActivePartitionIsFull(t *testing.T) {
 	for i := 0; i < len(recs); i += 30 {
 		mustInsertP(t, p, "acme", recs[i:min(len(recs), i+30)])
 	}
-	parts, release, err := p.snapshot()
+	parts, release, err := p.snapshot(context.Background())
 	require.NoError(t, err)
 	defer release()
 	require.Len(t, parts, 1+9, "base + partitions of 120 rows (4 batches of 30) for 1000 rows")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
 // OpenReadOnly opens a file another process writes, for queries only: a query node beside the
@@ -17,11 +19,32 @@ func OpenReadOnly(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Path == memoryPath {
 		return nil, fmt.Errorf("sqlitestore: path: a read-only store needs a file, not %q", memoryPath)
 	}
-	if cfg.PartitionMaxRows > 0 {
-		return nil, fmt.Errorf("sqlitestore: partition_max_rows: a read-only store reads one file, not partitions")
-	}
 	if err := refusePartitioned(cfg.Path); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (OpenStoreReadOnly follows partitions)", err)
+	}
+	return openReadOnlyFile(ctx, cfg)
+}
+
+// OpenStoreReadOnly opens a single_database store another process writes, for queries only,
+// whatever its layout: the file at cfg.Path and the partitions beside it, which it lists
+// again before every read (OpenPartitionedReadOnly), so that it follows the writer's
+// rollovers and retention, and a writer that turns partitions on later. partition_max_rows
+// is the writer's setting and is not read here.
+func OpenStoreReadOnly(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.Tenancy == TenancyDatabasePerTenant {
+		return nil, fmt.Errorf("sqlitestore: tenancy: a read-only store reads %s, not %s", TenancySingleDatabase, TenancyDatabasePerTenant)
+	}
+	return OpenPartitionedReadOnly(ctx, cfg)
+}
+
+// openReadOnlyFile opens one file query_only, after checking that it exists and has this
+// binary's schema version.
+func openReadOnlyFile(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: invalid config: %w", err)
+	}
+	if cfg.Path == memoryPath {
+		return nil, fmt.Errorf("sqlitestore: path: a read-only store needs a file, not %q", memoryPath)
 	}
 	if _, err := os.Stat(cfg.Path); err != nil {
 		return nil, fmt.Errorf("sqlitestore: read-only store: %w (the writing collector creates it)", err)
