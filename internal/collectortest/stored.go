@@ -23,7 +23,7 @@ func StoredBy(t testing.TB, path string, key func(record.Record) string) map[str
 	t.Helper()
 	cfg := sqlitestore.DefaultConfig()
 	cfg.Path = path
-	st, err := sqlitestore.Open(context.Background(), cfg)
+	st, err := sqlitestore.OpenStore(context.Background(), cfg) // its partitions too
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
@@ -138,14 +139,15 @@ func TestCheckpoints_RetentionRunLeavesTheChainVerifiable(t *testing.T) {
 	}
 }
 
-func openSQLite(t *testing.T, path string) *sqlitestore.Store {
+// openSQLite opens the store at path as the collector does (its partitions too).
+func openSQLite(t *testing.T, path string) store.ChainStore {
 	t.Helper()
 	cfg := sqlitestore.DefaultConfig()
 	cfg.Path = path
-	st, err := sqlitestore.Open(context.Background(), cfg)
+	st, err := sqlitestore.OpenStore(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	return st
+	return st.(store.ChainStore)
 }
 
 var testNow = time.Now()

@@ -20,6 +20,7 @@ import (
 // place.
 func TestVerifyChain_ResumesAfterTheLastVerifiedCheckpointAndRecomputesAllOnRequest(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.SQLite.PartitionMaxRows = 0 // one file, which the test edits with plain SQL
 	cfg.TamperEvidence.SigningKeyFile, _ = signingKey(t, filepath.Dir(cfg.SQLite.Path))
 	cfg.TamperEvidence.CheckpointEveryRecords = 10
 	cfg.TamperEvidence.CheckpointInterval = time.Hour

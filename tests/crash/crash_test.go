@@ -30,6 +30,7 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/collectortest"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
@@ -44,6 +45,8 @@ extensions:
   auditstore:
     sqlite:
       path: %[4]s
+      # Small partitions, so that kills also land while partitions roll over.
+      partition_max_rows: 400
     tamper_evidence:
       signing_key_file: %[5]s
       checkpoint_every_records: 500
@@ -219,6 +222,10 @@ func TestCrash_SIGKILLLosesNoAcknowledgedRecordAndDuplicatesNone(t *testing.T) {
 	assert.Positive(t, backlogCycles, "no kill hit a WAL backlog drain: that path went untested")
 	require.Zero(t, lost, "lost %d acknowledged records, and %d records are stored more than once", lost, duplicates)
 	require.Zero(t, duplicates, "lost %d acknowledged records, and %d records are stored more than once", lost, duplicates)
+	parts, err := filepath.Glob(filepath.Join(dataDir, "audit-partitions", "p*.db"))
+	require.NoError(t, err)
+	t.Logf("the store rolled over to %d partitions during the kills", len(parts))
+	require.Greater(t, len(parts), 1, "no partition rolled over: kills during rollovers went untested")
 	verifyChains(t, dbPath, pub, rows)
 }
 
@@ -257,9 +264,10 @@ func verifyChains(t *testing.T, path string, pub ed25519.PublicKey, stored int) 
 	t.Helper()
 	cfg := sqlitestore.DefaultConfig()
 	cfg.Path = path
-	st, err := sqlitestore.Open(context.Background(), cfg)
+	opened, err := sqlitestore.OpenStore(context.Background(), cfg) // its partitions too
 	require.NoError(t, err)
-	defer st.Close()
+	defer opened.Close()
+	st := opened.(store.ChainStore)
 	tenants, err := st.ChainTenants(context.Background())
 	require.NoError(t, err)
 	linked, checkpoints := 0, 0

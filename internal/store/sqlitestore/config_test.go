@@ -21,6 +21,7 @@ func TestConfig_DefaultsAreValid(t *testing.T) {
 	want := Config{
 		Path: "./data/audit.db", Synchronous: "NORMAL", BusyTimeout: 5 * time.Second, CacheSizeKiB: 16 * 1024,
 		WriterCacheSizeKiB: 256 * 1024, Chain: true, Tenancy: "single_database", Directory: "./data/tenants", MaxActiveConnections: 50,
+		PartitionMaxRows: 250_000,
 	}
 	assert.Equal(t, want, cfg, "DefaultConfig()")
 }
@@ -49,10 +50,6 @@ func TestConfig_ValidateNamesTheOffendingField(t *testing.T) {
 			c.Tenancy, c.MaxActiveConnections = TenancyDatabasePerTenant, 0
 		}, "max_active_connections:"},
 		{"negative partition rows are refused", func(c *Config) { c.PartitionMaxRows = -1 }, "partition_max_rows:"},
-		{"partitions with database per tenant are refused", func(c *Config) {
-			c.Tenancy, c.PartitionMaxRows = TenancyDatabasePerTenant, 1000
-		}, "partition_max_rows:"},
-		{"partitions in memory are refused", func(c *Config) { c.Path, c.PartitionMaxRows = ":memory:", 1000 }, "partition_max_rows:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

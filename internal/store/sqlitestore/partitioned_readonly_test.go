@@ -94,3 +94,30 @@ func TestReadOnly_FollowsASingleFileThatTurnsPartitioned(t *testing.T) {
 func partitionPath(dir string, num int) string {
 	return (&Partitioned{dir: partitionDir(dir + "/audit.db")}).partPath(num)
 }
+
+// Partitions are on by default for a single_database file, and the default has no effect
+// where partitions do not apply: one file per tenant, and a private in-memory database.
+func TestOpenStore_PartitionsByDefaultWhereTheyApply(t *testing.T) {
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	require.Positive(t, cfg.PartitionMaxRows)
+	cfg.Path = t.TempDir() + "/audit.db"
+	st, err := OpenStore(ctx, cfg)
+	require.NoError(t, err)
+	assert.IsType(t, &Partitioned{}, st)
+	require.NoError(t, st.Close())
+
+	cfg = DefaultConfig()
+	cfg.Tenancy, cfg.Directory = TenancyDatabasePerTenant, t.TempDir()
+	st, err = OpenStore(ctx, cfg)
+	require.NoError(t, err, "database_per_tenant with the default partition_max_rows")
+	assert.IsType(t, &PerTenant{}, st)
+	require.NoError(t, st.Close())
+
+	cfg = DefaultConfig()
+	cfg.Path = ":memory:"
+	st, err = OpenStore(ctx, cfg)
+	require.NoError(t, err, ":memory: with the default partition_max_rows")
+	assert.IsType(t, &Store{}, st)
+	require.NoError(t, st.Close())
+}

@@ -368,7 +368,7 @@ func TestOpenStore_RefusesToOpenAPartitionedStoreAsOneFile(t *testing.T) {
 	p := openPartitioned(t, dir, 10)
 	require.NoError(t, p.Close())
 	cfg := DefaultConfig()
-	cfg.Path = filepath.Join(dir, "audit.db")
+	cfg.Path, cfg.PartitionMaxRows = filepath.Join(dir, "audit.db"), 0
 	_, err := OpenStore(context.Background(), cfg)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "partition_max_rows")

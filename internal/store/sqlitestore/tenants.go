@@ -24,7 +24,7 @@ func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
 	switch {
 	case cfg.Tenancy == TenancyDatabasePerTenant:
 		return OpenPerTenant(ctx, cfg)
-	case cfg.PartitionMaxRows > 0:
+	case cfg.partitioned():
 		return OpenPartitioned(ctx, cfg)
 	}
 	if err := refusePartitioned(cfg.Path); err != nil {

@@ -49,6 +49,7 @@ func TestPerTenant_PassesTheContractWithOneOpenFile(t *testing.T) {
 func TestOpenStore_PicksTheTenancyMode(t *testing.T) {
 	single := DefaultConfig()
 	single.Path = filepath.Join(t.TempDir(), "audit.db")
+	single.PartitionMaxRows = 0 // one file (partitions: TestOpenStore_PartitionsByDefaultWhereTheyApply)
 	s, err := OpenStore(context.Background(), single)
 	require.NoError(t, err)
 	defer s.Close()
