@@ -108,30 +108,7 @@ func buildQueryBenchFile(b *testing.B, path string) {
 	started := time.Now()
 	deferred := dropForBulkLoad(b, s)
 	s.skipFullTextInsert = true // dropForBulkLoad's statements rebuild it after the load
-	type tenantBatch struct {
-		tenant string
-		batch  []record.Record
-	}
-	// Records are made on another goroutine so the second core generates while the first writes.
-	made := make(chan tenantBatch, 8)
-	go func() {
-		defer close(made)
-		rng := rand.New(rand.NewPCG(2025, 6))
-		step := queryBenchSpan / time.Duration(queryBenchRows)
-		ts := queryBenchEnd.Add(-queryBenchSpan)
-		for done := 0; done < queryBenchRows; {
-			// benchBatches makes the realistic records; the timestamps are spread over the span.
-			batches, tenants := benchBatches(rng, queryBenchBatch, ts)
-			for i, batch := range batches {
-				for j := range batch {
-					ts = ts.Add(step/2 + time.Duration(rng.Int64N(int64(step))))
-					batch[j].Timestamp, batch[j].ObservedTimestamp = ts, ts.Add(3*time.Millisecond)
-				}
-				made <- tenantBatch{tenants[i], batch}
-				done += len(batch)
-			}
-		}
-	}()
+	made := queryBenchBatches()
 	inserted := 0
 	for tb := range made {
 		if _, err := s.Insert(context.Background(), tb.tenant, tb.batch); err != nil {
@@ -156,6 +133,37 @@ func buildQueryBenchFile(b *testing.B, path string) {
 		b.Fatal(err)
 	}
 	b.Logf("built %d records in %s at %s", queryBenchRows, time.Since(started).Round(time.Second), path)
+}
+
+// queryBenchBatch is one tenant's batch of the dataset.
+type queryBenchBatchOf struct {
+	tenant string
+	batch  []record.Record
+}
+
+// queryBenchBatches makes the dataset, the same records on every call, on another goroutine
+// so that the second core generates while the first writes.
+func queryBenchBatches() <-chan queryBenchBatchOf {
+	made := make(chan queryBenchBatchOf, 8)
+	go func() {
+		defer close(made)
+		rng := rand.New(rand.NewPCG(2025, 6))
+		step := queryBenchSpan / time.Duration(queryBenchRows)
+		ts := queryBenchEnd.Add(-queryBenchSpan)
+		for done := 0; done < queryBenchRows; {
+			// benchBatches makes the realistic records; the timestamps are spread over the span.
+			batches, tenants := benchBatches(rng, queryBenchBatch, ts)
+			for i, batch := range batches {
+				for j := range batch {
+					ts = ts.Add(step/2 + time.Duration(rng.Int64N(int64(step))))
+					batch[j].Timestamp, batch[j].ObservedTimestamp = ts, ts.Add(3*time.Millisecond)
+				}
+				made <- queryBenchBatchOf{tenants[i], batch}
+				done += len(batch)
+			}
+		}
+	}()
+	return made
 }
 
 // dropForBulkLoad removes the secondary indexes of audit_logs and the full-text triggers, and
@@ -240,9 +248,101 @@ func runLatency(b *testing.B, op func(i int) error) {
 //	go test -run '^$' -bench BenchmarkQuery1M -benchtime 200x ./internal/store/sqlitestore/
 func BenchmarkQuery1M(b *testing.B) {
 	s := queryBenchStore(b)
+	runQueryBench(b, s, []*Store{s})
+	// The file's size per record: the database file with its indexes, full-text index and
+	// chain (its -wal is checkpointed at Close and is not counted).
+	b.Run("size", func(b *testing.B) {
+		var rows int64
+		if err := s.read.QueryRow(`SELECT count(*) FROM audit_logs`).Scan(&rows); err != nil || rows == 0 {
+			b.Fatalf("count rows: %d, %v", rows, err)
+		}
+		st, err := os.Stat(queryBenchPath())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < b.N; i++ {
+		}
+		b.ReportMetric(float64(st.Size())/float64(rows), "bytes/record")
+		b.ReportMetric(float64(rows), "records")
+	})
+}
+
+// BenchmarkQuery1MPartitioned runs BenchmarkQuery1M's reads on the same records in a
+// partitioned store (the default partition_max_rows), grown through Insert as a collector
+// grows it, and cached beside the one-file dataset:
+//
+//	go test -run '^$' -bench BenchmarkQuery1MPartitioned -benchtime 200x ./internal/store/sqlitestore/
+func BenchmarkQuery1MPartitioned(b *testing.B) {
+	p := queryBenchPartitioned(b)
+	parts, release, err := p.snapshot(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer release()
+	var files []*Store
+	for _, v := range parts {
+		if !v.empty() {
+			files = append(files, v.st)
+		}
+	}
+	b.Logf("%d partitions of at most %d rows", len(parts)-1, DefaultPartitionMaxRows)
+	runQueryBench(b, p, files)
+}
+
+// queryBenchPartitioned opens the cached partitioned dataset, building it first when absent:
+// in a directory of its own, renamed into place when complete.
+func queryBenchPartitioned(b *testing.B) *Partitioned {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("the query benchmarks need a 1M-row store; not in -short")
+	}
+	dir := strings.TrimSuffix(queryBenchPath(), ".db") + "-partitioned"
+	cfg := DefaultConfig()
+	cfg.Path = filepath.Join(dir, "audit.db")
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		building := dir + ".building"
+		_ = os.RemoveAll(building)
+		bcfg := cfg
+		bcfg.Path = filepath.Join(building, "audit.db")
+		bcfg.Synchronous = "OFF" // building is not what is measured; a crash means rebuilding
+		w, err := OpenPartitioned(context.Background(), bcfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		started, inserted := time.Now(), 0
+		for tb := range queryBenchBatches() {
+			if _, err := w.Insert(context.Background(), tb.tenant, tb.batch); err != nil {
+				b.Fatal(err)
+			}
+			if inserted += len(tb.batch); inserted%1_000_000 < len(tb.batch) {
+				b.Logf("%d records after %s", inserted, time.Since(started).Round(time.Second))
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Rename(building, dir); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("built %d records in %s at %s", inserted, time.Since(started).Round(time.Second), dir)
+	}
+	p, err := OpenPartitioned(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// runQueryBench measures s's reads; the trace ids and session ids it looks up are sampled
+// from files, the files that make up s.
+func runQueryBench(b *testing.B, s store.Store, files []*Store) {
 	ctx := context.Background()
-	traces := sampleStrings(b, s, `SELECT trace_id FROM audit_logs WHERE trace_id <> '' AND seq % 997 = 0 LIMIT ?`, 500)
-	sessions := sampleStrings(b, s, `SELECT json_extract(attributes, '$."session.id"') FROM audit_logs WHERE seq % 1009 = 0 LIMIT ?`, 500)
+	var traces, sessions []string
+	for _, f := range files {
+		traces = append(traces, sampleStrings(b, f, `SELECT trace_id FROM audit_logs WHERE trace_id <> '' AND seq % 997 = 0 LIMIT ?`, 500/len(files)+1)...)
+		sessions = append(sessions, sampleStrings(b, f, `SELECT json_extract(attributes, '$."session.id"') FROM audit_logs WHERE seq % 1009 = 0 LIMIT ?`, 500/len(files)+1)...)
+	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	tenant := func() string { return fmt.Sprintf("tenant-%d", rng.IntN(4)) }
 	day := func() (time.Time, time.Time) {
@@ -302,20 +402,4 @@ func BenchmarkQuery1M(b *testing.B) {
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) { runLatency(b, c.op) })
 	}
-	// The file's size per record: the database file with its indexes, full-text index and
-	// chain (its -wal is checkpointed at Close and is not counted).
-	b.Run("size", func(b *testing.B) {
-		var rows int64
-		if err := s.read.QueryRow(`SELECT count(*) FROM audit_logs`).Scan(&rows); err != nil || rows == 0 {
-			b.Fatalf("count rows: %d, %v", rows, err)
-		}
-		st, err := os.Stat(queryBenchPath())
-		if err != nil {
-			b.Fatal(err)
-		}
-		for i := 0; i < b.N; i++ {
-		}
-		b.ReportMetric(float64(st.Size())/float64(rows), "bytes/record")
-		b.ReportMetric(float64(rows), "records")
-	})
 }
