@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -108,6 +109,19 @@ func (p *Partitioned) partConfig(path string, active bool) Config {
 	return cfg
 }
 
+// sealedIdleTime is how long a connection to a sealed partition (or to the base file, which
+// takes no inserts) stays open unused. Closing it gives back its page cache, prepared
+// statements and file descriptors, so that months of partitions cost nothing while no one
+// reads them; the next read opens a connection again (no migration, no new Store), which is
+// cheaper than a file a least-recently-used list would have closed and reopened. A var for tests.
+var sealedIdleTime = time.Minute
+
+// closeIdle makes s's connections close after d unused.
+func (s *Store) closeIdle(d time.Duration) {
+	s.write.SetConnMaxIdleTime(d)
+	s.read.SetConnMaxIdleTime(d)
+}
+
 // HasPartitions reports whether partitions of the store at path exist: a single-file store
 // must not open a file whose newer records live in partitions it would not see.
 func HasPartitions(path string) (bool, error) {
@@ -172,10 +186,15 @@ func OpenPartitioned(ctx context.Context, cfg Config) (*Partitioned, error) {
 	if err != nil {
 		return nil, err
 	}
+	base.closeIdle(sealedIdleTime)
 	for i, n := range nums {
-		st, err := Open(ctx, p.partConfig(p.partPath(n), i == len(nums)-1))
+		active := i == len(nums)-1
+		st, err := Open(ctx, p.partConfig(p.partPath(n), active))
 		if err != nil {
 			return nil, fmt.Errorf("sqlitestore: partition %d: %w", n, err)
+		}
+		if !active {
+			st.closeIdle(sealedIdleTime)
 		}
 		p.parts = append(p.parts, &partition{num: n, path: p.partPath(n), st: st})
 	}
@@ -473,6 +492,7 @@ func (p *Partitioned) addPartition(ctx context.Context) error {
 	if prev.num > 0 {
 		// The sealed partition's writer keeps its pages cached: give the memory back.
 		_ = prev.st.shrinkWriterCache(ctx)
+		prev.st.closeIdle(sealedIdleTime)
 	}
 	p.mu.Lock()
 	p.parts = append(p.parts, &partition{num: num, path: final, st: st, minTS: math.MaxInt64, maxTS: math.MinInt64})

@@ -23,6 +23,7 @@ func OpenPartitionedReadOnly(ctx context.Context, cfg Config) (*Partitioned, err
 	if err != nil {
 		return nil, err
 	}
+	base.closeIdle(sealedIdleTime) // a reader's connections: all of them idle out
 	pt := &partition{num: 0, path: cfg.Path, st: base}
 	p.parts = []*partition{pt}
 	if err := pt.readRange(ctx); err != nil {
@@ -77,6 +78,7 @@ func (p *Partitioned) refresh(ctx context.Context) error {
 			closeAdded()
 			return fmt.Errorf("sqlitestore: partition %d: %w", n, err)
 		}
+		st.closeIdle(sealedIdleTime)
 		pt := &partition{num: n, path: p.partPath(n), st: st}
 		if err := pt.readRange(ctx); err != nil {
 			_ = st.Close()

@@ -121,3 +121,47 @@ func TestOpenStore_PartitionsByDefaultWhereTheyApply(t *testing.T) {
 	assert.IsType(t, &Store{}, st)
 	require.NoError(t, st.Close())
 }
+
+// A sealed partition's connections close once unused for sealedIdleTime, giving back their
+// caches and file descriptors; the active partition's stay; reads open them again.
+func TestPartitioned_SealedPartitionsCloseIdleConnections(t *testing.T) {
+	defer func(d time.Duration) { sealedIdleTime = d }(sealedIdleTime)
+	sealedIdleTime = 50 * time.Millisecond
+	dir := t.TempDir()
+	w := openPartitioned(t, dir, 10)
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	recs := seqRecords("r", "acme", 50, base, time.Minute)
+	for i := 0; i < len(recs); i += 10 {
+		mustInsertP(t, w, "acme", recs[i:i+10])
+	}
+	mustInsertP(t, w, "acme", seqRecords("s", "acme", 3, base.Add(time.Hour), time.Second)) // rolls over once more
+	r := openFollower(t, dir).(*Partitioned)
+	open := func(p *Partitioned) (sealed, active int) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for i, pt := range p.parts {
+			n := pt.st.read.Stats().OpenConnections
+			if pt.st.write != pt.st.read {
+				n += pt.st.write.Stats().OpenConnections
+			}
+			if i == len(p.parts)-1 {
+				active += n
+			} else {
+				sealed += n
+			}
+		}
+		return sealed, active
+	}
+	for _, p := range []*Partitioned{w, r} {
+		require.Equal(t, 53, countAll(t, p))
+		sealed, _ := open(p)
+		require.Positive(t, sealed, "a read of every partition left no connection open: the test proves nothing")
+	}
+	require.Eventually(t, func() bool {
+		ws, wa := open(w)
+		rs, _ := open(r)
+		return ws == 0 && rs == 0 && wa > 0
+	}, 10*time.Second, 50*time.Millisecond, "connections of sealed partitions stay open, or the writer's active partition lost its own")
+	assert.Equal(t, 53, countAll(t, w), "reads after the connections closed")
+	assert.Equal(t, 53, countAll(t, r), "reads after the connections closed")
+}
