@@ -22,6 +22,8 @@ var (
 	growthVariant       = flag.String("growth.variant", "-", "BenchmarkInsertGrowthVariant: the variant to run (growthVariants; \"\" is the current store)")
 	growthPartitionRows = flag.Int64("growth.partition-rows", 250_000,
 		"BenchmarkInsertGrowthPartitioned: partition_max_rows of the partitioned store")
+	growthWriterCache = flag.Int("growth.writer-cache-kib", DefaultWriterCacheSizeKiB,
+		"BenchmarkInsertGrowthPartitioned: writer_cache_size_kib of the active partition")
 )
 
 // loadgenLike makes records shaped as the testbed's load generator (testbed/loadgen) makes them
@@ -277,6 +279,7 @@ func BenchmarkInsertGrowthPartitioned(b *testing.B) {
 		cfg := DefaultConfig()
 		cfg.Path = b.TempDir() + "/bench.db"
 		cfg.PartitionMaxRows = *growthPartitionRows
+		cfg.WriterCacheSizeKiB = *growthWriterCache
 		s, err := OpenPartitioned(context.Background(), cfg)
 		if err != nil {
 			b.Fatal(err)
