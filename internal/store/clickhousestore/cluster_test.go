@@ -127,7 +127,9 @@ func TestCluster_RetentionDropsWholePartitionsOnEveryReplica(t *testing.T) {
 	require.NoError(t, err)
 	_, err = r1.Insert(ctx, "acme", clusterRecords("recent", 5, now.Add(-time.Hour)))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return countEvent(t, r2, "jan")+countEvent(t, r2, "feb")+countEvent(t, r2, "recent") == 25 },
+	require.Eventually(t, func() bool {
+		return countEvent(t, r2, "jan")+countEvent(t, r2, "feb")+countEvent(t, r2, "recent") == 25
+	},
 		30*time.Second, 100*time.Millisecond, "replica 2 should hold all 25 records before the prune")
 
 	res, err := r1.Prune(ctx, store.RetentionPolicy{Default: 90 * 24 * time.Hour}, now)
