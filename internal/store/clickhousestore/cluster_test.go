@@ -4,72 +4,46 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/clickhousestore/chcluster"
 )
-
-// clusterEnv is the two replicas and the cluster name scripts/clickhouse/start-cluster.sh
-// prints. Without them the cluster tests skip, except under CI, where they fail.
-func clusterEnv(t testing.TB) (addrs []string, name string) {
-	t.Helper()
-	raw, name := os.Getenv("CLICKHOUSE_CLUSTER_ADDRS"), os.Getenv("CLICKHOUSE_CLUSTER_NAME")
-	if raw == "" || name == "" {
-		if os.Getenv("CI") != "" {
-			require.FailNow(t, "CLICKHOUSE_CLUSTER_ADDRS / CLICKHOUSE_CLUSTER_NAME are not set under CI: run scripts/clickhouse/start-cluster.sh and export what it prints")
-		}
-		t.Skip("no ClickHouse cluster (under CI this fails instead); run eval \"$(scripts/clickhouse/start-cluster.sh)\"")
-	}
-	addrs = strings.Split(raw, ",")
-	require.Len(t, addrs, 2, "CLICKHOUSE_CLUSTER_ADDRS: want two replicas")
-	return addrs, name
-}
 
 // openClusterStores opens one store per replica on a new database of the cluster, each
 // connected to its own replica only, and drops the database ON CLUSTER when the test ends.
-func openClusterStores(t *testing.T) (*Store, *Store) {
+func openClusterStores(t *testing.T) (chcluster.Cluster, string, *Store, *Store) {
 	t.Helper()
-	addrs, name := clusterEnv(t)
+	cl := chcluster.Get(t)
 	db := fmt.Sprintf("audit_cluster_%d_%d", os.Getpid(), testDatabases.Add(1))
+	t.Cleanup(func() { cl.DropDatabase(t, cl.Replicas[1], db) })
 	var out []*Store
-	for _, a := range addrs {
-		cfg := DefaultConfig()
-		cfg.Endpoint = a
-		cfg.Database = db
-		cfg.Cluster = name
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		s, err := Open(ctx, cfg)
-		cancel()
-		require.NoError(t, err, "Open on replica %s", a)
+	for _, r := range cl.Replicas {
+		s := openClusterStore(t, cl, r, db)
 		require.Equal(t, SchemaLegacy, s.Layout(), "18.16 gets the legacy layout")
 		out = append(out, s)
 	}
-	t.Cleanup(func() {
-		for _, s := range out {
-			_ = s.Close()
-		}
-		dropClusterDatabase(t, addrs[0], name, db)
-	})
-	return out[0], out[1]
+	return cl, db, out[0], out[1]
 }
 
-func dropClusterDatabase(t testing.TB, addr, cluster, db string) {
+// openClusterStore opens a store on replica r alone, closed when the test ends.
+func openClusterStore(t *testing.T, cl chcluster.Cluster, r chcluster.Replica, db string) *Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	cfg := DefaultConfig()
+	cfg.Endpoint = r.Addr
+	cfg.Database = db
+	cfg.Cluster = cl.Name
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}})
-	if err == nil {
-		defer c.Close()
-		err = c.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"` ON CLUSTER `"+cluster+"`")
-	}
-	assert.NoErrorf(t, err, "drop cluster database %s", db)
+	s, err := Open(ctx, cfg)
+	require.NoError(t, err, "Open on replica %s", r.Addr)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 func clusterRecords(prefix string, n int, ts time.Time) []record.Record {
@@ -89,7 +63,7 @@ func countEvent(t *testing.T, s *Store, msg string) int {
 }
 
 func TestCluster_RecordsWrittenThroughOneReplicaAreReadThroughTheOther(t *testing.T) {
-	r1, r2 := openClusterStores(t)
+	_, _, r1, r2 := openClusterStores(t)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
 	_, err := r1.Insert(ctx, "acme", clusterRecords("viaone", 25, now))
@@ -117,7 +91,7 @@ func TestCluster_RecordsWrittenThroughOneReplicaAreReadThroughTheOther(t *testin
 }
 
 func TestCluster_RetentionDropsWholePartitionsOnEveryReplica(t *testing.T) {
-	r1, r2 := openClusterStores(t)
+	_, _, r1, r2 := openClusterStores(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
 	old := time.Date(2024, 1, 10, 0, 0, 0, 0, time.UTC)
@@ -157,4 +131,25 @@ func TestCluster_RetentionDropsWholePartitionsOnEveryReplica(t *testing.T) {
 		require.NoError(t, s.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = "+quoteString(d.db)).Scan(&mutations))
 		assert.Zero(t, mutations, "replica %d: retention of whole months should need no DELETE mutation", i+1)
 	}
+}
+
+// A collector (re)starting while one replica is down must still open its existing tables on
+// the replica that is up. Before, Open ran the CREATE ... IF NOT EXISTS ON CLUSTER statements
+// again on every start, and an ON CLUSTER statement waits for every replica of the cluster
+// (distributed_ddl_task_timeout, 180 s by default): Open hung, then failed.
+func TestCluster_OpenWithAReplicaDownUsesTheExistingTables(t *testing.T) {
+	cl, db, r1, _ := openClusterStores(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	_, err := r1.Insert(ctx, "acme", clusterRecords("before", 5, now))
+	require.NoError(t, err)
+
+	down, up := cl.Replicas[0], cl.Replicas[1]
+	down.RestartAtCleanup(t)
+	down.Kill(t)
+	s := openClusterStore(t, cl, up, db)
+	require.Equal(t, SchemaLegacy, s.Layout(), "Open with replica 1 down should reach replica 2 and read the recorded layout")
+	_, err = s.Insert(ctx, "globex", clusterRecords("during", 5, now))
+	require.NoError(t, err, "Insert through replica 2 while replica 1 is down")
+	assert.Equal(t, 5, countEvent(t, s, "during"), "records written while replica 1 is down")
 }
