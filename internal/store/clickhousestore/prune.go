@@ -16,12 +16,13 @@ const mutationPoll = 50 * time.Millisecond
 // Prune removes every record older than its level's retention period at now.
 //
 //   - It first counts what expires (FINAL, so the report counts records, not row versions).
-//   - Modern layout: a month partition that lies entirely before every level's cutoff holds
-//     only expired records and is dropped whole (O(1), no rewrite). That needs every level to
-//     have a period: a level kept forever may have records in any month.
+//   - A month partition that lies entirely before every level's cutoff holds only expired
+//     records and is dropped whole (O(1), no rewrite; ON CLUSTER with a cluster, so every
+//     replica drops it). That needs every level to have a period: a level kept forever may
+//     have records in any month. Both layouts partition by toYYYYMM(Timestamp), and 18.16
+//     has DROP PARTITION ID, so the legacy layout drops months too.
 //   - Whatever else expired goes with one ALTER TABLE ... DELETE mutation, which Prune waits
-//     for, so that on return no read finds a pruned record. The legacy layout always takes
-//     this path.
+//     for, so that on return no read finds a pruned record.
 //
 // Mutations rewrite the parts they touch; running Prune on the exporter's cron (daily by
 // default) keeps that to one rewrite per part a day.
@@ -47,22 +48,20 @@ func (s *Store) Prune(ctx context.Context, policy store.RetentionPolicy, now tim
 		return res, nil
 	}
 
-	if d.modern() {
-		if err := s.dropExpiredPartitions(ctx, d, policy, now); err != nil {
-			return res, err
-		}
-		// What remains expired after the drops decides whether a mutation is needed at all.
-		left, err := s.countByLevel(ctx, d.pruneCountSQL(cond))
-		if err != nil {
-			return res, fmt.Errorf("clickhousestore: prune: count expired records: %w", err)
-		}
-		var n int64
-		for _, c := range left {
-			n += c
-		}
-		if n == 0 {
-			return reportRemoved(res, expired), nil
-		}
+	if err := s.dropExpiredPartitions(ctx, d, policy, now); err != nil {
+		return res, err
+	}
+	// What remains expired after the drops decides whether a mutation is needed at all.
+	left, err := s.countByLevel(ctx, d.pruneCountSQL(cond))
+	if err != nil {
+		return res, fmt.Errorf("clickhousestore: prune: count expired records: %w", err)
+	}
+	var n int64
+	for _, c := range left {
+		n += c
+	}
+	if n == 0 {
+		return reportRemoved(res, expired), nil
 	}
 	if err := s.conn.Exec(ctx, d.pruneDeleteSQL(cond)); err != nil {
 		return res, fmt.Errorf("clickhousestore: prune: delete: %w", err)

@@ -219,7 +219,10 @@ func (s *Store) connectLocked(ctx context.Context, create bool) error {
 	if s.cfg.AsyncInsert && !d.modern() {
 		return fmt.Errorf("clickhousestore: %w: async_insert needs the modern layout (ClickHouse %d or newer); server %s", errSchema, modernMajor, v)
 	}
-	if create {
+	// On a cluster, a schema recorded at this binary's version means the DDL ran ON CLUSTER
+	// already: running it again would wait for every replica (distributed_ddl_task_timeout)
+	// and fail while one is down, so a collector could not start while the cluster is degraded.
+	if create && !(d.cluster != "" && found && recorded.version == schemaVersion) {
 		for _, stmt := range d.createStatements() {
 			if err := s.conn.Exec(ctx, stmt); err != nil {
 				return fmt.Errorf("clickhousestore: migrate: %s: %w", firstLine(stmt), err)

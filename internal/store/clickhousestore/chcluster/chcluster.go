@@ -1,0 +1,142 @@
+// Package chcluster gives tests the two-replica ClickHouse cluster that
+// scripts/clickhouse/start-cluster.sh runs: its replicas' addresses, its name, and a way to
+// kill a replica with SIGKILL and start it again on the same files.
+package chcluster
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/stretchr/testify/require"
+)
+
+// Cluster is the running test cluster.
+type Cluster struct {
+	Name     string
+	Replicas []Replica
+}
+
+// Replica is one clickhouse-server of the cluster and the directory of its files.
+type Replica struct {
+	Addr string
+	Dir  string
+}
+
+// Get reads the cluster from CLICKHOUSE_CLUSTER_ADDRS, _NAME and _DIR. Without them the test
+// skips, except under CI, where a missing cluster is a broken pipeline and the test fails.
+//
+// The test holds the cluster alone until it ends (an exclusive flock on a file in the
+// cluster's directory): go test runs packages in parallel, and a test that kills a replica
+// must not do it under another package's test.
+func Get(t testing.TB) Cluster {
+	t.Helper()
+	raw, name, dir := os.Getenv("CLICKHOUSE_CLUSTER_ADDRS"), os.Getenv("CLICKHOUSE_CLUSTER_NAME"), os.Getenv("CLICKHOUSE_CLUSTER_DIR")
+	if raw == "" || name == "" || dir == "" {
+		if os.Getenv("CI") != "" {
+			require.FailNow(t, "CLICKHOUSE_CLUSTER_ADDRS, _NAME and _DIR are not set under CI: run scripts/clickhouse/start-cluster.sh and export what it prints")
+		}
+		t.Skip("no ClickHouse cluster (under CI this fails instead); run eval \"$(scripts/clickhouse/start-cluster.sh)\"")
+	}
+	addrs := strings.Split(raw, ",")
+	require.Len(t, addrs, 2, "CLICKHOUSE_CLUSTER_ADDRS: want two replicas")
+	lock, err := os.OpenFile(filepath.Join(dir, "tests.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	require.NoError(t, err, "the cluster's test lock")
+	require.NoError(t, syscall.Flock(int(lock.Fd()), syscall.LOCK_EX), "take the cluster's test lock")
+	// Registered first, so it runs after every cleanup the test adds later (restarts, drops).
+	t.Cleanup(func() { _ = lock.Close() })
+	c := Cluster{Name: name}
+	for i, a := range addrs {
+		c.Replicas = append(c.Replicas, Replica{Addr: a, Dir: filepath.Join(dir, "ch"+strconv.Itoa(i+1))})
+	}
+	return c
+}
+
+func (r Replica) pid(t testing.TB) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.Dir, "pid"))
+	require.NoError(t, err, "the replica's pid file")
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	require.NoError(t, err, "the replica's pid file")
+	return pid
+}
+
+// Running reports whether the replica's process exists.
+func (r Replica) Running(t testing.TB) bool { return syscall.Kill(r.pid(t), 0) == nil }
+
+// Kill sends SIGKILL and waits until the process is gone. A test that kills a replica must
+// restart it (RestartAtCleanup), or the tests after it meet a cluster with one replica.
+func (r Replica) Kill(t testing.TB) {
+	t.Helper()
+	require.NoError(t, syscall.Kill(r.pid(t), syscall.SIGKILL), "kill -9 %s", r.Addr)
+	require.Eventually(t, func() bool { return !r.Running(t) }, 10*time.Second, 20*time.Millisecond, "replica %s should be gone", r.Addr)
+}
+
+// RestartAtCleanup starts the replica again when the test ends, if it is not running.
+func (r Replica) RestartAtCleanup(t testing.TB) {
+	t.Cleanup(func() {
+		if !r.Running(t) {
+			r.Restart(t)
+		}
+	})
+}
+
+// Restart starts the server on its own config and data, in a session of its own so that it
+// outlives the test binary, records its pid where stop-cluster.sh looks and waits until it
+// answers.
+func (r Replica) Restart(t testing.TB) {
+	t.Helper()
+	bin := ""
+	for _, b := range []string{"/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/bin/clickhouse"} {
+		if _, err := os.Stat(b); err == nil {
+			bin = b
+			break
+		}
+	}
+	require.NotEmpty(t, bin, "no clickhouse-server binary")
+	out, err := os.OpenFile(filepath.Join(r.Dir, "log", "stdout.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	require.NoError(t, err)
+	defer out.Close()
+	cmd := exec.Command(bin, "--config-file="+filepath.Join(r.Dir, "config.xml"))
+	cmd.Dir, cmd.Stdout, cmd.Stderr = r.Dir, out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	require.NoError(t, cmd.Start(), "restart replica %s", r.Addr)
+	require.NoError(t, os.WriteFile(filepath.Join(r.Dir, "pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600))
+	go func() { _ = cmd.Wait() }()
+	require.Eventually(t, func() bool { return r.Count("SELECT count() FROM system.one") == 1 }, 60*time.Second, 250*time.Millisecond,
+		"the restarted replica %s should answer", r.Addr)
+}
+
+// Count runs a query that returns one UInt64 on this replica alone; -1 when it does not answer.
+func (r Replica) Count(sql string) int {
+	c, err := clickhouse.Open(&clickhouse.Options{Addr: []string{r.Addr}, DialTimeout: time.Second})
+	if err != nil {
+		return -1
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var n uint64
+	if err := c.QueryRow(ctx, sql).Scan(&n); err != nil {
+		return -1
+	}
+	return int(n)
+}
+
+// DropDatabase drops db ON CLUSTER through replica r.
+func (c Cluster) DropDatabase(t testing.TB, r Replica, db string) {
+	t.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{r.Addr}})
+	require.NoError(t, err)
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"` ON CLUSTER `"+c.Name+"`"), "drop cluster database %s", db)
+}
