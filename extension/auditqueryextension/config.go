@@ -278,12 +278,52 @@ type StreamConfig struct {
 	// as many; beyond it records are dropped for that connection and it is told how many
 	// ({"type":"throttled","dropped":N}). 0 sends everything.
 	MaxMessagesPerSecond int `mapstructure:"max_messages_per_second"`
+	// FollowStore makes the stream follow the shared store, so that it carries the records
+	// every collector writing it commits, not only this one's.
+	FollowStore FollowStoreConfig `mapstructure:"follow_store"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
 
+// FollowStoreConfig configures the stream's store follower (internal/storefollow). A record is
+// streamed at most poll_interval (plus one poll's query) after its commit, provided it commits
+// within overlap of when its writer stamped it (clock skew between writers included).
+type FollowStoreConfig struct {
+	// Enabled: unset follows when the store can list its insertions (ClickHouse), which is
+	// where other collectors may write it; true requires it (Start fails on a store that
+	// cannot); false streams only this collector's commits (a single SQLite writer needs no
+	// more).
+	Enabled *bool `mapstructure:"enabled"`
+	// PollInterval is how often the store is read for new records.
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// Overlap is how far before the latest write time seen each poll reads again, for batches
+	// that commit late; every poll reads the records written in the last overlap again.
+	Overlap time.Duration `mapstructure:"overlap"`
+	// MaxRecentIDs bounds the records remembered to publish each once; it should exceed the
+	// records written fleet-wide in overlap + poll_interval.
+	MaxRecentIDs int `mapstructure:"max_recent_ids"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func (f *FollowStoreConfig) validate() error {
+	switch {
+	case f.PollInterval <= 0:
+		return fmt.Errorf("stream.follow_store.poll_interval: must be positive, got %s", f.PollInterval)
+	case f.Overlap < 0:
+		return fmt.Errorf("stream.follow_store.overlap: must not be negative, got %s", f.Overlap)
+	case f.MaxRecentIDs < 1:
+		return fmt.Errorf("stream.follow_store.max_recent_ids: must be at least 1, got %d", f.MaxRecentIDs)
+	}
+	return nil
+}
+
 func (s *StreamConfig) validate() error {
+	if err := s.FollowStore.validate(); err != nil {
+		return err
+	}
 	switch {
 	case s.MaxPerUser < 1:
 		return fmt.Errorf("stream.max_per_user: must be at least 1, got %d", s.MaxPerUser)

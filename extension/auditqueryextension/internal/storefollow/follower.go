@@ -34,6 +34,9 @@ type Options struct {
 	PageSize int
 	// MaxRecentIDs bounds the remembered (tenant, id) pairs.
 	MaxRecentIDs int
+	// PollTimeout bounds one poll of Run (no bound when 0): a store that hangs must not stop
+	// the tail for good.
+	PollTimeout time.Duration
 }
 
 // Metrics receives what a Follower does; any field may be nil.
@@ -169,7 +172,12 @@ func (f *Follower) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			_, _ = f.Poll(ctx)
+			pollCtx, cancel := ctx, context.CancelFunc(func() {})
+			if f.opts.PollTimeout > 0 {
+				pollCtx, cancel = context.WithTimeout(ctx, f.opts.PollTimeout)
+			}
+			_, _ = f.Poll(pollCtx)
+			cancel()
 		}
 	}
 }
