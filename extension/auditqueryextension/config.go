@@ -77,16 +77,20 @@ var _ confmap.Unmarshaler = (*Config)(nil)
 func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
 	known := map[string]bool{}
 	sections := map[string]map[string]bool{}
-	mapstructureKeys(reflect.TypeOf(*cfg), known, sections)
+	mapstructureKeys(reflect.TypeOf(*cfg), "", known, sections)
 	for _, key := range conf.AllKeys() {
-		top, rest, nested := strings.Cut(key, confmap.KeyDelimiter)
-		if !known[top] {
-			return fmt.Errorf("%s: unknown configuration key", top)
+		parts := strings.Split(key, confmap.KeyDelimiter)
+		if !known[parts[0]] {
+			return fmt.Errorf("%s: unknown configuration key", parts[0])
 		}
-		if fields, ok := sections[top]; ok && nested {
-			field, _, _ := strings.Cut(rest, confmap.KeyDelimiter)
-			if !fields[field] {
-				return fmt.Errorf("%s.%s: unknown configuration key", top, field)
+		// Each section on the path (stream, stream.follow_store) knows its own keys.
+		for i := 1; i < len(parts); i++ {
+			fields, ok := sections[strings.Join(parts[:i], ".")]
+			if !ok {
+				break
+			}
+			if !fields[parts[i]] {
+				return fmt.Errorf("%s: unknown configuration key", strings.Join(parts[:i+1], "."))
 			}
 		}
 	}
@@ -95,9 +99,10 @@ func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
 
 var configPkgPath = reflect.TypeFor[Config]().PkgPath()
 
-// mapstructureKeys adds the top-level keys a struct decodes, following squashed embeddings, and
-// the keys of each field whose type is a plain struct of this package.
-func mapstructureKeys(t reflect.Type, into map[string]bool, sections map[string]map[string]bool) {
+// mapstructureKeys adds the keys a struct decodes, following squashed embeddings, and records
+// under its dotted path (prefix + name) the keys of each field whose type is a plain struct of
+// this package, at any depth.
+func mapstructureKeys(t reflect.Type, prefix string, into map[string]bool, sections map[string]map[string]bool) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -108,17 +113,17 @@ func mapstructureKeys(t reflect.Type, into map[string]bool, sections map[string]
 			continue
 		}
 		if slices.Contains(strings.Split(opts, ","), "squash") && f.Type.Kind() == reflect.Struct {
-			mapstructureKeys(f.Type, into, sections)
+			mapstructureKeys(f.Type, prefix, into, sections)
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
 		into[name] = true
-		if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == configPkgPath && sections != nil {
+		if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == configPkgPath {
 			fields := map[string]bool{}
-			mapstructureKeys(f.Type, fields, nil)
-			sections[name] = fields
+			mapstructureKeys(f.Type, prefix+name+".", fields, sections)
+			sections[prefix+name] = fields
 		}
 	}
 }

@@ -148,6 +148,10 @@ func TestLoadConfig(t *testing.T) {
 			wantDecodeErr: "max_per_usr",
 		},
 		{
+			id:            component.NewIDWithName(metadata.Type, "stream_follow_misspelled_key"),
+			wantDecodeErr: "stream.follow_store.enable: unknown configuration key",
+		},
+		{
 			id:      component.NewIDWithName(metadata.Type, "stream_negative_message_bound"),
 			wantErr: "stream.max_messages_per_second: must not be negative, got -1",
 		},
