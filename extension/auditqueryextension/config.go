@@ -72,7 +72,7 @@ var _ confmap.Unmarshaler = (*Config)(nil)
 //
 // confmap ignores unknown keys beside a squashed Unmarshaler, so a misspelled `tls` or `auth`
 // would pass unnoticed and leave the API open; the top-level keys are checked here instead, and
-// so are the keys inside this package's own sections (`stream`, `rate_limit`), which are
+// so are the keys inside this package's own sections (`stream`, `stream.follow_store`, `rate_limit`), which are
 // decoded the same lenient way. (`jwt` is an Optional, whose own Unmarshal is strict.)
 func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
 	known := map[string]bool{}
