@@ -72,21 +72,25 @@ var _ confmap.Unmarshaler = (*Config)(nil)
 //
 // confmap ignores unknown keys beside a squashed Unmarshaler, so a misspelled `tls` or `auth`
 // would pass unnoticed and leave the API open; the top-level keys are checked here instead, and
-// so are the keys inside this package's own sections (`stream`, `rate_limit`), which are
+// so are the keys inside this package's own sections (`stream`, `stream.follow_store`, `rate_limit`), which are
 // decoded the same lenient way. (`jwt` is an Optional, whose own Unmarshal is strict.)
 func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
 	known := map[string]bool{}
 	sections := map[string]map[string]bool{}
-	mapstructureKeys(reflect.TypeOf(*cfg), known, sections)
+	mapstructureKeys(reflect.TypeOf(*cfg), "", known, sections)
 	for _, key := range conf.AllKeys() {
-		top, rest, nested := strings.Cut(key, confmap.KeyDelimiter)
-		if !known[top] {
-			return fmt.Errorf("%s: unknown configuration key", top)
+		parts := strings.Split(key, confmap.KeyDelimiter)
+		if !known[parts[0]] {
+			return fmt.Errorf("%s: unknown configuration key", parts[0])
 		}
-		if fields, ok := sections[top]; ok && nested {
-			field, _, _ := strings.Cut(rest, confmap.KeyDelimiter)
-			if !fields[field] {
-				return fmt.Errorf("%s.%s: unknown configuration key", top, field)
+		// Each section on the path (stream, stream.follow_store) knows its own keys.
+		for i := 1; i < len(parts); i++ {
+			fields, ok := sections[strings.Join(parts[:i], ".")]
+			if !ok {
+				break
+			}
+			if !fields[parts[i]] {
+				return fmt.Errorf("%s: unknown configuration key", strings.Join(parts[:i+1], "."))
 			}
 		}
 	}
@@ -95,9 +99,10 @@ func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
 
 var configPkgPath = reflect.TypeFor[Config]().PkgPath()
 
-// mapstructureKeys adds the top-level keys a struct decodes, following squashed embeddings, and
-// the keys of each field whose type is a plain struct of this package.
-func mapstructureKeys(t reflect.Type, into map[string]bool, sections map[string]map[string]bool) {
+// mapstructureKeys adds the keys a struct decodes, following squashed embeddings, and records
+// under its dotted path (prefix + name) the keys of each field whose type is a plain struct of
+// this package, at any depth.
+func mapstructureKeys(t reflect.Type, prefix string, into map[string]bool, sections map[string]map[string]bool) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -108,17 +113,17 @@ func mapstructureKeys(t reflect.Type, into map[string]bool, sections map[string]
 			continue
 		}
 		if slices.Contains(strings.Split(opts, ","), "squash") && f.Type.Kind() == reflect.Struct {
-			mapstructureKeys(f.Type, into, sections)
+			mapstructureKeys(f.Type, prefix, into, sections)
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
 		into[name] = true
-		if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == configPkgPath && sections != nil {
+		if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == configPkgPath {
 			fields := map[string]bool{}
-			mapstructureKeys(f.Type, fields, nil)
-			sections[name] = fields
+			mapstructureKeys(f.Type, prefix+name+".", fields, sections)
+			sections[prefix+name] = fields
 		}
 	}
 }
@@ -278,12 +283,52 @@ type StreamConfig struct {
 	// as many; beyond it records are dropped for that connection and it is told how many
 	// ({"type":"throttled","dropped":N}). 0 sends everything.
 	MaxMessagesPerSecond int `mapstructure:"max_messages_per_second"`
+	// FollowStore makes the stream follow the shared store, so that it carries the records
+	// every collector writing it commits, not only this one's.
+	FollowStore FollowStoreConfig `mapstructure:"follow_store"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
 
+// FollowStoreConfig configures the stream's store follower (internal/storefollow). A record is
+// streamed at most poll_interval (plus one poll's query) after its commit, provided it commits
+// within overlap of when its writer stamped it (clock skew between writers included).
+type FollowStoreConfig struct {
+	// Enabled: unset follows when the store can list its insertions (ClickHouse), which is
+	// where other collectors may write it; true requires it (Start fails on a store that
+	// cannot); false streams only this collector's commits (a single SQLite writer needs no
+	// more).
+	Enabled *bool `mapstructure:"enabled"`
+	// PollInterval is how often the store is read for new records.
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// Overlap is how far before the latest write time seen each poll reads again, for batches
+	// that commit late; every poll reads the records written in the last overlap again.
+	Overlap time.Duration `mapstructure:"overlap"`
+	// MaxRecentIDs bounds the records remembered to publish each once; it should exceed the
+	// records written fleet-wide in overlap + poll_interval.
+	MaxRecentIDs int `mapstructure:"max_recent_ids"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func (f *FollowStoreConfig) validate() error {
+	switch {
+	case f.PollInterval <= 0:
+		return fmt.Errorf("stream.follow_store.poll_interval: must be positive, got %s", f.PollInterval)
+	case f.Overlap < 0:
+		return fmt.Errorf("stream.follow_store.overlap: must not be negative, got %s", f.Overlap)
+	case f.MaxRecentIDs < 1:
+		return fmt.Errorf("stream.follow_store.max_recent_ids: must be at least 1, got %d", f.MaxRecentIDs)
+	}
+	return nil
+}
+
 func (s *StreamConfig) validate() error {
+	if err := s.FollowStore.validate(); err != nil {
+		return err
+	}
 	switch {
 	case s.MaxPerUser < 1:
 		return fmt.Errorf("stream.max_per_user: must be at least 1, got %d", s.MaxPerUser)

@@ -103,7 +103,8 @@ func TestLoadConfig(t *testing.T) {
 				j.Audience = "audit-api"
 				j.TenantClaim = "org"
 				c.RateLimit = RateLimitConfig{Requests: 600, Window: time.Minute, ExemptLoopback: true}
-				c.Stream = StreamConfig{MaxPerUser: 10, BufferSize: 1024, MaxSkipped: 100_000, HeartbeatInterval: 30 * time.Second, WriteTimeout: 5 * time.Second, MaxReplay: 500, MaxMessagesPerSecond: 200}
+				c.Stream = StreamConfig{MaxPerUser: 10, BufferSize: 1024, MaxSkipped: 100_000, HeartbeatInterval: 30 * time.Second, WriteTimeout: 5 * time.Second, MaxReplay: 500, MaxMessagesPerSecond: 200,
+					FollowStore: FollowStoreConfig{PollInterval: time.Second, Overlap: 5 * time.Second, MaxRecentIDs: 100_000}}
 			}),
 		},
 		{
@@ -147,6 +148,10 @@ func TestLoadConfig(t *testing.T) {
 			wantDecodeErr: "max_per_usr",
 		},
 		{
+			id:            component.NewIDWithName(metadata.Type, "stream_follow_misspelled_key"),
+			wantDecodeErr: "stream.follow_store.enable: unknown configuration key",
+		},
+		{
 			id:      component.NewIDWithName(metadata.Type, "stream_negative_message_bound"),
 			wantErr: "stream.max_messages_per_second: must not be negative, got -1",
 		},
@@ -157,6 +162,24 @@ func TestLoadConfig(t *testing.T) {
 		{
 			id:      component.NewIDWithName(metadata.Type, "stream_replay_too_large"),
 			wantErr: "stream.max_replay: must be between 0 and 1000, got 5000",
+		},
+		{
+			id: component.NewIDWithName(metadata.Type, "stream_follows_store"),
+			want: withDefaults(func(c *Config) {
+				on := true
+				c.Stream.FollowStore = FollowStoreConfig{Enabled: &on, PollInterval: 250 * time.Millisecond, Overlap: 2 * time.Second, MaxRecentIDs: 5000}
+			}),
+		},
+		{
+			id: component.NewIDWithName(metadata.Type, "stream_not_following"),
+			want: withDefaults(func(c *Config) {
+				off := false
+				c.Stream.FollowStore.Enabled = &off
+			}),
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "stream_follow_without_interval"),
+			wantErr: "stream.follow_store.poll_interval: must be positive, got 0s",
 		},
 	}
 	for _, tt := range tests {

@@ -33,6 +33,7 @@ type queryExtension struct {
 	hub atomic.Pointer[livetail.Hub]
 
 	unsubscribe func() // ends the live feed's subscription to the store's commits
+	stopFollow  func() // stops the store follower and waits for it; nil when none runs
 	// pipelines is "starting", "ready" or "stopping": what the collector last told this
 	// extension through Ready and NotReady, served in /api/v1/health.
 	pipelines atomic.Value
@@ -98,6 +99,10 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("auditquery: store: %w", err)
 	}
+	followed, err := followedLog(e.cfg.Stream.FollowStore, handle.Store())
+	if err != nil {
+		return fmt.Errorf("auditquery: %w", err)
+	}
 	telemetry, err := metadata.NewTelemetryBuilder(e.settings.TelemetrySettings)
 	if err != nil {
 		return fmt.Errorf("auditquery: telemetry: %w", err)
@@ -136,10 +141,21 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	if err := e.registerBackend(backendOf(handle)); err != nil {
 		return fmt.Errorf("auditquery: %w", err)
 	}
-	e.unsubscribe = handle.Subscribe(e.publish)
+	feed := e.publish
+	if followed != nil {
+		// The follower publishes this collector's commits too (at once, through Local), so
+		// that a record its poll also finds goes out once.
+		follower := e.newStoreFollower(followed, telemetry)
+		feed = follower.Local
+		followCtx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); follower.Run(followCtx) }()
+		e.stopFollow = func() { cancel(); <-stopped }
+	}
+	e.unsubscribe = handle.Subscribe(feed)
 
 	e.settings.Logger.Info("audit query API listening", zap.String("endpoint", ln.Addr().String()),
-		zap.Bool("auth", e.cfg.Auth.HasValue()), zap.Bool("jwt", gate != nil))
+		zap.Bool("auth", e.cfg.Auth.HasValue()), zap.Bool("jwt", gate != nil), zap.Bool("stream_follows_store", followed != nil))
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -161,6 +177,10 @@ func (e *queryExtension) Shutdown(ctx context.Context) error {
 	}
 	if e.unsubscribe != nil {
 		e.unsubscribe()
+	}
+	if e.stopFollow != nil {
+		e.stopFollow()
+		e.stopFollow = nil
 	}
 	// Streams first: http.Server.Shutdown waits for active requests, and a stream is active
 	// until its subscription ends. Closing the hub ends every stream with a close frame (or a

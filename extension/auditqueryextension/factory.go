@@ -51,6 +51,9 @@ func createDefaultConfig() component.Config {
 			// Five times the 2,000 records/s the live tail is measured at: it bounds what one
 			// connection can cost without touching normal use.
 			MaxMessagesPerSecond: 10_000,
+			// One second is the tail's latency across a fleet; five seconds of overlap covers
+			// a slow insert and the clock skew NTP leaves between hosts.
+			FollowStore: FollowStoreConfig{PollInterval: time.Second, Overlap: 5 * time.Second, MaxRecentIDs: 100_000},
 		},
 	}
 }

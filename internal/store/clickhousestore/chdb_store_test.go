@@ -213,3 +213,14 @@ func TestCHDB_AnswersOfSeveralBlocksAreReadInOrder(t *testing.T) {
 		assert.Equal(t, int32(60), ex.Code, "UNKNOWN_TABLE")
 	}
 }
+
+func TestStore_BothLayoutsListInsertionsInWriteOrderOnChDB(t *testing.T) {
+	t.Run("modern", func(t *testing.T) {
+		storetest.RunInsertionLog(t, func(t *testing.T) store.InsertionLog { return openCHDBStore(t, nil) })
+	})
+	t.Run("legacy", func(t *testing.T) {
+		storetest.RunInsertionLog(t, func(t *testing.T) store.InsertionLog {
+			return openCHDBStore(t, func(c *Config) { c.Schema = SchemaLegacy })
+		})
+	})
+}

@@ -106,9 +106,9 @@ func (s *Store) selectRecords(ctx context.Context, sql string) ([]record.Record,
 	return out, rows.Err()
 }
 
-// scanRecord reads one row selected with selectColumns. Tags, Attributes and Resource are never
-// nil, so that an API renders [] and {} rather than null.
-func scanRecord(rs rows) (record.Record, error) {
+// scanRecord reads one row selected with selectColumns, then extra columns into extra. Tags,
+// Attributes and Resource are never nil, so that an API renders [] and {} rather than null.
+func scanRecord(rs rows, extra ...any) (record.Record, error) {
 	var (
 		r               record.Record
 		ts, observed    int64
@@ -117,10 +117,11 @@ func scanRecord(rs rows) (record.Record, error) {
 		tags            []string
 		attrs, resource string
 	)
-	err := rs.Scan(&r.ID, &r.TenantID, &ts, &observed, &level, &r.SeverityText, &r.SeverityNumber,
+	dest := []any{&r.ID, &r.TenantID, &ts, &observed, &level, &r.SeverityText, &r.SeverityNumber,
 		&r.Event, &r.Message, &r.UserID, &r.Username, &r.CompanyID, &r.EmployeeID, &r.ActorID, &r.EntityID,
 		&r.EntityType, &r.IPAddress, &r.UserAgent, &r.GeoCountry, &r.GeoCity, &r.Method, &r.Path, &status,
-		&r.DurationMS, &r.TraceID, &r.SpanID, &r.ServiceName, &r.Scope, &tags, &attrs, &resource)
+		&r.DurationMS, &r.TraceID, &r.SpanID, &r.ServiceName, &r.Scope, &tags, &attrs, &resource}
+	err := rs.Scan(append(dest, extra...)...)
 	if err != nil {
 		return record.Record{}, fmt.Errorf("scan: %w", err)
 	}

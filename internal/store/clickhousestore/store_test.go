@@ -76,3 +76,9 @@ func TestStore_PassesTheStoreContractOnARealServer(t *testing.T) {
 	serverAddr(t)
 	storetest.Run(t, func(t *testing.T) store.Store { return openTestStore(t, nil) })
 }
+
+// The legacy layout on 18.16 lists its insertions: a fleet's live tail follows it.
+func TestStore_ListsInsertionsInWriteOrderOnARealServer(t *testing.T) {
+	serverAddr(t)
+	storetest.RunInsertionLog(t, func(t *testing.T) store.InsertionLog { return openTestStore(t, nil) })
+}

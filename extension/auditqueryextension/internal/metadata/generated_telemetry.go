@@ -26,6 +26,10 @@ type TelemetryBuilder struct {
 	meter                            metric.Meter
 	mu                               sync.Mutex
 	registrations                    []metric.Registration
+	AuditqueryStreamFollowDuplicates metric.Int64Counter
+	AuditqueryStreamFollowEvicted    metric.Int64Counter
+	AuditqueryStreamFollowPollErrors metric.Int64Counter
+	AuditqueryStreamFollowRecords    metric.Int64Counter
 	AuditqueryStreamRecordsThrottled metric.Int64Counter
 }
 
@@ -58,6 +62,30 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.AuditqueryStreamFollowDuplicates, err = builder.meter.Int64Counter(
+		"otelcol_auditquery_stream_follow_duplicates",
+		metric.WithDescription("Records the store follower read again (the overlap window, or this collector's own commits) and did not publish a second time. [Development]"),
+		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.AuditqueryStreamFollowEvicted, err = builder.meter.Int64Counter(
+		"otelcol_auditquery_stream_follow_evicted",
+		metric.WithDescription("Remembered record ids forced out by stream.follow_store.max_recent_ids before the overlap passed them; a record read again after its eviction is streamed twice. [Development]"),
+		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.AuditqueryStreamFollowPollErrors, err = builder.meter.Int64Counter(
+		"otelcol_auditquery_stream_follow_poll_errors",
+		metric.WithDescription("Polls of the shared store that failed; the next poll reads from the same watermark. [Development]"),
+		metric.WithUnit("{errors}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.AuditqueryStreamFollowRecords, err = builder.meter.Int64Counter(
+		"otelcol_auditquery_stream_follow_records",
+		metric.WithDescription("Records the store follower found in the shared store and published to the live tail (written by other collectors, or by this one before its own feed announced them). [Development]"),
+		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.AuditqueryStreamRecordsThrottled, err = builder.meter.Int64Counter(
 		"otelcol_auditquery_stream_records_throttled",
 		metric.WithDescription("Live records a stream did not send because its connection exceeded stream.max_messages_per_second; the client was told how many with a throttled message. [Development]"),

@@ -19,7 +19,23 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.AuditqueryStreamFollowDuplicates.Add(context.Background(), 1)
+	tb.AuditqueryStreamFollowEvicted.Add(context.Background(), 1)
+	tb.AuditqueryStreamFollowPollErrors.Add(context.Background(), 1)
+	tb.AuditqueryStreamFollowRecords.Add(context.Background(), 1)
 	tb.AuditqueryStreamRecordsThrottled.Add(context.Background(), 1)
+	AssertEqualAuditqueryStreamFollowDuplicates(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualAuditqueryStreamFollowEvicted(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualAuditqueryStreamFollowPollErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualAuditqueryStreamFollowRecords(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualAuditqueryStreamRecordsThrottled(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())

@@ -1,0 +1,53 @@
+package auditqueryextension
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/metadata"
+	"github.com/otelcol-audit/otelcol-audit/extension/auditqueryextension/internal/storefollow"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
+)
+
+// followedLog is the store the stream follows, or nil when it streams only this collector's
+// commits (see FollowStoreConfig.Enabled).
+func followedLog(cfg FollowStoreConfig, st store.Store) (store.InsertionLog, error) {
+	log, canFollow := st.(store.InsertionLog)
+	switch {
+	case cfg.Enabled == nil:
+		if canFollow {
+			return log, nil
+		}
+		return nil, nil
+	case !*cfg.Enabled:
+		return nil, nil
+	case !canFollow:
+		return nil, fmt.Errorf("stream.follow_store.enabled: the %T store cannot list what other writers insert; only the ClickHouse store can be followed", st)
+	}
+	return log, nil
+}
+
+// newStoreFollower is the stream's store follower, metered and logged.
+func (e *queryExtension) newStoreFollower(log store.InsertionLog, telemetry *metadata.TelemetryBuilder) *storefollow.Follower {
+	cfg := e.cfg.Stream.FollowStore
+	ctx := context.Background()
+	logger := e.settings.Logger
+	return storefollow.New(log, e.publish, storefollow.Options{
+		PollInterval: cfg.PollInterval, Overlap: cfg.Overlap, MaxRecentIDs: cfg.MaxRecentIDs,
+		PollTimeout: e.cfg.QueryTimeout,
+	}, storefollow.Metrics{
+		Published:  func(n int) { telemetry.AuditqueryStreamFollowRecords.Add(ctx, int64(n)) },
+		Duplicates: func(n int) { telemetry.AuditqueryStreamFollowDuplicates.Add(ctx, int64(n)) },
+		Evicted: func(n int) {
+			telemetry.AuditqueryStreamFollowEvicted.Add(ctx, int64(n))
+			logger.Warn("live tail: remembered record ids evicted before the overlap passed; raise stream.follow_store.max_recent_ids",
+				zap.Int("evicted", n))
+		},
+		PollFailed: func(err error) {
+			telemetry.AuditqueryStreamFollowPollErrors.Add(ctx, 1)
+			logger.Warn("live tail: reading the shared store failed; the next poll reads from the same watermark", zap.Error(err))
+		},
+	})
+}
