@@ -94,7 +94,9 @@ function emit(eventName, severityNumber, message, attributes = {}) {
 
 // auditRequests is the request middleware: it runs the handler inside a server span (continuing
 // the caller's trace) with the caller in the context, and writes one record per request with its
-// method, path, status and duration once the response is sent.
+// method, path, status, duration and outcome when the response closes. 'close', not 'finish':
+// a request the client aborts before the answer never emits 'finish', and would go unaudited.
+// Such a record says audit.outcome=aborted and has no status code, since none was sent.
 function auditRequests(handler) {
   return (req, res) => {
     const path = new URL(req.url, 'http://localhost').pathname;
@@ -105,8 +107,19 @@ function auditRequests(handler) {
     const parent = api.propagation.extract(api.context.active(), req.headers);
     tracer.startActiveSpan(`${req.method} ${path}`, { kind: api.SpanKind.SERVER }, parent, (span) => {
       const ctx = api.context.active().setValue(CALLER, callerOf(req));
-      res.on('finish', () => {
+      res.on('close', () => {
         api.context.with(ctx, () => {
+          const durationMs = Number(process.hrtime.bigint() - start) / 1e6;
+          if (!res.writableFinished) {
+            emit('http.request', SeverityNumber.WARN, `${req.method} ${path} aborted by the client before the answer`, {
+              'audit.level': 'warn',
+              'audit.outcome': 'aborted',
+              'http.request.method': req.method,
+              'url.path': path,
+              'audit.duration_ms': durationMs,
+            });
+            return;
+          }
           const status = res.statusCode;
           let severity = SeverityNumber.INFO;
           let level = 'info';
@@ -119,10 +132,11 @@ function auditRequests(handler) {
           }
           emit('http.request', severity, `${req.method} ${path} answered ${status}`, {
             'audit.level': level,
+            'audit.outcome': 'completed',
             'http.request.method': req.method,
             'url.path': path,
             'http.response.status_code': status,
-            'audit.duration_ms': Number(process.hrtime.bigint() - start) / 1e6,
+            'audit.duration_ms': durationMs,
           });
         });
         span.end();
@@ -143,17 +157,53 @@ function routes(req, res) {
   }
 }
 
+// maxBody bounds what a request may send: an invoice's fields are a few hundred bytes.
+const maxBody = 64 << 10;
+
+// readJSON reads the request's body, an optional JSON object, and calls done(err, value) once.
+// A client that hangs up mid-body makes req emit 'error'; the middleware audits that request
+// when its response closes, so the handler only stops.
+function readJSON(req, done) {
+  const chunks = [];
+  let size = 0;
+  req.on('data', (chunk) => {
+    size += chunk.length;
+    if (size <= maxBody) chunks.push(chunk);
+  });
+  req.on('error', () => {});
+  req.on('end', () => {
+    if (size > maxBody) return done(new Error(`the body is larger than ${maxBody} bytes`));
+    const text = Buffer.concat(chunks).toString('utf8').trim();
+    if (text === '') return done(null, {});
+    try {
+      const value = JSON.parse(text);
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('expected a JSON object');
+      done(null, value);
+    } catch (err) {
+      done(err);
+    }
+  });
+}
+
+// createInvoice takes an optional {"customer":"..."} body and answers {"id":...}.
 function createInvoice(req, res) {
   if (!req.headers['x-user-id'] || !req.headers['x-tenant-id']) {
     res.writeHead(401, { 'Content-Type': 'text/plain' }).end('who are you? (X-User-ID and X-Tenant-ID)\n');
     return;
   }
-  const id = 'inv-' + randomUUID().slice(0, 8);
-  emit('invoice.created', SeverityNumber.INFO, `invoice ${id} created`, {
-    'audit.entity_type': 'invoice',
-    'audit.entity_id': id,
+  readJSON(req, (err, fields) => {
+    if (err) {
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end(`bad invoice: ${err.message}\n`);
+      return;
+    }
+    const id = 'inv-' + randomUUID().slice(0, 8);
+    emit('invoice.created', SeverityNumber.INFO, `invoice ${id} created`, {
+      'audit.entity_type': 'invoice',
+      'audit.entity_id': id,
+      ...(typeof fields.customer === 'string' && { 'invoice.customer': fields.customer }),
+    });
+    res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ id }));
   });
-  res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ id }));
 }
 
 const [host, port] = (process.env.LISTEN_ADDR || '127.0.0.1:8091').split(/:(?=\d+$)/);
@@ -164,7 +214,8 @@ server.listen(Number(port), host, () => console.log(`shop listening on ${host}:$
 // program: all of them) are lost when the process exits.
 async function shutdown(signal) {
   console.log(`shop: ${signal}, shutting down`);
-  // Requests still running emit their records when they finish: wait for them, then flush.
+  // Requests still running emit their records when they close (answered or aborted): wait for
+  // them, then flush.
   const closed = new Promise((resolve) => server.close(resolve));
   server.closeIdleConnections();
   await closed;

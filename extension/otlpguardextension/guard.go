@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -33,8 +34,15 @@ type guard struct {
 
 var _ extensionmiddleware.HTTPServer = (*guard)(nil)
 
+// prefixLimit is how much of a body the guard reads to decide: every OTLP encoder writes
+// resourceLogs (resourceSpans, ...) as the first field, and an audit event's or an array's
+// verdict shows in its first fields too, so a larger body is decided on its first 64 KiB and
+// the rest streams to the receiver unread by the guard.
+const prefixLimit = 64 << 10
+
 // GetHTTPHandler wraps the OTLP receiver's handler. confighttp runs it after decompression and
-// after the body size limit, so it reads at most max_request_body_size bytes.
+// after the body size limit. The guard reads at most prefixLimit+1 bytes (the one more says
+// whether the body ended) and hands the receiver those bytes followed by the unread rest.
 func (g *guard) GetHTTPHandler(context.Context) (extensionmiddleware.WrapHTTPHandlerFunc, error) {
 	return func(_ context.Context, next http.Handler) (http.Handler, error) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -42,29 +50,44 @@ func (g *guard) GetHTTPHandler(context.Context) (extensionmiddleware.WrapHTTPHan
 				next.ServeHTTP(w, r)
 				return
 			}
-			body, err := io.ReadAll(r.Body)
-			_ = r.Body.Close()
+			var prefix bytes.Buffer
+			_, err := prefix.ReadFrom(io.LimitReader(r.Body, prefixLimit+1))
 			if err != nil {
 				// The receiver reports a body it cannot read (too large, corrupt) in its own words.
-				r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+				r.Body = readCloser{io.MultiReader(&prefix, errReader{err}), r.Body}
 				next.ServeHTTP(w, r)
 				return
 			}
-			if msg := g.check(body); msg != "" {
+			complete := prefix.Len() <= prefixLimit
+			if msg := g.check(prefix.Bytes(), complete); msg != "" {
+				_ = r.Body.Close()
 				writeStatus(w, msg)
 				return
 			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
+			rest := r.Body
+			if complete {
+				rest = http.NoBody
+			}
+			r.Body = readCloser{io.MultiReader(&prefix, rest), r.Body}
 			next.ServeHTTP(w, r)
 		}), nil
 	}, nil
 }
 
-// check returns why body is not an OTLP JSON request, or "" when it may be one. Malformed JSON
-// passes: the receiver's decoder reports it itself. Only the first top-level field is read when
-// it is an OTLP field, which is how every OTLP encoder writes a request, so a real request costs
-// one token of parsing.
-func (g *guard) check(body []byte) string {
+// readCloser reads the guard's prefix and then the rest of the body, and closes the body.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// check returns why body is not an OTLP JSON request, or "" when it may be one. body is the
+// whole request when complete, else its first prefixLimit+1 bytes. Malformed JSON passes: the
+// receiver's decoder reports it itself. Only the first top-level field is read when it is an
+// OTLP field, which is how every OTLP encoder writes a request, so a real request costs one
+// token of parsing. A prefix that ends before any OTLP field, after fields OTLP does not know,
+// is refused: no encoder writes 64 KiB of unknown fields before resourceLogs, and passing it on
+// could store nothing of an audit event whose action comes later.
+func (g *guard) check(body []byte, complete bool) string {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
@@ -72,7 +95,7 @@ func (g *guard) check(body []byte) string {
 	}
 	switch tok {
 	case json.Delim('['):
-		if looksLikeAuditEvents(body) {
+		if looksLikeAuditEvents(body, complete) {
 			return g.auditEventMessage("an array of audit events")
 		}
 		return "an OTLP/HTTP JSON body is one object with resourceLogs (resourceSpans, resourceMetrics), not an array; nothing was stored"
@@ -81,10 +104,14 @@ func (g *guard) check(body []byte) string {
 		return ""
 	}
 	var unknown []string
+	truncated := false
 	for dec.More() {
 		keyTok, err := dec.Token()
 		if err != nil {
-			return ""
+			if truncated = endsEarly(err, complete); !truncated {
+				return ""
+			}
+			break
 		}
 		key, _ := keyTok.(string)
 		if otlpRequestFields[key] {
@@ -93,7 +120,10 @@ func (g *guard) check(body []byte) string {
 		unknown = append(unknown, key)
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
-			return ""
+			if truncated = endsEarly(err, complete); !truncated {
+				return ""
+			}
+			break
 		}
 	}
 	if len(unknown) == 0 {
@@ -103,8 +133,18 @@ func (g *guard) check(body []byte) string {
 	if slices.Contains(unknown, "action") {
 		return g.auditEventMessage("an audit event")
 	}
+	if truncated {
+		return fmt.Sprintf("the first %d KiB of the body hold no resourceLogs (resourceSpans, resourceMetrics), only %s, which OTLP ignores; an OTLP request names resourceLogs first; nothing was stored",
+			prefixLimit>>10, strings.Join(unknown, ", "))
+	}
 	return fmt.Sprintf("the body has no resourceLogs (resourceSpans, resourceMetrics), only %s, which OTLP ignores; nothing would be stored, so nothing was",
 		strings.Join(unknown, ", "))
+}
+
+// endsEarly reports whether a decoding error is the end of a prefix rather than malformed JSON,
+// which the receiver reports itself.
+func endsEarly(err error, complete bool) bool {
+	return !complete && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF))
 }
 
 func (g *guard) auditEventMessage(what string) string {
@@ -113,14 +153,37 @@ func (g *guard) auditEventMessage(what string) string {
 }
 
 // looksLikeAuditEvents reports whether an array's first element is an object with an action.
-func looksLikeAuditEvents(body []byte) bool {
-	var first []map[string]json.RawMessage
+// A complete body must be an array of objects; of a prefix, the first element's fields are read
+// until action or the prefix's end.
+func looksLikeAuditEvents(body []byte, complete bool) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&first); err != nil || len(first) == 0 {
-		return false
+	if complete {
+		var first []map[string]json.RawMessage
+		if err := dec.Decode(&first); err != nil || len(first) == 0 {
+			return false
+		}
+		_, ok := first[0]["action"]
+		return ok
 	}
-	_, ok := first[0]["action"]
-	return ok
+	for _, want := range []json.Delim{'[', '{'} {
+		if tok, err := dec.Token(); err != nil || tok != want {
+			return false
+		}
+	}
+	for dec.More() {
+		keyTok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if keyTok == "action" {
+			return true
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return false
+		}
+	}
+	return false
 }
 
 func isJSON(contentType string) bool {

@@ -4,12 +4,14 @@
 package examples
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -309,5 +311,38 @@ func TestNodeExample_StoresRequestAndDomainRecordsWithCallerAndTrace(t *testing.
 		"OTEL_SERVICE_NAME=shop-node")
 	shopURL := fmt.Sprintf("http://127.0.0.1:%d", port)
 	stop := runExample(t, cmd, shopURL)
+	abortRequest(t, port)
 	exerciseShop(t, c, shopURL, stop, "shop-node")
+
+	// The aborted request is audited too, and says so; a completed one says it completed.
+	aborted := waitForRecords(t, c.query, "/api/v1/logs?"+url.Values{"user_id": {"u-aborted"}}.Encode(), 1)
+	require.Len(t, aborted, 1, "records of the aborted request: %+v", aborted)
+	assert.Equal(t, "http.request", aborted[0].Event)
+	assert.Equal(t, "aborted", aborted[0].Attributes["audit.outcome"], "attributes: %v", aborted[0].Attributes)
+	assert.Equal(t, "POST", aborted[0].Method)
+	assert.Equal(t, "/invoices", aborted[0].Path)
+	assert.Zero(t, aborted[0].StatusCode, "no answer was sent, so no status")
+	assert.Equal(t, record.LevelWarn, aborted[0].Level)
+	completed := waitForRecords(t, c.query, "/api/v1/logs?"+url.Values{"user_id": {"u-42"}, "event": {"http.request"}}.Encode(), 1)
+	require.Len(t, completed, 1)
+	assert.Equal(t, "completed", completed[0].Attributes["audit.outcome"], "attributes: %v", completed[0].Attributes)
+}
+
+// abortRequest starts POST /invoices with a body it never finishes and hangs up once the handler
+// runs: Node answers "100 Continue" to Expect: 100-continue and then, in the same turn, calls
+// the handler, which waits for the body. No response is ever sent.
+func abortRequest(t *testing.T, port int) {
+	t.Helper()
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(conn, "POST /invoices HTTP/1.1\r\nHost: 127.0.0.1\r\nX-User-ID: u-aborted\r\nX-Tenant-ID: acme\r\n"+
+		"Content-Type: application/json\r\nContent-Length: 64\r\nExpect: 100-continue\r\n\r\n")
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 100 Continue\r\n", status)
+	_, err = conn.Write([]byte(`{"customer":`))
+	require.NoError(t, err)
+	require.NoError(t, conn.Close())
 }

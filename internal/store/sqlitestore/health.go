@@ -26,6 +26,20 @@ var _ store.HealthChecker = (*Store)(nil)
 // can refuse writes before the filesystem is full). Reads keep working on a full store, which
 // is why full is not unavailable.
 func (s *Store) CheckHealth(ctx context.Context) error {
+	if err := s.checkReadable(ctx); err != nil {
+		return err
+	}
+	if s.readOnly {
+		return nil
+	}
+	if err := s.checkFreeSpace(); err != nil {
+		return err
+	}
+	return s.checkLastWrite()
+}
+
+// checkReadable reports the store unavailable when it is closed or a query cannot read it.
+func (s *Store) checkReadable(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("sqlitestore: %w: the store is closed", store.ErrUnavailable)
 	}
@@ -33,15 +47,24 @@ func (s *Store) CheckHealth(ctx context.Context) error {
 	if err := s.read.QueryRowContext(ctx, "PRAGMA schema_version").Scan(&version); err != nil {
 		return fmt.Errorf("sqlitestore: %w: read %s: %v", store.ErrUnavailable, s.cfg.Path, err)
 	}
-	if s.readOnly {
+	return nil
+}
+
+// checkFreeSpace reports the store full when the filesystem holding its file has less than
+// minFreeBytes free (one statfs; nothing for an in-memory store).
+func (s *Store) checkFreeSpace() error {
+	if s.cfg.Path == memoryPath {
 		return nil
 	}
-	if s.cfg.Path != memoryPath {
-		dir := filepath.Dir(s.cfg.Path)
-		if free, ok := freeBytes(dir); ok && free < minFreeBytes {
-			return fmt.Errorf("sqlitestore: %w: %d bytes free on the filesystem of %s (a batch needs a few MiB)", store.ErrStorageFull, free, dir)
-		}
+	dir := filepath.Dir(s.cfg.Path)
+	if free, ok := freeBytes(dir); ok && free < minFreeBytes {
+		return fmt.Errorf("sqlitestore: %w: %d bytes free on the filesystem of %s (a batch needs a few MiB)", store.ErrStorageFull, free, dir)
 	}
+	return nil
+}
+
+// checkLastWrite reports the store full while its last insert failed with SQLITE_FULL.
+func (s *Store) checkLastWrite() error {
 	if last := s.writeFull.Load(); last != nil {
 		return fmt.Errorf("sqlitestore: %w: the last insert failed: %v", store.ErrStorageFull, *last)
 	}
@@ -93,26 +116,31 @@ func (p *PerTenant) CheckHealth(context.Context) error {
 var _ store.HealthChecker = (*Partitioned)(nil)
 
 // CheckHealth of a partitioned store: the base file (checkpoints, older records) and the
-// active partition (every insert) must be readable; the active partition's space and last
-// insert say whether writes work. Sealed partitions are only read, by queries that report
-// their own errors. Unavailable outranks full.
+// active partition (every insert) must be readable; the active partition's free space and the
+// last insert of either say whether writes work. Free space is measured once, on the active
+// partition's directory: the partitions sit in a directory next to the base file, on the same
+// filesystem, and a probe that runs every few seconds should not statfs twice. Sealed partitions
+// are only read, by queries that report their own errors. Unavailable outranks full.
 func (p *Partitioned) CheckHealth(ctx context.Context) error {
 	parts, release, err := p.snapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: %w: %v", store.ErrUnavailable, err)
 	}
 	defer release()
-	var full error
-	for _, v := range []partitionView{parts[0], parts[len(parts)-1]} {
-		switch err := v.st.CheckHealth(ctx); {
-		case err == nil:
-		case errors.Is(err, store.ErrStorageFull):
-			if full == nil {
-				full = err
-			}
-		default:
+	base, active := parts[0].st, parts[len(parts)-1].st
+	if err := base.checkReadable(ctx); err != nil {
+		return err
+	}
+	if active != base {
+		if err := active.checkReadable(ctx); err != nil {
 			return err
 		}
 	}
-	return full
+	if err := active.checkFreeSpace(); err != nil {
+		return err
+	}
+	if err := base.checkLastWrite(); err != nil {
+		return err
+	}
+	return active.checkLastWrite()
 }
