@@ -155,8 +155,34 @@ func (s *Store) dropExpiredPartitions(ctx context.Context, d dialect, policy sto
 }
 
 // waitMutations returns once the table has no unfinished mutation. The legacy server has no
-// mutations_sync setting, so both layouts poll system.mutations.
+// mutations_sync setting, so both layouts poll system.mutations; on a cluster the legacy
+// layout then waits for every replica too (replicasBehind), since system.mutations speaks
+// only for the replica the store is connected to.
 func (s *Store) waitMutations(ctx context.Context, d dialect) error {
+	if err := s.waitLocalMutations(ctx, d); err != nil {
+		return err
+	}
+	if d.cluster == "" || d.modern() {
+		return nil
+	}
+	for {
+		behind, err := s.replicasBehind(ctx, d)
+		if err != nil {
+			return fmt.Errorf("clickhousestore: prune: wait for delete on every replica: %w", err)
+		}
+		if len(behind) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("clickhousestore: prune: wait for delete on every replica (%s still serve rows it removed; they apply it on their own, a stopped replica once it is back): %w",
+				describeBehind(behind), ctx.Err())
+		case <-time.After(mutationPoll):
+		}
+	}
+}
+
+func (s *Store) waitLocalMutations(ctx context.Context, d dialect) error {
 	for {
 		var pending uint64
 		if err := s.conn.QueryRow(ctx, d.pendingMutationsSQL()).Scan(&pending); err != nil {
