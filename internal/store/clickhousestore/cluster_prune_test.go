@@ -80,3 +80,49 @@ func TestCluster_RetentionDeleteWaitsForEveryReplica(t *testing.T) {
 		assert.Equal(t, 5, countEvent(t, s, "fresh"), "replica %d lost records inside the retention period", i+1)
 	}
 }
+
+// A replica that is down serves nothing and applies the DELETE from its queue when it is
+// back, so Prune must not wait for it (the retention run would hang for the whole outage).
+func TestCluster_RetentionDoesNotWaitForAReplicaThatIsDown(t *testing.T) {
+	cl, _, r1, r2 := openClusterStores(t)
+	ctx := context.Background()
+	now := time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
+	_, err := r1.Insert(ctx, "acme", clusterRecords("stale", 10, now.Add(-5*time.Hour)))
+	require.NoError(t, err)
+	_, err = r1.Insert(ctx, "acme", clusterRecords("fresh", 5, now.Add(-10*time.Minute)))
+	require.NoError(t, err)
+	// A whole expired month too: it goes by DROP PARTITION, not by the DELETE.
+	_, err = r1.Insert(ctx, "acme", clusterRecords("january", 10, time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC)))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return countEvent(t, r2, "stale")+countEvent(t, r2, "fresh")+countEvent(t, r2, "january") == 25
+	}, 30*time.Second, 100*time.Millisecond, "replica 2 should hold all 25 records before the prune")
+
+	// Kill the table's leader: 18.16 forwards DROP PARTITION to it, so the survivor's drop
+	// fails until a new leader is elected (dropPartition retries that).
+	d, err := r1.dialect(ctx)
+	require.NoError(t, err)
+	var leader uint8
+	require.NoError(t, r1.conn.QueryRow(ctx, "SELECT is_leader FROM system.replicas WHERE database = "+
+		quoteString(d.db)+" AND table = "+quoteString(d.table)).Scan(&leader))
+	down, up := cl.Replicas[1], r1
+	if leader == 1 {
+		down, up = cl.Replicas[0], r2
+	}
+	down.RestartAtCleanup(t)
+	down.Kill(t)
+	// Until its ZooKeeper session expires (10 s on the test cluster) the dead replica still
+	// looks active, so Prune may wait that long; a minute means it did not give up on it.
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	res, err := up.Prune(pctx, store.RetentionPolicy{Default: time.Hour}, now)
+	require.NoError(t, err, "Prune with the leader replica %s down", down.Addr)
+	assert.EqualValues(t, 20, res.Total, "records Prune reports removed")
+	assert.Zero(t, countEvent(t, up, "stale")+countEvent(t, up, "january"), "the replica up serves pruned records after Prune returned")
+
+	down.Restart(t)
+	back := openClusterStore(t, cl, down, r2.cfg.Database)
+	assert.Eventually(t, func() bool { return countEvent(t, back, "stale")+countEvent(t, back, "january") == 0 }, 60*time.Second, 200*time.Millisecond,
+		"the killed replica should apply the DROP PARTITION and the DELETE once it is back")
+	assert.Equal(t, 5, countEvent(t, back, "fresh"), "the killed replica lost records inside the retention period")
+}

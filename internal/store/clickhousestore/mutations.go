@@ -3,16 +3,18 @@ package clickhousestore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
 
-// The legacy server has no mutations_sync, and its system.mutations reports only the replica
-// the store is connected to: is_done = 1 there while another replica still serves the rows a
-// DELETE removed. ZooKeeper holds what every replica has, so on a cluster Prune also reads
-// there (through the connected server's system.zookeeper, so no other address or credential
-// is needed) until every replica's parts carry the mutation.
+// On the legacy layout's cluster Prune runs its DROP PARTITION and DELETE on the replica it is
+// connected to (onClusterForReplicatedAlter), and the server tells only about that replica:
+// a DROP PARTITION returns once it dropped the parts, system.mutations says is_done = 1 while
+// another replica still serves the rows a DELETE removed. ZooKeeper holds what every replica
+// has, so Prune reads there (through the connected server's system.zookeeper, so no other
+// address or credential is needed) until every active replica has caught up.
 
 // replicaZooKeeperPathSQL is the table's ZooKeeper path, {shard} already expanded.
 func (d dialect) replicaZooKeeperPathSQL() string {
@@ -121,19 +123,73 @@ func unmutatedParts(parts []string, blocks map[string]int64) []string {
 	return out
 }
 
-// replicasBehind returns, per replica of the table, the parts that have not applied every
-// mutation in ZooKeeper yet; empty when all replicas are done.
-func (s *Store) replicasBehind(ctx context.Context, d dialect) (map[string][]string, error) {
+// activeReplicaParts returns the parts ZooKeeper lists for each active replica of the table,
+// and the table's ZooKeeper path. A replica that is down serves nothing and applies what it
+// missed from its queue once it is back (is_active is its ZooKeeper session, gone within
+// session_timeout_ms of its death): waiting for it would hold Prune for the whole outage.
+func (s *Store) activeReplicaParts(ctx context.Context, d dialect) (string, map[string][]string, error) {
 	var zkPath string
 	if err := s.conn.QueryRow(ctx, d.replicaZooKeeperPathSQL()).Scan(&zkPath); err != nil {
-		return nil, fmt.Errorf("zookeeper path of %s: %w", d.logs(), err)
+		return "", nil, fmt.Errorf("zookeeper path of %s: %w", d.logs(), err)
+	}
+	replicas, err := s.zooKeeperChildren(ctx, zkPath+"/replicas")
+	if err != nil {
+		return "", nil, err
+	}
+	out := map[string][]string{}
+	for r := range replicas {
+		state, err := s.zooKeeperChildren(ctx, zkPath+"/replicas/"+r)
+		if err != nil {
+			return "", nil, err
+		}
+		if _, active := state["is_active"]; !active {
+			continue
+		}
+		parts, err := s.zooKeeperChildren(ctx, zkPath+"/replicas/"+r+"/parts")
+		if err != nil {
+			return "", nil, err
+		}
+		names := make([]string, 0, len(parts))
+		for n := range parts {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		out[r] = names
+	}
+	return zkPath, out, nil
+}
+
+// replicasHolding returns, per active replica, its parts of the given partitions: after a
+// DROP PARTITION a replica removes every part of the partition from ZooKeeper, outdated ones
+// too, once it has dropped them.
+func (s *Store) replicasHolding(partitions []string) func(context.Context, dialect) (map[string][]string, error) {
+	return func(ctx context.Context, d dialect) (map[string][]string, error) {
+		_, replicas, err := s.activeReplicaParts(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		behind := map[string][]string{}
+		for r, parts := range replicas {
+			for _, n := range parts {
+				if p, ok := parsePartName(n); ok && slices.Contains(partitions, p.partition) {
+					behind[r] = append(behind[r], n)
+				}
+			}
+		}
+		return behind, nil
+	}
+}
+
+// replicasBehind returns, per active replica of the table, the parts that have not applied
+// every mutation in ZooKeeper yet; empty when all of them are done.
+func (s *Store) replicasBehind(ctx context.Context, d dialect) (map[string][]string, error) {
+	zkPath, replicas, err := s.activeReplicaParts(ctx, d)
+	if err != nil {
+		return nil, err
 	}
 	mutations, err := s.zooKeeperChildren(ctx, zkPath+"/mutations")
 	if err != nil {
 		return nil, err
-	}
-	if len(mutations) == 0 {
-		return nil, nil
 	}
 	// One partition's highest mutation block is enough: a part at or above it has applied
 	// the earlier ones too.
@@ -149,21 +205,9 @@ func (s *Store) replicasBehind(ctx context.Context, d dialect) (map[string][]str
 			}
 		}
 	}
-	replicas, err := s.zooKeeperChildren(ctx, zkPath+"/replicas")
-	if err != nil {
-		return nil, err
-	}
 	behind := map[string][]string{}
-	for r := range replicas {
-		parts, err := s.zooKeeperChildren(ctx, zkPath+"/replicas/"+r+"/parts")
-		if err != nil {
-			return nil, err
-		}
-		names := make([]string, 0, len(parts))
-		for n := range parts {
-			names = append(names, n)
-		}
-		if left := unmutatedParts(names, blocks); len(left) > 0 {
+	for r, parts := range replicas {
+		if left := unmutatedParts(parts, blocks); len(left) > 0 {
 			behind[r] = left
 		}
 	}

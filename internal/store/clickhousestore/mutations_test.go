@@ -40,3 +40,18 @@ func TestUnmutatedParts(t *testing.T) {
 		assert.Equal(t, tc.want, unmutatedParts(tc.parts, blocks), tc.name)
 	}
 }
+
+// On the legacy layout's cluster retention's ALTERs run on one replica and replicate through
+// ZooKeeper: ON CLUSTER would make them wait for every server, hanging with one down.
+func TestRetentionAlters_OnClusterOnlyWhereTheyCannotHang(t *testing.T) {
+	legacy := dialect{mode: modeLegacy, db: "otel", table: "audit_logs", cluster: "prod"}
+	modern := dialect{mode: modeModern, db: "otel", table: "audit_logs", cluster: "prod"}
+	for _, sql := range []string{legacy.dropPartitionSQL("202401"), legacy.pruneDeleteSQL("level = 1")} {
+		assert.NotContains(t, sql, "ON CLUSTER", sql)
+	}
+	for _, sql := range []string{modern.dropPartitionSQL("202401"), modern.pruneDeleteSQL("level = 1")} {
+		assert.Contains(t, sql, "ON CLUSTER `prod`", sql)
+	}
+	// The DDL that creates tables still runs ON CLUSTER on the legacy layout.
+	assert.Contains(t, legacy.createLogs(), "ON CLUSTER `prod`")
+}

@@ -2,9 +2,12 @@ package clickhousestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -17,8 +20,8 @@ const mutationPoll = 50 * time.Millisecond
 //
 //   - It first counts what expires (FINAL, so the report counts records, not row versions).
 //   - A month partition that lies entirely before every level's cutoff holds only expired
-//     records and is dropped whole (O(1), no rewrite; ON CLUSTER with a cluster, so every
-//     replica drops it). That needs every level to have a period: a level kept forever may
+//     records and is dropped whole (O(1), no rewrite; on a cluster every replica drops it
+//     before Prune goes on). That needs every level to have a period: a level kept forever may
 //     have records in any month. Both layouts partition by toYYYYMM(Timestamp), and 18.16
 //     has DROP PARTITION ID, so the legacy layout drops months too.
 //   - Whatever else expired goes with one ALTER TABLE ... DELETE mutation, which Prune waits
@@ -67,7 +70,9 @@ func (s *Store) Prune(ctx context.Context, policy store.RetentionPolicy, now tim
 		return res, fmt.Errorf("clickhousestore: prune: delete: %w", err)
 	}
 	if err := s.waitMutations(ctx, d); err != nil {
-		return res, err
+		// The DELETE is on the servers' queues and goes on without us: report what it
+		// removes, so the caller checkpoints the cutoffs (sharedstore does when Total > 0).
+		return reportRemoved(res, expired), err
 	}
 	return reportRemoved(res, expired), nil
 }
@@ -146,13 +151,44 @@ func (s *Store) dropExpiredPartitions(ctx context.Context, d dialect, policy sto
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("clickhousestore: prune: list partitions: %w", err)
 	}
-	for _, id := range droppablePartitions(partitions, policy, now) {
-		if err := s.conn.Exec(ctx, d.dropPartitionSQL(id)); err != nil {
+	drop := droppablePartitions(partitions, policy, now)
+	for _, id := range drop {
+		if err := s.dropPartition(ctx, d, id); err != nil {
 			return fmt.Errorf("clickhousestore: prune: drop partition %s: %w", id, err)
 		}
 	}
-	return nil
+	if len(drop) == 0 {
+		return nil
+	}
+	return s.waitReplicas(ctx, d, "drop partition", s.replicasHolding(drop))
 }
+
+// dropPartition runs one DROP PARTITION. A replica of 18.16 that is not the table's leader
+// forwards it to the leader, and for a few seconds after the leader dies (until its
+// ZooKeeper session expires and another replica is elected) the forward fails with
+// NETWORK_ERROR or SOCKET_TIMEOUT (seen on the test cluster); on a cluster those are retried
+// until ctx ends.
+func (s *Store) dropPartition(ctx context.Context, d dialect, id string) error {
+	for {
+		err := s.conn.Exec(ctx, d.dropPartitionSQL(id))
+		var ex *clickhouse.Exception
+		if err == nil || d.cluster == "" || !errors.As(err, &ex) || (ex.Code != codeNetworkError && ex.Code != codeSocketTimeout) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (the table's leader replica is unreachable and no other was elected in time)", err)
+		case <-time.After(leaderRetry):
+		}
+	}
+}
+
+// The server's error codes dropPartition retries, and how often.
+const (
+	codeSocketTimeout = 209
+	codeNetworkError  = 210
+	leaderRetry       = 250 * time.Millisecond
+)
 
 // waitMutations returns once the table has no unfinished mutation. The legacy server has no
 // mutations_sync setting, so both layouts poll system.mutations; on a cluster the legacy
@@ -162,21 +198,27 @@ func (s *Store) waitMutations(ctx context.Context, d dialect) error {
 	if err := s.waitLocalMutations(ctx, d); err != nil {
 		return err
 	}
+	return s.waitReplicas(ctx, d, "delete", s.replicasBehind)
+}
+
+// waitReplicas returns once behind reports no active replica behind; only the legacy
+// layout's cluster needs it (see mutations.go).
+func (s *Store) waitReplicas(ctx context.Context, d dialect, what string, behind func(context.Context, dialect) (map[string][]string, error)) error {
 	if d.cluster == "" || d.modern() {
 		return nil
 	}
 	for {
-		behind, err := s.replicasBehind(ctx, d)
+		left, err := behind(ctx, d)
 		if err != nil {
-			return fmt.Errorf("clickhousestore: prune: wait for delete on every replica: %w", err)
+			return fmt.Errorf("clickhousestore: prune: wait for %s on every replica: %w", what, err)
 		}
-		if len(behind) == 0 {
+		if len(left) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("clickhousestore: prune: wait for delete on every replica (%s still serve rows it removed; they apply it on their own, a stopped replica once it is back): %w",
-				describeBehind(behind), ctx.Err())
+			return fmt.Errorf("clickhousestore: prune: wait for %s on every replica (%s still serve rows it removed; they catch up on their own): %w",
+				what, describeBehind(left), ctx.Err())
 		case <-time.After(mutationPoll):
 		}
 	}
