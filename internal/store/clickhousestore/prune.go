@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -165,14 +166,13 @@ func (s *Store) dropExpiredPartitions(ctx context.Context, d dialect, policy sto
 
 // dropPartition runs one DROP PARTITION. A replica of 18.16 that is not the table's leader
 // forwards it to the leader, and for a few seconds after the leader dies (until its
-// ZooKeeper session expires and another replica is elected) the forward fails with
-// NETWORK_ERROR or SOCKET_TIMEOUT (seen on the test cluster); on a cluster those are retried
-// until ctx ends.
+// ZooKeeper session expires and another replica is elected) the forward fails
+// (leaderChangeCodes); on a cluster those are retried until ctx ends.
 func (s *Store) dropPartition(ctx context.Context, d dialect, id string) error {
 	for {
 		err := s.conn.Exec(ctx, d.dropPartitionSQL(id))
 		var ex *clickhouse.Exception
-		if err == nil || d.cluster == "" || !errors.As(err, &ex) || (ex.Code != codeNetworkError && ex.Code != codeSocketTimeout) {
+		if err == nil || d.cluster == "" || !errors.As(err, &ex) || !slices.Contains(leaderChangeCodes, ex.Code) {
 			return err
 		}
 		select {
@@ -183,12 +183,12 @@ func (s *Store) dropPartition(ctx context.Context, d dialect, id string) error {
 	}
 }
 
-// The server's error codes dropPartition retries, and how often.
-const (
-	codeSocketTimeout = 209
-	codeNetworkError  = 210
-	leaderRetry       = 250 * time.Millisecond
-)
+// leaderChangeCodes are the server's errors while the leader replica is dead or being
+// replaced: SOCKET_TIMEOUT, NETWORK_ERROR, LEADERSHIP_CHANGED ("Leader was suddenly changed",
+// seen on the test cluster during the election). dropPartition retries them every leaderRetry.
+var leaderChangeCodes = []int32{209, 210, 292}
+
+const leaderRetry = 250 * time.Millisecond
 
 // waitMutations returns once the table has no unfinished mutation. The legacy server has no
 // mutations_sync setting, so both layouts poll system.mutations; on a cluster the legacy

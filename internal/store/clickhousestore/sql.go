@@ -226,7 +226,8 @@ func (d dialect) pruneCountSQL(cond string) string {
 
 // pruneDeleteSQL is a mutation; the server applies it in the background (waitMutations).
 // On the modern layout mutations_sync = 2 makes the statement return once every replica has
-// applied it; the legacy server has no such setting, and Prune polls system.mutations on both.
+// applied it; the legacy server has no such setting: Prune polls system.mutations, and on a
+// cluster ZooKeeper for the other replicas (waitMutations).
 func (d dialect) pruneDeleteSQL(cond string) string {
 	sql := "ALTER TABLE " + d.logs() + d.onClusterForReplicatedAlter() + " DELETE WHERE " + cond
 	if d.modern() {
