@@ -68,6 +68,10 @@ func TestExporter_AClusterReplicaKilledDuringLoadLosesNothingAcknowledged(t *tes
 		"the restarted replica 1 should catch up to all %d records", total)
 	assert.Eventually(t, func() bool { return r2.Count(distinct) == total }, 60*time.Second, 200*time.Millisecond,
 		"replica 2 should hold all %d records", total)
+	st := e.dlqStats()
+	t.Logf("DLQ after the outage: %+v", st)
+	assert.Zero(t, st.Files, "batches still waiting in the DLQ")
+	assert.Zero(t, st.DeadFiles, "batches the DLQ gave up on")
 	for id, n := range storedIDs(t, e.store.Store()) {
 		assert.Equal(t, 1, n, "%s read %d times", id, n)
 	}

@@ -87,6 +87,7 @@ mkdir -p "$dir/zk/data" "$dir/zk/conf"
 free_port
 zk_port="$port"
 # Standalone ZooKeeper on loopback; the admin HTTP server (8080 on every interface) is off.
+# Its warnings go to zk/zookeeper.log (log4j through slf4j-log4j12, both in Debian's Java dir).
 cat >"$dir/zk/conf/zoo.cfg" <<CFG
 tickTime=500
 initLimit=10
@@ -108,7 +109,8 @@ CFG
 log "starting ZooKeeper on 127.0.0.1:$zk_port"
 (cd "$dir/zk" && exec java -Xms32m -Xmx256m -XX:+UseSerialGC -Dzookeeper.4lw.commands.whitelist=ruok \
 	-Dlog4j.configuration="file:$dir/zk/conf/log4j.properties" \
-	-cp "$dir/zk/conf:/usr/share/java/zookeeper.jar" org.apache.zookeeper.server.ZooKeeperServerMain \
+	-cp "$dir/zk/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar" \
+	org.apache.zookeeper.server.ZooKeeperServerMain \
 	"$dir/zk/conf/zoo.cfg" >"$dir/zk/stdout.log" 2>&1) &
 echo $! >"$dir/zk/pid"
 for _ in $(seq 120); do

@@ -153,3 +153,30 @@ func TestCluster_OpenWithAReplicaDownUsesTheExistingTables(t *testing.T) {
 	require.NoError(t, err, "Insert through replica 2 while replica 1 is down")
 	assert.Equal(t, 5, countEvent(t, s, "during"), "records written while replica 1 is down")
 }
+
+// What expires inside a month that stays goes by an ALTER ... ON CLUSTER DELETE mutation; on
+// return neither replica serves those records.
+func TestCluster_RetentionDeleteReachesEveryReplica(t *testing.T) {
+	_, _, r1, r2 := openClusterStores(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	debug := clusterRecords("debugold", 200, now.Add(-3*time.Hour))
+	for i := range debug {
+		debug[i].Level = record.LevelDebug
+	}
+	_, err := r1.Insert(ctx, "acme", debug)
+	require.NoError(t, err)
+	_, err = r1.Insert(ctx, "acme", clusterRecords("infokept", 10, now.Add(-3*time.Hour)))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return countEvent(t, r2, "debugold") == 200 && countEvent(t, r2, "infokept") == 10 },
+		30*time.Second, 100*time.Millisecond, "replica 2 should hold all 210 records before the prune")
+
+	policy := store.RetentionPolicy{ByLevel: map[record.Level]time.Duration{record.LevelDebug: time.Hour}, Default: 90 * 24 * time.Hour}
+	res, err := r1.Prune(ctx, policy, now)
+	require.NoError(t, err, "Prune on the cluster")
+	assert.EqualValues(t, 200, res.Total, "records Prune reports removed")
+	for i, s := range []*Store{r1, r2} {
+		assert.Zero(t, countEvent(t, s, "debugold"), "replica %d still reads pruned debug records", i+1)
+		assert.Equal(t, 10, countEvent(t, s, "infokept"), "replica %d lost info records inside their period", i+1)
+	}
+}

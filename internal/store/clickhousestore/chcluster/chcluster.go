@@ -32,6 +32,10 @@ type Replica struct {
 
 // Get reads the cluster from CLICKHOUSE_CLUSTER_ADDRS, _NAME and _DIR. Without them the test
 // skips, except under CI, where a missing cluster is a broken pipeline and the test fails.
+//
+// The test holds the cluster alone until it ends (an exclusive flock on a file in the
+// cluster's directory): go test runs packages in parallel, and a test that kills a replica
+// must not do it under another package's test.
 func Get(t testing.TB) Cluster {
 	t.Helper()
 	raw, name, dir := os.Getenv("CLICKHOUSE_CLUSTER_ADDRS"), os.Getenv("CLICKHOUSE_CLUSTER_NAME"), os.Getenv("CLICKHOUSE_CLUSTER_DIR")
@@ -43,6 +47,11 @@ func Get(t testing.TB) Cluster {
 	}
 	addrs := strings.Split(raw, ",")
 	require.Len(t, addrs, 2, "CLICKHOUSE_CLUSTER_ADDRS: want two replicas")
+	lock, err := os.OpenFile(filepath.Join(dir, "tests.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	require.NoError(t, err, "the cluster's test lock")
+	require.NoError(t, syscall.Flock(int(lock.Fd()), syscall.LOCK_EX), "take the cluster's test lock")
+	// Registered first, so it runs after every cleanup the test adds later (restarts, drops).
+	t.Cleanup(func() { _ = lock.Close() })
 	c := Cluster{Name: name}
 	for i, a := range addrs {
 		c.Replicas = append(c.Replicas, Replica{Addr: a, Dir: filepath.Join(dir, "ch"+strconv.Itoa(i+1))})
@@ -99,7 +108,7 @@ func (r Replica) Restart(t testing.TB) {
 	cmd.Dir, cmd.Stdout, cmd.Stderr = r.Dir, out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	require.NoError(t, cmd.Start(), "restart replica %s", r.Addr)
-	require.NoError(t, os.WriteFile(filepath.Join(r.Dir, "pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(r.Dir, "pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600))
 	go func() { _ = cmd.Wait() }()
 	require.Eventually(t, func() bool { return r.Count("SELECT count() FROM system.one") == 1 }, 60*time.Second, 250*time.Millisecond,
 		"the restarted replica %s should answer", r.Addr)
