@@ -2,9 +2,13 @@ package clickhousestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
@@ -17,8 +21,8 @@ const mutationPoll = 50 * time.Millisecond
 //
 //   - It first counts what expires (FINAL, so the report counts records, not row versions).
 //   - A month partition that lies entirely before every level's cutoff holds only expired
-//     records and is dropped whole (O(1), no rewrite; ON CLUSTER with a cluster, so every
-//     replica drops it). That needs every level to have a period: a level kept forever may
+//     records and is dropped whole (O(1), no rewrite; on a cluster every replica drops it
+//     before Prune goes on). That needs every level to have a period: a level kept forever may
 //     have records in any month. Both layouts partition by toYYYYMM(Timestamp), and 18.16
 //     has DROP PARTITION ID, so the legacy layout drops months too.
 //   - Whatever else expired goes with one ALTER TABLE ... DELETE mutation, which Prune waits
@@ -67,7 +71,9 @@ func (s *Store) Prune(ctx context.Context, policy store.RetentionPolicy, now tim
 		return res, fmt.Errorf("clickhousestore: prune: delete: %w", err)
 	}
 	if err := s.waitMutations(ctx, d); err != nil {
-		return res, err
+		// The DELETE is on the servers' queues and goes on without us: report what it
+		// removes, so the caller checkpoints the cutoffs (sharedstore does when Total > 0).
+		return reportRemoved(res, expired), err
 	}
 	return reportRemoved(res, expired), nil
 }
@@ -146,17 +152,79 @@ func (s *Store) dropExpiredPartitions(ctx context.Context, d dialect, policy sto
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("clickhousestore: prune: list partitions: %w", err)
 	}
-	for _, id := range droppablePartitions(partitions, policy, now) {
-		if err := s.conn.Exec(ctx, d.dropPartitionSQL(id)); err != nil {
+	drop := droppablePartitions(partitions, policy, now)
+	for _, id := range drop {
+		if err := s.dropPartition(ctx, d, id); err != nil {
 			return fmt.Errorf("clickhousestore: prune: drop partition %s: %w", id, err)
 		}
 	}
-	return nil
+	if len(drop) == 0 {
+		return nil
+	}
+	return s.waitReplicas(ctx, d, "drop partition", s.replicasHolding(drop))
 }
 
+// dropPartition runs one DROP PARTITION. A replica of 18.16 that is not the table's leader
+// forwards it to the leader, and for a few seconds after the leader dies (until its
+// ZooKeeper session expires and another replica is elected) the forward fails
+// (leaderChangeCodes); on a cluster those are retried until ctx ends.
+func (s *Store) dropPartition(ctx context.Context, d dialect, id string) error {
+	for {
+		err := s.conn.Exec(ctx, d.dropPartitionSQL(id))
+		var ex *clickhouse.Exception
+		if err == nil || d.cluster == "" || !errors.As(err, &ex) || !slices.Contains(leaderChangeCodes, ex.Code) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (the table's leader replica is unreachable and no other was elected in time)", err)
+		case <-time.After(leaderRetry):
+		}
+	}
+}
+
+// leaderChangeCodes are the server's errors while the leader replica is dead or being
+// replaced: SOCKET_TIMEOUT, NETWORK_ERROR, LEADERSHIP_CHANGED ("Leader was suddenly changed",
+// seen on the test cluster during the election). dropPartition retries them every leaderRetry.
+var leaderChangeCodes = []int32{209, 210, 292}
+
+const leaderRetry = 250 * time.Millisecond
+
 // waitMutations returns once the table has no unfinished mutation. The legacy server has no
-// mutations_sync setting, so both layouts poll system.mutations.
+// mutations_sync setting, so both layouts poll system.mutations; on a cluster the legacy
+// layout then waits for every replica too (replicasBehind), since system.mutations speaks
+// only for the replica the store is connected to.
 func (s *Store) waitMutations(ctx context.Context, d dialect) error {
+	if err := s.waitLocalMutations(ctx, d); err != nil {
+		return err
+	}
+	return s.waitReplicas(ctx, d, "delete", s.replicasBehind)
+}
+
+// waitReplicas returns once behind reports no active replica behind; only the legacy
+// layout's cluster needs it (see mutations.go).
+func (s *Store) waitReplicas(ctx context.Context, d dialect, what string, behind func(context.Context, dialect) (map[string][]string, error)) error {
+	if d.cluster == "" || d.modern() {
+		return nil
+	}
+	for {
+		left, err := behind(ctx, d)
+		if err != nil {
+			return fmt.Errorf("clickhousestore: prune: wait for %s on every replica: %w", what, err)
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("clickhousestore: prune: wait for %s on every replica (%s still serve rows it removed; they catch up on their own): %w",
+				what, describeBehind(left), ctx.Err())
+		case <-time.After(mutationPoll):
+		}
+	}
+}
+
+func (s *Store) waitLocalMutations(ctx context.Context, d dialect) error {
 	for {
 		var pending uint64
 		if err := s.conn.QueryRow(ctx, d.pendingMutationsSQL()).Scan(&pending); err != nil {

@@ -226,9 +226,10 @@ func (d dialect) pruneCountSQL(cond string) string {
 
 // pruneDeleteSQL is a mutation; the server applies it in the background (waitMutations).
 // On the modern layout mutations_sync = 2 makes the statement return once every replica has
-// applied it; the legacy server has no such setting, and Prune polls system.mutations on both.
+// applied it; the legacy server has no such setting: Prune polls system.mutations, and on a
+// cluster ZooKeeper for the other replicas (waitMutations).
 func (d dialect) pruneDeleteSQL(cond string) string {
-	sql := "ALTER TABLE " + d.logs() + d.onCluster() + " DELETE WHERE " + cond
+	sql := "ALTER TABLE " + d.logs() + d.onClusterForReplicatedAlter() + " DELETE WHERE " + cond
 	if d.modern() {
 		sql += " SETTINGS mutations_sync = 2"
 	}
@@ -241,7 +242,20 @@ func (d dialect) partitionsSQL() string {
 }
 
 func (d dialect) dropPartitionSQL(partitionID string) string {
-	return "ALTER TABLE " + d.logs() + d.onCluster() + " DROP PARTITION ID " + quoteString(partitionID)
+	return "ALTER TABLE " + d.logs() + d.onClusterForReplicatedAlter() + " DROP PARTITION ID " + quoteString(partitionID)
+}
+
+// onClusterForReplicatedAlter is ON CLUSTER for a DELETE or DROP PARTITION, except on the
+// legacy layout's cluster. There an ON CLUSTER statement waits until every server of the
+// cluster ran it, so with one replica down retention hung (the driver's read timeout, then
+// distributed_ddl_task_timeout). A Replicated table needs none: the replica that runs the
+// statement puts it on the table's ZooKeeper log, and every replica of the (single) shard
+// applies it; Prune then waits for the replicas that are up (waitReplicas).
+func (d dialect) onClusterForReplicatedAlter() string {
+	if d.cluster != "" && !d.modern() {
+		return ""
+	}
+	return d.onCluster()
 }
 
 func (d dialect) pendingMutationsSQL() string {
