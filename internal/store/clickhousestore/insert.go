@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
@@ -121,6 +123,11 @@ func (b *tenantBatch) add(r record.Record, row []any, ts int64) {
 
 // insertTenant writes one tenant's part of a batch and returns how many of its records were
 // not stored before.
+//
+// The stored-ids lookup is a round trip that almost always finds nothing (only a replay finds
+// ids), so it runs while the rows are appended to the native block, on a connection of its
+// own; the block is sent only once the lookup has answered, and rebuilt without the stored
+// ids when it found some.
 func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) (int, error) {
 	st := s.tenantState(b.tenant)
 	st.mu.Lock()
@@ -129,14 +136,39 @@ func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) (in
 	for i, r := range b.records {
 		ids[i] = r.ID
 	}
-	existing, err := s.existingIDs(ctx, d, b.tenant, ids, b.minTS, b.maxTS)
-	if err != nil {
-		return 0, fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(ids), d.logs(), err)
+	type lookup struct {
+		existing map[string]bool
+		err      error
+	}
+	looked := make(chan lookup, 1)
+	go func() {
+		existing, err := s.existingIDs(ctx, d, b.tenant, ids, b.minTS, b.maxTS)
+		looked <- lookup{existing, err}
+	}()
+	batch, appendErr := s.appendRows(ctx, d, b, nil)
+	found := <-looked
+	if found.err != nil {
+		if batch != nil {
+			_ = batch.Abort()
+		}
+		return 0, fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(ids), d.logs(), found.err)
+	}
+	existing := found.existing
+	if appendErr == nil && len(existing) > 0 {
+		_ = batch.Abort()
+		batch, appendErr = nil, nil
+		if len(existing) < len(ids) {
+			batch, appendErr = s.appendRows(ctx, d, b, existing)
+		}
+	}
+	if appendErr != nil {
+		return 0, appendErr
 	}
 	stored := len(ids) - len(existing)
-	if stored > 0 {
-		if err := s.writeRows(ctx, d, b, existing); err != nil {
-			return 0, err
+	if batch != nil {
+		if err := batch.Send(); err != nil {
+			_ = batch.Abort()
+			return 0, fmt.Errorf("clickhousestore: insert %d records into %s: %w", stored, d.logs(), err)
 		}
 	}
 	if s.cfg.Chain {
@@ -147,30 +179,28 @@ func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) (in
 	return stored, nil
 }
 
-// writeRows sends the batch's rows that are not stored yet as one native block.
-func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, existing map[string]bool) error {
+// appendRows prepares a native block of the batch's rows that are not in existing; the caller
+// sends or aborts it. On an error the block is aborted and nil.
+func (s *Store) appendRows(ctx context.Context, d dialect, b *tenantBatch, existing map[string]bool) (batch, error) {
 	n := len(b.rows) - len(existing)
 	if s.cfg.AsyncInsert {
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"async_insert": 1, "wait_for_async_insert": 1}))
 	}
 	batch, err := s.conn.PrepareBatch(ctx, d.insertSQL())
 	if err != nil {
-		return fmt.Errorf("clickhousestore: insert %d records into %s: %w", n, d.logs(), err)
+		return nil, fmt.Errorf("clickhousestore: insert %d records into %s: %w", n, d.logs(), err)
 	}
-	defer func() { _ = batch.Abort() }() // a no-op once sent
 	for i, row := range b.rows {
 		id := b.records[i].ID
 		if existing[id] {
 			continue
 		}
 		if err := batch.Append(row...); err != nil {
-			return fmt.Errorf("clickhousestore: insert: record id %q: %w", id, err)
+			_ = batch.Abort()
+			return nil, fmt.Errorf("clickhousestore: insert: record id %q: %w", id, err)
 		}
 	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("clickhousestore: insert %d records into %s: %w", n, d.logs(), err)
-	}
-	return nil
+	return batch, nil
 }
 
 // insertVersion orders writes so that the earliest has the highest version: ReplacingMergeTree
@@ -349,6 +379,9 @@ func encodeJSON(m map[string]any) (string, error) {
 	if len(m) == 0 {
 		return "{}", nil
 	}
+	if s, ok := flatJSON(m); ok {
+		return s, nil
+	}
 	s, err := record.CompactJSON(m)
 	if err == nil {
 		return s, nil
@@ -372,4 +405,83 @@ func flatten(m map[string]any) map[string]string {
 		out[k] = js
 	}
 	return out
+}
+
+// flatJSON is record.CompactJSON(m), byte for byte, for the common object of an audit record:
+// plain ASCII keys and values that are strings, int64, finite float64, bool or nil. encoding/
+// json's reflection and map sorting were a tenth of Insert's profile. ok is false for anything
+// else (nested values, escapes, non-ASCII, other types), which CompactJSON then encodes.
+func flatJSON(m map[string]any) (string, bool) {
+	keys := make([]string, 0, len(m))
+	size := 2
+	for k, v := range m {
+		keys = append(keys, k)
+		size += len(k) + 4
+		if s, ok := v.(string); ok {
+			size += len(s) + 2
+		} else {
+			size += 24
+		}
+	}
+	slices.Sort(keys)
+	buf := make([]byte, 0, size)
+	buf = append(buf, '{')
+	for i, k := range keys {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		if !plainJSONString(k) {
+			return "", false
+		}
+		buf = append(append(append(buf, '"'), k...), '"', ':')
+		switch v := m[k].(type) {
+		case string:
+			if !plainJSONString(v) {
+				return "", false
+			}
+			buf = append(append(append(buf, '"'), v...), '"')
+		case int64:
+			buf = strconv.AppendInt(buf, v, 10)
+		case bool:
+			buf = strconv.AppendBool(buf, v)
+		case nil:
+			buf = append(buf, "null"...)
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return "", false
+			}
+			buf = appendJSONFloat(buf, v)
+		default:
+			return "", false
+		}
+	}
+	return string(append(buf, '}')), true
+}
+
+// plainJSONString reports whether encoding/json writes s unchanged between its quotes (with
+// HTML escaping off): printable ASCII without '"' and '\\'.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendJSONFloat formats f as encoding/json does: the shortest representation, in exponent
+// form below 1e-6 and from 1e21, with a one-digit negative exponent written without its zero.
+func appendJSONFloat(buf []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	buf = strconv.AppendFloat(buf, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(buf); n >= 4 && buf[n-4] == 'e' && buf[n-3] == '-' && buf[n-2] == '0' {
+			buf[n-2] = buf[n-1]
+			buf = buf[:n-1]
+		}
+	}
+	return buf
 }
