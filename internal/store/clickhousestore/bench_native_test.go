@@ -2,6 +2,7 @@ package clickhousestore
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
+)
+
+var (
+	benchBlockRows   = flag.Int("insert.block-rows", 0, "BenchmarkInsert_VsNative: rows of one native block of the store's insert (0: insertBlockRows)")
+	benchCompression = flag.String("insert.compression", "", "BenchmarkInsert_VsNative: the store's compression (none, lz4, zstd; \"\": the default)")
 )
 
 // nativeRoundRows is how many records one round of insertVsNative writes each way: ours in
@@ -38,6 +44,7 @@ type nativeClient interface {
 // table. It reports rows/s of each and ours/native.
 func insertVsNative(b *testing.B, size int, open func(b *testing.B, chain bool) *Store, chain bool, client nativeClient) {
 	ours := open(b, chain)
+	ours.blockRows = *benchBlockRows
 	native := open(b, false)
 	rowBinary := open(b, false)
 	ctx := context.Background()
@@ -166,7 +173,12 @@ func BenchmarkInsert_VsNative(b *testing.B) {
 		require.FailNow(b, "clickhouse-client is the baseline and is not installed (scripts/clickhouse/start.sh installs it)")
 	}
 	open := func(b *testing.B, chain bool) *Store {
-		return openTestStore(b, func(c *Config) { c.Chain = chain })
+		return openTestStore(b, func(c *Config) {
+			c.Chain = chain
+			if *benchCompression != "" {
+				c.Compression = *benchCompression
+			}
+		})
 	}
 	for _, size := range []int{1000, 10000} {
 		for _, chain := range []bool{false, true} {

@@ -213,3 +213,7 @@ func TestCHDB_AnswersOfSeveralBlocksAreReadInOrder(t *testing.T) {
 		assert.Equal(t, int32(60), ex.Code, "UNKNOWN_TABLE")
 	}
 }
+
+func TestCHDB_BatchesLargerThanABlockWriteEveryRowOnce(t *testing.T) {
+	checkInsertInBlocks(t, openCHDBStore(t, nil))
+}

@@ -121,13 +121,19 @@ func (b *tenantBatch) add(r record.Record, row []any, ts int64) {
 	b.minTS, b.maxTS = min(b.minTS, ts), max(b.maxTS, ts)
 }
 
+// insertBlockRows is how many rows go into one native block: a larger batch is streamed as
+// several blocks of one INSERT, so that the server writes one block while the next is
+// encoded, and the block's buffers are reused instead of grown. Chosen by measurement
+// (BENCHMARKS.md, ClickHouse insert): below a few thousand rows the extra parts cost the
+// server more than the overlap saves.
+const insertBlockRows = 5000
+
 // insertTenant writes one tenant's part of a batch and returns how many of its records were
 // not stored before.
 //
 // The stored-ids lookup is a round trip that almost always finds nothing (only a replay finds
-// ids), so it runs while the rows are appended to the native block, on a connection of its
-// own; the block is sent only once the lookup has answered, and rebuilt without the stored
-// ids when it found some.
+// ids), so it runs, on a connection of its own, while the rows are appended to the first
+// native block (writeRows).
 func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) (int, error) {
 	st := s.tenantState(b.tenant)
 	st.mu.Lock()
@@ -136,41 +142,16 @@ func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) (in
 	for i, r := range b.records {
 		ids[i] = r.ID
 	}
-	type lookup struct {
-		existing map[string]bool
-		err      error
-	}
-	looked := make(chan lookup, 1)
+	looked := make(chan lookup, 1) // buffered: an early return leaves no goroutine behind
 	go func() {
 		existing, err := s.existingIDs(ctx, d, b.tenant, ids, b.minTS, b.maxTS)
 		looked <- lookup{existing, err}
 	}()
-	batch, appendErr := s.appendRows(ctx, d, b, nil)
-	found := <-looked
-	if found.err != nil {
-		if batch != nil {
-			_ = batch.Abort()
-		}
-		return 0, fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(ids), d.logs(), found.err)
-	}
-	existing := found.existing
-	if appendErr == nil && len(existing) > 0 {
-		_ = batch.Abort()
-		batch, appendErr = nil, nil
-		if len(existing) < len(ids) {
-			batch, appendErr = s.appendRows(ctx, d, b, existing)
-		}
-	}
-	if appendErr != nil {
-		return 0, appendErr
+	existing, err := s.writeRows(ctx, d, b, looked)
+	if err != nil {
+		return 0, err
 	}
 	stored := len(ids) - len(existing)
-	if batch != nil {
-		if err := batch.Send(); err != nil {
-			_ = batch.Abort()
-			return 0, fmt.Errorf("clickhousestore: insert %d records into %s: %w", stored, d.logs(), err)
-		}
-	}
 	if s.cfg.Chain {
 		if err := s.linkBatch(ctx, d, st, b.tenant, b.records, existing); err != nil {
 			return stored, fmt.Errorf("clickhousestore: insert into %s: %w", d.logs(), err)
@@ -179,28 +160,96 @@ func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) (in
 	return stored, nil
 }
 
-// appendRows prepares a native block of the batch's rows that are not in existing; the caller
-// sends or aborts it. On an error the block is aborted and nil.
-func (s *Store) appendRows(ctx context.Context, d dialect, b *tenantBatch, existing map[string]bool) (batch, error) {
-	n := len(b.rows) - len(existing)
+// lookup is the answer of existingIDs.
+type lookup struct {
+	existing map[string]bool
+	err      error
+}
+
+// writeRows sends the batch's rows that are not stored yet, in blocks of s.blockRows rows of
+// one INSERT, and returns the stored ids that the lookup found. No block leaves before the
+// lookup has answered; when it found stored ids, the INSERT is dropped unsent and started
+// again without them. Once a block has left, a later failure (the connection, a value the
+// driver refuses) leaves that block's rows stored: a retry finds them and writes the rest.
+func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, looked <-chan lookup) (map[string]bool, error) {
+	var existing map[string]bool
+	wait := func() error {
+		if looked == nil {
+			return nil
+		}
+		found := <-looked
+		looked = nil
+		if found.err != nil {
+			return fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(b.rows), d.logs(), found.err)
+		}
+		existing = found.existing
+		return nil
+	}
 	if s.cfg.AsyncInsert {
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"async_insert": 1, "wait_for_async_insert": 1}))
 	}
-	batch, err := s.conn.PrepareBatch(ctx, d.insertSQL())
-	if err != nil {
-		return nil, fmt.Errorf("clickhousestore: insert %d records into %s: %w", n, d.logs(), err)
+	blockRows := s.blockRows
+	if blockRows <= 0 {
+		blockRows = insertBlockRows
 	}
-	for i, row := range b.rows {
-		id := b.records[i].ID
-		if existing[id] {
+	for {
+		known := looked == nil // the rows appended so far leave out every stored id
+		batch, err := s.conn.PrepareBatch(ctx, d.insertSQL())
+		if err != nil {
+			_ = wait()
+			return nil, fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(b.rows)-len(existing), d.logs(), err)
+		}
+		restart, err := s.appendBlocks(batch, b, blockRows, &existing, wait)
+		if err == nil && !restart {
+			if err = wait(); err == nil && !known && len(existing) > 0 {
+				restart = true
+			}
+		}
+		if err != nil || restart || len(existing) == len(b.rows) {
+			_ = batch.Abort()
+			if err != nil || !restart {
+				return existing, err
+			}
 			continue
 		}
-		if err := batch.Append(row...); err != nil {
+		if err := batch.Send(); err != nil {
 			_ = batch.Abort()
-			return nil, fmt.Errorf("clickhousestore: insert: record id %q: %w", id, err)
+			return nil, fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(b.rows)-len(existing), d.logs(), err)
 		}
+		return existing, nil
 	}
-	return batch, nil
+}
+
+// appendBlocks appends the rows not in *existing to batch, flushing a block every blockRows
+// rows once wait has the lookup's answer in *existing. restart is true when the answer came
+// mid-block and named rows already appended.
+func (s *Store) appendBlocks(batch batch, b *tenantBatch, blockRows int, existing *map[string]bool, wait func() error) (restart bool, err error) {
+	known := *existing != nil
+	rows := 0
+	for i, row := range b.rows {
+		id := b.records[i].ID
+		if (*existing)[id] {
+			continue
+		}
+		if rows == blockRows {
+			if err := wait(); err != nil {
+				return false, err
+			}
+			if !known && len(*existing) > 0 {
+				return true, nil
+			}
+			known = true
+			if err := batch.Flush(); err != nil {
+				return false, fmt.Errorf("clickhousestore: insert: send a block of %d rows: %w", rows, err)
+			}
+			rows = 0
+		}
+		if err := batch.Append(row...); err != nil {
+			return false, fmt.Errorf("clickhousestore: insert: record id %q: %w", id, err)
+		}
+		rows++
+	}
+	return false, nil
 }
 
 // insertVersion orders writes so that the earliest has the highest version: ReplacingMergeTree
