@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -71,16 +73,14 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	var order []string
 	batches := map[string]*tenantBatch{}
 	seen := make(map[string]bool, len(records))
+	encoded := encodeAll(d, tenant, records, version)
 	for i := range records {
 		r := &records[i]
-		rowTenant, err := store.RowTenant(tenant, i, r)
-		if err != nil {
-			return 0, fmt.Errorf("clickhousestore: %w", err)
+		e := &encoded[i]
+		if e.err != nil {
+			return 0, e.err
 		}
-		row, ts, err := d.encodeRecord(r, rowTenant, version)
-		if err != nil {
-			return 0, fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
-		}
+		rowTenant, row, ts := e.tenant, e.row, e.ts
 		key := rowTenant + "\x00" + r.ID // identity is (tenant_id, id)
 		if seen[key] {
 			continue
@@ -105,6 +105,56 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	return total, nil
 }
 
+// encodedRecord is a record's row, or why it cannot be stored.
+type encodedRecord struct {
+	tenant string
+	row    []any
+	ts     int64
+	err    error
+}
+
+// encodeRecordsPerWorker is the least a worker of encodeAll gets: below it, starting a
+// goroutine costs more than it saves.
+const encodeRecordsPerWorker = 256
+
+// encodeAll encodes every record, on up to GOMAXPROCS goroutines: encoding is most of the
+// store's own CPU on an insert (BENCHMARKS.md, ClickHouse insert), and nothing else of the
+// insert can run before it, since an invalid record must fail the batch before anything is
+// written.
+func encodeAll(d dialect, tenant string, records []record.Record, version uint64) []encodedRecord {
+	out := make([]encodedRecord, len(records))
+	encode := func(from, to int) {
+		for i := from; i < to; i++ {
+			r := &records[i]
+			e := &out[i]
+			if e.tenant, e.err = store.RowTenant(tenant, i, r); e.err != nil {
+				e.err = fmt.Errorf("clickhousestore: %w", e.err)
+				continue
+			}
+			var err error
+			if e.row, e.ts, err = d.encodeRecord(r, e.tenant, version); err != nil {
+				e.err = fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(records)/encodeRecordsPerWorker)
+	if workers <= 1 {
+		encode(0, len(records))
+		return out
+	}
+	var wg sync.WaitGroup
+	per := (len(records) + workers - 1) / workers
+	for from := 0; from < len(records); from += per {
+		wg.Add(1)
+		go func(from, to int) {
+			defer wg.Done()
+			encode(from, to)
+		}(from, min(from+per, len(records)))
+	}
+	wg.Wait()
+	return out
+}
+
 // tenantBatch is one tenant's part of an Insert: a batch for one tenant, the usual case, has
 // one. A batch with tenant "" may carry several.
 type tenantBatch struct {
@@ -126,7 +176,7 @@ func (b *tenantBatch) add(r record.Record, row []any, ts int64) {
 // encoded, and the block's buffers are reused instead of grown. Chosen by measurement
 // (BENCHMARKS.md, ClickHouse insert): below a few thousand rows the extra parts cost the
 // server more than the overlap saves.
-const insertBlockRows = 5000
+const insertBlockRows = 2500
 
 // insertTenant writes one tenant's part of a batch and returns how many of its records were
 // not stored before.
