@@ -17,8 +17,9 @@ import (
 )
 
 var (
-	benchBlockRows   = flag.Int("insert.block-rows", 0, "BenchmarkInsert_VsNative: rows of one native block of the store's insert (0: insertBlockRows)")
-	benchCompression = flag.String("insert.compression", "", "BenchmarkInsert_VsNative: the store's compression (none, lz4, zstd; \"\": the default)")
+	benchBlockRows     = flag.Int("insert.block-rows", 0, "BenchmarkInsert_VsNative: rows of one native block of the store's insert (0: insertBlockRows)")
+	benchEncodeWorkers = flag.Int("insert.encode-workers", 0, "BenchmarkInsert_VsNative: goroutines encoding an insert's records (0: GOMAXPROCS)")
+	benchCompression   = flag.String("insert.compression", "", "BenchmarkInsert_VsNative: the store's compression (none, lz4, zstd; \"\": the default)")
 )
 
 // nativeRoundRows is how many records one round of insertVsNative writes each way: ours in
@@ -45,6 +46,7 @@ type nativeClient interface {
 func insertVsNative(b *testing.B, size int, open func(b *testing.B, chain bool) *Store, chain bool, client nativeClient) {
 	ours := open(b, chain)
 	ours.blockRows = *benchBlockRows
+	ours.encodeWorkers = *benchEncodeWorkers
 	native := open(b, false)
 	rowBinary := open(b, false)
 	ctx := context.Background()

@@ -20,8 +20,9 @@ import (
 // idsPerLookup bounds the IN list of one existing-ids query.
 const idsPerLookup = 1000
 
-// Insert writes records in one native INSERT block per tenant, skipping ids that are stored
-// already and repeated ids of the batch (the first occurrence wins). Tenancy rules are
+// Insert writes records in one native INSERT per tenant (blocks of insertBlockRows rows),
+// skipping ids that are stored already and repeated ids of the batch (the first occurrence
+// wins). Tenancy rules are
 // sqlitestore's: a record without a TenantID is stored under tenant, one whose TenantID differs
 // from a non-empty tenant fails the whole batch, and one with neither goes to
 // record.DefaultTenant.
@@ -73,7 +74,7 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	var order []string
 	batches := map[string]*tenantBatch{}
 	seen := make(map[string]bool, len(records))
-	encoded := encodeAll(d, tenant, records, version)
+	encoded := encodeAll(d, tenant, records, version, s.encodeWorkers)
 	for i := range records {
 		r := &records[i]
 		e := &encoded[i]
@@ -121,7 +122,7 @@ const encodeRecordsPerWorker = 256
 // store's own CPU on an insert (BENCHMARKS.md, ClickHouse insert), and nothing else of the
 // insert can run before it, since an invalid record must fail the batch before anything is
 // written.
-func encodeAll(d dialect, tenant string, records []record.Record, version uint64) []encodedRecord {
+func encodeAll(d dialect, tenant string, records []record.Record, version uint64, maxWorkers int) []encodedRecord {
 	out := make([]encodedRecord, len(records))
 	encode := func(from, to int) {
 		for i := from; i < to; i++ {
@@ -137,7 +138,10 @@ func encodeAll(d dialect, tenant string, records []record.Record, version uint64
 			}
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(records)/encodeRecordsPerWorker)
+	if maxWorkers <= 0 {
+		maxWorkers = runtime.GOMAXPROCS(0)
+	}
+	workers := min(maxWorkers, len(records)/encodeRecordsPerWorker)
 	if workers <= 1 {
 		encode(0, len(records))
 		return out

@@ -54,6 +54,8 @@ type Store struct {
 	// blockRows is the rows of one native block of an insert; 0 is insertBlockRows. Only the
 	// benchmarks change it, to measure the choice.
 	blockRows int
+	// encodeWorkers bounds encodeAll's goroutines; 0 is GOMAXPROCS. Only the benchmarks set it.
+	encodeWorkers int
 }
 
 var _ store.Store = (*Store)(nil)
