@@ -22,10 +22,9 @@ const idsPerLookup = 1000
 
 // Insert writes records in one native INSERT per tenant (blocks of insertBlockRows rows),
 // skipping ids that are stored already and repeated ids of the batch (the first occurrence
-// wins). Tenancy rules are
-// sqlitestore's: a record without a TenantID is stored under tenant, one whose TenantID differs
-// from a non-empty tenant fails the whole batch, and one with neither goes to
-// record.DefaultTenant.
+// wins). Tenancy rules are sqlitestore's: a record without a TenantID is stored under tenant,
+// one whose TenantID differs from a non-empty tenant fails the whole batch, and one with
+// neither goes to record.DefaultTenant.
 //
 // How "idempotent by id" holds on ClickHouse, which has no unique constraint:
 //   - Within this process, the tenant's lock (tenantState) makes the existing-ids lookup and
