@@ -18,7 +18,7 @@ import (
 
 var (
 	benchBlockRows     = flag.Int("insert.block-rows", 0, "BenchmarkInsert_VsNative: rows of one native block of the store's insert (0: insertBlockRows)")
-	benchEncodeWorkers = flag.Int("insert.encode-workers", 0, "BenchmarkInsert_VsNative: goroutines encoding an insert's records (0: GOMAXPROCS)")
+	benchEncodeWorkers = flag.Int("insert.encode-workers", 0, "BenchmarkInsert_VsNative: goroutines encoding an insert's records (0: one)")
 	benchCompression   = flag.String("insert.compression", "", "BenchmarkInsert_VsNative: the store's compression (none, lz4, zstd; \"\": the default)")
 )
 

@@ -53,3 +53,26 @@ func TestFlatJSON_WritesWhatCompactJSONWrites(t *testing.T) {
 		require.NotEmpty(t, want)
 	}
 }
+
+// Several encoders must give the rows one gives, and report the first invalid record by index.
+func TestEncodeAll_WorkersGiveTheSameRowsAndTheFirstError(t *testing.T) {
+	d := dialect{db: "db", table: "t"}
+	gen := storetest.NewLoadgenLike(5, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	recs := gen.Batch(1200, "acme")
+	one := encodeAll(d, "acme", recs, 7, 1)
+	two := encodeAll(d, "acme", recs, 7, 2)
+	require.Equal(t, one, two)
+
+	recs[900].ID, recs[1100].ID = "", ""
+	for _, workers := range []int{1, 2, 4} {
+		out := encodeAll(d, "acme", recs, 7, workers)
+		var first error
+		for _, e := range out {
+			if e.err != nil {
+				first = e.err
+				break
+			}
+		}
+		require.ErrorContains(t, first, "record 900")
+	}
+}

@@ -54,7 +54,7 @@ type Store struct {
 	// blockRows is the rows of one native block of an insert; 0 is insertBlockRows. Only the
 	// benchmarks change it, to measure the choice.
 	blockRows int
-	// encodeWorkers bounds encodeAll's goroutines; 0 is GOMAXPROCS. Only the benchmarks set it.
+	// encodeWorkers bounds encodeAll's goroutines; 0 is one. Only the benchmarks set it.
 	encodeWorkers int
 }
 
