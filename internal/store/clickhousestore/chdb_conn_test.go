@@ -349,10 +349,19 @@ func (b *chdbBatch) Abort() error {
 
 // Send encodes the block as the driver does for a server and has the engine insert it.
 func (b *chdbBatch) Send() error {
+	if err := b.Flush(); err != nil {
+		return err
+	}
+	b.done = true
+	return nil
+}
+
+// Flush inserts the rows appended so far, as the driver's Flush sends them as one block, and
+// empties the block for the next rows.
+func (b *chdbBatch) Flush() error {
 	if b.done {
 		return errors.New("chdb: batch has been sent or aborted")
 	}
-	b.done = true
 	if err := b.c.check(b.ctx); err != nil {
 		return err
 	}
@@ -370,5 +379,6 @@ func (b *chdbBatch) Send() error {
 	}
 	defer os.Remove(file)
 	_, err := s.exec("INSERT INTO " + b.table + " (" + strings.Join(b.columns, ", ") + ") FROM INFILE " + quoteString(file) + " FORMAT Native")
+	b.block.Reset()
 	return err
 }

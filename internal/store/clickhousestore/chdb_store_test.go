@@ -224,3 +224,7 @@ func TestStore_BothLayoutsListInsertionsInWriteOrderOnChDB(t *testing.T) {
 		})
 	})
 }
+
+func TestCHDB_BatchesLargerThanABlockWriteEveryRowOnce(t *testing.T) {
+	checkInsertInBlocks(t, openCHDBStore(t, nil))
+}

@@ -36,6 +36,8 @@ type row interface {
 
 type batch interface {
 	Append(values ...any) error
+	// Flush sends the rows appended so far as one block of the same INSERT.
+	Flush() error
 	Send() error
 	Abort() error
 }

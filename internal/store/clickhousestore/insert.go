@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
@@ -16,11 +19,11 @@ import (
 // idsPerLookup bounds the IN list of one existing-ids query.
 const idsPerLookup = 1000
 
-// Insert writes records in one native INSERT block per tenant, skipping ids that are stored
-// already and repeated ids of the batch (the first occurrence wins). Tenancy rules are
-// sqlitestore's: a record without a TenantID is stored under tenant, one whose TenantID differs
-// from a non-empty tenant fails the whole batch, and one with neither goes to
-// record.DefaultTenant.
+// Insert writes records in one native INSERT per tenant (blocks of insertBlockRows rows),
+// skipping ids that are stored already and repeated ids of the batch (the first occurrence
+// wins). Tenancy rules are sqlitestore's: a record without a TenantID is stored under tenant,
+// one whose TenantID differs from a non-empty tenant fails the whole batch, and one with
+// neither goes to record.DefaultTenant.
 //
 // How "idempotent by id" holds on ClickHouse, which has no unique constraint:
 //   - Within this process, the tenant's lock (tenantState) makes the existing-ids lookup and
@@ -69,16 +72,14 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	var order []string
 	batches := map[string]*tenantBatch{}
 	seen := make(map[string]bool, len(records))
+	encoded := encodeAll(d, tenant, records, version, s.encodeWorkers)
 	for i := range records {
 		r := &records[i]
-		rowTenant, err := store.RowTenant(tenant, i, r)
-		if err != nil {
-			return 0, fmt.Errorf("clickhousestore: %w", err)
+		e := &encoded[i]
+		if e.err != nil {
+			return 0, e.err
 		}
-		row, ts, err := d.encodeRecord(r, rowTenant, version)
-		if err != nil {
-			return 0, fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
-		}
+		rowTenant, row, ts := e.tenant, e.row, e.ts
 		key := rowTenant + "\x00" + r.ID // identity is (tenant_id, id)
 		if seen[key] {
 			continue
@@ -103,6 +104,57 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	return total, nil
 }
 
+// encodedRecord is a record's row, or why it cannot be stored.
+type encodedRecord struct {
+	tenant string
+	row    []any
+	ts     int64
+	err    error
+}
+
+// encodeRecordsPerWorker is the least a worker of encodeAll gets: below it, starting a
+// goroutine costs more than it saves.
+const encodeRecordsPerWorker = 256
+
+// encodeAll encodes every record, on up to maxWorkers goroutines (0 is one). One is the
+// default by measurement: on 2 shared cores, two encoders took CPU from the server and from
+// each other, and ours/native fell (0.37 / 0.45 with one, 0.30 / 0.24 with two, batch 1,000;
+// README, "Insert speed"). An invalid record still fails the batch before anything is written.
+func encodeAll(d dialect, tenant string, records []record.Record, version uint64, maxWorkers int) []encodedRecord {
+	out := make([]encodedRecord, len(records))
+	encode := func(from, to int) {
+		for i := from; i < to; i++ {
+			r := &records[i]
+			e := &out[i]
+			if e.tenant, e.err = store.RowTenant(tenant, i, r); e.err != nil {
+				e.err = fmt.Errorf("clickhousestore: %w", e.err)
+				continue
+			}
+			var err error
+			if e.row, e.ts, err = d.encodeRecord(r, e.tenant, version); err != nil {
+				e.err = fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
+			}
+		}
+	}
+	maxWorkers = max(maxWorkers, 1)
+	workers := min(maxWorkers, len(records)/encodeRecordsPerWorker)
+	if workers <= 1 {
+		encode(0, len(records))
+		return out
+	}
+	var wg sync.WaitGroup
+	per := (len(records) + workers - 1) / workers
+	for from := 0; from < len(records); from += per {
+		wg.Add(1)
+		go func(from, to int) {
+			defer wg.Done()
+			encode(from, to)
+		}(from, min(from+per, len(records)))
+	}
+	wg.Wait()
+	return out
+}
+
 // tenantBatch is one tenant's part of an Insert: a batch for one tenant, the usual case, has
 // one. A batch with tenant "" may carry several.
 type tenantBatch struct {
@@ -119,8 +171,19 @@ func (b *tenantBatch) add(r record.Record, row []any, ts int64) {
 	b.minTS, b.maxTS = min(b.minTS, ts), max(b.maxTS, ts)
 }
 
+// insertBlockRows is how many rows go into one native block: a larger batch is streamed as
+// several blocks of one INSERT, so that the server writes one block while the next is
+// encoded, and the block's buffers are reused instead of grown. Chosen by measurement
+// (BENCHMARKS.md, ClickHouse insert): below a few thousand rows the extra parts cost the
+// server more than the overlap saves.
+const insertBlockRows = 2500
+
 // insertTenant writes one tenant's part of a batch and returns how many of its records were
 // not stored before.
+//
+// The stored-ids lookup is a round trip that almost always finds nothing (only a replay finds
+// ids), so it runs, on a connection of its own, while the rows are appended to the first
+// native block (writeRows).
 func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) (int, error) {
 	st := s.tenantState(b.tenant)
 	st.mu.Lock()
@@ -129,16 +192,16 @@ func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) (in
 	for i, r := range b.records {
 		ids[i] = r.ID
 	}
-	existing, err := s.existingIDs(ctx, d, b.tenant, ids, b.minTS, b.maxTS)
+	looked := make(chan lookup, 1) // buffered: an early return leaves no goroutine behind
+	go func() {
+		existing, err := s.existingIDs(ctx, d, b.tenant, ids, b.minTS, b.maxTS)
+		looked <- lookup{existing, err}
+	}()
+	existing, err := s.writeRows(ctx, d, b, looked)
 	if err != nil {
-		return 0, fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(ids), d.logs(), err)
+		return 0, err
 	}
 	stored := len(ids) - len(existing)
-	if stored > 0 {
-		if err := s.writeRows(ctx, d, b, existing); err != nil {
-			return 0, err
-		}
-	}
 	if s.cfg.Chain {
 		if err := s.linkBatch(ctx, d, st, b.tenant, b.records, existing); err != nil {
 			return stored, fmt.Errorf("clickhousestore: insert into %s: %w", d.logs(), err)
@@ -147,30 +210,96 @@ func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) (in
 	return stored, nil
 }
 
-// writeRows sends the batch's rows that are not stored yet as one native block.
-func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, existing map[string]bool) error {
-	n := len(b.rows) - len(existing)
+// lookup is the answer of existingIDs.
+type lookup struct {
+	existing map[string]bool
+	err      error
+}
+
+// writeRows sends the batch's rows that are not stored yet, in blocks of s.blockRows rows of
+// one INSERT, and returns the stored ids that the lookup found. No block leaves before the
+// lookup has answered; when it found stored ids, the INSERT is dropped unsent and started
+// again without them. Once a block has left, a later failure (the connection, a value the
+// driver refuses) leaves that block's rows stored: a retry finds them and writes the rest.
+func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, looked <-chan lookup) (map[string]bool, error) {
+	var existing map[string]bool
+	wait := func() error {
+		if looked == nil {
+			return nil
+		}
+		found := <-looked
+		looked = nil
+		if found.err != nil {
+			return fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(b.rows), d.logs(), found.err)
+		}
+		existing = found.existing
+		return nil
+	}
 	if s.cfg.AsyncInsert {
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"async_insert": 1, "wait_for_async_insert": 1}))
 	}
-	batch, err := s.conn.PrepareBatch(ctx, d.insertSQL())
-	if err != nil {
-		return fmt.Errorf("clickhousestore: insert %d records into %s: %w", n, d.logs(), err)
+	blockRows := s.blockRows
+	if blockRows <= 0 {
+		blockRows = insertBlockRows
 	}
-	defer func() { _ = batch.Abort() }() // a no-op once sent
-	for i, row := range b.rows {
-		id := b.records[i].ID
-		if existing[id] {
+	for {
+		known := looked == nil // the rows appended so far leave out every stored id
+		batch, err := s.conn.PrepareBatch(ctx, d.insertSQL())
+		if err != nil {
+			_ = wait()
+			return nil, fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(b.rows)-len(existing), d.logs(), err)
+		}
+		restart, err := s.appendBlocks(batch, b, blockRows, &existing, wait)
+		if err == nil && !restart {
+			if err = wait(); err == nil && !known && len(existing) > 0 {
+				restart = true
+			}
+		}
+		if err != nil || restart || len(existing) == len(b.rows) {
+			_ = batch.Abort()
+			if err != nil || !restart {
+				return existing, err
+			}
 			continue
 		}
-		if err := batch.Append(row...); err != nil {
-			return fmt.Errorf("clickhousestore: insert: record id %q: %w", id, err)
+		if err := batch.Send(); err != nil {
+			_ = batch.Abort()
+			return nil, fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(b.rows)-len(existing), d.logs(), err)
 		}
+		return existing, nil
 	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("clickhousestore: insert %d records into %s: %w", n, d.logs(), err)
+}
+
+// appendBlocks appends the rows not in *existing to batch, flushing a block every blockRows
+// rows once wait has the lookup's answer in *existing. restart is true when the answer came
+// mid-block and named rows already appended.
+func (s *Store) appendBlocks(batch batch, b *tenantBatch, blockRows int, existing *map[string]bool, wait func() error) (restart bool, err error) {
+	known := *existing != nil
+	rows := 0
+	for i, row := range b.rows {
+		id := b.records[i].ID
+		if (*existing)[id] {
+			continue
+		}
+		if rows == blockRows {
+			if err := wait(); err != nil {
+				return false, err
+			}
+			if !known && len(*existing) > 0 {
+				return true, nil
+			}
+			known = true
+			if err := batch.Flush(); err != nil {
+				return false, fmt.Errorf("clickhousestore: insert: send a block of %d rows: %w", rows, err)
+			}
+			rows = 0
+		}
+		if err := batch.Append(row...); err != nil {
+			return false, fmt.Errorf("clickhousestore: insert: record id %q: %w", id, err)
+		}
+		rows++
 	}
-	return nil
+	return false, nil
 }
 
 // insertVersion orders writes so that the earliest has the highest version: ReplacingMergeTree
@@ -349,6 +478,9 @@ func encodeJSON(m map[string]any) (string, error) {
 	if len(m) == 0 {
 		return "{}", nil
 	}
+	if s, ok := flatJSON(m); ok {
+		return s, nil
+	}
 	s, err := record.CompactJSON(m)
 	if err == nil {
 		return s, nil
@@ -372,4 +504,83 @@ func flatten(m map[string]any) map[string]string {
 		out[k] = js
 	}
 	return out
+}
+
+// flatJSON is record.CompactJSON(m), byte for byte, for the common object of an audit record:
+// plain ASCII keys and values that are strings, int64, finite float64, bool or nil. encoding/
+// json's reflection and map sorting were a tenth of Insert's profile. ok is false for anything
+// else (nested values, escapes, non-ASCII, other types), which CompactJSON then encodes.
+func flatJSON(m map[string]any) (string, bool) {
+	keys := make([]string, 0, len(m))
+	size := 2
+	for k, v := range m {
+		keys = append(keys, k)
+		size += len(k) + 4
+		if s, ok := v.(string); ok {
+			size += len(s) + 2
+		} else {
+			size += 24
+		}
+	}
+	slices.Sort(keys)
+	buf := make([]byte, 0, size)
+	buf = append(buf, '{')
+	for i, k := range keys {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		if !plainJSONString(k) {
+			return "", false
+		}
+		buf = append(append(append(buf, '"'), k...), '"', ':')
+		switch v := m[k].(type) {
+		case string:
+			if !plainJSONString(v) {
+				return "", false
+			}
+			buf = append(append(append(buf, '"'), v...), '"')
+		case int64:
+			buf = strconv.AppendInt(buf, v, 10)
+		case bool:
+			buf = strconv.AppendBool(buf, v)
+		case nil:
+			buf = append(buf, "null"...)
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return "", false
+			}
+			buf = appendJSONFloat(buf, v)
+		default:
+			return "", false
+		}
+	}
+	return string(append(buf, '}')), true
+}
+
+// plainJSONString reports whether encoding/json writes s unchanged between its quotes (with
+// HTML escaping off): printable ASCII without '"' and '\\'.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendJSONFloat formats f as encoding/json does: the shortest representation, in exponent
+// form below 1e-6 and from 1e21, with a one-digit negative exponent written without its zero.
+func appendJSONFloat(buf []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	buf = strconv.AppendFloat(buf, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(buf); n >= 4 && buf[n-4] == 'e' && buf[n-3] == '-' && buf[n-2] == '0' {
+			buf[n-2] = buf[n-1]
+			buf = buf[:n-1]
+		}
+	}
+	return buf
 }

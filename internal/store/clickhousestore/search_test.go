@@ -1,11 +1,15 @@
 package clickhousestore
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
 )
 
 func TestSearchWords_LowercaseAndDropPunctuationAndDiacritics(t *testing.T) {
@@ -79,5 +83,40 @@ func TestQuoteString_EscapesQuoteAndBackslashOnly(t *testing.T) {
 	}
 	for in, want := range tests {
 		assert.Equal(t, want, quoteString(in), "quoteString(%q)", in)
+	}
+}
+
+// searchTextByWords is searchText as it was before its ASCII fast path: the words of every
+// part, joined. The fast path must give the same text for every input.
+func searchTextByWords(parts ...string) string {
+	var words []string
+	for _, p := range parts {
+		words = append(words, searchWords(p)...)
+	}
+	if len(words) == 0 {
+		return " "
+	}
+	return " " + strings.Join(words, " ") + " "
+}
+
+func TestSearchText_FastPathMatchesTheWordSplitter(t *testing.T) {
+	cases := [][]string{
+		{},
+		{""},
+		{"", " ", "--"},
+		{"user.login", "User SIGNED in", `{"a":"b c","n":12.5,"ok":true}`},
+		{"Ünïcödé Café", "naïve ÉCOLE", "mixed ascii and é"},
+		{"tab\tand\nnewline", "a_b-c/d", "ＡＢＣ full width", "١٢٣ digits"},
+		{"word", "word"},
+	}
+	gen := storetest.NewLoadgenLike(7, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	for i := 0; i < 200; i++ {
+		r := gen.Next()
+		attrs, err := encodeJSON(r.Attributes)
+		require.NoError(t, err)
+		cases = append(cases, []string{r.Event, r.Message, attrs})
+	}
+	for _, c := range cases {
+		require.Equal(t, searchTextByWords(c...), searchText(c...), "parts %q", c)
 	}
 }

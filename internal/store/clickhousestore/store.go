@@ -50,6 +50,12 @@ type Store struct {
 	started bool
 
 	closed atomic.Bool
+
+	// blockRows is the rows of one native block of an insert; 0 is insertBlockRows. Only the
+	// benchmarks change it, to measure the choice.
+	blockRows int
+	// encodeWorkers bounds encodeAll's goroutines; 0 is one. Only the benchmarks set it.
+	encodeWorkers int
 }
 
 var _ store.Store = (*Store)(nil)
