@@ -295,10 +295,10 @@ type StreamConfig struct {
 // streamed at most poll_interval (plus one poll's query) after its commit, provided it commits
 // within overlap of when its writer stamped it (clock skew between writers included).
 type FollowStoreConfig struct {
-	// Enabled: unset follows when the store can list its insertions (ClickHouse), which is
-	// where other collectors may write it; true requires it (Start fails on a store that
-	// cannot); false streams only this collector's commits (a single SQLite writer needs no
-	// more).
+	// Enabled: unset follows on a read-only query node over a store that can list its
+	// insertions (ClickHouse); each collector of a fleet of writers sets true (Start fails on
+	// a store that cannot be followed); false streams only this collector's commits, all a
+	// single writer needs.
 	Enabled *bool `mapstructure:"enabled"`
 	// PollInterval is how often the store is read for new records.
 	PollInterval time.Duration `mapstructure:"poll_interval"`

@@ -99,7 +99,7 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("auditquery: store: %w", err)
 	}
-	followed, err := followedLog(e.cfg.Stream.FollowStore, handle.Store())
+	followed, err := followedLog(e.cfg.Stream.FollowStore, handle.Store(), handle.ReadOnly())
 	if err != nil {
 		return fmt.Errorf("auditquery: %w", err)
 	}

@@ -78,13 +78,31 @@ func clickHouseHost(t *testing.T) (hostWithExtensions, *sharedstore.Shared, *cli
 	return hostWithExtensions{storeID: s}, s, other
 }
 
-// Over ClickHouse the stream follows the store by default: records another collector writes
-// reach it, this collector's own commits reach it once, and the follower's metrics count both.
+// Unset, a read-only query node over ClickHouse follows the store and a writer does not (its
+// own commits are all a single writer has); a writer of a fleet sets enabled: true.
+func TestFollowStore_ByDefaultANodeFollowsAndAWriterDoesNot(t *testing.T) {
+	_, shared, _ := clickHouseHost(t)
+	log, err := followedLog(FollowStoreConfig{}, shared.Store(), true)
+	require.NoError(t, err)
+	assert.NotNil(t, log, "a read-only node over ClickHouse does not follow by default")
+	log, err = followedLog(FollowStoreConfig{}, shared.Store(), false)
+	require.NoError(t, err)
+	assert.Nil(t, log, "a writer over ClickHouse follows without being told")
+	on := true
+	log, err = followedLog(FollowStoreConfig{Enabled: &on}, shared.Store(), false)
+	require.NoError(t, err)
+	assert.NotNil(t, log, "a writer with enabled: true does not follow")
+}
+
+// A writer of a fleet (enabled: true) over ClickHouse: records another collector writes reach
+// its stream, its own commits reach it once, and the follower's metrics count both.
 func TestFollowStore_StreamsAnotherWritersRecordsOverClickHouseAndMetersThem(t *testing.T) {
 	host, shared, other := clickHouseHost(t)
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	cfg := loopbackConfig()
+	on := true
+	cfg.Stream.FollowStore.Enabled = &on
 	cfg.Stream.FollowStore.PollInterval = 50 * time.Millisecond
 	ext, err := NewFactory().Create(context.Background(), metadatatest.NewSettings(tel), cfg)
 	require.NoError(t, err)

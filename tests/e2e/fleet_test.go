@@ -35,6 +35,7 @@ extensions:
     endpoint: 127.0.0.1:%[2]d
     stream:
       follow_store:
+        enabled: true # a writer follows only when told: it is one of a fleet
         poll_interval: %[6]s
 receivers:
   otlp:
