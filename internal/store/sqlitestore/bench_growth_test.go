@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
 )
 
 var (
@@ -26,98 +26,9 @@ var (
 		"BenchmarkInsertGrowthPartitioned: writer_cache_size_kib of the active partition")
 )
 
-// loadgenLike makes records shaped as the testbed's load generator (testbed/loadgen) makes them
-// after the exporter's mapping: four tenants, 500 users, eight events, 70% with a trace, an IP of
-// 262k values, 12 to 50 attributes of which eleven are lifted into columns and the rest stay in
-// attributes (session ids, hex ids, numbers, prose), a secret in 5%, and content ids whose first
-// 48 bits are the record's time in milliseconds (record.ContentID's layout). The testbed is a
-// module of its own that depends on this one, so the generator is restated here rather than
-// imported; its values follow loadgen's records.go.
-//
-// Time advances 100 µs a record (10k records/s of live traffic), each record up to 1 ms
-// earlier than its request, as loadgen stamps them.
-type loadgenLike struct {
-	rng *rand.Rand
-	now time.Time
-	seq uint64
-}
-
-var (
-	lgTenants  = []string{"acme", "globex", "initech", "umbrella"}
-	lgServices = []string{"billing", "identity", "documents", "admin-console"}
-	lgScopes   = []string{"auth", "db", "server", "payments"}
-	lgEvents   = []struct{ name, message, method, path, entity string }{
-		{"user.login", "user signed in with password and second factor", "POST", "/api/v1/session", "session"},
-		{"user.logout", "user signed out", "DELETE", "/api/v1/session", "session"},
-		{"document.view", "document opened", "GET", "/api/v1/documents/7f9c", "document"},
-		{"document.share", "document shared with an external recipient", "POST", "/api/v1/documents/7f9c/share", "document"},
-		{"invoice.paid", "invoice paid by card", "POST", "/api/v1/invoices/pay", "invoice"},
-		{"role.grant", "role administrator granted by owner", "PUT", "/api/v1/users/42/roles", "user"},
-		{"export.run", "monthly export finished", "POST", "/api/v1/exports", "export"},
-		{"api.call", "API token used from a new network location", "GET", "/api/v1/reports", "token"},
-	}
-	lgAgents = []string{
-		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
-		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
-		"okhttp/4.12.0",
-		"python-requests/2.32.3",
-	}
-)
-
-func newLoadgenLike(seed uint64, start time.Time) *loadgenLike {
-	return &loadgenLike{rng: rand.New(rand.NewPCG(seed, 0x5eed)), now: start}
-}
-
-func (g *loadgenLike) next() record.Record {
-	r := g.rng
-	g.seq++
-	g.now = g.now.Add(100 * time.Microsecond)
-	ev := lgEvents[r.IntN(len(lgEvents))]
-	tenant := lgTenants[r.IntN(len(lgTenants))]
-	ts := g.now.Add(-time.Duration(r.IntN(1000)) * time.Microsecond)
-	rec := record.Record{
-		Timestamp: ts, ObservedTimestamp: g.now,
-		Level: record.LevelInfo, SeverityText: "INFO", SeverityNumber: 9,
-		Event: ev.name, Message: ev.message, TenantID: tenant,
-		Method: ev.method, Path: ev.path, EntityType: ev.entity,
-		ServiceName: lgServices[int(g.seq/100)%len(lgServices)], Scope: lgScopes[int(g.seq/100)%len(lgScopes)],
-		Resource: map[string]any{"service.name": lgServices[int(g.seq/100)%len(lgServices)], "service.version": "2.14.1", "host.name": fmt.Sprintf("web-%d", (g.seq/100)%8)},
-	}
-	switch x := r.IntN(100); {
-	case x < 2:
-		rec.Level, rec.SeverityText, rec.SeverityNumber = record.LevelError, "ERROR", 17
-	case x < 10:
-		rec.Level, rec.SeverityText, rec.SeverityNumber = record.LevelWarn, "WARN", 13
-	}
-	if r.IntN(10) < 7 {
-		rec.TraceID = fmt.Sprintf("%016x%016x", r.Uint64()|1, r.Uint64())
-		rec.SpanID = fmt.Sprintf("%016x", r.Uint64()|1)
-	}
-	want := 12 + r.IntN(50-12+1)
-	user := r.IntN(500)
-	rec.UserID = fmt.Sprintf("user-%03d", user)
-	rec.ActorID = rec.UserID
-	rec.Username = fmt.Sprintf("name of user %d", user)
-	rec.IPAddress = fmt.Sprintf("10.%d.%d.%d", r.IntN(4), r.IntN(256), r.IntN(256))
-	rec.UserAgent = lgAgents[r.IntN(len(lgAgents))]
-	rec.StatusCode = []int{200, 200, 200, 201, 204, 403, 404, 500}[r.IntN(8)]
-	rec.DurationMS = r.Float64() * 200
-	rec.EntityID = fmt.Sprintf("%s-%d", ev.entity, r.IntN(10_000))
-	attrs := make(map[string]any, want-11)
-	have := 11
-	if r.Float64() < 0.05 {
-		attrs["db.password"] = fmt.Sprintf("hunter%d!", r.IntN(1000))
-		have++
-	}
-	for k := 0; have < want; k++ {
-		attrs[fmt.Sprintf("app.field_%02d", k)] = wideFillers[(k+int(g.seq))%len(wideFillers)](r)
-		have++
-	}
-	rec.Attributes = attrs
-	ms := uint64(ts.UnixMilli())
-	rec.ID = fmt.Sprintf("%08x-%04x-8%03x-%04x-%012x", ms>>16, ms&0xffff, r.Uint32()&0xfff, 0x8000|r.Uint32()&0x3fff, r.Uint64()&0xffffffffffff)
-	return rec
-}
+// The records are storetest.LoadgenLike's: shaped as the testbed's load generator makes them
+// after the exporter's mapping (the testbed module depends on this one, so it cannot be
+// imported here).
 
 // growth is one run of insertGrowth: the time the inserts took, batch by batch.
 type growth struct {
@@ -131,13 +42,13 @@ type growth struct {
 func insertGrowth(b *testing.B, s store.Store, rows, batch int) growth {
 	b.Helper()
 	ctx := context.Background()
-	gen := newLoadgenLike(1, time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	gen := storetest.NewLoadgenLike(1, time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	pending := map[string][]record.Record{}
 	var g growth
 	var elapsed time.Duration
 	inserted := 0
 	for inserted < rows {
-		r := gen.next()
+		r := gen.Next()
 		p := append(pending[r.TenantID], r)
 		if len(p) < batch {
 			pending[r.TenantID] = p
@@ -226,7 +137,7 @@ func openBaselineStore(b *testing.B) *Store {
 }
 
 // BenchmarkInsertGrowth measures whether the single writer keeps its speed as the file grows:
-// it inserts -growth.rows (1M) of the load generator's records (loadgenLike) into one new file
+// it inserts -growth.rows (1M) of the load generator's records (storetest.LoadgenLike) into one new file
 // in batches of 1,000 with today's schema and settings, and reports records/s over the whole
 // run, each half and each tenth (in the log). The baseline, the store before this benchmark
 // existed (openBaselineStore), runs after it in the same process on -growth.baseline-rows
