@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -167,12 +167,11 @@ func (s *Store) dropExpiredPartitions(ctx context.Context, d dialect, policy sto
 // dropPartition runs one DROP PARTITION. A replica of 18.16 that is not the table's leader
 // forwards it to the leader, and for a few seconds after the leader dies (until its
 // ZooKeeper session expires and another replica is elected) the forward fails
-// (leaderChangeCodes); on a cluster those are retried until ctx ends.
+// (leaderChanging); on a cluster those are retried until ctx ends.
 func (s *Store) dropPartition(ctx context.Context, d dialect, id string) error {
 	for {
 		err := s.conn.Exec(ctx, d.dropPartitionSQL(id))
-		var ex *clickhouse.Exception
-		if err == nil || d.cluster == "" || !errors.As(err, &ex) || !slices.Contains(leaderChangeCodes, ex.Code) {
+		if err == nil || d.cluster == "" || !leaderChanging(err) {
 			return err
 		}
 		select {
@@ -183,10 +182,25 @@ func (s *Store) dropPartition(ctx context.Context, d dialect, id string) error {
 	}
 }
 
-// leaderChangeCodes are the server's errors while the leader replica is dead or being
-// replaced: SOCKET_TIMEOUT, NETWORK_ERROR, LEADERSHIP_CHANGED ("Leader was suddenly changed",
-// seen on the test cluster during the election). dropPartition retries them every leaderRetry.
-var leaderChangeCodes = []int32{209, 210, 292}
+// leaderChanging reports the server's errors while the leader replica is dead or being
+// replaced: SOCKET_TIMEOUT, NETWORK_ERROR, LEADERSHIP_CHANGED ("Leader was suddenly changed"),
+// and KEEPER_EXCEPTION when the dead leader's ephemeral leader_election node vanished between
+// the survivor listing and reading it ("Can't get data for node .../leader_election-…: node
+// doesn't exist", seen once in CI). All were seen on the test cluster during the election;
+// dropPartition retries them every leaderRetry until ctx ends.
+func leaderChanging(err error) bool {
+	var ex *clickhouse.Exception
+	if !errors.As(err, &ex) {
+		return false
+	}
+	switch ex.Code {
+	case 209, 210, 292:
+		return true
+	case 999:
+		return strings.Contains(ex.Message, "leader_election")
+	}
+	return false
+}
 
 const leaderRetry = 250 * time.Millisecond
 

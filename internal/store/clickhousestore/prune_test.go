@@ -1,9 +1,12 @@
 package clickhousestore
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/stretchr/testify/assert"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
@@ -51,4 +54,23 @@ func TestAfterCursor_BreaksTimestampTiesByID(t *testing.T) {
 	assert.Equal(t, `(TimestampNanos < 42 OR (TimestampNanos = 42 AND id < 'o\'k'))`, (dialect{mode: modeLegacy}).afterCursor(c), "legacy afterCursor")
 	want := `(Timestamp < fromUnixTimestamp64Nano(toInt64(42)) OR (Timestamp = fromUnixTimestamp64Nano(toInt64(42)) AND id < 'o\'k'))`
 	assert.Equal(t, want, (dialect{mode: modeModern}).afterCursor(c), "modern afterCursor")
+}
+
+// The error CI's cluster run failed on (stop 24): the survivor read the dead leader's
+// election node just as its session expired. It is part of the election, so the drop retries.
+func TestLeaderChanging_IncludesTheVanishingElectionNode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{&clickhouse.Exception{Code: 999, Message: "Can't get data for node /clickhouse/tables/01/audit.audit_logs/leader_election/leader_election-0000000000: node doesn't exist (No node)"}, true},
+		{fmt.Errorf("wrapped: %w", &clickhouse.Exception{Code: 292, Message: "Leader was suddenly changed"}), true},
+		{&clickhouse.Exception{Code: 210, Message: "Connection refused"}, true},
+		{&clickhouse.Exception{Code: 999, Message: "Session expired"}, false},
+		{&clickhouse.Exception{Code: 60, Message: "Table doesn't exist"}, false},
+		{errors.New("plain"), false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, leaderChanging(tt.err), "%v", tt.err)
+	}
 }
