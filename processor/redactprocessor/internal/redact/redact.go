@@ -73,6 +73,7 @@ type Redactor struct {
 	fieldActions                    map[string]Action
 	fieldDefault                    Action
 	hashKey                         []byte
+	keys                            *keyCache // recent ClassifyKey answers (keycache.go)
 }
 
 // New builds a Redactor, compiling every custom expression. Its errors name the offending
@@ -87,7 +88,7 @@ func New(o Options) (*Redactor, error) {
 		return nil, fmt.Errorf("redact: field rules: %w", err)
 	}
 	r := &Redactor{mask: mask, fields: fm, cardID: -1, jsonID: -1, entropyID: -1, kvID: -1,
-		jsonMax: o.JSONMaxBytes, hashKey: o.HashKey}
+		jsonMax: o.JSONMaxBytes, hashKey: o.HashKey, keys: newKeyCache()}
 	if r.jsonMax <= 0 {
 		r.jsonMax = DefaultJSONMaxBytes
 	}
@@ -229,6 +230,16 @@ func (v KeyVerdict) String() string {
 // high_entropy to key, in that order. For KeySecret it also returns the rule name to report
 // ("field:<pattern>").
 func (r *Redactor) ClassifyKey(key string) (KeyVerdict, string) {
+	if v, rule, ok := r.keys.get(key); ok {
+		return v, rule
+	}
+	v, rule := r.classifyKey(key)
+	r.keys.put(key, v, rule)
+	return v, rule
+}
+
+// classifyKey is ClassifyKey without the cache.
+func (r *Redactor) classifyKey(key string) (KeyVerdict, string) {
 	if r.fields.allowed(key) {
 		return KeyAllowed, ""
 	}
