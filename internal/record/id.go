@@ -193,9 +193,13 @@ func (e *contentEncoder) mapValue(m pcommon.Map, skip string) {
 	})
 }
 
-// value encodes v with an explicit stack, not recursion: it runs before intake limits are
+// value encodes v. Scalars, nearly every value of an audit record, are encoded directly;
+// maps and slices with an explicit stack, not recursion: it runs before intake limits are
 // checked, and a value nested a million levels deep must not exhaust the goroutine's stack.
 func (e *contentEncoder) value(v pcommon.Value) {
+	if e.scalar(v) {
+		return
+	}
 	e.stack = append(e.stack[:0], pendingValue{val: v})
 	for len(e.stack) > 0 {
 		p := e.stack[len(e.stack)-1]
@@ -204,26 +208,10 @@ func (e *contentEncoder) value(v pcommon.Value) {
 			e.str(p.key)
 			continue
 		}
+		if e.scalar(p.val) {
+			continue
+		}
 		switch v := p.val; v.Type() {
-		case pcommon.ValueTypeStr:
-			e.buf = append(e.buf, tagStr)
-			e.str(v.Str())
-		case pcommon.ValueTypeInt:
-			e.buf = append(e.buf, tagInt)
-			e.u64(uint64(v.Int()))
-		case pcommon.ValueTypeDouble:
-			e.buf = append(e.buf, tagDouble)
-			e.u64(math.Float64bits(v.Double()))
-		case pcommon.ValueTypeBool:
-			e.buf = append(e.buf, tagBool)
-			if v.Bool() {
-				e.buf = append(e.buf, 1)
-			} else {
-				e.buf = append(e.buf, 0)
-			}
-		case pcommon.ValueTypeBytes:
-			e.buf = append(e.buf, tagBytes)
-			e.str(string(v.Bytes().AsRaw()))
 		case pcommon.ValueTypeMap:
 			m := v.Map()
 			e.buf = append(e.buf, tagMap)
@@ -242,10 +230,38 @@ func (e *contentEncoder) value(v pcommon.Value) {
 			for i := s.Len() - 1; i >= 0; i-- {
 				e.stack = append(e.stack, pendingValue{val: s.At(i)})
 			}
-		default:
-			e.buf = append(e.buf, tagEmpty)
 		}
 	}
+}
+
+// scalar encodes v and reports true unless it is a map or a slice, which it leaves to value.
+func (e *contentEncoder) scalar(v pcommon.Value) bool {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		e.buf = append(e.buf, tagStr)
+		e.str(v.Str())
+	case pcommon.ValueTypeInt:
+		e.buf = append(e.buf, tagInt)
+		e.u64(uint64(v.Int()))
+	case pcommon.ValueTypeDouble:
+		e.buf = append(e.buf, tagDouble)
+		e.u64(math.Float64bits(v.Double()))
+	case pcommon.ValueTypeBool:
+		e.buf = append(e.buf, tagBool)
+		if v.Bool() {
+			e.buf = append(e.buf, 1)
+		} else {
+			e.buf = append(e.buf, 0)
+		}
+	case pcommon.ValueTypeBytes:
+		e.buf = append(e.buf, tagBytes)
+		e.str(string(v.Bytes().AsRaw()))
+	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
+		return false
+	default:
+		e.buf = append(e.buf, tagEmpty)
+	}
+	return true
 }
 
 // reverse reverses the (value, key) pairs pushed for a map so that the first entry's key is on
