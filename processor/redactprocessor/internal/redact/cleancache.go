@@ -1,0 +1,54 @@
+package redact
+
+import (
+	"hash/maphash"
+	"strings"
+	"sync/atomic"
+)
+
+// Audit records repeat most of their values (user agents, paths, methods, tenants, users,
+// timestamps of fixed formats), and scanning a value is a pure function of its text and the
+// Redactor's immutable rules. cleanCache remembers values that the value rules found nothing
+// in, so a repeat is answered by one hash and one comparison of the whole text instead of a
+// scan. Only values with no finding at all are remembered: a value with a secret is scanned
+// every time, and no secret is ever kept here. A hit requires the cached text to equal the
+// value byte for byte, so the cache can never let a value through that a scan would change.
+//
+// Direct-mapped and lock-free, like keyCache. A value is stored on its second clean sighting in
+// a slot (the first leaves its hash there), so one-off values (random ids, addresses) neither
+// allocate nor evict the repeated ones. Memory is bounded by cleanCacheSlots times
+// cleanCacheMaxLen.
+const (
+	cleanCacheSlots  = 4096 // a power of two
+	cleanCacheMinLen = 8    // shorter values scan faster than they hash
+	cleanCacheMaxLen = 256
+)
+
+type cleanCache struct {
+	seed  maphash.Seed
+	seen  [cleanCacheSlots]atomic.Uint64 // hash of the last clean value that missed, per slot
+	slots [cleanCacheSlots]atomic.Pointer[string]
+}
+
+func newCleanCache() *cleanCache { return &cleanCache{seed: maphash.MakeSeed()} }
+
+// cacheable reports whether s is a length the cache takes.
+func cacheable(s string) bool { return len(s) >= cleanCacheMinLen && len(s) <= cleanCacheMaxLen }
+
+// known reports whether s is remembered as clean; h is its hash, for remember.
+func (c *cleanCache) known(s string) (h uint64, ok bool) {
+	h = maphash.String(c.seed, s)
+	p := c.slots[h&(cleanCacheSlots-1)].Load()
+	return h, p != nil && *p == s
+}
+
+// remember notes that s (of hash h) holds nothing the value rules find. s is copied: it may
+// point into a request's buffer.
+func (c *cleanCache) remember(s string, h uint64) {
+	i := h & (cleanCacheSlots - 1)
+	if c.seen[i].Swap(h) != h {
+		return // first sighting in this slot
+	}
+	v := strings.Clone(s)
+	c.slots[i].Store(&v)
+}
