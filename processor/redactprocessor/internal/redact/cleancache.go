@@ -25,9 +25,13 @@ const (
 )
 
 type cleanCache struct {
-	seed  maphash.Seed
-	seen  [cleanCacheSlots]atomic.Uint64 // hash of the last clean value that missed, per slot
-	slots [cleanCacheSlots]atomic.Pointer[string]
+	seed maphash.Seed
+	// seen is, per slot, the hash of the last clean value that missed (the admission test);
+	// hashes the hash of the value in slots, read first so that a miss (most one-off values)
+	// does not follow the pointer. Only the comparison of the text decides a hit.
+	seen   [cleanCacheSlots]atomic.Uint64
+	hashes [cleanCacheSlots]atomic.Uint64
+	slots  [cleanCacheSlots]atomic.Pointer[string]
 }
 
 func newCleanCache() *cleanCache { return &cleanCache{seed: maphash.MakeSeed()} }
@@ -38,7 +42,11 @@ func cacheable(s string) bool { return len(s) >= cleanCacheMinLen && len(s) <= c
 // known reports whether s is remembered as clean; h is its hash, for remember.
 func (c *cleanCache) known(s string) (h uint64, ok bool) {
 	h = maphash.String(c.seed, s)
-	p := c.slots[h&(cleanCacheSlots-1)].Load()
+	i := h & (cleanCacheSlots - 1)
+	if c.hashes[i].Load() != h {
+		return h, false
+	}
+	p := c.slots[i].Load()
 	return h, p != nil && *p == s
 }
 
@@ -46,9 +54,11 @@ func (c *cleanCache) known(s string) (h uint64, ok bool) {
 // point into a request's buffer.
 func (c *cleanCache) remember(s string, h uint64) {
 	i := h & (cleanCacheSlots - 1)
-	if c.seen[i].Swap(h) != h {
-		return // first sighting in this slot
+	if c.seen[i].Load() != h {
+		c.seen[i].Store(h) // first sighting in this slot
+		return
 	}
 	v := strings.Clone(s)
 	c.slots[i].Store(&v)
+	c.hashes[i].Store(h)
 }
