@@ -73,7 +73,7 @@ func TestClassifyKey_CacheAnswersAsTheMatcher(t *testing.T) {
 func TestClassifyKey_CacheKeepsACopyOfTheKey(t *testing.T) {
 	r := newTestRedactor(t, Options{})
 	const plain = "app.field_name_0000000"
-	slot := func(s string) uint64 { return maphash.String(r.keys.seed, s) & (keyCacheSlots - 1) }
+	slot := func(s string) uint64 { return maphash.String(r.keys.seed, s) & (keyCacheSlots - 1) &^ 1 }
 	secret := ""
 	for i := 0; secret == ""; i++ {
 		if k := fmt.Sprintf("db.password.%0*d", len(plain)-len("db.password."), i); slot(k) == slot(plain) {
@@ -92,6 +92,24 @@ func TestClassifyKey_CacheKeepsACopyOfTheKey(t *testing.T) {
 }
 
 var aliasedKeyBuf []byte
+
+// Two keys that share a pair of slots, both in every record, are both answered from the cache.
+func TestClassifyKey_CollidingKeysStayCached(t *testing.T) {
+	r := newTestRedactor(t, Options{})
+	set := func(s string) uint64 { return maphash.String(r.keys.seed, s) & (keyCacheSlots - 1) &^ 1 }
+	a, b := "app.field_00", ""
+	for i := 1; b == ""; i++ {
+		if k := fmt.Sprintf("app.field_%02d", i); set(k) == set(a) {
+			b = k
+		}
+	}
+	r.ClassifyKey(a)
+	r.ClassifyKey(b)
+	for _, k := range []string{a, b} {
+		_, _, ok := r.keys.get(k)
+		assert.True(t, ok, "%q cached", k)
+	}
+}
 
 // Concurrent callers share one Redactor (the processor serves concurrent requests): verdicts
 // stay right while slots are being replaced. Run with -race.
