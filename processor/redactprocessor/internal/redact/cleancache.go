@@ -2,6 +2,7 @@ package redact
 
 import (
 	"hash/maphash"
+	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 )
@@ -14,14 +15,15 @@ import (
 // every time, and no secret is ever kept here. A hit requires the cached text to equal the
 // value byte for byte, so the cache can never let a value through that a scan would change.
 //
-// Direct-mapped and lock-free, like keyCache. A value is stored on its second clean sighting in
-// a slot (the first leaves its hash there), so one-off values (random ids, addresses) neither
-// allocate nor evict the repeated ones. Memory is bounded by cleanCacheSlots times
+// Direct-mapped and lock-free, like keyCache. A value is stored on its second considered clean
+// sighting in a slot (the first leaves its hash there), so one-off values (random ids,
+// addresses) neither allocate nor evict the repeated ones. Memory is bounded by cleanCacheSlots times
 // cleanCacheMaxLen.
 const (
 	cleanCacheSlots  = 4096 // a power of two
 	cleanCacheMinLen = 8    // shorter values scan faster than they hash
 	cleanCacheMaxLen = 256
+	cleanCacheSample = 4
 )
 
 type cleanCache struct {
@@ -51,8 +53,14 @@ func (c *cleanCache) known(s string) (h uint64, ok bool) {
 }
 
 // remember notes that s (of hash h) holds nothing the value rules find. s is copied: it may
-// point into a request's buffer.
+// point into a request's buffer. Only one clean miss in cleanCacheSample is considered: each
+// one stores to a slot shared by every core, and in the profile those stores, one per one-off
+// value, cost as much as the lookups; a repeated value is still admitted after a few more
+// sightings.
 func (c *cleanCache) remember(s string, h uint64) {
+	if rand.Uint32()%cleanCacheSample != 0 {
+		return
+	}
 	i := h & (cleanCacheSlots - 1)
 	if c.seen[i].Load() != h {
 		c.seen[i].Store(h) // first sighting in this slot
