@@ -37,18 +37,30 @@ type walRequest struct {
 	arrived time.Time
 }
 
+// encodeEntry is the walFormatOTLP entry of req.
 func encodeEntry(req walRequest) ([]byte, error) {
-	var m plog.ProtoMarshaler
-	body, err := m.MarshalLogs(req.logs)
+	header, body, err := encodeEntryParts(req)
 	if err != nil {
-		return nil, fmt.Errorf("encode %d records: %w", req.logs.LogRecordCount(), err)
+		return nil, err
 	}
-	buf := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(req.tenant)+len(body))
-	buf = append(buf, walFormatOTLP)
-	buf = binary.AppendUvarint(buf, uint64(len(req.tenant)))
-	buf = append(buf, req.tenant...)
-	buf = binary.AppendVarint(buf, req.arrived.UnixNano())
-	return append(buf, body...), nil
+	return append(header, body...), nil
+}
+
+// encodeEntryParts is encodeEntry in two parts, the header and the marshalled request, for
+// wal.AppendParts: the request is the bulk of an entry, and joining the two here would copy it
+// once more (and make as much garbage again) before the WAL copies it into its write buffer.
+func encodeEntryParts(req walRequest) (header, body []byte, err error) {
+	var m plog.ProtoMarshaler
+	body, err = m.MarshalLogs(req.logs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode %d records: %w", req.logs.LogRecordCount(), err)
+	}
+	header = make([]byte, 0, 1+2*binary.MaxVarintLen64+len(req.tenant))
+	header = append(header, walFormatOTLP)
+	header = binary.AppendUvarint(header, uint64(len(req.tenant)))
+	header = append(header, req.tenant...)
+	header = binary.AppendVarint(header, req.arrived.UnixNano())
+	return header, body, nil
 }
 
 // decodeEntry returns the records an entry holds: mapped with mapping and kept at or above

@@ -90,14 +90,25 @@ func checkFileHeader(h []byte, segment int) error {
 
 // appendEntry appends the framed entry for payload to buf.
 func appendEntry(buf, payload []byte) []byte {
+	return appendEntryParts(buf, len(payload), [][]byte{payload})
+}
+
+// appendEntryParts is appendEntry of the concatenation of parts, size bytes in all.
+func appendEntryParts(buf []byte, size int, parts [][]byte) []byte {
 	var h [entryHeaderSize]byte
 	copy(h[:4], syncMarker[:])
 	h[4] = entryTypeRecord
-	binary.BigEndian.PutUint32(h[8:], uint32(len(payload)))
-	crc := crc32.Update(crc32.Checksum(h[4:12], castagnoli), castagnoli, payload)
+	binary.BigEndian.PutUint32(h[8:], uint32(size))
+	crc := crc32.Checksum(h[4:12], castagnoli)
+	for _, p := range parts {
+		crc = crc32.Update(crc, castagnoli, p)
+	}
 	binary.BigEndian.PutUint32(h[12:], crc)
 	buf = append(buf, h[:]...)
-	return append(buf, payload...)
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
+	return buf
 }
 
 func entrySize(payloadLen int) int64 { return entryHeaderSize + int64(payloadLen) }

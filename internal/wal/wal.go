@@ -99,9 +99,10 @@ type segmentInfo struct {
 
 // request is one Append waiting for its group to be committed.
 type request struct {
-	payload []byte
-	pos     Position
-	err     error
+	parts [][]byte // the payload, concatenated
+	size  int      // its length
+	pos   Position
+	err   error
 	// wake receives once: when the request's group is committed, or when the request is
 	// promoted to lead the next group (promoted is then true).
 	wake     chan struct{}
@@ -248,14 +249,25 @@ func checkSegmentFile(dir string, s segmentInfo, last bool) error {
 // returns ctx's error and the entry is not written; once picked up, Append waits for the
 // outcome. The payload is not retained after Append returns.
 func (w *WAL) Append(ctx context.Context, payload []byte) (Position, error) {
+	return w.AppendParts(ctx, payload)
+}
+
+// AppendParts is Append of the concatenation of parts, without the caller concatenating them:
+// the entry is framed and copied into the group's write buffer part by part (an encoder can
+// hand a small header and a large body as they are). Replay returns the one payload.
+func (w *WAL) AppendParts(ctx context.Context, parts ...[]byte) (Position, error) {
 	if err := ctx.Err(); err != nil {
 		return Position{}, fmt.Errorf("wal: append: %w", err)
 	}
-	if max := w.opts.SegmentSize - fileHeaderSize; entrySize(len(payload)) > max {
-		return Position{}, fmt.Errorf("%w: %d-byte payload plus %d-byte header exceeds the %d bytes a %d-byte segment holds",
-			ErrEntryTooLarge, len(payload), entryHeaderSize, max, w.opts.SegmentSize)
+	size := 0
+	for _, p := range parts {
+		size += len(p)
 	}
-	r := &request{payload: payload, wake: make(chan struct{}, 1)}
+	if max := w.opts.SegmentSize - fileHeaderSize; entrySize(size) > max {
+		return Position{}, fmt.Errorf("%w: %d-byte payload plus %d-byte header exceeds the %d bytes a %d-byte segment holds",
+			ErrEntryTooLarge, size, entryHeaderSize, max, w.opts.SegmentSize)
+	}
+	r := &request{parts: parts, size: size, wake: make(chan struct{}, 1)}
 
 	w.mu.Lock()
 	switch {
@@ -305,14 +317,14 @@ func (w *WAL) commitGroup() {
 	head := w.queue[0]
 	w.mu.Unlock()
 
-	err := w.prepareActiveLocked(entrySize(len(head.payload)))
+	err := w.prepareActiveLocked(entrySize(head.size))
 
 	w.mu.Lock()
 	n := 1
 	if err == nil {
-		room := w.opts.SegmentSize - w.activeSize - entrySize(len(head.payload))
-		for n < len(w.queue) && entrySize(len(w.queue[n].payload)) <= room {
-			room -= entrySize(len(w.queue[n].payload))
+		room := w.opts.SegmentSize - w.activeSize - entrySize(head.size)
+		for n < len(w.queue) && entrySize(w.queue[n].size) <= room {
+			room -= entrySize(w.queue[n].size)
 			n++
 		}
 	} else {
@@ -335,7 +347,7 @@ func (w *WAL) commitGroup() {
 	}
 	if err == nil {
 		for _, r := range group {
-			w.registerLocked(r.pos, r.pos.Offset+entrySize(len(r.payload)))
+			w.registerLocked(r.pos, r.pos.Offset+entrySize(r.size))
 		}
 	} else {
 		for _, r := range group {
@@ -368,7 +380,7 @@ func (w *WAL) writeGroupLocked(group []*request) error {
 	buf := w.buf[:0]
 	for _, r := range group {
 		r.pos = Position{Segment: w.activeNum, Offset: start + int64(len(buf))}
-		buf = appendEntry(buf, r.payload)
+		buf = appendEntryParts(buf, r.size, r.parts)
 	}
 	if cap(buf) <= 4<<20 {
 		w.buf = buf // reuse moderate buffers; let a one-off huge group be collected

@@ -2,9 +2,10 @@
 // nothing of pdata: the processor walks its data and asks a Redactor about each key and string,
 // which keeps this engine benchmarkable and fuzzable on its own.
 //
-// A Redactor is built once from Options (every expression compiled then) and is immutable and
-// safe for concurrent use afterwards. Scanning a string that holds no secret returns the same
-// string and does not allocate.
+// A Redactor is built once from Options (every expression compiled then); its rules are
+// immutable and it is safe for concurrent use. Scanning a string that holds no secret returns
+// the same string and does not allocate, except once to remember a repeated clean value (its
+// only mutable state is two caches of answers, keycache.go and cleancache.go).
 package redact
 
 import (
@@ -73,6 +74,8 @@ type Redactor struct {
 	fieldActions                    map[string]Action
 	fieldDefault                    Action
 	hashKey                         []byte
+	keys                            *keyCache   // recent ClassifyKey answers (keycache.go)
+	clean                           *cleanCache // recent values without findings (cleancache.go)
 }
 
 // New builds a Redactor, compiling every custom expression. Its errors name the offending
@@ -87,7 +90,7 @@ func New(o Options) (*Redactor, error) {
 		return nil, fmt.Errorf("redact: field rules: %w", err)
 	}
 	r := &Redactor{mask: mask, fields: fm, cardID: -1, jsonID: -1, entropyID: -1, kvID: -1,
-		jsonMax: o.JSONMaxBytes, hashKey: o.HashKey}
+		jsonMax: o.JSONMaxBytes, hashKey: o.HashKey, keys: newKeyCache(), clean: newCleanCache()}
 	if r.jsonMax <= 0 {
 		r.jsonMax = DefaultJSONMaxBytes
 	}
@@ -229,6 +232,16 @@ func (v KeyVerdict) String() string {
 // high_entropy to key, in that order. For KeySecret it also returns the rule name to report
 // ("field:<pattern>").
 func (r *Redactor) ClassifyKey(key string) (KeyVerdict, string) {
+	if v, rule, ok := r.keys.get(key); ok {
+		return v, rule
+	}
+	v, rule := r.classifyKey(key)
+	r.keys.put(key, v, rule)
+	return v, rule
+}
+
+// classifyKey is ClassifyKey without the cache.
+func (r *Redactor) classifyKey(key string) (KeyVerdict, string) {
 	if r.fields.allowed(key) {
 		return KeyAllowed, ""
 	}
@@ -268,6 +281,23 @@ func (r *Redactor) IsMarker(s string) bool { return r.isMarker(s) }
 // already a redaction marker is not counted, so running the same data through twice reports
 // nothing the second time. When nothing is found s itself is returned.
 func (r *Redactor) RedactString(s string, rep *Report) string {
+	if !cacheable(s) {
+		return r.redactString(s, rep)
+	}
+	h, ok := r.clean.known(s)
+	if ok {
+		return s
+	}
+	found := r.find(s, nil)
+	if len(found) == 0 {
+		r.clean.remember(s, h)
+		return s
+	}
+	return r.apply(s, found, rep)
+}
+
+// redactString is RedactString without the cache.
+func (r *Redactor) redactString(s string, rep *Report) string {
 	found := r.find(s, nil)
 	if len(found) == 0 {
 		return s
