@@ -88,8 +88,9 @@ type WALConfig struct {
 type BatchConfig struct {
 	MaxSize       int           `mapstructure:"max_size"`
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
-	// Workers is the number of concurrent flushes. SQLite has one writer, so more than one
-	// mostly overlaps encoding with writing; ClickHouse benefits from more.
+	// Workers is the number of concurrent flushes. SQLite has one writer: flushes in flight
+	// together share its next transaction (group commit), fewer and larger commits; ClickHouse
+	// takes them as concurrent inserts.
 	Workers int `mapstructure:"workers"`
 }
 

@@ -30,7 +30,7 @@ func createDefaultConfig() component.Config {
 		Mode:    modeDurable,
 		DataDir: "./data",
 		WAL:     WALConfig{Sync: syncAlways, SyncInterval: 100 * time.Millisecond, SegmentSize: 64 << 20, MaxBytes: 1 << 30},
-		Batch:   BatchConfig{MaxSize: 100, FlushInterval: 5 * time.Second, Workers: 2},
+		Batch:   BatchConfig{MaxSize: 100, FlushInterval: 5 * time.Second, Workers: 4},
 		// 16 MiB holds about a full batch of 1,000 wide records (31 attributes on average, about
 		// 4 KiB each in memory) for each of four busy tenants, while the loader reads the next
 		// entries back from the WAL. Memory at max load grows about twice as fast as this bound

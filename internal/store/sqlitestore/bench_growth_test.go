@@ -22,6 +22,9 @@ var (
 	growthVariant       = flag.String("growth.variant", "-", "BenchmarkInsertGrowthVariant: the variant to run (growthVariants; \"\" is the current store)")
 	growthPartitionRows = flag.Int64("growth.partition-rows", 250_000,
 		"BenchmarkInsertGrowthPartitioned: partition_max_rows of the partitioned store")
+	growthBatch       = flag.Int("growth.batch", 1000, "BenchmarkInsertGrowthPartitioned: records per Insert")
+	growthGroupRows   = flag.Int("growth.group-rows", groupMaxRows, "BenchmarkInsertGrowthPartitioned: the most records one group transaction takes (1: each Insert alone)")
+	growthWriters     = flag.Int("growth.writers", 1, "BenchmarkInsertGrowthPartitioned: concurrent Insert calls (the exporter's batch.workers)")
 	growthWriterCache = flag.Int("growth.writer-cache-kib", DefaultWriterCacheSizeKiB,
 		"BenchmarkInsertGrowthPartitioned: writer_cache_size_kib of the active partition")
 )
@@ -63,6 +66,56 @@ func insertGrowth(b *testing.B, s store.Store, rows, batch int) growth {
 		inserted += len(p)
 		g.rows, g.elapsed = append(g.rows, inserted), append(g.elapsed, elapsed)
 	}
+	return g
+}
+
+// insertGrowthConcurrent is insertGrowth with writers concurrent Insert calls, as the
+// exporter's flush workers make them; the time is the wall time since the first call.
+func insertGrowthConcurrent(b *testing.B, s store.Store, rows, batch, writers int) growth {
+	b.Helper()
+	ctx := context.Background()
+	gen := storetest.NewLoadgenLike(1, time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	// The batches are made first, so that making records does not pace the writers.
+	var all [][]record.Record
+	pending := map[string][]record.Record{}
+	for made := 0; made < rows; {
+		r := gen.Next()
+		p := append(pending[r.TenantID], r)
+		if len(p) < batch {
+			pending[r.TenantID] = p
+			continue
+		}
+		pending[r.TenantID] = make([]record.Record, 0, batch)
+		made += len(p)
+		all = append(all, p)
+	}
+	batches := make(chan []record.Record, len(all))
+	for _, p := range all {
+		batches <- p
+	}
+	var g growth
+	var mu sync.Mutex
+	inserted := 0
+	began := time.Now()
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range batches {
+				if _, err := s.Insert(ctx, p[0].TenantID, p); err != nil {
+					b.Error(err)
+					return
+				}
+				mu.Lock()
+				inserted += len(p)
+				g.rows, g.elapsed = append(g.rows, inserted), append(g.elapsed, time.Since(began))
+				mu.Unlock()
+			}
+		}()
+	}
+	close(batches)
+	wg.Wait()
 	return g
 }
 
@@ -195,7 +248,12 @@ func BenchmarkInsertGrowthPartitioned(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		growthPartitioned = insertGrowth(b, s, *growthRows, 1000)
+		groupMaxRows = *growthGroupRows
+		if *growthWriters > 1 {
+			growthPartitioned = insertGrowthConcurrent(b, s, *growthRows, *growthBatch, *growthWriters)
+		} else {
+			growthPartitioned = insertGrowth(b, s, *growthRows, *growthBatch)
+		}
 		b.Logf("%d partitions", s.partitionCount())
 		if err := s.Close(); err != nil {
 			b.Fatal(err)

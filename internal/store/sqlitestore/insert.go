@@ -112,8 +112,9 @@ func (p *insertStatements) close() error {
 	return errors.Join(errs...)
 }
 
-// Insert writes records in one transaction: all of them or, on error, none. A record whose id
-// is already stored is skipped, so a replay of the same batch changes nothing.
+// Insert writes records in one transaction, which concurrent calls may share (insert_group.go):
+// all of them or, on error, none. A record whose id is already stored is skipped, so a replay
+// of the same batch changes nothing.
 //
 // tenant is the batch's tenant: a record without a TenantID is stored under it, and a record
 // whose TenantID differs from a non-empty tenant is refused (the whole batch fails: batches
@@ -137,99 +138,155 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	return n, err
 }
 
+// encodedBatch is one Insert call's records, encoded and with their statements prepared: all
+// the work that needs no transaction, done by the caller's goroutine before it joins the
+// write group (insert_group.go).
+type encodedBatch struct {
+	records    []record.Record
+	rowTenants []string
+	args       []any
+	// counts are the stats counts of the whole batch, summed while encoding: what the batch
+	// adds when every record is stored, the usual case (see rollup.go).
+	counts     *rollupDelta
+	hashes     []chain.Hash // with the chain on: each record's chain.RecordHash
+	full, tail *sql.Stmt    // the rowsPerStatement-row INSERT, and the one for the rest
+	linksFull  *sql.Stmt    // the linksPerStatement-link INSERT, with the chain on and enough records
+	rollups    map[rollupTable][]*sql.Stmt
+	ftsInsert  *sql.Stmt // nil when the full-text index is not Insert's to keep
+}
+
 func (s *Store) insert(ctx context.Context, tenant string, records []record.Record) (int, error) {
-	args := make([]any, 0, len(records)*columnCount)
-	rowTenants := make([]string, len(records))
-	// The stats counts of the whole batch, summed while encoding: they are what the batch adds
-	// when every record is stored, the usual case (see rollup.go).
-	counts := newRollupDelta()
+	s.group.encodeBegins()
+	b, err := s.encodeBatch(ctx, tenant, records)
+	if err != nil {
+		s.group.encodeFailed()
+		return 0, err
+	}
+	return s.group.write(ctx, s, b)
+}
+
+// encodeBatch encodes records and prepares the statements their transaction runs.
+func (s *Store) encodeBatch(ctx context.Context, tenant string, records []record.Record) (*encodedBatch, error) {
+	b := &encodedBatch{
+		records:    records,
+		args:       make([]any, 0, len(records)*columnCount),
+		rowTenants: make([]string, len(records)),
+		counts:     newRollupDelta(),
+	}
 	for i := range records {
 		r := &records[i]
 		rowTenant, err := store.RowTenant(tenant, i, r)
 		if err != nil {
-			return 0, fmt.Errorf("sqlitestore: %w", err)
+			return nil, fmt.Errorf("sqlitestore: %w", err)
 		}
-		rowTenants[i] = rowTenant
-		if args, err = encodeRecord(args, r, rowTenant); err != nil {
+		b.rowTenants[i] = rowTenant
+		if b.args, err = encodeRecord(b.args, r, rowTenant); err != nil {
 			// No id, a time out of range: retrying cannot help, so the DLQ sets it aside at once.
-			return 0, fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
+			return nil, fmt.Errorf("sqlitestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
 		}
 		ts, _ := encodeTime("timestamp", r.Timestamp) // encodeRecord accepted it
-		counts.add(rowTenant, ts, int64(r.Level), r.Event, r.UserID, 1)
+		b.counts.add(rowTenant, ts, int64(r.Level), r.Event, r.UserID, 1)
 	}
 
 	// Statements are prepared, and the records' chain hashes computed, before the transaction
 	// begins: the writer pool has one connection, which the transaction holds until it ends,
 	// and another flush can use it meanwhile.
 	chained := s.cfg.Chain
-	var hashes []chain.Hash
 	if chained {
-		hashes = recordHashes(records, rowTenants)
+		b.hashes = recordHashes(records, b.rowTenants)
 	}
-	full, err := s.inserts.get(ctx, min(rowsPerStatement, len(records)), chained)
-	if err != nil {
-		return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
+	var err error
+	if b.full, err = s.inserts.get(ctx, min(rowsPerStatement, len(records)), chained); err != nil {
+		return nil, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
 	}
-	tail := full
+	b.tail = b.full
 	if rest := len(records) % rowsPerStatement; rest != 0 && len(records) > rowsPerStatement {
-		if tail, err = s.inserts.get(ctx, rest, chained); err != nil {
-			return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
+		if b.tail, err = s.inserts.get(ctx, rest, chained); err != nil {
+			return nil, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
 		}
 	}
-
-	var linksFull *sql.Stmt
 	if chained && len(records) >= linksPerStatement {
-		if linksFull, err = s.inserts.prepare(ctx, insertLinksSQL(linksPerStatement)); err != nil {
-			return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
+		if b.linksFull, err = s.inserts.prepare(ctx, insertLinksSQL(linksPerStatement)); err != nil {
+			return nil, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
 		}
 	}
-
-	rollups, err := s.prepareRollups(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
+	if b.rollups, err = s.prepareRollups(ctx); err != nil {
+		return nil, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
 	}
-	var ftsInsert *sql.Stmt
 	if !s.skipFullTextInsert {
-		if ftsInsert, err = s.inserts.prepare(ctx, insertFullText); err != nil {
-			return 0, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
+		if b.ftsInsert, err = s.inserts.prepare(ctx, insertFullText); err != nil {
+			return nil, fmt.Errorf("sqlitestore: insert: prepare statement: %w", err)
 		}
 	}
+	return b, nil
+}
 
+// commitBatches writes batches in one transaction and returns how many rows each stored; on
+// error nothing of any batch is stored.
+func (s *Store) commitBatches(ctx context.Context, batches []*encodedBatch) ([]int, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("sqlitestore: insert: begin: %w", err)
+		return nil, fmt.Errorf("sqlitestore: insert: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 
-	// The rows this transaction stores are those above the largest seq before it (SQLite gives
-	// a new row the largest rowid plus one, and this transaction is the only writer): the
-	// stats counts of a batch with replays and the full-text index read them back.
-	var lastSeq int64
-	if err := tx.QueryRowContext(ctx, selectMaxSeq).Scan(&lastSeq); err != nil {
-		return 0, fmt.Errorf("sqlitestore: insert: read the last seq: %w", err)
+	// The rows a batch stores are those above the largest seq before it (SQLite gives a new
+	// row the largest rowid plus one, and this transaction is the only writer): the stats
+	// counts of a batch with replays and the full-text index read them back.
+	var firstSeq int64
+	stored := make([]int, len(batches))
+	total := 0
+	for i, b := range batches {
+		var lastSeq int64
+		if err := tx.QueryRowContext(ctx, selectMaxSeq).Scan(&lastSeq); err != nil {
+			return nil, fmt.Errorf("sqlitestore: insert: read the last seq: %w", err)
+		}
+		if i == 0 {
+			firstSeq = lastSeq
+		}
+		if stored[i], err = s.writeBatch(ctx, tx, b, lastSeq); err != nil {
+			return nil, err
+		}
+		total += stored[i]
 	}
+	// Last, so that no statement of the transaction begins after the full-text table has
+	// pending rows (see insertFullText); one statement for every batch of the group.
+	if fts := batches[0].ftsInsert; fts != nil && total > 0 {
+		if _, err := tx.StmtContext(ctx, fts).ExecContext(ctx, firstSeq); err != nil {
+			return nil, fmt.Errorf("sqlitestore: insert: full-text index: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: insert: commit: %w", err)
+	}
+	return stored, nil
+}
 
-	perRow := columnCount
+// writeBatch runs one batch's statements in tx and returns how many rows it stored. lastSeq
+// is the largest seq before the batch: its rows are those above it.
+func (s *Store) writeBatch(ctx context.Context, tx *sql.Tx, b *encodedBatch, lastSeq int64) (int, error) {
+	records, perRow := b.records, columnCount
 	var inserted map[string]bool
-	if chained {
+	if b.hashes != nil {
 		inserted = make(map[string]bool, len(records))
 	}
 	total := 0
 	for start := 0; start < len(records); start += rowsPerStatement {
 		n := min(rowsPerStatement, len(records)-start)
-		st := full
+		st := b.full
 		if n < rowsPerStatement {
-			st = tail
+			st = b.tail
 		}
-		stored, err := execInsert(ctx, tx.StmtContext(ctx, st), args[start*perRow:(start+n)*perRow], inserted)
+		stored, err := execInsert(ctx, tx.StmtContext(ctx, st), b.args[start*perRow:(start+n)*perRow], inserted)
 		if err != nil {
 			return 0, fmt.Errorf("sqlitestore: insert: records %d to %d: %w", start, start+n-1, err)
 		}
 		total += stored
 	}
+	counts := b.counts
 	if total < len(records) {
 		// Some records were replays, which the conflict clause skipped: count the rows this
-		// transaction stored instead, so that a replay is never counted twice.
+		// batch stored instead, so that a replay is never counted twice.
 		counts = newRollupDelta()
 		n, err := countRowsAfter(ctx, tx, lastSeq, counts)
 		if err != nil {
@@ -239,23 +296,13 @@ func (s *Store) insert(ctx context.Context, tenant string, records []record.Reco
 			return 0, fmt.Errorf("sqlitestore: insert: %d rows stored but %d found after seq %d", total, n, lastSeq)
 		}
 	}
-	if err := counts.write(ctx, inTx(ctx, tx, rollups)); err != nil {
+	if err := counts.write(ctx, inTx(ctx, tx, b.rollups)); err != nil {
 		return 0, fmt.Errorf("sqlitestore: insert: stats counts: %w", err)
 	}
-	if chained {
-		if err := s.appendLinks(ctx, tx, linksFull, records, rowTenants, hashes, inserted); err != nil {
+	if b.hashes != nil {
+		if err := s.appendLinks(ctx, tx, b.linksFull, records, b.rowTenants, b.hashes, inserted); err != nil {
 			return 0, fmt.Errorf("sqlitestore: insert: %w", err)
 		}
-	}
-	// Last, so that no statement of the transaction begins after the full-text table has
-	// pending rows (see insertFullText).
-	if ftsInsert != nil && total > 0 {
-		if _, err := tx.StmtContext(ctx, ftsInsert).ExecContext(ctx, lastSeq); err != nil {
-			return 0, fmt.Errorf("sqlitestore: insert: full-text index: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sqlitestore: insert: commit: %w", err)
 	}
 	return total, nil
 }

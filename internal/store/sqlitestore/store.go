@@ -38,6 +38,7 @@ type Store struct {
 	readOnly bool
 
 	inserts insertStatements
+	group   writeGroup // concurrent inserts share transactions (insert_group.go)
 	// skipFullTextInsert: Insert leaves the full-text index alone, because a trigger keeps it
 	// (schema v5 and before, which benchmarks build as their baseline) or because the index is
 	// rebuilt after a bulk load or left out to measure its cost. Only benchmarks set it.
