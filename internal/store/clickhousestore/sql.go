@@ -229,20 +229,30 @@ func (d dialect) pruneCountSQL(cond string) string {
 // applied it; the legacy server has no such setting: Prune polls system.mutations, and on a
 // cluster ZooKeeper for the other replicas (waitMutations).
 func (d dialect) pruneDeleteSQL(cond string) string {
-	sql := "ALTER TABLE " + d.logs() + d.onClusterForReplicatedAlter() + " DELETE WHERE " + cond
+	sql := "ALTER TABLE " + d.qualified(d.local(d.table)) + d.onClusterForReplicatedAlter() + " DELETE WHERE " + cond
 	if d.modern() {
 		sql += " SETTINGS mutations_sync = 2"
 	}
 	return sql
 }
 
+// partitionsSQL lists the logs table's partitions, on every shard of a distributed store.
 func (d dialect) partitionsSQL() string {
-	return "SELECT DISTINCT partition_id FROM system.parts WHERE database = " + quoteString(d.db) +
-		" AND table = " + quoteString(d.table) + " AND active ORDER BY partition_id"
+	return "SELECT DISTINCT partition_id FROM " + d.everyShard("parts") + " WHERE database = " + quoteString(d.db) +
+		" AND table = " + quoteString(d.local(d.table)) + " AND active ORDER BY partition_id"
+}
+
+// everyShard is the system table on the connected server, or on a distributed store the
+// cluster() table function over it: one replica of every shard answers.
+func (d dialect) everyShard(systemTable string) string {
+	if d.distributed {
+		return "cluster(" + quoteString(d.cluster) + ", system." + systemTable + ")"
+	}
+	return "system." + systemTable
 }
 
 func (d dialect) dropPartitionSQL(partitionID string) string {
-	return "ALTER TABLE " + d.logs() + d.onClusterForReplicatedAlter() + " DROP PARTITION ID " + quoteString(partitionID)
+	return "ALTER TABLE " + d.qualified(d.local(d.table)) + d.onClusterForReplicatedAlter() + " DROP PARTITION ID " + quoteString(partitionID)
 }
 
 // onClusterForReplicatedAlter is ON CLUSTER for a DELETE or DROP PARTITION, except on the
@@ -250,17 +260,19 @@ func (d dialect) dropPartitionSQL(partitionID string) string {
 // cluster ran it, so with one replica down retention hung (the driver's read timeout, then
 // distributed_ddl_task_timeout). A Replicated table needs none: the replica that runs the
 // statement puts it on the table's ZooKeeper log, and every replica of the (single) shard
-// applies it; Prune then waits for the replicas that are up (waitReplicas).
+// applies it; Prune then waits for the replicas that are up (waitReplicas). A distributed
+// store's shards are separate tables, so there it is ON CLUSTER on both layouts: with a shard
+// down the statement fails (after distributed_ddl_task_timeout) and the next run retries.
 func (d dialect) onClusterForReplicatedAlter() string {
-	if d.cluster != "" && !d.modern() {
+	if d.cluster != "" && !d.modern() && !d.distributed {
 		return ""
 	}
 	return d.onCluster()
 }
 
 func (d dialect) pendingMutationsSQL() string {
-	return "SELECT count() FROM system.mutations WHERE database = " + quoteString(d.db) +
-		" AND table = " + quoteString(d.table) + " AND is_done = 0"
+	return "SELECT count() FROM " + d.everyShard("mutations") + " WHERE database = " + quoteString(d.db) +
+		" AND table = " + quoteString(d.local(d.table)) + " AND is_done = 0"
 }
 
 func (d dialect) schemaVersionSQL() string {

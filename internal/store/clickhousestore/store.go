@@ -110,7 +110,15 @@ func (c *Config) options(ctx context.Context) (*clickhouse.Options, error) {
 	method := map[string]clickhouse.CompressionMethod{
 		"none": clickhouse.CompressionNone, "lz4": clickhouse.CompressionLZ4, "zstd": clickhouse.CompressionZSTD,
 	}[c.Compression]
+	var settings clickhouse.Settings
+	if c.Distributed {
+		// An INSERT into a Distributed table returns only once the shard has written the
+		// block (by default the server queues it on its disk and sends it later, so an
+		// acknowledged record could be lost with that server's disk).
+		settings = clickhouse.Settings{"insert_distributed_sync": 1}
+	}
 	return &clickhouse.Options{
+		Settings: settings,
 		Protocol: clickhouse.Native,
 		Addr:     c.addresses(),
 		// No default database: every statement names its database, so Migrate can create it.
@@ -195,7 +203,8 @@ func (s *Store) connectLocked(ctx context.Context, create bool) error {
 	if err != nil {
 		return err
 	}
-	d := dialect{db: s.cfg.Database, table: s.cfg.Table, cluster: s.cfg.Cluster, ttl: ttl}
+	d := dialect{db: s.cfg.Database, table: s.cfg.Table, cluster: s.cfg.Cluster,
+		distributed: s.cfg.Distributed, zkPath: s.cfg.ZooKeeperPath, ttl: ttl}
 
 	recorded, found, err := s.recordedSchema(ctx, d)
 	if err != nil {
@@ -240,7 +249,29 @@ func (s *Store) connectLocked(ctx context.Context, create bool) error {
 			}
 		}
 	}
+	if d.distributed {
+		if err := s.checkDistributed(ctx, d); err != nil {
+			return err
+		}
+	}
 	s.d, s.version, s.ready = d, version, true
+	return nil
+}
+
+// checkDistributed refuses a store configured distributed whose logs table is not a
+// Distributed one: a table made by a one-shard store keeps its name, CREATE ... IF NOT
+// EXISTS leaves it alone, and writes would stay on the shard of the connected server.
+// Moving a one-shard table to shards is not built (README "Several shards").
+func (s *Store) checkDistributed(ctx context.Context, d dialect) error {
+	var engine string
+	err := s.conn.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = "+quoteString(d.db)+
+		" AND name = "+quoteString(d.table)).Scan(&engine)
+	if err != nil {
+		return fmt.Errorf("clickhousestore: engine of %s: %w", d.logs(), err)
+	}
+	if engine != "Distributed" {
+		return fmt.Errorf("clickhousestore: %w: distributed is set but table %s has engine %s, not Distributed (a table created without distributed is not converted; use a new table or database)", errSchema, d.logs(), engine)
+	}
 	return nil
 }
 
