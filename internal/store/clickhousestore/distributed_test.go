@@ -240,6 +240,13 @@ func TestDistributed_AShardDownFailsItsInsertsUntilItIsBack(t *testing.T) {
 	down := cl.Replicas[1] // shard 2 (s2), home of second[0]; s1 is connected to shard 1
 	down.RestartAtCleanup(t)
 	down.Kill(t)
+	// A collector starting now must start (its WAL takes the records meanwhile): Open
+	// returns the store although reading the schema through the Distributed table fails.
+	ctxOpen, cancelOpen := context.WithTimeout(ctx, 30*time.Second)
+	late, err := Open(ctxOpen, shardedConfig(cl, cl.Replicas[0], db))
+	cancelOpen()
+	require.NoError(t, err, "Open with shard 2 down")
+	t.Cleanup(func() { _ = late.Close() })
 	batch := clusterRecords(second[0]+"-during", 10, now.Add(time.Minute))
 	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	_, err = s1.Insert(ictx, second[0], batch)
@@ -270,6 +277,10 @@ func TestDistributed_AShardDownFailsItsInsertsUntilItIsBack(t *testing.T) {
 	rep, err := chain.Verify(ctx, s1, nil, second[0], chain.Range{})
 	require.NoError(t, err)
 	assert.True(t, rep.OK, "chain after the outage: %+v", rep.FirstBroken)
+	// The store opened during the outage connects once the shard is back.
+	res, err = late.Query(ctx, store.Filter{TenantID: second[0]}, store.Page{Limit: 100})
+	require.NoError(t, err, "Query through the store opened while shard 2 was down")
+	assert.Len(t, res.Records, 20, "records read through the store opened during the outage")
 }
 
 // A table a one-shard store made keeps its engine: a distributed store refuses it at Open
@@ -289,4 +300,20 @@ func TestDistributed_OpenRefusesATableMadeWithoutDistributed(t *testing.T) {
 	_, err = Open(ctx, cfg)
 	require.Error(t, err, "Open with distributed on a table made without it")
 	assert.Contains(t, err.Error(), "not Distributed", "the error should say what is wrong")
+}
+
+// With a replication path that is the same on both servers ({shard} is 01 on both: their
+// shard in the one-shard cluster), the "shards" would be replicas of one table and every read
+// through the Distributed table would count each record twice. Open refuses it.
+func TestDistributed_OpenRefusesAZooKeeperPathTheShardsShare(t *testing.T) {
+	cl := chcluster.Get(t)
+	db := fmt.Sprintf("audit_shards_%d_%d", os.Getpid(), testDatabases.Add(1))
+	t.Cleanup(func() { dropShardedDatabase(t, cl, db) })
+	cfg := shardedConfig(cl, cl.Replicas[0], db)
+	cfg.ZooKeeperPath = "/clickhouse/tables/{shard}/{database}.{table}"
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	_, err := Open(ctx, cfg)
+	require.Error(t, err, "Open with a zookeeper_path the two shards share")
+	assert.Contains(t, err.Error(), "needs a macro whose value differs between shards", "the error should say what is wrong")
 }

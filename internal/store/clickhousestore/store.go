@@ -137,7 +137,22 @@ func (c *Config) options(ctx context.Context) (*clickhouse.Options, error) {
 // than from failing to reach it.
 func isServerAnswer(err error) bool {
 	var ex *clickhouse.Exception
-	return errors.As(err, &ex) || errors.Is(err, errSchema)
+	if errors.As(err, &ex) {
+		return !unreachableShard(ex)
+	}
+	return errors.Is(err, errSchema)
+}
+
+// unreachableShard reports the server's answers that mean it could not reach another server
+// (a shard of a Distributed table that is down): SOCKET_TIMEOUT, NETWORK_ERROR and
+// ALL_CONNECTION_TRIES_FAILED. Open treats them like an unreachable server, so a collector
+// starts while a shard is down and its WAL holds the records until the shard is back.
+func unreachableShard(ex *clickhouse.Exception) bool {
+	switch ex.Code {
+	case 209, 210, 279:
+		return true
+	}
+	return false
 }
 
 // errSchema marks refusals of the table's schema (newer than this binary, missing).
@@ -271,6 +286,19 @@ func (s *Store) checkDistributed(ctx context.Context, d dialect) error {
 	}
 	if engine != "Distributed" {
 		return fmt.Errorf("clickhousestore: %w: distributed is set but table %s has engine %s, not Distributed (a table created without distributed is not converted; use a new table or database)", errSchema, d.logs(), engine)
+	}
+	// Each shard's local table must replicate at a path of its own. With a path the same on
+	// every shard (a macro that does not differ between them, such as a {shard} that names
+	// the shard of another cluster), the "shards" are replicas of one table: every row is
+	// on each and a read through the Distributed table counts it once per shard.
+	var shards, paths uint64
+	err = s.conn.QueryRow(ctx, "SELECT count(), uniqExact(zookeeper_path) FROM "+d.everyShard("replicas")+
+		" WHERE database = "+quoteString(d.db)+" AND table = "+quoteString(d.local(d.table))).Scan(&shards, &paths)
+	if err != nil {
+		return fmt.Errorf("clickhousestore: replication paths of %s: %w", d.qualified(d.local(d.table)), err)
+	}
+	if paths < shards {
+		return fmt.Errorf("clickhousestore: %w: the %d shards of cluster %s replicate %s at %d ZooKeeper path(s): zookeeper_path %q needs a macro whose value differs between shards", errSchema, shards, d.cluster, d.qualified(d.local(d.table)), paths, s.cfg.zooKeeperPath())
 	}
 	return nil
 }
