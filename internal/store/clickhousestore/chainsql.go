@@ -108,7 +108,7 @@ func (d dialect) chainRecordsSQL(ids []string, lo, hi int64) string {
 			"Timestamp <= toDateTime("+strconv.FormatInt(floorDiv(hi, int64(time.Second)), 10)+")")
 	}
 	conds = append(conds, "id IN ("+quoteStrings(ids)+")")
-	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds)
+	return "SELECT " + d.selectColumns() + " FROM " + d.final() + d.finalWhere(conds)
 }
 
 func floorDiv(a, b int64) int64 {

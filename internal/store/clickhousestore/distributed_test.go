@@ -15,6 +15,7 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/clickhousestore/chcluster"
+	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
 )
 
 // The distributed tests run on the test cluster's second declaration of its two servers,
@@ -148,6 +149,23 @@ func TestDistributed_TenantsLandOnTheirShardAndEveryServerReadsAll(t *testing.T)
 			require.NoError(t, err, "Unchained %s through server %d", tenant, j+1)
 			assert.Empty(t, un, "%s: records outside the chain through server %d", tenant, j+1)
 		}
+	}
+	// Every tenant at once (an operator's query), in pages, from either server.
+	for j, s := range []*Store{s1, s2} {
+		seen := map[string]int{}
+		page := store.Page{Limit: 30}
+		for {
+			res, err := s.Query(ctx, store.Filter{}, page)
+			require.NoError(t, err, "Query of every tenant through server %d", j+1)
+			for _, r := range res.Records {
+				seen[r.ID]++
+			}
+			if res.NextCursor == "" {
+				break
+			}
+			page.Cursor = res.NextCursor
+		}
+		assert.Len(t, seen, 20+21+22+23, "records of every tenant through server %d", j+1)
 	}
 	// A replay of a batch writes nothing (the id check reads the Distributed table).
 	res, err := s2.Insert(ctx, first[0], clusterRecords(first[0], 20, now))
@@ -316,4 +334,26 @@ func TestDistributed_OpenRefusesAZooKeeperPathTheShardsShare(t *testing.T) {
 	_, err := Open(ctx, cfg)
 	require.Error(t, err, "Open with a zookeeper_path the two shards share")
 	assert.Contains(t, err.Error(), "needs a macro whose value differs between shards", "the error should say what is wrong")
+}
+
+// The store contract through the Distributed tables: every query, Stats, search, Trace and
+// Prune of storetest.Run, with the tenants of its fixtures spread over both shards. Each
+// store gets a table of its own in one database (a database per store would add its ON
+// CLUSTER DDL round to each of the suite's stores).
+func TestDistributed_PassesTheStoreContract(t *testing.T) {
+	cl := chcluster.Get(t)
+	db := fmt.Sprintf("audit_shards_%d_%d", os.Getpid(), testDatabases.Add(1))
+	t.Cleanup(func() { dropShardedDatabase(t, cl, db) })
+	var tables int
+	storetest.Run(t, func(t *testing.T) store.Store {
+		tables++
+		cfg := shardedConfig(cl, cl.Replicas[tables%2], db)
+		cfg.Table = fmt.Sprintf("contract_%d", tables)
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		s, err := Open(ctx, cfg)
+		require.NoError(t, err, "Open")
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
 }

@@ -121,6 +121,16 @@ func where(conds []string) string {
 	return " WHERE " + strings.Join(conds, " AND ")
 }
 
+// finalWhere is where(conds) after FROM ... FINAL. 18.16 fails FINAL over a Distributed
+// table without a WHERE ("Cannot find column tenant_id in source stream": the shards' query
+// leaves out the sort key FINAL needs); any WHERE, even WHERE 1, avoids it (measured).
+func (d dialect) finalWhere(conds []string) string {
+	if len(conds) == 0 && d.distributed {
+		return " WHERE 1"
+	}
+	return where(conds)
+}
+
 // querySQL is one page of Query: limit+1 rows, so that the extra row tells a next page exists.
 func (d dialect) querySQL(f store.Filter, cursor *store.Cursor, limit int) (string, error) {
 	conds := d.filterConditions(f)
@@ -134,7 +144,7 @@ func (d dialect) querySQL(f store.Filter, cursor *store.Cursor, limit int) (stri
 	if cursor != nil {
 		conds = append(conds, d.afterCursor(*cursor))
 	}
-	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds) +
+	return "SELECT " + d.selectColumns() + " FROM " + d.final() + d.finalWhere(conds) +
 		" ORDER BY " + d.tsColumn() + " DESC, id DESC LIMIT " + strconv.Itoa(limit+1), nil
 }
 
@@ -144,7 +154,7 @@ func (d dialect) getSQL(tenant, id string) string {
 		conds = append(conds, "tenant_id = "+quoteString(tenant))
 	}
 	// Two rows tell an id that several tenants hold from a unique one.
-	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds) + " ORDER BY " + d.tsColumn() + " DESC LIMIT 2"
+	return "SELECT " + d.selectColumns() + " FROM " + d.final() + d.finalWhere(conds) + " ORDER BY " + d.tsColumn() + " DESC LIMIT 2"
 }
 
 // maxTraceRecords bounds one Trace answer: a runaway trace must not load the server's
@@ -156,7 +166,7 @@ func (d dialect) traceSQL(tenant, traceID string) string {
 	if tenant != "" {
 		conds = append(conds, "tenant_id = "+quoteString(tenant))
 	}
-	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds) +
+	return "SELECT " + d.selectColumns() + " FROM " + d.final() + d.finalWhere(conds) +
 		" ORDER BY " + d.tsColumn() + " ASC, id ASC LIMIT " + strconv.Itoa(maxTraceRecords)
 }
 
@@ -187,7 +197,7 @@ func (d dialect) statsConditions(q store.StatsQuery) []string {
 
 func (d dialect) statsTopSQL(q store.StatsQuery, col string) string {
 	conds := append(d.statsConditions(q), col+" != ''")
-	return "SELECT " + col + " AS key, count() AS n FROM " + d.final() + where(conds) +
+	return "SELECT " + col + " AS key, count() AS n FROM " + d.final() + d.finalWhere(conds) +
 		" GROUP BY key ORDER BY n DESC, key ASC LIMIT " + strconv.Itoa(q.Top)
 }
 
@@ -198,7 +208,7 @@ func (d dialect) statsHistogramSQL(q store.StatsQuery) string {
 	first := q.BucketStart(q.Start).UnixNano()
 	bucket := fmt.Sprintf("intDiv(%s - %d, %d)", d.tsExpr(), first, int64(q.Interval))
 	return "SELECT " + bucket + " AS bucket, level, count() FROM " + d.final() +
-		where(d.statsConditions(q)) + " GROUP BY bucket, level"
+		d.finalWhere(d.statsConditions(q)) + " GROUP BY bucket, level"
 }
 
 // expiredCondition selects every record older than its level's period at now; "" when no
