@@ -265,6 +265,9 @@ func TestDistributed_AShardDownFailsItsInsertsUntilItIsBack(t *testing.T) {
 	cancelOpen()
 	require.NoError(t, err, "Open with shard 2 down")
 	t.Cleanup(func() { _ = late.Close() })
+	// The health check (the collector's readiness) says so, though server 1 answers pings.
+	assert.Eventually(t, func() bool { return errors.Is(s1.CheckHealth(ctx), store.ErrUnavailable) }, 30*time.Second, 100*time.Millisecond,
+		"CheckHealth should report the store unavailable while shard 2 is down")
 	batch := clusterRecords(second[0]+"-during", 10, now.Add(time.Minute))
 	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	_, err = s1.Insert(ictx, second[0], batch)
@@ -288,6 +291,7 @@ func TestDistributed_AShardDownFailsItsInsertsUntilItIsBack(t *testing.T) {
 	}, 90*time.Second, 500*time.Millisecond, "the batch should be stored once shard 2 is back")
 	_, err = s1.Insert(ctx, second[0], batch)
 	require.NoError(t, err, "a second retry")
+	assert.NoError(t, s1.CheckHealth(ctx), "CheckHealth once shard 2 is back")
 	assert.Equal(t, 20, localCount(down, db, second[0]), "shard 2 holds the records from before and the retried batch, each once")
 	res, err := s1.Query(ctx, store.Filter{TenantID: second[0]}, store.Page{Limit: 100})
 	require.NoError(t, err)

@@ -384,11 +384,27 @@ const healthTimeout = 3 * time.Second
 func (s *Store) CheckHealth(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
-	if _, err := s.dialect(ctx); err != nil {
+	d, err := s.dialect(ctx)
+	if err != nil {
 		return fmt.Errorf("clickhousestore: %w: %v", store.ErrUnavailable, err)
 	}
 	if err := s.conn.Ping(ctx); err != nil {
 		return fmt.Errorf("clickhousestore: %w: ping %s: %v", store.ErrUnavailable, strings.Join(s.cfg.addresses(), ","), err)
+	}
+	if d.distributed {
+		// The connected server answering says nothing of the other shards, without which
+		// every insert and query fails: read the small schema table through its
+		// Distributed table, which asks one replica of every shard.
+		rows, err := s.conn.Query(ctx, d.schemaVersionSQL())
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("clickhousestore: %w: a shard of cluster %s: %v", store.ErrUnavailable, d.cluster, err)
+		}
 	}
 	return nil
 }
