@@ -167,6 +167,20 @@ func TestDistributed_TenantsLandOnTheirShardAndEveryServerReadsAll(t *testing.T)
 		}
 		assert.Len(t, seen, 20+21+22+23, "records of every tenant through server %d", j+1)
 	}
+	// Stats of every tenant (the dashboard's totals, histogram and top events) count both
+	// shards' records, through either server.
+	for j, s := range []*Store{s1, s2} {
+		st, err := s.Stats(ctx, store.StatsQuery{Start: now.Add(-time.Hour), End: now.Add(time.Hour)})
+		require.NoError(t, err, "Stats through server %d", j+1)
+		assert.EqualValues(t, 20+21+22+23, st.Total, "Stats total through server %d", j+1)
+		var inBuckets int64
+		for _, b := range st.Histogram {
+			inBuckets += b.Count
+		}
+		assert.EqualValues(t, st.Total, inBuckets, "histogram through server %d", j+1)
+		require.NotEmpty(t, st.TopEvents, "top events through server %d", j+1)
+		assert.EqualValues(t, st.Total, st.TopEvents[0].Count, "the one event's count through server %d", j+1)
+	}
 	// A replay of a batch writes nothing (the id check reads the Distributed table).
 	res, err := s2.Insert(ctx, first[0], clusterRecords(first[0], 20, now))
 	require.NoError(t, err, "replay")
