@@ -1,6 +1,7 @@
-// Package chcluster gives tests the two-replica ClickHouse cluster that
-// scripts/clickhouse/start-cluster.sh runs: its replicas' addresses, its name, and a way to
-// kill a replica with SIGKILL and start it again on the same files.
+// Package chcluster gives tests the ClickHouse cluster that scripts/clickhouse/start-cluster.sh
+// runs: its two servers' addresses, the names under which remote_servers declares them (two
+// replicas of one shard, and two shards), and a way to kill a server with SIGKILL and start it
+// again on the same files.
 package chcluster
 
 import (
