@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Starts a throwaway ClickHouse cluster for the clickhousestore cluster tests: one ZooKeeper
-# (Debian's zookeeper package) and two clickhouse-server processes that are the two replicas of
-# one shard, all on loopback, with every file under one directory. Prints shell assignments:
+# (Debian's zookeeper package) and two clickhouse-server processes, all on loopback, with every
+# file under one directory. remote_servers declares the two servers twice: audit_cluster is one
+# shard of two replicas, audit_shards two shards of one replica each (server N is shard sN
+# there, in its macro {audit_shards_shard}; {shard} stays 01 for audit_cluster's tables).
+# Prints shell assignments:
 #
 #   eval "$(scripts/clickhouse/start-cluster.sh)"
-#     # CLICKHOUSE_CLUSTER_ADDRS=127.0.0.1:P1,127.0.0.1:P2  native ports of replica 1 and 2
-#     # CLICKHOUSE_CLUSTER_NAME=audit_cluster               the name in remote_servers
+#     # CLICKHOUSE_CLUSTER_ADDRS=127.0.0.1:P1,127.0.0.1:P2  native ports of server 1 and 2
+#     # CLICKHOUSE_CLUSTER_NAME=audit_cluster               one shard, two replicas
+#     # CLICKHOUSE_SHARDS_NAME=audit_shards                 two shards, one replica each
 #     # CLICKHOUSE_CLUSTER_DIR=...                          where everything lives
 #   scripts/clickhouse/stop-cluster.sh                      # stops all three, removes the dir
 #
@@ -19,6 +23,7 @@ set -euo pipefail
 
 dir="${CLICKHOUSE_CLUSTER_DIR:-/tmp/otelcol-audit-clickhouse-cluster}"
 cluster=audit_cluster
+shards=audit_shards
 log() { echo "clickhouse/start-cluster.sh: $*" >&2; }
 
 answers() { clickhouse-client --host 127.0.0.1 --port "$1" --query 'SELECT 1' >/dev/null 2>&1; }
@@ -27,11 +32,14 @@ running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 print_env() {
 	echo "CLICKHOUSE_CLUSTER_ADDRS=127.0.0.1:$(cat "$dir/ch1/port"),127.0.0.1:$(cat "$dir/ch2/port")"
 	echo "CLICKHOUSE_CLUSTER_NAME=$cluster"
+	echo "CLICKHOUSE_SHARDS_NAME=$shards"
 	echo "CLICKHOUSE_CLUSTER_DIR=$dir"
-	echo "export CLICKHOUSE_CLUSTER_ADDRS CLICKHOUSE_CLUSTER_NAME CLICKHOUSE_CLUSTER_DIR"
+	echo "export CLICKHOUSE_CLUSTER_ADDRS CLICKHOUSE_CLUSTER_NAME CLICKHOUSE_SHARDS_NAME CLICKHOUSE_CLUSTER_DIR"
 }
 
+# (A cluster started by an older version of this script, without audit_shards, is restarted.)
 if running "$dir/zk/pid" && running "$dir/ch1/pid" && running "$dir/ch2/pid" &&
+	grep -q "<$shards>" "$dir/ch1/config.xml" 2>/dev/null &&
 	answers "$(cat "$dir/ch1/port")" && answers "$(cat "$dir/ch2/port")"; then
 	log "already running (files in $dir)"
 	print_env
@@ -133,8 +141,10 @@ i1="$port"
 free_port
 i2="$port"
 
-# server N TCP INTERSERVER writes replica N's config. The cluster has one shard of two
+# server N TCP INTERSERVER writes server N's config. audit_cluster has one shard of two
 # replicas; internal_replication lets the Replicated tables copy rows between them.
+# audit_shards has the same two servers as two shards: a table replicated at a path with
+# {audit_shards_shard} is a different table on each (the store's zookeeper_path setting).
 write_config() {
 	local n="$1" port="$2" inter="$3" d="$dir/ch$1"
 	mkdir -p "$d/data" "$d/tmp" "$d/user_files" "$d/format_schemas" "$d/log"
@@ -177,9 +187,20 @@ write_config() {
                 <replica><host>127.0.0.1</host><port>$p2</port></replica>
             </shard>
         </$cluster>
+        <$shards>
+            <shard>
+                <internal_replication>true</internal_replication>
+                <replica><host>127.0.0.1</host><port>$p1</port></replica>
+            </shard>
+            <shard>
+                <internal_replication>true</internal_replication>
+                <replica><host>127.0.0.1</host><port>$p2</port></replica>
+            </shard>
+        </$shards>
     </remote_servers>
     <macros>
         <shard>01</shard>
+        <audit_shards_shard>s$n</audit_shards_shard>
         <replica>r$n</replica>
     </macros>
     <distributed_ddl>
@@ -236,5 +257,5 @@ for n in 1 2; do
 		exit 1
 	fi
 done
-log "ready: $(clickhouse-client --host 127.0.0.1 --port "$p1" --query 'SELECT version()'), cluster $cluster"
+log "ready: $(clickhouse-client --host 127.0.0.1 --port "$p1" --query 'SELECT version()'), clusters $cluster and $shards"
 print_env

@@ -19,7 +19,7 @@ func (d dialect) plainEngine(table string) string {
 	if d.cluster == "" {
 		return "MergeTree()"
 	}
-	return "ReplicatedMergeTree('/clickhouse/tables/{shard}/" + d.db + "." + table + "', '{replica}')"
+	return "ReplicatedMergeTree(" + d.replicatedArgs(table) + ")"
 }
 
 // createChain is one row per link (chain.Link). ORDER BY (tenant_id, seq) makes a page of a
@@ -34,7 +34,7 @@ func (d dialect) createChain() string {
 		tenant, id = "LowCardinality(String)", "String CODEC(ZSTD(1))"
 		idx = ",\n    INDEX idx_record_id record_id TYPE bloom_filter(0.001) GRANULARITY 1"
 	}
-	return "CREATE TABLE IF NOT EXISTS " + d.chain() + d.onCluster() + " (\n" +
+	return "CREATE TABLE IF NOT EXISTS " + d.qualified(d.local(d.table+"_chain")) + d.onCluster() + " (\n" +
 		"    tenant_id " + tenant + ",\n" +
 		"    seq UInt64,\n" +
 		"    record_id " + id + ",\n" +
@@ -42,22 +42,24 @@ func (d dialect) createChain() string {
 		"    level UInt8,\n" +
 		"    record_hash FixedString(32),\n" +
 		"    hash FixedString(32)" + idx + "\n" +
-		") ENGINE = " + d.plainEngine(d.table+"_chain") + "\nORDER BY (tenant_id, seq)"
+		") ENGINE = " + d.plainEngine(d.local(d.table+"_chain")) + "\nORDER BY (tenant_id, seq)"
 }
 
 // createCheckpoints keeps each checkpoint as its JSON document (chain.Checkpoint's form), with
 // the columns reads select and order by beside it. time is Unix nanoseconds.
 func (d dialect) createCheckpoints() string {
-	return "CREATE TABLE IF NOT EXISTS " + d.checkpoints() + d.onCluster() +
+	name := d.local(d.table + "_checkpoints")
+	return "CREATE TABLE IF NOT EXISTS " + d.qualified(name) + d.onCluster() +
 		" (tenant_id String, seq UInt64, time Int64, document String) ENGINE = " +
-		d.plainEngine(d.table+"_checkpoints") + " ORDER BY (tenant_id, seq, time)"
+		d.plainEngine(name) + " ORDER BY (tenant_id, seq, time)"
 }
 
 // createChainStart holds when this store began chaining (Unix nanoseconds of the first chained
 // Insert); Unchained requires a link of every record written since (see unchainedSQL).
 func (d dialect) createChainStart() string {
-	return "CREATE TABLE IF NOT EXISTS " + d.chainStart() + d.onCluster() +
-		" (started_at Int64) ENGINE = " + d.plainEngine(d.table+"_chain_start") + " ORDER BY started_at"
+	name := d.local(d.table + "_chain_start")
+	return "CREATE TABLE IF NOT EXISTS " + d.qualified(name) + d.onCluster() +
+		" (started_at Int64) ENGINE = " + d.plainEngine(name) + " ORDER BY started_at"
 }
 
 // linkColumns are the columns scanLink reads and insertLinksSQL writes, in order.
@@ -106,7 +108,7 @@ func (d dialect) chainRecordsSQL(ids []string, lo, hi int64) string {
 			"Timestamp <= toDateTime("+strconv.FormatInt(floorDiv(hi, int64(time.Second)), 10)+")")
 	}
 	conds = append(conds, "id IN ("+quoteStrings(ids)+")")
-	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds)
+	return "SELECT " + d.selectColumns() + " FROM " + d.final() + d.finalWhere(conds)
 }
 
 func floorDiv(a, b int64) int64 {
@@ -123,11 +125,14 @@ func floorDiv(a, b int64) int64 {
 // to max(uint64) minus the write time in ns, so the rows are those with insert_version <=
 // maxVersion (insertVersion of the start); a row with no version (0) counts as written now.
 // No FINAL: every physical row must be accounted for, and an edited copy of a linked record
-// (same id and timestamp) is still on its link.
+// (same id and timestamp) is still on its link. On a distributed store each shard runs the
+// query over its own rows, so the links come from the shard's local table (a Distributed one
+// in the subquery is refused: distributed_product_mode = deny): a tenant's links are on the
+// shard of its records, by the common sharding key.
 func (d dialect) unchainedSQL(tenant string, maxVersion uint64, limit int) string {
 	return "SELECT id FROM " + d.logs() + " WHERE tenant_id = " + quoteString(tenant) +
 		" AND insert_version <= " + strconv.FormatUint(maxVersion, 10) +
-		" AND (id, " + d.tsExpr() + ") NOT IN (SELECT record_id, timestamp FROM " + d.chain() +
+		" AND (id, " + d.tsExpr() + ") NOT IN (SELECT record_id, timestamp FROM " + d.qualified(d.local(d.table+"_chain")) +
 		" WHERE tenant_id = " + quoteString(tenant) + ")" +
 		" ORDER BY " + d.tsColumn() + ", id LIMIT " + strconv.Itoa(limit)
 }

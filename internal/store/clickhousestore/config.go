@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,6 +53,14 @@ type Config struct {
 	Schema string `mapstructure:"schema"`
 	// Cluster, when set, adds ON CLUSTER to every DDL statement and uses the Replicated engines.
 	Cluster string `mapstructure:"cluster"`
+	// Distributed spreads the records over the shards of Cluster: each table is a Replicated
+	// <name>_local on every shard and a Distributed <name> over them, sharded by
+	// cityHash64(tenant_id), which the store reads and writes (see README "Several shards").
+	Distributed bool `mapstructure:"distributed"`
+	// ZooKeeperPath is the replication path of each table (cluster only): {database} and
+	// {table} are filled in by the store, every other {macro} by the server. Empty is
+	// DefaultZooKeeperPath. Distributed tables need a macro that differs between shards.
+	ZooKeeperPath string `mapstructure:"zookeeper_path"`
 	// AsyncInsert lets the server buffer small inserts (async_insert=1, wait_for_async_insert=1:
 	// Insert still returns only when the rows are written). Modern servers only.
 	AsyncInsert bool `mapstructure:"async_insert"`
@@ -89,6 +98,8 @@ const (
 	DefaultReadTimeout  = 30 * time.Second
 	DefaultMaxOpenConns = 10
 	DefaultCompression  = "lz4"
+	// DefaultZooKeeperPath is the replication path of a table on a cluster.
+	DefaultZooKeeperPath = "/clickhouse/tables/{shard}/{database}.{table}"
 )
 
 // DefaultConfig returns the configuration a new auditstore extension starts from.
@@ -135,6 +146,7 @@ func (c *Config) Validate() error {
 	if c.Cluster != "" && !identifier.MatchString(c.Cluster) {
 		errs = append(errs, fmt.Errorf("clickhouse: cluster %q: want letters, digits and underscores", c.Cluster))
 	}
+	errs = append(errs, c.validateSharding()...)
 	if c.DialTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("clickhouse: dial_timeout %s must be positive", c.DialTimeout))
 	}
@@ -168,6 +180,44 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("clickhouse: password and password_file are both set; keep one"))
 	}
 	return errors.Join(errs...)
+}
+
+// zooKeeperMacro is a {name} in ZooKeeperPath.
+var zooKeeperMacro = regexp.MustCompile(`\{[A-Za-z0-9_]+\}`)
+
+// validateSharding checks Distributed and ZooKeeperPath against Cluster.
+func (c *Config) validateSharding() []error {
+	var errs []error
+	if c.Distributed && c.Cluster == "" {
+		errs = append(errs, errors.New("clickhouse: distributed needs cluster: the Distributed table and its local tables are created ON CLUSTER <cluster>, whose remote_servers entry lists the shards"))
+	}
+	if c.ZooKeeperPath == "" {
+		return errs
+	}
+	if c.Cluster == "" {
+		errs = append(errs, fmt.Errorf("clickhouse: zookeeper_path %q needs cluster: without it the tables are not replicated", c.ZooKeeperPath))
+	}
+	if !strings.HasPrefix(c.ZooKeeperPath, "/") || strings.ContainsAny(c.ZooKeeperPath, "'\\ ") {
+		errs = append(errs, fmt.Errorf("clickhouse: zookeeper_path %q: want an absolute ZooKeeper path without quotes, backslashes or spaces", c.ZooKeeperPath))
+	}
+	macros := zooKeeperMacro.FindAllString(c.ZooKeeperPath, -1)
+	if !slices.Contains(macros, "{database}") || !slices.Contains(macros, "{table}") {
+		errs = append(errs, fmt.Errorf("clickhouse: zookeeper_path %q: must hold {database} and {table}, or two tables would share one replication log", c.ZooKeeperPath))
+	}
+	if c.Distributed && !slices.ContainsFunc(macros, func(m string) bool {
+		return m != "{database}" && m != "{table}" && m != "{replica}"
+	}) {
+		errs = append(errs, fmt.Errorf("clickhouse: zookeeper_path %q: distributed needs a server macro that differs between shards (such as {shard}), or every shard would replicate one table", c.ZooKeeperPath))
+	}
+	return errs
+}
+
+// zooKeeperPath is ZooKeeperPath or its default.
+func (c *Config) zooKeeperPath() string {
+	if c.ZooKeeperPath == "" {
+		return DefaultZooKeeperPath
+	}
+	return c.ZooKeeperPath
 }
 
 // addresses is Endpoint followed by Endpoints, schemes dropped, blanks skipped.

@@ -25,6 +25,34 @@ func TestConfig_ValidateNamesTheOffendingField(t *testing.T) {
 		{"a database name with a dash is refused", func(c *Config) { c.Database = "audit-logs" }, "database"},
 		{"a table name with a quote is refused", func(c *Config) { c.Table = "logs`; DROP" }, "table"},
 		{"a cluster name with a space is refused", func(c *Config) { c.Cluster = "my cluster" }, "cluster"},
+		{"distributed on a cluster is valid", func(c *Config) {
+			c.Cluster = "audit_shards"
+			c.Distributed = true
+		}, ""},
+		{"a zookeeper path with a shard macro of its own is valid", func(c *Config) {
+			c.Cluster = "audit_shards"
+			c.Distributed = true
+			c.ZooKeeperPath = "/ch/{audit_shards_shard}/{database}/{table}"
+		}, ""},
+		{"distributed without a cluster is refused", func(c *Config) { c.Distributed = true }, "distributed needs cluster"},
+		{"a zookeeper path without a cluster is refused", func(c *Config) { c.ZooKeeperPath = "/t/{shard}/{database}.{table}" }, "zookeeper_path"},
+		{"a zookeeper path without {table} is refused", func(c *Config) {
+			c.Cluster = "c"
+			c.ZooKeeperPath = "/t/{shard}/{database}"
+		}, "must hold {database} and {table}"},
+		{"a relative zookeeper path is refused", func(c *Config) {
+			c.Cluster = "c"
+			c.ZooKeeperPath = "t/{shard}/{database}.{table}"
+		}, "absolute"},
+		{"a quote in the zookeeper path is refused", func(c *Config) {
+			c.Cluster = "c"
+			c.ZooKeeperPath = "/t/{shard}'/{database}.{table}"
+		}, "without quotes"},
+		{"distributed with a zookeeper path the same on every shard is refused", func(c *Config) {
+			c.Cluster = "c"
+			c.Distributed = true
+			c.ZooKeeperPath = "/t/{database}.{table}/{replica}"
+		}, "differs between shards"},
 		{"a zero dial timeout is refused", func(c *Config) { c.DialTimeout = 0 }, "dial_timeout"},
 		{"a zero read timeout is refused", func(c *Config) { c.ReadTimeout = 0 }, "read_timeout"},
 		{"a zero connection pool is refused", func(c *Config) { c.MaxOpenConns = 0 }, "max_open_conns"},

@@ -16,10 +16,11 @@ import (
 // has, so Prune reads there (through the connected server's system.zookeeper, so no other
 // address or credential is needed) until every active replica has caught up.
 
-// replicaZooKeeperPathSQL is the table's ZooKeeper path, {shard} already expanded.
+// replicaZooKeeperPathSQL is the table's ZooKeeper path, macros expanded; on a distributed
+// store one per shard (all in the one ZooKeeper the connected server reads).
 func (d dialect) replicaZooKeeperPathSQL() string {
-	return "SELECT zookeeper_path FROM system.replicas WHERE database = " + quoteString(d.db) +
-		" AND table = " + quoteString(d.table)
+	return "SELECT DISTINCT zookeeper_path FROM " + d.everyShard("replicas") + " WHERE database = " + quoteString(d.db) +
+		" AND table = " + quoteString(d.local(d.table)) + " ORDER BY zookeeper_path"
 }
 
 func zooKeeperChildrenSQL(path string) string {
@@ -123,40 +124,72 @@ func unmutatedParts(parts []string, blocks map[string]int64) []string {
 	return out
 }
 
+// shardReplicas is what ZooKeeper lists for one replicated table (one shard's): the parts
+// of each active replica, keyed by a name for messages.
+type shardReplicas struct {
+	zkPath string
+	parts  map[string][]string
+}
+
 // activeReplicaParts returns the parts ZooKeeper lists for each active replica of the table,
-// and the table's ZooKeeper path. A replica that is down serves nothing and applies what it
-// missed from its queue once it is back (is_active is its ZooKeeper session, gone within
-// session_timeout_ms of its death): waiting for it would hold Prune for the whole outage.
-func (s *Store) activeReplicaParts(ctx context.Context, d dialect) (string, map[string][]string, error) {
-	var zkPath string
-	if err := s.conn.QueryRow(ctx, d.replicaZooKeeperPathSQL()).Scan(&zkPath); err != nil {
-		return "", nil, fmt.Errorf("zookeeper path of %s: %w", d.logs(), err)
-	}
-	replicas, err := s.zooKeeperChildren(ctx, zkPath+"/replicas")
+// per ZooKeeper path (one, or one per shard of a distributed store). A replica that is down
+// serves nothing and applies what it missed from its queue once it is back (is_active is its
+// ZooKeeper session, gone within session_timeout_ms of its death): waiting for it would hold
+// Prune for the whole outage.
+func (s *Store) activeReplicaParts(ctx context.Context, d dialect) ([]shardReplicas, error) {
+	rows, err := s.conn.Query(ctx, d.replicaZooKeeperPathSQL())
 	if err != nil {
-		return "", nil, err
+		return nil, fmt.Errorf("zookeeper path of %s: %w", d.logs(), err)
 	}
-	out := map[string][]string{}
-	for r := range replicas {
-		state, err := s.zooKeeperChildren(ctx, zkPath+"/replicas/"+r)
-		if err != nil {
-			return "", nil, err
+	var paths []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("zookeeper path of %s: %w", d.logs(), err)
 		}
-		if _, active := state["is_active"]; !active {
-			continue
-		}
-		parts, err := s.zooKeeperChildren(ctx, zkPath+"/replicas/"+r+"/parts")
-		if err != nil {
-			return "", nil, err
-		}
-		names := make([]string, 0, len(parts))
-		for n := range parts {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		out[r] = names
+		paths = append(paths, p)
 	}
-	return zkPath, out, nil
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("zookeeper path of %s: %w", d.logs(), err)
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("zookeeper path of %s: no replica lists the table", d.logs())
+	}
+	var out []shardReplicas
+	for _, zkPath := range paths {
+		replicas, err := s.zooKeeperChildren(ctx, zkPath+"/replicas")
+		if err != nil {
+			return nil, err
+		}
+		sr := shardReplicas{zkPath: zkPath, parts: map[string][]string{}}
+		for r := range replicas {
+			state, err := s.zooKeeperChildren(ctx, zkPath+"/replicas/"+r)
+			if err != nil {
+				return nil, err
+			}
+			if _, active := state["is_active"]; !active {
+				continue
+			}
+			parts, err := s.zooKeeperChildren(ctx, zkPath+"/replicas/"+r+"/parts")
+			if err != nil {
+				return nil, err
+			}
+			names := make([]string, 0, len(parts))
+			for n := range parts {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			name := r
+			if len(paths) > 1 {
+				name = zkPath + "/replicas/" + r
+			}
+			sr.parts[name] = names
+		}
+		out = append(out, sr)
+	}
+	return out, nil
 }
 
 // replicasHolding returns, per active replica, its parts of the given partitions: after a
@@ -164,15 +197,17 @@ func (s *Store) activeReplicaParts(ctx context.Context, d dialect) (string, map[
 // too, once it has dropped them.
 func (s *Store) replicasHolding(partitions []string) func(context.Context, dialect) (map[string][]string, error) {
 	return func(ctx context.Context, d dialect) (map[string][]string, error) {
-		_, replicas, err := s.activeReplicaParts(ctx, d)
+		shards, err := s.activeReplicaParts(ctx, d)
 		if err != nil {
 			return nil, err
 		}
 		behind := map[string][]string{}
-		for r, parts := range replicas {
-			for _, n := range parts {
-				if p, ok := parsePartName(n); ok && slices.Contains(partitions, p.partition) {
-					behind[r] = append(behind[r], n)
+		for _, sr := range shards {
+			for r, parts := range sr.parts {
+				for _, n := range parts {
+					if p, ok := parsePartName(n); ok && slices.Contains(partitions, p.partition) {
+						behind[r] = append(behind[r], n)
+					}
 				}
 			}
 		}
@@ -183,32 +218,34 @@ func (s *Store) replicasHolding(partitions []string) func(context.Context, diale
 // replicasBehind returns, per active replica of the table, the parts that have not applied
 // every mutation in ZooKeeper yet; empty when all of them are done.
 func (s *Store) replicasBehind(ctx context.Context, d dialect) (map[string][]string, error) {
-	zkPath, replicas, err := s.activeReplicaParts(ctx, d)
+	shards, err := s.activeReplicaParts(ctx, d)
 	if err != nil {
 		return nil, err
-	}
-	mutations, err := s.zooKeeperChildren(ctx, zkPath+"/mutations")
-	if err != nil {
-		return nil, err
-	}
-	// One partition's highest mutation block is enough: a part at or above it has applied
-	// the earlier ones too.
-	blocks := map[string]int64{}
-	for name, entry := range mutations {
-		m, err := mutationBlocks(entry)
-		if err != nil {
-			return nil, fmt.Errorf("%s/mutations/%s: %w", zkPath, name, err)
-		}
-		for p, b := range m {
-			if b > blocks[p] {
-				blocks[p] = b
-			}
-		}
 	}
 	behind := map[string][]string{}
-	for r, parts := range replicas {
-		if left := unmutatedParts(parts, blocks); len(left) > 0 {
-			behind[r] = left
+	for _, sr := range shards {
+		mutations, err := s.zooKeeperChildren(ctx, sr.zkPath+"/mutations")
+		if err != nil {
+			return nil, err
+		}
+		// One partition's highest mutation block is enough: a part at or above it has
+		// applied the earlier ones too. Block numbers are per table, so per shard.
+		blocks := map[string]int64{}
+		for name, entry := range mutations {
+			m, err := mutationBlocks(entry)
+			if err != nil {
+				return nil, fmt.Errorf("%s/mutations/%s: %w", sr.zkPath, name, err)
+			}
+			for p, b := range m {
+				if b > blocks[p] {
+					blocks[p] = b
+				}
+			}
+		}
+		for r, parts := range sr.parts {
+			if left := unmutatedParts(parts, blocks); len(left) > 0 {
+				behind[r] = left
+			}
 		}
 	}
 	return behind, nil

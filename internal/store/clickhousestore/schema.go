@@ -111,7 +111,11 @@ type dialect struct {
 	db      string
 	table   string
 	cluster string
-	ttl     map[record.Level]time.Duration
+	// distributed: every table is <name>_local on each shard and a Distributed <name> over
+	// them (Config.Distributed); zkPath is Config.ZooKeeperPath, "" for the default.
+	distributed bool
+	zkPath      string
+	ttl         map[record.Level]time.Duration
 }
 
 func (d dialect) modern() bool { return d.mode == modeModern }
@@ -141,6 +145,44 @@ func (d dialect) logs() string { return d.qualified(d.table) }
 
 func (d dialect) meta() string { return d.qualified(d.table + "_schema") }
 
+// localSuffix names the per-shard tables under a Distributed table of the same name.
+const localSuffix = "_local"
+
+// local is the table that holds the rows of the table reads and writes name: name itself, or
+// on a distributed store name_local, the shard's own table. ALTERs, system tables and
+// ZooKeeper speak of it.
+func (d dialect) local(name string) string {
+	if d.distributed {
+		return name + localSuffix
+	}
+	return name
+}
+
+// Distributed tables' sharding keys. A tenant's records, links and checkpoints live on one
+// shard: its chain has one writer, ReplacingMergeTree deduplicates only within a shard, and
+// Unchained compares a tenant's rows with its links shard by shard (unchainedSQL). The
+// one-row tables go to the first shard.
+const (
+	shardByTenant = "cityHash64(tenant_id)"
+	firstShard    = "0"
+)
+
+// createDistributed is the Distributed table name over its local tables on every shard.
+func (d dialect) createDistributed(name, shardingKey string) string {
+	return "CREATE TABLE IF NOT EXISTS " + d.qualified(name) + d.onCluster() + " AS " + d.qualified(d.local(name)) +
+		" ENGINE = Distributed(" + d.cluster + ", " + d.db + ", " + d.local(name) + ", " + shardingKey + ")"
+}
+
+// replicatedArgs is the ZooKeeper path and replica name of a Replicated engine for table.
+func (d dialect) replicatedArgs(table string) string {
+	path := d.zkPath
+	if path == "" {
+		path = DefaultZooKeeperPath
+	}
+	path = strings.NewReplacer("{database}", d.db, "{table}", table).Replace(path)
+	return "'" + path + "', '{replica}'"
+}
+
 func (d dialect) onCluster() string {
 	if d.cluster == "" {
 		return ""
@@ -155,7 +197,7 @@ func (d dialect) engine(table, args string) string {
 	if d.cluster == "" {
 		return "ReplacingMergeTree(" + args + ")"
 	}
-	path := "'/clickhouse/tables/{shard}/" + d.db + "." + table + "', '{replica}'"
+	path := d.replicatedArgs(table)
 	if args != "" {
 		path += ", " + args
 	}
@@ -262,24 +304,33 @@ func (d dialect) insertSQL() string {
 // createStatements is Migrate's DDL, in order. Each is idempotent (IF NOT EXISTS), so the
 // same list upgrades a version 1 database: only the chain's tables are new.
 func (d dialect) createStatements() []string {
-	return []string{
-		"CREATE DATABASE IF NOT EXISTS `" + d.db + "`" + d.onCluster(),
-		d.createMeta(),
-		d.createLogs(),
-		d.createChain(),
-		d.createCheckpoints(),
-		d.createChainStart(),
+	out := []string{"CREATE DATABASE IF NOT EXISTS `" + d.db + "`" + d.onCluster()}
+	for _, t := range []struct {
+		create, name, shardingKey string
+	}{
+		{d.createMeta(), d.table + "_schema", firstShard},
+		{d.createLogs(), d.table, shardByTenant},
+		{d.createChain(), d.table + "_chain", shardByTenant},
+		{d.createCheckpoints(), d.table + "_checkpoints", shardByTenant},
+		{d.createChainStart(), d.table + "_chain_start", firstShard},
+	} {
+		out = append(out, t.create)
+		if d.distributed {
+			out = append(out, d.createDistributed(t.name, t.shardingKey))
+		}
 	}
+	return out
 }
 
 func (d dialect) createMeta() string {
-	return "CREATE TABLE IF NOT EXISTS " + d.meta() + d.onCluster() +
-		" (version UInt32, mode String, applied_at DateTime) ENGINE = " + d.engine(d.table+"_schema", "") + " ORDER BY version"
+	name := d.local(d.table + "_schema")
+	return "CREATE TABLE IF NOT EXISTS " + d.qualified(name) + d.onCluster() +
+		" (version UInt32, mode String, applied_at DateTime) ENGINE = " + d.engine(name, "") + " ORDER BY version"
 }
 
 func (d dialect) createLogs() string {
 	var b strings.Builder
-	b.WriteString("CREATE TABLE IF NOT EXISTS " + d.logs() + d.onCluster() + " (\n")
+	b.WriteString("CREATE TABLE IF NOT EXISTS " + d.qualified(d.local(d.table)) + d.onCluster() + " (\n")
 	var defs []string
 	for _, c := range columns {
 		typ := d.columnType(c)
@@ -327,7 +378,7 @@ func (d dialect) createLogs() string {
 		)
 	}
 	b.WriteString(strings.Join(defs, ",\n"))
-	b.WriteString("\n) ENGINE = " + d.engine(d.table, "insert_version"))
+	b.WriteString("\n) ENGINE = " + d.engine(d.local(d.table), "insert_version"))
 	if d.modern() {
 		b.WriteString("\nPARTITION BY toYYYYMM(Timestamp)\nORDER BY (tenant_id, Timestamp, id)")
 		if ttl := d.ttlClause(); ttl != "" {

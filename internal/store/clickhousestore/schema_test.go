@@ -109,3 +109,37 @@ func TestDDL_ModernRevision1IsTheDDLFirstShipped(t *testing.T) {
 	assert.Equal(t, string(want), strings.Join(d.createStatements(), ";\n\n")+";\n")
 	assert.Equal(t, "modern", d.layoutName(), "the layout name revision 1 recorded")
 }
+
+// A distributed store's DDL: each table twice, the shard's Replicated <name>_local at the
+// configured path (database and local table name filled in, server macros left), then the
+// Distributed <name> over it, keyed by tenant or, for the one-row tables, the first shard.
+func TestDDL_DistributedTablesOverLocalOnes(t *testing.T) {
+	d := dialect{mode: modeLegacy, db: "otel", table: "audit_logs", cluster: "prod", distributed: true,
+		zkPath: "/ch/{cluster_shard}/{database}/{table}"}
+	stmts := d.createStatements()
+	require.Len(t, stmts, 11, "the database, then five tables twice")
+	assert.Equal(t, "CREATE DATABASE IF NOT EXISTS `otel` ON CLUSTER `prod`", stmts[0])
+	for i, name := range []string{"audit_logs_schema", "audit_logs", "audit_logs_chain", "audit_logs_checkpoints", "audit_logs_chain_start"} {
+		local, dist := stmts[1+2*i], stmts[2+2*i]
+		assert.Contains(t, local, "CREATE TABLE IF NOT EXISTS `otel`.`"+name+"_local` ON CLUSTER `prod`", name)
+		assert.Contains(t, local, "Replicated", name)
+		assert.Contains(t, local, "('/ch/{cluster_shard}/otel/"+name+"_local', '{replica}'", name)
+		key := "cityHash64(tenant_id)"
+		if name == "audit_logs_schema" || name == "audit_logs_chain_start" {
+			key = "0"
+		}
+		assert.Equal(t, "CREATE TABLE IF NOT EXISTS `otel`.`"+name+"` ON CLUSTER `prod` AS `otel`.`"+name+"_local` ENGINE = Distributed(prod, otel, "+name+"_local, "+key+")", dist, name)
+	}
+	// Reads and writes name the Distributed table; retention and the system tables the local
+	// one, on every shard.
+	assert.Equal(t, "INSERT INTO `otel`.`audit_logs` (", d.insertSQL()[:len("INSERT INTO `otel`.`audit_logs` (")])
+	assert.Contains(t, d.dropPartitionSQL("202501"), "ALTER TABLE `otel`.`audit_logs_local` ON CLUSTER `prod` DROP PARTITION ID '202501'")
+	assert.Contains(t, d.pruneDeleteSQL("level = 1"), "ALTER TABLE `otel`.`audit_logs_local` ON CLUSTER `prod` DELETE WHERE")
+	assert.Contains(t, d.partitionsSQL(), "FROM cluster('prod', system.parts)")
+	assert.Contains(t, d.partitionsSQL(), "table = 'audit_logs_local'")
+	assert.Contains(t, d.pendingMutationsSQL(), "FROM cluster('prod', system.mutations)")
+	assert.Contains(t, d.unchainedSQL("acme", 1, 10), "FROM `otel`.`audit_logs_chain_local`")
+	// The default path is the one the one-shard cluster always used.
+	one := dialect{mode: modeLegacy, db: "otel", table: "audit_logs", cluster: "prod"}
+	assert.Contains(t, one.createLogs(), "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/otel.audit_logs', '{replica}', insert_version)")
+}

@@ -121,6 +121,16 @@ func where(conds []string) string {
 	return " WHERE " + strings.Join(conds, " AND ")
 }
 
+// finalWhere is where(conds) after FROM ... FINAL. 18.16 fails FINAL over a Distributed
+// table without a WHERE ("Cannot find column tenant_id in source stream": the shards' query
+// leaves out the sort key FINAL needs); any WHERE, even WHERE 1, avoids it (measured).
+func (d dialect) finalWhere(conds []string) string {
+	if len(conds) == 0 && d.distributed {
+		return " WHERE 1"
+	}
+	return where(conds)
+}
+
 // querySQL is one page of Query: limit+1 rows, so that the extra row tells a next page exists.
 func (d dialect) querySQL(f store.Filter, cursor *store.Cursor, limit int) (string, error) {
 	conds := d.filterConditions(f)
@@ -134,7 +144,7 @@ func (d dialect) querySQL(f store.Filter, cursor *store.Cursor, limit int) (stri
 	if cursor != nil {
 		conds = append(conds, d.afterCursor(*cursor))
 	}
-	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds) +
+	return "SELECT " + d.selectColumns() + " FROM " + d.final() + d.finalWhere(conds) +
 		" ORDER BY " + d.tsColumn() + " DESC, id DESC LIMIT " + strconv.Itoa(limit+1), nil
 }
 
@@ -144,7 +154,7 @@ func (d dialect) getSQL(tenant, id string) string {
 		conds = append(conds, "tenant_id = "+quoteString(tenant))
 	}
 	// Two rows tell an id that several tenants hold from a unique one.
-	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds) + " ORDER BY " + d.tsColumn() + " DESC LIMIT 2"
+	return "SELECT " + d.selectColumns() + " FROM " + d.final() + d.finalWhere(conds) + " ORDER BY " + d.tsColumn() + " DESC LIMIT 2"
 }
 
 // maxTraceRecords bounds one Trace answer: a runaway trace must not load the server's
@@ -156,7 +166,7 @@ func (d dialect) traceSQL(tenant, traceID string) string {
 	if tenant != "" {
 		conds = append(conds, "tenant_id = "+quoteString(tenant))
 	}
-	return "SELECT " + d.selectColumns() + " FROM " + d.final() + where(conds) +
+	return "SELECT " + d.selectColumns() + " FROM " + d.final() + d.finalWhere(conds) +
 		" ORDER BY " + d.tsColumn() + " ASC, id ASC LIMIT " + strconv.Itoa(maxTraceRecords)
 }
 
@@ -187,7 +197,7 @@ func (d dialect) statsConditions(q store.StatsQuery) []string {
 
 func (d dialect) statsTopSQL(q store.StatsQuery, col string) string {
 	conds := append(d.statsConditions(q), col+" != ''")
-	return "SELECT " + col + " AS key, count() AS n FROM " + d.final() + where(conds) +
+	return "SELECT " + col + " AS key, count() AS n FROM " + d.final() + d.finalWhere(conds) +
 		" GROUP BY key ORDER BY n DESC, key ASC LIMIT " + strconv.Itoa(q.Top)
 }
 
@@ -198,7 +208,7 @@ func (d dialect) statsHistogramSQL(q store.StatsQuery) string {
 	first := q.BucketStart(q.Start).UnixNano()
 	bucket := fmt.Sprintf("intDiv(%s - %d, %d)", d.tsExpr(), first, int64(q.Interval))
 	return "SELECT " + bucket + " AS bucket, level, count() FROM " + d.final() +
-		where(d.statsConditions(q)) + " GROUP BY bucket, level"
+		d.finalWhere(d.statsConditions(q)) + " GROUP BY bucket, level"
 }
 
 // expiredCondition selects every record older than its level's period at now; "" when no
@@ -229,20 +239,30 @@ func (d dialect) pruneCountSQL(cond string) string {
 // applied it; the legacy server has no such setting: Prune polls system.mutations, and on a
 // cluster ZooKeeper for the other replicas (waitMutations).
 func (d dialect) pruneDeleteSQL(cond string) string {
-	sql := "ALTER TABLE " + d.logs() + d.onClusterForReplicatedAlter() + " DELETE WHERE " + cond
+	sql := "ALTER TABLE " + d.qualified(d.local(d.table)) + d.onClusterForReplicatedAlter() + " DELETE WHERE " + cond
 	if d.modern() {
 		sql += " SETTINGS mutations_sync = 2"
 	}
 	return sql
 }
 
+// partitionsSQL lists the logs table's partitions, on every shard of a distributed store.
 func (d dialect) partitionsSQL() string {
-	return "SELECT DISTINCT partition_id FROM system.parts WHERE database = " + quoteString(d.db) +
-		" AND table = " + quoteString(d.table) + " AND active ORDER BY partition_id"
+	return "SELECT DISTINCT partition_id FROM " + d.everyShard("parts") + " WHERE database = " + quoteString(d.db) +
+		" AND table = " + quoteString(d.local(d.table)) + " AND active ORDER BY partition_id"
+}
+
+// everyShard is the system table on the connected server, or on a distributed store the
+// cluster() table function over it: one replica of every shard answers.
+func (d dialect) everyShard(systemTable string) string {
+	if d.distributed {
+		return "cluster(" + quoteString(d.cluster) + ", system." + systemTable + ")"
+	}
+	return "system." + systemTable
 }
 
 func (d dialect) dropPartitionSQL(partitionID string) string {
-	return "ALTER TABLE " + d.logs() + d.onClusterForReplicatedAlter() + " DROP PARTITION ID " + quoteString(partitionID)
+	return "ALTER TABLE " + d.qualified(d.local(d.table)) + d.onClusterForReplicatedAlter() + " DROP PARTITION ID " + quoteString(partitionID)
 }
 
 // onClusterForReplicatedAlter is ON CLUSTER for a DELETE or DROP PARTITION, except on the
@@ -250,17 +270,19 @@ func (d dialect) dropPartitionSQL(partitionID string) string {
 // cluster ran it, so with one replica down retention hung (the driver's read timeout, then
 // distributed_ddl_task_timeout). A Replicated table needs none: the replica that runs the
 // statement puts it on the table's ZooKeeper log, and every replica of the (single) shard
-// applies it; Prune then waits for the replicas that are up (waitReplicas).
+// applies it; Prune then waits for the replicas that are up (waitReplicas). A distributed
+// store's shards are separate tables, so there it is ON CLUSTER on both layouts: with a shard
+// down the statement fails (after distributed_ddl_task_timeout) and the next run retries.
 func (d dialect) onClusterForReplicatedAlter() string {
-	if d.cluster != "" && !d.modern() {
+	if d.cluster != "" && !d.modern() && !d.distributed {
 		return ""
 	}
 	return d.onCluster()
 }
 
 func (d dialect) pendingMutationsSQL() string {
-	return "SELECT count() FROM system.mutations WHERE database = " + quoteString(d.db) +
-		" AND table = " + quoteString(d.table) + " AND is_done = 0"
+	return "SELECT count() FROM " + d.everyShard("mutations") + " WHERE database = " + quoteString(d.db) +
+		" AND table = " + quoteString(d.local(d.table)) + " AND is_done = 0"
 }
 
 func (d dialect) schemaVersionSQL() string {

@@ -110,7 +110,15 @@ func (c *Config) options(ctx context.Context) (*clickhouse.Options, error) {
 	method := map[string]clickhouse.CompressionMethod{
 		"none": clickhouse.CompressionNone, "lz4": clickhouse.CompressionLZ4, "zstd": clickhouse.CompressionZSTD,
 	}[c.Compression]
+	var settings clickhouse.Settings
+	if c.Distributed {
+		// An INSERT into a Distributed table returns only once the shard has written the
+		// block (by default the server queues it on its disk and sends it later, so an
+		// acknowledged record could be lost with that server's disk).
+		settings = clickhouse.Settings{"insert_distributed_sync": 1}
+	}
 	return &clickhouse.Options{
+		Settings: settings,
 		Protocol: clickhouse.Native,
 		Addr:     c.addresses(),
 		// No default database: every statement names its database, so Migrate can create it.
@@ -129,7 +137,22 @@ func (c *Config) options(ctx context.Context) (*clickhouse.Options, error) {
 // than from failing to reach it.
 func isServerAnswer(err error) bool {
 	var ex *clickhouse.Exception
-	return errors.As(err, &ex) || errors.Is(err, errSchema)
+	if errors.As(err, &ex) {
+		return !unreachableShard(ex)
+	}
+	return errors.Is(err, errSchema)
+}
+
+// unreachableShard reports the server's answers that mean it could not reach another server
+// (a shard of a Distributed table that is down): SOCKET_TIMEOUT, NETWORK_ERROR and
+// ALL_CONNECTION_TRIES_FAILED. Open treats them like an unreachable server, so a collector
+// starts while a shard is down and its WAL holds the records until the shard is back.
+func unreachableShard(ex *clickhouse.Exception) bool {
+	switch ex.Code {
+	case 209, 210, 279:
+		return true
+	}
+	return false
 }
 
 // errSchema marks refusals of the table's schema (newer than this binary, missing).
@@ -195,7 +218,8 @@ func (s *Store) connectLocked(ctx context.Context, create bool) error {
 	if err != nil {
 		return err
 	}
-	d := dialect{db: s.cfg.Database, table: s.cfg.Table, cluster: s.cfg.Cluster, ttl: ttl}
+	d := dialect{db: s.cfg.Database, table: s.cfg.Table, cluster: s.cfg.Cluster,
+		distributed: s.cfg.Distributed, zkPath: s.cfg.ZooKeeperPath, ttl: ttl}
 
 	recorded, found, err := s.recordedSchema(ctx, d)
 	if err != nil {
@@ -240,7 +264,42 @@ func (s *Store) connectLocked(ctx context.Context, create bool) error {
 			}
 		}
 	}
+	if d.distributed {
+		if err := s.checkDistributed(ctx, d); err != nil {
+			return err
+		}
+	}
 	s.d, s.version, s.ready = d, version, true
+	return nil
+}
+
+// checkDistributed refuses a store configured distributed whose logs table is not a
+// Distributed one: a table made by a one-shard store keeps its name, CREATE ... IF NOT
+// EXISTS leaves it alone, and writes would stay on the shard of the connected server.
+// Moving a one-shard table to shards is not built (README "Several shards").
+func (s *Store) checkDistributed(ctx context.Context, d dialect) error {
+	var engine string
+	err := s.conn.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = "+quoteString(d.db)+
+		" AND name = "+quoteString(d.table)).Scan(&engine)
+	if err != nil {
+		return fmt.Errorf("clickhousestore: engine of %s: %w", d.logs(), err)
+	}
+	if engine != "Distributed" {
+		return fmt.Errorf("clickhousestore: %w: distributed is set but table %s has engine %s, not Distributed (a table created without distributed is not converted; use a new table or database)", errSchema, d.logs(), engine)
+	}
+	// Each shard's local table must replicate at a path of its own. With a path the same on
+	// every shard (a macro that does not differ between them, such as a {shard} that names
+	// the shard of another cluster), the "shards" are replicas of one table: every row is
+	// on each and a read through the Distributed table counts it once per shard.
+	var shards, paths uint64
+	err = s.conn.QueryRow(ctx, "SELECT count(), uniqExact(zookeeper_path) FROM "+d.everyShard("replicas")+
+		" WHERE database = "+quoteString(d.db)+" AND table = "+quoteString(d.local(d.table))).Scan(&shards, &paths)
+	if err != nil {
+		return fmt.Errorf("clickhousestore: replication paths of %s: %w", d.qualified(d.local(d.table)), err)
+	}
+	if paths < shards {
+		return fmt.Errorf("clickhousestore: %w: the %d shards of cluster %s replicate %s at %d ZooKeeper path(s): zookeeper_path %q needs a macro whose value differs between shards", errSchema, shards, d.cluster, d.qualified(d.local(d.table)), paths, s.cfg.zooKeeperPath())
+	}
 	return nil
 }
 
@@ -325,11 +384,27 @@ const healthTimeout = 3 * time.Second
 func (s *Store) CheckHealth(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
-	if _, err := s.dialect(ctx); err != nil {
+	d, err := s.dialect(ctx)
+	if err != nil {
 		return fmt.Errorf("clickhousestore: %w: %v", store.ErrUnavailable, err)
 	}
 	if err := s.conn.Ping(ctx); err != nil {
 		return fmt.Errorf("clickhousestore: %w: ping %s: %v", store.ErrUnavailable, strings.Join(s.cfg.addresses(), ","), err)
+	}
+	if d.distributed {
+		// The connected server answering says nothing of the other shards, without which
+		// every insert and query fails: read the small schema table through its
+		// Distributed table, which asks one replica of every shard.
+		rows, err := s.conn.Query(ctx, d.schemaVersionSQL())
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("clickhousestore: %w: a shard of cluster %s: %v", store.ErrUnavailable, d.cluster, err)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
-// Package chcluster gives tests the two-replica ClickHouse cluster that
-// scripts/clickhouse/start-cluster.sh runs: its replicas' addresses, its name, and a way to
-// kill a replica with SIGKILL and start it again on the same files.
+// Package chcluster gives tests the ClickHouse cluster that scripts/clickhouse/start-cluster.sh
+// runs: its two servers' addresses, the names under which remote_servers declares them (two
+// replicas of one shard, and two shards), and a way to kill a server with SIGKILL and start it
+// again on the same files.
 package chcluster
 
 import (
@@ -20,9 +21,17 @@ import (
 
 // Cluster is the running test cluster.
 type Cluster struct {
-	Name     string
-	Replicas []Replica
+	// Name is the remote_servers entry with one shard of both servers as replicas.
+	Name string
+	// ShardsName is the entry with the same servers as two shards of one replica each
+	// (CLICKHOUSE_SHARDS_NAME); ShardMacro the server macro that differs between them.
+	ShardsName string
+	Replicas   []Replica
 }
+
+// ShardMacro is the macro start-cluster.sh sets to s1 and s2, each server's shard in
+// ShardsName ({shard} is 01 on both: their shard in Name).
+const ShardMacro = "{audit_shards_shard}"
 
 // Replica is one clickhouse-server of the cluster and the directory of its files.
 type Replica struct {
@@ -52,7 +61,11 @@ func Get(t testing.TB) Cluster {
 	require.NoError(t, syscall.Flock(int(lock.Fd()), syscall.LOCK_EX), "take the cluster's test lock")
 	// Registered first, so it runs after every cleanup the test adds later (restarts, drops).
 	t.Cleanup(func() { _ = lock.Close() })
-	c := Cluster{Name: name}
+	shards := os.Getenv("CLICKHOUSE_SHARDS_NAME")
+	if shards == "" {
+		require.FailNow(t, "CLICKHOUSE_SHARDS_NAME is not set: scripts/clickhouse/start-cluster.sh prints it with the others (a cluster started by an older version of it is restarted)")
+	}
+	c := Cluster{Name: name, ShardsName: shards}
 	for i, a := range addrs {
 		c.Replicas = append(c.Replicas, Replica{Addr: a, Dir: filepath.Join(dir, "ch"+strconv.Itoa(i+1))})
 	}
