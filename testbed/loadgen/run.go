@@ -40,6 +40,9 @@ type Config struct {
 	Seed uint64
 	// Headers are added to every request (e.g. authorization).
 	Headers map[string]string
+	// Acked, when set, grows by each request's acknowledged records as its answer arrives,
+	// so that a caller can sample the run's progress while it lasts (a soak).
+	Acked *atomic.Int64
 }
 
 // Result is what one run measured.
@@ -252,6 +255,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				default:
 					acked := int64(b.records) - min(max(rejected, 0), int64(b.records))
 					res.acked += acked
+					if cfg.Acked != nil {
+						cfg.Acked.Add(acked)
+					}
 					res.refused += int64(b.records) - acked
 					if acked == int64(b.records) {
 						res.secrets += int64(b.secrets)

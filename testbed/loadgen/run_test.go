@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,29 @@ func TestRun_ARecordBoundedRunSendsExactlyThatManyRecords(t *testing.T) {
 	require.EqualValues(t, 34, res.Status[200], "unexpected refusals or failures: %s", res)
 	require.EqualValues(t, 34, res.Latency.Count(), "requests the latency histogram holds")
 	require.Positive(t, res.Latency.Quantile(0.5), "latency p50, want > 0")
+}
+
+func TestRun_TheLiveAckedCounterGrowsDuringTheRunAndEndsAtTheResult(t *testing.T) {
+	s := startSink(t)
+	var acked atomic.Int64
+	type ran struct {
+		res Result
+		err error
+	}
+	done := make(chan ran, 1)
+	go func() {
+		res, err := Run(context.Background(), Config{Endpoint: s.URL() + "/v1/logs", Senders: 2, BatchSize: 10, Rate: 200, Duration: 2 * time.Second, Acked: &acked})
+		done <- ran{res, err}
+	}()
+	time.Sleep(time.Second)
+	// Sampled mid-run: some requests answered, not all of them.
+	mid := acked.Load()
+	r := <-done
+	require.NoError(t, r.err)
+	res := r.res
+	require.Positive(t, mid, "the counter after 1 s of a 2 s run at 200/s")
+	require.Less(t, mid, res.AckedRecords, "the counter after 1 s vs the run's total (%s)", res)
+	require.Equal(t, res.AckedRecords, acked.Load(), "the counter at the end vs the result (%s)", res)
 }
 
 func TestRun_AFixedRateIsHeldOverTheDuration(t *testing.T) {

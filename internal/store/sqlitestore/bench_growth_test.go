@@ -20,7 +20,7 @@ var (
 	growthBaselineRows = flag.Int("growth.baseline-rows", 300_000,
 		"records BenchmarkInsertGrowth inserts into the baseline's file (it slows down as the file grows: 1M rows take about half an hour)")
 	growthVariant       = flag.String("growth.variant", "-", "BenchmarkInsertGrowthVariant: the variant to run (growthVariants; \"\" is the current store)")
-	growthPartitionRows = flag.Int64("growth.partition-rows", 250_000,
+	growthPartitionRows = flag.Int64("growth.partition-rows", DefaultPartitionMaxRows,
 		"BenchmarkInsertGrowthPartitioned: partition_max_rows of the partitioned store")
 	growthBatch       = flag.Int("growth.batch", 1000, "BenchmarkInsertGrowthPartitioned: records per Insert")
 	growthGroupRows   = flag.Int("growth.group-rows", groupMaxRows, "BenchmarkInsertGrowthPartitioned: the most records one group transaction takes (1: each Insert alone)")
@@ -231,7 +231,7 @@ func BenchmarkInsertGrowth(b *testing.B) {
 }
 
 // BenchmarkInsertGrowthPartitioned is BenchmarkInsertGrowth's current store with partitions
-// of -growth.partition-rows rows (250k) and no baseline: second/first is 1 when the writer
+// of -growth.partition-rows rows (the default partition_max_rows) and no baseline: second/first is 1 when the writer
 // keeps its speed as the data grows, and its records/s compare with BenchmarkInsertGrowth's.
 //
 //	go test -run '^$' -bench BenchmarkInsertGrowthPartitioned -benchtime 1x -timeout 2h ./internal/store/sqlitestore/

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"crypto/sha256"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -285,9 +286,12 @@ func BenchmarkQuery1MPartitioned(b *testing.B) {
 			files = append(files, v.st)
 		}
 	}
-	b.Logf("%d partitions of at most %d rows", len(parts)-1, DefaultPartitionMaxRows)
+	b.Logf("%d partitions of at most %d rows", len(parts)-1, *queryPartitionRows)
 	runQueryBench(b, p, files)
 }
+
+var queryPartitionRows = flag.Int64("query.partition-rows", DefaultPartitionMaxRows,
+	"BenchmarkQuery1MPartitioned: partition_max_rows of the partitioned dataset (each size is cached apart)")
 
 // queryBenchPartitioned opens the cached partitioned dataset, building it first when absent:
 // in a directory of its own, renamed into place when complete.
@@ -296,9 +300,11 @@ func queryBenchPartitioned(b *testing.B) *Partitioned {
 	if testing.Short() {
 		b.Skip("the query benchmarks need a 1M-row store; not in -short")
 	}
-	dir := strings.TrimSuffix(queryBenchPath(), ".db") + "-partitioned"
+	// The partition size is in the name: a dataset cut at another size is another dataset.
+	dir := fmt.Sprintf("%s-partitioned-%dk", strings.TrimSuffix(queryBenchPath(), ".db"), *queryPartitionRows/1000)
 	cfg := DefaultConfig()
 	cfg.Path = filepath.Join(dir, "audit.db")
+	cfg.PartitionMaxRows = *queryPartitionRows
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		building := dir + ".building"
 		_ = os.RemoveAll(building)

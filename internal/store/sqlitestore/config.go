@@ -29,9 +29,11 @@ type Config struct {
 	// The writer's cache decides how its speed holds up as the file grows: every insert
 	// touches index pages all over the user, trace and IP indexes and the full-text index's
 	// merges re-read its segments, and once these no longer fit, each touch is a read from
-	// the file. On the load generator's records a 16 MiB writer cache fell from about 6k
-	// records/s to 1.5k over the first 300k rows (29 GB read), 256 MiB held about 3.7k (2.5
-	// GB read). SQLite allocates the cache as pages are used, so a small file uses little.
+	// the file. With partitions (the default) the file it writes stops growing at
+	// PartitionMaxRows, so the cache only has to hold one partition's working set. SQLite
+	// allocates the cache as pages are used; each 4 KiB page costs 8 KiB of RSS (the pure-Go
+	// SQLite's allocator rounds the page and its header up to a power of two), so a full cache
+	// takes about twice this figure.
 	WriterCacheSizeKiB int `mapstructure:"writer_cache_size_kib"`
 	// MmapSize is how many bytes of the file are memory-mapped for reads. 0 disables mmap: with
 	// it, an I/O error surfaces as SIGBUS instead of an error, so it is an explicit choice.
@@ -76,13 +78,13 @@ const (
 	DefaultSynchronous  = "NORMAL"
 	DefaultBusyTimeout  = 5 * time.Second
 	DefaultCacheSizeKiB = 16 * 1024
-	// DefaultWriterCacheSizeKiB: see Config.WriterCacheSizeKiB.
-	DefaultWriterCacheSizeKiB = 256 * 1024
-
-	// DefaultPartitionMaxRows: partitions on by default. With the load generator's records
-	// and the default writer cache, a file keeps its insert rate up to about 300k rows
-	// (README.md, Partitions).
-	DefaultPartitionMaxRows = 250_000
+	// DefaultWriterCacheSizeKiB and DefaultPartitionMaxRows were chosen together by
+	// measurement (README.md, Partitions, "Choosing the defaults"): against 250k rows with
+	// 256 MiB, 50k rows with 32 MiB inserted 600k load-generator records at 1.43x the rate
+	// (interleaved runs, median) in a fifth of the memory (124 MiB peak RSS against 577),
+	// and took the pipeline's peak RSS at max load from 709 MiB to about 300.
+	DefaultWriterCacheSizeKiB = 32 * 1024
+	DefaultPartitionMaxRows   = 50_000
 
 	DefaultTenancy              = TenancySingleDatabase
 	DefaultDirectory            = "./data/tenants"

@@ -20,8 +20,8 @@ func TestConfig_DefaultsAreValid(t *testing.T) {
 	require.NoError(t, cfg.Validate(), "DefaultConfig().Validate()")
 	want := Config{
 		Path: "./data/audit.db", Synchronous: "NORMAL", BusyTimeout: 5 * time.Second, CacheSizeKiB: 16 * 1024,
-		WriterCacheSizeKiB: 256 * 1024, Chain: true, Tenancy: "single_database", Directory: "./data/tenants", MaxActiveConnections: 50,
-		PartitionMaxRows: 250_000,
+		WriterCacheSizeKiB: 32 * 1024, Chain: true, Tenancy: "single_database", Directory: "./data/tenants", MaxActiveConnections: 50,
+		PartitionMaxRows: 50_000,
 	}
 	assert.Equal(t, want, cfg, "DefaultConfig()")
 }

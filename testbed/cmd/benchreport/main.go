@@ -6,6 +6,10 @@
 //
 //	go run ./cmd/benchreport -root .. -out ../BENCHMARKS.md -duration 30s
 //
+// With -soak it runs the soak instead (soak.go; `make soak`) and rewrites only its section:
+//
+//	go run ./cmd/benchreport -root .. -out ../BENCHMARKS.md -soak 10m -soak-rate 0.8
+//
 // The machine is assumed shared and noisy: every figure is printed next to a baseline
 // measured in the same run, and the report states the load average at its start and end.
 package main
@@ -37,6 +41,10 @@ type options struct {
 	// max_queue_size in records.
 	baselineRev   string
 	baselineQueue int
+	// soak, when above 0, runs the soak alone (soak.go) instead of the benchmarks, at soakRate
+	// of the store ceiling, sampled every soakInterval.
+	soak, soakInterval time.Duration
+	soakRate           float64
 }
 
 func main() {
@@ -57,11 +65,42 @@ func main() {
 	flag.StringVar(&o.storeBench, "store-benchtime", "3x", "-benchtime of the SQLite insert benchmarks")
 	flag.BoolVar(&o.skipMicro, "skip-micro", false, "skip the Go micro-benchmarks (store ceiling excepted)")
 	flag.BoolVar(&o.skipRedact, "skip-redact", false, "skip the redaction comparison (about 90 s)")
+	flag.DurationVar(&o.soak, "soak", 0, "run the soak instead of the benchmarks for this long: the durable pipeline at -soak-rate of the store ceiling; it replaces the soak section of -out and leaves the rest of it")
+	flag.Float64Var(&o.soakRate, "soak-rate", 0.8, "the soak's rate as a fraction of the store ceiling measured first (section 2a's measurement)")
+	flag.DurationVar(&o.soakInterval, "soak-interval", 10*time.Second, "the soak's sampling interval")
 	flag.Parse()
+
+	if o.soak > 0 {
+		if o.soakRate <= 0 || o.soakInterval <= 0 || o.soakInterval > o.soak {
+			fmt.Fprintln(os.Stderr, "benchreport: -soak-rate must be above 0 and -soak-interval between 0 and -soak")
+			os.Exit(2)
+		}
+		soaked, err := runSoak(context.Background(), o)
+		if soaked != nil {
+			old, _ := os.ReadFile(o.out) // a missing report gets the section alone
+			if werr := os.WriteFile(o.out, []byte(withSoakSection(string(old), soaked.markdown())), 0o644); werr != nil {
+				fmt.Fprintf(os.Stderr, "benchreport: write %s: %v\n", o.out, werr)
+				os.Exit(1)
+			}
+			fmt.Fprintf(os.Stderr, "benchreport: wrote the soak section of %s\n", o.out)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport: soak:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	rep, err := run(context.Background(), o)
 	if rep != nil {
-		if werr := os.WriteFile(o.out, []byte(rep.markdown()), 0o644); werr != nil {
+		md := rep.markdown()
+		// The soak section is written by -soak alone: keep the one the file has.
+		if old, rerr := os.ReadFile(o.out); rerr == nil {
+			if section := soakSection(string(old)); section != "" {
+				md = withSoakSection(md, section)
+			}
+		}
+		if werr := os.WriteFile(o.out, []byte(md), 0o644); werr != nil {
 			fmt.Fprintf(os.Stderr, "benchreport: write %s: %v\n", o.out, werr)
 			os.Exit(1)
 		}

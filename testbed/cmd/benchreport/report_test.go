@@ -156,3 +156,36 @@ func TestMarkdown_AFailedBaselineBuildIsNamedAndItsTargetIsNotJudged(t *testing.
 	}
 	assert.NotContains(t, md, "| otelcol-audit baseline", "a baseline row without a baseline")
 }
+
+func TestSoak_ThirdsAndVerdicts(t *testing.T) {
+	h := &loadgen.Histogram{}
+	h.Record(5 * time.Millisecond)
+	r := &soakRun{fraction: 0.8, rate: 1000, interval: 10 * time.Second, started: time.Now(), finished: time.Now(),
+		ceiling: harness.StoreCeilingResult{Records: 60_000, Elapsed: 48 * time.Second, FirstHalf: 1300, SecondHalf: 1200},
+		load:    loadgen.Result{AckedRecords: 90_000, Elapsed: 90 * time.Second, Latency: h}}
+	// RSS flat at 100 MiB; the backlog grows by 5,000 a sample: the store falls behind.
+	for i := range 9 {
+		r.points = append(r.points, soakPoint{elapsed: time.Duration(i+1) * 10 * time.Second, rss: 100 << 20,
+			acked: int64(i+1) * 10_000, committed: int64(i+1) * 5_000})
+	}
+	md := r.markdown()
+	for _, want := range []string{
+		soakHeading,
+		"| RSS MiB | 100.0 | 100.0 | 1.00x | +0.00 MiB/min | yes |",
+		"| backlog (acknowledged - committed) | 10,000 | 40,000 | 4.00x | +30,000 rec/min | **no** |",
+		"| committed rec/s (within the third) | 500 | 500 | 1.00x | | |",
+		"| 1m30s | 100.0 | 90,000 | 45,000 | 45,000 |",
+	} {
+		assert.Contains(t, md, want)
+	}
+}
+
+func TestSoakSection_IsReplacedInPlaceAndKeptByARegularReport(t *testing.T) {
+	bench := "# Benchmarks\n\n## 6. API\n\ntable\n\n"
+	first := withSoakSection(bench, soakHeading+"\n\nrun one\n\n")
+	require.Equal(t, bench+soakHeading+"\n\nrun one\n\n", first, "appended to a report without one")
+	second := withSoakSection(first+"## Steps that failed in this run\n\nx\n", soakHeading+"\n\nrun two\n\n")
+	require.Equal(t, bench+soakHeading+"\n\nrun two\n\n## Steps that failed in this run\n\nx\n", second, "replaced up to the next section")
+	require.Equal(t, soakHeading+"\n\nrun two\n\n", soakSection(second))
+	require.Empty(t, soakSection(bench), "a report without a soak section")
+}

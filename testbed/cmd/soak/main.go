@@ -3,7 +3,7 @@
 // of its measured maximum rate, samples the process and its files at every interval, and
 // writes a markdown report: RSS and file-descriptor growth, WAL, DLQ and SQLite sizes, the
 // backlog of acknowledged but uncommitted records, and the drift of the ack latency p99.
-// `make soak` runs it from testbed/ for an hour:
+// `make soak-long` runs it from testbed/ for an hour:
 //
 //	go run ./cmd/soak -root .. -out SOAK.md -duration 1h -interval 1m
 //	go run ./cmd/soak -duration 3m -interval 20s          # a short run
