@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"math"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -62,6 +63,15 @@ type canonicalRecord struct {
 // normalises exactly what stores cannot keep (see canonicalValue); everything else is
 // encoded as it is, so any change to a stored field changes the encoding.
 func Canonical(r record.Record) []byte {
+	if b, ok := appendCanonical(nil, &r); ok {
+		return b
+	}
+	return canonicalJSON(r)
+}
+
+// canonicalJSON is Canonical through encoding/json: the reference appendCanonical is tested
+// against, and the path for the values it leaves out.
+func canonicalJSON(r record.Record) []byte {
 	c := canonicalRecord{
 		ActorID: r.ActorID, CompanyID: r.CompanyID, EmployeeID: r.EmployeeID,
 		EntityID: r.EntityID, EntityType: r.EntityType, Event: r.Event,
@@ -97,7 +107,19 @@ func Canonical(r record.Record) []byte {
 }
 
 // RecordHash is SHA-256 of the record's canonical encoding.
-func RecordHash(r record.Record) Hash { return sha256.Sum256(Canonical(r)) }
+func RecordHash(r record.Record) Hash {
+	bp := canonicalBuffers.Get().(*[]byte)
+	defer canonicalBuffers.Put(bp)
+	b, ok := appendCanonical((*bp)[:0], &r)
+	if !ok {
+		return sha256.Sum256(canonicalJSON(r))
+	}
+	*bp = b
+	return sha256.Sum256(b)
+}
+
+// canonicalBuffers keeps RecordHash's encodings from being a garbage allocation each.
+var canonicalBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // unixNanos is the time as Unix nanoseconds, 0 for the zero time. Stores refuse times outside
 // the int64 nanosecond range, so no stored record overflows here.

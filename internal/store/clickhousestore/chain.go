@@ -85,8 +85,9 @@ func (s *Store) readChainStart(ctx context.Context, d dialect) (nanos int64, fou
 // their rows were written. The chain table is the deduplication key: a record already on the
 // chain is not linked again. Only records that were stored before this Insert can be (links are
 // written after their records, see Insert), so only they are looked up; a batch of new records,
-// the usual case, costs no lookup at all. The caller holds st.mu.
-func (s *Store) linkBatch(ctx context.Context, d dialect, st *tenantState, tenant string, recs []record.Record, stored map[string]bool) error {
+// the usual case, costs no lookup at all. hashes[i] is recs[i]'s chain.RecordHash (computed
+// while the rows were written, see insertTenant). The caller holds st.mu.
+func (s *Store) linkBatch(ctx context.Context, d dialect, st *tenantState, tenant string, recs []record.Record, hashes []chain.Hash, stored map[string]bool) error {
 	var linked map[string]bool
 	if len(stored) > 0 {
 		ids := make([]string, 0, len(stored))
@@ -100,16 +101,7 @@ func (s *Store) linkBatch(ctx context.Context, d dialect, st *tenantState, tenan
 			return fmt.Errorf("look up linked records: %w", err)
 		}
 	}
-	pending := recs
-	if len(linked) > 0 {
-		pending = make([]record.Record, 0, len(recs))
-		for _, r := range recs {
-			if !linked[r.ID] {
-				pending = append(pending, r)
-			}
-		}
-	}
-	if len(pending) == 0 {
+	if len(linked) == len(recs) {
 		return nil
 	}
 	if !st.headKnown {
@@ -119,7 +111,15 @@ func (s *Store) linkBatch(ctx context.Context, d dialect, st *tenantState, tenan
 		}
 		st.head, st.headKnown = head, true
 	}
-	links := chain.NextAll(st.head, pending)
+	links := make([]chain.Link, 0, len(recs)-len(linked))
+	head := st.head
+	for i := range recs {
+		if linked[recs[i].ID] {
+			continue
+		}
+		head = chain.NextHashed(head, recs[i], hashes[i])
+		links = append(links, head)
+	}
 	if err := s.writeLinks(ctx, d, links); err != nil {
 		st.headKnown = false
 		return fmt.Errorf("write %d chain links: %w", len(links), err)

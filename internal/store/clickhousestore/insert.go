@@ -12,6 +12,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/chain"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -88,6 +89,10 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		b := batches[rowTenant]
 		if b == nil {
 			b = &tenantBatch{tenant: rowTenant, minTS: math.MaxInt64, maxTS: math.MinInt64}
+			if len(order) == 0 { // the usual batch has one tenant: room for all of it
+				b.records = make([]record.Record, 0, len(records)-i)
+				b.rows = make([][]any, 0, len(records)-i)
+			}
 			batches[rowTenant] = b
 			order = append(order, rowTenant)
 		}
@@ -197,17 +202,33 @@ func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) (in
 		existing, err := s.existingIDs(ctx, d, b.tenant, ids, b.minTS, b.maxTS)
 		looked <- lookup{existing, err}
 	}()
+	var hashed chan []chain.Hash
+	if s.cfg.Chain {
+		// The record hashes need nothing but the records: computed while the server writes the
+		// rows, they are ready when the links are made.
+		hashed = make(chan []chain.Hash, 1)
+		go func() { hashed <- recordHashes(b.records) }()
+	}
 	existing, err := s.writeRows(ctx, d, b, looked)
 	if err != nil {
 		return 0, err
 	}
 	stored := len(ids) - len(existing)
 	if s.cfg.Chain {
-		if err := s.linkBatch(ctx, d, st, b.tenant, b.records, existing); err != nil {
+		if err := s.linkBatch(ctx, d, st, b.tenant, b.records, <-hashed, existing); err != nil {
 			return stored, fmt.Errorf("clickhousestore: insert into %s: %w", d.logs(), err)
 		}
 	}
 	return stored, nil
+}
+
+// recordHashes is each record's chain.RecordHash.
+func recordHashes(recs []record.Record) []chain.Hash {
+	out := make([]chain.Hash, len(recs))
+	for i := range recs {
+		out[i] = chain.RecordHash(recs[i])
+	}
+	return out
 }
 
 // lookup is the answer of existingIDs.
