@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/jsonfloat"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
@@ -26,7 +27,7 @@ func appendCanonical(buf []byte, r *record.Record) ([]byte, bool) {
 	if r.DurationMS != 0 && !math.IsNaN(r.DurationMS) && !math.IsInf(r.DurationMS, 0) {
 		duration = r.DurationMS
 	}
-	buf = appendJSONFloat(append(buf, `,"duration_ms":`...), duration)
+	buf = jsonfloat.Append(append(buf, `,"duration_ms":`...), duration)
 	buf = appendField(buf, ',', "employee_id", r.EmployeeID)
 	buf = appendField(buf, ',', "entity_id", r.EntityID)
 	buf = appendField(buf, ',', "entity_type", r.EntityType)
@@ -156,24 +157,7 @@ func appendNumber(buf []byte, x float64) ([]byte, bool) {
 	case x == math.Trunc(x) && x >= -(1<<63) && x < 1<<63:
 		return strconv.AppendInt(buf, int64(x), 10), true
 	}
-	return appendJSONFloat(buf, x), true
-}
-
-// appendJSONFloat formats a finite f as encoding/json does: the shortest representation, in
-// exponent form below 1e-6 and from 1e21, a one-digit negative exponent without its zero.
-func appendJSONFloat(buf []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	buf = strconv.AppendFloat(buf, f, format, -1, 64)
-	if format == 'e' {
-		if n := len(buf); n >= 4 && buf[n-4] == 'e' && buf[n-3] == '-' && buf[n-2] == '0' {
-			buf[n-2] = buf[n-1]
-			buf = buf[:n-1]
-		}
-	}
-	return buf
+	return jsonfloat.Append(buf, x), true
 }
 
 const hexDigits = "0123456789abcdef"

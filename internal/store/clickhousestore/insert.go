@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/chain"
+	"github.com/otelcol-audit/otelcol-audit/internal/jsonfloat"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
@@ -570,7 +571,7 @@ func flatJSON(m map[string]any) (string, bool) {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return "", false
 			}
-			buf = appendJSONFloat(buf, v)
+			buf = jsonfloat.Append(buf, v)
 		default:
 			return "", false
 		}
@@ -587,21 +588,4 @@ func plainJSONString(s string) bool {
 		}
 	}
 	return true
-}
-
-// appendJSONFloat formats f as encoding/json does: the shortest representation, in exponent
-// form below 1e-6 and from 1e21, with a one-digit negative exponent written without its zero.
-func appendJSONFloat(buf []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	buf = strconv.AppendFloat(buf, f, format, -1, 64)
-	if format == 'e' {
-		if n := len(buf); n >= 4 && buf[n-4] == 'e' && buf[n-3] == '-' && buf[n-2] == '0' {
-			buf[n-2] = buf[n-1]
-			buf = buf[:n-1]
-		}
-	}
-	return buf
 }
