@@ -375,3 +375,33 @@ func TestDistributed_PassesTheStoreContract(t *testing.T) {
 		return s
 	})
 }
+
+// The store's answer to a connection of the server's that is out of step with another shard
+// (peerreset.go): the server drops its pooled connections to the other servers, and reads
+// through the Distributed table work on new ones. The pooled connections are counted where
+// they end, in shard 2's TCPConnection metric (the counting connection is one of them, before
+// and after).
+func TestDistributed_AnOutOfStepPeerMakesTheServerReplaceItsConnections(t *testing.T) {
+	cl, _, s1, _ := openShardedStores(t)
+	ctx := context.Background()
+	peer := cl.Replicas[1]
+	connections := func() int {
+		return peer.Count("SELECT toUInt64(value) FROM system.metrics WHERE metric = 'TCPConnection'")
+	}
+	_, err := s1.Query(ctx, store.Filter{}, store.Page{Limit: 10})
+	require.NoError(t, err, "a read through the Distributed table, which pools connections to shard 2")
+	before := connections()
+	require.GreaterOrEqual(t, before, 2, "server 1 should hold a connection to shard 2 besides the counting one")
+
+	p, ok := s1.conn.(*peerResettingConn)
+	require.True(t, ok, "a store on a cluster resets out-of-step peers")
+	err = p.check(outOfStep)
+	require.ErrorIs(t, err, outOfStep)
+	assert.Contains(t, err.Error(), "the store made it reconnect", "the reload should succeed: %v", err)
+	assert.Eventually(t, func() bool { return connections() < before }, 10*time.Second, 100*time.Millisecond,
+		"server 1's pooled connections to shard 2 should be closed (%d before)", before)
+
+	_, err = s1.Query(ctx, store.Filter{}, store.Page{Limit: 10})
+	require.NoError(t, err, "a read through the Distributed table after the reset")
+	assert.NoError(t, s1.CheckHealth(ctx), "CheckHealth after the reset")
+}

@@ -85,6 +85,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 // openConn is Open on a connection made already (the tests' chDB engine is one).
 func openConn(ctx context.Context, cfg Config, c conn) (*Store, error) {
+	if cfg.Cluster != "" {
+		c = newPeerResettingConn(c)
+	}
 	s := &Store{cfg: cfg, conn: c}
 	if _, err := s.dialect(ctx); err != nil && isServerAnswer(err) {
 		_ = c.Close()

@@ -5,7 +5,9 @@
 package chcluster
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,7 +71,66 @@ func Get(t testing.TB) Cluster {
 	for i, a := range addrs {
 		c.Replicas = append(c.Replicas, Replica{Addr: a, Dir: filepath.Join(dir, "ch"+strconv.Itoa(i+1))})
 	}
+	for _, r := range c.Replicas {
+		r.logErrorsOnFailure(t)
+		r.resetPeerConnections(t)
+	}
 	return c
+}
+
+// resetPeerConnections makes the server drop its pooled connections to the other server
+// (SYSTEM RELOAD CONFIG re-creates every cluster's pool), so that a connection a failed test
+// left out of step (see clickhousestore's peerreset.go) cannot fail the tests after it. A
+// server that does not answer is left to the test to find.
+func (r Replica) resetPeerConnections(t testing.TB) {
+	c, err := clickhouse.Open(&clickhouse.Options{Addr: []string{r.Addr}, DialTimeout: time.Second})
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Exec(ctx, "SYSTEM RELOAD CONFIG"); err != nil {
+		t.Logf("reset the pooled connections of %s: %v", r.Addr, err)
+	}
+}
+
+// logErrorsOnFailure adds to a failing test's output the last errors and warnings the server
+// logged while the test ran: what CI keeps of a cluster that misbehaved.
+func (r Replica) logErrorsOnFailure(t testing.TB) {
+	path := filepath.Join(r.Dir, "log", "clickhouse-server.err.log")
+	var from int64
+	if st, err := os.Stat(path); err == nil {
+		from = st.Size()
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		if _, err := f.Seek(from, io.SeekStart); err != nil {
+			return
+		}
+		var lines []string
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if l := sc.Text(); strings.Contains(l, "<Error>") || strings.Contains(l, "<Warning>") {
+				if len(l) > 400 {
+					l = l[:400] + "..."
+				}
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 20 {
+			lines = lines[len(lines)-20:]
+		}
+		t.Logf("server %s logged during the test (last %d errors and warnings):\n%s", r.Addr, len(lines), strings.Join(lines, "\n"))
+	})
 }
 
 func (r Replica) pid(t testing.TB) int {
