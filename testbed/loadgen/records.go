@@ -11,54 +11,31 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/otelcol-audit/otelcol-audit/internal/loadshape"
 )
 
 // Attribute counts of a generated record (inclusive): eleven request and audit fields, a
 // possible secret, and filler up to a uniformly drawn width. Real audit records range from a
 // handful of request fields to wide business events; the redactor's and the store's costs grow
-// with the width.
+// with the width. The vocabulary is internal/loadshape's, shared with the stores' benchmarks.
 const (
-	MinAttributes = 12
-	MaxAttributes = 50
+	MinAttributes = loadshape.MinAttributes
+	MaxAttributes = loadshape.MaxAttributes
 )
 
 // DefaultSecretRatio is the share of records that carry one secret for the redactor to find.
-const DefaultSecretRatio = 0.05
+const DefaultSecretRatio = loadshape.SecretRatio
 
 // DefaultTenants are the tenants records are spread over.
-var DefaultTenants = []string{"acme", "globex", "initech", "umbrella"}
+var DefaultTenants = loadshape.Tenants
 
 var (
-	services = []string{"billing", "identity", "documents", "admin-console"}
-	scopes   = []string{"auth", "db", "server", "payments"}
-	events   = []struct{ name, message, method, path, entity string }{
-		{"user.login", "user signed in with password and second factor", "POST", "/api/v1/session", "session"},
-		{"user.logout", "user signed out", "DELETE", "/api/v1/session", "session"},
-		{"document.view", "document opened", "GET", "/api/v1/documents/7f9c", "document"},
-		{"document.share", "document shared with an external recipient", "POST", "/api/v1/documents/7f9c/share", "document"},
-		{"invoice.paid", "invoice paid by card", "POST", "/api/v1/invoices/pay", "invoice"},
-		{"role.grant", "role administrator granted by owner", "PUT", "/api/v1/users/42/roles", "user"},
-		{"export.run", "monthly export finished", "POST", "/api/v1/exports", "export"},
-		{"api.call", "API token used from a new network location", "GET", "/api/v1/reports", "token"},
-	}
-	agents = []string{
-		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
-		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
-		"okhttp/4.12.0",
-		"python-requests/2.32.3",
-	}
-	fillerValues = []func(r *rand.Rand) any{
-		func(r *rand.Rand) any { return fmt.Sprintf("s-%08x", r.Uint32()) },
-		func(r *rand.Rand) any { return int64(r.IntN(100_000)) },
-		func(r *rand.Rand) any { return r.IntN(2) == 0 },
-		func(r *rand.Rand) any { return r.Float64() * 1000 },
-		func(r *rand.Rand) any { return "/api/v1/documents/{id}/share" },
-		func(r *rand.Rand) any { return "2025-06-01T12:00:00.123456Z" },
-		func(r *rand.Rand) any {
-			return fmt.Sprintf("feature-%d enabled for cohort %c", r.IntN(40), 'A'+rune(r.IntN(6)))
-		},
-		func(r *rand.Rand) any { return fmt.Sprintf("%016x%016x", r.Uint64(), r.Uint64()) },
-	}
+	services     = loadshape.Services
+	scopes       = loadshape.Scopes
+	events       = loadshape.Events
+	agents       = loadshape.Agents
+	fillerValues = loadshape.Fillers
 )
 
 // SecretKind names the kinds of secret a record may carry.
@@ -156,8 +133,8 @@ func (b *Builder) fill(lr plog.LogRecord, now time.Time, st *Stats) {
 		lr.SetSeverityNumber(plog.SeverityNumberInfo)
 		lr.SetSeverityText("INFO")
 	}
-	lr.SetEventName(ev.name)
-	lr.Body().SetStr(ev.message)
+	lr.SetEventName(ev.Name)
+	lr.Body().SetStr(ev.Message)
 	// Most audit records come from instrumented requests and carry their trace.
 	if r.IntN(10) < 7 {
 		var tid pcommon.TraceID
@@ -179,13 +156,13 @@ func (b *Builder) fill(lr plog.LogRecord, now time.Time, st *Stats) {
 	a.PutStr("user.name", fmt.Sprintf("name of user %d", user))
 	a.PutStr("client.address", fmt.Sprintf("10.%d.%d.%d", r.IntN(4), r.IntN(256), r.IntN(256)))
 	a.PutStr("user_agent.original", agents[r.IntN(len(agents))])
-	a.PutStr("http.request.method", ev.method)
-	a.PutStr("url.path", ev.path)
+	a.PutStr("http.request.method", ev.Method)
+	a.PutStr("url.path", ev.Path)
 	a.PutInt("http.response.status_code", []int64{200, 200, 200, 201, 204, 403, 404, 500}[r.IntN(8)])
 	a.PutDouble("audit.duration_ms", r.Float64()*200)
-	a.PutStr("audit.entity_type", ev.entity)
+	a.PutStr("audit.entity_type", ev.Entity)
 	// Eleven attributes so far; a secret, when drawn, takes one filler slot.
-	a.PutStr("audit.entity_id", fmt.Sprintf("%s-%d", ev.entity, r.IntN(10_000)))
+	a.PutStr("audit.entity_id", fmt.Sprintf("%s-%d", ev.Entity, r.IntN(10_000)))
 	if r.Float64() < b.secretRatio {
 		b.putSecret(a)
 		st.WithSecret++

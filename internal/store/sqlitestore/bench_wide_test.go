@@ -7,27 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otelcol-audit/otelcol-audit/internal/loadshape"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 )
 
-// wideFillers are the extra attribute values of wideBatches, in the proportions of the
-// testbed's load generator (testbed/loadgen): short session codes, numbers, flags, a route, a
-// timestamp, a sentence and a 32-hex-digit id.
-var wideFillers = []func(r *rand.Rand) any{
-	func(r *rand.Rand) any { return fmt.Sprintf("s-%08x", r.Uint32()) },
-	func(r *rand.Rand) any { return int64(r.IntN(100_000)) },
-	func(r *rand.Rand) any { return r.IntN(2) == 0 },
-	func(r *rand.Rand) any { return r.Float64() * 1000 },
-	func(r *rand.Rand) any { return "/api/v1/documents/{id}/share" },
-	func(r *rand.Rand) any { return "2025-06-01T12:00:00.123456Z" },
-	func(r *rand.Rand) any {
-		return fmt.Sprintf("feature-%d enabled for cohort %c", r.IntN(40), 'A'+rune(r.IntN(6)))
-	},
-	func(r *rand.Rand) any { return fmt.Sprintf("%016x%016x", r.Uint64(), r.Uint64()) },
-}
-
 // wideBatches is benchBatches with the attributes of realistic audit records: 12 to 50 per
-// record, request ids and high-cardinality values among them, as the testbed's store ceiling
+// record, request ids and high-cardinality values among them (the fillers are the load
+// generator's, internal/loadshape), as the testbed's store ceiling
 // (testbed/harness.MeasureStoreCeiling) sends. The attribute text is what the full-text index
 // pays for, so this is the benchmark that shows what the index sees.
 func wideBatches(rng *rand.Rand, size int, start time.Time) ([][]record.Record, []string) {
@@ -46,7 +32,7 @@ func wideBatches(rng *rand.Rand, size int, start time.Time) ([][]record.Record, 
 			a["user_agent.original"] = batch[i].UserAgent
 			want := 12 + rng.IntN(39)
 			for k := 0; len(a) < want; k++ {
-				a[fmt.Sprintf("app.field_%02d", k)] = wideFillers[(k+seq)%len(wideFillers)](rng)
+				a[fmt.Sprintf("app.field_%02d", k)] = loadshape.Fillers[(k+seq)%len(loadshape.Fillers)](rng)
 			}
 		}
 	}
