@@ -178,7 +178,7 @@ func (s *Store) reclaim(ctx context.Context) error {
 	}
 	// Deleting a large share of the table makes the planner's statistics stale; optimize
 	// refreshes them when SQLite judges it worthwhile.
-	if _, err := s.write.ExecContext(ctx, `PRAGMA optimize`); err != nil {
+	if err := optimize(ctx, s.write, ""); err != nil {
 		return fmt.Errorf("optimize: %w", err)
 	}
 	if s.cfg.Path == memoryPath {

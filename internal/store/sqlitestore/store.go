@@ -92,7 +92,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// day: the user index, not the tenant's whole day). 0x10002 checks every table, as SQLite
 	// advises at open for long-lived connections; ANALYZE runs only when the statistics are
 	// missing or stale and reads a bounded sample, so this costs milliseconds once done.
-	if _, err := write.ExecContext(ctx, `PRAGMA optimize = 0x10002`); err != nil {
+	if err := optimize(ctx, write, "0x10002"); err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("sqlitestore: optimize %q: %w", cfg.Path, err)
 	}
