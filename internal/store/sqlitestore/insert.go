@@ -65,10 +65,11 @@ func insertSQL(n int, returning bool) string {
 const insertFullText = `INSERT INTO audit_fts (rowid, message, event, search_text)
 	SELECT seq, message, event, search_text FROM audit_logs WHERE seq > ?`
 
-// insertStatements prepares each insert statement once on the writer and reuses it: a batch
-// of n records runs n/50 executions of the 50-row statement and one of the (n%50)-row
-// statement, and its chain links likewise.
-type insertStatements struct {
+// statementCache prepares each statement once on db and reuses it (database/sql prepares it
+// again on each new connection of the pool). The store keeps one on the writer for the insert
+// statements (a batch of n records runs n/50 executions of the 50-row statement and one of the
+// (n%50)-row statement, and its chain links likewise) and one on the readers for Trace.
+type statementCache struct {
 	db *sql.DB
 
 	mu     sync.Mutex
@@ -76,11 +77,11 @@ type insertStatements struct {
 	closed bool
 }
 
-func (p *insertStatements) get(ctx context.Context, n int, returning bool) (*sql.Stmt, error) {
+func (p *statementCache) get(ctx context.Context, n int, returning bool) (*sql.Stmt, error) {
 	return p.prepare(ctx, insertSQL(n, returning))
 }
 
-func (p *insertStatements) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+func (p *statementCache) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -100,7 +101,7 @@ func (p *insertStatements) prepare(ctx context.Context, query string) (*sql.Stmt
 	return st, nil
 }
 
-func (p *insertStatements) close() error {
+func (p *statementCache) close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true

@@ -7,7 +7,8 @@ import (
 )
 
 // optimize runs PRAGMA optimize (with mask, "" for SQLite's default) and then removes the
-// sampled statistics (sqlite_stat4) of the full-text index's shadow tables.
+// sampled statistics (sqlite_stat4) of the full-text index's shadow tables and of the trace
+// index.
 //
 // Why: with samples for an index, SQLite marks a bound value compared with that index as able
 // to change the plan, and binding a new value makes the statement prepare itself again at its
@@ -17,7 +18,11 @@ import (
 // over 200 partitions spent a third of its time in sqlite3Reprepare. Its lookups are primary
 // key seeks, which sqlite_stat1 plans as well. Without the samples (BenchmarkQuery1MPartitioned,
 // 200 partitions of 5,000 rows, three runs each alternated): rare-word search p50 78 -> 59 ms.
-// The samples of the audit tables stay: they choose between the user, event and time indexes.
+// The trace index's samples go too, for the same reason: a trace lookup binds a new trace id
+// each time, and every partition's Trace recompiled its statement on every call (with the
+// statement cached, see Store.reads); the trace index is the only one a trace id can use, so
+// the samples chose nothing. The other samples of the audit tables stay: they choose between
+// the user, event and time indexes.
 func optimize(ctx context.Context, db *sql.DB, mask string) error {
 	pragma := `PRAGMA optimize`
 	if mask != "" {
@@ -33,8 +38,8 @@ func optimize(ctx context.Context, db *sql.DB, mask string) error {
 	if hasStat4 == 0 {
 		return nil // never analyzed, or a build without STAT4
 	}
-	if _, err := db.ExecContext(ctx, `DELETE FROM sqlite_stat4 WHERE tbl LIKE 'audit\_fts%' ESCAPE '\'`); err != nil {
-		return fmt.Errorf("drop the full-text index's samples: %w", err)
+	if _, err := db.ExecContext(ctx, `DELETE FROM sqlite_stat4 WHERE tbl LIKE 'audit\_fts%' ESCAPE '\' OR idx = 'audit_logs_trace'`); err != nil {
+		return fmt.Errorf("drop the full-text and trace indexes' samples: %w", err)
 	}
 	return nil
 }

@@ -30,7 +30,8 @@ func statSamples(t *testing.T, s *Store) map[string]int {
 }
 
 // Open analyzes a file whose statistics are missing (here: written, then reopened) and keeps
-// the audit tables' samples, but none of the full-text index's shadow tables (see optimize).
+// the audit tables' samples, but none of the full-text index's shadow tables or of the trace
+// index (see optimize).
 func TestOpen_AnalyzesWithoutSamplingTheFullTextIndex(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	s := openAt(t, path)
@@ -48,11 +49,22 @@ func TestOpen_AnalyzesWithoutSamplingTheFullTextIndex(t *testing.T) {
 	for tbl := range samples {
 		assert.NotRegexp(t, `^audit_fts`, tbl, "samples of the full-text index's %s make FTS5 re-prepare its lookups", tbl)
 	}
+	assert.Zero(t, traceSamples(t, s), "samples of the trace index make Trace's statement compile at every call")
 
 	// A Prune that removed rows runs optimize again, with the same result.
 	_, err := s.write.Exec(`ANALYZE`)
 	require.NoError(t, err)
 	require.NotZero(t, statSamples(t, s)["audit_fts_idx"], "a plain ANALYZE samples the full-text index (what optimize undoes)")
+	require.NotZero(t, traceSamples(t, s), "a plain ANALYZE samples the trace index")
 	require.NoError(t, optimize(context.Background(), s.write, ""))
 	assert.Zero(t, statSamples(t, s)["audit_fts_idx"], "after optimize")
+	assert.Zero(t, traceSamples(t, s), "after optimize")
+	assert.NotZero(t, statSamples(t, s)["audit_logs"], "the other indexes keep theirs")
+}
+
+func traceSamples(t *testing.T, s *Store) int {
+	t.Helper()
+	var n int
+	require.NoError(t, s.write.QueryRow(`SELECT count(*) FROM sqlite_stat4 WHERE idx = 'audit_logs_trace'`).Scan(&n))
+	return n
 }

@@ -20,9 +20,12 @@ const (
 	getByID          = selectRecords + " WHERE id = ? LIMIT 2"
 	getByIDAndTenant = selectRecords + " WHERE id = ? AND tenant_id = ?"
 
-	// The "trace_id <> ''" term lets SQLite use the partial index audit_logs_trace.
+	// The "trace_id <> ''" term lets SQLite use the partial index audit_logs_trace. The unary
+	// + keeps the tenant's indexes out of the plan: a trace's few rows are found by its id, and
+	// a tenant term the planner weighs against sampled indexes would make the cached
+	// statement compile again at every call (see optimize).
 	traceRecords          = selectRecords + " WHERE trace_id = ? AND trace_id <> '' ORDER BY timestamp, id"
-	traceRecordsForTenant = selectRecords + " WHERE trace_id = ? AND trace_id <> '' AND tenant_id = ? ORDER BY timestamp, id"
+	traceRecordsForTenant = selectRecords + " WHERE trace_id = ? AND trace_id <> '' AND +tenant_id = ? ORDER BY timestamp, id"
 )
 
 // searchFirstBelow decides how a text search runs. A word found in fewer rows than this is
@@ -329,11 +332,29 @@ func (s *Store) Trace(ctx context.Context, tenant, traceID string) ([]record.Rec
 	if tenant != "" {
 		query, args = traceRecordsForTenant, []any{traceID, tenant}
 	}
-	recs, err := s.selectRecords(ctx, query, args, 0)
+	st, err := s.readStatement(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: trace %q: %w", traceID, err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: trace %q: %w", traceID, err)
+	}
+	recs, err := scanRecords(rows, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: trace %q: %w", traceID, err)
 	}
 	return recs, nil
+}
+
+// readStatement is query prepared on the read pool, kept until Close.
+func (s *Store) readStatement(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.reads.mu.Lock()
+	if s.reads.db == nil {
+		s.reads.db = s.read
+	}
+	s.reads.mu.Unlock()
+	return s.reads.prepare(ctx, query)
 }
 
 // selectRecords runs query on the read pool and scans every row; sizeHint preallocates.
@@ -342,6 +363,11 @@ func (s *Store) selectRecords(ctx context.Context, query string, args []any, siz
 	if err != nil {
 		return nil, err
 	}
+	return scanRecords(rows, sizeHint)
+}
+
+// scanRecords scans every row of rows and closes them; sizeHint preallocates.
+func scanRecords(rows *sql.Rows, sizeHint int) ([]record.Record, error) {
 	defer rows.Close()
 	recs := make([]record.Record, 0, sizeHint)
 	for rows.Next() {
