@@ -2,6 +2,8 @@ package clickhousestore
 
 import (
 	"context"
+	"errors"
+	"net"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -47,15 +49,42 @@ type nativeConn struct{ c driver.Conn }
 
 func (n nativeConn) Exec(ctx context.Context, sql string) error { return n.c.Exec(ctx, sql) }
 
+// A read that fails because its pooled connection was already closed is run once more.
+// clickhouse-go can hand out an idle connection that something closed meanwhile; the read then
+// fails at once with "use of closed network connection" (net.ErrClosed), as a store's first
+// read after Open did once in CI. The failed connection leaves the pool, and a SELECT is safe
+// to repeat. Exec and inserts are not retried: a statement sent may have run.
+
 func (n nativeConn) Query(ctx context.Context, sql string) (rows, error) {
 	r, err := n.c.Query(ctx, sql)
+	if errors.Is(err, net.ErrClosed) {
+		r, err = n.c.Query(ctx, sql)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-func (n nativeConn) QueryRow(ctx context.Context, sql string) row { return n.c.QueryRow(ctx, sql) }
+func (n nativeConn) QueryRow(ctx context.Context, sql string) row {
+	return retriedRow{ctx: ctx, c: n.c, sql: sql, first: n.c.QueryRow(ctx, sql)}
+}
+
+// retriedRow is QueryRow's answer, asked again when its connection was closed (see Query).
+type retriedRow struct {
+	ctx   context.Context
+	c     driver.Conn
+	sql   string
+	first driver.Row
+}
+
+func (r retriedRow) Scan(dest ...any) error {
+	err := r.first.Scan(dest...)
+	if errors.Is(err, net.ErrClosed) {
+		err = r.c.QueryRow(r.ctx, r.sql).Scan(dest...)
+	}
+	return err
+}
 
 func (n nativeConn) PrepareBatch(ctx context.Context, sql string) (batch, error) {
 	b, err := n.c.PrepareBatch(ctx, sql)
