@@ -78,11 +78,7 @@ func main() {
 		soaked, err := runSoak(context.Background(), o)
 		if soaked != nil {
 			old, _ := os.ReadFile(o.out) // a missing report gets the section alone
-			if werr := os.WriteFile(o.out, []byte(withSoakSection(string(old), soaked.markdown())), 0o644); werr != nil {
-				fmt.Fprintf(os.Stderr, "benchreport: write %s: %v\n", o.out, werr)
-				os.Exit(1)
-			}
-			fmt.Fprintf(os.Stderr, "benchreport: wrote the soak section of %s\n", o.out)
+			writeReport(o.out, withSoakSection(string(old), soaked.markdown()), "the soak section of "+o.out)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "benchreport: soak:", err)
@@ -100,11 +96,7 @@ func main() {
 				md = withSoakSection(md, section)
 			}
 		}
-		if werr := os.WriteFile(o.out, []byte(md), 0o644); werr != nil {
-			fmt.Fprintf(os.Stderr, "benchreport: write %s: %v\n", o.out, werr)
-			os.Exit(1)
-		}
-		fmt.Fprintf(os.Stderr, "benchreport: wrote %s\n", o.out)
+		writeReport(o.out, md, o.out)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
@@ -376,4 +368,14 @@ func tenMillionRowFile() string {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// writeReport writes the report's markdown to path, or exits: a benchmark run whose report
+// cannot be written has nothing to show. what names it in the message.
+func writeReport(path, md, what string) {
+	if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "benchreport: write %s: %v\n", path, err)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "benchreport: wrote %s\n", what)
 }
