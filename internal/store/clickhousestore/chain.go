@@ -97,7 +97,7 @@ func (s *Store) linkBatch(ctx context.Context, d dialect, st *tenantState, tenan
 			}
 		}
 		var err error
-		if linked, err = s.queryIDs(ctx, ids, d.linkedIDsSQL, tenant); err != nil {
+		if linked, err = s.queryIDs(ctx, d.linkedIDsSQL(tenant, idsTable), ids); err != nil {
 			return fmt.Errorf("look up linked records: %w", err)
 		}
 	}
@@ -142,34 +142,40 @@ func (s *Store) writeLinks(ctx context.Context, d dialect, links []chain.Link) e
 	return batch.Send()
 }
 
-// queryIDs runs sql(tenant, chunk) over ids in chunks of idsPerLookup and collects the ids
-// each returns.
-func (s *Store) queryIDs(ctx context.Context, ids []string, sql func(string, []string) string, tenant string) (map[string]bool, error) {
+// queryIDs runs sql, a one-String-column query over the table idsTable of ids (QueryIDs),
+// and collects the ids it returns.
+func (s *Store) queryIDs(ctx context.Context, sql string, ids []string) (map[string]bool, error) {
+	r, err := s.conn.QueryIDs(ctx, sql, ids)
+	if err != nil {
+		return nil, err
+	}
 	found := map[string]bool{}
-	for start := 0; start < len(ids); start += idsPerLookup {
-		chunk := ids[start:min(start+idsPerLookup, len(ids))]
-		if err := s.scanStrings(ctx, sql(tenant, chunk), func(id string) { found[id] = true }); err != nil {
-			return nil, err
-		}
+	if err := eachString(r, func(id string) { found[id] = true }); err != nil {
+		return nil, err
 	}
 	return found, nil
 }
 
 // scanStrings calls fn with each row of a one-String-column query.
 func (s *Store) scanStrings(ctx context.Context, sql string, fn func(string)) error {
-	rows, err := s.conn.Query(ctx, sql)
+	r, err := s.conn.Query(ctx, sql)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+	return eachString(r, fn)
+}
+
+// eachString calls fn with each row of r, one String column, and closes r.
+func eachString(r rows, fn func(string)) error {
+	defer r.Close()
+	for r.Next() {
+		var v string
+		if err := r.Scan(&v); err != nil {
 			return err
 		}
-		fn(id)
+		fn(v)
 	}
-	return rows.Err()
+	return r.Err()
 }
 
 // ChainHead returns the tenant's last link, the zero Link when it has none.

@@ -84,10 +84,10 @@ func (d dialect) chainLinksSQL(tenant string, from, to uint64, limit int) string
 		" ORDER BY seq, hash LIMIT " + strconv.Itoa(limit)
 }
 
-// linkedIDsSQL finds which of ids are on the tenant's chain.
-func (d dialect) linkedIDsSQL(tenant string, ids []string) string {
+// linkedIDsSQL finds which ids of set (idsTable, or literalSet) are on the tenant's chain.
+func (d dialect) linkedIDsSQL(tenant, set string) string {
 	return "SELECT DISTINCT record_id FROM " + d.chain() + " WHERE tenant_id = " + quoteString(tenant) +
-		" AND record_id IN (" + quoteStrings(ids) + ")"
+		" AND record_id IN " + set
 }
 
 // chainRecordsSQL reads the records of a page of links by id, in every tenant (a record moved

@@ -119,6 +119,20 @@ func (s *chdbSession) exec(sql string) ([]byte, error) {
 	return append([]byte(nil), res.Buf()...), nil // the buffer is the engine's memory
 }
 
+// writeBlock encodes block as the driver does for a server, into a new file of the session's
+// directory, and returns the file's name.
+func (s *chdbSession) writeBlock(block *proto.Block, prefix string) (string, error) {
+	var buf chproto.Buffer
+	if err := block.Encode(&buf, nativeFormatRevision); err != nil {
+		return "", fmt.Errorf("encode: %w", err)
+	}
+	s.mu.Lock()
+	s.seq++
+	file := filepath.Join(s.dir, fmt.Sprintf("%s-%d.native", prefix, s.seq))
+	s.mu.Unlock()
+	return file, os.WriteFile(file, buf.Buf, 0o600)
+}
+
 // queryBlocks runs sql and decodes its Native answer with the driver's block decoder.
 func (s *chdbSession) queryBlocks(sql string) ([]*proto.Block, error) {
 	out, err := s.exec(sql)
@@ -195,6 +209,31 @@ func (c *chdbConn) Query(ctx context.Context, sql string) (rows, error) {
 		return nil, err
 	}
 	return &chdbRows{blocks: blocks}, nil
+}
+
+// QueryIDs does what a server does with the external table the driver sends: the ids go to
+// the engine as a Native block (the driver's encoder, as the driver sends them), here in a
+// file that the statement reads in place of the table's name.
+func (c *chdbConn) QueryIDs(ctx context.Context, sql string, ids []string) (rows, error) {
+	if !strings.Contains(sql, " IN "+idsTable) {
+		return nil, fmt.Errorf("chdb: QueryIDs takes a statement with IN %s, not %q", idsTable, sql)
+	}
+	block := proto.NewBlock()
+	if err := block.AddColumn("id", "String"); err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if err := block.Append(id); err != nil {
+			return nil, err
+		}
+	}
+	file, err := c.s.writeBlock(block, "ids")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(file)
+	from := " IN (SELECT id FROM file(" + quoteString(file) + ", 'Native', 'id String'))"
+	return c.Query(ctx, strings.ReplaceAll(sql, " IN "+idsTable, from))
 }
 
 func (c *chdbConn) QueryRow(ctx context.Context, sql string) row {
@@ -365,20 +404,12 @@ func (b *chdbBatch) Flush() error {
 	if err := b.c.check(b.ctx); err != nil {
 		return err
 	}
-	var buf chproto.Buffer
-	if err := b.block.Encode(&buf, nativeFormatRevision); err != nil {
-		return fmt.Errorf("chdb: encode the block for %s: %w", b.table, err)
-	}
-	s := b.c.s
-	s.mu.Lock()
-	s.seq++
-	file := filepath.Join(s.dir, fmt.Sprintf("batch-%d.native", s.seq))
-	s.mu.Unlock()
-	if err := os.WriteFile(file, buf.Buf, 0o600); err != nil {
-		return err
+	file, err := b.c.s.writeBlock(b.block, "batch")
+	if err != nil {
+		return fmt.Errorf("chdb: the block for %s: %w", b.table, err)
 	}
 	defer os.Remove(file)
-	_, err := s.exec("INSERT INTO " + b.table + " (" + strings.Join(b.columns, ", ") + ") FROM INFILE " + quoteString(file) + " FORMAT Native")
+	_, err = b.c.s.exec("INSERT INTO " + b.table + " (" + strings.Join(b.columns, ", ") + ") FROM INFILE " + quoteString(file) + " FORMAT Native")
 	b.block.Reset()
 	return err
 }

@@ -228,3 +228,7 @@ func TestStore_BothLayoutsListInsertionsInWriteOrderOnChDB(t *testing.T) {
 func TestCHDB_BatchesLargerThanABlockWriteEveryRowOnce(t *testing.T) {
 	checkInsertInBlocks(t, openCHDBStore(t, nil))
 }
+
+func TestCHDB_AReplayOfManyIdsStoresOnlyTheNewOnes(t *testing.T) {
+	checkLargeReplay(t, openCHDBStore(t, nil))
+}

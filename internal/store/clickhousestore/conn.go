@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -18,6 +20,10 @@ type conn interface {
 	Exec(ctx context.Context, sql string) error
 	Query(ctx context.Context, sql string) (rows, error)
 	QueryRow(ctx context.Context, sql string) row
+	// QueryIDs runs sql, in which the table idsTable holds ids (one column, id String). The ids
+	// travel beside the statement as data, not in its text: 18.16 took 105 ms to parse 10,000
+	// ids written as an IN list, and 10 ms to read them as a table (see idsTable).
+	QueryIDs(ctx context.Context, sql string, ids []string) (rows, error)
 	// PrepareBatch starts a native INSERT block for sql, "INSERT INTO db.table (c1, c2, ...)".
 	PrepareBatch(ctx context.Context, sql string) (batch, error)
 	// Ping checks that the server answers (the health check's probe).
@@ -64,6 +70,21 @@ func (n nativeConn) Query(ctx context.Context, sql string) (rows, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// QueryIDs sends ids as the native protocol's external data: a table of the query's own, which
+// the server reads as a block and forwards to the shards of a Distributed table.
+func (n nativeConn) QueryIDs(ctx context.Context, sql string, ids []string) (rows, error) {
+	table, err := ext.NewTable(idsTable, ext.Column("id", "String"))
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if err := table.Append(id); err != nil {
+			return nil, err
+		}
+	}
+	return n.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(table)), sql)
 }
 
 func (n nativeConn) QueryRow(ctx context.Context, sql string) row {

@@ -18,7 +18,7 @@ import (
 	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
-// idsPerLookup bounds the IN list of one existing-ids query.
+// idsPerLookup bounds the IN list of one query of the chain's records by id (chainRecordsSQL).
 const idsPerLookup = 1000
 
 // Insert writes records in one native INSERT per tenant (blocks of insertBlockRows rows),
@@ -331,30 +331,10 @@ func insertVersion(now time.Time) uint64 {
 }
 
 // existingIDs returns which of ids are stored. tenant and the timestamp span narrow the legacy
-// lookup to the batch's range of the primary key (see existingIDsSQL).
+// lookup to the batch's range of the primary key (see existingIDsSQL). The ids go as one table
+// beside the statement (QueryIDs), however many there are.
 func (s *Store) existingIDs(ctx context.Context, d dialect, tenant string, ids []string, minTS, maxTS int64) (map[string]bool, error) {
-	found := map[string]bool{}
-	for start := 0; start < len(ids); start += idsPerLookup {
-		chunk := ids[start:min(start+idsPerLookup, len(ids))]
-		rows, err := s.conn.Query(ctx, d.existingIDsSQL(tenant, chunk, minTS, maxTS))
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			found[id] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	return found, nil
+	return s.queryIDs(ctx, d.existingIDsSQL(tenant, idsTable, minTS, maxTS), ids)
 }
 
 // encodeRecord returns r's values in insertColumns order, and its timestamp in Unix

@@ -2,6 +2,7 @@ package clickhousestore
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -51,4 +52,41 @@ func checkInsertInBlocks(t *testing.T, s *Store) {
 
 func TestInsert_BatchesLargerThanABlockWriteEveryRowOnce(t *testing.T) {
 	checkInsertInBlocks(t, openTestStore(t, nil))
+}
+
+// checkLargeReplay replays a batch whose ids, written out as an IN list, would be longer than
+// the server parses in one statement (max_query_size, 256 KiB by default), mixed with new ids,
+// and writes another tenant's records under the same ids: the one lookup (QueryIDs) finds
+// exactly the tenant's stored ids.
+func checkLargeReplay(t *testing.T, s *Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const stored = 8000
+	gen := storetest.NewLoadgenLike(stored, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	first := gen.Batch(stored, "acme")
+	size := 0
+	for _, r := range first {
+		size += len(quoteString(r.ID)) + len(", ")
+	}
+	require.Greater(t, size, 256<<10, "the ids as an IN list exceed max_query_size")
+	n, err := s.Insert(ctx, "acme", first)
+	require.NoError(t, err)
+	require.Equal(t, stored, n)
+
+	replay := append(slices.Clone(first), gen.Batch(10, "acme")...)
+	n, err = s.Insert(ctx, "acme", replay)
+	require.NoError(t, err)
+	require.Equal(t, 10, n, "only the new records of the replay are stored")
+
+	other := slices.Clone(first[:100])
+	for i := range other {
+		other[i].TenantID = "globex"
+	}
+	n, err = s.Insert(ctx, "globex", other)
+	require.NoError(t, err)
+	require.Equal(t, 100, n, "another tenant's ids are its own")
+}
+
+func TestInsert_AReplayOfManyIdsStoresOnlyTheNewOnes(t *testing.T) {
+	checkLargeReplay(t, openTestStore(t, nil))
 }

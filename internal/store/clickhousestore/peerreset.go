@@ -78,6 +78,14 @@ func (p *peerResettingConn) Query(ctx context.Context, sql string) (rows, error)
 	return checkedRows{r, p}, nil
 }
 
+func (p *peerResettingConn) QueryIDs(ctx context.Context, sql string, ids []string) (rows, error) {
+	r, err := p.conn.QueryIDs(ctx, sql, ids)
+	if err != nil {
+		return nil, p.check(err)
+	}
+	return checkedRows{r, p}, nil
+}
+
 func (p *peerResettingConn) QueryRow(ctx context.Context, sql string) row {
 	return checkedRow{p.conn.QueryRow(ctx, sql), p}
 }

@@ -34,6 +34,14 @@ func quoteString(s string) string {
 	return b.String()
 }
 
+// idsTable is the table of ids that QueryIDs sends with a statement; a statement names it as
+// the right side of IN ("id IN batch_ids"). A statement that must stand alone as text (the
+// statement list, ModernStatements) has literalSet in its place.
+const idsTable = "batch_ids"
+
+// literalSet is ids as the literal right side of IN.
+func literalSet(ids []string) string { return "(" + quoteStrings(ids) + ")" }
+
 func quoteStrings(ss []string) string {
 	parts := make([]string, len(ss))
 	for i, s := range ss {
@@ -176,8 +184,10 @@ func (d dialect) traceSQL(tenant, traceID string) string {
 // one has no skip index, so it also narrows the scan to the batch's time span through the
 // primary key. A replay carries the same tenant and timestamp as the first write, so it is
 // found either way.
-func (d dialect) existingIDsSQL(tenant string, ids []string, minNanos, maxNanos int64) string {
-	conds := []string{"tenant_id = " + quoteString(tenant), "id IN (" + quoteStrings(ids) + ")"}
+//
+// set is the ids: idsTable for QueryIDs, or literalSet.
+func (d dialect) existingIDsSQL(tenant, set string, minNanos, maxNanos int64) string {
+	conds := []string{"tenant_id = " + quoteString(tenant), "id IN " + set}
 	if !d.modern() {
 		conds = append(conds,
 			d.tsColumn()+" >= "+d.tsLiteral(minNanos),

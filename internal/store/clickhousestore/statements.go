@@ -29,9 +29,10 @@ type Statement struct {
 // executes them on a current ClickHouse engine, so the modern SQL is proven valid without a
 // modern server in CI.
 //
-// The statements are built by the same functions the store uses; only the inserts differ in
-// form: the store sends rows as native blocks, while here the same column list carries the
-// same values as a VALUES literal.
+// The statements are built by the same functions the store uses; only the inserts and the id
+// lookups differ in form: the store sends rows as native blocks and a lookup's ids as a table
+// beside the statement (QueryIDs), while here the same column list carries the same values as a
+// VALUES literal, and the ids are a literal IN list.
 func ModernStatements(cfg Config, now time.Time) ([]Statement, error) {
 	ttl, err := cfg.ttlByLevel()
 	if err != nil {
@@ -57,7 +58,7 @@ func ModernStatements(cfg Config, now time.Time) ([]Statement, error) {
 	for i, r := range fixture {
 		ids[i] = r.ID
 	}
-	add("insert: look up stored ids", d.existingIDsSQL("acme", ids, fixture[0].Timestamp.UnixNano(), now.UnixNano()))
+	add("insert: look up stored ids", d.existingIDsSQL("acme", literalSet(ids), fixture[0].Timestamp.UnixNano(), now.UnixNano()))
 
 	a := fixture[1]
 	every := store.Filter{
@@ -130,7 +131,7 @@ func (d dialect) chainStatements(add func(name, sql string), fixture []record.Re
 	}
 	add("chain: insert links", d.insertLinksSQL()+" VALUES "+strings.Join(tuples, ", "))
 	acme := []string{fixture[0].ID, fixture[1].ID, fixture[2].ID, fixture[4].ID}
-	add("chain: look up linked ids", d.linkedIDsSQL("acme", acme))
+	add("chain: look up linked ids", d.linkedIDsSQL("acme", literalSet(acme)))
 	add("chain: head seq", d.chainHeadSeqSQL("acme"))
 	add("chain: links page", d.chainLinksSQL("acme", 1, math.MaxUint64, chainLinksPage))
 	add("chain: records of a page", d.chainRecordsSQL(acme[:3], encodedNanos(fixture[0].Timestamp), encodedNanos(fixture[2].Timestamp)))
