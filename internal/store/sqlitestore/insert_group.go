@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -110,7 +111,11 @@ func (g *writeGroup) runNext(s *Store) {
 		rows += len(g.waiting[take].batch.records)
 		take++
 	}
-	calls := g.waiting[:take:take]
+	// The taken calls are copied out and cleared from the queue's array: a slice keeps its
+	// whole array alive, and with it every call still referenced there, its records and
+	// encoded rows included, until an append happens to reallocate it.
+	calls := slices.Clone(g.waiting[:take])
+	clear(g.waiting[:take])
 	g.waiting = g.waiting[take:]
 	g.mu.Unlock()
 
