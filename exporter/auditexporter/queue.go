@@ -1,6 +1,7 @@
 package auditexporter
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -179,7 +180,11 @@ func (q *batchQueue) takeLocked(tenant string) []*item {
 		n += len(items[cut].records)
 		cut++
 	}
-	batch := items[:cut:cut]
+	// The batch is copied out and its items cleared from the tenant's array: the items left
+	// waiting keep that array alive, and would keep every taken item, records included, with
+	// it for as long as the tenant has records waiting.
+	batch := slices.Clone(items[:cut])
+	clear(items[:cut])
 	if cut == len(items) {
 		delete(q.tenants, tenant)
 		delete(q.counts, tenant)
