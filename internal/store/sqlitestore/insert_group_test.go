@@ -43,6 +43,24 @@ func waitForWaiting(t *testing.T, s *Store, n int) {
 	}, 10*time.Second, time.Millisecond, "insert calls waiting for the writer")
 }
 
+// queueBehindLeader starts call 0 of n, waits until it leads and waits for the writer (held by
+// holdWriter) alone, starts the others, waits until they queue behind it, and lets the writer
+// go: call 0 commits alone, the others in one group transaction after it.
+func queueBehindLeader(t *testing.T, s *Store, n int, start func(i int), release func()) {
+	t.Helper()
+	start(0)
+	require.Eventually(t, func() bool {
+		s.group.mu.Lock()
+		defer s.group.mu.Unlock()
+		return s.group.running && len(s.group.waiting) == 0
+	}, 10*time.Second, time.Millisecond, "the first call should be running its transaction")
+	for i := 1; i < n; i++ {
+		start(i)
+	}
+	waitForWaiting(t, s, n-1)
+	release()
+}
+
 // fullTextSegments counts FTS5 segments: one per transaction while automerge is off.
 func fullTextSegments(t *testing.T, s *Store) int {
 	return count(t, s, `SELECT count(DISTINCT segid) FROM audit_fts_idx`)
@@ -70,18 +88,7 @@ func TestInsert_ConcurrentBatchesShareOneTransaction(t *testing.T) {
 			stored[i], errs[i] = s.Insert(ctx, fmt.Sprintf("tenant-%d", i%3), records(fmt.Sprintf("g%d", i), 120))
 		}()
 	}
-	// The first call leads and waits for the writer alone; the others queue behind it.
-	start(0)
-	require.Eventually(t, func() bool {
-		s.group.mu.Lock()
-		defer s.group.mu.Unlock()
-		return s.group.running && len(s.group.waiting) == 0
-	}, 10*time.Second, time.Millisecond, "the first call should be running its transaction")
-	for i := 1; i < calls; i++ {
-		start(i)
-	}
-	waitForWaiting(t, s, calls-1)
-	release()
+	queueBehindLeader(t, s, calls, start, release)
 	wg.Wait()
 
 	for i := range calls {
@@ -214,19 +221,7 @@ func TestInsert_KeepsNoBatchAliveAfterItReturns(t *testing.T) {
 			assert.NoError(t, err)
 		}()
 	}
-	// The first call leads and waits for the writer alone; the others queue behind it and are
-	// committed together.
-	start(0)
-	require.Eventually(t, func() bool {
-		s.group.mu.Lock()
-		defer s.group.mu.Unlock()
-		return s.group.running && len(s.group.waiting) == 0
-	}, 10*time.Second, time.Millisecond, "the first call should be running its transaction")
-	for i := 1; i < calls; i++ {
-		start(i)
-	}
-	waitForWaiting(t, s, calls-1)
-	release()
+	queueBehindLeader(t, s, calls, start, release)
 	wg.Wait()
 
 	runtime.GC()
