@@ -112,10 +112,18 @@ type body struct {
 	// values in data (one per record).
 	observed uint64
 	stamps   []int
+	// times are the offsets of the records' encoded Timestamps in data, built holds their
+	// values as built.
+	times []int
+	built []uint64
 }
 
-// observedTag is the protobuf key of LogRecord.observed_time_unix_nano (field 11, fixed64).
-const observedTag = 11<<3 | 1
+// observedTag and timeTag are the protobuf keys of LogRecord.observed_time_unix_nano (field
+// 11, fixed64) and time_unix_nano (field 1, fixed64).
+const (
+	observedTag = 11<<3 | 1
+	timeTag     = 1<<3 | 1
+)
 
 func buildBody(b *Builder, n int) (body, error) {
 	ld, st := b.Build(n)
@@ -137,17 +145,43 @@ func buildBody(b *Builder, n int) (body, error) {
 	if len(out.stamps) != st.Records {
 		return body{}, fmt.Errorf("loadgen: found %d observed timestamps in a request of %d records", len(out.stamps), st.Records)
 	}
+	// Records are encoded in order: record i's Timestamp lies between the ObservedTimestamps
+	// of records i-1 and i+1, on one side of its own.
+	recs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	for i := 0; i < recs.Len(); i++ {
+		ts := uint64(recs.At(i).Timestamp())
+		pattern := binary.LittleEndian.AppendUint64([]byte{timeTag}, ts)
+		from, to := 0, len(data)
+		if i > 0 { // and past record i-1's Timestamp, which may hold the same value
+			from = max(out.stamps[i-1], out.times[i-1]) + 8
+		}
+		if i+1 < len(out.stamps) {
+			to = out.stamps[i+1] - 1
+		}
+		j := bytes.Index(data[from:to], pattern)
+		if j < 0 {
+			return body{}, fmt.Errorf("loadgen: record %d: its timestamp is not found in the encoded request", i)
+		}
+		out.times = append(out.times, from+j+1)
+		out.built = append(out.built, ts)
+	}
 	return out, nil
 }
 
 // stamp returns a copy of the request whose records' ObservedTimestamp is moved by slot
-// nanoseconds. The pool's requests are sent many times; collectors derive a record's identity
-// from its content (so that a client's resend is stored once), and without the stamp every
-// round through the pool would be a resend.
-func (b body) stamp(slot int64) []byte {
+// nanoseconds and whose Timestamps are moved by age, the time since the pool was built. The
+// pool's requests are sent many times; collectors derive a record's identity from its content
+// (so that a client's resend is stored once), and without the slot every round through the
+// pool would be a resend. Without the age, every record of a run would carry a time of the
+// pool's making, which no real sender does: a store that keeps its data in time ranges would
+// find every range overlapping every insert.
+func (b body) stamp(slot int64, age time.Duration) []byte {
 	out := bytes.Clone(b.data)
 	for _, off := range b.stamps {
 		binary.LittleEndian.PutUint64(out[off:], b.observed+uint64(slot))
+	}
+	for i, off := range b.times {
+		binary.LittleEndian.PutUint64(out[off:], b.built[i]+uint64(max(age, 0)))
 	}
 	return out
 }
@@ -159,6 +193,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	builder := NewBuilder(cfg.Seed)
+	built := time.Now() // the records' Timestamps are of about this time; sends move them on
 	pool := make([]body, cfg.Pool)
 	for i := range pool {
 		var err error
@@ -241,7 +276,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				// A request in flight when the duration ends is completed, not abandoned: its
 				// answer is part of what the endpoint acknowledged.
 				reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
-				rejected, status, took, err := send(reqCtx, client, cfg, b.stamp(slot))
+				rejected, status, took, err := send(reqCtx, client, cfg, b.stamp(slot, time.Since(built)))
 				cancel()
 				res.requests++
 				res.status[status]++

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
 	"github.com/stretchr/testify/require"
@@ -118,19 +119,25 @@ func TestRun_AConfigThatWouldNeverEndIsRefused(t *testing.T) {
 }
 
 func TestBody_EveryStampedSendOfAPoolRequestCarriesItsOwnObservedTimestamp(t *testing.T) {
-	b, err := buildBody(NewBuilder(7), 50)
+	b, err := buildBody(NewBuilder(7), 2000) // enough for neighbours with the same timestamp
 	require.NoError(t, err)
+	asBuilt := plogotlp.NewExportRequest()
+	require.NoError(t, asBuilt.UnmarshalProto(b.data))
+	builtRecs := asBuilt.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 	for _, slot := range []int64{0, 1, 128, 1 << 40} {
+		age := time.Duration(slot) * time.Millisecond
 		req := plogotlp.NewExportRequest()
-		require.NoErrorf(t, req.UnmarshalProto(b.stamp(slot)), "slot %d: the stamped request does not decode", slot)
+		require.NoErrorf(t, req.UnmarshalProto(b.stamp(slot, age)), "slot %d: the stamped request does not decode", slot)
 		lrs := req.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
-		require.Equal(t, 50, lrs.Len(), "slot %d: records", slot)
+		require.Equal(t, 2000, lrs.Len(), "slot %d: records", slot)
 		for i := 0; i < lrs.Len(); i++ {
 			require.Equal(t, b.observed+uint64(slot), uint64(lrs.At(i).ObservedTimestamp()), "slot %d record %d: observed", slot, i)
+			require.Equal(t, builtRecs.At(i).Timestamp()+pcommon.Timestamp(age), lrs.At(i).Timestamp(), "slot %d record %d: the timestamp is not moved by the age of the pool", slot, i)
 		}
 	}
 	// Stamping works on a copy: the pool's request stays as built.
 	req := plogotlp.NewExportRequest()
 	require.NoError(t, req.UnmarshalProto(b.data))
 	require.Equal(t, b.observed, uint64(req.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).ObservedTimestamp()), "the pool's request was changed: observed")
+	require.Equal(t, builtRecs.At(0).Timestamp(), req.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Timestamp(), "the pool's request was changed: timestamp")
 }
