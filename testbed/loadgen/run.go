@@ -193,7 +193,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	builder := NewBuilder(cfg.Seed)
-	built := time.Now() // the records' Timestamps are of about this time; sends move them on
+	poolBuilt := time.Now() // the records' Timestamps are of about this time; sends move them on
 	pool := make([]body, cfg.Pool)
 	for i := range pool {
 		var err error
@@ -276,7 +276,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				// A request in flight when the duration ends is completed, not abandoned: its
 				// answer is part of what the endpoint acknowledged.
 				reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
-				rejected, status, took, err := send(reqCtx, client, cfg, b.stamp(slot, time.Since(built)))
+				rejected, status, took, err := send(reqCtx, client, cfg, b.stamp(slot, time.Since(poolBuilt)))
 				cancel()
 				res.requests++
 				res.status[status]++

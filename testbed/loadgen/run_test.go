@@ -118,7 +118,7 @@ func TestRun_AConfigThatWouldNeverEndIsRefused(t *testing.T) {
 	require.ErrorContains(t, err, "endpoint", "want an error naming endpoint")
 }
 
-func TestBody_EveryStampedSendOfAPoolRequestCarriesItsOwnObservedTimestamp(t *testing.T) {
+func TestBody_EveryStampedSendCarriesItsOwnObservedTimestampAndTimestampsMovedByThePoolsAge(t *testing.T) {
 	b, err := buildBody(NewBuilder(7), 2000) // enough for neighbours with the same timestamp
 	require.NoError(t, err)
 	asBuilt := plogotlp.NewExportRequest()
