@@ -76,6 +76,9 @@ func queryBenchStore(b *testing.B) *Store {
 	}
 	path := queryBenchPath()
 	if _, err := os.Stat(path); os.IsNotExist(err) {
+		if *queryCachedOnly {
+			b.Skipf("no cached dataset at %s (-query.cached-only)", path)
+		}
 		buildQueryBenchFile(b, path)
 	}
 	cfg := DefaultConfig()
@@ -287,6 +290,11 @@ func BenchmarkQuery1MPartitioned(b *testing.B) {
 	runQueryBench(b, p, files)
 }
 
+// queryCachedOnly lets a caller that must not spend an hour building (make bench, for the 10M-row
+// datasets) run the benchmarks whose dataset a previous run left, without knowing its file name.
+var queryCachedOnly = flag.Bool("query.cached-only", false,
+	"the query benchmarks skip, rather than build, a dataset that is not cached")
+
 var queryPartitionRows = flag.Int64("query.partition-rows", DefaultPartitionMaxRows,
 	"BenchmarkQuery1MPartitioned: partition_max_rows of the partitioned dataset (each size is cached apart)")
 
@@ -303,6 +311,9 @@ func queryBenchPartitioned(b *testing.B) *Partitioned {
 	cfg.Path = filepath.Join(dir, "audit.db")
 	cfg.PartitionMaxRows = *queryPartitionRows
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		if *queryCachedOnly {
+			b.Skipf("no cached dataset at %s (-query.cached-only)", dir)
+		}
 		building := dir + ".building"
 		_ = os.RemoveAll(building)
 		bcfg := cfg
