@@ -381,6 +381,19 @@ func (b *chdbBatch) Append(values ...any) error {
 	return b.block.Append(values...)
 }
 
+// AppendColumn is the driver's columnar append: the column converts the slice, and refuses
+// one of another type.
+func (b *chdbBatch) AppendColumn(i int, values any) error {
+	if b.done {
+		return errors.New("chdb: batch has been sent or aborted")
+	}
+	if i < 0 || i >= len(b.block.Columns) {
+		return fmt.Errorf("chdb: no column %d in a block of %d", i, len(b.block.Columns))
+	}
+	_, err := b.block.Columns[i].Append(values)
+	return err
+}
+
 func (b *chdbBatch) Abort() error {
 	b.done = true
 	return nil

@@ -45,6 +45,9 @@ type row interface {
 
 type batch interface {
 	Append(values ...any) error
+	// AppendColumn appends values, a []T of the column's type, to column i; every column of a
+	// block gets the same number of values before Flush or Send.
+	AppendColumn(i int, values any) error
 	// Flush sends the rows appended so far as one block of the same INSERT.
 	Flush() error
 	Send() error
@@ -113,8 +116,13 @@ func (n nativeConn) PrepareBatch(ctx context.Context, sql string) (batch, error)
 	if err != nil {
 		return nil, err
 	}
-	return b, nil
+	return nativeBatch{b}, nil
 }
+
+// nativeBatch is batch over the driver's: AppendColumn is its columnar insert.
+type nativeBatch struct{ driver.Batch }
+
+func (b nativeBatch) AppendColumn(i int, values any) error { return b.Column(i).Append(values) }
 
 func (n nativeConn) Ping(ctx context.Context) error { return n.c.Ping(ctx) }
 

@@ -74,14 +74,14 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	var order []string
 	batches := map[string]*tenantBatch{}
 	seen := make(map[string]bool, len(records))
-	encoded := encodeAll(d, tenant, records, version, s.encodeWorkers)
+	encoded := encodeAll(d, tenant, records, s.encodeWorkers)
 	for i := range records {
 		r := &records[i]
 		e := &encoded[i]
 		if e.err != nil {
 			return 0, e.err
 		}
-		rowTenant, row, ts := e.tenant, e.row, e.ts
+		rowTenant := e.tenant
 		key := rowTenant + "\x00" + r.ID // identity is (tenant_id, id)
 		if seen[key] {
 			continue
@@ -89,15 +89,15 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 		seen[key] = true
 		b := batches[rowTenant]
 		if b == nil {
-			b = &tenantBatch{tenant: rowTenant, minTS: math.MaxInt64, maxTS: math.MinInt64}
+			b = &tenantBatch{tenant: rowTenant, version: version, minTS: math.MaxInt64, maxTS: math.MinInt64}
 			if len(order) == 0 { // the usual batch has one tenant: room for all of it
 				b.records = make([]record.Record, 0, len(records)-i)
-				b.rows = make([][]any, 0, len(records)-i)
+				b.encoded = make([]encodedRecord, 0, len(records)-i)
 			}
 			batches[rowTenant] = b
 			order = append(order, rowTenant)
 		}
-		b.add(*r, row, ts)
+		b.add(*r, *e)
 	}
 	total := 0
 	for _, t := range order {
@@ -110,12 +110,15 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	return total, nil
 }
 
-// encodedRecord is a record's row, or why it cannot be stored.
+// encodedRecord is what a record's row needs beyond the record's own fields (emitRow), or why
+// it cannot be stored: the costly part of the encoding, done for the whole batch before
+// anything is written.
 type encodedRecord struct {
-	tenant string
-	row    []any
-	ts     int64
-	err    error
+	tenant       string
+	ts, observed int64 // Unix nanoseconds, 0 for the zero time
+	attrs, res   string
+	search       string
+	err          error
 }
 
 // encodeRecordsPerWorker is the least a worker of encodeAll gets: below it, starting a
@@ -126,7 +129,7 @@ const encodeRecordsPerWorker = 256
 // default by measurement: on 2 shared cores, two encoders took CPU from the server and from
 // each other, and ours/native fell (0.37 / 0.45 with one, 0.30 / 0.24 with two, batch 1,000;
 // README, "Insert speed"). An invalid record still fails the batch before anything is written.
-func encodeAll(d dialect, tenant string, records []record.Record, version uint64, maxWorkers int) []encodedRecord {
+func encodeAll(d dialect, tenant string, records []record.Record, maxWorkers int) []encodedRecord {
 	out := make([]encodedRecord, len(records))
 	encode := func(from, to int) {
 		for i := from; i < to; i++ {
@@ -136,8 +139,7 @@ func encodeAll(d dialect, tenant string, records []record.Record, version uint64
 				e.err = fmt.Errorf("clickhousestore: %w", e.err)
 				continue
 			}
-			var err error
-			if e.row, e.ts, err = d.encodeRecord(r, e.tenant, version); err != nil {
+			if err := d.encode(r, e); err != nil {
 				e.err = fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
 			}
 		}
@@ -166,15 +168,16 @@ func encodeAll(d dialect, tenant string, records []record.Record, version uint64
 type tenantBatch struct {
 	tenant       string
 	records      []record.Record // with TenantID filled in, as linked
-	rows         [][]any
+	encoded      []encodedRecord
+	version      uint64 // the rows' insert_version
 	minTS, maxTS int64
 }
 
-func (b *tenantBatch) add(r record.Record, row []any, ts int64) {
+func (b *tenantBatch) add(r record.Record, e encodedRecord) {
 	r.TenantID = b.tenant
 	b.records = append(b.records, r)
-	b.rows = append(b.rows, row)
-	b.minTS, b.maxTS = min(b.minTS, ts), max(b.maxTS, ts)
+	b.encoded = append(b.encoded, e)
+	b.minTS, b.maxTS = min(b.minTS, e.ts), max(b.maxTS, e.ts)
 }
 
 // insertBlockRows is how many rows go into one native block: a larger batch is streamed as
@@ -252,7 +255,7 @@ func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, looked
 		found := <-looked
 		looked = nil
 		if found.err != nil {
-			return fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(b.rows), d.logs(), found.err)
+			return fmt.Errorf("clickhousestore: insert %d records into %s: look up stored ids: %w", len(b.records), d.logs(), found.err)
 		}
 		existing = found.existing
 		return nil
@@ -269,15 +272,15 @@ func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, looked
 		batch, err := s.conn.PrepareBatch(ctx, d.insertSQL())
 		if err != nil {
 			_ = wait()
-			return nil, fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(b.rows)-len(existing), d.logs(), err)
+			return nil, fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(b.records)-len(existing), d.logs(), err)
 		}
-		restart, err := s.appendBlocks(batch, b, blockRows, &existing, wait)
+		restart, err := s.appendBlocks(batch, d, b, blockRows, &existing, wait)
 		if err == nil && !restart {
 			if err = wait(); err == nil && !known && len(existing) > 0 {
 				restart = true
 			}
 		}
-		if err != nil || restart || len(existing) == len(b.rows) {
+		if err != nil || restart || len(existing) == len(b.records) {
 			_ = batch.Abort()
 			if err != nil || !restart {
 				return existing, err
@@ -286,7 +289,7 @@ func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, looked
 		}
 		if err := batch.Send(); err != nil {
 			_ = batch.Abort()
-			return nil, fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(b.rows)-len(existing), d.logs(), err)
+			return nil, fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(b.records)-len(existing), d.logs(), err)
 		}
 		return existing, nil
 	}
@@ -295,15 +298,15 @@ func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, looked
 // appendBlocks appends the rows not in *existing to batch, flushing a block every blockRows
 // rows once wait has the lookup's answer in *existing. restart is true when the answer came
 // mid-block and named rows already appended.
-func (s *Store) appendBlocks(batch batch, b *tenantBatch, blockRows int, existing *map[string]bool, wait func() error) (restart bool, err error) {
+func (s *Store) appendBlocks(batch batch, d dialect, b *tenantBatch, blockRows int, existing *map[string]bool, wait func() error) (restart bool, err error) {
 	known := *existing != nil
-	rows := 0
-	for i, row := range b.rows {
-		id := b.records[i].ID
-		if (*existing)[id] {
+	columns := d.insertColumns()
+	var blk columnBlock
+	for i := range b.records {
+		if (*existing)[b.records[i].ID] {
 			continue
 		}
-		if rows == blockRows {
+		if blk.rows == blockRows {
 			if err := wait(); err != nil {
 				return false, err
 			}
@@ -311,17 +314,18 @@ func (s *Store) appendBlocks(batch batch, b *tenantBatch, blockRows int, existin
 				return true, nil
 			}
 			known = true
+			rows := blk.rows
+			if err := blk.appendTo(batch, columns); err != nil {
+				return false, err
+			}
 			if err := batch.Flush(); err != nil {
 				return false, fmt.Errorf("clickhousestore: insert: send a block of %d rows: %w", rows, err)
 			}
-			rows = 0
 		}
-		if err := batch.Append(row...); err != nil {
-			return false, fmt.Errorf("clickhousestore: insert: record id %q: %w", id, err)
-		}
-		rows++
+		d.emitRow(&blk, &b.records[i], &b.encoded[i], b.version)
+		blk.endRow()
 	}
-	return false, nil
+	return false, blk.appendTo(batch, columns)
 }
 
 // insertVersion orders writes so that the earliest has the highest version: ReplacingMergeTree
@@ -338,60 +342,97 @@ func (s *Store) existingIDs(ctx context.Context, d dialect, tenant string, ids [
 }
 
 // encodeRecord returns r's values in insertColumns order, and its timestamp in Unix
-// nanoseconds.
+// nanoseconds: the row as one []any, for VALUES literals and for tests that write a row past
+// Insert. Insert itself sends the same values column by column (emitRow).
 func (d dialect) encodeRecord(r *record.Record, tenant string, version uint64) ([]any, int64, error) {
+	e := encodedRecord{tenant: tenant}
+	if err := d.encode(r, &e); err != nil {
+		return nil, 0, err
+	}
+	var row anyRow
+	d.emitRow(&row, r, &e, version)
+	return row, e.ts, nil
+}
+
+// encode fills in e (whose tenant is set) what r's row needs beyond r's own fields, or says
+// why r cannot be stored.
+func (d dialect) encode(r *record.Record, e *encodedRecord) error {
 	if r.ID == "" {
-		return nil, 0, fmt.Errorf("id is empty")
+		return fmt.Errorf("id is empty")
 	}
 	lo, hi := d.timeRange()
-	ts, err := encodeTime("timestamp", r.Timestamp, lo, hi)
-	if err != nil {
-		return nil, 0, err
+	var err error
+	if e.ts, err = encodeTime("timestamp", r.Timestamp, lo, hi); err != nil {
+		return err
 	}
-	observed, err := encodeTime("observed_timestamp", r.ObservedTimestamp, lo, hi)
-	if err != nil {
-		return nil, 0, err
+	if e.observed, err = encodeTime("observed_timestamp", r.ObservedTimestamp, lo, hi); err != nil {
+		return err
 	}
-	attrs, err := encodeJSON(r.Attributes)
-	if err != nil {
-		return nil, 0, fmt.Errorf("attributes: %w", err)
+	if e.attrs, err = encodeJSON(r.Attributes); err != nil {
+		return fmt.Errorf("attributes: %w", err)
 	}
-	res, err := encodeJSON(r.Resource)
-	if err != nil {
-		return nil, 0, fmt.Errorf("resource: %w", err)
+	if e.res, err = encodeJSON(r.Resource); err != nil {
+		return fmt.Errorf("resource: %w", err)
 	}
+	e.search = searchText(append([]string{r.Event, r.Message, e.attrs}, r.Tags...)...)
+	return nil
+}
+
+// emitRow names r's values to w, one per insert column, in insertColumns order.
+func (d dialect) emitRow(w rowSink, r *record.Record, e *encodedRecord, version uint64) {
+	tsTime := time.Unix(0, e.ts).UTC()
+	if d.modern() {
+		w.time(tsTime)
+		w.time(time.Unix(0, e.observed).UTC())
+	} else {
+		// DateTime keeps seconds; the exact instant is in the Nanos columns.
+		w.time(tsTime)
+		w.i64(e.ts)
+		w.i64(e.observed)
+	}
+	w.str(r.TraceID)
+	w.str(r.SpanID)
+	rev2 := d.modernRev() >= modernRev2
+	if rev2 {
+		text, number := otelSeverity(r.Level)
+		w.str(text)
+		w.u8(number)
+	} else {
+		w.str(r.SeverityText)
+		w.i32(r.SeverityNumber)
+	}
+	w.str(r.ServiceName)
+	w.str(r.Message)
+	if d.modern() {
+		w.strMap(flatten(r.Resource))
+		w.str(r.Scope)
+		w.strMap(logAttributes(r, e.tenant))
+	} else {
+		w.str(r.Scope)
+	}
+	w.str(r.Event)
+	w.str(r.ID)
+	w.str(e.tenant)
+	w.u8(uint8(r.Level))
+	if rev2 {
+		w.str(r.SeverityText)
+		w.i32(r.SeverityNumber)
+	}
+	for _, v := range []string{r.UserID, r.Username, r.CompanyID, r.EmployeeID, r.ActorID, r.EntityID,
+		r.EntityType, r.IPAddress, r.UserAgent, r.GeoCountry, r.GeoCity, r.Method, r.Path} {
+		w.str(v)
+	}
+	w.i64(int64(r.StatusCode))
+	w.f64(r.DurationMS)
 	tags := r.Tags
 	if tags == nil {
 		tags = []string{}
 	}
-	tsTime := time.Unix(0, ts).UTC()
-	var row []any
-	if d.modern() {
-		row = []any{tsTime, time.Unix(0, observed).UTC()}
-	} else {
-		// DateTime keeps seconds; the exact instant is in the Nanos columns.
-		row = []any{tsTime, ts, observed}
-	}
-	rev2 := d.modernRev() >= modernRev2
-	if rev2 {
-		text, number := otelSeverity(r.Level)
-		row = append(row, r.TraceID, r.SpanID, text, number, r.ServiceName, r.Message)
-	} else {
-		row = append(row, r.TraceID, r.SpanID, r.SeverityText, r.SeverityNumber, r.ServiceName, r.Message)
-	}
-	if d.modern() {
-		row = append(row, flatten(r.Resource), r.Scope, logAttributes(r, tenant))
-	} else {
-		row = append(row, r.Scope)
-	}
-	row = append(row, r.Event, r.ID, tenant, uint8(r.Level))
-	if rev2 {
-		row = append(row, r.SeverityText, r.SeverityNumber)
-	}
-	row = append(row, r.UserID, r.Username, r.CompanyID, r.EmployeeID,
-		r.ActorID, r.EntityID, r.EntityType, r.IPAddress, r.UserAgent, r.GeoCountry, r.GeoCity, r.Method, r.Path,
-		int64(r.StatusCode), r.DurationMS, tags, attrs, res, searchText(append([]string{r.Event, r.Message, attrs}, tags...)...), version)
-	return row, ts, nil
+	w.strs(tags)
+	w.str(e.attrs)
+	w.str(e.res)
+	w.str(e.search)
+	w.u64(version)
 }
 
 // otelSeverity is the SeverityText and SeverityNumber a modern revision 2 row carries for an

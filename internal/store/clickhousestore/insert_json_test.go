@@ -59,13 +59,13 @@ func TestEncodeAll_WorkersGiveTheSameRowsAndTheFirstError(t *testing.T) {
 	d := dialect{db: "db", table: "t"}
 	gen := storetest.NewLoadgenLike(5, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	recs := gen.Batch(1200, "acme")
-	one := encodeAll(d, "acme", recs, 7, 1)
-	two := encodeAll(d, "acme", recs, 7, 2)
+	one := encodeAll(d, "acme", recs, 1)
+	two := encodeAll(d, "acme", recs, 2)
 	require.Equal(t, one, two)
 
 	recs[900].ID, recs[1100].ID = "", ""
 	for _, workers := range []int{1, 2, 4} {
-		out := encodeAll(d, "acme", recs, 7, workers)
+		out := encodeAll(d, "acme", recs, workers)
 		var first error
 		for _, e := range out {
 			if e.err != nil {
