@@ -218,15 +218,17 @@ func TestStatsAndPrunePlans_ReadCoveringIndexes(t *testing.T) {
 		want        string
 	}{
 		{"a tenant's histogram of rows", first(tenant.histogramQuery(rows[0], 0, 1)), args(tenant.histogramQuery(rows[0], 0, 1)), "COVERING INDEX audit_logs_tenant_time"},
-		{"a tenant's top events of rows", first(tenant.topQuery(eventsTable, rows, 10)), args(tenant.topQuery(eventsTable, rows, 10)), "COVERING INDEX audit_logs_tenant_time"},
-		{"a tenant's top users of rows", first(tenant.topQuery(usersTable, rows, 10)), args(tenant.topQuery(usersTable, rows, 10)), "COVERING INDEX audit_logs_tenant_time"},
+		{"a tenant's top events of rows", first(tenant.topQuery(eventsTable, rows, nil, 10)), args(tenant.topQuery(eventsTable, rows, nil, 10)), "COVERING INDEX audit_logs_tenant_time"},
+		{"a tenant's top users of rows", first(tenant.topQuery(usersTable, rows, nil, 10)), args(tenant.topQuery(usersTable, rows, nil, 10)), "COVERING INDEX audit_logs_tenant_time"},
 		{"an admin's histogram of rows", first(admin.histogramQuery(rows[0], 0, 1)), args(admin.histogramQuery(rows[0], 0, 1)), "COVERING INDEX audit_logs_time"},
-		{"an admin's top users of rows", first(admin.topQuery(usersTable, rows, 10)), args(admin.topQuery(usersTable, rows, 10)), "COVERING INDEX audit_logs_time"},
+		{"an admin's top users of rows", first(admin.topQuery(usersTable, rows, nil, 10)), args(admin.topQuery(usersTable, rows, nil, 10)), "COVERING INDEX audit_logs_time"},
 		{"a tenant's histogram of slots", first(tenant.histogramQuery(slots[0], 0, 1)), args(tenant.histogramQuery(slots[0], 0, 1)), "SEARCH audit_stats_levels " + slotSearch},
-		{"a tenant's top users of slots", first(tenant.topQuery(usersTable, slots, 10)), args(tenant.topQuery(usersTable, slots, 10)), "SEARCH audit_stats_users " + slotSearch},
+		{"a tenant's top users of slots", first(tenant.topQuery(usersTable, slots, nil, 10)), args(tenant.topQuery(usersTable, slots, nil, 10)), "SEARCH audit_stats_users " + slotSearch},
 		{"an admin's histogram of slots", first(admin.histogramQuery(slots[0], 0, 1)), args(admin.histogramQuery(slots[0], 0, 1)), "SEARCH audit_stats_levels " + slotSearch},
-		{"an admin's top events of slots", first(admin.topQuery(eventsTable, slots, 10)), args(admin.topQuery(eventsTable, slots, 10)), "SEARCH audit_stats_events " + slotSearch},
-		{"an admin's top users of slots", first(admin.topQuery(usersTable, slots, 10)), args(admin.topQuery(usersTable, slots, 10)), "SEARCH audit_stats_users " + slotSearch},
+		{"an admin's top events of slots", first(admin.topQuery(eventsTable, slots, nil, 10)), args(admin.topQuery(eventsTable, slots, nil, 10)), "SEARCH audit_stats_events " + slotSearch},
+		{"an admin's top users of slots", first(admin.topQuery(usersTable, slots, nil, 10)), args(admin.topQuery(usersTable, slots, nil, 10)), "SEARCH audit_stats_users " + slotSearch},
+		{"an admin's top users of slots less rows", first(admin.topQuery(usersTable, slots, rows, 10)), args(admin.topQuery(usersTable, slots, rows, 10)), "COVERING INDEX audit_logs_time"},
+		{"a tenant's top users of slots less rows", first(tenant.topQuery(usersTable, slots, rows, 10)), args(tenant.topQuery(usersTable, slots, rows, 10)), "COVERING INDEX audit_logs_tenant_time"},
 		{"the retention delete", pruneStatement, []any{0, 1, 1, 1, 1, 1, 1, 1, 10}, "COVERING INDEX audit_logs_time"},
 	}
 	for _, tc := range tests {

@@ -83,3 +83,35 @@ func TestCover_SplitsARangeIntoWholeSlotsAndEdgesShorterThanTheNarrowest(t *test
 	assert.Equal(t, levels[:3], dividing(levels, int64(30*time.Minute)), "widths dividing 30m")
 	assert.Empty(t, dividing(levels, int64(90*time.Second)), "widths dividing 90s")
 }
+
+func TestCheaperEdges_ReadsAtMostHalfASlotOfRowsForAnEdge(t *testing.T) {
+	m, h := int64(time.Minute), int64(time.Hour)
+	tests := []struct {
+		name        string
+		in          []span
+		spans, less []span
+	}{
+		{"short edges stay rows", []span{{0, 10*h - 20*m, 10 * h}, {h, 10 * h, 12 * h}, {0, 12 * h, 12*h + 30*m}},
+			[]span{{0, 10*h - 20*m, 10 * h}, {h, 10 * h, 12 * h}, {0, 12 * h, 12*h + 30*m}}, nil},
+		{"long edges become their slots less the rest", []span{{0, 10*h - 40*m, 10 * h}, {h, 10 * h, 12 * h}, {0, 12 * h, 12*h + 50*m}},
+			[]span{{h, 9 * h, 10 * h}, {h, 10 * h, 12 * h}, {h, 12 * h, 13 * h}},
+			[]span{{0, 9 * h, 10*h - 40*m}, {0, 12*h + 50*m, 13 * h}}},
+		{"a range inside one slot, both ends subtracted", []span{{0, 3*h + 5*m, 3*h + 50*m}},
+			[]span{{h, 3 * h, 4 * h}}, []span{{0, 3 * h, 3*h + 5*m}, {0, 3*h + 50*m, 4 * h}}},
+		{"rows across two slots stay rows", []span{{0, 3*h + 40*m, 4*h + 10*m}},
+			[]span{{0, 3*h + 40*m, 4*h + 10*m}}, nil},
+		{"before 1970", []span{{0, -h + 10*m, 0}}, []span{{h, -h, 0}}, []span{{0, -h, -h + 10*m}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			spans, less := cheaperEdges(tc.in, h)
+			assert.Equal(t, tc.spans, spans)
+			assert.Equal(t, tc.less, less)
+			for _, sp := range append(spans, less...) {
+				if sp.width == 0 && floorDiv(sp.from, h) == floorDiv(sp.to-1, h) {
+					assert.LessOrEqual(t, sp.to-sp.from, h/2, "rows of one slot: %+v", sp)
+				}
+			}
+		})
+	}
+}
