@@ -295,6 +295,9 @@ func BenchmarkQuery1MPartitioned(b *testing.B) {
 var queryCachedOnly = flag.Bool("query.cached-only", false,
 	"the query benchmarks skip, rather than build, a dataset that is not cached")
 
+var queryMmapSize = flag.Int64("query.mmap-size", 0,
+	"BenchmarkQuery1MPartitioned: the store's mmap_size while it is queried (0, the default, is off)")
+
 var queryPartitionRows = flag.Int64("query.partition-rows", DefaultPartitionMaxRows,
 	"BenchmarkQuery1MPartitioned: partition_max_rows of the partitioned dataset (each size is cached apart)")
 
@@ -310,6 +313,7 @@ func queryBenchPartitioned(b *testing.B) *Partitioned {
 	cfg := DefaultConfig()
 	cfg.Path = filepath.Join(dir, "audit.db")
 	cfg.PartitionMaxRows = *queryPartitionRows
+	cfg.MmapSize = *queryMmapSize
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		if *queryCachedOnly {
 			b.Skipf("no cached dataset at %s (-query.cached-only)", dir)
@@ -365,6 +369,9 @@ func runQueryBench(b *testing.B, s store.Store, files []*Store) {
 	tenant := func() string { return fmt.Sprintf("tenant-%d", rng.IntN(4)) }
 	day := func() (time.Time, time.Time) {
 		start := queryBenchEnd.Add(-queryBenchSpan).Add(time.Duration(rng.Int64N(int64(queryBenchSpan - 24*time.Hour))))
+		if os.Getenv("ALIGN") != "" {
+			start = start.Truncate(time.Hour)
+		}
 		return start, start.Add(24 * time.Hour)
 	}
 	query := func(f store.Filter) error {
