@@ -116,6 +116,13 @@ func (p *Partitioned) partConfig(path string, active bool) Config {
 // cheaper than a file a least-recently-used list would have closed and reopened. A var for tests.
 var sealedIdleTime = time.Minute
 
+// sealedWriterIdleTime is the same for the writer of a partition sealed while this process
+// runs. Nothing inserts into it any more (only retention deletes rows there), but its
+// connection holds the pages the inserts cached: in a soak at 80% of the store's ceiling, with
+// a 50,000-row partition sealed every 6 s, the writers sealed in the last minute held 53 MB of
+// SQLite's memory (142 MB against 89 MB with this, libc.MemStat).
+const sealedWriterIdleTime = time.Second
+
 // closeIdle makes s's connections close after d unused.
 func (s *Store) closeIdle(d time.Duration) {
 	s.write.SetConnMaxIdleTime(d)
@@ -493,6 +500,7 @@ func (p *Partitioned) addPartition(ctx context.Context) error {
 		// The sealed partition's writer keeps its pages cached: give the memory back.
 		_ = prev.st.shrinkWriterCache(ctx)
 		prev.st.closeIdle(sealedIdleTime)
+		prev.st.write.SetConnMaxIdleTime(sealedWriterIdleTime)
 	}
 	p.mu.Lock()
 	p.parts = append(p.parts, &partition{num: num, path: final, st: st, minTS: math.MaxInt64, maxTS: math.MinInt64})

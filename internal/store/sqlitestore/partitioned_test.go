@@ -149,6 +149,38 @@ func TestPartitioned_RollsOverWhenTheActivePartitionIsFull(t *testing.T) {
 	assert.Equal(t, 1000, total)
 }
 
+// A sealed partition takes no inserts, so its writer's connection (and the page cache it
+// filled) is closed within seconds of the seal, not after sealedIdleTime like its readers:
+// in a soak at 80% of the ceiling (50,000-row partitions sealed every 6 s) the sealed writers
+// kept 53 MB of SQLite's memory.
+func TestPartitioned_ClosesASealedPartitionsWriterSoonAfterTheSeal(t *testing.T) {
+	p := openPartitioned(t, t.TempDir(), 100)
+	require.Equal(t, time.Minute, sealedIdleTime, "readers of sealed partitions idle out after a minute")
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	recs := seqRecords("r", "acme", 300, base, time.Second)
+	for i := 0; i < len(recs); i += 30 {
+		mustInsertP(t, p, "acme", recs[i:i+30])
+	}
+	parts, release, err := p.snapshot(context.Background())
+	require.NoError(t, err)
+	defer release()
+	require.Greater(t, len(parts), 2, "base + at least two partitions")
+	sealed := parts[1 : len(parts)-1]
+	require.Eventually(t, func() bool {
+		for _, v := range sealed {
+			if v.st.write.Stats().OpenConnections > 0 {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 100*time.Millisecond, "the writers of sealed partitions are still open")
+	// The partition still takes writes (retention deletes): a new connection is opened.
+	var n int
+	require.NoError(t, sealed[0].st.write.QueryRow(`SELECT count(*) FROM audit_logs`).Scan(&n))
+	assert.Positive(t, n)
+	assert.Positive(t, parts[len(parts)-1].st.write.Stats().OpenConnections, "the active partition keeps its writer")
+}
+
 // A replay of records the previous partition holds (the exporter replays its WAL after a
 // crash) is ignored, as a single file ignores it.
 func TestPartitioned_ReplaysOfRecordsInSealedPartitionsAreIgnored(t *testing.T) {
