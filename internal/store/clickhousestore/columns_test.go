@@ -70,26 +70,7 @@ func TestColumnBlock_HoldsTheRowsEncodeRecordMakesInEveryLayout(t *testing.T) {
 // columnValue is values[i] of a typed column slice.
 func columnValue(t *testing.T, values any, i int) any {
 	t.Helper()
-	switch v := values.(type) {
-	case []time.Time:
-		return v[i]
-	case []int64:
-		return v[i]
-	case []int32:
-		return v[i]
-	case []uint8:
-		return v[i]
-	case []uint64:
-		return v[i]
-	case []float64:
-		return v[i]
-	case []string:
-		return v[i]
-	case [][]string:
-		return v[i]
-	case []map[string]string:
-		return v[i]
-	}
-	t.Fatalf("unexpected column type %T", values)
-	return nil
+	v := reflect.ValueOf(values)
+	require.Equal(t, reflect.Slice, v.Kind(), "a column is a slice, not %T", values)
+	return v.Index(i).Interface()
 }

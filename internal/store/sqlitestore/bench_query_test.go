@@ -369,9 +369,6 @@ func runQueryBench(b *testing.B, s store.Store, files []*Store) {
 	tenant := func() string { return fmt.Sprintf("tenant-%d", rng.IntN(4)) }
 	day := func() (time.Time, time.Time) {
 		start := queryBenchEnd.Add(-queryBenchSpan).Add(time.Duration(rng.Int64N(int64(queryBenchSpan - 24*time.Hour))))
-		if os.Getenv("ALIGN") != "" {
-			start = start.Truncate(time.Hour)
-		}
 		return start, start.Add(24 * time.Hour)
 	}
 	query := func(f store.Filter) error {
