@@ -298,6 +298,9 @@ var queryCachedOnly = flag.Bool("query.cached-only", false,
 var queryMmapSize = flag.Int64("query.mmap-size", 0,
 	"BenchmarkQuery1MPartitioned: the store's mmap_size while it is queried (0, the default, is off)")
 
+var querySealedMmapSize = flag.Int64("query.sealed-mmap-size", DefaultSealedMmapSize,
+	"BenchmarkQuery1MPartitioned: the store's sealed_mmap_size while it is queried")
+
 var queryPartitionRows = flag.Int64("query.partition-rows", DefaultPartitionMaxRows,
 	"BenchmarkQuery1MPartitioned: partition_max_rows of the partitioned dataset (each size is cached apart)")
 
@@ -314,6 +317,7 @@ func queryBenchPartitioned(b *testing.B) *Partitioned {
 	cfg.Path = filepath.Join(dir, "audit.db")
 	cfg.PartitionMaxRows = *queryPartitionRows
 	cfg.MmapSize = *queryMmapSize
+	cfg.SealedMmapSize = *querySealedMmapSize
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		if *queryCachedOnly {
 			b.Skipf("no cached dataset at %s (-query.cached-only)", dir)

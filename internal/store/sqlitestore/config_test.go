@@ -21,7 +21,7 @@ func TestConfig_DefaultsAreValid(t *testing.T) {
 	want := Config{
 		Path: "./data/audit.db", Synchronous: "NORMAL", BusyTimeout: 5 * time.Second, CacheSizeKiB: 16 * 1024,
 		WriterCacheSizeKiB: 32 * 1024, Chain: true, Tenancy: "single_database", Directory: "./data/tenants", MaxActiveConnections: 50,
-		PartitionMaxRows: 50_000,
+		PartitionMaxRows: 50_000, SealedMmapSize: 256 << 20,
 	}
 	assert.Equal(t, want, cfg, "DefaultConfig()")
 }
@@ -39,6 +39,7 @@ func TestConfig_ValidateNamesTheOffendingField(t *testing.T) {
 		{"a negative cache size is refused", func(c *Config) { c.CacheSizeKiB = -1 }, "cache_size_kib:"},
 		{"a negative writer cache size is refused", func(c *Config) { c.WriterCacheSizeKiB = -1 }, "writer_cache_size_kib:"},
 		{"a negative mmap size is refused", func(c *Config) { c.MmapSize = -1 }, "mmap_size:"},
+		{"a negative sealed mmap size is refused", func(c *Config) { c.SealedMmapSize = -1 }, "sealed_mmap_size:"},
 		{"an unknown tenancy is refused", func(c *Config) { c.Tenancy = "per_user" }, "tenancy:"},
 		{"database per tenant without a directory is refused", func(c *Config) {
 			c.Tenancy, c.Directory = TenancyDatabasePerTenant, ""

@@ -36,7 +36,7 @@ func openRaw(t *testing.T, path string) *sql.DB {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Path = path
-	db, err := openPool(context.Background(), cfg.dsn(false), 1)
+	db, _, err := openPool(context.Background(), cfg.dsn(false), 1)
 	require.NoErrorf(t, err, "open %s", path)
 	t.Cleanup(func() { _ = db.Close() })
 	return db

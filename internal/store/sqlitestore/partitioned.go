@@ -99,12 +99,14 @@ func (p *Partitioned) partPath(num int) string {
 }
 
 // partConfig is the configuration of one file. Only the active partition's writer gets the
-// large writer cache; the others are written by retention alone.
+// large writer cache; the others are written by retention alone, and their readers map the
+// file (SealedMmapSize).
 func (p *Partitioned) partConfig(path string, active bool) Config {
 	cfg := p.cfg
 	cfg.Path, cfg.Tenancy, cfg.PartitionMaxRows = path, TenancySingleDatabase, 0
 	if !active {
 		cfg.WriterCacheSizeKiB = 0 // cache_size_kib
+		cfg.sealed = true
 	}
 	return cfg
 }
@@ -501,6 +503,7 @@ func (p *Partitioned) addPartition(ctx context.Context) error {
 		_ = prev.st.shrinkWriterCache(ctx)
 		prev.st.closeIdle(sealedIdleTime)
 		prev.st.write.SetConnMaxIdleTime(sealedWriterIdleTime)
+		prev.st.sealReaders()
 	}
 	p.mu.Lock()
 	p.parts = append(p.parts, &partition{num: num, path: final, st: st, minTS: math.MaxInt64, maxTS: math.MinInt64})

@@ -181,6 +181,64 @@ func TestPartitioned_ClosesASealedPartitionsWriterSoonAfterTheSeal(t *testing.T)
 	assert.Positive(t, parts[len(parts)-1].st.write.Stats().OpenConnections, "the active partition keeps its writer")
 }
 
+// The readers of sealed partitions map the file (sealed_mmap_size), including the connections
+// a partition had open when it was sealed; the active partition and every writer do not, and a
+// reopened store maps the same files.
+func TestPartitioned_ReadersOfSealedPartitionsMapTheFile(t *testing.T) {
+	dir := t.TempDir()
+	p := openPartitioned(t, dir, 100)
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	recs := seqRecords("r", "acme", 300, base, time.Second)
+	mustInsertP(t, p, "acme", recs[:60])
+	// Open every reader of the active partition before it is sealed.
+	first := p.active().st
+	require.Equal(t, []int64{0}, mmapSizes(t, first.read), "an active partition's readers")
+	for i := 60; i < len(recs); i += 30 {
+		mustInsertP(t, p, "acme", recs[i:i+30])
+	}
+	check := func(p *Partitioned) {
+		parts, release, err := p.snapshot(context.Background())
+		require.NoError(t, err)
+		defer release()
+		require.Greater(t, len(parts), 2, "base + at least two partitions")
+		for _, v := range parts[:len(parts)-1] {
+			assert.Equal(t, []int64{DefaultSealedMmapSize}, mmapSizes(t, v.st.read), "readers of sealed %s", v.st.cfg.Path)
+			assert.Equal(t, []int64{0}, mmapSizes(t, v.st.write), "writer of sealed %s", v.st.cfg.Path)
+		}
+		active := parts[len(parts)-1].st
+		assert.Equal(t, []int64{0}, mmapSizes(t, active.read), "readers of the active partition")
+		assert.Equal(t, []int64{0}, mmapSizes(t, active.write), "writer of the active partition")
+	}
+	check(p)
+	require.NoError(t, p.Close())
+	cfg := DefaultConfig()
+	cfg.Path, cfg.PartitionMaxRows = p.cfg.Path, 100
+	reopened, err := OpenPartitioned(context.Background(), cfg)
+	require.NoError(t, err)
+	defer reopened.Close()
+	check(reopened)
+}
+
+// mmapSizes returns the distinct mmap_size of db's connections, holding all of them at once so
+// that each is asked.
+func mmapSizes(t *testing.T, db *sql.DB) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	n := max(1, db.Stats().MaxOpenConnections)
+	var sizes []int64
+	for range n {
+		conn, err := db.Conn(ctx)
+		require.NoError(t, err)
+		defer conn.Close()
+		var size int64
+		require.NoError(t, conn.QueryRowContext(ctx, `PRAGMA mmap_size`).Scan(&size))
+		if !slices.Contains(sizes, size) {
+			sizes = append(sizes, size)
+		}
+	}
+	return sizes
+}
+
 // A replay of records the previous partition holds (the exporter replays its WAL after a
 // crash) is ignored, as a single file ignores it.
 func TestPartitioned_ReplaysOfRecordsInSealedPartitionsAreIgnored(t *testing.T) {

@@ -8,6 +8,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -34,6 +35,8 @@ type Store struct {
 	cfg   Config
 	write *sql.DB
 	read  *sql.DB // the same handle as write for ":memory:" and OpenReadOnly
+	// readers opens read's connections; sealReaders changes its DSN. nil when read is write.
+	readers *dsnConnector
 	// readOnly: opened by OpenReadOnly, on a file another process writes.
 	readOnly bool
 
@@ -75,7 +78,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 
-	write, err := openPool(ctx, cfg.dsn(false), 1)
+	write, _, err := openPool(ctx, cfg.dsn(false), 1)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open writer on %q: %w", cfg.Path, err)
 	}
@@ -103,12 +106,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Path != memoryPath {
 		// Opened after the migration so that the readers find the file in WAL mode and the
 		// schema in place.
-		read, err := openPool(ctx, cfg.dsn(true), readConnections())
+		read, readers, err := openPool(ctx, cfg.dsn(true), readConnections())
 		if err != nil {
 			_ = write.Close()
 			return nil, fmt.Errorf("sqlitestore: open readers on %q: %w", cfg.Path, err)
 		}
-		s.read = read
+		s.read, s.readers = read, readers
 	}
 	return s, nil
 }
@@ -157,11 +160,49 @@ func readConnections() int {
 	return max(2, runtime.GOMAXPROCS(0))
 }
 
-func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
-	db, err := sql.Open(driverName, dsn)
+// sqliteDriver is the driver registered as driverName; sql.Open does not connect.
+var sqliteDriver = func() driver.Driver {
+	db, err := sql.Open(driverName, "")
 	if err != nil {
-		return nil, err
+		panic(err) // only if the driver's import were missing
 	}
+	defer db.Close()
+	return db.Driver()
+}()
+
+// dsnConnector opens a pool's connections with a DSN that can change, so that a partition
+// sealed while the process runs gives its readers the sealed pragmas without reopening.
+type dsnConnector struct {
+	dsn atomic.Pointer[string]
+}
+
+func (c *dsnConnector) Connect(context.Context) (driver.Conn, error) {
+	return sqliteDriver.Open(*c.dsn.Load())
+}
+
+func (c *dsnConnector) Driver() driver.Driver { return sqliteDriver }
+
+// sealReaders makes s's readers use the pragmas of a file no insert reaches (SealedMmapSize):
+// connections opened from now on get them, and the idle ones are closed now so that the next
+// read opens one. A connection busy meanwhile keeps the old pragmas until it is idle for
+// sealedIdleTime.
+func (s *Store) sealReaders() {
+	if s.readers == nil {
+		return
+	}
+	cfg := s.cfg
+	cfg.sealed = true
+	dsn := cfg.dsn(true)
+	s.readers.dsn.Store(&dsn)
+	s.read.SetMaxIdleConns(0)
+	s.read.SetMaxIdleConns(readConnections())
+}
+
+// openPool opens a pool of at most conns connections, and the connector that opens them.
+func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, *dsnConnector, error) {
+	connector := &dsnConnector{}
+	connector.dsn.Store(&dsn)
+	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(conns)
 	// Idle connections are kept for good: each holds its page cache and prepared statements.
 	db.SetMaxIdleConns(conns)
@@ -171,9 +212,9 @@ func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 	// unusable directory fails here rather than at the first insert.
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return db, nil
+	return db, connector, nil
 }
 
 // Migrate brings the schema to the version this binary knows. Open already did; it is safe to
