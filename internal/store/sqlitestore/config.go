@@ -39,9 +39,8 @@ type Config struct {
 	// it, an I/O error surfaces as SIGBUS instead of an error, so it is an explicit choice.
 	MmapSize int64 `mapstructure:"mmap_size"`
 	// SealedMmapSize is mmap_size for the readers of a file no insert reaches any more: a
-	// sealed partition, or the base file of a partitioned store. Such files only change by
-	// retention's deletes, so their pages mapped once stay valid, as Prometheus maps its
-	// immutable blocks. At 10M rows a day of stats reads cold index pages in seven partitions,
+	// sealed partition, or the base file of a partitioned store. Such files change only by
+	// retention's deletes, as Prometheus maps its immutable blocks. At 10M rows a day of stats reads cold index pages in seven partitions,
 	// and mapping them saves the pread and the page-cache allocation of each page: most of the
 	// stats' cost. The writers and the active partition keep MmapSize. 0 turns it off.
 	SealedMmapSize int64 `mapstructure:"sealed_mmap_size"`
