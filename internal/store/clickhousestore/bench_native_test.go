@@ -18,7 +18,7 @@ import (
 
 var (
 	benchBlockRows     = flag.Int("insert.block-rows", 0, "BenchmarkInsert_VsNative: rows of one native block of the store's insert (0: insertBlockRows)")
-	benchEncodeWorkers = flag.Int("insert.encode-workers", 0, "BenchmarkInsert_VsNative: goroutines encoding an insert's records (0: one)")
+	benchFinishWorkers = flag.Int("insert.finish-workers", 0, "BenchmarkInsert_VsNative: goroutines finishing an insert's rows (0: the default)")
 	benchCompression   = flag.String("insert.compression", "", "BenchmarkInsert_VsNative: the store's compression (none, lz4, zstd; \"\": the default)")
 )
 
@@ -46,7 +46,7 @@ type nativeClient interface {
 func insertVsNative(b *testing.B, size int, open func(b *testing.B, chain bool) *Store, chain bool, client nativeClient) {
 	ours := open(b, chain)
 	ours.blockRows = *benchBlockRows
-	ours.encodeWorkers = *benchEncodeWorkers
+	ours.finishWorkers = *benchFinishWorkers
 	native := open(b, false)
 	rowBinary := open(b, false)
 	ctx := context.Background()

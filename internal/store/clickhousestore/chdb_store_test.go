@@ -229,6 +229,10 @@ func TestCHDB_BatchesLargerThanABlockWriteEveryRowOnce(t *testing.T) {
 	checkInsertInBlocks(t, openCHDBStore(t, nil))
 }
 
+func TestCHDB_ARecordThatCannotBeStoredFailsItsBatchBeforeAnyBlockLeaves(t *testing.T) {
+	checkLateInvalidRecord(t, openCHDBStore(t, func(c *Config) { c.Chain = false }))
+}
+
 func TestCHDB_AReplayOfManyIdsStoresOnlyTheNewOnes(t *testing.T) {
 	checkLargeReplay(t, openCHDBStore(t, nil))
 }

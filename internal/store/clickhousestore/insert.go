@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -74,10 +73,10 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 	var order []string
 	batches := map[string]*tenantBatch{}
 	seen := make(map[string]bool, len(records))
-	encoded := encodeAll(d, tenant, records, s.encodeWorkers)
+	checked := checkAll(d, tenant, records)
 	for i := range records {
 		r := &records[i]
-		e := &encoded[i]
+		e := &checked[i]
 		if e.err != nil {
 			return 0, e.err
 		}
@@ -111,55 +110,35 @@ func (s *Store) Insert(ctx context.Context, tenant string, records []record.Reco
 }
 
 // encodedRecord is what a record's row needs beyond the record's own fields (emitRow), or why
-// it cannot be stored: the costly part of the encoding, done for the whole batch before
-// anything is written.
+// it cannot be stored. dialect.check fills in the cheap, fallible part for the whole batch
+// before anything is written; dialect.finish the costly rest, which cannot fail, while the
+// rows before it are sent (finisher).
 type encodedRecord struct {
 	tenant       string
 	ts, observed int64 // Unix nanoseconds, 0 for the zero time
 	attrs, res   string
 	search       string
-	err          error
+	// The modern layout's Map columns: the resource, and the attributes with the audit
+	// fields (logAttributes).
+	resMap, attrMap map[string]string
+	err             error
 }
 
-// encodeRecordsPerWorker is the least a worker of encodeAll gets: below it, starting a
-// goroutine costs more than it saves.
-const encodeRecordsPerWorker = 256
-
-// encodeAll encodes every record, on up to maxWorkers goroutines (0 is one). One is the
-// default by measurement: on 2 shared cores, two encoders took CPU from the server and from
-// each other, and ours/native fell (0.37 / 0.45 with one, 0.30 / 0.24 with two, batch 1,000;
-// README, "Insert speed"). An invalid record still fails the batch before anything is written.
-func encodeAll(d dialect, tenant string, records []record.Record, maxWorkers int) []encodedRecord {
+// checkAll checks every record (dialect.check) and names the tenant of its row; the first
+// record with an err fails the batch before anything is written.
+func checkAll(d dialect, tenant string, records []record.Record) []encodedRecord {
 	out := make([]encodedRecord, len(records))
-	encode := func(from, to int) {
-		for i := from; i < to; i++ {
-			r := &records[i]
-			e := &out[i]
-			if e.tenant, e.err = store.RowTenant(tenant, i, r); e.err != nil {
-				e.err = fmt.Errorf("clickhousestore: %w", e.err)
-				continue
-			}
-			if err := d.encode(r, e); err != nil {
-				e.err = fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
-			}
+	for i := range records {
+		r := &records[i]
+		e := &out[i]
+		if e.tenant, e.err = store.RowTenant(tenant, i, r); e.err != nil {
+			e.err = fmt.Errorf("clickhousestore: %w", e.err)
+			continue
+		}
+		if err := d.check(r, e); err != nil {
+			e.err = fmt.Errorf("clickhousestore: insert: record %d (id %q): %w: %w", i, r.ID, store.ErrInvalidRecord, err)
 		}
 	}
-	maxWorkers = max(maxWorkers, 1)
-	workers := min(maxWorkers, len(records)/encodeRecordsPerWorker)
-	if workers <= 1 {
-		encode(0, len(records))
-		return out
-	}
-	var wg sync.WaitGroup
-	per := (len(records) + workers - 1) / workers
-	for from := 0; from < len(records); from += per {
-		wg.Add(1)
-		go func(from, to int) {
-			defer wg.Done()
-			encode(from, to)
-		}(from, min(from+per, len(records)))
-	}
-	wg.Wait()
 	return out
 }
 
@@ -213,7 +192,12 @@ func (s *Store) insertTenant(ctx context.Context, d dialect, b *tenantBatch) (in
 		hashed = make(chan []chain.Hash, 1)
 		go func() { hashed <- recordHashes(b.records) }()
 	}
-	existing, err := s.writeRows(ctx, d, b, looked)
+	workers := s.finishWorkers
+	if workers <= 0 {
+		workers = defaultFinishWorkers
+	}
+	fin := startFinisher(d, b, finishChunkRows, workers)
+	existing, err := s.writeRows(ctx, d, b, looked, fin)
 	if err != nil {
 		return 0, err
 	}
@@ -246,7 +230,7 @@ type lookup struct {
 // lookup has answered; when it found stored ids, the INSERT is dropped unsent and started
 // again without them. Once a block has left, a later failure (the connection, a value the
 // driver refuses) leaves that block's rows stored: a retry finds them and writes the rest.
-func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, looked <-chan lookup) (map[string]bool, error) {
+func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, looked <-chan lookup, fin *finisher) (map[string]bool, error) {
 	var existing map[string]bool
 	wait := func() error {
 		if looked == nil {
@@ -274,7 +258,7 @@ func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, looked
 			_ = wait()
 			return nil, fmt.Errorf("clickhousestore: insert %d records into %s: %w", len(b.records)-len(existing), d.logs(), err)
 		}
-		restart, err := s.appendBlocks(batch, d, b, blockRows, &existing, wait)
+		restart, err := s.appendBlocks(batch, d, b, blockRows, &existing, wait, fin)
 		if err == nil && !restart {
 			if err = wait(); err == nil && !known && len(existing) > 0 {
 				restart = true
@@ -295,10 +279,10 @@ func (s *Store) writeRows(ctx context.Context, d dialect, b *tenantBatch, looked
 	}
 }
 
-// appendBlocks appends the rows not in *existing to batch, flushing a block every blockRows
-// rows once wait has the lookup's answer in *existing. restart is true when the answer came
-// mid-block and named rows already appended.
-func (s *Store) appendBlocks(batch batch, d dialect, b *tenantBatch, blockRows int, existing *map[string]bool, wait func() error) (restart bool, err error) {
+// appendBlocks appends the rows not in *existing to batch, each once fin has finished it,
+// flushing a block every blockRows rows once wait has the lookup's answer in *existing.
+// restart is true when the answer came mid-block and named rows already appended.
+func (s *Store) appendBlocks(batch batch, d dialect, b *tenantBatch, blockRows int, existing *map[string]bool, wait func() error, fin *finisher) (restart bool, err error) {
 	known := *existing != nil
 	columns := d.insertColumns()
 	var blk columnBlock
@@ -322,10 +306,63 @@ func (s *Store) appendBlocks(batch batch, d dialect, b *tenantBatch, blockRows i
 				return false, fmt.Errorf("clickhousestore: insert: send a block of %d rows: %w", rows, err)
 			}
 		}
+		fin.wait(i)
+		if err := b.encoded[i].err; err != nil {
+			return false, err
+		}
 		d.emitRow(&blk, &b.records[i], &b.encoded[i], b.version)
 		blk.endRow()
 	}
 	return false, blk.appendTo(batch, columns)
+}
+
+// finishChunkRows is how many rows the finisher hands over at a time: small enough that the
+// first block starts filling soon, large enough that the hand-over costs nothing.
+const finishChunkRows = 250
+
+// defaultFinishWorkers is how many goroutines finish an insert's rows.
+const defaultFinishWorkers = 1
+
+// finisher finishes a tenant batch's rows (dialect.finish) on goroutines of their own, chunk
+// by chunk, while the rows finished so far are appended and sent: the costly part of the
+// encoding then runs beside the driver's compression and sending of earlier blocks, where it
+// used to run before the first block left (README, "Insert speed").
+type finisher struct {
+	chunk int
+	done  []chan struct{} // closed when its chunk is finished
+	ready int             // rows known to be finished; read and written by the appender only
+}
+
+// startFinisher starts finishing b's rows on up to workers goroutines, each taking
+// every workers-th chunk. The goroutines end when every row is finished, whether or not the
+// insert still wants them.
+func startFinisher(d dialect, b *tenantBatch, chunk, workers int) *finisher {
+	n := len(b.records)
+	f := &finisher{chunk: chunk, done: make([]chan struct{}, (n+chunk-1)/chunk)}
+	for c := range f.done {
+		f.done[c] = make(chan struct{})
+	}
+	workers = min(workers, len(f.done))
+	for w := range workers {
+		go func() {
+			for c := w; c < len(f.done); c += workers {
+				for i := c * chunk; i < min((c+1)*chunk, n); i++ {
+					d.finish(&b.records[i], &b.encoded[i])
+				}
+				close(f.done[c])
+			}
+		}()
+	}
+	return f
+}
+
+// wait returns once row i is finished.
+func (f *finisher) wait(i int) {
+	for i >= f.ready {
+		c := f.ready / f.chunk
+		<-f.done[c]
+		f.ready = (c + 1) * f.chunk
+	}
 }
 
 // insertVersion orders writes so that the earliest has the highest version: ReplacingMergeTree
@@ -355,8 +392,20 @@ func (d dialect) encodeRecord(r *record.Record, tenant string, version uint64) (
 }
 
 // encode fills in e (whose tenant is set) what r's row needs beyond r's own fields, or says
-// why r cannot be stored.
+// why r cannot be stored: check and finish in one step.
 func (d dialect) encode(r *record.Record, e *encodedRecord) error {
+	if err := d.check(r, e); err != nil {
+		return err
+	}
+	d.finish(r, e)
+	return e.err
+}
+
+// check fills in e (whose tenant is set) the part of r's row that can fail: its id and times,
+// and the JSON of attributes or a resource that are not flat (flatValues): the rare values
+// encodeJSON could refuse are found here, before anything is written, so that finish, which
+// runs while earlier rows are sent, cannot fail.
+func (d dialect) check(r *record.Record, e *encodedRecord) error {
 	if r.ID == "" {
 		return fmt.Errorf("id is empty")
 	}
@@ -368,14 +417,55 @@ func (d dialect) encode(r *record.Record, e *encodedRecord) error {
 	if e.observed, err = encodeTime("observed_timestamp", r.ObservedTimestamp, lo, hi); err != nil {
 		return err
 	}
-	if e.attrs, err = encodeJSON(r.Attributes); err != nil {
-		return fmt.Errorf("attributes: %w", err)
+	if !flatValues(r.Attributes) {
+		if e.attrs, err = encodeJSON(r.Attributes); err != nil {
+			return fmt.Errorf("attributes: %w", err)
+		}
 	}
-	if e.res, err = encodeJSON(r.Resource); err != nil {
-		return fmt.Errorf("resource: %w", err)
+	if !flatValues(r.Resource) {
+		if e.res, err = encodeJSON(r.Resource); err != nil {
+			return fmt.Errorf("resource: %w", err)
+		}
+	}
+	return nil
+}
+
+// finish fills in the costly rest of e, for a record check passed: the JSON of flat
+// attributes and resource, the search text and, in the modern layout, the Map columns. It
+// cannot fail (encodeJSON of flat values always has an answer); should it, e.err says so and
+// the INSERT is dropped unsent.
+func (d dialect) finish(r *record.Record, e *encodedRecord) {
+	var err error
+	if e.attrs == "" { // encodeJSON's answer is never "" ("{}" for no attributes)
+		if e.attrs, err = encodeJSON(r.Attributes); err != nil {
+			e.err = fmt.Errorf("clickhousestore: insert: record %q: %w: attributes: %w", r.ID, store.ErrInvalidRecord, err)
+			return
+		}
+	}
+	if e.res == "" {
+		if e.res, err = encodeJSON(r.Resource); err != nil {
+			e.err = fmt.Errorf("clickhousestore: insert: record %q: %w: resource: %w", r.ID, store.ErrInvalidRecord, err)
+			return
+		}
 	}
 	e.search = searchText(append([]string{r.Event, r.Message, e.attrs}, r.Tags...)...)
-	return nil
+	if d.modern() {
+		e.resMap = flatten(r.Resource)
+		e.attrMap = logAttributes(r, e.tenant)
+	}
+}
+
+// flatValues reports whether every value of m is a string, int64, float64, bool or nil: the
+// values the mapping gives and encodeJSON always encodes (a NaN or an infinity as its text).
+func flatValues(m map[string]any) bool {
+	for _, v := range m {
+		switch v.(type) {
+		case string, int64, float64, bool, nil:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // emitRow names r's values to w, one per insert column, in insertColumns order.
@@ -404,9 +494,9 @@ func (d dialect) emitRow(w rowSink, r *record.Record, e *encodedRecord, version 
 	w.str(r.ServiceName)
 	w.str(r.Message)
 	if d.modern() {
-		w.strMap(flatten(r.Resource))
+		w.strMap(e.resMap)
 		w.str(r.Scope)
-		w.strMap(logAttributes(r, e.tenant))
+		w.strMap(e.attrMap)
 	} else {
 		w.str(r.Scope)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
 )
 
@@ -48,6 +49,33 @@ func checkInsertInBlocks(t *testing.T, s *Store) {
 	got, err := s.Get(ctx, "acme", replay[3].ID)
 	require.NoError(t, err)
 	require.Equal(t, replay[3].Attributes["app.field_00"], got.Attributes["app.field_00"])
+}
+
+// checkLateInvalidRecord inserts a batch of several blocks whose last block holds a record
+// that can never be stored (an attribute JSON cannot encode): the batch fails as invalid
+// before its first block leaves, so nothing of it is stored. The chDB seam commits each block
+// as it is flushed, so there a block sent before the record was checked would stay.
+func checkLateInvalidRecord(t *testing.T, s *Store) {
+	s.blockRows = 500
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	gen := storetest.NewLoadgenLike(4, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	recs := gen.Batch(3000, "acme")
+	recs[2900].Attributes["bad"] = complex(1, 2)
+	n, err := s.Insert(ctx, "acme", recs)
+	require.ErrorIs(t, err, store.ErrInvalidRecord)
+	require.ErrorContains(t, err, "record 2900")
+	require.Zero(t, n)
+
+	d, err := s.dialect(ctx)
+	require.NoError(t, err)
+	var rows uint64
+	require.NoError(t, s.conn.QueryRow(ctx, "SELECT count() FROM "+d.logs()).Scan(&rows))
+	require.Zero(t, rows, "rows of a batch refused as invalid")
+}
+
+func TestInsert_ARecordThatCannotBeStoredFailsItsBatchBeforeAnyBlockLeaves(t *testing.T) {
+	checkLateInvalidRecord(t, openTestStore(t, func(c *Config) { c.Chain = false }))
 }
 
 func TestInsert_BatchesLargerThanABlockWriteEveryRowOnce(t *testing.T) {

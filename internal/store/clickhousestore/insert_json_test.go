@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
+	"github.com/otelcol-audit/otelcol-audit/internal/store"
 	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
 )
 
@@ -54,25 +55,37 @@ func TestFlatJSON_WritesWhatCompactJSONWrites(t *testing.T) {
 	}
 }
 
-// Several encoders must give the rows one gives, and report the first invalid record by index.
-func TestEncodeAll_WorkersGiveTheSameRowsAndTheFirstError(t *testing.T) {
-	d := dialect{db: "db", table: "t"}
+// checkAll reports the first invalid record by index; check and finish, run apart as Insert
+// runs them, give the row encode gives; a value encodeJSON refuses is found by check.
+func TestCheckAll_FindsTheFirstInvalidRecordAndFinishCompletesTheRow(t *testing.T) {
 	gen := storetest.NewLoadgenLike(5, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
-	recs := gen.Batch(1200, "acme")
-	one := encodeAll(d, "acme", recs, 1)
-	two := encodeAll(d, "acme", recs, 2)
-	require.Equal(t, one, two)
-
-	recs[900].ID, recs[1100].ID = "", ""
-	for _, workers := range []int{1, 2, 4} {
-		out := encodeAll(d, "acme", recs, workers)
-		var first error
-		for _, e := range out {
-			if e.err != nil {
-				first = e.err
-				break
-			}
+	recs := gen.Batch(300, "acme")
+	recs[7].Attributes["nested"] = map[string]any{"a": []any{"b", int64(1)}} // encoded by check
+	recs[8].Resource = map[string]any{"nan": math.NaN()}                     // flat: by finish
+	for _, d := range []dialect{{db: "db", table: "t"}, {db: "db", table: "t", mode: modeModern, rev: currentModernRev}} {
+		checked := checkAll(d, "acme", recs)
+		for i := range recs {
+			require.NoError(t, checked[i].err)
+			d.finish(&recs[i], &checked[i])
+			want := encodedRecord{tenant: "acme"}
+			require.NoError(t, d.encode(&recs[i], &want))
+			require.Equal(t, want, checked[i], "record %d", i)
 		}
-		require.ErrorContains(t, first, "record 900")
 	}
+
+	recs[200].ID = ""
+	recs[250].Attributes["bad"] = complex(1, 2)
+	d := dialect{db: "db", table: "t"}
+	checked := checkAll(d, "acme", recs)
+	var errs []error
+	for _, e := range checked {
+		if e.err != nil {
+			errs = append(errs, e.err)
+		}
+	}
+	require.Len(t, errs, 2)
+	require.ErrorContains(t, errs[0], "record 200")
+	require.ErrorContains(t, errs[1], "record 250")
+	require.ErrorContains(t, errs[1], "attributes")
+	require.ErrorIs(t, errs[1], store.ErrInvalidRecord)
 }

@@ -54,8 +54,9 @@ type Store struct {
 	// blockRows is the rows of one native block of an insert; 0 is insertBlockRows. Only the
 	// benchmarks change it, to measure the choice.
 	blockRows int
-	// encodeWorkers bounds encodeAll's goroutines; 0 is one. Only the benchmarks set it.
-	encodeWorkers int
+	// finishWorkers is how many goroutines finish an insert's rows (startFinisher); 0 is
+	// defaultFinishWorkers. Only the benchmarks set it.
+	finishWorkers int
 }
 
 var _ store.Store = (*Store)(nil)
