@@ -18,6 +18,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -282,6 +285,14 @@ func TestDurability_AFullWALRefusesWithARetryableErrorUntilTheStoreCatchesUp(t *
 	require.ErrorIs(t, err, errWALFull)
 	assert.False(t, consumererror.IsPermanent(err), "the sender must keep its records and retry")
 	assert.Contains(t, err.Error(), "wal.max_bytes")
+	// OTLP's throttling: RESOURCE_EXHAUSTED (HTTP 429) with the delay to wait.
+	st, ok := status.FromError(err)
+	require.True(t, ok, "a gRPC status: %v", err)
+	assert.Equal(t, codes.ResourceExhausted, st.Code())
+	require.Len(t, st.Details(), 1, "RetryInfo")
+	info, ok := st.Details()[0].(*errdetails.RetryInfo)
+	require.True(t, ok, "details: %v", st.Details())
+	assert.Equal(t, walFullRetryDelay, info.GetRetryDelay().AsDuration())
 
 	close(gate)
 	if !assert.Eventually(t, func() bool { return storedCount(e.store.Store()) == acked }, 20*time.Second, 10*time.Millisecond, "every acknowledged record is stored") {

@@ -7,14 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
 	"github.com/otelcol-audit/otelcol-audit/internal/wal"
@@ -92,7 +95,7 @@ func (e *auditExporter) mapRequest(req walRequest) []record.Record {
 func (e *auditExporter) appendDurably(ctx context.Context, req walRequest, kept int) error {
 	if held := e.wal.Size(); held >= e.cfg.WAL.MaxBytes {
 		e.metrics.ExporterAuditRecordsRefused.Add(ctx, int64(kept), metric.WithAttributes(reasonWALFull))
-		return fmt.Errorf("%w (%d of wal.max_bytes %d bytes in use)", errWALFull, held, e.cfg.WAL.MaxBytes)
+		return throttled{fmt.Errorf("%w (%d of wal.max_bytes %d bytes in use)", errWALFull, held, e.cfg.WAL.MaxBytes)}
 	}
 	header, body, err := encodeEntryParts(req)
 	if err != nil {
@@ -166,6 +169,31 @@ func refusal(cause, generic, diskFull error) error {
 		return diskFull
 	}
 	return generic
+}
+
+// walFullRetryDelay is the wait a sender is asked for when the WAL is full. The WAL frees
+// room a segment at a time as the store catches up; a second is the shortest delay
+// Retry-After can say, and a refused request costs the collector little, so senders ask
+// again soon rather than leave the WAL idle once there is room.
+const walFullRetryDelay = time.Second
+
+// throttled is the push back of a full WAL, as OTLP says to throttle: a RESOURCE_EXHAUSTED
+// status with RetryInfo, which the OTLP receiver answers with HTTP 429 and a Retry-After
+// header, or the gRPC status itself, and which OpenTelemetry SDKs retry after the delay (on
+// gRPC, RESOURCE_EXHAUSTED is retryable only with RetryInfo). The audit receiver answers 429
+// too. errors.Is still finds errWALFull.
+type throttled struct{ err error }
+
+func (t throttled) Error() string { return t.err.Error() }
+
+func (t throttled) Unwrap() error { return t.err }
+
+func (t throttled) GRPCStatus() *status.Status {
+	st := status.New(codes.ResourceExhausted, t.err.Error())
+	if withDelay, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(walFullRetryDelay)}); err == nil {
+		return withDelay
+	}
+	return st
 }
 
 // invalidRequest refuses a request for what it holds: a permanent error (the sender must not
