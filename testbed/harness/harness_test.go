@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -194,4 +195,41 @@ func TestCountRows_CountsEveryPartitionOfAPartitionedStore(t *testing.T) {
 	n, err := CountRows(ctx, cfg.Path)
 	require.NoError(t, err)
 	require.EqualValues(t, 500, n, "records counted over the base file and %d partitions", len(parts))
+}
+
+// The first refusal of a load fixes the push-back figures: how far into the load it came and
+// what was acknowledged until then; later acknowledgements do not move them.
+func TestWatchPushBack_RecordsTheLoadUpToTheFirstRefusal(t *testing.T) {
+	load := loadgen.Config{Acked: new(atomic.Int64), Refused: new(atomic.Int64)}
+	done := make(chan struct{})
+	var res PipelineResult
+	start := time.Now()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchPushBack(os.Getpid(), 0, start, load, done, &res)
+	}()
+	load.Acked.Add(1000)
+	for spin := time.Now(); time.Since(spin) < 200*time.Millisecond; { // CPU to count
+	}
+	load.Refused.Add(100)
+	time.Sleep(4 * pushBackPoll)
+	load.Acked.Add(5000)
+	close(done)
+	<-watched
+	require.Equal(t, int64(1000), res.AckedBeforePushBack)
+	require.GreaterOrEqual(t, res.PushBackAfter, 200*time.Millisecond)
+	require.Positive(t, res.CPUBeforePushBack, "this process's CPU since it started")
+}
+
+// Without a refusal nothing is recorded.
+func TestWatchPushBack_NoRefusalRecordsNothing(t *testing.T) {
+	load := loadgen.Config{Acked: new(atomic.Int64), Refused: new(atomic.Int64)}
+	done := make(chan struct{})
+	var res PipelineResult
+	load.Acked.Add(1000)
+	time.AfterFunc(3*pushBackPoll, func() { close(done) })
+	watchPushBack(os.Getpid(), 0, time.Now(), load, done, &res)
+	require.Zero(t, res.AckedBeforePushBack)
+	require.Zero(t, res.PushBackAfter)
 }

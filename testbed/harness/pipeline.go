@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/otelcol-audit/otelcol-audit/testbed/loadgen"
@@ -49,6 +50,14 @@ type PipelineResult struct {
 	Drained                       bool
 	// CPULoad is the process's CPU time during the load, CPUTotal during load and drain.
 	CPULoad, CPUTotal time.Duration
+	// When the pipeline pushed back during the load (a refusal), PushBackAfter is how long into
+	// the load the first came, and CPUBeforePushBack and AckedBeforePushBack the process's CPU
+	// and the acknowledged records until then: the intake's cost at full speed, before the
+	// refusals cut the acknowledged records while the store kept committing. Zero without a
+	// refusal.
+	PushBackAfter       time.Duration
+	CPUBeforePushBack   time.Duration
+	AckedBeforePushBack int64
 	// PeakRSS is VmHWM at the end of the drain, in bytes.
 	PeakRSS int64
 	// StopErr is set when the process did not exit cleanly on SIGTERM.
@@ -75,6 +84,34 @@ func (r PipelineResult) CPUPer1k() float64 {
 	return r.CPUTotal.Seconds() * 1000 / float64(r.Load.AckedRecords)
 }
 
+// pushBackPoll is how often watchPushBack looks for the first refusal: at 40,000 records/s a
+// poll's worth is a few percent of what a WAL takes before it fills.
+const pushBackPoll = 50 * time.Millisecond
+
+// watchPushBack records, at the first refused record of the load, how long the load had run
+// and the process's CPU (since cpuBefore) and acknowledged records until then, into res.
+func watchPushBack(pid int, cpuBefore time.Duration, start time.Time, load loadgen.Config, done <-chan struct{}, res *PipelineResult) {
+	tick := time.NewTicker(pushBackPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		if load.Refused.Load() == 0 {
+			continue
+		}
+		acked := load.Acked.Load()
+		if now, err := ReadProc(pid); err == nil {
+			res.PushBackAfter = time.Since(start)
+			res.CPUBeforePushBack = now.CPU - cpuBefore
+			res.AckedBeforePushBack = acked
+		}
+		return
+	}
+}
+
 // RunPipeline starts p, waits until it accepts requests, runs load against it, waits for the
 // drain, reads /proc and stops the process with SIGTERM. The process is gone when it returns.
 func RunPipeline(ctx context.Context, p Pipeline, load loadgen.Config, drain DrainOptions) (PipelineResult, error) {
@@ -92,7 +129,23 @@ func RunPipeline(ctx context.Context, p Pipeline, load loadgen.Config, drain Dra
 		return res, fmt.Errorf("%s: %w", p.Name, err)
 	}
 	load.Endpoint = p.Endpoint
-	if res.Load, err = loadgen.Run(ctx, load); err != nil {
+	if load.Acked == nil {
+		load.Acked = new(atomic.Int64)
+	}
+	if load.Refused == nil {
+		load.Refused = new(atomic.Int64)
+	}
+	loadStart := time.Now()
+	loadDone := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchPushBack(proc.Pid(), before.CPU, loadStart, load, loadDone, &res)
+	}()
+	res.Load, err = loadgen.Run(ctx, load)
+	close(loadDone)
+	<-watched
+	if err != nil {
 		return res, fmt.Errorf("%s: load: %w", p.Name, err)
 	}
 	afterLoad, err := ReadProc(proc.Pid())

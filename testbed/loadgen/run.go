@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,8 @@ type Config struct {
 	// Acked, when set, grows by each request's acknowledged records as its answer arrives,
 	// so that a caller can sample the run's progress while it lasts (a soak).
 	Acked *atomic.Int64
+	// Refused, when set, grows by each request's refused records as its answer arrives.
+	Refused *atomic.Int64
 }
 
 // Result is what one run measured.
@@ -276,8 +279,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				// A request in flight when the duration ends is completed, not abandoned: its
 				// answer is part of what the endpoint acknowledged.
 				reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
-				rejected, status, took, err := send(reqCtx, client, cfg, b.stamp(slot, time.Since(poolBuilt)))
+				rejected, status, took, retryAfter, err := send(reqCtx, client, cfg, b.stamp(slot, time.Since(poolBuilt)))
 				cancel()
+				if retryAfter > 0 {
+					// Throttled: wait as asked before the next request, as OpenTelemetry
+					// SDKs do, instead of spending the endpoint's CPU on refusals.
+					t := time.NewTimer(retryAfter)
+					select {
+					case <-runCtx.Done():
+					case <-t.C:
+					}
+					t.Stop()
+				}
 				res.requests++
 				res.status[status]++
 				switch {
@@ -287,6 +300,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				case err != nil:
 					res.refused += int64(b.records)
 					res.lastErr = err.Error()
+					if cfg.Refused != nil {
+						cfg.Refused.Add(int64(b.records))
+					}
 				default:
 					acked := int64(b.records) - min(max(rejected, 0), int64(b.records))
 					res.acked += acked
@@ -325,10 +341,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 // send posts one request and returns how many of its records the endpoint rejected in an
 // OTLP partial success (0 on a plain 2xx); err is set when the answer is not 2xx (status is
 // then the answer's code) or when there is no answer (status 0).
-func send(ctx context.Context, client *http.Client, cfg Config, data []byte) (rejected int64, status int, took time.Duration, err error) {
+// send posts one request. A refusal (any non-2xx answer) is err with its status; one that
+// asks for a wait (429 or 503 with Retry-After in seconds) also says how long in retryAfter.
+func send(ctx context.Context, client *http.Client, cfg Config, data []byte) (rejected int64, status int, took, retryAfter time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.Endpoint, bytes.NewReader(data))
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("loadgen: build request for %s: %w", cfg.Endpoint, err)
+		return 0, 0, 0, 0, fmt.Errorf("loadgen: build request for %s: %w", cfg.Endpoint, err)
 	}
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	for k, v := range cfg.Headers {
@@ -337,16 +355,21 @@ func send(ctx context.Context, client *http.Client, cfg Config, data []byte) (re
 	began := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, 0, time.Since(began), fmt.Errorf("loadgen: post %s: %w", cfg.Endpoint, err)
+		return 0, 0, time.Since(began), 0, fmt.Errorf("loadgen: post %s: %w", cfg.Endpoint, err)
 	}
 	answer, readErr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	took = time.Since(began)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return 0, resp.StatusCode, took, fmt.Errorf("loadgen: %s answered %s: %.200s", cfg.Endpoint, resp.Status, answer)
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+				retryAfter = time.Duration(secs) * time.Second
+			}
+		}
+		return 0, resp.StatusCode, took, retryAfter, fmt.Errorf("loadgen: %s answered %s: %.200s", cfg.Endpoint, resp.Status, answer)
 	}
 	if readErr != nil {
-		return 0, 0, took, fmt.Errorf("loadgen: read answer of %s: %w", cfg.Endpoint, readErr)
+		return 0, 0, took, 0, fmt.Errorf("loadgen: read answer of %s: %w", cfg.Endpoint, readErr)
 	}
 	if len(answer) > 0 && resp.Header.Get("Content-Type") == "application/x-protobuf" {
 		er := plogotlp.NewExportResponse()
@@ -354,5 +377,5 @@ func send(ctx context.Context, client *http.Client, cfg Config, data []byte) (re
 			rejected = er.PartialSuccess().RejectedLogRecords()
 		}
 	}
-	return rejected, resp.StatusCode, took, nil
+	return rejected, resp.StatusCode, took, 0, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,7 +75,6 @@ func TestRun_AFixedRateIsHeldOverTheDuration(t *testing.T) {
 
 func TestRun_RefusalsPartialSuccessAndDeadEndpointsAreCountedApart(t *testing.T) {
 	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Retry-After", "1")
 		http.Error(w, "queue full", http.StatusServiceUnavailable)
 	}))
 	defer refuse.Close()
@@ -109,6 +109,31 @@ func TestRun_RefusalsPartialSuccessAndDeadEndpointsAreCountedApart(t *testing.T)
 			require.Contains(t, res.LastError, tt.errPart, "last error does not mention %q", tt.errPart)
 		})
 	}
+}
+
+// A throttled sender waits the Retry-After it was given before its next request, as
+// OpenTelemetry SDKs do, instead of asking again at once.
+func TestRun_AThrottledSenderWaitsTheRetryAfter(t *testing.T) {
+	var mu sync.Mutex
+	var arrivals []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		arrivals = append(arrivals, time.Now())
+		first := len(arrivals) == 1
+		mu.Unlock()
+		if first {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		}
+	}))
+	defer srv.Close()
+	res, err := Run(context.Background(), Config{Endpoint: srv.URL + "/v1/logs", Senders: 1, BatchSize: 10, Records: 20, Timeout: 5 * time.Second})
+	require.NoError(t, err)
+	require.Equal(t, []int64{10, 10}, []int64{res.AckedRecords, res.RefusedRecords}, "acked/refused")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, arrivals, 2)
+	require.GreaterOrEqual(t, arrivals[1].Sub(arrivals[0]), time.Second, "the request after a Retry-After of 1 s")
 }
 
 func TestRun_AConfigThatWouldNeverEndIsRefused(t *testing.T) {

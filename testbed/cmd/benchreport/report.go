@@ -137,7 +137,9 @@ func (r *report) markdown() string {
 	w("- **Pipelines** (section 1) run as real processes on loopback ports, one after the other, each\n")
 	w("  started fresh on an empty data directory. The load generator (testbed/loadgen) runs inside\n")
 	w("  benchreport: %d concurrent senders, each with one OTLP/HTTP protobuf request of %d records in\n", o.senders, o.batch)
-	w("  flight, as fast as the pipeline acknowledges (2xx), for %s. Records are realistic audit\n", o.duration)
+	w("  flight, as fast as the pipeline acknowledges (2xx), for %s; a sender refused with 429 or 503\n", o.duration)
+	w("  and a Retry-After waits that long before its next request, as OpenTelemetry SDKs do (a\n")
+	w("  refused request's records are counted as refused, not sent again). Records are realistic audit\n")
 	w("  records: 12 to 50 attributes (31 on average), 70%% with a trace id, four tenants, 5%% carrying a\n")
 	w("  secret (a password attribute, `password=` in a message, a bearer JWT, a card number, a URL\n")
 	w("  password). 128 distinct requests are built before the run and sent in turn, so building them\n")
@@ -150,7 +152,9 @@ func (r *report) markdown() string {
 	w("- **CPU** is utime + stime of the collector process (/proc/<pid>/stat), per 1,000 records: over\n")
 	w("  the load per acknowledged record, and over load and drain per delivered record; **peak RSS** is\n")
 	w("  VmHWM from /proc/<pid>/status at the end of the drain. Neither includes the load generator or\n")
-	w("  the sink.\n")
+	w("  the sink. When a pipeline pushes back during the load (durable mode with its WAL full), its\n")
+	w("  acknowledgements fall to what the store frees while the store commits at full speed, so the\n")
+	w("  intake target reads the CPU and acknowledged records up to the first refusal instead.\n")
 	w("- **Ack latency** is from sending a request to reading its answer, per request (p50, p99 from a\n")
 	w("  log-linear histogram, within 3%%).\n")
 	w("- The pipelines:\n")
@@ -405,13 +409,21 @@ func (r *report) targets() []target {
 
 	name = fmt.Sprintf("CPU s / 1k acked (load) ≤ %.2fx the baseline's", targetCPU)
 	cpu, baseCPU := cpuPer1k(durable.CPULoad, durable.Load.AckedRecords), cpuPer1k(base.CPULoad, base.Load.AckedRecords)
+	window := ""
+	if durable.AckedBeforePushBack > 0 {
+		// Once the WAL is full, acknowledgements are cut to what the store frees while the
+		// store commits at full speed: CPU per acknowledged record then measures the store.
+		cpu = cpuPer1k(durable.CPUBeforePushBack, durable.AckedBeforePushBack)
+		window = fmt.Sprintf(", over the load's first %.1f s, until the first push back (%s acknowledged)",
+			durable.PushBackAfter.Seconds(), num(float64(durable.AckedBeforePushBack)))
+	}
 	switch {
 	case !haveDurable || cpu <= 0:
 		add(name, missing("durable pipeline"))
 	case !haveBase || baseCPU <= 0:
 		add(name, missing("baseline"))
 	default:
-		add(name, target{measured: vsTarget(cpu, baseCPU, "s"), met: met(cpu <= targetCPU*baseCPU)})
+		add(name, target{measured: vsTarget(cpu, baseCPU, "s") + window, met: met(cpu <= targetCPU*baseCPU)})
 	}
 
 	name = fmt.Sprintf("peak RSS at max load ≤ %d MiB", targetRSSMiB)
