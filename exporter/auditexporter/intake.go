@@ -173,8 +173,9 @@ func refusal(cause, generic, diskFull error) error {
 
 // walFullRetryDelay is the wait a sender is asked for when the WAL is full. The WAL frees
 // room a segment at a time as the store catches up; a second is the shortest delay
-// Retry-After can say, and a refused request costs the collector little, so senders ask
-// again soon rather than leave the WAL idle once there is room.
+// Retry-After can say, so senders come back soon after room frees, while a refused request
+// (which still costs the collector its decoding and redaction) comes from each sender at most
+// once a second instead of at once, again and again.
 const walFullRetryDelay = time.Second
 
 // throttled is the push back of a full WAL, as OTLP says to throttle: a RESOURCE_EXHAUSTED

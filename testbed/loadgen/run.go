@@ -44,7 +44,8 @@ type Config struct {
 	// Acked, when set, grows by each request's acknowledged records as its answer arrives,
 	// so that a caller can sample the run's progress while it lasts (a soak).
 	Acked *atomic.Int64
-	// Refused, when set, grows by each request's refused records as its answer arrives.
+	// Refused, when set, grows by the records of each request refused whole (a non-2xx
+	// answer) as the answer arrives: the endpoint pushing back.
 	Refused *atomic.Int64
 }
 
@@ -281,16 +282,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
 				rejected, status, took, retryAfter, err := send(reqCtx, client, cfg, b.stamp(slot, time.Since(poolBuilt)))
 				cancel()
-				if retryAfter > 0 {
-					// Throttled: wait as asked before the next request, as OpenTelemetry
-					// SDKs do, instead of spending the endpoint's CPU on refusals.
-					t := time.NewTimer(retryAfter)
-					select {
-					case <-runCtx.Done():
-					case <-t.C:
-					}
-					t.Stop()
-				}
 				res.requests++
 				res.status[status]++
 				switch {
@@ -314,6 +305,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 						res.secrets += int64(b.secrets)
 					}
 					res.hist.Record(took)
+				}
+				if retryAfter > 0 {
+					// Throttled: wait as asked before the next request, as OpenTelemetry
+					// SDKs do, instead of spending the endpoint's CPU on refusals. The
+					// refusal is counted first, so that a watcher of Refused sees it at once.
+					t := time.NewTimer(retryAfter)
+					select {
+					case <-runCtx.Done():
+					case <-t.C:
+					}
+					t.Stop()
 				}
 			}
 		}()
