@@ -433,7 +433,7 @@ func (d dialect) check(r *record.Record, e *encodedRecord) error {
 // finish fills in the costly rest of e, for a record check passed: the JSON of flat
 // attributes and resource, the search text and, in the modern layout, the Map columns. It
 // cannot fail (encodeJSON of flat values always has an answer); should it, e.err says so and
-// the INSERT is dropped unsent.
+// the INSERT is abandoned (Abort) before it is sent whole.
 func (d dialect) finish(r *record.Record, e *encodedRecord) {
 	var err error
 	if e.attrs == "" { // encodeJSON's answer is never "" ("{}" for no attributes)
