@@ -81,7 +81,7 @@ const loadRetryDelay = time.Second
 func (e *auditExporter) loadLoop() {
 	defer e.loader.Done()
 	for {
-		if ent, ok := e.backlog.peek(); ok && e.queue.hasRoom(e.cfg.MaxQueueBytes) {
+		if ent, ok := e.backlog.peek(); ok && e.queue.hasRoom() {
 			if !e.load(ent) {
 				select {
 				case <-e.queue.closing:

@@ -75,7 +75,7 @@ func (e *auditExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
 	if e.wal == nil {
 		recs := e.mapRequest(req)
 		size := record.ApproxBytes(recs)
-		if !e.queue.fits(size, e.cfg.MaxQueueBytes) {
+		if !e.queue.fits(size) {
 			return e.onQueueFull(ctx, recs)
 		}
 		e.enqueue(wal.Position{}, recs, size)
@@ -111,7 +111,7 @@ func (e *auditExporter) appendDurably(ctx context.Context, req walRequest, kept 
 	}
 	if e.backlog.len() == 0 {
 		recs := e.mapRequest(req)
-		if size := record.ApproxBytes(recs); e.queue.fits(size, e.cfg.MaxQueueBytes) {
+		if size := record.ApproxBytes(recs); e.queue.fits(size) {
 			e.enqueue(pos, recs, size)
 			return nil
 		}

@@ -88,7 +88,7 @@ func (e *auditExporter) start(_ context.Context, host component.Host) error {
 		return fmt.Errorf("auditexporter: data_dir: %w", err)
 	}
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
-	e.queue = newBatchQueue(e.cfg.Batch.MaxSize, e.cfg.Batch.FlushInterval, e.now)
+	e.queue = newBatchQueue(e.cfg.Batch.MaxSize, e.cfg.MaxQueueBytes, e.cfg.Batch.FlushInterval, e.now)
 	e.backlog = newBacklog()
 
 	if e.metrics, err = metadata.NewTelemetryBuilder(e.telemetry); err != nil {
@@ -160,7 +160,7 @@ func (e *auditExporter) openAndReplayWAL() error {
 	stats, err := w.Replay(func(pos wal.Position, payload []byte) error {
 		// Memory first, up to max_queue_bytes; the rest stays on disk, read back in turn
 		// (decoded only then, so a large backlog costs a start nothing but the read).
-		if e.backlog.len() > 0 || !e.queue.hasRoom(e.cfg.MaxQueueBytes) {
+		if e.backlog.len() > 0 || !e.queue.hasRoom() {
 			e.backlog.push(backlogEntry{pos: pos, replayed: true})
 			return nil
 		}

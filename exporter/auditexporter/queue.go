@@ -35,15 +35,16 @@ type batchQueue struct {
 	room     chan struct{} // signalled when a batch is taken (room freed); capacity 1
 	closing  chan struct{} // closed by close: wakes every worker
 	maxSize  int
+	maxBytes int // capacity (max_queue_bytes)
 	interval time.Duration
 	now      func() time.Time
 }
 
-func newBatchQueue(maxSize int, interval time.Duration, now func() time.Time) *batchQueue {
+func newBatchQueue(maxSize, maxBytes int, interval time.Duration, now func() time.Time) *batchQueue {
 	return &batchQueue{
 		tenants: map[string][]*item{}, counts: map[string]int{},
 		notify: make(chan struct{}, 1), room: make(chan struct{}, 1), closing: make(chan struct{}),
-		maxSize: maxSize, interval: interval, now: now,
+		maxSize: maxSize, maxBytes: maxBytes, interval: interval, now: now,
 	}
 }
 
@@ -75,21 +76,21 @@ func (q *batchQueue) push(items ...*item) {
 	q.wake()
 }
 
-// fits reports whether n more bytes fit under limit. An empty queue always accepts, so that a
-// single request larger than the queue is not refused forever.
-func (q *batchQueue) fits(n, limit int) bool {
+// fits reports whether n more bytes fit in the queue's capacity. An empty queue always
+// accepts, so that a single request larger than the queue is not refused forever.
+func (q *batchQueue) fits(n int) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.records == 0 || q.bytes+n <= limit
+	return q.records == 0 || q.bytes+n <= q.maxBytes
 }
 
-// hasRoom reports whether the records waiting weigh less than limit bytes: room for at least
+// hasRoom reports whether the records waiting weigh less than the capacity: room for at least
 // part of one more entry (the loader may overshoot the bound by one entry, as intake may by
 // one request).
-func (q *batchQueue) hasRoom(limit int) bool {
+func (q *batchQueue) hasRoom() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.bytes < limit
+	return q.bytes < q.maxBytes
 }
 
 func (q *batchQueue) wake() {
@@ -119,7 +120,8 @@ func (q *batchQueue) abandon() {
 }
 
 // next blocks until a batch is ready: a tenant has maxSize records, or its oldest item has
-// waited flush interval, or the queue is closing. It returns nil when closed and empty.
+// waited flush interval, or the queue is full, or it is closing. It returns nil when closed
+// and empty.
 func (q *batchQueue) next() []*item {
 	for {
 		q.mu.Lock()
@@ -164,10 +166,27 @@ func (q *batchQueue) takeReadyLocked() ([]*item, time.Duration) {
 	if dueTenant == "" {
 		return nil, q.interval
 	}
+	if q.bytes >= q.maxBytes {
+		// Nothing more comes in until a batch leaves, so waiting for a fuller one would only
+		// idle the writer: with records of several tenants, a queue smaller than maxSize
+		// records per tenant would otherwise hand out one batch per flush interval.
+		return q.takeLocked(q.largestTenantLocked()), 0
+	}
 	if wait := oldest.Add(q.interval).Sub(now); wait > 0 {
 		return nil, wait
 	}
 	return q.takeLocked(dueTenant), 0
+}
+
+// largestTenantLocked is the tenant with the most records waiting: the fullest batch.
+func (q *batchQueue) largestTenantLocked() string {
+	var largest string
+	for tenant, n := range q.counts {
+		if largest == "" || n > q.counts[largest] {
+			largest = tenant
+		}
+	}
+	return largest
 }
 
 func (q *batchQueue) takeLocked(tenant string) []*item {
