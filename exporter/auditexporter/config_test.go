@@ -61,3 +61,18 @@ func TestConfig_LoadsFromYAML(t *testing.T) {
 		})
 	}
 }
+
+// max_queue_bytes: 0 is the mode's default: small in durable mode, where the WAL holds the
+// backlog, larger in volatile mode, where memory is the only buffer before the DLQ.
+func TestConfig_TheQueueBoundDefaultsByMode(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, 4<<20, cfg.queueBytes(), "durable")
+	cfg.Mode = modeVolatile
+	assert.Equal(t, 16<<20, cfg.queueBytes(), "volatile")
+	cfg.MaxQueueBytes = 8 << 20
+	assert.Equal(t, 8<<20, cfg.queueBytes(), "set")
+
+	cfg.MaxQueueBytes = 512 << 10
+	assert.ErrorContains(t, cfg.Validate(), "max_queue_bytes: must be 0 (the mode's default) or at least 1 MiB, got 524288")
+}

@@ -38,11 +38,7 @@ func createDefaultConfig() component.Config {
 		DataDir: "./data",
 		WAL:     WALConfig{Sync: syncAlways, SyncInterval: 100 * time.Millisecond, SegmentSize: 64 << 20, MaxBytes: defaultWALMaxBytes},
 		Batch:   BatchConfig{MaxSize: 100, FlushInterval: 5 * time.Second, Workers: 4},
-		// 16 MiB holds about a full batch of 1,000 wide records (31 attributes on average, about
-		// 4 KiB each in memory) for each of four busy tenants, while the loader reads the next
-		// entries back from the WAL. Memory at max load grows about twice as fast as this bound
-		// (the garbage collector's headroom): 8 MiB peaked at 178 MB RSS, 32 MiB at 323 MB.
-		MaxQueueBytes: 16 << 20,
+		MaxQueueBytes: 0, // by mode: Config.queueBytes
 		OnQueueFull:   onFullDLQ,
 		TimeoutConfig: exporterhelper.TimeoutConfig{Timeout: 30 * time.Second},
 		RetryOnFailure: configretry.BackOffConfig{

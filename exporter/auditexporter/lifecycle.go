@@ -88,7 +88,7 @@ func (e *auditExporter) start(_ context.Context, host component.Host) error {
 		return fmt.Errorf("auditexporter: data_dir: %w", err)
 	}
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
-	e.queue = newBatchQueue(e.cfg.Batch.MaxSize, e.cfg.MaxQueueBytes, e.cfg.Batch.FlushInterval, e.now)
+	e.queue = newBatchQueue(e.cfg.Batch.MaxSize, e.cfg.queueBytes(), e.cfg.Batch.FlushInterval, e.now)
 	e.backlog = newBacklog()
 
 	if e.metrics, err = metadata.NewTelemetryBuilder(e.telemetry); err != nil {

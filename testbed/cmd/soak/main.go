@@ -53,7 +53,7 @@ func main() {
 	flag.StringVar(&o.basis, "basis", "committed", `the probed maximum the fraction applies to: "committed" (records committed to SQLite per second while the probe's load ran: what the pipeline sustains end to end) or "acked" (records acknowledged per second: the WAL's intake, which outruns the store)`)
 	flag.IntVar(&o.senders, "senders", 8, "concurrent senders of the load generator")
 	flag.IntVar(&o.batch, "batch", 100, "records per OTLP request")
-	flag.IntVar(&o.queue, "queue-bytes", 16<<20, "the exporter's max_queue_bytes, as in the benchmark and the default config")
+	flag.IntVar(&o.queue, "queue-bytes", 0, "the exporter's max_queue_bytes, as in the benchmark and the default config (0: the mode's default)")
 	flag.IntVar(&o.warmup, "warmup", 1, "intervals at the start left out of the growth and drift figures")
 	flag.Int64Var(&o.minFreeMiB, "min-free-mib", 2048, "end the load early when less disk than this is free under the data directory")
 	flag.Parse()
@@ -92,8 +92,8 @@ func (o *options) validate() error {
 	if o.basis != "committed" && o.basis != "acked" {
 		errs = append(errs, fmt.Sprintf(`-basis must be "committed" or "acked", got %q`, o.basis))
 	}
-	if o.senders < 1 || o.batch < 1 || o.queue < o.batch {
-		errs = append(errs, "-senders and -batch must be at least 1 and -queue at least -batch")
+	if o.senders < 1 || o.batch < 1 || o.queue < 0 {
+		errs = append(errs, "-senders and -batch must be at least 1 and -queue-bytes not negative")
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
