@@ -47,10 +47,10 @@ func TestDefaultConfig_AFullWALThrottlesEverySender(t *testing.T) {
 	}
 	yaml, p := defaultConfigOnFreePorts(t)
 	for from, to := range map[string]string{
-		"max_bytes: 268435456":      "max_bytes: 1048576\n      segment_size: 1048576",
-		"max_size: 1000":            "max_size: 100000",
-		"flush_interval: 1s":        "flush_interval: 1h",
-		"max_queue_bytes: 16777216": "max_queue_bytes: 268435456",
+		"max_bytes: 268435456": "max_bytes: 1048576\n      segment_size: 1048576",
+		"max_size: 1000":       "max_size: 100000",
+		"flush_interval: 1s":   "flush_interval: 1h",
+		"max_queue_bytes: 0":   "max_queue_bytes: 268435456",
 	} {
 		require.Contains(t, yaml, from, "the default config changed; update this test")
 		yaml = strings.Replace(yaml, from, to, 1)
