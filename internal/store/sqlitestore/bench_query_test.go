@@ -301,6 +301,9 @@ var queryMmapSize = flag.Int64("query.mmap-size", 0,
 var querySealedMmapSize = flag.Int64("query.sealed-mmap-size", DefaultSealedMmapSize,
 	"BenchmarkQuery1MPartitioned: the store's sealed_mmap_size while it is queried")
 
+var queryTraceFilters = flag.Bool("query.trace-filters", true,
+	"BenchmarkQuery1MPartitioned: trace lookups skip the partitions whose trace filter rules the trace out (false: every lookup asks every partition, as before the filters)")
+
 var queryPartitionRows = flag.Int64("query.partition-rows", DefaultPartitionMaxRows,
 	"BenchmarkQuery1MPartitioned: partition_max_rows of the partitioned dataset (each size is cached apart)")
 
@@ -353,6 +356,14 @@ func queryBenchPartitioned(b *testing.B) *Partitioned {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = p.Close() })
+	waitTraceFilters(p) // loaded (or, for a dataset built before them, built) before timing
+	if !*queryTraceFilters {
+		p.mu.Lock()
+		for _, pt := range p.parts {
+			pt.traces.Store(nil)
+		}
+		p.mu.Unlock()
+	}
 	return p
 }
 

@@ -57,6 +57,12 @@ type Partitioned struct {
 	// activeRows is how many rows the active partition holds (its largest seq at open, plus
 	// what inserts stored since).
 	activeRows atomic.Int64
+
+	// background runs the trace filters' loading and building (fillTraceFilters); Close
+	// cancels it with stopBackground and waits for it before closing the files.
+	background     sync.WaitGroup
+	backgroundCtx  context.Context
+	stopBackground context.CancelFunc
 }
 
 // partition is one file of a Partitioned store.
@@ -70,6 +76,9 @@ type partition struct {
 	// minTS, maxTS: stored timestamps (Unix ns) of the rows, no narrower than the truth;
 	// minTS > maxTS when the partition holds no row. Guarded by Partitioned.mu.
 	minTS, maxTS int64
+	// traces is the trace filter of a sealed partition (tracefilter.go); nil until it is
+	// loaded or built, and then every trace lookup asks the file.
+	traces atomic.Pointer[traceFilter]
 }
 
 func (pt *partition) empty() bool { return pt.minTS > pt.maxTS }
@@ -175,7 +184,7 @@ func OpenPartitioned(ctx context.Context, cfg Config) (*Partitioned, error) {
 	if cfg.PartitionMaxRows <= 0 {
 		return nil, fmt.Errorf("sqlitestore: invalid config: partition_max_rows: %d must be above 0 for a partitioned store", cfg.PartitionMaxRows)
 	}
-	p := &Partitioned{cfg: cfg, dir: partitionDir(cfg.Path)}
+	p := newPartitioned(cfg, false)
 	if err := os.MkdirAll(p.dir, 0o750); err != nil {
 		return nil, fmt.Errorf("sqlitestore: create partition directory %q: %w", p.dir, err)
 	}
@@ -223,8 +232,60 @@ func OpenPartitioned(ctx context.Context, cfg Config) (*Partitioned, error) {
 		}
 		p.activeRows.Store(rows)
 	}
+	// Every file but the active one is sealed: their filters are read (or, when a file has
+	// none, built) in the background, and until then lookups ask every file.
+	p.fillTraceFilters(false, p.parts[:len(p.parts)-1]...)
 	ok = true
 	return p, nil
+}
+
+// newPartitioned is a Partitioned with no file open yet.
+func newPartitioned(cfg Config, readOnly bool) *Partitioned {
+	p := &Partitioned{cfg: cfg, dir: partitionDir(cfg.Path), readOnly: readOnly}
+	p.backgroundCtx, p.stopBackground = context.WithCancel(context.Background())
+	return p
+}
+
+// fillTraceFilters gives each sealed partition of parts its trace filter, in the background
+// (the writer's; a read-only store loads them as lookups need them, traceFilterOf): the one
+// stored in its file, or else (for a file sealed by a version before the filters, or when the
+// process stopped before storing it) one built from its trace index and stored. build skips the
+// stored one: a partition sealed just now gets a filter of what it holds now, whatever its file
+// says (one stored while the file was, by some accident, active again would lack its newer
+// traces). A partition that fails keeps none and is asked by every lookup, as before; the next
+// start tries again.
+func (p *Partitioned) fillTraceFilters(build bool, parts ...*partition) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.background.Add(1) // under p.mu: Close marks the store closed before it waits
+	go func() {
+		defer p.background.Done()
+		for _, pt := range parts {
+			if p.backgroundCtx.Err() != nil {
+				return
+			}
+			if !p.hold(pt) {
+				continue // dropped by retention meanwhile
+			}
+			var f *traceFilter
+			var err error
+			if !build {
+				f, err = loadTraceFilter(p.backgroundCtx, pt.st)
+			}
+			if f == nil {
+				if f, err = buildTraceFilter(p.backgroundCtx, pt.st); err == nil {
+					err = saveTraceFilter(p.backgroundCtx, pt.st, f)
+				}
+			}
+			if err == nil && f != nil {
+				pt.traces.Store(f)
+			}
+			pt.use.RUnlock()
+		}
+	}()
 }
 
 // partitionNumbers lists the partitions in dir, in order; none when dir does not exist.
@@ -509,6 +570,9 @@ func (p *Partitioned) addPartition(ctx context.Context) error {
 	p.parts = append(p.parts, &partition{num: num, path: final, st: st, minTS: math.MaxInt64, maxTS: math.MinInt64})
 	p.mu.Unlock()
 	p.activeRows.Store(0)
+	// No insert reaches prev any more: the batches that saw it active have committed (this
+	// runs under p.roll), the next ones go to the new partition.
+	p.fillTraceFilters(true, prev)
 	return nil
 }
 
@@ -581,6 +645,8 @@ func (p *Partitioned) Close() error {
 	p.closed = true
 	parts := p.parts
 	p.mu.Unlock()
+	p.stopBackground()
+	p.background.Wait()
 	var errs []error
 	for _, pt := range parts {
 		if err := pt.st.Close(); err != nil {

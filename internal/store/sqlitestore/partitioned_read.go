@@ -185,6 +185,9 @@ func (p *Partitioned) Trace(ctx context.Context, tenant, traceID string) ([]reco
 		if v.empty() {
 			continue
 		}
+		if f := p.traceFilterOf(ctx, v); f != nil && !f.mayHold(traceID) {
+			continue
+		}
 		recs, err := v.st.Trace(ctx, tenant, traceID)
 		if err != nil {
 			return nil, err
@@ -248,3 +251,22 @@ func (p *Partitioned) Stats(ctx context.Context, q store.StatsQuery) (store.Stat
 
 // statsParallelPartitions bounds the partitions one Stats reads at once.
 const statsParallelPartitions = 4
+
+// traceFilterOf is the trace filter of a sealed partition, or nil: the active partition takes
+// inserts, and a sealed one's filter may not be there yet. A read-only store reads the filter
+// the writer stored when a lookup first needs it (one row; a partition the writer has not
+// finished is asked again next time).
+func (p *Partitioned) traceFilterOf(ctx context.Context, v partitionView) *traceFilter {
+	if v.active {
+		return nil
+	}
+	if f := v.traces.Load(); f != nil || !p.readOnly {
+		return f
+	}
+	f, err := loadTraceFilter(ctx, v.st)
+	if err != nil || f == nil {
+		return nil
+	}
+	v.traces.Store(f)
+	return f
+}

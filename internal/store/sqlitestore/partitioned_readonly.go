@@ -18,7 +18,7 @@ var errReadOnly = errors.New("sqlitestore: the store is read-only: another proce
 // closed, and the ranges of the newest ones, where the writer inserts, are read again.
 func OpenPartitionedReadOnly(ctx context.Context, cfg Config) (*Partitioned, error) {
 	cfg.PartitionMaxRows = 0 // the writer's setting; a reader makes no partition
-	p := &Partitioned{cfg: cfg, dir: partitionDir(cfg.Path), readOnly: true}
+	p := newPartitioned(cfg, true)
 	base, err := openReadOnlyFile(ctx, p.partConfig(cfg.Path, false))
 	if err != nil {
 		return nil, err

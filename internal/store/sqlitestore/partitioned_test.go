@@ -532,6 +532,7 @@ func TestPartitioned_AnswersAsOneFileDoes(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, got, "Stats(%+v)", q)
 	}
+	waitTraceFilters(p) // so that the lookups below use them
 	for i := range 20 {
 		trace := fmt.Sprintf("%032x", i)
 		for _, tenant := range []string{"", "acme"} {

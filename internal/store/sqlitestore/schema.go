@@ -12,6 +12,7 @@ var migrations = []migration{
 	{version: 6, steps: schemaV6, backfill: backfillRollups},
 	{version: 7, steps: schemaV7},
 	{version: 8, steps: schemaV8, backfill: backfillTagSearchText},
+	{version: 9, steps: schemaV9},
 }
 
 // schemaV1 is the first schema.
@@ -345,4 +346,15 @@ var schemaV7 = []string{
 // updated row. Only rows with tags are touched.
 var schemaV8 = []string{
 	`CREATE INDEX audit_logs_company ON audit_logs (company_id, timestamp, id) WHERE company_id <> ''`,
+}
+
+// schemaV9 holds a sealed partition's trace filter (tracefilter.go): one row, written once the
+// partition takes no more inserts, so that trace lookups skip the partitions that cannot hold
+// the trace. Every file gets the table; only sealed partitions and a partitioned store's base
+// file fill it.
+var schemaV9 = []string{
+	`CREATE TABLE trace_filter (
+		id     INTEGER PRIMARY KEY CHECK (id = 1),
+		filter BLOB NOT NULL
+	) STRICT`,
 }
