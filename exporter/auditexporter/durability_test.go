@@ -183,12 +183,16 @@ func TestDurability_VolatileQueueFullPolicies(t *testing.T) {
 		cfg.Mode = modeVolatile
 		cfg.OnQueueFull = policy
 		cfg.Batch.MaxSize = 10
-		cfg.MaxQueueBytes = 1 // an empty queue takes one request whatever its size; no more
 		cfg.Batch.FlushInterval = time.Hour
 		var flaky *flakyStore
 		e := newTestExporter(t, cfg, func(st store.Store) store.Store { flaky = &flakyStore{Store: st}; return flaky })
-		// A first request fills the queue below a batch... then the next does not fit.
+		// A first request waits in the queue below a batch; then the queue's capacity is set
+		// one byte above what it holds, so that the next request does not fit while the queue
+		// is not full (a full one would flush at once).
 		require.NoError(t, e.consumeLogs(context.Background(), numbered("fill", 9)))
+		e.queue.mu.Lock()
+		e.queue.maxBytes = e.queue.bytes + 1
+		e.queue.mu.Unlock()
 		return e, flaky
 	}
 	t.Run("block refuses with a retryable error and keeps nothing", func(t *testing.T) {
