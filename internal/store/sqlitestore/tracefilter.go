@@ -131,12 +131,21 @@ func parseTraceFilter(b []byte) (*traceFilter, error) {
 }
 
 // buildTraceFilter builds the filter of every trace id the file holds, walking its trace index.
-// It reads through the writer's connection: a sealed partition's readers map the file
-// (sealed_mmap_size), and the index pages they touched would stay in the RSS until their
-// connections idle out, while the writer's cache of a sealed partition is given back within a
-// second (sealedWriterIdleTime).
+// It reads through the writer's connection with a small page cache: a sealed partition's
+// readers map the file (sealed_mmap_size), and the index pages they touched would stay in the
+// RSS until their connections idle out; a sealed file's writer only ever prunes, so 1 MiB is
+// all it needs, and its cache is freed after the walk.
 func buildTraceFilter(ctx context.Context, st *Store) (*traceFilter, error) {
-	rows, err := st.write.QueryContext(ctx, `SELECT DISTINCT trace_id FROM audit_logs WHERE trace_id <> ''`)
+	conn, err := st.write.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read trace ids: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA cache_size = -1024`); err != nil {
+		return nil, fmt.Errorf("read trace ids: %w", err)
+	}
+	defer func() { _, _ = conn.ExecContext(ctx, `PRAGMA shrink_memory`) }()
+	rows, err := conn.QueryContext(ctx, `SELECT DISTINCT trace_id FROM audit_logs WHERE trace_id <> ''`)
 	if err != nil {
 		return nil, fmt.Errorf("read trace ids: %w", err)
 	}
