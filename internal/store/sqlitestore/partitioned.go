@@ -76,8 +76,8 @@ type partition struct {
 	// minTS, maxTS: stored timestamps (Unix ns) of the rows, no narrower than the truth;
 	// minTS > maxTS when the partition holds no row. Guarded by Partitioned.mu.
 	minTS, maxTS int64
-	// traces is the trace filter of a sealed partition (tracefilter.go); nil until it is
-	// loaded or built, and then every trace lookup asks the file.
+	// traces is the trace filter of a sealed partition (tracefilter.go). While it is nil (not
+	// yet loaded or built, or the active partition), every trace lookup asks the file.
 	traces atomic.Pointer[traceFilter]
 }
 

@@ -4,7 +4,7 @@ package sqlitestore
 // asks only the partitions that may hold the trace. Without them a lookup seeks the trace index
 // of every partition: 200 seeks at 10M rows, most of them reads from disk once the OS cache has
 // moved on, which made the trace lookup the one indexed query over 50 ms at p99 on 10M rows
-// (README.md, Partitions, "Trace lookups").
+// (README.md, Partitions, "Trace filters").
 //
 // A filter can answer "maybe" for a trace the partition does not hold (about 1 in 100 here),
 // never "no" for one it holds: it is built from the partition's trace index once nothing can be
