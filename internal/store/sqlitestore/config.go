@@ -30,10 +30,11 @@ type Config struct {
 	// touches index pages all over the user, trace and IP indexes and the full-text index's
 	// merges re-read its segments, and once these no longer fit, each touch is a read from
 	// the file. With partitions (the default) the file it writes stops growing at
-	// PartitionMaxRows, so the cache only has to hold one partition's working set. SQLite
-	// allocates the cache as pages are used; each 4 KiB page costs 8 KiB of RSS (the pure-Go
-	// SQLite's allocator rounds the page and its header up to a power of two), so a full cache
-	// takes about twice this figure.
+	// PartitionMaxRows, so the cache only has to hold one partition's working set. The first
+	// store a process opens sizes SQLite's page-cache pool by it (pagecache.go): this cache
+	// then costs its size and 7% of headers, resident from the start, where pages allocated
+	// one by one cost 8 KiB each (the pure-Go SQLite's allocator rounds a page and its header
+	// up to a power of two).
 	WriterCacheSizeKiB int `mapstructure:"writer_cache_size_kib"`
 	// MmapSize is how many bytes of the file are memory-mapped for reads. 0 disables mmap: with
 	// it, an I/O error surfaces as SIGBUS instead of an error, so it is an explicit choice.
@@ -187,6 +188,14 @@ func validSynchronous(s string) bool {
 	return false
 }
 
+// writerCacheKiB is the writer connection's page cache in KiB; 0 means SQLite's default.
+func (c Config) writerCacheKiB() int {
+	if c.WriterCacheSizeKiB > 0 {
+		return c.WriterCacheSizeKiB
+	}
+	return c.CacheSizeKiB
+}
+
 // dsn builds the driver's connection string. Pragmas go in _pragma parameters because
 // database/sql opens connections lazily and reopens them after errors: only what the DSN says
 // is applied to every connection it will ever make. The driver runs busy_timeout first, then
@@ -210,8 +219,8 @@ func (c Config) dsn(readOnly bool) string {
 	}
 	q.Add("_pragma", "mmap_size("+strconv.FormatInt(mmap, 10)+")")
 	cache := c.CacheSizeKiB
-	if !readOnly && c.WriterCacheSizeKiB > 0 {
-		cache = c.WriterCacheSizeKiB
+	if !readOnly {
+		cache = c.writerCacheKiB()
 	}
 	if cache > 0 {
 		// A negative cache_size is in KiB rather than pages.

@@ -78,6 +78,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 
+	installPageCachePool(cfg.writerCacheKiB())
 	write, _, err := openPool(ctx, cfg.dsn(false), 1)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open writer on %q: %w", cfg.Path, err)
