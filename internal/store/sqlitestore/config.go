@@ -30,11 +30,9 @@ type Config struct {
 	// touches index pages all over the user, trace and IP indexes and the full-text index's
 	// merges re-read its segments, and once these no longer fit, each touch is a read from
 	// the file. With partitions (the default) the file it writes stops growing at
-	// PartitionMaxRows, so the cache only has to hold one partition's working set. The first
-	// store a process opens sizes SQLite's page-cache pool by it (pagecache.go): this cache
-	// then costs its size and 7% of headers, resident from the start, where pages allocated
-	// one by one cost 8 KiB each (the pure-Go SQLite's allocator rounds a page and its header
-	// up to a power of two).
+	// PartitionMaxRows, so the cache only has to hold one partition's working set. SQLite
+	// allocates the cache as pages are used, each in a slot of its exact size (pagecache.go),
+	// so a full cache costs this figure and 7% of page headers.
 	WriterCacheSizeKiB int `mapstructure:"writer_cache_size_kib"`
 	// MmapSize is how many bytes of the file are memory-mapped for reads. 0 disables mmap: with
 	// it, an I/O error surfaces as SIGBUS instead of an error, so it is an explicit choice.

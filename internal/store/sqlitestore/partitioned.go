@@ -194,8 +194,6 @@ func OpenPartitioned(ctx context.Context, cfg Config) (*Partitioned, error) {
 			_ = p.Close()
 		}
 	}()
-	// Sized by the active partition's writer: the base file's Open below gets a smaller one.
-	installPageCachePool(cfg.writerCacheKiB())
 	base, err := Open(ctx, p.partConfig(cfg.Path, false))
 	if err != nil {
 		return nil, err

@@ -49,6 +49,7 @@ func openReadOnlyFile(ctx context.Context, cfg Config) (*Store, error) {
 	if _, err := os.Stat(cfg.Path); err != nil {
 		return nil, fmt.Errorf("sqlitestore: read-only store: %w (the writing collector creates it)", err)
 	}
+	installPageAllocator()
 	read, _, err := openPool(ctx, cfg.dsn(true), readConnections())
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open readers on %q: %w", cfg.Path, err)

@@ -78,7 +78,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 
-	installPageCachePool(cfg.writerCacheKiB())
+	installPageAllocator()
 	write, _, err := openPool(ctx, cfg.dsn(false), 1)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open writer on %q: %w", cfg.Path, err)
