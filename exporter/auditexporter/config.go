@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
-	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
 // Config is the exporter's configuration. Defaults live in createDefaultConfig.
@@ -90,10 +89,9 @@ type WALConfig struct {
 type BatchConfig struct {
 	MaxSize       int           `mapstructure:"max_size"`
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
-	// Workers is the number of concurrent flushes; 0 (the default) lets the store choose
-	// (flushWorkers). SQLite has one writer: flushes in flight together share its next
-	// transaction (group commit), and it takes 2; ClickHouse takes them as concurrent
-	// inserts, and gets 4.
+	// Workers is the number of concurrent flushes. SQLite has one writer: flushes in flight
+	// together share its next transaction (group commit), fewer and larger commits; ClickHouse
+	// takes them as concurrent inserts.
 	Workers int `mapstructure:"workers"`
 }
 
@@ -148,8 +146,8 @@ func (c *Config) Validate() error {
 	if c.Batch.FlushInterval <= 0 {
 		add("batch.flush_interval: must be positive, got %s", c.Batch.FlushInterval)
 	}
-	if c.Batch.Workers < 0 {
-		add("batch.workers: must be 0 (the store's choice) or at least 1, got %d", c.Batch.Workers)
+	if c.Batch.Workers < 1 {
+		add("batch.workers: must be at least 1, got %d", c.Batch.Workers)
 	}
 	if c.MaxQueueBytes != 0 && c.MaxQueueBytes < 1<<20 {
 		add("max_queue_bytes: must be 0 (the mode's default) or at least 1 MiB, got %d", c.MaxQueueBytes)
@@ -213,21 +211,4 @@ func (c *Config) queueBytes() int {
 	default:
 		return defaultDurableQueueBytes
 	}
-}
-
-// defaultFlushWorkers is batch.workers for a store that does not say how many concurrent
-// inserts it uses (ClickHouse, SQLite with a file per tenant): the flushes in flight are
-// concurrent inserts.
-const defaultFlushWorkers = 4
-
-// flushWorkers is how many flushes run at once: batch.workers, or when it is 0 what the
-// store puts to use (store.InsertConcurrency), or defaultFlushWorkers.
-func flushWorkers(configured int, st store.Store) int {
-	if configured > 0 {
-		return configured
-	}
-	if c, ok := st.(store.InsertConcurrency); ok && c.InsertConcurrency() > 0 {
-		return c.InsertConcurrency()
-	}
-	return defaultFlushWorkers
 }

@@ -1,7 +1,6 @@
 package auditexporter
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 
@@ -13,8 +12,6 @@ import (
 
 	"github.com/otelcol-audit/otelcol-audit/exporter/auditexporter/internal/metadata"
 	"github.com/otelcol-audit/otelcol-audit/internal/record"
-	"github.com/otelcol-audit/otelcol-audit/internal/store"
-	"github.com/otelcol-audit/otelcol-audit/internal/store/sqlitestore"
 )
 
 func TestConfig_LoadsFromYAML(t *testing.T) {
@@ -78,23 +75,4 @@ func TestConfig_TheQueueBoundDefaultsByMode(t *testing.T) {
 
 	cfg.MaxQueueBytes = 512 << 10
 	assert.ErrorContains(t, cfg.Validate(), "max_queue_bytes: must be 0 (the mode's default) or at least 1 MiB, got 524288")
-}
-
-// batch.workers: 0 lets the store choose: SQLite's one writer puts two flushes to use (one
-// commits while the next gathers), a store that does not say gets four concurrent inserts,
-// and a configured count is kept.
-func TestConfig_FlushWorkersDefaultToWhatTheStoreUses(t *testing.T) {
-	cfg := createDefaultConfig().(*Config)
-	require.NoError(t, cfg.Validate())
-	assert.Equal(t, 0, cfg.Batch.Workers)
-
-	st, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Path: ":memory:", Synchronous: "OFF"})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	assert.Equal(t, 2, flushWorkers(0, st), "sqlite")
-	assert.Equal(t, 4, flushWorkers(0, struct{ store.Store }{st}), "a store that does not say")
-	assert.Equal(t, 3, flushWorkers(3, st), "configured")
-
-	cfg.Batch.Workers = -1
-	assert.ErrorContains(t, cfg.Validate(), "batch.workers: must be 0 (the store's choice) or at least 1, got -1")
 }

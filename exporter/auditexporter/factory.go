@@ -37,7 +37,7 @@ func createDefaultConfig() component.Config {
 		Mode:          modeDurable,
 		DataDir:       "./data",
 		WAL:           WALConfig{Sync: syncAlways, SyncInterval: 100 * time.Millisecond, SegmentSize: 64 << 20, MaxBytes: defaultWALMaxBytes},
-		Batch:         BatchConfig{MaxSize: 100, FlushInterval: 5 * time.Second},
+		Batch:         BatchConfig{MaxSize: 100, FlushInterval: 5 * time.Second, Workers: 4},
 		MaxQueueBytes: 0, // by mode: Config.queueBytes
 		OnQueueFull:   onFullDLQ,
 		TimeoutConfig: exporterhelper.TimeoutConfig{Timeout: 30 * time.Second},

@@ -126,7 +126,7 @@ func (e *auditExporter) start(_ context.Context, host component.Host) error {
 		}
 	}
 
-	for i := 0; i < flushWorkers(e.cfg.Batch.Workers, e.store.Store()); i++ {
+	for i := 0; i < e.cfg.Batch.Workers; i++ {
 		e.workers.Add(1)
 		go e.flushLoop()
 	}

@@ -108,14 +108,6 @@ type ChainStore interface {
 	ChainTenants(ctx context.Context) ([]string, error)
 }
 
-// InsertConcurrency is implemented by a store that knows how many concurrent Insert calls it
-// puts to use. A writer that runs concurrent inserts (the audit exporter's flush workers)
-// runs that many unless configured otherwise; beyond it, each one only holds another batch
-// in memory.
-type InsertConcurrency interface {
-	InsertConcurrency() int
-}
-
 // Store keeps audit records. Implementations are safe for concurrent use.
 type Store interface {
 	// Migrate brings the schema to the version this binary knows. It refuses a schema newer

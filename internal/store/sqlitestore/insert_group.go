@@ -4,8 +4,6 @@ import (
 	"context"
 	"slices"
 	"sync"
-
-	"github.com/otelcol-audit/otelcol-audit/internal/store"
 )
 
 // groupMaxRows bounds the records of one group transaction. Rows per transaction are the
@@ -180,21 +178,3 @@ func (s *Store) commitGroup(calls []*groupCall) {
 		c.done <- groupResult{n: n[0]}
 	}
 }
-
-// writerInserts is how many concurrent Insert calls one SQLite writer puts to use: one
-// transaction commits while the next gathers the calls that arrive meanwhile (group commit).
-// A third call only holds its batch in memory until then. Measured with the benchmark's
-// durable pipeline at max load (exporter README, Memory at max load): 2 flush workers
-// committed as many records as 4, at 18 MiB less peak RSS.
-const writerInserts = 2
-
-var (
-	_ store.InsertConcurrency = (*Store)(nil)
-	_ store.InsertConcurrency = (*Partitioned)(nil)
-)
-
-// InsertConcurrency is writerInserts: a file has one writer.
-func (s *Store) InsertConcurrency() int { return writerInserts }
-
-// InsertConcurrency is writerInserts: inserts go to one partition's writer.
-func (p *Partitioned) InsertConcurrency() int { return writerInserts }

@@ -160,7 +160,7 @@ func (r *report) markdown() string {
 	w("- The pipelines:\n")
 	w("  - *otelcol-audit durable*: the distribution binary (`go build ./otelcol-audit`), OTLP/HTTP ->\n")
 	w("    `redact` -> `audit` exporter, `mode: durable` (acknowledged after the WAL fsync, group\n")
-	w("    commit), batches of 1,000 per tenant or 1 s, flush workers at their default (2 for SQLite), %s (beyond it, durable mode keeps records in the WAL), SQLite with FTS5.\n", queueBound(o.oursQueue))
+	w("    commit), batches of 1,000 per tenant or 1 s, %s (beyond it, durable mode keeps records in the WAL), SQLite with FTS5.\n", queueBound(o.oursQueue))
 	w("  - *otelcol-audit volatile*: the same with `mode: volatile` (acknowledged once queued in RAM).\n")
 	switch {
 	case r.baselineName != "":
