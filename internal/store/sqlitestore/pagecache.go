@@ -102,13 +102,13 @@ func (a *slabAllocator) configure() error {
 	defer libc.Xfree(tls, args)
 
 	// A slot holds a page and the header SQLite keeps beside it, whose size only SQLite knows.
-	var header int32
+	var pageHeader int32
 	if rc := sqlite3.Xsqlite3_config(tls, sqlite3.SQLITE_CONFIG_PCACHE_HDRSZ,
-		libc.VaList(args, uintptr(unsafe.Pointer(&header)))); rc != sqlite3.SQLITE_OK {
+		libc.VaList(args, uintptr(unsafe.Pointer(&pageHeader)))); rc != sqlite3.SQLITE_OK {
 		return fmt.Errorf("sqlite allocator: SQLITE_CONFIG_PCACHE_HDRSZ returned %d", rc)
 	}
 	a.smallest = pageSize + 1
-	a.payload = (pageSize + int(header) + 7) &^ 7
+	a.payload = (pageSize + int(pageHeader) + 7) &^ 7
 	a.slot = headerBytes + a.payload
 	a.slabs = map[uintptr]*slab{}
 
