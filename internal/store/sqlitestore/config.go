@@ -186,14 +186,6 @@ func validSynchronous(s string) bool {
 	return false
 }
 
-// writerCacheKiB is the writer connection's page cache in KiB; 0 means SQLite's default.
-func (c Config) writerCacheKiB() int {
-	if c.WriterCacheSizeKiB > 0 {
-		return c.WriterCacheSizeKiB
-	}
-	return c.CacheSizeKiB
-}
-
 // dsn builds the driver's connection string. Pragmas go in _pragma parameters because
 // database/sql opens connections lazily and reopens them after errors: only what the DSN says
 // is applied to every connection it will ever make. The driver runs busy_timeout first, then
@@ -217,8 +209,8 @@ func (c Config) dsn(readOnly bool) string {
 	}
 	q.Add("_pragma", "mmap_size("+strconv.FormatInt(mmap, 10)+")")
 	cache := c.CacheSizeKiB
-	if !readOnly {
-		cache = c.writerCacheKiB()
+	if !readOnly && c.WriterCacheSizeKiB > 0 {
+		cache = c.WriterCacheSizeKiB
 	}
 	if cache > 0 {
 		// A negative cache_size is in KiB rather than pages.

@@ -70,7 +70,8 @@ var pageAlloc slabAllocator
 
 // installPageAllocator makes SQLite allocate through pageAlloc. It must run before SQLite
 // starts (the first connection in this process): Open calls it first. Later calls do nothing.
-// A failure leaves SQLite's default allocator in place and is kept for PageAllocator.
+// A failure leaves SQLite's default allocator in place (pages cost twice as much memory, as
+// before) and is kept for pageAllocatorInstalled.
 func installPageAllocator() {
 	a := &pageAlloc
 	a.mu.Lock()
@@ -83,9 +84,9 @@ func installPageAllocator() {
 	}
 }
 
-// PageAllocator reports whether SQLite allocates through the page-sized slabs, and if not,
-// the error that prevented it (nil before the first Open).
-func PageAllocator() (installed bool, err error) {
+// pageAllocatorInstalled reports whether SQLite allocates through the page-sized slabs, and
+// if not, the error that prevented it (nil before the first Open).
+func pageAllocatorInstalled() (installed bool, err error) {
 	pageAlloc.mu.Lock()
 	defer pageAlloc.mu.Unlock()
 	return pageAlloc.installed, pageAlloc.err

@@ -1,131 +1,11 @@
 package sqlitestore
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
 	"unsafe"
 
 	"modernc.org/libc"
-
-	"github.com/otelcol-audit/otelcol-audit/internal/store/storetest"
 )
-
-// pageCacheChildEnv makes the test binary a child of TestPageAllocator_...: "slabs" or "none".
-const pageCacheChildEnv = "SQLITESTORE_PAGECACHE_CHILD"
-
-// SQLite's allocator is process-wide and installed by the first Open, so each side of the
-// comparison runs in a process of its own: this test binary again, running TestPageCacheChild.
-func TestPageAllocator_AFullWriterCacheCostsItsSizeNotTwice(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("reads the process's resident memory from /proc")
-	}
-	if os.Getenv(pageCacheChildEnv) != "" {
-		t.Skip("running as a child")
-	}
-	grown := map[string]int{}
-	for _, mode := range []string{"none", "slabs"} {
-		cmd := exec.Command(os.Args[0], "-test.run", "^TestPageCacheChild$", "-test.v")
-		cmd.Env = append(os.Environ(), pageCacheChildEnv+"="+mode, "TMPDIR="+t.TempDir())
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("child %s: %v\n%s", mode, err, out)
-		}
-		_, after, ok := strings.Cut(string(out), "grown_kib=")
-		if !ok {
-			t.Fatalf("child %s printed no grown_kib:\n%s", mode, out)
-		}
-		kib, err := strconv.Atoi(strings.Fields(after)[0])
-		if err != nil {
-			t.Fatalf("child %s: %v", mode, err)
-		}
-		grown[mode] = kib
-	}
-	t.Logf("resident memory grown while filling a %d KiB writer cache: %d KiB with SQLite's default allocator, %d KiB with the slabs",
-		pageCacheTestKiB, grown["none"], grown["slabs"])
-	// With SQLite's default allocator each 4 KiB page and its header take an 8 KiB slot of the
-	// pure-Go allocator: about twice the cache. With the slabs, the cache's size and the headers. Whatever else the process grew by (the
-	// race detector's memory, Go's heap) is on both sides, so the difference is the saving.
-	if grown["none"] < pageCacheTestKiB {
-		t.Fatalf("with the default allocator the process grew by %d KiB, less than the %d KiB cache: the cache did not fill",
-			grown["none"], pageCacheTestKiB)
-	}
-	if saved := grown["none"] - grown["slabs"]; saved < pageCacheTestKiB/2 {
-		t.Fatalf("the slabs saved %d KiB of a %d KiB cache; pages in their own 8 KiB slots would cost about the cache's size again",
-			saved, pageCacheTestKiB)
-	}
-}
-
-// pageCacheTestKiB is the child's writer cache: large enough that Go's heap moving by a MiB
-// or two does not decide the comparison, small enough to fill in seconds under -race.
-const pageCacheTestKiB = 8 << 10
-
-// TestPageCacheChild fills a writer cache of pageCacheTestKiB and prints how much the
-// process's anonymous resident memory grew meanwhile, with the slab allocator or SQLite's
-// default one. It runs only as the child of the test above.
-func TestPageCacheChild(t *testing.T) {
-	mode := os.Getenv(pageCacheChildEnv)
-	if mode == "" {
-		t.Skip("runs as the child of TestPageAllocator_AFullWriterCacheCostsItsSizeNotTwice")
-	}
-	if mode == "none" {
-		pageAlloc.err = errors.New("left out for the comparison") // as before: pages allocated one by one
-	}
-	before := residentAnonKiB(t)
-	ctx := context.Background()
-	st, err := Open(ctx, Config{
-		Path: filepath.Join(t.TempDir(), "audit.db"), Synchronous: "OFF", BusyTimeout: time.Second,
-		WriterCacheSizeKiB: pageCacheTestKiB,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	// The file must outgrow the cache twice over, so that every slot is used.
-	gen := storetest.NewLoadgenLike(1, time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
-	for pages := 0; pages*pageSize/1024 < 2*pageCacheTestKiB; {
-		if _, err := st.Insert(ctx, "t1", gen.Batch(500, "t1")); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.write.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if installed, err := PageAllocator(); mode == "slabs" && !installed {
-		t.Fatalf("the slab allocator was not installed: %v", err)
-	}
-	debug.FreeOSMemory() // what Go's heap holds is not the subject
-	fmt.Printf("grown_kib=%d\n", residentAnonKiB(t)-before)
-}
-
-// residentAnonKiB is RssAnon from /proc/self/status.
-func residentAnonKiB(t *testing.T) int {
-	t.Helper()
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
-			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatal("no RssAnon in /proc/self/status")
-	return 0
-}
 
 // A slab hands out each slot once until it is given back, slots do not overlap, and of the
 // slabs that empty, one is kept for the next allocation and the others are given back.
@@ -187,7 +67,7 @@ func TestSlabAllocator_ReusesSlotsAndGivesBackAllButOneEmptySlab(t *testing.T) {
 // it stays in its slot, leaves it or grows an ordinary allocation.
 func TestPageAllocator_ServesSQLitesCalls(t *testing.T) {
 	installPageAllocator()
-	if installed, err := PageAllocator(); !installed {
+	if installed, err := pageAllocatorInstalled(); !installed {
 		t.Fatalf("not installed: %v", err)
 	}
 	tls := libc.NewTLS()
