@@ -61,19 +61,21 @@ func (m Mapping) FromLogs(ld plog.Logs, fallbackTenant string, now time.Time) []
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
 		res := rl.Resource().Attributes()
+		// One map for the resource's records: they share it, read-only (Record.Resource).
+		resRaw := res.AsRaw()
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			sl := sls.At(j)
 			lrs := sl.LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
-				out = append(out, m.fromLogRecord(lrs.At(k), sl.Scope().Name(), res, fallbackTenant, now))
+				out = append(out, m.fromLogRecord(lrs.At(k), sl.Scope().Name(), res, resRaw, fallbackTenant, now))
 			}
 		}
 	}
 	return out
 }
 
-func (m Mapping) fromLogRecord(lr plog.LogRecord, scope string, res pcommon.Map, fallbackTenant string, now time.Time) Record {
+func (m Mapping) fromLogRecord(lr plog.LogRecord, scope string, res pcommon.Map, resRaw map[string]any, fallbackTenant string, now time.Time) Record {
 	attrs := lr.Attributes()
 	// used collects the attribute keys that became columns; the rest stay in Attributes.
 	used := make(map[string]bool, 24)
@@ -95,9 +97,6 @@ func (m Mapping) fromLogRecord(lr plog.LogRecord, scope string, res pcommon.Map,
 		SeverityNumber: int32(lr.SeverityNumber()),
 		Scope:          scope,
 	}
-
-	r.Attributes = make(map[string]any, attrs.Len()+1)
-	r.Timestamp, r.ObservedTimestamp = timestamps(lr, now, r.Attributes)
 
 	r.Level = levelOf(lr, str(AttrLevel))
 
@@ -158,6 +157,11 @@ func (m Mapping) fromLogRecord(lr plog.LogRecord, scope string, res pcommon.Map,
 		r.ServiceName = v.AsString()
 	}
 
+	// Sized for the attributes that did not become columns (most of a typical audit record's
+	// do), plus one for a structured body or an invalid timestamp: sized for all, the map
+	// took the next larger table for most records, twice the memory while they wait.
+	r.Attributes = make(map[string]any, attrs.Len()-len(used)+1)
+	r.Timestamp, r.ObservedTimestamp = timestamps(lr, now, r.Attributes)
 	attrs.Range(func(k string, v pcommon.Value) bool {
 		if !used[k] {
 			r.Attributes[k] = v.AsRaw()
@@ -173,7 +177,7 @@ func (m Mapping) fromLogRecord(lr plog.LogRecord, scope string, res pcommon.Map,
 	default:
 		r.Message = body.AsString()
 	}
-	r.Resource = res.AsRaw()
+	r.Resource = resRaw
 	return r
 }
 

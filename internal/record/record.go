@@ -41,7 +41,9 @@ type Record struct {
 	Scope             string         `json:"scope"`
 	Tags              []string       `json:"tags"`
 	Attributes        map[string]any `json:"attributes"`
-	Resource          map[string]any `json:"resource"`
+	// Resource is shared by the records mapped from one resource (Mapping.FromLogs): read
+	// it, never write to it.
+	Resource map[string]any `json:"resource"`
 	// ReadError is set by a store when part of the stored row could not be decoded (for
 	// example JSON nested beyond the decoder's limit, written before intake limits existed):
 	// the record is returned with what could be read, the unreadable part empty, and this
