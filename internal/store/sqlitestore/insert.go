@@ -105,6 +105,25 @@ func (p *statementCache) close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
+	return p.closeStatementsLocked()
+}
+
+// release closes the cached statements and forgets them; the cache stays usable and prepares
+// again what is asked for after it. The caller makes sure no statement is in use.
+func (p *statementCache) release() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closeStatementsLocked()
+}
+
+// size is the number of statements cached.
+func (p *statementCache) size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.bySQL)
+}
+
+func (p *statementCache) closeStatementsLocked() error {
 	var errs []error
 	for _, st := range p.bySQL {
 		errs = append(errs, st.Close())

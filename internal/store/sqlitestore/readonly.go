@@ -67,5 +67,6 @@ func openReadOnlyFile(ctx context.Context, cfg Config) (*Store, error) {
 	// Writes reach the same query_only pool and fail there with SQLite's own error.
 	s := &Store{cfg: cfg, write: read, read: read, readOnly: true, pruneChunkRows: defaultPruneChunk, searchFirstBelow: searchFirstBelow, searchWindowRows: firstSearchWindow}
 	s.inserts.db = read
+	s.counts.db = read
 	return s, nil
 }

@@ -228,7 +228,7 @@ func (s *Store) prepareRollups(ctx context.Context) (map[rollupTable][]*sql.Stmt
 	out := map[rollupTable][]*sql.Stmt{}
 	for _, t := range rollupTables {
 		for _, q := range upsertSQLs[t] {
-			st, err := s.inserts.prepare(ctx, q)
+			st, err := s.counts.prepare(ctx, q)
 			if err != nil {
 				return nil, err
 			}

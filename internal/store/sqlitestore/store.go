@@ -40,7 +40,10 @@ type Store struct {
 	// readOnly: opened by OpenReadOnly, on a file another process writes.
 	readOnly bool
 
+	// inserts caches the insert statements; a partition gives them back when it is sealed
+	// (releaseInserts). counts caches the stats-count upserts, which retention runs too.
 	inserts statementCache
+	counts  statementCache
 	// reads caches the fixed statements every partition runs on each call (Trace): their
 	// compilation was most of their cost (85% of a trace lookup over 200 partitions).
 	reads statementCache
@@ -85,6 +88,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, write: write, read: write, pruneChunkRows: defaultPruneChunk, searchFirstBelow: searchFirstBelow, searchWindowRows: firstSearchWindow}
 	s.inserts.db = write
+	s.counts.db = write
 
 	if err := ensureIncrementalVacuum(ctx, write); err != nil {
 		_ = write.Close()
@@ -233,6 +237,9 @@ func (s *Store) Close() error {
 		s.closed.Store(true)
 		var errs []error
 		if err := s.inserts.close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqlitestore: close statements: %w", err))
+		}
+		if err := s.counts.close(); err != nil {
 			errs = append(errs, fmt.Errorf("sqlitestore: close statements: %w", err))
 		}
 		if err := s.reads.close(); err != nil {
