@@ -41,7 +41,7 @@ type Store struct {
 	readOnly bool
 
 	// inserts caches the insert statements; a partition gives them back when it is sealed
-	// (releaseInserts). counts caches the stats-count upserts, which retention runs too.
+	// (addPartition). counts caches the stats-count upserts, which retention runs too.
 	inserts statementCache
 	counts  statementCache
 	// reads caches the fixed statements every partition runs on each call (Trace): their
