@@ -27,6 +27,8 @@ var (
 	growthWriters     = flag.Int("growth.writers", 1, "BenchmarkInsertGrowthPartitioned: concurrent Insert calls (the exporter's batch.workers)")
 	growthWriterCache = flag.Int("growth.writer-cache-kib", DefaultWriterCacheSizeKiB,
 		"BenchmarkInsertGrowthPartitioned: writer_cache_size_kib of the active partition")
+	growthCheckpointEvery = flag.Duration("growth.checkpoint-every", checkpointEvery,
+		"BenchmarkInsertGrowthPartitioned: the background checkpoints' spacing (0: the writer makes every checkpoint itself)")
 )
 
 // The records are storetest.LoadgenLike's: shaped as the testbed's load generator makes them
@@ -249,6 +251,7 @@ func BenchmarkInsertGrowthPartitioned(b *testing.B) {
 			b.Fatal(err)
 		}
 		groupMaxRows = *growthGroupRows
+		checkpointEvery = *growthCheckpointEvery
 		if *growthWriters > 1 {
 			growthPartitioned = insertGrowthConcurrent(b, s, *growthRows, *growthBatch, *growthWriters)
 		} else {

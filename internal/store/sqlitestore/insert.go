@@ -279,6 +279,7 @@ func (s *Store) commitBatches(ctx context.Context, batches []*encodedBatch) ([]i
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("sqlitestore: insert: commit: %w", err)
 	}
+	s.checkpoints.committed()
 	return stored, nil
 }
 

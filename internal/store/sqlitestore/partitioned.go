@@ -566,6 +566,7 @@ func (p *Partitioned) addPartition(ctx context.Context) error {
 		// 11 KB of them for the process's life (BenchmarkHeapPerSealedPartition).
 		_ = prev.st.shrinkWriterCache(ctx)
 		_ = prev.st.inserts.release()
+		_ = prev.st.checkpoints.close()
 		prev.st.closeIdle(sealedIdleTime)
 		prev.st.write.SetConnMaxIdleTime(sealedWriterIdleTime)
 		prev.st.sealReaders()

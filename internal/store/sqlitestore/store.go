@@ -48,6 +48,9 @@ type Store struct {
 	// compilation was most of their cost (85% of a trace lookup over 200 partitions).
 	reads statementCache
 	group writeGroup // concurrent inserts share transactions (insert_group.go)
+	// checkpoints copies committed pages into the file beside the writer (checkpoint.go); nil
+	// for ":memory:".
+	checkpoints *checkpointer
 	// skipFullTextInsert: Insert leaves the full-text index alone, because a trigger keeps it
 	// (schema v5 and before, which benchmarks build as their baseline) or because the index is
 	// rebuilt after a bulk load or left out to measure its cost. Only benchmarks set it.
@@ -117,6 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlitestore: open readers on %q: %w", cfg.Path, err)
 		}
 		s.read, s.readers = read, readers
+		s.checkpoints = newCheckpointer(cfg)
 	}
 	return s, nil
 }
@@ -244,6 +248,9 @@ func (s *Store) Close() error {
 		}
 		if err := s.reads.close(); err != nil {
 			errs = append(errs, fmt.Errorf("sqlitestore: close statements: %w", err))
+		}
+		if err := s.checkpoints.close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqlitestore: close checkpointer: %w", err))
 		}
 		if s.read != s.write {
 			if err := s.read.Close(); err != nil {
