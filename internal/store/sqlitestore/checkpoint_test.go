@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"os"
-	"slices"
 	"testing"
 	"time"
 
@@ -45,16 +44,7 @@ func TestStore_AStoreNoInsertReachesOpensNoCheckpointer(t *testing.T) {
 }
 
 func TestPartitioned_ASealedPartitionStopsItsCheckpointer(t *testing.T) {
-	p := openPartitioned(t, t.TempDir(), 10)
-	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	recs := seqRecords("r", "acme", 30, base, time.Minute)
-	for i := 0; i < len(recs); i += 10 {
-		mustInsertP(t, p, "acme", recs[i:i+10])
-	}
-	mustInsertP(t, p, "acme", seqRecords("s", "acme", 3, base.Add(time.Hour), time.Second)) // rolls over once more
-	p.mu.Lock()
-	parts := slices.Clone(p.parts)
-	p.mu.Unlock()
+	p, parts := sealPartitions(t, 3)
 	require.Len(t, parts, 5, "the base file, three full partitions and the active one")
 	for _, pt := range parts[:len(parts)-1] {
 		c := pt.st.checkpoints

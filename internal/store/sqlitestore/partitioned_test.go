@@ -623,16 +623,7 @@ func TestPartitioned_DropsWhileInsertsAndReadsRun(t *testing.T) {
 // database/sql's bookkeeping, about 11 KB a partition, kept for the process's life before);
 // the stats-count statements, which retention runs there, stay.
 func TestPartitioned_ASealedPartitionGivesBackItsInsertStatements(t *testing.T) {
-	p := openPartitioned(t, t.TempDir(), 10)
-	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	recs := seqRecords("r", "acme", 40, base, time.Minute)
-	for i := 0; i < len(recs); i += 10 {
-		mustInsertP(t, p, "acme", recs[i:i+10])
-	}
-	mustInsertP(t, p, "acme", seqRecords("s", "acme", 3, base.Add(time.Hour), time.Second)) // rolls over once more
-	p.mu.Lock()
-	parts := slices.Clone(p.parts)
-	p.mu.Unlock()
+	p, parts := sealPartitions(t, 4)
 	require.Len(t, parts, 6, "the base file, four full partitions and the active one")
 	for _, pt := range parts[1 : len(parts)-1] {
 		assert.Zero(t, pt.st.inserts.size(), "insert statements still cached by sealed partition %d", pt.num)
@@ -640,4 +631,20 @@ func TestPartitioned_ASealedPartitionGivesBackItsInsertStatements(t *testing.T) 
 	}
 	assert.Positive(t, parts[len(parts)-1].st.inserts.size(), "the active partition's insert statements")
 	assert.Equal(t, 43, countAll(t, p))
+}
+
+// sealPartitions fills full partitions of 10 records and starts one more (3 records), and
+// returns the store and its partitions: the base file, the full ones and the active one.
+func sealPartitions(t *testing.T, full int) (*Partitioned, []*partition) {
+	t.Helper()
+	p := openPartitioned(t, t.TempDir(), 10)
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	recs := seqRecords("r", "acme", 10*full, base, time.Minute)
+	for i := 0; i < len(recs); i += 10 {
+		mustInsertP(t, p, "acme", recs[i:i+10])
+	}
+	mustInsertP(t, p, "acme", seqRecords("s", "acme", 3, base.Add(time.Hour), time.Second)) // rolls over once more
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p, slices.Clone(p.parts)
 }
