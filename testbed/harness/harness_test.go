@@ -197,27 +197,36 @@ func TestCountRows_CountsEveryPartitionOfAPartitionedStore(t *testing.T) {
 	require.EqualValues(t, 500, n, "records counted over the base file and %d partitions", len(parts))
 }
 
+// countedDelivered is a pipeline's delivered count that the test sets.
+func countedDelivered(n *atomic.Int64) func(context.Context) (int64, error) {
+	return func(context.Context) (int64, error) { return n.Load(), nil }
+}
+
 // The first refusal of a load fixes the push-back figures: how far into the load it came and
-// what was acknowledged until then; later acknowledgements do not move them.
+// what was acknowledged and delivered until then; later records do not move them.
 func TestWatchPushBack_RecordsTheLoadUpToTheFirstRefusal(t *testing.T) {
 	load := loadgen.Config{Acked: new(atomic.Int64), Refused: new(atomic.Int64)}
+	delivered := new(atomic.Int64)
 	done := make(chan struct{})
 	var res PipelineResult
 	start := time.Now()
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		watchPushBack(os.Getpid(), 0, start, load, done, &res)
+		watchPushBack(context.Background(), os.Getpid(), 0, start, load, countedDelivered(delivered), done, &res)
 	}()
 	load.Acked.Add(1000)
+	delivered.Add(300)
 	for spin := time.Now(); time.Since(spin) < 200*time.Millisecond; { // CPU to count
 	}
 	load.Refused.Add(100)
 	time.Sleep(4 * pushBackPoll)
 	load.Acked.Add(5000)
+	delivered.Add(4000)
 	close(done)
 	<-watched
 	require.Equal(t, int64(1000), res.AckedBeforePushBack)
+	require.Equal(t, int64(300), res.DeliveredBeforePushBack)
 	require.GreaterOrEqual(t, res.PushBackAfter, 200*time.Millisecond)
 	require.Positive(t, res.CPUBeforePushBack, "this process's CPU since it started")
 }
@@ -229,7 +238,7 @@ func TestWatchPushBack_NoRefusalRecordsNothing(t *testing.T) {
 	var res PipelineResult
 	load.Acked.Add(1000)
 	time.AfterFunc(3*pushBackPoll, func() { close(done) })
-	watchPushBack(os.Getpid(), 0, time.Now(), load, done, &res)
+	watchPushBack(context.Background(), os.Getpid(), 0, time.Now(), load, countedDelivered(new(atomic.Int64)), done, &res)
 	require.Zero(t, res.AckedBeforePushBack)
 	require.Zero(t, res.PushBackAfter)
 }

@@ -53,11 +53,13 @@ type PipelineResult struct {
 	// When the pipeline pushed back during the load (a refusal), PushBackAfter is how long into
 	// the load the first came, and CPUBeforePushBack and AckedBeforePushBack the process's CPU
 	// and the acknowledged records until then: the intake's cost at full speed, before the
-	// refusals cut the acknowledged records while the store kept committing. Zero without a
-	// refusal.
-	PushBackAfter       time.Duration
-	CPUBeforePushBack   time.Duration
-	AckedBeforePushBack int64
+	// refusals cut the acknowledged records while the store kept committing.
+	// DeliveredBeforePushBack is what the store committed meanwhile, whose work that CPU
+	// counts too. Zero without a refusal.
+	PushBackAfter           time.Duration
+	CPUBeforePushBack       time.Duration
+	AckedBeforePushBack     int64
+	DeliveredBeforePushBack int64
 	// PeakRSS is VmHWM at the end of the drain, in bytes.
 	PeakRSS int64
 	// StopErr is set when the process did not exit cleanly on SIGTERM.
@@ -89,8 +91,9 @@ func (r PipelineResult) CPUPer1k() float64 {
 const pushBackPoll = 50 * time.Millisecond
 
 // watchPushBack records, at the first refused record of the load, how long the load had run
-// and the process's CPU (since cpuBefore) and acknowledged records until then, into res.
-func watchPushBack(pid int, cpuBefore time.Duration, start time.Time, load loadgen.Config, done <-chan struct{}, res *PipelineResult) {
+// and the process's CPU (since cpuBefore), acknowledged and delivered records until then, into
+// res.
+func watchPushBack(ctx context.Context, pid int, cpuBefore time.Duration, start time.Time, load loadgen.Config, delivered func(context.Context) (int64, error), done <-chan struct{}, res *PipelineResult) {
 	tick := time.NewTicker(pushBackPoll)
 	defer tick.Stop()
 	for {
@@ -107,6 +110,11 @@ func watchPushBack(pid int, cpuBefore time.Duration, start time.Time, load loadg
 			res.PushBackAfter = time.Since(start)
 			res.CPUBeforePushBack = now.CPU - cpuBefore
 			res.AckedBeforePushBack = acked
+			// Counted after the CPU, so it may include a few records committed since: the
+			// store's share it shows errs on the large side.
+			if n, err := delivered(ctx); err == nil {
+				res.DeliveredBeforePushBack = n
+			}
 		}
 		return
 	}
@@ -140,7 +148,7 @@ func RunPipeline(ctx context.Context, p Pipeline, load loadgen.Config, drain Dra
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		watchPushBack(proc.Pid(), before.CPU, loadStart, load, loadDone, &res)
+		watchPushBack(ctx, proc.Pid(), before.CPU, loadStart, load, p.Delivered, loadDone, &res)
 	}()
 	res.Load, err = loadgen.Run(ctx, load)
 	close(loadDone)

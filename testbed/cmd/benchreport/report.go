@@ -414,8 +414,8 @@ func (r *report) targets() []target {
 		// Once the WAL is full, acknowledgements are cut to what the store frees while the
 		// store commits at full speed: CPU per acknowledged record then measures the store.
 		cpu = cpuPer1k(durable.CPUBeforePushBack, durable.AckedBeforePushBack)
-		window = fmt.Sprintf(", over the load's first %.1f s, until the first push back (%s acknowledged)",
-			durable.PushBackAfter.Seconds(), num(float64(durable.AckedBeforePushBack)))
+		window = fmt.Sprintf(", over the load's first %.1f s, until the first push back (%s acknowledged; the CPU also counts the store committing %s records meanwhile)",
+			durable.PushBackAfter.Seconds(), num(float64(durable.AckedBeforePushBack)), num(float64(durable.DeliveredBeforePushBack)))
 	}
 	switch {
 	case !haveDurable || cpu <= 0:

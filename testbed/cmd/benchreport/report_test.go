@@ -136,6 +136,17 @@ func TestMarkdown_TargetsMissedJustPastTheirBounds(t *testing.T) {
 	}
 }
 
+// A durable pipeline that pushed back is judged on its CPU until the first refusal, and the
+// row says how much the store committed in that window, since that CPU counts it too.
+func TestMarkdown_TheCPUTargetReadsTheWindowBeforeThePushBack(t *testing.T) {
+	durable := pipelineResult("otelcol-audit durable", 95_000, 95_000, 10*time.Second, 60*time.Second, 140<<20)
+	durable.PushBackAfter, durable.CPUBeforePushBack = 4*time.Second, 12*time.Second
+	durable.AckedBeforePushBack, durable.DeliveredBeforePushBack = 40_000, 15_000
+	md := targetsReport(10_000, durable).markdown()
+	want := "| CPU s / 1k acked (load) ≤ 0.35x the baseline's | 0.300 s = 0.30x of 1.000 s, over the load's first 4.0 s, until the first push back (40,000 acknowledged; the CPU also counts the store committing 15,000 records meanwhile) | yes |"
+	assert.Contains(t, md, want)
+}
+
 func TestMarkdown_AFailedBaselineBuildIsNamedAndItsTargetIsNotJudged(t *testing.T) {
 	r := targetsReport(10_000, pipelineResult("otelcol-audit durable", 95_000, 95_000, 10*time.Second, 10*time.Second, 100<<20))
 	r.pipelines = append(r.pipelines[:1], r.pipelines[2:]...)
