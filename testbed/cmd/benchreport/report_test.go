@@ -158,7 +158,7 @@ func TestMarkdown_AFailedBaselineBuildIsNamedAndItsTargetIsNotJudged(t *testing.
 		"*otelcol-audit baseline*: not in this run: building git revision 80561b4 failed",
 		"There is no baseline row in this run: building git revision 80561b4 failed",
 		"| otelcol-audit durable | 9,500 | 9.50x | 10.0 | 10.0 | 9,500 | 9.50x | 0.105 | 0.21x | n/a |",
-		"| CPU s / 1k acked (load) ≤ 0.35x the baseline's | n/a: no baseline in this run | n/a |",
+		"| CPU s / 1k acked (load) ≤ 0.35x the baseline's | 0.105 s; n/a: no baseline in this run | n/a |",
 		"| peak RSS at max load ≤ 150 MiB | 100 MiB | yes |",
 		"- **baseline build at 80561b4**:",
 		"executable file not found",
