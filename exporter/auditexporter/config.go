@@ -194,10 +194,11 @@ func (c *Config) Validate() error {
 // The memory queue's default bounds (max_queue_bytes: 0), chosen by make bench's max load
 // (exporter README, "Memory at max load"). In durable mode the WAL is the queue and memory only
 // feeds the writer: 4 MiB delivered what 16 MiB did (0.99x and 0.86x of the store's ceiling
-// against 0.87x) at 201-205 MiB peak RSS against 292. In volatile mode memory is the only
-// buffer before the DLQ, and 4 MiB committed 0.6x as much during the load.
+// against 0.87x) at 201-205 MiB peak RSS against 292, and 3 MiB (with the store's 24 MiB
+// writer cache) what 4 did at about 20 MiB less. 2 MiB starved the writer. In volatile mode
+// memory is the only buffer before the DLQ, and 4 MiB committed 0.6x as much during the load.
 const (
-	defaultDurableQueueBytes  = 4 << 20
+	defaultDurableQueueBytes  = 3 << 20
 	defaultVolatileQueueBytes = 16 << 20
 )
 

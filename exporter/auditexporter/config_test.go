@@ -67,7 +67,7 @@ func TestConfig_LoadsFromYAML(t *testing.T) {
 func TestConfig_TheQueueBoundDefaultsByMode(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	require.NoError(t, cfg.Validate())
-	assert.Equal(t, 4<<20, cfg.queueBytes(), "durable")
+	assert.Equal(t, 3<<20, cfg.queueBytes(), "durable")
 	cfg.Mode = modeVolatile
 	assert.Equal(t, 16<<20, cfg.queueBytes(), "volatile")
 	cfg.MaxQueueBytes = 8 << 20

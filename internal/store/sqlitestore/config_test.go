@@ -20,7 +20,7 @@ func TestConfig_DefaultsAreValid(t *testing.T) {
 	require.NoError(t, cfg.Validate(), "DefaultConfig().Validate()")
 	want := Config{
 		Path: "./data/audit.db", Synchronous: "NORMAL", BusyTimeout: 5 * time.Second, CacheSizeKiB: 16 * 1024,
-		WriterCacheSizeKiB: 32 * 1024, Chain: true, Tenancy: "single_database", Directory: "./data/tenants", MaxActiveConnections: 50,
+		WriterCacheSizeKiB: 24 * 1024, Chain: true, Tenancy: "single_database", Directory: "./data/tenants", MaxActiveConnections: 50,
 		PartitionMaxRows: 50_000, SealedMmapSize: 256 << 20,
 	}
 	assert.Equal(t, want, cfg, "DefaultConfig()")

@@ -56,7 +56,7 @@ func main() {
 	flag.DurationVar(&o.drainMax, "drain-max", 3*time.Minute, "longest wait for a pipeline to deliver what it acknowledged")
 	flag.IntVar(&o.senders, "senders", 8, "concurrent senders of the load generator")
 	flag.IntVar(&o.batch, "batch", 100, "records per OTLP request")
-	flag.IntVar(&o.oursQueue, "ours-queue-bytes", 0, "otelcol-audit max_queue_bytes; 0 is the distribution default (the mode's: 4 MiB durable, 16 MiB volatile)")
+	flag.IntVar(&o.oursQueue, "ours-queue-bytes", 0, "otelcol-audit max_queue_bytes; 0 is the distribution default (the mode's: 3 MiB durable, 16 MiB volatile)")
 	flag.StringVar(&o.baselineRev, "baseline-rev", "80561b4", `git revision of the "otelcol-audit baseline" pipeline: the distribution as it was then, with that version's config shape (max_queue_size, on_queue_full: dlq); "" leaves the baseline out`)
 	flag.IntVar(&o.baselineQueue, "baseline-queue", 20_000, "the baseline's max_queue_size (records); 20,000 was the distribution default before max_queue_bytes")
 	flag.IntVar(&o.stockQueue, "stock-queue", 100_000, "stock pipeline persistent queue_size (requests)")

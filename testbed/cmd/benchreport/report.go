@@ -639,7 +639,7 @@ func metricValue(v float64) string {
 // queueBound says which max_queue_bytes the pipelines ran with.
 func queueBound(bytes int) string {
 	if bytes == 0 {
-		return "max_queue_bytes at its default (4 MiB durable, 16 MiB volatile)"
+		return "max_queue_bytes at its default (3 MiB durable, 16 MiB volatile)"
 	}
 	return fmt.Sprintf("max_queue_bytes %s MiB", num(float64(bytes)/(1<<20)))
 }
