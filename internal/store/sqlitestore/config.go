@@ -91,7 +91,7 @@ const (
 	// (interleaved runs, median) in a fifth of the memory (124 MiB peak RSS against 577),
 	// and took the pipeline's peak RSS at max load from 709 MiB to about 300. 24 MiB then
 	// replaced 32 (2026-12-06): the same insert rate over 600k records (0.97x the wall time,
-	// three interleaved pairs) and about 8 MiB less at max load.
+	// three interleaved pairs) and about 7 MiB less at max load.
 	DefaultWriterCacheSizeKiB = 24 * 1024
 	DefaultPartitionMaxRows   = 50_000
 	// DefaultSealedMmapSize maps the whole of a sealed partition (about 80 MB at 50k of the load
