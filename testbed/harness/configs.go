@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/otelcol-audit/otelcol-audit/testbed/redactbench"
@@ -82,6 +83,15 @@ func (o OursOptions) queueSetting() string {
 		return fmt.Sprintf("max_queue_size: %d", o.LegacyQueueRecords)
 	}
 	return fmt.Sprintf("max_queue_bytes: %d", o.MaxQueueBytes)
+}
+
+// QueueBound says, for a report, which max_queue_bytes a pipeline ran with: 0 is the mode's
+// default, which reports must name rather than print as "0 MiB".
+func QueueBound(bytes int) string {
+	if bytes == 0 {
+		return "max_queue_bytes at its default (3 MiB durable, 16 MiB volatile)"
+	}
+	return "max_queue_bytes " + strconv.FormatFloat(float64(bytes)/(1<<20), 'f', -1, 64) + " MiB"
 }
 
 // StockOptions are the knobs of the stock pipeline configuration.

@@ -242,3 +242,12 @@ func TestWatchPushBack_NoRefusalRecordsNothing(t *testing.T) {
 	require.Zero(t, res.AckedBeforePushBack)
 	require.Zero(t, res.PushBackAfter)
 }
+
+// A report names the default queue bound instead of printing the option's 0 as "0 MiB" (the
+// soak report did until 2026-12-06).
+func TestQueueBound_NamesTheDefaultAndPrintsSetBoundsInMiB(t *testing.T) {
+	assert.Equal(t, "max_queue_bytes at its default (3 MiB durable, 16 MiB volatile)", QueueBound(0))
+	assert.Equal(t, "max_queue_bytes 16 MiB", QueueBound(16<<20))
+	assert.Equal(t, "max_queue_bytes 1.5 MiB", QueueBound(3<<19))
+	assert.Equal(t, "max_queue_bytes 1024 MiB", QueueBound(1<<30))
+}

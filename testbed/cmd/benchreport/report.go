@@ -160,7 +160,7 @@ func (r *report) markdown() string {
 	w("- The pipelines:\n")
 	w("  - *otelcol-audit durable*: the distribution binary (`go build ./otelcol-audit`), OTLP/HTTP ->\n")
 	w("    `redact` -> `audit` exporter, `mode: durable` (acknowledged after the WAL fsync, group\n")
-	w("    commit), batches of 1,000 per tenant or 1 s, %s (beyond it, durable mode keeps records in the WAL), SQLite with FTS5.\n", queueBound(o.oursQueue))
+	w("    commit), batches of 1,000 per tenant or 1 s, %s (beyond it, durable mode keeps records in the WAL), SQLite with FTS5.\n", harness.QueueBound(o.oursQueue))
 	w("  - *otelcol-audit volatile*: the same with `mode: volatile` (acknowledged once queued in RAM).\n")
 	switch {
 	case r.baselineName != "":
@@ -634,12 +634,4 @@ func metricValue(v float64) string {
 		return fmt.Sprintf("%.2f", v)
 	}
 	return num(v)
-}
-
-// queueBound says which max_queue_bytes the pipelines ran with.
-func queueBound(bytes int) string {
-	if bytes == 0 {
-		return "max_queue_bytes at its default (3 MiB durable, 16 MiB volatile)"
-	}
-	return fmt.Sprintf("max_queue_bytes %s MiB", num(float64(bytes)/(1<<20)))
 }

@@ -97,7 +97,7 @@ func (r *report) markdown() string {
 	w("- **Pipeline**: the distribution binary (`go build ./otelcol-audit`) with the benchmark's\n")
 	w("  *otelcol-audit durable* configuration (testbed/harness `OursConfig`): OTLP/HTTP -> `redact` ->\n")
 	w("  `audit` exporter, `mode: durable` (acknowledged after the WAL fsync), batches of 1,000 per\n")
-	w("  tenant or 1 s, max_queue_bytes %s MiB (beyond it records wait in the WAL), SQLite with FTS5, the query extension\n", num(int64(o.queue>>20)))
+	w("  tenant or 1 s, %s (beyond it records wait in the WAL), SQLite with FTS5, the query extension\n", harness.QueueBound(o.queue))
 	w("  attached, internal metrics off. One process for the whole soak, on an empty data directory.\n")
 	if r.probe != nil {
 		p := r.probe
